@@ -1,0 +1,46 @@
+# tabops developer entry points. The quick start is two commands: `make demo`, `make test`.
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed-stamp
+
+.PHONY: help install setup-postgres demo test test-fast lint format bench-ingest clean
+
+help:  ## List the targets
+	@grep -E '^[a-z-]+:.*##' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-16s %s\n", $$1, $$2}'
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), "tabops needs Python 3.11+"'
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip uv
+	$(BIN)/uv pip install --quiet --python $(BIN)/python -e '.[dev]'
+	touch $(STAMP)
+
+install: $(STAMP)  ## Create .venv and install tabops with its dev tools
+
+setup-postgres:  ## Install PostgreSQL server binaries if missing (tests start their own cluster)
+	@bash scripts/setup-postgres.sh
+
+demo: install  ## Run the churn example end to end on the embedded default
+	@bash scripts/demo.sh
+
+test: install setup-postgres  ## Run the whole test suite (unit, integration, CLI)
+	$(BIN)/pytest -n 2 --dist loadgroup
+
+test-fast: install  ## Unit tests only
+	$(BIN)/pytest -n 2 -m "not postgres and not slow"
+
+lint: install  ## ruff (lint + format check) and mypy
+	$(BIN)/ruff check src tests benchmarks
+	$(BIN)/ruff format --check src tests benchmarks
+	$(BIN)/mypy
+
+format: install  ## Apply ruff's fixes and formatting
+	$(BIN)/ruff check --fix src tests benchmarks
+	$(BIN)/ruff format src tests benchmarks
+
+bench-ingest: install setup-postgres  ## 1M-row CSV into PostgreSQL: tabops vs pandas.to_sql
+	$(BIN)/python benchmarks/ingest.py
+
+clean:  ## Remove the virtual environment, demo output and caches
+	rm -rf $(VENV) demo .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,258 @@
+"""Inferring a project spec from data: each column's role, type, nullability and ranges.
+
+Every inference comes with a reason a person can check ("customerID: id, unique string").
+The inferred contract accepts the data it was inferred from, row for row.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from tabops.data.contract import parse_strings
+from tabops.errors import DataError
+from tabops.spec import (
+    DEFAULT_NULL_VALUES,
+    ColumnRole,
+    ColumnSpec,
+    ColumnType,
+    Observed,
+    ProjectSpec,
+    SourceSpec,
+    Task,
+)
+
+_ID_NAME = re.compile(r"(^id$|_id$|^id_|ID$|Id$|^uuid$|^key$)")
+_TIME_NAME = re.compile(r"(time|date|_ts$|^ts$|_at$|timestamp)", re.IGNORECASE)
+_POSITIVE = ["yes", "true", "1", "y", "t", "positive", "pos", "fraud", "churn", "churned", "bad"]
+_MAX_CATEGORIES = 50
+_MAX_CATEGORY_RATIO = 0.05
+_TEXT_MIN_LENGTH = 25
+_MAX_CLASSES = 100
+_REGRESSION_MIN_DISTINCT = 20
+
+
+@dataclass
+class Inference:
+    """An inferred spec and the reason behind each column's inference."""
+
+    spec: ProjectSpec
+    reasons: dict[str, str]
+
+
+@dataclass
+class _Profile:
+    name: str
+    present: pa.Array  # trimmed strings, null where missing
+    non_null: int
+    nulls: int
+    distinct: int
+
+
+def _profile(name: str, column: pa.Array) -> _Profile:
+    strings = column if pa.types.is_string(column.type) else pc.cast(column, pa.string())
+    trimmed = pc.utf8_trim_whitespace(strings)
+    missing = pc.or_(
+        pc.is_null(trimmed), pc.is_in(trimmed, value_set=pa.array(DEFAULT_NULL_VALUES))
+    )
+    present = pc.if_else(missing, pa.scalar(None, pa.string()), trimmed)
+    non_null = len(present) - present.null_count
+    distinct = len(pc.unique(present.drop_null()))
+    return _Profile(name, present, non_null, present.null_count, distinct)
+
+
+def _parses_as(profile: _Profile, kind: ColumnType) -> bool:
+    if profile.non_null == 0:
+        return False
+    _, valid = parse_strings(profile.present, ColumnSpec(type=kind))
+    return bool(pc.sum(pc.cast(pc.fill_null(valid, False), pa.int64())).as_py() == profile.non_null)
+
+
+def _number_range(profile: _Profile, kind: ColumnType) -> tuple[float, float]:
+    values, _ = parse_strings(profile.present, ColumnSpec(type=kind))
+    bounds = pc.min_max(values)
+    return float(bounds["min"].as_py()), float(bounds["max"].as_py())
+
+
+def _infer_type(profile: _Profile) -> tuple[ColumnType, str]:
+    if _parses_as(profile, ColumnType.INTEGER):
+        low, high = _number_range(profile, ColumnType.INTEGER)
+        if profile.distinct <= 2 and low >= 0 and high <= 1:
+            return ColumnType.BOOLEAN, "boolean (0/1 values)"
+        return ColumnType.INTEGER, f"integer in [{low:g}, {high:g}]"
+    if _parses_as(profile, ColumnType.NUMERIC):
+        low, high = _number_range(profile, ColumnType.NUMERIC)
+        return ColumnType.NUMERIC, f"numeric in [{low:g}, {high:g}]"
+    if profile.distinct <= 2 and _parses_as(profile, ColumnType.BOOLEAN):
+        return ColumnType.BOOLEAN, "boolean (yes/no or true/false values)"
+    if _parses_as(profile, ColumnType.DATETIME):
+        return ColumnType.DATETIME, "datetime (ISO 8601 values)"
+    mean_length = pc.mean(pc.utf8_length(profile.present)).as_py() or 0
+    if (
+        profile.distinct <= _MAX_CATEGORIES
+        or profile.distinct <= _MAX_CATEGORY_RATIO * profile.non_null
+    ):
+        return ColumnType.CATEGORICAL, f"categorical with {profile.distinct} categories"
+    has_spaces = pc.any(pc.match_substring(profile.present, " ")).as_py()
+    if mean_length >= _TEXT_MIN_LENGTH and has_spaces:
+        return ColumnType.TEXT, f"text (mean length {mean_length:.0f} characters)"
+    return ColumnType.CATEGORICAL, f"high-cardinality string ({profile.distinct} distinct values)"
+
+
+def _categories(profile: _Profile) -> list[str]:
+    return sorted(str(v) for v in pc.unique(profile.present.drop_null()).to_pylist())
+
+
+def _positive_class(classes: list[str], profile: _Profile) -> tuple[str, str]:
+    lowered = {c.lower(): c for c in classes}
+    for candidate in _POSITIVE:
+        if candidate in lowered:
+            return lowered[candidate], f"'{lowered[candidate]}' reads as the positive label"
+    counts = pc.value_counts(profile.present.drop_null()).to_pylist()
+    minority = min(counts, key=lambda item: item["counts"])["values"]
+    return str(minority), f"'{minority}' is the minority class"
+
+
+def infer_spec(
+    table: pa.Table, source: SourceSpec, target: str, task: Task | None, name: str
+) -> Inference:
+    """Infer a spec for ``table`` with ``target`` as the label.
+
+    Raises:
+        DataError: the target is absent, the data is empty, or the target has a single class.
+    """
+    if table.num_rows == 0:
+        raise DataError("The data has no rows; tabops needs data to infer a spec from.")
+    if target not in table.column_names:
+        names = ", ".join(table.column_names)
+        raise DataError(f"Target column '{target}' is not in the data. Columns: {names}.")
+    profiles = {c: _profile(c, table.column(c).combine_chunks()) for c in table.column_names}
+    columns: dict[str, ColumnSpec] = {}
+    reasons: dict[str, str] = {}
+    target_spec, task, positive, reasons[target] = _infer_target(profiles[target], task)
+    timestamp_taken = False
+    for column_name, profile in profiles.items():
+        if column_name == target:
+            columns[column_name] = target_spec
+            continue
+        spec, reason = _infer_column(profile, timestamp_taken)
+        timestamp_taken = timestamp_taken or spec.role == ColumnRole.TIMESTAMP
+        columns[column_name], reasons[column_name] = spec, reason
+    project = ProjectSpec(
+        name=name, task=task, target=target, positive_class=positive, source=source, columns=columns
+    )
+    return Inference(spec=project, reasons=reasons)
+
+
+def _observed(profile: _Profile, kind: ColumnType) -> Observed:
+    low = high = None
+    if kind in (ColumnType.NUMERIC, ColumnType.INTEGER) and profile.non_null:
+        low, high = _number_range(profile, kind)
+    total = profile.non_null + profile.nulls
+    return Observed(
+        min=low,
+        max=high,
+        null_fraction=round(profile.nulls / total, 6) if total else None,
+        distinct=profile.distinct,
+    )
+
+
+def _infer_target(profile: _Profile, task: Task | None) -> tuple[ColumnSpec, Task, str | None, str]:
+    if profile.nulls:
+        raise DataError(
+            f"Target column '{profile.name}' has {profile.nulls} missing values; "
+            "remove those rows or fill the label before init."
+        )
+    if profile.distinct < 2:
+        raise DataError(
+            f"Target column '{profile.name}' has a single value; a model needs at least two "
+            "classes (classification) or varying values (regression)."
+        )
+    numeric = _parses_as(profile, ColumnType.NUMERIC)
+    if task is None:
+        regression = numeric and profile.distinct > _REGRESSION_MIN_DISTINCT
+        task = Task.REGRESSION if regression else Task.CLASSIFICATION
+    if task == Task.REGRESSION:
+        if not numeric:
+            raise DataError(
+                f"--task regression needs a numeric target, but '{profile.name}' has "
+                "non-numeric values. Use --task classification."
+            )
+        kind = ColumnType.INTEGER if _parses_as(profile, ColumnType.INTEGER) else ColumnType.NUMERIC
+        spec = ColumnSpec(type=kind, role=ColumnRole.TARGET, nullable=False)
+        spec.observed = _observed(profile, kind)
+        return spec, task, None, f"target, {kind.value}, regression"
+    if profile.distinct > _MAX_CLASSES:
+        raise DataError(
+            f"Target column '{profile.name}' has {profile.distinct} distinct values, too many "
+            "classes. Use --task regression for a numeric target."
+        )
+    classes = _categories(profile)
+    spec = ColumnSpec(
+        type=ColumnType.CATEGORICAL, role=ColumnRole.TARGET, nullable=False, categories=classes
+    )
+    spec.observed = _observed(profile, ColumnType.CATEGORICAL)
+    if len(classes) == 2:
+        positive, why = _positive_class(classes, profile)
+        return spec, task, positive, f"target, binary classification; positive class: {why}"
+    return spec, task, None, f"target, {len(classes)}-class classification"
+
+
+def _infer_column(profile: _Profile, timestamp_taken: bool) -> tuple[ColumnSpec, str]:
+    nullable = profile.nulls > 0
+    null_note = f", {profile.nulls} missing" if nullable else ", never missing"
+    if profile.non_null == 0:
+        spec = ColumnSpec(type=ColumnType.TEXT, role=ColumnRole.IGNORED, nullable=True)
+        return spec, "ignored: every value is missing"
+    kind, why = _infer_type(profile)
+    unique = profile.distinct == profile.non_null and not nullable
+    if profile.distinct == 1:
+        spec = ColumnSpec(type=kind, role=ColumnRole.IGNORED, nullable=nullable)
+        return spec, f"ignored: constant ({why})"
+    if (
+        unique
+        and kind in (ColumnType.INTEGER, ColumnType.CATEGORICAL)
+        and (_ID_NAME.search(profile.name) or kind == ColumnType.CATEGORICAL)
+    ):
+        spec = ColumnSpec(
+            type=ColumnType.CATEGORICAL if kind == ColumnType.CATEGORICAL else kind,
+            role=ColumnRole.ID,
+            nullable=False,
+            unique=True,
+        )
+        label = "string" if kind == ColumnType.CATEGORICAL else "integer"
+        return spec, f"id, unique {label}"
+    if kind == ColumnType.DATETIME:
+        role = ColumnRole.FEATURE
+        if not timestamp_taken and _TIME_NAME.search(profile.name):
+            role = ColumnRole.TIMESTAMP
+        spec = ColumnSpec(type=kind, role=role, nullable=nullable)
+        spec.observed = _observed(profile, kind)
+        return spec, f"{role.value}, {why}{null_note}"
+    if (
+        kind == ColumnType.CATEGORICAL
+        and profile.distinct > _MAX_CATEGORIES
+        and (profile.distinct > _MAX_CATEGORY_RATIO * profile.non_null)
+    ):
+        spec = ColumnSpec(type=kind, role=ColumnRole.IGNORED, nullable=nullable)
+        return spec, f"ignored: {why}, too many to encode"
+    spec = ColumnSpec(type=kind, role=ColumnRole.FEATURE, nullable=nullable)
+    spec.observed = _observed(profile, kind)
+    extra = ""
+    if kind == ColumnType.CATEGORICAL:
+        spec.categories = _categories(profile)
+    if kind in (ColumnType.NUMERIC, ColumnType.INTEGER) and (spec.observed.min or 0) >= 0:
+        spec.min = 0
+        extra = "; min 0 enforced (no negative values seen)"
+    return spec, f"feature, {why}{null_note}{extra}"
+
+
+def suggest_name(stem: str) -> str:
+    """A valid project name from a file name."""
+    cleaned = re.sub(r"[^A-Za-z0-9_\-]+", "-", stem).strip("-_") or "project"
+    if not cleaned[0].isalpha():
+        cleaned = "p-" + cleaned
+    return cleaned[:63]

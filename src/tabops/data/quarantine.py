@@ -1,0 +1,252 @@
+"""The quarantine: list, show, export bad rows for fixing, and replay the fixed ones once.
+
+A replay re-checks the fixed rows against the contract. Rows that now pass join the dataset as
+a new batch appended to the latest snapshot, and their quarantine entries are marked
+``replayed`` in the same transaction, so replaying the same file twice loads them once.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+import sqlalchemy as sa
+
+from tabops.context import Context
+from tabops.data.contract import check_contract
+from tabops.data.ingest import new_batch_id
+from tabops.data.snapshots import read_snapshot, write_snapshot
+from tabops.data.sources import read_file
+from tabops.errors import DataError, NotFoundError
+from tabops.spec import ProjectSpec
+from tabops.store import schema
+from tabops.store.db import Store, _table_for, validate_identifier
+from tabops.store.ledger import latest_snapshot
+
+ID_COLUMN = "_quarantine_id"
+HELPER_COLUMNS = (ID_COLUMN, "_line", "_reasons", "_raw")
+
+
+@dataclass
+class QuarantineEntry:
+    """One quarantined row."""
+
+    id: int
+    batch_id: str
+    kind: str
+    line: int | None
+    row_number: int | None
+    status: str
+    raw: str
+    reasons: list[dict[str, Any]]
+    replayed_batch_id: str | None
+    created_at: str
+
+    @classmethod
+    def from_row(cls, row: sa.Row[Any]) -> QuarantineEntry:
+        return cls(
+            id=row.id,
+            batch_id=row.batch_id,
+            kind=row.kind,
+            line=row.line,
+            row_number=row.row_number,
+            status=row.status,
+            raw=row.raw,
+            reasons=json.loads(row.reasons),
+            replayed_batch_id=row.replayed_batch_id,
+            created_at=str(row.created_at),
+        )
+
+    def summary(self) -> str:
+        """All reasons on one line."""
+        return "; ".join(
+            (f"{r['column']}: " if r.get("column") else "") + r["message"] for r in self.reasons
+        )
+
+    def values(self, columns: list[str]) -> dict[str, str]:
+        """The raw values by column (structural rejects: best-effort split of the line)."""
+        if self.kind == "contract":
+            raw = json.loads(self.raw)
+            return {c: "" if raw.get(c) is None else str(raw[c]) for c in columns}
+        fields = next(csv.reader([self.raw]), [])
+        if len(fields) != len(columns):
+            return dict.fromkeys(columns, "")
+        return dict(zip(columns, fields, strict=True))
+
+
+def list_entries(
+    store: Store,
+    project: str,
+    batch_id: str | None = None,
+    status: str | None = "open",
+    limit: int | None = 100,
+) -> list[QuarantineEntry]:
+    """Quarantined rows of ``project``, oldest first, filtered by batch and status."""
+    t = schema.quarantine
+    query = sa.select(t).where(t.c.project == project).order_by(t.c.id)
+    if batch_id is not None:
+        query = query.where(t.c.batch_id == batch_id)
+    if status is not None:
+        query = query.where(t.c.status == status)
+    if limit is not None:
+        query = query.limit(limit)
+    with store.connect() as conn:
+        return [QuarantineEntry.from_row(row) for row in conn.execute(query)]
+
+
+def get_entry(store: Store, project: str, entry_id: int) -> QuarantineEntry:
+    t = schema.quarantine
+    query = sa.select(t).where(t.c.project == project, t.c.id == entry_id)
+    with store.connect() as conn:
+        row = conn.execute(query).first()
+    if row is None:
+        raise NotFoundError(
+            f"No quarantined row {entry_id} in project {project}. "
+            "'tabops quarantine list' shows the ids."
+        )
+    return QuarantineEntry.from_row(row)
+
+
+def export_entries(entries: list[QuarantineEntry], spec: ProjectSpec, output: Path) -> int:
+    """Write entries as a CSV to fix by hand: helper columns, then the spec's columns."""
+    columns = list(spec.columns)
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerow([*HELPER_COLUMNS, *columns])
+    for entry in entries:
+        values = entry.values(columns)
+        raw = entry.raw if entry.kind == "structural" else ""
+        writer.writerow(
+            [entry.id, entry.line or "", entry.summary(), raw, *(values[c] for c in columns)]
+        )
+    output.write_text(buffer.getvalue(), encoding="utf-8")
+    return len(entries)
+
+
+@dataclass
+class ReplayResult:
+    """What a replay did."""
+
+    batch_id: str | None
+    rows_in: int
+    replayed: int
+    still_bad: int
+    skipped: int  # unknown ids, other projects, or already replayed
+    snapshot_hash: str | None
+    problems: list[str] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def replay(spec: ProjectSpec, ctx: Context, fixes: Path) -> ReplayResult:
+    """Re-check fixed rows from ``fixes`` (an exported CSV) and load those that pass, once."""
+    batch = read_file(fixes, spec.source.csv)
+    if batch.rejects:
+        first = batch.rejects[0]
+        raise DataError(f"{fixes} line {first.line}: {first.reason}. Fix the file and replay.")
+    table = batch.table
+    if ID_COLUMN not in table.column_names:
+        raise DataError(
+            f"{fixes} has no {ID_COLUMN} column; replay files come from 'tabops quarantine export'."
+        )
+    ids = [int(v) for v in table.column(ID_COLUMN).to_pylist()]
+    store = ctx.store
+    open_ids = _open_ids(store, spec.name, ids)
+    first_position: dict[int, int] = {}
+    for position, entry_id in enumerate(ids):
+        if entry_id in open_ids:
+            first_position.setdefault(entry_id, position)
+    keep = sorted(first_position.values())
+    skipped = len(ids) - len(keep)
+    data = table.take(pa.array(keep, type=pa.int64())).drop_columns(
+        [c for c in HELPER_COLUMNS if c in table.column_names]
+    )
+    checked = check_contract(data, spec)
+    if checked.drift:
+        raise DataError(f"{fixes} does not fit the spec: " + "; ".join(checked.drift))
+    good_ids = [ids[keep[i]] for i in checked.good_index.tolist()]
+    bad = {ids[keep[i]]: checked.reasons[i] for i in checked.bad_index.tolist()}
+    result = ReplayResult(None, len(ids), len(good_ids), len(bad), skipped, None)
+    if not good_ids and not bad:
+        return result
+
+    batch_id = new_batch_id()
+    now = datetime.now(UTC)
+    parent = latest_snapshot(store, spec.name)
+    snapshot_hash = None
+    if good_ids:
+        combined = checked.good
+        if parent is not None:
+            previous = read_snapshot(Path(parent.path))
+            combined = pa.concat_tables(
+                [previous.select(combined.column_names).cast(combined.schema), combined]
+            )
+        snapshot_hash, path = write_snapshot(combined, ctx.settings.snapshots_dir / spec.name)
+        result.batch_id, result.snapshot_hash = batch_id, snapshot_hash
+
+    q = schema.quarantine
+    with store.connect() as conn:
+        if good_ids:
+            marked = conn.execute(
+                q.update()
+                .where(q.c.id.in_(good_ids), q.c.status == "open")
+                .values(status="replayed", replayed_batch_id=batch_id)
+            )
+            if marked.rowcount != len(good_ids):  # a concurrent replay took some: undo ours
+                raise DataError("These rows were replayed by another run meanwhile; run again.")
+            conn.execute(
+                schema.snapshots.insert().values(
+                    project=spec.name,
+                    snapshot_hash=snapshot_hash,
+                    path=str(path),
+                    rows=combined.num_rows,
+                    columns=len(spec.columns),
+                    batch_id=batch_id,
+                    parent_hash=None if parent is None else parent.snapshot_hash,
+                    source=f"replay of {fixes}",
+                    created_at=now,
+                )
+            )
+            conn.execute(
+                schema.ingest_batches.insert().values(
+                    batch_id=batch_id,
+                    project=spec.name,
+                    source=f"replay of {fixes}",
+                    content_hash=batch.content_hash,
+                    spec_hash=spec.spec_hash,
+                    status="replayed",
+                    rows_in=len(keep),
+                    rows_loaded=len(good_ids),
+                    rows_quarantined=len(bad),
+                    rows_rejected=0,
+                    snapshot_hash=snapshot_hash,
+                    report=json.dumps({"replayed_ids": good_ids}),
+                    started_at=now,
+                    finished_at=datetime.now(UTC),
+                )
+            )
+            if spec.ingest.table:
+                target = _table_for(validate_identifier(spec.ingest.table), checked.good.schema)
+                target.create(conn, checkfirst=True)
+                conn.execute(target.insert(), checked.good.to_pylist())
+        for entry_id, reasons in bad.items():
+            conn.execute(
+                q.update()
+                .where(q.c.id == entry_id)
+                .values(reasons=json.dumps([r.as_dict() for r in reasons]))
+            )
+    return result
+
+
+def _open_ids(store: Store, project: str, ids: list[int]) -> set[int]:
+    q = schema.quarantine
+    query = sa.select(q.c.id).where(q.c.project == project, q.c.status == "open", q.c.id.in_(ids))
+    with store.connect() as conn:
+        return {row.id for row in conn.execute(query)}

@@ -1,0 +1,143 @@
+"""Reading raw data: CSV and Parquet files, SQL tables and queries.
+
+Every source yields a :class:`SourceBatch`: an Arrow table, the structural rejects (CSV only),
+where each row came from, and the content hash that makes loads idempotent.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import urllib.parse
+import urllib.request
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
+import sqlalchemy as sa
+from sqlalchemy.exc import ArgumentError, SQLAlchemyError
+
+from tabops.data.csv_reader import StructuralReject, read_csv
+from tabops.errors import DataError
+from tabops.spec import CsvOptions, SourceSpec
+from tabops.store.db import redact, sqlalchemy_url, validate_identifier
+
+_MAX_DOWNLOAD_BYTES = 2 * 1024**3
+
+
+@dataclass
+class SourceBatch:
+    """One batch of raw rows and where they came from."""
+
+    table: pa.Table
+    content_hash: str
+    description: str
+    lines: np.ndarray | None = None  # CSV: the line each row starts on
+    rejects: list[StructuralReject] = field(default_factory=list)
+
+    @property
+    def rows_in(self) -> int:
+        """Records read: rows plus structural rejects."""
+        return int(self.table.num_rows) + len(self.rejects)
+
+    def locate(self, position: int) -> tuple[int | None, int]:
+        """(line in the file or None, 1-based record number) of row ``position``."""
+        line = int(self.lines[position]) if self.lines is not None else None
+        return line, position + 1
+
+
+def read_bytes(location: str | Path) -> tuple[bytes, str]:
+    """The bytes of a local file or an http(s) URL, and a description for messages."""
+    text = str(location)
+    scheme = urllib.parse.urlparse(text).scheme
+    if scheme in ("http", "https"):
+        try:
+            with urllib.request.urlopen(text, timeout=60) as response:
+                data = response.read(_MAX_DOWNLOAD_BYTES + 1)
+        except (OSError, ValueError) as exc:
+            raise DataError(f"Cannot download {text}: {exc}. Check the URL.") from exc
+        if len(data) > _MAX_DOWNLOAD_BYTES:
+            raise DataError(f"{text} is larger than 2 GiB; download it and pass the file.")
+        return data, text
+    path = Path(text).expanduser()
+    if not path.exists():
+        raise DataError(f"Data file {path} does not exist. Check source.path in the spec.")
+    if path.is_dir():
+        raise DataError(f"{path} is a folder; source.path must name a CSV or Parquet file.")
+    try:
+        return path.read_bytes(), str(path)
+    except OSError as exc:
+        raise DataError(f"Cannot read {path}: {exc.strerror}.") from exc
+
+
+def sha256(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def read_file(location: str | Path, csv_options: CsvOptions | None = None) -> SourceBatch:
+    """Read a CSV or Parquet file (by suffix) into a :class:`SourceBatch`."""
+    data, description = read_bytes(location)
+    if not data:
+        raise DataError(f"{description} is empty; it needs a header line and at least one row.")
+    if str(location).lower().endswith((".parquet", ".pq")):
+        try:
+            table = pq.read_table(io.BytesIO(data))
+        except (pa.ArrowInvalid, OSError) as exc:
+            raise DataError(f"{description} is not a readable Parquet file: {exc}.") from exc
+        return SourceBatch(table=table, content_hash=sha256(data), description=description)
+    read = read_csv(data, csv_options or CsvOptions(), description)
+    return SourceBatch(
+        table=read.table,
+        content_hash=sha256(data),
+        description=description,
+        lines=read.lines,
+        rejects=read.rejects,
+    )
+
+
+def read_sql(url: str, table: str | None = None, query: str | None = None) -> SourceBatch:
+    """Read an SQL table or query through SQLAlchemy; the hash covers the rows read."""
+    try:
+        engine = sa.create_engine(sqlalchemy_url(url))
+    except (ArgumentError, SQLAlchemyError) as exc:
+        raise DataError(f"source.url '{redact(url)}' is not usable: {exc}.") from exc
+    if table is not None:
+        validate_identifier(table)
+        statement: sa.Executable = sa.select(sa.text("*")).select_from(sa.table(table))
+        description = f"{redact(url)} table {table}"
+    else:
+        statement = sa.text(query or "")
+        description = f"{redact(url)} query"
+    try:
+        with engine.connect() as conn:
+            result = conn.execute(statement)
+            columns = list(result.keys())
+            rows = result.fetchall()
+    except SQLAlchemyError as exc:
+        reason = str(getattr(exc, "orig", exc)).strip().splitlines()[0]
+        raise DataError(
+            f"Cannot read {description}: {reason}. Check source.url and source.table/query, "
+            "and that the database is running."
+        ) from exc
+    finally:
+        engine.dispose()
+    arrow = pa.table({name: [row[i] for row in rows] for i, name in enumerate(columns)})
+    sink = io.BytesIO()
+    pq.write_table(arrow, sink)
+    return SourceBatch(table=arrow, content_hash=sha256(sink.getvalue()), description=description)
+
+
+def read_source(source: SourceSpec, root: Path) -> SourceBatch:
+    """Read the spec's source; relative paths are relative to ``root`` (the spec's folder)."""
+    if source.kind == "sql":
+        assert source.url is not None
+        return read_sql(source.url, table=source.table, query=source.query)
+    assert source.path is not None
+    location: str | Path = source.path
+    if urllib.parse.urlparse(source.path).scheme not in ("http", "https"):
+        location = Path(source.path).expanduser()
+        if not location.is_absolute():
+            location = root / location
+    return read_file(location, source.csv)

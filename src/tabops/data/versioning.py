@@ -1,0 +1,66 @@
+"""Data versioning with DVC: track snapshots in the user's repository, push to a remote.
+
+DVC is imported only when asked for: it is heavy, and most runs do not need it.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+from tabops.errors import DataError
+
+log = logging.getLogger(__name__)
+_REMOTE_NAME = "tabops"
+
+
+def _repo_root(start: Path) -> tuple[Path, bool]:
+    """The enclosing git repository (DVC lives beside git), or ``start`` without git."""
+    for folder in (start, *start.parents):
+        if (folder / ".dvc").is_dir():
+            return folder, (folder / ".git").exists()
+    for folder in (start, *start.parents):
+        if (folder / ".git").exists():
+            return folder, True
+    return start, False
+
+
+def track(snapshot: Path, project_root: Path, remote: str | None) -> Path:
+    """``dvc add`` the snapshot (initialising DVC if needed) and push it to ``remote``.
+
+    Returns:
+        The ``.dvc`` file to commit.
+    """
+    from dvc.exceptions import DvcException
+    from dvc.repo import Repo
+
+    root, has_git = _repo_root(project_root.resolve())
+    snapshot = snapshot.resolve()
+    if not snapshot.is_relative_to(root):
+        raise DataError(
+            f"DVC can only track files inside the repository at {root}, but the snapshot is at "
+            f"{snapshot}. Set TABOPS_HOME to a folder inside the repository."
+        )
+    try:
+        if not (root / ".dvc").is_dir():
+            Repo.init(str(root), no_scm=not has_git)
+            log.info("initialised DVC in %s", root)
+        with Repo(str(root)) as repo:
+            repo.add(str(snapshot))
+            if remote is not None:
+                _configure_remote(repo, remote, project_root)
+                repo.push(targets=[str(snapshot)], remote=_REMOTE_NAME)
+    except DvcException as exc:
+        raise DataError(
+            f"DVC could not track {snapshot.name}: {exc}. Check ingest.dvc_remote and that "
+            "the remote is reachable."
+        ) from exc
+    return snapshot.with_name(snapshot.name + ".dvc")
+
+
+def _configure_remote(repo: object, remote: str, project_root: Path) -> None:
+    url = remote
+    if "://" not in remote:
+        url = str((project_root / remote).resolve()) if not Path(remote).is_absolute() else remote
+    with repo.config.edit() as config:  # type: ignore[attr-defined]
+        config["remote"][_REMOTE_NAME] = {"url": url}

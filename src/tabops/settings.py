@@ -1,0 +1,51 @@
+"""Where things live and secrets: environment settings, separate from what the pipeline does.
+
+``tabops.yaml`` says *what* a project does; these settings say *where* it runs. The same
+project runs embedded (a workspace folder, SQLite) or in production (PostgreSQL) by changing
+only ``TABOPS_DATABASE_URL``.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    """Environment settings, read from ``TABOPS_*`` variables."""
+
+    model_config = SettingsConfigDict(env_prefix="TABOPS_", extra="ignore")
+
+    home: Path = Field(
+        default=Path(".tabops"),
+        description="Workspace folder: embedded store, snapshots, reports.",
+    )
+    database_url: str | None = Field(
+        default=None,
+        description="SQLAlchemy URL of the tabops store; default: SQLite file in the workspace.",
+    )
+    env: Literal["embedded", "production"] = Field(
+        default="embedded",
+        description="'production' turns on the checks that refuse insecure defaults.",
+    )
+
+    @field_validator("home")
+    @classmethod
+    def _absolute_home(cls, home: Path) -> Path:
+        # Resolved once, so paths recorded in the store do not depend on a later cwd.
+        return home.expanduser().resolve()
+
+    @property
+    def store_url(self) -> str:
+        """The tabops store URL: the configured one, or the workspace's SQLite file."""
+        if self.database_url:
+            return self.database_url
+        return f"sqlite:///{self.home / 'tabops.db'}"
+
+    @property
+    def snapshots_dir(self) -> Path:
+        """Folder of the immutable, content-hashed Parquet snapshots."""
+        return self.home / "snapshots"

@@ -1,0 +1,367 @@
+"""The project spec: ``tabops.yaml`` parsed once into typed pydantic models.
+
+:func:`load_spec` is the only reader of ``tabops.yaml``. Unknown keys are errors, and every
+error names the file, the key path and what is allowed.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from enum import StrEnum
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError, model_validator
+
+from tabops.errors import SpecError
+
+SPEC_FILENAME = "tabops.yaml"
+_NAME_PATTERN = r"^[A-Za-z][A-Za-z0-9_\-]{0,62}$"
+_TABLE_PATTERN = r"^[A-Za-z_][A-Za-z0-9_]{0,62}$"
+DEFAULT_NULL_VALUES = ["", "NA", "N/A", "NaN", "nan", "null", "NULL", "None", "?"]
+
+
+class _Strict(BaseModel):
+    """Base for spec models: unknown keys are errors, values are validated on assignment."""
+
+    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+
+
+class Task(StrEnum):
+    CLASSIFICATION = "classification"
+    REGRESSION = "regression"
+
+
+class ColumnType(StrEnum):
+    NUMERIC = "numeric"
+    INTEGER = "integer"
+    BOOLEAN = "boolean"
+    CATEGORICAL = "categorical"
+    DATETIME = "datetime"
+    TEXT = "text"
+
+
+class ColumnRole(StrEnum):
+    FEATURE = "feature"
+    TARGET = "target"
+    ID = "id"
+    TIMESTAMP = "timestamp"
+    IGNORED = "ignored"
+
+
+class Observed(_Strict):
+    """What ``tabops init`` saw; informational, never enforced (drift monitoring reads it)."""
+
+    min: float | None = None
+    max: float | None = None
+    null_fraction: float | None = None
+    distinct: int | None = None
+
+
+class ColumnSpec(_Strict):
+    """One column: its role, type and the contract its values must meet."""
+
+    type: ColumnType
+    role: ColumnRole = ColumnRole.FEATURE
+    nullable: bool = True
+    unique: bool = False
+    min: float | None = Field(default=None, description="Smallest allowed value (numbers).")
+    max: float | None = Field(default=None, description="Largest allowed value (numbers).")
+    categories: list[str] | None = Field(
+        default=None, description="Allowed values of a categorical column; unset allows any."
+    )
+    format: str | None = Field(
+        default=None, description="strftime format of a datetime column; unset means ISO 8601."
+    )
+    observed: Observed | None = None
+    description: str | None = None
+
+    @model_validator(mode="after")
+    def _check_consistency(self) -> ColumnSpec:
+        numeric = self.type in (ColumnType.NUMERIC, ColumnType.INTEGER)
+        if (self.min is not None or self.max is not None) and not numeric:
+            raise ValueError(f"min/max apply to numeric and integer columns, not {self.type}")
+        if self.min is not None and self.max is not None and self.min > self.max:
+            raise ValueError(f"min ({self.min}) is greater than max ({self.max})")
+        if self.categories is not None and self.type not in (
+            ColumnType.CATEGORICAL,
+            ColumnType.BOOLEAN,
+        ):
+            raise ValueError(f"categories apply to categorical columns, not {self.type}")
+        if self.format is not None and self.type != ColumnType.DATETIME:
+            raise ValueError("format applies to datetime columns only")
+        return self
+
+
+class CsvOptions(_Strict):
+    """How CSV files are parsed."""
+
+    delimiter: str = Field(default=",", min_length=1, max_length=1)
+    encoding: str = "utf-8"
+    null_values: list[str] = Field(default_factory=lambda: list(DEFAULT_NULL_VALUES))
+    multiline_values: bool = Field(
+        default=False,
+        description=(
+            "Allow quoted values spanning lines. Off by default: a stray quote then damages one "
+            "line instead of swallowing the rest of the file, and parsing stays parallel."
+        ),
+    )
+
+
+class SourceSpec(_Strict):
+    """Where the raw data comes from: a file (CSV/Parquet) or an SQL table or query."""
+
+    path: str | None = Field(default=None, description="CSV or Parquet file, relative to the spec.")
+    url: str | None = Field(default=None, description="SQLAlchemy URL of a database to read.")
+    table: str | None = None
+    query: str | None = None
+    csv: CsvOptions = Field(default_factory=CsvOptions)
+
+    @model_validator(mode="after")
+    def _one_source(self) -> SourceSpec:
+        if (self.path is None) == (self.url is None):
+            raise ValueError("set exactly one of 'path' (a CSV/Parquet file) or 'url' (a database)")
+        if self.url is not None and (self.table is None) == (self.query is None):
+            raise ValueError("an SQL source needs exactly one of 'table' or 'query'")
+        if self.path is not None and (self.table or self.query):
+            raise ValueError("'table'/'query' go with 'url', not with 'path'")
+        return self
+
+    @property
+    def kind(self) -> Literal["csv", "parquet", "sql"]:
+        """The source format, from the settings and the file suffix."""
+        if self.url is not None:
+            return "sql"
+        assert self.path is not None
+        return "parquet" if self.path.lower().endswith((".parquet", ".pq")) else "csv"
+
+
+class ContractSpec(_Strict):
+    """Batch-level limits of the data contract."""
+
+    max_quarantine_rate: float = Field(
+        default=0.05,
+        ge=0.0,
+        le=1.0,
+        description="Block the whole batch when more than this fraction of rows is quarantined.",
+    )
+    retype_fraction: float = Field(
+        default=0.5,
+        gt=0.0,
+        le=1.0,
+        description="A column whose values fail their type this often counts as retyped (drift).",
+    )
+
+
+class IngestSpec(_Strict):
+    """What ingestion does with the good rows."""
+
+    mode: Literal["replace", "append"] = Field(
+        default="replace",
+        description="replace: each batch is the whole dataset; append: batches accumulate.",
+    )
+    table: str | None = Field(
+        default=None,
+        pattern=_TABLE_PATTERN,
+        description="Also publish good rows to this table in the tabops store database.",
+    )
+    dvc: bool = Field(default=False, description="Track each snapshot with DVC.")
+    dvc_remote: str | None = Field(
+        default=None, description="DVC remote (URL or folder) to push snapshots to."
+    )
+
+
+class ProjectSpec(_Strict):
+    """A whole ``tabops.yaml``."""
+
+    name: str = Field(pattern=_NAME_PATTERN)
+    task: Task
+    target: str
+    positive_class: str | None = Field(
+        default=None, description="The positive label of a binary classification target."
+    )
+    source: SourceSpec
+    columns: dict[str, ColumnSpec]
+    contract: ContractSpec = Field(default_factory=ContractSpec)
+    ingest: IngestSpec = Field(default_factory=IngestSpec)
+
+    _root: Path = PrivateAttr(default_factory=Path.cwd)
+
+    @model_validator(mode="after")
+    def _check_columns(self) -> ProjectSpec:
+        if not self.columns:
+            raise ValueError("'columns' is empty: declare at least the target and one feature")
+        if self.target not in self.columns:
+            raise ValueError(f"target '{self.target}' is not among the columns")
+        for name, col in self.columns.items():
+            is_target = name == self.target
+            if is_target != (col.role == ColumnRole.TARGET):
+                raise ValueError(
+                    f"column '{name}': role 'target' belongs to exactly the column named by "
+                    f"'target' ({self.target})"
+                )
+        if self.task == Task.REGRESSION:
+            if self.columns[self.target].type not in (ColumnType.NUMERIC, ColumnType.INTEGER):
+                raise ValueError("a regression target must be a numeric or integer column")
+            if self.positive_class is not None:
+                raise ValueError("positive_class applies to classification only")
+        if not any(c.role == ColumnRole.FEATURE for c in self.columns.values()):
+            raise ValueError("no column has role 'feature'")
+        return self
+
+    @property
+    def root(self) -> Path:
+        """Folder of the spec file; relative paths in the spec are relative to it."""
+        return self._root
+
+    def resolve_path(self, path: str) -> Path:
+        """A path from the spec, made absolute against the spec's folder."""
+        candidate = Path(path).expanduser()
+        return candidate if candidate.is_absolute() else self._root / candidate
+
+    def columns_with_role(self, *roles: ColumnRole) -> list[str]:
+        """Names of the columns with any of ``roles``, in spec order."""
+        return [name for name, col in self.columns.items() if col.role in roles]
+
+    @property
+    def spec_hash(self) -> str:
+        """SHA-256 of the canonical spec content; recorded with everything it produces."""
+        canonical = json.dumps(self.model_dump(mode="json"), sort_keys=True).encode()
+        return hashlib.sha256(canonical).hexdigest()
+
+
+def find_spec(path: Path | None) -> Path:
+    """The spec file to use: ``path`` (a file or a folder holding one), else ``./tabops.yaml``."""
+    candidate = path if path is not None else Path.cwd()
+    if candidate.is_dir():
+        candidate = candidate / SPEC_FILENAME
+    if not candidate.is_file():
+        raise SpecError(
+            f"No project spec at {candidate}. Run 'tabops init --data FILE --target COLUMN' to "
+            "create one, or pass --spec PATH."
+        )
+    return candidate
+
+
+def load_spec(path: Path | None = None, overrides: list[str] | None = None) -> ProjectSpec:
+    """Read, override and validate a ``tabops.yaml``.
+
+    Args:
+        path: The spec file, or a folder holding ``tabops.yaml``; default the current folder.
+        overrides: ``key.path=value`` strings; values are parsed as YAML scalars.
+
+    Raises:
+        SpecError: naming the file, the key path and what is allowed.
+    """
+    spec_path = find_spec(path)
+    try:
+        raw = yaml.safe_load(spec_path.read_text(encoding="utf-8"))
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+        raise SpecError(f"{spec_path}{where} is not valid YAML: {exc}") from exc
+    except (OSError, UnicodeDecodeError) as exc:
+        raise SpecError(f"Cannot read {spec_path}: {exc}") from exc
+    if not isinstance(raw, dict):
+        raise SpecError(f"{spec_path} must hold a mapping of settings (name, task, target, ...).")
+    for override in overrides or []:
+        apply_override(raw, override)
+    spec = parse_spec(raw, source=str(spec_path))
+    spec._root = spec_path.parent.resolve()
+    return spec
+
+
+def parse_spec(raw: dict[str, Any], source: str = SPEC_FILENAME) -> ProjectSpec:
+    """Validate a spec mapping; errors name ``source`` and every failing key path."""
+    try:
+        return ProjectSpec.model_validate(raw)
+    except ValidationError as exc:
+        raise SpecError(format_validation_error(exc, source)) from exc
+
+
+def format_validation_error(exc: ValidationError, source: str) -> str:
+    """One readable paragraph per pydantic error: key path, what is wrong, what is allowed."""
+    lines = [f"{source} is invalid ({exc.error_count()} problem(s)):"]
+    for error in exc.errors():
+        key = ".".join(str(part) for part in error["loc"]) or "(top level)"
+        if error["type"] == "extra_forbidden":
+            allowed = _allowed_keys(error["loc"])
+            message = "unknown key" + (f"; allowed here: {', '.join(allowed)}" if allowed else "")
+        elif error["type"] == "missing":
+            message = "required key is missing"
+        else:
+            message = error["msg"].removeprefix("Value error, ")
+        lines.append(f"  - {key}: {message}")
+    lines.append("Fix the spec (or the --set override) and run the command again.")
+    return "\n".join(lines)
+
+
+def _allowed_keys(loc: tuple[int | str, ...]) -> list[str]:
+    """The keys a model accepts at ``loc`` (the location of an unknown key)."""
+    model: type[BaseModel] = ProjectSpec
+    for part in loc[:-1]:
+        field = model.model_fields.get(str(part))
+        if field is None:
+            # A dict entry (a column name): the values are ColumnSpec.
+            if model is ProjectSpec:
+                return []
+            continue
+        annotation = field.annotation
+        if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+            model = annotation
+        elif str(part) == "columns":
+            model = ColumnSpec
+        else:
+            return []
+    return sorted(model.model_fields)
+
+
+_OVERRIDE = re.compile(r"^(?P<key>[A-Za-z_][\w\-]*(?:\.[\w\-]+)*)=(?P<value>.*)$", re.DOTALL)
+
+
+def apply_override(raw: dict[str, Any], override: str) -> None:
+    """Apply one ``key.path=value`` override to a raw spec mapping, in place."""
+    match = _OVERRIDE.match(override)
+    if match is None:
+        raise SpecError(
+            f"--set '{override}' is not of the form key.path=value "
+            "(for example: --set contract.max_quarantine_rate=0.1)."
+        )
+    try:
+        value = yaml.safe_load(match["value"]) if match["value"] else ""
+    except yaml.YAMLError as exc:
+        raise SpecError(f"--set '{override}': the value is not valid YAML: {exc}") from exc
+    keys = match["key"].split(".")
+    node: Any = raw
+    for depth, key in enumerate(keys[:-1]):
+        child = node.get(key)
+        if child is None:
+            child = node[key] = {}
+        if not isinstance(child, dict):
+            path = ".".join(keys[: depth + 1])
+            raise SpecError(f"--set '{override}': '{path}' is a value, not a section.")
+        node = child
+    node[keys[-1]] = value
+
+
+def dump_spec(spec: ProjectSpec) -> str:
+    """The spec as YAML, defaults left out so the file stays short and readable."""
+    data = spec.model_dump(mode="json", exclude_defaults=True)
+    for name, col in spec.columns.items():
+        # Role and nullability always shown: they are the first thing a reader checks.
+        entry = data["columns"][name] | {"role": col.role.value, "nullable": col.nullable}
+        data["columns"][name] = {k: _tidy(entry[k]) for k in ColumnSpec.model_fields if k in entry}
+    ordered = {key: data[key] for key in ProjectSpec.model_fields if key in data}
+    return yaml.safe_dump(ordered, sort_keys=False, allow_unicode=True, width=100)
+
+
+def _tidy(value: Any) -> Any:
+    """Whole floats as ints (min: 0, not min: 0.0), recursively."""
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    if isinstance(value, dict):
+        return {k: _tidy(v) for k, v in value.items()}
+    return value

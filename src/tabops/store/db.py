@@ -1,0 +1,226 @@
+"""Connecting to the tabops store, migrating it, and writing batches atomically.
+
+The store is SQLite in the embedded workspace and PostgreSQL in production; the URL decides,
+and this module is the only place where the two differ. Bulk writes on PostgreSQL go through
+ADBC's Arrow-native binary COPY so that no Python code runs per row.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+import sqlalchemy as sa
+from alembic import command
+from alembic.config import Config
+from sqlalchemy.engine import Connection, Engine, make_url
+from sqlalchemy.exc import ArgumentError, SQLAlchemyError
+
+from tabops.errors import StoreError
+from tabops.store import schema
+
+log = logging.getLogger(__name__)
+
+_IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,62}$")
+
+
+def validate_identifier(name: str, what: str = "table") -> str:
+    """``name`` if it is a plain SQL identifier; identifiers are never built from raw input."""
+    if not _IDENTIFIER.match(name):
+        raise StoreError(
+            f"'{name}' is not a valid {what} name: use letters, digits and underscores, "
+            "starting with a letter or underscore (at most 63 characters)."
+        )
+    return name
+
+
+def sqlalchemy_url(url: str) -> str:
+    """A database URL with tabops' drivers: psycopg 3 for PostgreSQL."""
+    try:
+        parsed = make_url(url)
+    except ArgumentError as exc:
+        raise StoreError(
+            f"'{url}' is not a database URL. Use sqlite:///path/to/file.db or "
+            "postgresql://user:password@host:port/database."
+        ) from exc
+    if parsed.drivername in ("postgresql", "postgres"):
+        parsed = parsed.set(drivername="postgresql+psycopg")
+    return parsed.render_as_string(hide_password=False)
+
+
+def redact(url: str) -> str:
+    """The URL with its password hidden, for messages and logs."""
+    try:
+        return make_url(url).render_as_string(hide_password=True)
+    except ArgumentError:
+        return "<invalid URL>"
+
+
+def _libpq_uri(url: sa.URL) -> str:
+    return url.set(drivername="postgresql").render_as_string(hide_password=False)
+
+
+@dataclass(frozen=True)
+class TableWrite:
+    """Rows for one table, part of an atomic batch write."""
+
+    table: str
+    rows: pa.Table
+    replace: bool = False  # delete the table's rows first, in the same transaction
+
+
+class Store:
+    """The tabops store: an engine plus the operations that differ by backend."""
+
+    def __init__(self, url: str) -> None:
+        self.url = sqlalchemy_url(url)
+        self._url = make_url(self.url)
+        self.is_postgres = self._url.get_backend_name() == "postgresql"
+        if self._url.get_backend_name() == "sqlite" and self._url.database:
+            Path(self._url.database).parent.mkdir(parents=True, exist_ok=True)
+        self.engine: Engine = sa.create_engine(self.url, pool_pre_ping=True)
+        if self._url.get_backend_name() == "sqlite":
+            sa.event.listen(self.engine, "connect", _sqlite_pragmas)
+
+    def __repr__(self) -> str:
+        return f"Store({redact(self.url)})"
+
+    def describe(self) -> str:
+        """The store's URL with the password hidden."""
+        return redact(self.url)
+
+    @contextmanager
+    def connect(self) -> Iterator[Connection]:
+        """A transaction on the store; connection failures become a clear :class:`StoreError`."""
+        try:
+            with self.engine.begin() as conn:
+                yield conn
+        except sa.exc.OperationalError as exc:
+            raise self._unreachable(exc) from exc
+
+    def _unreachable(self, exc: Exception) -> StoreError:
+        reason = str(getattr(exc, "orig", exc)).strip().splitlines()[0]
+        return StoreError(
+            f"Cannot use the tabops store at {self.describe()}: {reason}. Check that the "
+            "database is running and that TABOPS_DATABASE_URL is right."
+        )
+
+    def migrate(self) -> None:
+        """Create or upgrade the store's tables to the current schema version."""
+        config = Config()
+        config.set_main_option("script_location", "tabops.store:migrations")
+        try:
+            with self.engine.begin() as conn:
+                config.attributes["connection"] = conn
+                command.upgrade(config, "head")
+        except sa.exc.OperationalError as exc:
+            raise self._unreachable(exc) from exc
+
+    def write_atomically(self, writes: Sequence[TableWrite]) -> None:
+        """Write all ``writes`` in one transaction: all of them land, or none does.
+
+        Raises:
+            sqlalchemy.exc.IntegrityError: a unique key is already taken (SQLite), or
+            adbc_driver_manager.IntegrityError (PostgreSQL); callers treat both as a conflict.
+        """
+        for write in writes:
+            validate_identifier(write.table)
+        if self.is_postgres:
+            self._write_postgres(writes)
+        else:
+            self._write_sqlalchemy(writes)
+
+    def _write_postgres(self, writes: Sequence[TableWrite]) -> None:
+        from adbc_driver_postgresql import dbapi
+
+        try:
+            conn = dbapi.connect(_libpq_uri(self._url))
+        except dbapi.Error as exc:
+            raise self._unreachable(exc) from exc
+        try:
+            with conn.cursor() as cur:
+                for write in writes:
+                    if write.replace and self._table_exists(write.table):
+                        cur.execute(f'DELETE FROM "{write.table}"')
+                    if write.rows.num_rows:
+                        cur.adbc_ingest(write.table, write.rows, mode="create_append")
+            conn.commit()
+        except BaseException:
+            conn.rollback()
+            raise
+        finally:
+            conn.close()
+
+    def _table_exists(self, name: str) -> bool:
+        return sa.inspect(self.engine).has_table(name)
+
+    def _write_sqlalchemy(self, writes: Sequence[TableWrite]) -> None:
+        with self.connect() as conn:
+            for write in writes:
+                table = schema.metadata.tables.get(write.table)
+                if table is None:
+                    table = _table_for(write.table, write.rows.schema)
+                    table.create(conn, checkfirst=True)
+                if write.replace:
+                    conn.execute(table.delete())
+                if write.rows.num_rows:
+                    conn.execute(table.insert(), write.rows.to_pylist())
+
+    def read_table(self, name: str, limit: int | None = None) -> pa.Table:
+        """All rows of a table (or the first ``limit``), as Arrow."""
+        validate_identifier(name)
+        table = sa.Table(name, sa.MetaData(), autoload_with=self.engine)
+        query = sa.select(table)
+        if limit is not None:
+            query = query.limit(limit)
+        with self.connect() as conn:
+            result = conn.execute(query)
+            rows = [dict(row._mapping) for row in result]
+            columns = list(result.keys())
+        return pa.Table.from_pylist(rows) if rows else pa.table({c: [] for c in columns})
+
+
+def open_store(url: str, migrate: bool = True) -> Store:
+    """Open (and by default migrate) the store at ``url``."""
+    try:
+        store = Store(url)
+    except SQLAlchemyError as exc:
+        raise StoreError(f"Cannot open the tabops store at {redact(url)}: {exc}") from exc
+    if migrate:
+        store.migrate()
+    return store
+
+
+def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA busy_timeout=30000")
+    cursor.close()
+
+
+_ARROW_TO_SQL: list[tuple[Any, Any]] = [
+    (pa.types.is_boolean, sa.Boolean),
+    (pa.types.is_integer, sa.BigInteger),
+    (pa.types.is_floating, sa.Float),
+    (pa.types.is_timestamp, sa.DateTime),
+    (pa.types.is_date, sa.Date),
+]
+
+
+def _table_for(name: str, arrow_schema: pa.Schema) -> sa.Table:
+    """An SQLAlchemy table whose columns fit ``arrow_schema`` (for user data tables)."""
+    columns = []
+    for field in arrow_schema:
+        sql_type: Any = sa.Text
+        for matches, candidate in _ARROW_TO_SQL:
+            if matches(field.type):
+                sql_type = candidate
+                break
+        columns.append(sa.Column(field.name, sql_type))
+    return sa.Table(name, sa.MetaData(), *columns)

@@ -1,0 +1,100 @@
+"""Reads and small writes of the ingestion ledger and the snapshot catalogue."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pyarrow as pa
+import sqlalchemy as sa
+
+from tabops.store import schema
+from tabops.store.db import Store
+
+_SQL_TO_ARROW: list[tuple[type[Any], pa.DataType]] = [
+    (sa.BigInteger, pa.int64()),
+    (sa.Integer, pa.int64()),
+    (sa.Float, pa.float64()),
+    (sa.DateTime, pa.timestamp("us", tz="UTC")),
+    (sa.Boolean, pa.bool_()),
+]
+
+
+def arrow_schema(table: sa.Table, columns: list[str]) -> pa.Schema:
+    """The Arrow schema matching ``columns`` of a store table (for bulk writes)."""
+    fields = []
+    for name in columns:
+        arrow_type = pa.string()
+        for sql_type, candidate in _SQL_TO_ARROW:
+            if isinstance(table.c[name].type, sql_type):
+                arrow_type = candidate
+                break
+        fields.append(pa.field(name, arrow_type))
+    return pa.schema(fields)
+
+
+def rows_for(table: sa.Table, rows: list[dict[str, Any]]) -> pa.Table:
+    """Rows for a store table as Arrow, typed to the table's columns."""
+    columns = [c.name for c in table.columns if not (c.primary_key and c.autoincrement is True)]
+    if rows:
+        columns = [c for c in columns if c in rows[0]]
+    return pa.Table.from_pylist(rows, schema=arrow_schema(table, columns))
+
+
+def is_conflict(exc: BaseException) -> bool:
+    """Whether ``exc`` is a unique-key violation from either backend."""
+    if isinstance(exc, sa.exc.IntegrityError):
+        return True
+    try:
+        from adbc_driver_manager import IntegrityError
+    except ImportError:  # pragma: no cover - adbc is a dependency
+        return False
+    return isinstance(exc, IntegrityError)
+
+
+def find_committed_batch(store: Store, project: str, content_hash: str) -> sa.Row[Any] | None:
+    """The committed batch that loaded this content, if any."""
+    t = schema.ingest_batches
+    query = sa.select(t).where(
+        t.c.project == project, t.c.content_hash == content_hash, t.c.status == "committed"
+    )
+    with store.connect() as conn:
+        return conn.execute(query).first()
+
+
+def record_blocked_batch(store: Store, row: pa.Table) -> None:
+    """Record a blocked batch in the ledger (nothing else of it is written)."""
+    with store.connect() as conn:
+        conn.execute(schema.ingest_batches.insert(), row.to_pylist())
+
+
+def latest_snapshot(store: Store, project: str) -> sa.Row[Any] | None:
+    """The newest snapshot of ``project``."""
+    t = schema.snapshots
+    query = sa.select(t).where(t.c.project == project).order_by(t.c.created_at.desc()).limit(1)
+    with store.connect() as conn:
+        return conn.execute(query).first()
+
+
+def list_snapshots(store: Store, project: str) -> list[sa.Row[Any]]:
+    """Every snapshot of ``project``, newest first."""
+    t = schema.snapshots
+    query = sa.select(t).where(t.c.project == project).order_by(t.c.created_at.desc())
+    with store.connect() as conn:
+        return list(conn.execute(query))
+
+
+def find_snapshot(store: Store, project: str, prefix: str) -> sa.Row[Any] | None:
+    """The snapshot whose hash starts with ``prefix`` (unique prefixes only)."""
+    t = schema.snapshots
+    query = sa.select(t).where(t.c.project == project, t.c.snapshot_hash.startswith(prefix))
+    with store.connect() as conn:
+        found = list(conn.execute(query.limit(2)))
+    return found[0] if len(found) == 1 else None
+
+
+def list_batches(store: Store, project: str, limit: int = 50) -> list[sa.Row[Any]]:
+    """The newest ingest batches of ``project``, blocked ones included."""
+    t = schema.ingest_batches
+    query = sa.select(t).where(t.c.project == project).order_by(t.c.started_at.desc()).limit(limit)
+    with store.connect() as conn:
+        return list(conn.execute(query))

@@ -1,0 +1,165 @@
+"""The tabops store's tables (SQLAlchemy Core), the same on SQLite and PostgreSQL.
+
+The tables are created and changed only by the versioned migrations in
+``tabops/store/migrations``; this module describes the current shape for queries and writes.
+JSON documents are stored as text so that bulk writes (COPY on PostgreSQL) stay portable.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    BigInteger,
+    Column,
+    DateTime,
+    Float,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+)
+
+metadata = MetaData()
+
+#: One row per ingest attempt: the ledger that makes loads idempotent per content hash.
+ingest_batches = Table(
+    "ingest_batches",
+    metadata,
+    Column("batch_id", String(32), primary_key=True),
+    Column("project", String(64), nullable=False),
+    Column("source", Text, nullable=False),
+    Column("content_hash", String(64), nullable=False),
+    Column("spec_hash", String(64), nullable=False),
+    Column("status", String(16), nullable=False),  # committed | blocked
+    Column("rows_in", BigInteger, nullable=False),
+    Column("rows_loaded", BigInteger, nullable=False),
+    Column("rows_quarantined", BigInteger, nullable=False),
+    Column("rows_rejected", BigInteger, nullable=False),
+    Column("snapshot_hash", String(64)),
+    Column("report", Text, nullable=False),  # JSON: checks, drift, timings
+    Column("started_at", DateTime(timezone=True), nullable=False),
+    Column("finished_at", DateTime(timezone=True), nullable=False),
+    Index(
+        "ux_ingest_batches_committed_content",
+        "project",
+        "content_hash",
+        unique=True,
+        sqlite_where=Column("status") == "committed",
+        postgresql_where=Column("status") == "committed",
+    ),
+)
+
+#: Immutable, content-hashed Parquet snapshots: the data versions later stages record.
+snapshots = Table(
+    "snapshots",
+    metadata,
+    Column("project", String(64), primary_key=True),
+    Column("snapshot_hash", String(64), primary_key=True),
+    Column("path", Text, nullable=False),
+    Column("rows", BigInteger, nullable=False),
+    Column("columns", Integer, nullable=False),
+    Column("batch_id", String(32), nullable=False),
+    Column("parent_hash", String(64)),
+    Column("source", Text, nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+)
+
+#: Rows that failed the contract or could not be parsed, kept raw with every reason.
+quarantine = Table(
+    "quarantine",
+    metadata,
+    Column(
+        "id", BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True
+    ),
+    Column("project", String(64), nullable=False),
+    Column("batch_id", String(32), nullable=False),
+    Column("kind", String(16), nullable=False),  # structural | contract
+    Column("line", BigInteger),  # line in the CSV file where the record starts
+    Column("row_number", BigInteger),  # 1-based record number in the batch
+    Column("raw", Text, nullable=False),  # the raw line (structural) or JSON object (contract)
+    Column("reasons", Text, nullable=False),  # JSON list of {column, check, message}
+    Column("status", String(16), nullable=False),  # open | replayed
+    Column("replayed_batch_id", String(32)),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Index("ix_quarantine_project_batch", "project", "batch_id"),
+    Index("ix_quarantine_project_status", "project", "status"),
+)
+
+#: Every served prediction, keyed by request_id so retries and replays upsert.
+predictions = Table(
+    "predictions",
+    metadata,
+    Column("request_id", String(64), primary_key=True),
+    Column("project", String(64), nullable=False),
+    Column("model_name", String(128), nullable=False),
+    Column("model_version", String(32), nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("entity_id", String(128)),
+    Column("features", Text, nullable=False),  # JSON object
+    Column("outputs", Text, nullable=False),  # JSON object
+    Column("score", Float),
+    Column("decision", String(32)),
+    Column("rules", Text),  # JSON: rules version, fired rules
+    Column("latency_ms", Float),
+    Index("ix_predictions_project_time", "project", "created_at"),
+    Index("ix_predictions_model", "model_name", "model_version"),
+)
+
+#: Ground truth arriving late, joined to predictions by request_id or entity and time.
+labels = Table(
+    "labels",
+    metadata,
+    Column(
+        "id", BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True
+    ),
+    Column("project", String(64), nullable=False),
+    Column("request_id", String(64)),
+    Column("entity_id", String(128)),
+    Column("event_time", DateTime(timezone=True)),
+    Column("label", Text, nullable=False),
+    Column("source", String(64), nullable=False),
+    Column("received_at", DateTime(timezone=True), nullable=False),
+    Index("ux_labels_project_request", "project", "request_id", unique=True),
+    Index("ix_labels_project_entity", "project", "entity_id", "event_time"),
+)
+
+#: Monitoring results per window: drift statistics, realized performance, alerts.
+monitor_metrics = Table(
+    "monitor_metrics",
+    metadata,
+    Column(
+        "id", BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True
+    ),
+    Column("project", String(64), nullable=False),
+    Column("model_name", String(128)),
+    Column("model_version", String(32)),
+    Column("window_start", DateTime(timezone=True), nullable=False),
+    Column("window_end", DateTime(timezone=True), nullable=False),
+    Column("metric", String(64), nullable=False),
+    Column("column_name", String(128)),
+    Column("value", Float),
+    Column("details", Text),  # JSON
+    Column("computed_at", DateTime(timezone=True), nullable=False),
+    Index("ix_monitor_metrics_lookup", "project", "metric", "window_end"),
+)
+
+#: Every promotion decision and alias move, with reasons and both models' metrics.
+promotion_audit = Table(
+    "promotion_audit",
+    metadata,
+    Column(
+        "id", BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True
+    ),
+    Column("project", String(64), nullable=False),
+    Column("model_name", String(128), nullable=False),
+    Column("action", String(16), nullable=False),  # gate | promote | rollback
+    Column("decision", String(16), nullable=False),  # promoted | refused
+    Column("from_version", String(32)),
+    Column("to_version", String(32)),
+    Column("reasons", Text, nullable=False),  # JSON list
+    Column("metrics", Text, nullable=False),  # JSON: candidate and champion metrics
+    Column("actor", String(128), nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Index("ix_promotion_audit_project_time", "project", "created_at"),
+)
