@@ -222,7 +222,10 @@ def _print_ingest(result: object) -> None:
         ("batch", result.batch_id),
         ("source", escape(result.source)),
         ("rows in", f"{result.rows_in:,}"),
-        ("loaded", f"{result.rows_loaded:,}"),
+        (
+            "passed, not loaded" if result.status == "blocked" else "loaded",
+            f"{result.rows_loaded:,}",
+        ),
         ("quarantined (contract)", f"{result.rows_quarantined:,}"),
         ("rejected (structure)", f"{result.rows_rejected:,}"),
         (

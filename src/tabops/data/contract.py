@@ -41,7 +41,7 @@ class Reason:
 
 @dataclass
 class ContractResult:
-    """The outcome of checking one batch."""
+    """The outcome of checking one whole table."""
 
     good: pa.Table  # typed per spec, spec column order
     good_index: np.ndarray  # positions of the good rows in the input
@@ -50,9 +50,15 @@ class ContractResult:
     drift: list[str] = field(default_factory=list)
     failures: dict[str, dict[str, int]] = field(default_factory=dict)  # column -> check -> rows
 
-    @property
-    def blocked_by_drift(self) -> bool:
-        return bool(self.drift)
+
+@dataclass
+class CheckedBatch:
+    """The outcome of checking one batch of a stream; positions count from the stream start."""
+
+    good: pa.Table
+    bad_positions: np.ndarray
+    reasons: dict[int, list[Reason]]
+    raw: list[dict[str, Any]]  # the raw values of each bad row, in bad_positions order
 
 
 @dataclass
@@ -64,83 +70,164 @@ class _Column:
     messages: dict[str, Any]  # check -> message, or a function of the row position
 
 
+@dataclass
+class _TypeTally:
+    """Per column: values that failed their type, out of how many present, with examples."""
+
+    failed: int = 0
+    present: int = 0
+    examples: list[Any] = field(default_factory=list)
+
+
+class ContractChecker:
+    """Checks a stream of batches against the spec, keeping what spans batches: unique values
+    seen so far, failure counts, and the type-failure tallies that reveal a retyped column."""
+
+    def __init__(self, spec: ProjectSpec, source_schema: pa.Schema) -> None:
+        self.spec = spec
+        self.drift = _structural_drift(source_schema.names, spec)
+        self.failures: dict[str, dict[str, int]] = defaultdict(lambda: defaultdict(int))
+        self._seen: dict[str, set[Any]] = defaultdict(set)
+        self._types: dict[str, _TypeTally] = defaultdict(_TypeTally)
+        self.schema = pa.schema(
+            [_output_field(name, col, source_schema) for name, col in spec.columns.items()]
+            if not self.drift
+            else []
+        )
+
+    def check(self, batch: pa.RecordBatch | pa.Table, offset: int) -> CheckedBatch:
+        """Check one batch whose first row is row ``offset`` of the stream."""
+        table = pa.Table.from_batches([batch]) if isinstance(batch, pa.RecordBatch) else batch
+        typed: dict[str, pa.Array] = {}
+        failing: list[tuple[str, str, np.ndarray, Any]] = []
+        for name, col in self.spec.columns.items():
+            source = table.column(name).combine_chunks()
+            if col.role == ColumnRole.IGNORED:
+                typed[name] = source
+                continue
+            checked = _check_column(source, col, self.spec.source.csv.null_values)
+            if col.unique or col.role == ColumnRole.ID:
+                checked.checks["unique"] = self._repeated(name, checked.values)
+                checked.messages["unique"] = _unique_message(checked.values)
+            typed[name] = checked.values
+            self._tally_types(name, source, checked)
+            for check, mask in checked.checks.items():
+                if mask.any():
+                    failing.append((name, check, mask, checked.messages[check]))
+
+        bad = np.zeros(table.num_rows, dtype=bool)
+        for _, _, mask, _ in failing:
+            bad |= mask
+        reasons: dict[int, list[Reason]] = defaultdict(list)
+        for name, check, mask, message in failing:
+            positions = np.flatnonzero(mask)
+            self.failures[name][check] += len(positions)
+            for position in positions.tolist():
+                text = message(position) if callable(message) else message
+                reasons[position + offset].append(Reason(name, check, text))
+        local_bad = np.flatnonzero(bad)
+        good = pa.Table.from_arrays([typed[f.name] for f in self.schema], schema=self.schema)
+        if local_bad.size:
+            good = good.filter(pa.array(~bad))
+        raw = table.take(local_bad).to_pylist() if local_bad.size else []
+        return CheckedBatch(good, local_bad + offset, dict(reasons), raw)
+
+    def _repeated(self, name: str, values: pa.Array) -> np.ndarray:
+        """Rows whose value was seen before, in this batch or an earlier one."""
+        seen = self._seen[name]
+        items = values.to_pylist()
+        mask = pd.Series(items, dtype=object).duplicated().to_numpy()  # within this batch
+        mask |= np.fromiter(map(seen.__contains__, items), dtype=bool, count=len(items))
+        mask &= np.asarray(values.is_valid().to_numpy(zero_copy_only=False), dtype=bool)
+        seen.update(items)
+        seen.discard(None)
+        return mask
+
+    def _tally_types(self, name: str, source: pa.Array, checked: _Column) -> None:
+        bad_type = checked.checks["type"]
+        tally = self._types[name]
+        failed = int(bad_type.sum())
+        tally.failed += failed
+        tally.present += int(len(checked.values) - checked.values.null_count) + failed
+        if failed and len(tally.examples) < _SAMPLE:
+            tally.examples += source.filter(pa.array(bad_type)).slice(0, _SAMPLE).to_pylist()
+
+    def retyped(self) -> list[str]:
+        """Columns whose values mostly failed their type: schema drift, once all batches are in."""
+        messages = []
+        for name, tally in self._types.items():
+            if tally.failed and tally.failed > self.spec.contract.retype_fraction * tally.present:
+                examples = ", ".join(repr(v) for v in tally.examples[:_SAMPLE])
+                kind = self.spec.columns[name].type.value
+                messages.append(
+                    f"column '{name}' looks retyped: {tally.failed} of {tally.present} values "
+                    f"are not {kind} (e.g. {examples})"
+                )
+        return messages
+
+    def failure_counts(self) -> dict[str, dict[str, int]]:
+        return {name: dict(checks) for name, checks in self.failures.items()}
+
+
 def check_contract(table: pa.Table, spec: ProjectSpec) -> ContractResult:
-    """Check every row of ``table`` against ``spec``'s columns.
+    """Check every row of a whole ``table`` against ``spec``'s columns.
 
     Args:
-        table: The batch: all strings (CSV) or typed (Parquet, SQL).
+        table: All strings (CSV) or typed (Parquet, SQL).
         spec: The project spec whose columns are the contract.
     """
-    drift = _structural_drift(table, spec)
-    if drift:
-        empty = np.array([], dtype=np.int64)
-        return ContractResult(table.slice(0, 0), empty, empty, {}, drift=drift)
-
-    typed: dict[str, pa.Array] = {}
-    failing: list[tuple[str, str, np.ndarray, Any]] = []
-    for name, col in spec.columns.items():
-        source = table.column(name).combine_chunks()
-        if col.role == ColumnRole.IGNORED:
-            typed[name] = source
-            continue
-        checked = _check_column(name, source, col, spec.source.csv.null_values)
-        typed[name] = checked.values
-        retyped = _retyped(name, col, source, checked, spec.contract.retype_fraction)
-        if retyped:
-            drift.append(retyped)
-        for check, mask in checked.checks.items():
-            if mask.any():
-                failing.append((name, check, mask, checked.messages[check]))
-
+    checker = ContractChecker(spec, table.schema)
+    empty = np.array([], dtype=np.int64)
+    if checker.drift:
+        return ContractResult(table.slice(0, 0), empty, empty, {}, drift=checker.drift)
+    checked = checker.check(table, 0)
     bad = np.zeros(table.num_rows, dtype=bool)
-    for _, _, mask, _ in failing:
-        bad |= mask
-    bad_index = np.flatnonzero(bad)
-    reasons: dict[int, list[Reason]] = defaultdict(list)
-    failures: dict[str, dict[str, int]] = defaultdict(dict)
-    for name, check, mask, message in failing:
-        positions = np.flatnonzero(mask)
-        failures[name][check] = len(positions)
-        for position in positions.tolist():
-            text = message(position) if callable(message) else message
-            reasons[position].append(Reason(name, check, text))
-    good_index = np.flatnonzero(~bad)
-    good = pa.table(typed).take(good_index) if bad_index.size else pa.table(typed)
-    return ContractResult(good, good_index, bad_index, dict(reasons), drift, dict(failures))
+    bad[checked.bad_positions] = True
+    return ContractResult(
+        good=checked.good,
+        good_index=np.flatnonzero(~bad),
+        bad_index=checked.bad_positions,
+        reasons=checked.reasons,
+        drift=checker.retyped(),
+        failures=checker.failure_counts(),
+    )
 
 
-def _structural_drift(table: pa.Table, spec: ProjectSpec) -> list[str]:
-    expected = list(spec.columns)
-    present = set(table.column_names)
+_ARROW_TYPES = {
+    ColumnType.NUMERIC: pa.float64(),
+    ColumnType.INTEGER: pa.int64(),
+    ColumnType.BOOLEAN: pa.bool_(),
+    ColumnType.CATEGORICAL: pa.string(),
+    ColumnType.TEXT: pa.string(),
+    ColumnType.DATETIME: pa.timestamp("us", tz="UTC"),
+}
+
+
+def _output_field(name: str, col: ColumnSpec, source_schema: pa.Schema) -> pa.Field:
+    """The snapshot's field for a column: its spec type, or the source's for ignored columns."""
+    if col.role == ColumnRole.IGNORED:
+        return source_schema.field(name)
+    return pa.field(name, _ARROW_TYPES[col.type])
+
+
+def _structural_drift(column_names: list[str], spec: ProjectSpec) -> list[str]:
+    present = set(column_names)
     drift = [
         f"column '{name}' is missing from the source (declared in the spec)"
-        for name in expected
+        for name in spec.columns
         if name not in present
     ]
     drift += [
         f"column '{name}' is new: the spec does not declare it (add it to 'columns', "
         "with role: ignored to keep it out of the model)"
-        for name in table.column_names
+        for name in column_names
         if name not in spec.columns
     ]
     return drift
 
 
-def _retyped(
-    name: str, col: ColumnSpec, source: pa.Array, checked: _Column, fraction: float
-) -> str | None:
-    """A drift message when most non-null values fail the column's type."""
-    bad_type = checked.checks.get("type")
-    if bad_type is None or not bad_type.any():
-        return None
-    non_null = int(len(checked.values) - checked.values.null_count) + int(bad_type.sum())
-    if bad_type.sum() <= fraction * non_null:
-        return None
-    examples = source.filter(pa.array(bad_type)).slice(0, _SAMPLE).to_pylist()
-    return (
-        f"column '{name}' looks retyped: {int(bad_type.sum())} of {non_null} values are not "
-        f"{col.type.value} (e.g. {', '.join(repr(v) for v in examples)})"
-    )
+def _unique_message(values: pa.Array) -> Any:
+    return lambda i: f"duplicate value {values[i].as_py()!r} (must be unique)"
 
 
 def _as_numpy_mask(array: pa.Array) -> np.ndarray:
@@ -148,7 +235,7 @@ def _as_numpy_mask(array: pa.Array) -> np.ndarray:
     return np.asarray(pc.fill_null(array, False).to_numpy(zero_copy_only=False), dtype=bool)
 
 
-def _check_column(name: str, source: pa.Array, col: ColumnSpec, null_values: list[str]) -> _Column:
+def _check_column(source: pa.Array, col: ColumnSpec, null_values: list[str]) -> _Column:
     values, null, bad_type = _typed(source, col, null_values)
     checks: dict[str, np.ndarray] = {"type": bad_type}
     messages: dict[str, Any] = {"type": lambda i: _type_message(source, i, col)}
@@ -167,11 +254,6 @@ def _check_column(name: str, source: pa.Array, col: ColumnSpec, null_values: lis
         messages["category"] = lambda i: (
             f"unknown category {values[i].as_py()!r}; allowed: {_short_list(col.categories)}"
         )
-    if col.unique or col.role == ColumnRole.ID:
-        series = pd.Series(values.to_pandas())
-        duplicated = series.duplicated(keep="first").to_numpy() & ~null
-        checks["unique"] = duplicated
-        messages["unique"] = lambda i: f"duplicate value {values[i].as_py()!r} (must be unique)"
     return _Column(values=values, checks=checks, messages=messages)
 
 
@@ -194,6 +276,10 @@ def _typed(
         if native is not None:
             return native
         source = pc.cast(source, pa.string())
+    clean = _clean_strings(source, col)
+    if clean is not None:
+        no_failures = np.zeros(len(source), dtype=bool)
+        return clean, no_failures, no_failures
     trimmed = pc.utf8_trim_whitespace(source)
     null_array = pc.or_(pc.is_null(trimmed), pc.is_in(trimmed, value_set=pa.array(null_values)))
     null = _as_numpy_mask(null_array)
@@ -203,9 +289,39 @@ def _typed(
     return values, null, bad_type
 
 
+def _clean_strings(source: pa.Array, col: ColumnSpec) -> pa.Array | None:
+    """The column typed in one pass when every value is present and valid as it stands (the
+    common case), else None: then the careful path trims, finds nulls and checks each value."""
+    if source.null_count:
+        return None
+    kind = col.type
+    try:
+        if kind == ColumnType.NUMERIC:
+            values = pc.cast(source, pa.float64())
+            return values if pc.all(pc.is_finite(values)).as_py() else None
+        if kind in (ColumnType.INTEGER, ColumnType.BOOLEAN):
+            return pc.cast(source, _ARROW_TYPES[kind])
+        if kind == ColumnType.DATETIME and col.format is None:
+            return _as_utc(pc.cast(source, pa.timestamp("us")))
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+        return None
+    if kind == ColumnType.CATEGORICAL and col.categories is not None:
+        allowed = pa.array(col.categories, type=pa.string())
+        return source if pc.all(pc.is_in(source, value_set=allowed)).as_py() else None
+    return None
+
+
 def parse_strings(present: pa.Array, col: ColumnSpec) -> tuple[pa.Array, pa.Array]:
     """Parse non-null strings as ``col.type``: values (null where invalid) and a validity mask."""
     kind = col.type
+    if kind in (ColumnType.NUMERIC, ColumnType.INTEGER):
+        arrow_type = pa.float64() if kind == ColumnType.NUMERIC else pa.int64()
+        try:  # the common case, every value valid: one cast, no regex
+            values = pc.cast(present, arrow_type)
+            valid = pc.is_finite(values) if kind == ColumnType.NUMERIC else pc.is_valid(values)
+            return pc.if_else(valid, values, None), valid
+        except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+            pass
     if kind == ColumnType.NUMERIC:
         valid = pc.match_substring_regex(present, _FLOAT)
         return pc.cast(pc.if_else(valid, present, None), pa.float64()), valid
@@ -219,14 +335,23 @@ def parse_strings(present: pa.Array, col: ColumnSpec) -> tuple[pa.Array, pa.Arra
         valid = pc.or_(is_true, pc.is_in(lowered, value_set=pa.array(_FALSE)))
         return pc.if_else(valid, is_true, None), valid
     if kind == ColumnType.DATETIME:
-        parsed = _parse_datetimes(present, col.format)
+        parsed = _as_utc(_parse_datetimes(present, col.format))
         return parsed, pc.is_valid(parsed)
     return present, pc.is_valid(present)
+
+
+def _as_utc(values: pa.Array) -> pa.Array:
+    """Timestamps in UTC (values without a zone are taken as UTC): one type for every batch."""
+    return pc.cast(values, _ARROW_TYPES[ColumnType.DATETIME])
 
 
 def _parse_datetimes(present: pa.Array, fmt: str | None) -> pa.Array:
     if fmt is not None:
         return pc.strptime(present, format=fmt, unit="us", error_is_null=True)
+    try:  # the common case, every value plain ISO 8601 without a zone: one Arrow cast
+        return pc.cast(present, pa.timestamp("us"))
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+        pass
     series = pd.Series(present.to_pandas(), dtype="object")
     try:
         parsed = pd.to_datetime(series, errors="coerce", format="ISO8601")
@@ -266,7 +391,11 @@ def _from_typed(
             ~_as_numpy_mask(valid) & ~null,
         )
     if kind == ColumnType.DATETIME and (pa.types.is_timestamp(arrow) or pa.types.is_date(arrow)):
-        return pc.cast(source, pa.timestamp("us", tz=getattr(arrow, "tz", None))), null, no_bad
+        return (
+            _as_utc(pc.cast(source, pa.timestamp("us", tz=getattr(arrow, "tz", None)))),
+            null,
+            no_bad,
+        )
     return None
 
 

@@ -6,8 +6,8 @@ rows out + rejected holds exactly and every reject can be found in the file.
 
 Two paths give the same result:
 
-* fast: the file decodes as UTF-8 and holds no quote character, so one physical line is one
-  record; PyArrow's multi-threaded parser does the work.
+* fast: PyArrow's streaming, multi-threaded parser, taken when the file decodes as UTF-8 and
+  its quotes show that one physical line is one record (see :func:`_fast_path_possible`);
 * exact: anything else; Python's C ``csv`` module, one record at a time, strict about quotes.
 """
 
@@ -16,6 +16,7 @@ from __future__ import annotations
 import csv
 import io
 from collections import Counter
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -31,6 +32,8 @@ _MAX_RECORD_LINES = 1000
 #: rejecting the whole file line by line.
 _MAX_BAD_ENCODING_LINES = 1000
 _UNCLOSED = "bad quoting: a quoted value is never closed"
+_BLOCK_SIZE = 16 << 20  # bytes PyArrow parses per batch
+_BATCH_ROWS = 131_072  # rows per batch from the exact path
 
 
 @dataclass(frozen=True)
@@ -44,15 +47,35 @@ class StructuralReject:
 
 @dataclass
 class CsvRead:
-    """The outcome of reading one CSV file."""
+    """A whole CSV file read into memory."""
 
     table: pa.Table
     lines: np.ndarray  # the line each row of ``table`` starts on (1-based)
     rejects: list[StructuralReject] = field(default_factory=list)
 
 
-def read_csv(data: bytes, options: CsvOptions, name: str) -> CsvRead:
-    """Split CSV bytes into an all-string table and structural rejects.
+class CsvStream:
+    """A CSV file as a stream of all-string record batches.
+
+    ``rejects`` and ``lines`` are complete once :meth:`batches` is exhausted.
+    """
+
+    def __init__(self, columns: list[str], expected_rows: int) -> None:
+        self.columns = columns
+        self.expected_rows = expected_rows  # non-blank data lines: a progress total
+        self.rejects: list[StructuralReject] = []
+        self.lines: np.ndarray = np.array([], dtype=np.int64)
+
+    @property
+    def schema(self) -> pa.Schema:
+        return pa.schema([(c, pa.string()) for c in self.columns])
+
+    def batches(self) -> Iterator[pa.RecordBatch]:
+        raise NotImplementedError
+
+
+def open_csv(data: bytes, options: CsvOptions, name: str) -> CsvStream:
+    """Start reading CSV bytes as a stream of all-string batches.
 
     Args:
         data: The file's bytes.
@@ -62,17 +85,16 @@ def read_csv(data: bytes, options: CsvOptions, name: str) -> CsvRead:
     Raises:
         DataError: the file is empty, has no usable header, or is not in the configured encoding.
     """
-    quote = b'"'
-    fast = options.encoding.lower().replace("_", "-") in ("utf-8", "utf8") and quote not in data
-    if fast:
-        try:
-            data.decode("utf-8")
-        except UnicodeDecodeError:
-            fast = False
-    result = _read_fast(data, options, name) if fast else _read_exact(data, options, name)
-    if result.table.num_columns == 0:
-        raise DataError(f"{name} has no header line; the first line must name the columns.")
-    return result
+    if _fast_path_possible(data, options):
+        return _FastStream(data, options, name)
+    return _ExactStream(_read_exact(data, options, name))
+
+
+def read_csv(data: bytes, options: CsvOptions, name: str) -> CsvRead:
+    """Read CSV bytes whole: an all-string table, each row's line, and structural rejects."""
+    stream = open_csv(data, options, name)
+    table = pa.Table.from_batches(list(stream.batches()), schema=stream.schema)
+    return CsvRead(table=table, lines=stream.lines, rejects=stream.rejects)
 
 
 def _header(first_line: str, options: CsvOptions, name: str) -> list[str]:
@@ -99,69 +121,136 @@ def _line_bounds(data: bytes) -> tuple[np.ndarray, np.ndarray]:
     return starts, ends
 
 
-def _read_fast(data: bytes, options: CsvOptions, name: str) -> CsvRead:
-    starts, ends = _line_bounds(data)
-    if len(starts) == 0:
-        raise DataError(f"{name} is empty; it needs a header line and at least one row.")
-    header_text = data[starts[0] : ends[0]].decode("utf-8").rstrip("\r")
-    columns = _header(header_text, options, name)
+def _fast_path_possible(data: bytes, options: CsvOptions) -> bool:
+    """Whether PyArrow and ``csv`` read this file alike, one physical line per record:
+    UTF-8, no lone carriage return, quotes only at field boundaries, an even number per line."""
+    if options.multiline_values or options.encoding.lower().replace("_", "-") not in (
+        "utf-8",
+        "utf8",
+    ):
+        return False
+    if not data.isascii():  # ASCII is valid UTF-8; otherwise decode to find out
+        try:
+            data.decode("utf-8")
+        except UnicodeDecodeError:
+            return False
+    raw = np.frombuffer(data, dtype=np.uint8)
+    last = len(raw) - 1
+    if b"\r" in data:
+        returns = np.flatnonzero(raw == 13)
+        if not (raw[np.minimum(returns + 1, last)] == 10).all() or returns[-1] == last:
+            return False
+    header_end = data.find(b"\n") + 1  # the header is parsed on its own, with csv
+    if header_end == 0 or data.find(b'"', header_end) == -1:
+        return True
+    quotes = np.flatnonzero(raw == ord('"'))
+    # A quote must touch a field boundary (delimiter, line start/end) or another quote;
+    # anything else ("ab"c, a"b) is parsed differently by PyArrow and csv.
+    before = np.where(quotes > 0, raw[np.maximum(quotes - 1, 0)], 10)
+    after = np.where(quotes < last, raw[np.minimum(quotes + 1, last)], 10)
+    boundary = np.array([ord(options.delimiter), 10, 13, ord('"')], dtype=np.uint8)
+    if not (np.isin(before, boundary) | np.isin(after, boundary)).all():
+        return False
+    # An odd count on a line means a quoted value runs on to the next line.
+    starts, _ = _line_bounds(data)
+    per_line = np.bincount(np.searchsorted(starts, quotes, side="right") - 1)
+    return not (per_line % 2).any()
 
-    bad_texts: list[str] = []
 
-    def on_invalid(row: pacsv.InvalidRow) -> str:
-        bad_texts.append(row.text)
-        return "skip"
+class _FastStream(CsvStream):
+    """PyArrow's streaming, multi-threaded parser; lines are mapped once the stream ends."""
 
-    table = pacsv.read_csv(
-        io.BytesIO(data),
-        read_options=pacsv.ReadOptions(column_names=columns, skip_rows=1),
-        parse_options=pacsv.ParseOptions(
-            delimiter=options.delimiter, quote_char=False, invalid_row_handler=on_invalid
-        ),
-        convert_options=pacsv.ConvertOptions(
-            column_types=dict.fromkeys(columns, pa.string()),
-            strings_can_be_null=False,
-            quoted_strings_can_be_null=False,
-            null_values=[],
-        ),
-    )
-    # PyArrow skips empty lines; a line holding only '\r' is empty too.
-    lengths = ends - starts
-    last_byte = np.frombuffer(data, dtype=np.uint8)[np.maximum(ends - 1, 0)]
-    blank = (lengths == 0) | ((lengths == 1) & (last_byte == 13))
-    record_lines = np.flatnonzero(~blank[1:]) + 2  # 1-based, after the header
-    rejected_lines = _locate_lines(data, starts, ends, bad_texts)
-    good_lines = np.setdiff1d(record_lines, rejected_lines, assume_unique=True)
-    if len(good_lines) != table.num_rows:  # never expected; the exact path is the reference
-        return _read_exact(data, options, name)
-    rejects = [
-        StructuralReject(
-            line=int(line),
-            raw=text,
-            reason=f"expected {len(columns)} fields, found {text.count(options.delimiter) + 1}",
+    def __init__(self, data: bytes, options: CsvOptions, name: str) -> None:
+        header_end = data.find(b"\n")
+        header = data[: header_end if header_end != -1 else len(data)].decode("utf-8")
+        if not header.strip():
+            raise DataError(f"{name} is empty; it needs a header line and at least one row.")
+        lines = data.count(b"\n") + (0 if data.endswith(b"\n") else 1)
+        super().__init__(_header(header.rstrip("\r"), options, name), max(lines - 1, 0))
+        self._data, self._options = data, options
+
+    def batches(self) -> Iterator[pa.RecordBatch]:
+        found: dict[str, int] = {}  # text of a bad row -> how many fields it has
+
+        def on_invalid(row: pacsv.InvalidRow) -> str:
+            found[row.text] = row.actual_columns
+            return "skip"
+
+        reader = pacsv.open_csv(
+            io.BytesIO(self._data),
+            read_options=pacsv.ReadOptions(
+                column_names=self.columns, skip_rows=1, block_size=_BLOCK_SIZE
+            ),
+            parse_options=pacsv.ParseOptions(
+                delimiter=self._options.delimiter, invalid_row_handler=on_invalid
+            ),
+            convert_options=pacsv.ConvertOptions(
+                column_types=dict.fromkeys(self.columns, pa.string()),
+                strings_can_be_null=False,
+                quoted_strings_can_be_null=False,
+                null_values=[],
+            ),
         )
-        for line, text in zip(
-            rejected_lines.tolist(), _texts_at(data, starts, ends, rejected_lines), strict=True
-        )
-    ]
-    return CsvRead(table=table, lines=good_lines, rejects=rejects)
+        rows = 0
+        for batch in reader:
+            rows += batch.num_rows
+            yield batch
+        self._map_lines(rows, found)
+
+    def _map_lines(self, rows: int, found: dict[str, int]) -> None:
+        """Give each row its line and each bad record its text, once the stream has ended."""
+        data = self._data
+        blank_lines = b"\n\n" in data or b"\n\r\n" in data or data.endswith(b"\n\r")
+        if not found and not blank_lines:  # the common case: row k is on line k + 2
+            self.lines = np.arange(2, rows + 2, dtype=np.int64)
+            return
+        starts, ends = _line_bounds(data)
+        # PyArrow skips empty lines; a line holding only '\r' is empty too.
+        lengths = ends - starts
+        last_byte = np.frombuffer(data, dtype=np.uint8)[np.maximum(ends - 1, 0)]
+        blank = (lengths == 0) | ((lengths == 1) & (last_byte == 13))
+        record_lines = np.flatnonzero(~blank[1:]) + 2  # 1-based, after the header
+        rejected = _locate_lines(data, starts, list(found))
+        self.lines = np.setdiff1d(record_lines, rejected, assume_unique=True)
+        if len(self.lines) != rows:  # the fast-path checks rule this out
+            raise RuntimeError(f"CSV line mapping failed: {len(self.lines)} lines, {rows} rows")
+        texts = _texts_at(data, starts, ends, rejected)
+        self.rejects = [
+            StructuralReject(
+                int(line), text, f"expected {len(self.columns)} fields, found {found[text]}"
+            )
+            for line, text in zip(rejected.tolist(), texts, strict=True)
+        ]
 
 
-def _locate_lines(
-    data: bytes, starts: np.ndarray, ends: np.ndarray, texts: list[str]
-) -> np.ndarray:
-    """Line numbers of the physical lines whose text is one of ``texts`` (each occurrence)."""
-    found: list[int] = []
-    for text in set(texts):
-        needle = text.encode("utf-8")
-        position = data.find(needle)
-        while position != -1:
-            line = int(np.searchsorted(starts, position, side="right")) - 1
-            line_text = data[starts[line] : ends[line]].rstrip(b"\r")
-            if starts[line] == position and line_text == needle and line > 0:
-                found.append(line + 1)
-            position = data.find(needle, position + 1)
+class _ExactStream(CsvStream):
+    """The exact reader's result, handed out in batches."""
+
+    def __init__(self, read: CsvRead) -> None:
+        super().__init__(read.table.column_names, read.table.num_rows + len(read.rejects))
+        self._read = read
+        self.rejects, self.lines = read.rejects, read.lines
+
+    def batches(self) -> Iterator[pa.RecordBatch]:
+        yield from self._read.table.to_batches(max_chunksize=_BATCH_ROWS)
+
+
+def _locate_lines(data: bytes, starts: np.ndarray, texts: list[str]) -> np.ndarray:
+    """Line numbers of the data lines whose whole text is one of ``texts`` (every occurrence)."""
+    found: set[int] = set()
+    for text in texts:
+        for ending in (b"\n", b"\r\n"):
+            needle = b"\n" + text.rstrip("\r").encode("utf-8") + ending
+            for position in _occurrences(data + b"\n", needle):
+                found.add(int(np.searchsorted(starts, position + 1)) + 1)
     return np.array(sorted(found), dtype=np.int64)
+
+
+def _occurrences(data: bytes, needle: bytes) -> Iterator[int]:
+    position = data.find(needle)
+    while position != -1:
+        yield position
+        position = data.find(needle, position + 1)
 
 
 def _texts_at(data: bytes, starts: np.ndarray, ends: np.ndarray, lines: np.ndarray) -> list[str]:

@@ -7,6 +7,10 @@ Guarantees (RELIABILITY.md D1-D4):
 * the same content is loaded once (a ledger keyed by content hash, enforced by a unique
   index), and a killed run leaves nothing half-written: the snapshot file is renamed into
   place and every store row of the batch is written in one transaction.
+
+The batch streams: each record batch is checked, appended to the snapshot file and (with
+``ingest.table``) copied into the database while the next one is checked. The verdict comes
+at the end; a blocked batch rolls the transaction back and removes the partial snapshot.
 """
 
 from __future__ import annotations
@@ -15,29 +19,35 @@ import json
 import logging
 import time
 import uuid
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pyarrow as pa
 import sqlalchemy as sa
 
+from tabops.background import background
 from tabops.context import Context
 from tabops.data import versioning
-from tabops.data.contract import ContractResult, check_contract, raw_json
-from tabops.data.snapshots import read_snapshot, write_snapshot
-from tabops.data.sources import SourceBatch, read_source
+from tabops.data.contract import ContractChecker, Reason, raw_json
+from tabops.data.snapshots import SnapshotWriter, read_snapshot
+from tabops.data.sources import SourceStream, open_source
 from tabops.errors import DataError
+from tabops.progress import Advance
 from tabops.spec import ProjectSpec
 from tabops.store import schema
-from tabops.store.db import TableWrite
+from tabops.store.db import Put
 from tabops.store.ledger import (
     find_committed_batch,
     is_conflict,
     latest_snapshot,
     record_blocked_batch,
     rows_for,
+    snapshot_exists,
 )
 
 log = logging.getLogger(__name__)
@@ -67,7 +77,7 @@ class IngestResult:
 
     @property
     def conserved(self) -> bool:
-        """Rows in = loaded + quarantined + rejected (always true; reported as a check)."""
+        """Rows in = loaded + quarantined + rejected (reported with every ingest)."""
         return self.rows_in == self.rows_loaded + self.rows_quarantined + self.rows_rejected
 
     @property
@@ -80,6 +90,21 @@ class IngestResult:
         data["conserved"] = self.conserved
         data["quarantine_rate"] = round(self.quarantine_rate, 6)
         return data
+
+
+class _BlockedError(Exception):
+    """Raised inside the write transaction to roll it back."""
+
+
+@dataclass
+class _Tally:
+    """What the stream of checked batches added up to."""
+
+    rows: int = 0
+    loaded: int = 0
+    bad_positions: list[int] = field(default_factory=list)
+    reasons: dict[int, list[Reason]] = field(default_factory=dict)
+    raw: list[dict[str, Any]] = field(default_factory=list)
 
 
 def new_batch_id() -> str:
@@ -98,77 +123,160 @@ def run_ingest(spec: ProjectSpec, ctx: Context, dvc: bool | None = None) -> Inge
     started = time.perf_counter()
     started_at = datetime.now(UTC)
     store = ctx.store
-    with ctx.progress.step("Reading source"):
-        batch = read_source(spec.source, spec.root)
-    if batch.rows_in == 0:
-        raise DataError(f"{batch.description} has a header but no rows; there is nothing to load.")
-    batch_id = new_batch_id()
+    with ctx.progress.step("Reading the source"):
+        stream = open_source(spec.source, spec.root)
     result = IngestResult(
         status="loaded",
-        batch_id=batch_id,
-        source=batch.description,
-        content_hash=batch.content_hash,
-        rows_in=batch.rows_in,
-        rows_rejected=len(batch.rejects),
-        structural=_count_reasons(batch),
+        batch_id=new_batch_id(),
+        source=stream.description,
+        content_hash=stream.content_hash,
         table=spec.ingest.table,
     )
-    previous = find_committed_batch(store, spec.name, batch.content_hash)
+    previous = find_committed_batch(store, spec.name, stream.content_hash)
     if previous is not None:
         return _already_loaded(result, previous, started)
 
-    with ctx.progress.step("Checking the contract"):
-        checked = check_contract(batch.table, spec)
-    result.failures = checked.failures
-    result.rows_quarantined = len(checked.bad_index)
-    result.rows_loaded = len(checked.good_index)
-    result.blocked_reasons = _block_reasons(spec, checked, result)
-    if result.blocked_reasons:
-        result.status = "blocked"
-        result.rows_loaded = 0
-        result.seconds = time.perf_counter() - started
-        record_blocked_batch(store, _ledger_row(spec, result, started_at))
-        return result
+    checker = ContractChecker(spec, stream.schema)
+    if checker.drift:
+        rows = sum(batch.num_rows for batch in stream.batches())
+        return _blocked(spec, ctx, result, started_at, started, stream, rows, checker.drift)
 
-    with ctx.progress.step("Writing the snapshot"):
-        parent = latest_snapshot(store, spec.name)
-        data = checked.good
-        if spec.ingest.mode == "append" and parent is not None:
-            data = _append(read_snapshot(Path(parent.path)), data)
-        digest, path = write_snapshot(data, ctx.settings.snapshots_dir / spec.name)
-    result.snapshot_hash, result.snapshot_path, result.snapshot_rows = (
-        digest,
-        str(path),
-        data.num_rows,
-    )
+    parent = latest_snapshot(store, spec.name)
+    snapshot = SnapshotWriter(ctx.settings.snapshots_dir / spec.name, checker.schema)
+    try:
+        return _load(spec, ctx, result, stream, checker, snapshot, parent, started, started_at, dvc)
+    except _BlockedError:
+        snapshot.abort()
+        return _blocked(spec, ctx, result, started_at, started, stream, result.rows_in, [])
+    except BaseException:
+        snapshot.abort()
+        raise
 
-    use_dvc = spec.ingest.dvc if dvc is None else dvc
-    if use_dvc:
-        with ctx.progress.step("Tracking the snapshot with DVC"):
-            versioning.track(path, spec.root, spec.ingest.dvc_remote)
-        result.dvc_tracked = True
 
-    writes = [
-        TableWrite("quarantine", _quarantine_rows(spec, batch, checked, batch_id)),
-        TableWrite("snapshots", _snapshot_row(spec, result, parent_hash=_hash_of(parent))),
-        TableWrite("ingest_batches", _ledger_row(spec, result, started_at)),
-    ]
-    if spec.ingest.table:
-        replace = spec.ingest.mode == "replace"
-        writes.insert(0, TableWrite(spec.ingest.table, checked.good, replace=replace))
-    with ctx.progress.step(f"Writing to the store ({store.describe()})"):
-        try:
-            store.write_atomically(writes)
-        except Exception as exc:
-            if not is_conflict(exc):
-                raise
-            # Another run committed the same content first: that load stands, ours is void.
-            previous = find_committed_batch(store, spec.name, batch.content_hash)
-            if previous is None:
-                raise
-            return _already_loaded(result, previous, started)
+def _load(
+    spec: ProjectSpec,
+    ctx: Context,
+    result: IngestResult,
+    stream: SourceStream,
+    checker: ContractChecker,
+    snapshot: SnapshotWriter,
+    parent: sa.Row[Any] | None,
+    started: float,
+    started_at: datetime,
+    dvc: bool | None,
+) -> IngestResult:
+    if spec.ingest.mode == "append" and parent is not None:
+        snapshot.write(_previous_rows(Path(parent.path), checker.schema))
+    tally = _Tally()
+    store = ctx.store
+    try:
+        with (
+            ctx.progress.step("Checking and loading rows", total=stream.expected_rows) as advance,
+            store.bulk() as transaction,
+        ):
+            sink: AbstractContextManager[Put] = nullcontext(lambda _batch: None)
+            if spec.ingest.table:
+                replace = spec.ingest.mode == "replace"
+                sink = transaction.stream(spec.ingest.table, checker.schema, replace)
+            snapshot_sink = background(_write_all(snapshot), name="snapshot")
+            with sink as put, snapshot_sink as put_snapshot:
+                for good in _checked_batches(stream, checker, tally, advance):
+                    put_snapshot(good)
+                    put(good)
+            _count(result, stream, checker, tally)
+            result.blocked_reasons = _block_reasons(spec, result, checker.retyped())
+            if result.blocked_reasons:
+                raise _BlockedError
+            digest, path = snapshot.finish()
+            result.snapshot_hash, result.snapshot_path = digest, str(path)
+            result.snapshot_rows = snapshot.rows
+            if spec.ingest.dvc if dvc is None else dvc:
+                versioning.track(path, spec.root, spec.ingest.dvc_remote)
+                result.dvc_tracked = True
+            transaction.append("quarantine", _quarantine_rows(spec, stream, tally, result.batch_id))
+            if not snapshot_exists(store, spec.name, digest):  # same rows as an earlier batch
+                transaction.append("snapshots", _snapshot_row(spec, result, _hash_of(parent)))
+            transaction.append("ingest_batches", _ledger_row(spec, result, started_at))
+    except Exception as exc:
+        if not is_conflict(exc):
+            raise
+        # Another run committed the same content first: that load stands, ours is void.
+        previous = find_committed_batch(store, spec.name, result.content_hash)
+        if previous is None:
+            raise
+        return _already_loaded(result, previous, started)
     result.seconds = time.perf_counter() - started
-    log.info("ingested batch %s: %s", batch_id, result.to_dict())
+    log.info("ingested batch %s: %s", result.batch_id, result.to_dict())
+    return result
+
+
+def _checked_batches(
+    stream: SourceStream,
+    checker: ContractChecker,
+    tally: _Tally,
+    advance: Advance,
+) -> Iterator[pa.RecordBatch]:
+    """Check each batch, keep its bad rows in ``tally``, and yield its good rows."""
+    for batch in stream.batches():
+        checked = checker.check(batch, tally.rows)
+        tally.rows += batch.num_rows
+        tally.loaded += checked.good.num_rows
+        tally.bad_positions += checked.bad_positions.tolist()
+        tally.reasons.update(checked.reasons)
+        tally.raw += checked.raw
+        advance(batch.num_rows)
+        yield from checked.good.to_batches()
+
+
+def _write_all(snapshot: SnapshotWriter) -> Callable[[Iterator[pa.RecordBatch]], None]:
+    def write(batches: Iterator[pa.RecordBatch]) -> None:
+        for batch in batches:
+            snapshot.write(pa.Table.from_batches([batch]))
+
+    return write
+
+
+def _count(
+    result: IngestResult, stream: SourceStream, checker: ContractChecker, tally: _Tally
+) -> None:
+    result.rows_rejected = len(stream.rejects)
+    result.rows_in = tally.rows + result.rows_rejected
+    result.rows_loaded = tally.loaded
+    result.rows_quarantined = len(tally.bad_positions)
+    result.failures = checker.failure_counts()
+    result.structural = _count_reasons(stream)
+    if result.rows_in == 0:
+        raise DataError(f"{stream.description} has a header but no rows; there is nothing to load.")
+
+
+def _previous_rows(path: Path, schema_: pa.Schema) -> pa.Table:
+    try:
+        return read_snapshot(path).select(schema_.names).cast(schema_)
+    except (KeyError, pa.ArrowInvalid, pa.ArrowNotImplementedError) as exc:
+        raise DataError(
+            "ingest.mode is append, but the previous snapshot's columns do not fit the new "
+            f"batch ({exc}). Ingest once with --set ingest.mode=replace to start a new dataset."
+        ) from exc
+
+
+def _blocked(
+    spec: ProjectSpec,
+    ctx: Context,
+    result: IngestResult,
+    started_at: datetime,
+    started: float,
+    stream: SourceStream,
+    rows: int,
+    drift: list[str],
+) -> IngestResult:
+    result.status = "blocked"
+    if drift:
+        result.blocked_reasons = [f"schema drift: {issue}" for issue in drift]
+        result.rows_rejected = len(stream.rejects)
+        result.rows_in = rows + result.rows_rejected
+        result.rows_quarantined = rows  # nothing is checked against a drifted schema
+    result.seconds = time.perf_counter() - started
+    record_blocked_batch(ctx.store, _ledger_row(spec, result, started_at))
     return result
 
 
@@ -184,23 +292,23 @@ def _already_loaded(result: IngestResult, previous: sa.Row[Any], started: float)
     return result
 
 
-def _hash_of(snapshot: Any) -> str | None:
+def _hash_of(snapshot: sa.Row[Any] | None) -> str | None:
     return None if snapshot is None else str(snapshot.snapshot_hash)
 
 
-def _count_reasons(batch: SourceBatch) -> dict[str, int]:
+def _count_reasons(stream: SourceStream) -> dict[str, int]:
     counts: dict[str, int] = {}
-    for reject in batch.rejects:
+    for reject in stream.rejects:
         kind = reject.reason.split(":")[0].split(" (")[0]
         key = "wrong field count" if kind.startswith("expected") else kind
         counts[key] = counts.get(key, 0) + 1
     return counts
 
 
-def _block_reasons(spec: ProjectSpec, checked: ContractResult, result: IngestResult) -> list[str]:
-    reasons = [f"schema drift: {issue}" for issue in checked.drift]
+def _block_reasons(spec: ProjectSpec, result: IngestResult, retyped: list[str]) -> list[str]:
+    reasons = [f"schema drift: {issue}" for issue in retyped]
     limit = spec.contract.max_quarantine_rate
-    if not checked.drift and result.quarantine_rate > limit:
+    if not retyped and result.quarantine_rate > limit:
         reasons.append(
             f"quarantine rate {result.quarantine_rate:.2%} is above "
             f"contract.max_quarantine_rate {limit:.2%}"
@@ -208,28 +316,14 @@ def _block_reasons(spec: ProjectSpec, checked: ContractResult, result: IngestRes
     return reasons
 
 
-def _append(previous: pa.Table, new: pa.Table) -> pa.Table:
-    try:
-        return pa.concat_tables([previous.select(new.column_names).cast(new.schema), new])
-    except (KeyError, pa.ArrowInvalid, pa.ArrowNotImplementedError) as exc:
-        raise DataError(
-            "ingest.mode is append, but the previous snapshot's columns do not fit the new "
-            f"batch ({exc}). Ingest once with --set ingest.mode=replace to start a new dataset."
-        ) from exc
-
-
-def _now() -> datetime:
-    return datetime.now(UTC)
-
-
 def _quarantine_rows(
-    spec: ProjectSpec, batch: SourceBatch, checked: ContractResult, batch_id: str
+    spec: ProjectSpec, stream: SourceStream, tally: _Tally, batch_id: str
 ) -> pa.Table:
-    now = _now()
+    now = datetime.now(UTC)
+    base = {"project": spec.name, "batch_id": batch_id, "status": "open", "created_at": now}
     rows: list[dict[str, Any]] = [
-        {
-            "project": spec.name,
-            "batch_id": batch_id,
+        base
+        | {
             "kind": "structural",
             "line": reject.line,
             "row_number": None,
@@ -237,49 +331,39 @@ def _quarantine_rows(
             "reasons": json.dumps(
                 [{"column": None, "check": "structure", "message": reject.reason}]
             ),
-            "status": "open",
-            "replayed_batch_id": None,
-            "created_at": now,
         }
-        for reject in batch.rejects
+        for reject in stream.rejects
     ]
-    raw_rows = batch.table.take(checked.bad_index).to_pylist() if len(checked.bad_index) else []
-    for position, raw in zip(checked.bad_index.tolist(), raw_rows, strict=True):
-        line, row_number = batch.locate(position)
+    lines = stream.lines
+    positions = np.array(tally.bad_positions, dtype=np.int64)
+    line_of = lines[positions].tolist() if lines is not None else [None] * len(positions)
+    for position, line, raw in zip(positions.tolist(), line_of, tally.raw, strict=True):
         rows.append(
-            {
-                "project": spec.name,
-                "batch_id": batch_id,
+            base
+            | {
                 "kind": "contract",
                 "line": line,
-                "row_number": row_number,
+                "row_number": position + 1,
                 "raw": raw_json(raw),
-                "reasons": json.dumps([r.as_dict() for r in checked.reasons[position]]),
-                "status": "open",
-                "replayed_batch_id": None,
-                "created_at": now,
+                "reasons": json.dumps([r.as_dict() for r in tally.reasons[position]]),
             }
         )
     return rows_for(schema.quarantine, rows)
 
 
 def _snapshot_row(spec: ProjectSpec, result: IngestResult, parent_hash: str | None) -> pa.Table:
-    return rows_for(
-        schema.snapshots,
-        [
-            {
-                "project": spec.name,
-                "snapshot_hash": result.snapshot_hash,
-                "path": result.snapshot_path,
-                "rows": result.snapshot_rows,
-                "columns": len(spec.columns),
-                "batch_id": result.batch_id,
-                "parent_hash": parent_hash,
-                "source": result.source,
-                "created_at": _now(),
-            }
-        ],
-    )
+    row = {
+        "project": spec.name,
+        "snapshot_hash": result.snapshot_hash,
+        "path": result.snapshot_path,
+        "rows": result.snapshot_rows,
+        "columns": len(spec.columns),
+        "batch_id": result.batch_id,
+        "parent_hash": parent_hash,
+        "source": result.source,
+        "created_at": datetime.now(UTC),
+    }
+    return rows_for(schema.snapshots, [row])
 
 
 def _ledger_row(spec: ProjectSpec, result: IngestResult, started_at: datetime) -> pa.Table:
@@ -290,24 +374,20 @@ def _ledger_row(spec: ProjectSpec, result: IngestResult, started_at: datetime) -
         "mode": spec.ingest.mode,
         "table": spec.ingest.table,
     }
-    return rows_for(
-        schema.ingest_batches,
-        [
-            {
-                "batch_id": result.batch_id,
-                "project": spec.name,
-                "source": result.source,
-                "content_hash": result.content_hash,
-                "spec_hash": spec.spec_hash,
-                "status": "committed" if result.status == "loaded" else "blocked",
-                "rows_in": result.rows_in,
-                "rows_loaded": result.rows_loaded,
-                "rows_quarantined": result.rows_quarantined,
-                "rows_rejected": result.rows_rejected,
-                "snapshot_hash": result.snapshot_hash,
-                "report": json.dumps(report),
-                "started_at": started_at,
-                "finished_at": _now(),
-            }
-        ],
-    )
+    row = {
+        "batch_id": result.batch_id,
+        "project": spec.name,
+        "source": result.source,
+        "content_hash": result.content_hash,
+        "spec_hash": spec.spec_hash,
+        "status": "committed" if result.status == "loaded" else "blocked",
+        "rows_in": result.rows_in,
+        "rows_loaded": result.rows_loaded,
+        "rows_quarantined": result.rows_quarantined,
+        "rows_rejected": result.rows_rejected,
+        "snapshot_hash": result.snapshot_hash,
+        "report": json.dumps(report),
+        "started_at": started_at,
+        "finished_at": datetime.now(UTC),
+    }
+    return rows_for(schema.ingest_batches, [row])

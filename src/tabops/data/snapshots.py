@@ -27,25 +27,57 @@ def file_sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
+class SnapshotWriter:
+    """Writes a snapshot batch by batch; :meth:`finish` names it by its hash, :meth:`abort`
+    removes the partial file. Nothing appears under a snapshot name until it is complete."""
+
+    def __init__(self, folder: Path, schema: pa.Schema) -> None:
+        folder.mkdir(parents=True, exist_ok=True)
+        handle, temporary = tempfile.mkstemp(prefix=".partial-", suffix=".parquet", dir=folder)
+        os.close(handle)
+        self._folder, self._path = folder, Path(temporary)
+        self._writer: pq.ParquetWriter | None = pq.ParquetWriter(
+            self._path, schema, compression="zstd"
+        )
+        self.rows = 0
+
+    def write(self, table: pa.Table) -> None:
+        assert self._writer is not None, "snapshot already finished"
+        if table.num_rows:
+            self._writer.write_table(table)
+            self.rows += table.num_rows
+
+    def finish(self) -> tuple[str, Path]:
+        """Close the file and rename it to ``<sha256>.parquet``; returns (hash, path)."""
+        assert self._writer is not None, "snapshot already finished"
+        self._writer.close()
+        self._writer = None
+        digest = file_sha256(self._path)
+        final = self._folder / f"{digest}.parquet"
+        if final.exists():  # the same content was written before: keep that file
+            self._path.unlink()
+        else:
+            self._path.replace(final)
+            final.chmod(0o444)
+        return digest, final
+
+    def abort(self) -> None:
+        """Drop the partial file."""
+        if self._writer is not None:
+            self._writer.close()
+            self._writer = None
+        self._path.unlink(missing_ok=True)
+
+
 def write_snapshot(table: pa.Table, folder: Path) -> tuple[str, Path]:
     """Write ``table`` as ``<sha256>.parquet`` in ``folder``; returns (hash, path)."""
-    folder.mkdir(parents=True, exist_ok=True)
-    handle, temporary = tempfile.mkstemp(prefix=".partial-", suffix=".parquet", dir=folder)
-    os.close(handle)
-    temp_path = Path(temporary)
+    writer = SnapshotWriter(folder, table.schema)
     try:
-        pq.write_table(table, temp_path, compression="zstd")
-        digest = file_sha256(temp_path)
-        final = folder / f"{digest}.parquet"
-        if final.exists():
-            temp_path.unlink()
-        else:
-            temp_path.replace(final)
-        final.chmod(0o444)
+        writer.write(table)
+        return writer.finish()
     except BaseException:
-        temp_path.unlink(missing_ok=True)
+        writer.abort()
         raise
-    return digest, final
 
 
 def read_snapshot(path: Path) -> pa.Table:

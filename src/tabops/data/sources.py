@@ -10,6 +10,7 @@ import hashlib
 import io
 import urllib.parse
 import urllib.request
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -19,12 +20,54 @@ import pyarrow.parquet as pq
 import sqlalchemy as sa
 from sqlalchemy.exc import ArgumentError, SQLAlchemyError
 
-from tabops.data.csv_reader import StructuralReject, read_csv
+from tabops.data.csv_reader import CsvStream, StructuralReject, open_csv
 from tabops.errors import DataError
 from tabops.spec import CsvOptions, SourceSpec
 from tabops.store.db import redact, sqlalchemy_url, validate_identifier
 
 _MAX_DOWNLOAD_BYTES = 2 * 1024**3
+BATCH_ROWS = 131_072  # rows per batch when streaming an in-memory table
+
+
+class SourceStream:
+    """Raw rows as a stream of record batches, and where they came from.
+
+    ``rejects`` and ``lines`` are complete once :meth:`batches` is exhausted.
+    """
+
+    def __init__(
+        self,
+        description: str,
+        content_hash: str,
+        table: pa.Table | None = None,
+        csv: CsvStream | None = None,
+    ) -> None:
+        self.description = description
+        self.content_hash = content_hash
+        self._table, self._csv = table, csv
+
+    @property
+    def schema(self) -> pa.Schema:
+        return self._csv.schema if self._csv is not None else self._table.schema  # type: ignore[union-attr]
+
+    @property
+    def expected_rows(self) -> int:
+        """Records expected (a progress total)."""
+        return self._csv.expected_rows if self._csv is not None else self._table.num_rows  # type: ignore[union-attr]
+
+    def batches(self) -> Iterator[pa.RecordBatch]:
+        if self._csv is not None:
+            return self._csv.batches()
+        assert self._table is not None
+        return iter(self._table.to_batches(max_chunksize=BATCH_ROWS))
+
+    @property
+    def rejects(self) -> list[StructuralReject]:
+        return self._csv.rejects if self._csv is not None else []
+
+    @property
+    def lines(self) -> np.ndarray | None:
+        return self._csv.lines if self._csv is not None else None
 
 
 @dataclass
@@ -77,7 +120,20 @@ def sha256(data: bytes) -> str:
 
 
 def read_file(location: str | Path, csv_options: CsvOptions | None = None) -> SourceBatch:
-    """Read a CSV or Parquet file (by suffix) into a :class:`SourceBatch`."""
+    """Read a CSV or Parquet file (by suffix) whole, into a :class:`SourceBatch`."""
+    stream = open_file(location, csv_options)
+    table = pa.Table.from_batches(list(stream.batches()), schema=stream.schema)
+    return SourceBatch(
+        table=table,
+        content_hash=stream.content_hash,
+        description=stream.description,
+        lines=stream.lines,
+        rejects=stream.rejects,
+    )
+
+
+def open_file(location: str | Path, csv_options: CsvOptions | None = None) -> SourceStream:
+    """Open a CSV or Parquet file (by suffix) as a :class:`SourceStream`."""
     data, description = read_bytes(location)
     if not data:
         raise DataError(f"{description} is empty; it needs a header line and at least one row.")
@@ -86,18 +142,12 @@ def read_file(location: str | Path, csv_options: CsvOptions | None = None) -> So
             table = pq.read_table(io.BytesIO(data))
         except (pa.ArrowInvalid, OSError) as exc:
             raise DataError(f"{description} is not a readable Parquet file: {exc}.") from exc
-        return SourceBatch(table=table, content_hash=sha256(data), description=description)
-    read = read_csv(data, csv_options or CsvOptions(), description)
-    return SourceBatch(
-        table=read.table,
-        content_hash=sha256(data),
-        description=description,
-        lines=read.lines,
-        rejects=read.rejects,
-    )
+        return SourceStream(description, sha256(data), table=table)
+    csv_stream = open_csv(data, csv_options or CsvOptions(), description)
+    return SourceStream(description, sha256(data), csv=csv_stream)
 
 
-def read_sql(url: str, table: str | None = None, query: str | None = None) -> SourceBatch:
+def read_sql(url: str, table: str | None = None, query: str | None = None) -> SourceStream:
     """Read an SQL table or query through SQLAlchemy; the hash covers the rows read."""
     try:
         engine = sa.create_engine(sqlalchemy_url(url))
@@ -126,11 +176,11 @@ def read_sql(url: str, table: str | None = None, query: str | None = None) -> So
     arrow = pa.table({name: [row[i] for row in rows] for i, name in enumerate(columns)})
     sink = io.BytesIO()
     pq.write_table(arrow, sink)
-    return SourceBatch(table=arrow, content_hash=sha256(sink.getvalue()), description=description)
+    return SourceStream(description, sha256(sink.getvalue()), table=arrow)
 
 
-def read_source(source: SourceSpec, root: Path) -> SourceBatch:
-    """Read the spec's source; relative paths are relative to ``root`` (the spec's folder)."""
+def open_source(source: SourceSpec, root: Path) -> SourceStream:
+    """Open the spec's source; relative paths are relative to ``root`` (the spec's folder)."""
     if source.kind == "sql":
         assert source.url is not None
         return read_sql(source.url, table=source.table, query=source.query)
@@ -140,4 +190,4 @@ def read_source(source: SourceSpec, root: Path) -> SourceBatch:
         location = Path(source.path).expanduser()
         if not location.is_absolute():
             location = root / location
-    return read_file(location, source.csv)
+    return open_file(location, source.csv)

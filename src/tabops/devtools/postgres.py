@@ -27,7 +27,7 @@ def find_bindir() -> Path | None:
         return Path(os.environ["PG_BINDIR"])
     found = shutil.which("initdb")
     if found:
-        return Path(found).parent
+        return Path(found).resolve().parent  # through symlinks, to the folder with pg_ctl
     for pattern in _SEARCH:
         for candidate in sorted(Path("/").glob(pattern.lstrip("/")), reverse=True):
             if (candidate / "initdb").exists() and (candidate / "pg_ctl").exists():
@@ -75,8 +75,13 @@ class PostgresCluster:
         )  # fmt: skip
 
     def create_database(self, name: str) -> str:
-        """Create database ``name``; returns its URL."""
-        self._run("createdb", "-h", "127.0.0.1", "-p", str(self.port), "-U", self.user, name)
+        """Create database ``name`` (letters, digits, underscores); returns its URL."""
+        import psycopg
+
+        if not name.replace("_", "").isalnum():
+            raise ValueError(f"database name {name!r}: use letters, digits and underscores")
+        with psycopg.connect(self.url, autocommit=True) as conn:
+            conn.execute(f'CREATE DATABASE "{name}"')  # name checked above
         return f"postgresql://{self.user}@127.0.0.1:{self.port}/{name}"
 
 

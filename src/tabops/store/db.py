@@ -9,11 +9,11 @@ from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol, TypeAlias
 
 import pyarrow as pa
 import sqlalchemy as sa
@@ -22,6 +22,7 @@ from alembic.config import Config
 from sqlalchemy.engine import Connection, Engine, make_url
 from sqlalchemy.exc import ArgumentError, SQLAlchemyError
 
+from tabops.background import background
 from tabops.errors import StoreError
 from tabops.store import schema
 
@@ -122,21 +123,24 @@ class Store:
         except sa.exc.OperationalError as exc:
             raise self._unreachable(exc) from exc
 
-    def write_atomically(self, writes: Sequence[TableWrite]) -> None:
-        """Write all ``writes`` in one transaction: all of them land, or none does.
+    @contextmanager
+    def bulk(self) -> Iterator[BulkTransaction]:
+        """One transaction for bulk appends: everything in it lands, or nothing does.
 
-        Raises:
-            sqlalchemy.exc.IntegrityError: a unique key is already taken (SQLite), or
-            adbc_driver_manager.IntegrityError (PostgreSQL); callers treat both as a conflict.
+        On PostgreSQL the rows go through ADBC's Arrow-native binary COPY, streamed from a
+        record batch reader as they are produced; elsewhere through SQLAlchemy.
+        Unique-key violations raise sqlalchemy.exc.IntegrityError (SQLite) or
+        adbc_driver_manager.IntegrityError (PostgreSQL).
         """
-        for write in writes:
-            validate_identifier(write.table)
         if self.is_postgres:
-            self._write_postgres(writes)
+            with self._adbc_transaction() as transaction:
+                yield transaction
         else:
-            self._write_sqlalchemy(writes)
+            with self.connect() as conn:
+                yield _SqlTransaction(conn)
 
-    def _write_postgres(self, writes: Sequence[TableWrite]) -> None:
+    @contextmanager
+    def _adbc_transaction(self) -> Iterator[BulkTransaction]:
         from adbc_driver_postgresql import dbapi
 
         try:
@@ -144,12 +148,8 @@ class Store:
         except dbapi.Error as exc:
             raise self._unreachable(exc) from exc
         try:
-            with conn.cursor() as cur:
-                for write in writes:
-                    if write.replace and self._table_exists(write.table):
-                        cur.execute(f'DELETE FROM "{write.table}"')
-                    if write.rows.num_rows:
-                        cur.adbc_ingest(write.table, write.rows, mode="create_append")
+            with conn.cursor() as cursor:
+                yield _AdbcTransaction(cursor, self)
             conn.commit()
         except BaseException:
             conn.rollback()
@@ -157,20 +157,14 @@ class Store:
         finally:
             conn.close()
 
-    def _table_exists(self, name: str) -> bool:
-        return sa.inspect(self.engine).has_table(name)
-
-    def _write_sqlalchemy(self, writes: Sequence[TableWrite]) -> None:
-        with self.connect() as conn:
+    def write_atomically(self, writes: Sequence[TableWrite]) -> None:
+        """Append all ``writes`` in one transaction (see :meth:`bulk`)."""
+        with self.bulk() as transaction:
             for write in writes:
-                table = schema.metadata.tables.get(write.table)
-                if table is None:
-                    table = _table_for(write.table, write.rows.schema)
-                    table.create(conn, checkfirst=True)
-                if write.replace:
-                    conn.execute(table.delete())
-                if write.rows.num_rows:
-                    conn.execute(table.insert(), write.rows.to_pylist())
+                transaction.append(write.table, write.rows, replace=write.replace)
+
+    def table_exists(self, name: str) -> bool:
+        return sa.inspect(self.engine).has_table(validate_identifier(name))
 
     def read_table(self, name: str, limit: int | None = None) -> pa.Table:
         """All rows of a table (or the first ``limit``), as Arrow."""
@@ -184,6 +178,73 @@ class Store:
             rows = [dict(row._mapping) for row in result]
             columns = list(result.keys())
         return pa.Table.from_pylist(rows) if rows else pa.table({c: [] for c in columns})
+
+
+Rows: TypeAlias = pa.Table | pa.RecordBatchReader
+
+
+#: Puts one batch into a streaming append.
+Put: TypeAlias = Callable[[pa.RecordBatch], None]
+
+
+class BulkTransaction(Protocol):
+    """Appends rows to tables inside one transaction."""
+
+    def append(self, table: str, rows: Rows, replace: bool = False) -> None:
+        """Append ``rows`` to ``table`` (created from the rows' schema if missing); with
+        ``replace``, the table's old rows go first, in the same transaction."""
+        ...
+
+    def stream(
+        self, table: str, schema: pa.Schema, replace: bool = False
+    ) -> AbstractContextManager[Put]:
+        """Append batches one by one as they are produced (see :meth:`append`)."""
+        ...
+
+
+class _AdbcTransaction:
+    def __init__(self, cursor: Any, store: Store) -> None:
+        self._cursor, self._store = cursor, store
+
+    def append(self, table: str, rows: Rows, replace: bool = False) -> None:
+        validate_identifier(table)
+        if replace and self._store.table_exists(table):
+            self._cursor.execute(f'TRUNCATE "{table}"')  # transactional in PostgreSQL
+        if isinstance(rows, pa.Table) and rows.num_rows == 0:
+            return
+        self._cursor.adbc_ingest(table, rows, mode="create_append")
+
+    def stream(
+        self, table: str, schema: pa.Schema, replace: bool = False
+    ) -> AbstractContextManager[Put]:
+        # The COPY pulls from a background queue, so the next batch is produced meanwhile.
+        def copy(batches: Iterator[pa.RecordBatch]) -> None:
+            self.append(table, pa.RecordBatchReader.from_batches(schema, batches), replace)
+
+        return background(copy, name=f"copy-{table}")
+
+
+class _SqlTransaction:
+    def __init__(self, conn: Connection) -> None:
+        self._conn = conn
+
+    def append(self, table: str, rows: Rows, replace: bool = False) -> None:
+        validate_identifier(table)
+        target = schema.metadata.tables.get(table)
+        if target is None:
+            target = _table_for(table, rows.schema)
+            target.create(self._conn, checkfirst=True)
+        if replace:
+            self._conn.execute(target.delete())
+        batches = rows.to_batches() if isinstance(rows, pa.Table) else rows
+        for batch in batches:
+            if batch.num_rows:
+                self._conn.execute(target.insert(), batch.to_pylist())
+
+    @contextmanager
+    def stream(self, table: str, schema: pa.Schema, replace: bool = False) -> Iterator[Put]:
+        self.append(table, schema.empty_table(), replace)
+        yield lambda batch: self.append(table, pa.Table.from_batches([batch], schema))
 
 
 def open_store(url: str, migrate: bool = True) -> Store:

@@ -12,7 +12,7 @@ from tabops.store.db import Store
 
 _SQL_TO_ARROW: list[tuple[type[Any], pa.DataType]] = [
     (sa.BigInteger, pa.int64()),
-    (sa.Integer, pa.int64()),
+    (sa.Integer, pa.int32()),  # after BigInteger, its subclass: binary COPY needs exact widths
     (sa.Float, pa.float64()),
     (sa.DateTime, pa.timestamp("us", tz="UTC")),
     (sa.Boolean, pa.bool_()),
@@ -73,6 +73,16 @@ def latest_snapshot(store: Store, project: str) -> sa.Row[Any] | None:
     query = sa.select(t).where(t.c.project == project).order_by(t.c.created_at.desc()).limit(1)
     with store.connect() as conn:
         return conn.execute(query).first()
+
+
+def snapshot_exists(store: Store, project: str, snapshot_hash: str) -> bool:
+    """Whether the catalogue already holds this snapshot."""
+    t = schema.snapshots
+    query = sa.select(t.c.snapshot_hash).where(
+        t.c.project == project, t.c.snapshot_hash == snapshot_hash
+    )
+    with store.connect() as conn:
+        return conn.execute(query).first() is not None
 
 
 def list_snapshots(store: Store, project: str) -> list[sa.Row[Any]]:

@@ -1,0 +1,122 @@
+from __future__ import annotations
+
+import datetime as dt
+
+import pyarrow as pa
+
+from tabops.data.contract import ContractChecker, check_contract
+from tabops.spec import parse_spec
+from tests.conftest import small_spec_dict
+
+SPEC = parse_spec(small_spec_dict())
+
+
+def _strings(rows: list[list[str]]) -> pa.Table:
+    names = ["id", "amount", "count", "color", "flag", "label"]
+    return pa.table({n: [r[i] for r in rows] for i, n in enumerate(names)})
+
+
+def _reasons(rows: list[list[str]]) -> dict[int, list[tuple[str, str]]]:
+    result = check_contract(_strings(rows), SPEC)
+    return {p: [(r.column, r.check) for r in rs] for p, rs in result.reasons.items()}
+
+
+def test_clean_rows_are_typed() -> None:
+    result = check_contract(_strings([["1", "2.5", "3", "red", "yes", "no"]]), SPEC)
+    assert result.bad_index.tolist() == [] and result.drift == []
+    assert result.good.to_pylist() == [
+        {"id": 1, "amount": 2.5, "count": 3, "color": "red", "flag": True, "label": "no"}
+    ]
+    assert result.good.schema.field("amount").type == pa.float64()
+
+
+def test_every_failed_check_is_reported_per_row() -> None:
+    rows = [
+        ["1", "10", "", "red", "true", "yes"],  # good: count is nullable
+        ["2", "-1", "1", "red", "true", "yes"],  # below min
+        ["3", "1001", "1", "red", "true", "yes"],  # above max
+        ["4", "abc", "1", "green", "true", "yes"],  # not numeric + unknown category
+        ["5", "NA", "1.5", "red", "maybe", "yes"],  # missing, lossy integer, bad boolean
+        ["1", "5", "1", "blue", "0", "no"],  # duplicate id
+        ["7", "inf", "1", "red", "1", "no"],  # non-finite
+    ]
+    assert _reasons(rows) == {
+        1: [("amount", "min")],
+        2: [("amount", "max")],
+        3: [("amount", "type"), ("color", "category")],
+        4: [("amount", "missing"), ("count", "type"), ("flag", "type")],
+        5: [("id", "unique")],
+        6: [("amount", "type")],
+    }
+
+
+def test_messages_quote_the_value() -> None:
+    result = check_contract(_strings([["1", "-3", "1", "green", "1", "no"]]), SPEC)
+    messages = [r.message for r in result.reasons[0]]
+    assert "-3.0 is below min 0" in messages
+    assert "unknown category 'green'; allowed: 'red', 'blue'" in messages
+
+
+def test_whitespace_and_null_markers_are_handled() -> None:
+    result = check_contract(_strings([[" 1 ", " 2 ", "NA", " red", "Yes", "no"]]), SPEC)
+    assert result.bad_index.tolist() == []
+    assert result.good.to_pylist()[0] | {} == {
+        "id": 1, "amount": 2.0, "count": None, "color": "red", "flag": True, "label": "no",
+    }  # fmt: skip
+
+
+def test_integers_accept_whole_floats_but_not_fractions() -> None:
+    result = check_contract(_strings([["1", "1", "3.0", "red", "1", "no"]]), SPEC)
+    assert result.good.column("count").to_pylist() == [3]
+
+
+def test_missing_and_new_columns_are_drift() -> None:
+    table = _strings([["1", "2", "3", "red", "1", "no"]]).drop_columns(["flag"])
+    table = table.append_column("extra", pa.array(["x"]))
+    result = check_contract(table, SPEC)
+    assert any("'flag' is missing" in d for d in result.drift)
+    assert any("'extra' is new" in d for d in result.drift)
+    assert result.good.num_rows == 0
+
+
+def test_mostly_wrong_type_means_retyped() -> None:
+    rows = [[str(i), "x" if i < 8 else "1", "1", "red", "1", "no"] for i in range(10)]
+    result = check_contract(_strings(rows), SPEC)
+    assert result.drift and "column 'amount' looks retyped: 8 of 10 values" in result.drift[0]
+
+
+def test_unique_values_are_tracked_across_batches() -> None:
+    checker = ContractChecker(SPEC, _strings([]).schema)
+    first = checker.check(_strings([["1", "1", "1", "red", "1", "no"]]), 0)
+    second = checker.check(
+        _strings([["2", "1", "1", "red", "1", "no"], ["1", "1", "1", "red", "1", "no"]]), 1
+    )
+    assert first.bad_positions.tolist() == []
+    assert second.bad_positions.tolist() == [2]  # stream position of the repeated id
+    assert checker.failure_counts() == {"id": {"unique": 1}}
+
+
+def test_typed_sources_are_checked_natively() -> None:
+    spec = parse_spec(
+        small_spec_dict(
+            columns={
+                "id": {"type": "integer", "role": "id", "nullable": False},
+                "amount": {"type": "numeric", "nullable": False, "min": 0},
+                "when": {"type": "datetime", "nullable": True},
+                "label": {"type": "categorical", "role": "target", "nullable": False},
+            }
+        )
+    )
+    table = pa.table(
+        {
+            "id": pa.array([1.0, 2.5, 3.0]),  # 2.5 is not an integer
+            "amount": pa.array([1.0, float("nan"), -2.0]),  # NaN is missing; -2 below min
+            "when": pa.array([dt.datetime(2026, 1, 1), None, dt.datetime(2026, 1, 2)]),
+            "label": pa.array([1, 0, 1]),  # numbers become category strings
+        }
+    )
+    result = check_contract(table, spec)
+    reasons = {p: [(r.column, r.check) for r in rs] for p, rs in result.reasons.items()}
+    assert reasons == {1: [("id", "type"), ("amount", "missing")], 2: [("amount", "min")]}
+    assert result.good.column("label").to_pylist() == ["1"]
+    assert str(result.good.schema.field("when").type) == "timestamp[us, tz=UTC]"

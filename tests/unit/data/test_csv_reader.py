@@ -1,0 +1,105 @@
+from __future__ import annotations
+
+import pytest
+
+from tabops.data.csv_reader import _FastStream, _read_exact, open_csv, read_csv
+from tabops.errors import DataError
+from tabops.spec import CsvOptions
+
+OPTIONS = CsvOptions()
+
+
+def _both(
+    data: bytes, options: CsvOptions = OPTIONS
+) -> tuple[list[dict[str, str]], list[int], list[tuple[int, str]]]:
+    """Read with the chosen path and the exact path; they must agree."""
+    read = read_csv(data, options, "t.csv")
+    exact = _read_exact(data, options, "t.csv")
+    assert read.table.equals(exact.table)
+    assert read.lines.tolist() == exact.lines.tolist()
+    assert read.rejects == exact.rejects
+    return read.table.to_pylist(), read.lines.tolist(), [(r.line, r.reason) for r in read.rejects]
+
+
+def test_wrong_field_counts_are_rejected_with_line_numbers() -> None:
+    data = b"a,b,c\n1,2,3\n4,5\n\n6,7,8,9\n10,11,12\n"
+    assert isinstance(open_csv(data, OPTIONS, "t.csv"), _FastStream)
+    rows, lines, rejects = _both(data)
+    assert rows == [{"a": "1", "b": "2", "c": "3"}, {"a": "10", "b": "11", "c": "12"}]
+    assert lines == [2, 6]  # the blank line 4 is skipped but counted
+    assert rejects == [(3, "expected 3 fields, found 2"), (5, "expected 3 fields, found 4")]
+
+
+def test_repeated_bad_lines_are_each_located() -> None:
+    _, lines, rejects = _both(b"a,b\n1,2\n9\n3,4\n9\n")
+    assert lines == [2, 4]
+    assert [line for line, _ in rejects] == [3, 5]
+
+
+def test_quoted_fields_with_delimiters_and_escaped_quotes() -> None:
+    data = b'"a","b"\n"x,y","say ""hi"""\r\n"1",2\n'
+    assert isinstance(open_csv(data, OPTIONS, "t.csv"), _FastStream)
+    rows, lines, _ = _both(data)
+    assert rows == [{"a": "x,y", "b": 'say "hi"'}, {"a": "1", "b": "2"}]
+    assert lines == [2, 3]
+
+
+def test_unclosed_quote_damages_only_its_line() -> None:
+    rows, lines, rejects = _both(b'a,b,c\n1,2,3\n"abc,1,2\n4,5,6\n')
+    assert rows == [{"a": "1", "b": "2", "c": "3"}, {"a": "4", "b": "5", "c": "6"}]
+    assert lines == [2, 4]
+    assert rejects[0][0] == 3 and rejects[0][1].startswith("bad quoting: a quoted value is never")
+
+
+def test_text_after_closing_quote_is_bad_quoting() -> None:
+    _, lines, rejects = _both(b'a,b\n"ab"c,1\n2,3\n')
+    assert lines == [3]
+    assert rejects == [(2, "bad quoting: ',' expected after '\"'")]
+
+
+def test_invalid_utf8_line_is_rejected_raw() -> None:
+    read = read_csv(b"a,b\n1,2\n\xff\xfe,3\n4,5\n", OPTIONS, "t.csv")
+    assert read.lines.tolist() == [2, 4]
+    assert len(read.rejects) == 1
+    reject = read.rejects[0]
+    assert reject.line == 3 and reject.reason == "not valid utf-8"
+    assert reject.raw == "\\xff\\xfe,3"  # kept, with the bad bytes visible
+
+
+def test_multiline_values_when_enabled() -> None:
+    data = b'a,b\n"line one\nline two",1\n2,3\n'
+    options = CsvOptions(multiline_values=True)
+    rows, lines, rejects = _both(data, options)
+    assert rows == [{"a": "line one\nline two", "b": "1"}, {"a": "2", "b": "3"}]
+    assert lines == [2, 4] and rejects == []
+    # Off by default: the broken first line is rejected, the rest survives.
+    rows, _, rejects = _both(data)
+    assert [r[0] for r in rejects] == [2]
+    assert rows[-1] == {"a": "2", "b": "3"}
+
+
+def test_other_encodings_and_delimiters() -> None:
+    data = "name;city\nJosé;Málaga\n".encode("latin-1")
+    rows, _, _ = _both(data, CsvOptions(delimiter=";", encoding="latin-1"))
+    assert rows == [{"name": "José", "city": "Málaga"}]
+
+
+def test_wrong_encoding_setting_fails_with_advice() -> None:
+    data = b"a\n" + b"\xff\n" * 1200
+    with pytest.raises(DataError, match=r"Set source\.csv\.encoding"):
+        read_csv(data, OPTIONS, "t.csv")
+    with pytest.raises(DataError, match="not a known encoding"):
+        read_csv(b"a\n1\n", CsvOptions(encoding="klingon"), "t.csv")
+
+
+@pytest.mark.parametrize(
+    ("data", "message"),
+    [
+        (b"", "is empty"),
+        (b"a,a\n1,2\n", "more than once"),
+        (b"a,,c\n1,2,3\n", "empty column name"),
+    ],
+)
+def test_bad_headers(data: bytes, message: str) -> None:
+    with pytest.raises(DataError, match=message):
+        read_csv(data, OPTIONS, "t.csv")

@@ -1,0 +1,113 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+import pyarrow as pa
+import pytest
+
+from tabops.data.contract import check_contract
+from tabops.data.infer import infer_spec, suggest_name
+from tabops.data.sources import read_file
+from tabops.errors import DataError
+from tabops.spec import ColumnRole, ColumnType, SourceSpec, Task
+
+SOURCE = SourceSpec(path="data.csv")
+
+
+def _table() -> pa.Table:
+    n = 60
+    return pa.table(
+        {
+            "customer_id": [str(1000 + i) for i in range(n)],
+            "signup_date": [f"2026-01-{1 + i % 28:02d}" for i in range(n)],
+            "age": [str(20 + i % 50) for i in range(n)],
+            "balance": [f"{i * 1.5:.2f}" if i % 10 else "" for i in range(n)],
+            "plan": ["basic" if i % 3 else "pro" for i in range(n)],
+            "is_member": ["yes" if i % 2 else "no" for i in range(n)],
+            "country": ["NL"] * n,
+            "note": [f"customer {i} wrote a long and winding comment number {i}" for i in range(n)],
+            "churned": ["Yes" if i % 4 == 0 else "No" for i in range(n)],
+        }
+    )
+
+
+def test_roles_types_and_reasons() -> None:
+    inference = infer_spec(_table(), SOURCE, target="churned", task=None, name="demo")
+    spec, reasons = inference.spec, inference.reasons
+    cols = spec.columns
+    assert spec.task is Task.CLASSIFICATION and spec.positive_class == "Yes"
+    assert (cols["customer_id"].role, cols["customer_id"].type) == (
+        ColumnRole.ID,
+        ColumnType.INTEGER,
+    )
+    assert reasons["customer_id"] == "id, unique integer"
+    assert (cols["signup_date"].role, cols["signup_date"].type) == (
+        ColumnRole.TIMESTAMP,
+        ColumnType.DATETIME,
+    )
+    assert cols["age"].type is ColumnType.INTEGER and cols["age"].min == 0
+    assert cols["balance"].type is ColumnType.NUMERIC and cols["balance"].nullable
+    assert "6 missing" in reasons["balance"]
+    assert cols["plan"].categories == ["basic", "pro"]
+    assert cols["is_member"].type is ColumnType.BOOLEAN
+    assert cols["country"].role is ColumnRole.IGNORED and "constant" in reasons["country"]
+    assert cols["note"].type is ColumnType.TEXT
+    assert cols["churned"].role is ColumnRole.TARGET
+    assert cols["age"].observed is not None and cols["age"].observed.max == 69
+
+
+def test_inferred_contract_accepts_its_own_data() -> None:
+    table = _table()
+    spec = infer_spec(table, SOURCE, target="churned", task=None, name="demo").spec
+    result = check_contract(table, spec)
+    assert result.bad_index.tolist() == [] and result.drift == []
+
+
+def test_regression_is_inferred_for_many_numeric_values() -> None:
+    table = pa.table(
+        {"x": [str(i) for i in range(50)], "y": [f"{i * 0.37:.3f}" for i in range(50)]}
+    )
+    spec = infer_spec(table, SOURCE, target="y", task=None, name="r").spec
+    assert spec.task is Task.REGRESSION and spec.positive_class is None
+
+
+def test_minority_class_is_positive_without_a_telling_name() -> None:
+    table = pa.table({"x": ["1", "2", "3", "4"], "y": ["cat", "dog", "dog", "dog"]})
+    spec = infer_spec(table, SOURCE, target="y", task=None, name="pets").spec
+    assert spec.positive_class == "cat"
+
+
+@pytest.mark.parametrize(
+    ("table", "target", "task", "message"),
+    [
+        (pa.table({"x": ["1", "2"], "y": ["a", "a"]}), "y", None, "single value"),
+        (pa.table({"x": ["1", "2"], "y": ["a", "b"]}), "z", None, "'z' is not in the data"),
+        (pa.table({"x": ["1", "2"], "y": ["a", ""]}), "y", None, "1 missing values"),
+        (pa.table({"x": ["1", "2"], "y": ["a", "b"]}), "y", Task.REGRESSION, "numeric target"),
+        (
+            pa.table({"x": pa.array([], pa.string()), "y": pa.array([], pa.string())}),
+            "y",
+            None,
+            "no rows",
+        ),
+    ],
+)
+def test_user_mistakes(table: pa.Table, target: str, task: Task | None, message: str) -> None:
+    with pytest.raises(DataError, match=message):
+        infer_spec(table, SOURCE, target=target, task=task, name="x")
+
+
+def test_churn_example(churn_data: Path) -> None:
+    batch = read_file(churn_data / "churn.csv")
+    inference = infer_spec(batch.table, SOURCE, target="churn", task=None, name="churn")
+    cols = inference.spec.columns
+    assert inference.spec.positive_class == "Yes"
+    assert cols["customer_id"].role is ColumnRole.ID
+    assert cols["total_charges"].nullable and cols["total_charges"].type is ColumnType.NUMERIC
+    assert cols["contract"].categories == ["Month-to-month", "One year", "Two year"]
+    assert len(cols) == 21
+
+
+def test_suggest_name() -> None:
+    assert suggest_name("WA_Fn-UseC_-Telco-Customer-Churn") == "WA_Fn-UseC_-Telco-Customer-Churn"
+    assert suggest_name("2024 data!") == "p-2024-data"

@@ -1,0 +1,137 @@
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from tabops.errors import SpecError
+from tabops.spec import (
+    ColumnRole,
+    ColumnType,
+    Task,
+    apply_override,
+    dump_spec,
+    load_spec,
+    parse_spec,
+)
+from tests.conftest import small_spec_dict
+
+
+def _write(folder: Path, spec: dict[str, Any]) -> Path:
+    path = folder / "tabops.yaml"
+    path.write_text(yaml.safe_dump(spec))
+    return path
+
+
+def test_valid_spec_is_typed(tmp_path: Path) -> None:
+    spec = load_spec(_write(tmp_path, small_spec_dict()))
+    assert spec.task is Task.CLASSIFICATION
+    assert spec.columns["amount"].type is ColumnType.NUMERIC
+    assert spec.columns["id"].role is ColumnRole.ID
+    assert spec.columns_with_role(ColumnRole.TARGET) == ["label"]
+    assert spec.root == tmp_path.resolve()
+    assert spec.resolve_path("data.csv") == tmp_path.resolve() / "data.csv"
+    assert spec.source.kind == "csv"
+
+
+def test_unknown_key_names_file_path_and_allowed_keys(tmp_path: Path) -> None:
+    raw = small_spec_dict()
+    raw["contract"]["max_quarantine_rat"] = 0.1
+    path = _write(tmp_path, raw)
+    with pytest.raises(SpecError) as error:
+        load_spec(path)
+    message = str(error.value)
+    assert str(path) in message
+    assert "contract.max_quarantine_rat: unknown key" in message
+    assert "max_quarantine_rate" in message  # what is allowed
+
+
+def test_unknown_column_key_lists_column_keys(tmp_path: Path) -> None:
+    raw = small_spec_dict()
+    raw["columns"]["amount"]["minimum"] = 0
+    with pytest.raises(SpecError, match=r"columns\.amount\.minimum: unknown key.*nullable"):
+        load_spec(_write(tmp_path, raw))
+
+
+@pytest.mark.parametrize(
+    ("change", "expected"),
+    [
+        ({"task": "clustering"}, "task: Input should be 'classification' or 'regression'"),
+        ({"target": "missing_column"}, "target 'missing_column' is not among the columns"),
+        ({"name": "1bad name"}, "name: String should match pattern"),
+        ({"source": {"path": "a.csv", "url": "sqlite://"}}, "exactly one of 'path'"),
+        ({"source": {"url": "sqlite://"}}, "exactly one of 'table' or 'query'"),
+        ({"contract": {"max_quarantine_rate": 1.5}}, "less than or equal to 1"),
+    ],
+)
+def test_invalid_values_are_explained(change: dict[str, Any], expected: str) -> None:
+    raw = small_spec_dict() | change
+    with pytest.raises(SpecError) as error:
+        parse_spec(raw, source="my.yaml")
+    assert "my.yaml is invalid" in str(error.value)
+    assert expected in str(error.value)
+
+
+def test_column_rules() -> None:
+    raw = small_spec_dict()
+    raw["columns"]["color"]["min"] = 1
+    with pytest.raises(SpecError, match="min/max apply to numeric and integer columns"):
+        parse_spec(raw)
+    raw = small_spec_dict()
+    raw["columns"]["amount"]["role"] = "target"
+    with pytest.raises(SpecError, match="role 'target' belongs to exactly the column"):
+        parse_spec(raw)
+    raw = small_spec_dict(task="regression", positive_class=None)
+    with pytest.raises(SpecError, match="regression target must be a numeric"):
+        parse_spec(raw)
+
+
+def test_missing_spec_says_how_to_create_one(tmp_path: Path) -> None:
+    with pytest.raises(SpecError, match="tabops init --data FILE --target COLUMN"):
+        load_spec(tmp_path)
+
+
+def test_yaml_syntax_error_names_the_line(tmp_path: Path) -> None:
+    path = tmp_path / "tabops.yaml"
+    path.write_text("name: x\ncolumns: [unclosed\n")
+    with pytest.raises(SpecError, match=r"tabops.yaml at line \d+, column \d+ is not valid YAML"):
+        load_spec(path)
+
+
+def test_overrides_change_nested_values_with_yaml_types(tmp_path: Path) -> None:
+    path = _write(tmp_path, small_spec_dict())
+    spec = load_spec(
+        path, ["contract.max_quarantine_rate=0.2", "columns.amount.max=50", "ingest.dvc=true"]
+    )
+    assert spec.contract.max_quarantine_rate == 0.2
+    assert spec.columns["amount"].max == 50
+    assert spec.ingest.dvc is True
+
+
+def test_override_errors(tmp_path: Path) -> None:
+    path = _write(tmp_path, small_spec_dict())
+    with pytest.raises(SpecError, match=r"not of the form key\.path=value"):
+        load_spec(path, ["contract"])
+    with pytest.raises(SpecError, match="'name' is a value, not a section"):
+        load_spec(path, ["name.first=x"])
+    with pytest.raises(SpecError, match=r"ingest\.nonsense: unknown key"):
+        load_spec(path, ["ingest.nonsense=1"])
+
+
+def test_apply_override_creates_sections() -> None:
+    raw: dict[str, Any] = {}
+    apply_override(raw, "ingest.table=events")
+    assert raw == {"ingest": {"table": "events"}}
+
+
+def test_dump_round_trips_and_hash_is_stable(tmp_path: Path) -> None:
+    spec = parse_spec(small_spec_dict())
+    text = dump_spec(spec)
+    again = parse_spec(yaml.safe_load(text))
+    assert again == spec
+    assert again.spec_hash == spec.spec_hash
+    changed = parse_spec(small_spec_dict(name="other"))
+    assert changed.spec_hash != spec.spec_hash
+    assert "min: 0\n" in text  # whole floats written as ints
