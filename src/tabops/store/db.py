@@ -28,6 +28,9 @@ from tabops.store import schema
 
 log = logging.getLogger(__name__)
 
+#: Advisory lock key held while migrating ("tabops" in ASCII).
+_MIGRATE_LOCK = 0x7461626F7073
+
 _IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,62}$")
 
 
@@ -113,11 +116,19 @@ class Store:
         )
 
     def migrate(self) -> None:
-        """Create or upgrade the store's tables to the current schema version."""
+        """Create or upgrade the store's tables to the current schema version.
+
+        On PostgreSQL an advisory lock serialises concurrent first runs (two workers starting
+        against an empty database); DDL is transactional there, so the loser sees the result.
+        """
         config = Config()
         config.set_main_option("script_location", "tabops.store:migrations")
         try:
             with self.engine.begin() as conn:
+                if self.is_postgres:
+                    conn.execute(
+                        sa.text("SELECT pg_advisory_xact_lock(:key)"), {"key": _MIGRATE_LOCK}
+                    )
                 config.attributes["connection"] = conn
                 command.upgrade(config, "head")
         except sa.exc.OperationalError as exc:

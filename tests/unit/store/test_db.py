@@ -1,0 +1,76 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+import pyarrow as pa
+import pytest
+import sqlalchemy as sa
+
+from tabops.devtools.postgres import free_port
+from tabops.errors import StoreError
+from tabops.store import schema
+from tabops.store.db import TableWrite, open_store, redact, sqlalchemy_url, validate_identifier
+
+
+def test_migrations_create_every_table(tmp_path: Path) -> None:
+    store = open_store(f"sqlite:///{tmp_path / 'store.db'}")
+    tables = set(sa.inspect(store.engine).get_table_names())
+    assert set(schema.metadata.tables) <= tables
+    assert "alembic_version" in tables
+    store.migrate()  # idempotent
+    with store.engine.connect() as conn:
+        assert (
+            conn.execute(sa.text("SELECT version_num FROM alembic_version")).scalar_one() == "0001"
+        )
+
+
+def test_schema_module_matches_the_migration(tmp_path: Path) -> None:
+    store = open_store(f"sqlite:///{tmp_path / 'store.db'}")
+    inspector = sa.inspect(store.engine)
+    for name, table in schema.metadata.tables.items():
+        migrated = {c["name"] for c in inspector.get_columns(name)}
+        assert migrated == {c.name for c in table.columns}, name
+
+
+@pytest.mark.parametrize(
+    "name",
+    ['x"; DROP TABLE quarantine; --', "a b", "1abc", "", "t" * 64, "tab\u00e9", "x.y"],
+)
+def test_identifiers_are_validated(name: str) -> None:
+    with pytest.raises(StoreError, match="not a valid table name"):
+        validate_identifier(name)
+
+
+def test_valid_identifiers_pass() -> None:
+    assert validate_identifier("_events_2026") == "_events_2026"
+
+
+def test_urls() -> None:
+    assert sqlalchemy_url("postgresql://u:p@h/db") == "postgresql+psycopg://u:p@h/db"
+    assert "secret" not in redact("postgresql://u:secret@h/db")
+    with pytest.raises(StoreError, match="is not a database URL"):
+        sqlalchemy_url("not a url")
+
+
+def test_unreachable_postgres_is_a_clear_error() -> None:
+    url = f"postgresql://tabops:hunter2@127.0.0.1:{free_port()}/nothing"
+    with pytest.raises(StoreError) as error:
+        open_store(url)
+    message = str(error.value)
+    assert "Cannot use the tabops store at postgresql+psycopg://tabops:***@127.0.0.1" in message
+    assert "TABOPS_DATABASE_URL" in message and "hunter2" not in message
+
+
+def test_atomic_writes_roll_back_together(tmp_path: Path) -> None:
+    store = open_store(f"sqlite:///{tmp_path / 'store.db'}")
+    rows = pa.table({"a": [1, 2]})
+    store.write_atomically([TableWrite("user_rows", rows)])
+
+    class BoomError(Exception):
+        pass
+
+    with pytest.raises(BoomError), store.bulk() as transaction:
+        transaction.append("user_rows", rows, replace=True)
+        transaction.append("user_rows", rows)
+        raise BoomError
+    assert store.read_table("user_rows").num_rows == 2
