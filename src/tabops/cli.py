@@ -477,7 +477,10 @@ def show_spec(
 def main() -> None:
     """Console entry point: run the app, turning user mistakes into clear messages."""
     try:
-        app(standalone_mode=False)
+        # Outside standalone mode Click returns typer.Exit's code instead of exiting.
+        code = app(standalone_mode=False)
+        if isinstance(code, int):
+            sys.exit(code)
     except TabopsError as exc:
         if _state["debug"]:
             raise

@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from tabops.progress import SILENT, Progress
 from tabops.settings import Settings
-from tabops.store.db import Store, open_store
+
+if TYPE_CHECKING:  # the store pulls in SQLAlchemy, Alembic and Arrow: only when used
+    from tabops.store.db import Store
 
 
 @dataclass
@@ -21,5 +24,7 @@ class Context:
     def store(self) -> Store:
         """The tabops store, opened and migrated on first use."""
         if self._store is None:
+            from tabops.store.db import open_store
+
             self._store = open_store(self.settings.store_url)
         return self._store

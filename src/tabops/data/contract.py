@@ -95,6 +95,13 @@ class ContractChecker:
             else []
         )
 
+    def remember(self, rows: pa.Table) -> None:
+        """Treat ``rows`` (typed, e.g. the snapshot being appended to) as seen before, so that
+        unique columns stay unique across the whole dataset, not only within one batch."""
+        for name, col in self.spec.columns.items():
+            if (col.unique or col.role == ColumnRole.ID) and name in rows.column_names:
+                self._seen[name].update(rows.column(name).drop_null().to_pylist())
+
     def check(self, batch: pa.RecordBatch | pa.Table, offset: int) -> CheckedBatch:
         """Check one batch whose first row is row ``offset`` of the stream."""
         table = pa.Table.from_batches([batch]) if isinstance(batch, pa.RecordBatch) else batch
@@ -169,14 +176,19 @@ class ContractChecker:
         return {name: dict(checks) for name, checks in self.failures.items()}
 
 
-def check_contract(table: pa.Table, spec: ProjectSpec) -> ContractResult:
+def check_contract(
+    table: pa.Table, spec: ProjectSpec, existing: pa.Table | None = None
+) -> ContractResult:
     """Check every row of a whole ``table`` against ``spec``'s columns.
 
     Args:
         table: All strings (CSV) or typed (Parquet, SQL).
         spec: The project spec whose columns are the contract.
+        existing: Rows already in the dataset; unique columns must not repeat their values.
     """
     checker = ContractChecker(spec, table.schema)
+    if existing is not None:
+        checker.remember(existing)
     empty = np.array([], dtype=np.int64)
     if checker.drift:
         return ContractResult(table.slice(0, 0), empty, empty, {}, drift=checker.drift)

@@ -166,7 +166,9 @@ def _load(
     dvc: bool | None,
 ) -> IngestResult:
     if spec.ingest.mode == "append" and parent is not None:
-        snapshot.write(_previous_rows(Path(parent.path), checker.schema))
+        previous = _previous_rows(Path(parent.path), checker.schema)
+        checker.remember(previous)  # ids stay unique across appended batches
+        snapshot.write(previous)
     tally = _Tally()
     store = ctx.store
     try:

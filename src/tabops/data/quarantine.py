@@ -168,7 +168,9 @@ def replay(spec: ProjectSpec, ctx: Context, fixes: Path) -> ReplayResult:
     data = table.take(pa.array(keep, type=pa.int64())).drop_columns(
         [c for c in HELPER_COLUMNS if c in table.column_names]
     )
-    checked = check_contract(data, spec)
+    parent = latest_snapshot(store, spec.name)
+    previous = None if parent is None else read_snapshot(Path(parent.path))
+    checked = check_contract(data, spec, existing=previous)
     if checked.drift:
         raise DataError(f"{fixes} does not fit the spec: " + "; ".join(checked.drift))
     good_ids = [ids[keep[i]] for i in checked.good_index.tolist()]
@@ -179,12 +181,10 @@ def replay(spec: ProjectSpec, ctx: Context, fixes: Path) -> ReplayResult:
 
     batch_id = new_batch_id()
     now = datetime.now(UTC)
-    parent = latest_snapshot(store, spec.name)
     snapshot_hash = None
     if good_ids:
         combined = checked.good
-        if parent is not None:
-            previous = read_snapshot(Path(parent.path))
+        if previous is not None:
             combined = pa.concat_tables(
                 [previous.select(combined.column_names).cast(combined.schema), combined]
             )

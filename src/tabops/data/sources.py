@@ -104,11 +104,19 @@ def read_bytes(location: str | Path) -> tuple[bytes, str]:
         if len(data) > _MAX_DOWNLOAD_BYTES:
             raise DataError(f"{text} is larger than 2 GiB; download it and pass the file.")
         return data, text
-    path = Path(text).expanduser()
+    if len(scheme) > 1 and scheme != "file":  # one letter is a Windows drive
+        raise DataError(
+            f"Cannot read {text}: '{scheme}://' sources are not supported. Use a local path, an "
+            "http(s) URL, or an SQL source (source.url with source.table or source.query)."
+        )
+    path = Path(text.removeprefix("file://")).expanduser()
     if not path.exists():
-        raise DataError(f"Data file {path} does not exist. Check source.path in the spec.")
+        raise DataError(
+            f"Data file {path} does not exist (looked in {path.resolve().parent}). Check the "
+            "path given by --data or source.path in the spec."
+        )
     if path.is_dir():
-        raise DataError(f"{path} is a folder; source.path must name a CSV or Parquet file.")
+        raise DataError(f"{path} is a folder; name a CSV or Parquet file instead.")
     try:
         return path.read_bytes(), str(path)
     except OSError as exc:

@@ -17,8 +17,6 @@ from typing import Any, Protocol, TypeAlias
 
 import pyarrow as pa
 import sqlalchemy as sa
-from alembic import command
-from alembic.config import Config
 from sqlalchemy.engine import Connection, Engine, make_url
 from sqlalchemy.exc import ArgumentError, SQLAlchemyError
 
@@ -121,6 +119,9 @@ class Store:
         On PostgreSQL an advisory lock serialises concurrent first runs (two workers starting
         against an empty database); DDL is transactional there, so the loser sees the result.
         """
+        from alembic import command
+        from alembic.config import Config
+
         config = Config()
         config.set_main_option("script_location", "tabops.store:migrations")
         try:

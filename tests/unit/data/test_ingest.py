@@ -195,7 +195,7 @@ def test_header_only_file_is_an_error(tmp_path: Path, ctx: Context) -> None:
 
 def test_missing_source_file_is_an_error(tmp_path: Path, ctx: Context) -> None:
     spec = parse_spec(small_spec_dict(path=str(tmp_path / "nope.csv")))
-    with pytest.raises(DataError, match=r"does not exist\. Check source\.path"):
+    with pytest.raises(DataError, match=r"nope\.csv does not exist .*source\.path"):
         run_ingest(spec, ctx)
 
 
@@ -223,3 +223,13 @@ def test_load_spec_relative_source(tmp_path: Path, ctx: Context) -> None:
     with ctx.store.engine.connect() as conn:
         rows = conn.execute(sa.select(schema.ingest_batches.c.spec_hash)).scalars().all()
     assert rows == [spec.spec_hash]
+
+
+def test_appended_batches_keep_ids_unique(tmp_path: Path, ctx: Context) -> None:
+    spec = write_project(tmp_path, f"{SMALL_HEADER}\n1,1,1,red,yes,no\n2,2,2,blue,no,yes\n")
+    run_ingest(spec, ctx)
+    (tmp_path / "more.csv").write_text(f"{SMALL_HEADER}\n2,5,5,red,yes,no\n3,3,3,red,yes,no\n")
+    later = load_spec(tmp_path, ["source.path=more.csv", "ingest.mode=append"])
+    result = run_ingest(later, ctx)
+    assert (result.rows_loaded, result.rows_quarantined, result.snapshot_rows) == (1, 1, 3)
+    assert result.failures == {"id": {"unique": 1}}

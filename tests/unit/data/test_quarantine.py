@@ -87,3 +87,18 @@ def test_get_entry(loaded: ProjectSpec, ctx: Context) -> None:
     assert get_entry(ctx.store, loaded.name, first.id) == first
     with pytest.raises(NotFoundError, match="tabops quarantine list"):
         get_entry(ctx.store, loaded.name, 999_999)
+
+
+def test_replay_keeps_ids_unique_across_the_dataset(
+    loaded: ProjectSpec, ctx: Context, tmp_path: Path
+) -> None:
+    rows = _export(loaded, ctx, tmp_path / "fixes.csv")
+    taken = next(row for row in rows if row["id"])
+    for row in rows:  # make every row valid, but reuse an id that is already loaded
+        row.update(amount="1", count="1", color="red", flag="true", label="no", id="1")
+    _write(tmp_path / "fixes.csv", rows)
+    result = replay(loaded, ctx, tmp_path / "fixes.csv")
+    assert result.replayed == 0
+    assert result.still_bad == len(rows)
+    entry = get_entry(ctx.store, loaded.name, int(taken["_quarantine_id"]))
+    assert [r["check"] for r in entry.reasons] == ["unique"]

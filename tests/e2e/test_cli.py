@@ -1,0 +1,202 @@
+"""The ``tabops`` command run as a user runs it: a subprocess, real files, exit codes."""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pyarrow.parquet as pq
+import pytest
+
+TABOPS = str(Path(sys.executable).with_name("tabops"))
+
+
+def tabops(
+    *args: str, cwd: Path, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
+    environment = {k: v for k, v in os.environ.items() if not k.startswith("TABOPS_")}
+    environment |= {"COLUMNS": "200", **(env or {})}
+    return subprocess.run(
+        [TABOPS, *args], cwd=cwd, env=environment, capture_output=True, text=True, timeout=300
+    )
+
+
+def as_json(result: subprocess.CompletedProcess[str]) -> Any:
+    """The one JSON document on stdout; fails if anything else (progress, tables) is mixed in."""
+    assert result.returncode in (0, 3), result.stderr
+    return json.loads(result.stdout)
+
+
+def assert_user_error(result: subprocess.CompletedProcess[str], *fragments: str) -> None:
+    assert result.returncode == 2, (result.stdout, result.stderr)
+    message = " ".join(result.stderr.split())  # Rich wraps long lines
+    assert "Error:" in message, message
+    assert "Traceback" not in result.stderr + result.stdout
+    for fragment in fragments:
+        assert fragment in message
+
+
+@pytest.fixture
+def project(tmp_path: Path, churn_data: Path) -> Path:
+    """A churn project folder with its data and an inferred spec."""
+    shutil.copytree(churn_data, tmp_path / "data")
+    result = tabops("init", "--data", "data/churn.csv", "--target", "churn", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    return tmp_path
+
+
+def test_init_prints_reasons_and_writes_a_valid_spec(project: Path) -> None:
+    result = tabops("init", "--data", "data/churn.csv", "--target", "churn", "--force",
+                    "--name", "telco", "--json", cwd=project)  # fmt: skip
+    document = as_json(result)
+    assert document["spec"]["name"] == "telco"
+    assert document["spec"]["positive_class"] == "Yes"
+    assert document["spec"]["columns"]["customer_id"]["role"] == "id"
+    assert "unique" in document["reasons"]["customer_id"]
+    shown = as_json(tabops("spec", "--json", cwd=project))
+    assert shown["target"] == "churn"
+    assert shown["source"]["path"] == "data/churn.csv"
+
+
+def test_ingest_conserves_rows_quarantines_and_replays(project: Path) -> None:
+    first = as_json(tabops("ingest", "--json", cwd=project))
+    assert (first["status"], first["rows_in"], first["rows_loaded"]) == ("loaded", 7043, 7043)
+
+    update = tabops("ingest", "--set", "source.path=data/churn_update.csv",
+                    "--set", "ingest.mode=append", "--json", cwd=project)  # fmt: skip
+    second = as_json(update)
+    assert second["status"] == "loaded"
+    assert second["rows_quarantined"] > 0 and second["rows_rejected"] > 0
+    assert second["rows_in"] == (
+        second["rows_loaded"] + second["rows_quarantined"] + second["rows_rejected"]
+    )
+    assert second["snapshot_rows"] == 7043 + second["rows_loaded"]
+
+    listed = as_json(tabops("quarantine", "list", "--limit", "1000", "--json", cwd=project))
+    assert len(listed) == second["rows_quarantined"] + second["rows_rejected"]
+    assert all(entry["reasons"] for entry in listed)
+    structural = [e for e in listed if e["kind"] != "contract"]
+    assert all(e["line"] is not None for e in structural)
+    shown = as_json(tabops("quarantine", "show", str(listed[0]["id"]), "--json", cwd=project))
+    assert shown["raw"] == listed[0]["raw"]
+
+    exported = as_json(tabops("quarantine", "export", "-o", "fixes.csv", "--json", cwd=project))
+    assert exported["rows"] == len(listed)  # structural rejects can be fixed too
+    fixed = _fix_first_row(project / "fixes.csv")
+    replayed = as_json(tabops("quarantine", "replay", "fixes.csv", "--json", cwd=project))
+    assert replayed["replayed"] == 1
+    assert replayed["still_bad"] == exported["rows"] - 1
+    again = as_json(tabops("quarantine", "replay", "fixes.csv", "--json", cwd=project))
+    assert (again["replayed"], again["skipped"]) == (0, 1)  # replayed once only
+
+    history = as_json(tabops("data", "history", "--json", cwd=project))
+    assert history[0]["rows"] == second["snapshot_rows"] + 1
+    ids = pq.read_table(history[0]["path"], columns=["customer_id"]).column(0).to_pylist()
+    assert int(fixed) in ids
+
+
+def _fix_first_row(path: Path) -> str:
+    """Repair the first exported row with the values of a known-good churn row."""
+    with path.open(newline="", encoding="utf-8") as handle:
+        rows = list(csv.DictReader(handle))
+    good = {"female": "1", "senior_citizen": "0", "partner": "1", "dependents": "0",
+            "tenure": "12", "phone_service": "1", "multiple_lines": "No",
+            "internet_service": "DSL", "online_security": "No", "online_backup": "Yes",
+            "device_protection": "No", "tech_support": "No", "streaming_tv": "No",
+            "streaming_movies": "No", "contract": "Month-to-month", "paperless_billing": "1",
+            "payment_method": "Electronic check", "monthly_charges": "29.85",
+            "total_charges": "358.2", "churn": "No"}  # fmt: skip
+    rows[0] |= good
+    rows[0]["customer_id"] = "990001"
+    with path.open("w", newline="", encoding="utf-8") as handle:
+        writer = csv.DictWriter(handle, fieldnames=list(rows[0]))
+        writer.writeheader()
+        writer.writerows(rows)
+    return rows[0]["customer_id"]
+
+
+def test_same_content_is_loaded_once(project: Path) -> None:
+    assert as_json(tabops("ingest", "--json", cwd=project))["status"] == "loaded"
+    again = tabops("ingest", cwd=project)
+    assert again.returncode == 0
+    assert "already loaded" in again.stdout
+    batches = as_json(tabops("data", "batches", "--json", cwd=project))
+    assert len(batches) == 1
+
+
+def test_schema_drift_blocks_with_exit_code_3(project: Path) -> None:
+    text = (project / "data" / "churn.csv").read_text(encoding="utf-8").splitlines()
+    drifted = [text[0] + ",surprise"] + [line + ",1" for line in text[1:]]
+    (project / "data" / "drifted.csv").write_text("\n".join(drifted) + "\n", encoding="utf-8")
+    result = tabops("ingest", "--set", "source.path=data/drifted.csv", cwd=project)
+    assert result.returncode == 3
+    assert "Batch blocked" in result.stdout
+    assert "surprise" in result.stdout
+    assert as_json(tabops("data", "history", "--json", cwd=project)) == []
+
+
+@pytest.mark.parametrize(
+    ("args", "fragments"),
+    [
+        (("init", "-o", "new", "--data", "missing.csv", "--target", "x"), ("missing.csv",)),
+        (("init", "-o", "new", "--data", "data/churn.csv", "--target", "nope"), ("'nope'",)),
+        (
+            ("init", "-o", "new", "--data", "http://127.0.0.1:9/x.csv", "--target", "x"),
+            ("Cannot download",),
+        ),
+        (("init", "--data", "data/churn.csv", "--target", "churn"), ("--force",)),
+        (("spec", "--set", "contract.bogus=1"), ("tabops.yaml", "contract.bogus", "allowed")),
+        (("spec", "--set", "task=clustering"), ("task", "classification")),
+        (("spec", "--set", "nonsense"), ("key.path=value",)),
+        (("quarantine", "show", "424242"), ("424242",)),
+        (("quarantine", "list", "--status", "closed"), ("--status",)),
+    ],
+)
+def test_user_mistakes_are_clear_errors(
+    project: Path, args: tuple[str, ...], fragments: tuple[str, ...]
+) -> None:
+    assert_user_error(tabops(*args, cwd=project), *fragments)
+
+
+def test_data_problems_are_clear_errors(tmp_path: Path) -> None:
+    (tmp_path / "empty.csv").write_text("a,b\n", encoding="utf-8")
+    assert_user_error(
+        tabops("init", "--data", "empty.csv", "--target", "b", cwd=tmp_path), "no rows"
+    )
+    (tmp_path / "one.csv").write_text("a,b\n1,x\n2,x\n", encoding="utf-8")
+    assert_user_error(
+        tabops("init", "--data", "one.csv", "--target", "b", cwd=tmp_path), "single value"
+    )
+    assert_user_error(tabops("ingest", cwd=tmp_path), "tabops.yaml")
+
+
+def test_unreachable_postgres_names_the_store_and_hides_the_password(project: Path) -> None:
+    url = "postgresql://tabops:s3cret@127.0.0.1:9/tabops"
+    result = tabops("data", "history", cwd=project, env={"TABOPS_DATABASE_URL": url})
+    assert_user_error(result, "127.0.0.1:9", "TABOPS_DATABASE_URL")
+    assert "s3cret" not in result.stderr
+
+
+def test_debug_shows_the_traceback(tmp_path: Path) -> None:
+    result = tabops("--debug", "init", "--data", "missing.csv", "--target", "x", cwd=tmp_path)
+    assert result.returncode != 0
+    assert "Traceback" in result.stderr
+
+
+@pytest.mark.parametrize(
+    "command",
+    [(), ("init",), ("ingest",), ("spec",), ("quarantine", "list"), ("quarantine", "show"),
+     ("quarantine", "export"), ("quarantine", "replay"), ("data", "history"),
+     ("data", "batches"), ("examples", "export")],
+)  # fmt: skip
+def test_every_command_has_help(tmp_path: Path, command: tuple[str, ...]) -> None:
+    result = tabops(*command, "--help", cwd=tmp_path)
+    assert result.returncode == 0
+    assert "Usage:" in result.stdout
+    assert "--json" in result.stdout or not command or command == ("quarantine",)

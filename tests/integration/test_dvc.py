@@ -1,0 +1,65 @@
+"""``tabops ingest --dvc`` with the real DVC package: tracked in git, pushed to a folder remote."""
+
+from __future__ import annotations
+
+import hashlib
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from tabops.context import Context
+from tabops.data.ingest import run_ingest
+from tabops.settings import Settings
+from tests.conftest import SMALL_HEADER, small_spec_dict, write_project
+
+pytestmark = pytest.mark.slow
+
+ROWS = "\n".join(f"{i},{i}.5,{i},red,true,no" for i in range(1, 51))
+
+
+def _git_repo(path: Path) -> Path:
+    path.mkdir(parents=True)
+    subprocess.run(["git", "init", "-q", str(path)], check=True)
+    return path
+
+
+def _md5(path: Path) -> str:
+    return hashlib.md5(path.read_bytes(), usedforsecurity=False).hexdigest()
+
+
+def test_ingest_tracks_the_snapshot_and_pushes_it(tmp_path: Path) -> None:
+    repo = _git_repo(tmp_path / "repo")
+    remote = tmp_path / "remote"
+    spec = write_project(
+        repo / "project",
+        f"{SMALL_HEADER}\n{ROWS}\n",
+        small_spec_dict(ingest={"dvc_remote": str(remote)}),
+    )
+    ctx = Context(settings=Settings(home=repo / "project" / ".tabops"))
+
+    result = run_ingest(spec, ctx, dvc=True)
+
+    assert result.dvc_tracked
+    snapshot = Path(result.snapshot_path or "")
+    dvc_file = snapshot.with_name(snapshot.name + ".dvc")
+    assert (repo / ".dvc").is_dir()  # DVC initialised at the git root
+    assert _md5(snapshot) in dvc_file.read_text()
+    pushed = [p for p in remote.rglob("*") if p.is_file()]
+    assert len(pushed) == 1
+    assert pushed[0].read_bytes() == snapshot.read_bytes()
+    # DVC asks git to ignore the data file so that only the .dvc pointer is committed.
+    ignored = subprocess.run(
+        ["git", "-C", str(repo), "check-ignore", str(snapshot)], capture_output=True, check=False
+    )
+    assert ignored.returncode == 0
+
+
+def test_dvc_needs_the_snapshot_inside_the_repository(tmp_path: Path) -> None:
+    from tabops.errors import DataError
+
+    repo = _git_repo(tmp_path / "repo")
+    spec = write_project(repo, f"{SMALL_HEADER}\n{ROWS}\n")
+    ctx = Context(settings=Settings(home=tmp_path / "elsewhere"))
+    with pytest.raises(DataError, match="inside the repository"):
+        run_ingest(spec, ctx, dvc=True)
