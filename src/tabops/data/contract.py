@@ -21,7 +21,7 @@ import pyarrow.compute as pc
 from tabops.spec import ColumnRole, ColumnSpec, ColumnType, ProjectSpec
 
 _FLOAT = r"^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$"
-_INTEGER = r"^[+-]?\d{1,18}(\.0*)?$"
+_INTEGER = r"^[+-]?\d{1,19}(\.0*)?$"  # 19 digits may still overflow: checked after
 _TRUE = ["true", "t", "yes", "y", "1"]
 _FALSE = ["false", "f", "no", "n", "0"]
 _SAMPLE = 3  # example bad values quoted in a drift message
@@ -307,12 +307,11 @@ def _clean_strings(source: pa.Array, col: ColumnSpec) -> pa.Array | None:
     if source.null_count:
         return None
     kind = col.type
+    if kind in (ColumnType.NUMERIC, ColumnType.INTEGER):
+        return _cast_plain(source, kind)
     try:
-        if kind == ColumnType.NUMERIC:
-            values = pc.cast(source, pa.float64())
-            return values if pc.all(pc.is_finite(values)).as_py() else None
-        if kind in (ColumnType.INTEGER, ColumnType.BOOLEAN):
-            return pc.cast(source, _ARROW_TYPES[kind])
+        if kind == ColumnType.BOOLEAN:
+            return pc.cast(source, pa.bool_())
         if kind == ColumnType.DATETIME and col.format is None:
             return _as_utc(pc.cast(source, pa.timestamp("us")))
     except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
@@ -327,20 +326,19 @@ def parse_strings(present: pa.Array, col: ColumnSpec) -> tuple[pa.Array, pa.Arra
     """Parse non-null strings as ``col.type``: values (null where invalid) and a validity mask."""
     kind = col.type
     if kind in (ColumnType.NUMERIC, ColumnType.INTEGER):
-        arrow_type = pa.float64() if kind == ColumnType.NUMERIC else pa.int64()
-        try:  # the common case, every value valid: one cast, no regex
-            values = pc.cast(present, arrow_type)
-            valid = pc.is_finite(values) if kind == ColumnType.NUMERIC else pc.is_valid(values)
-            return pc.if_else(valid, values, None), valid
-        except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
-            pass
+        values = _cast_plain(present, kind)  # the common case, every value valid: no regex
+        if values is not None:
+            return values, pc.is_valid(values)
     if kind == ColumnType.NUMERIC:
-        valid = pc.match_substring_regex(present, _FLOAT)
-        return pc.cast(pc.if_else(valid, present, None), pa.float64()), valid
+        matches = pc.match_substring_regex(present, _FLOAT)
+        values = pc.cast(pc.if_else(matches, present, None), pa.float64())
+        valid = pc.fill_null(pc.is_finite(values), False)  # '1e999' matches but is inf
+        return pc.if_else(valid, values, None), valid
     if kind == ColumnType.INTEGER:
-        valid = pc.match_substring_regex(present, _INTEGER)
-        digits = pc.replace_substring_regex(pc.if_else(valid, present, None), r"\.0*$", "")
-        return pc.cast(digits, pa.int64()), valid
+        matches = pc.match_substring_regex(present, _INTEGER)
+        digits = pc.replace_substring_regex(pc.if_else(matches, present, None), r"\.0*$", "")
+        values = _to_int64(pc.replace_substring_regex(digits, r"^\+", ""))
+        return values, pc.is_valid(values)
     if kind == ColumnType.BOOLEAN:
         lowered = pc.utf8_lower(present)
         is_true = pc.is_in(lowered, value_set=pa.array(_TRUE))
@@ -350,6 +348,33 @@ def parse_strings(present: pa.Array, col: ColumnSpec) -> tuple[pa.Array, pa.Arra
         parsed = _as_utc(_parse_datetimes(present, col.format))
         return parsed, pc.is_valid(parsed)
     return present, pc.is_valid(present)
+
+
+def _cast_plain(values: pa.Array, kind: ColumnType) -> pa.Array | None:
+    """``values`` (strings, nulls allowed) cast in one Arrow pass when the cast accepts exactly
+    what the regexes accept: finite floats and decimal integers. Else None."""
+    try:
+        cast = pc.cast(values, _ARROW_TYPES[kind])
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+        return None
+    if kind == ColumnType.NUMERIC and not pc.all(pc.is_finite(cast)).as_py():
+        return None  # 'nan', 'inf' and overflows: the regex path reports them
+    if (
+        kind == ColumnType.INTEGER
+        and pc.any(pc.match_substring(values, "x", ignore_case=True)).as_py()
+    ):
+        return None  # Arrow reads '0x1F' as hex; tabops takes decimal integers only
+    return cast
+
+
+def _to_int64(digits: pa.Array) -> pa.Array:
+    """Decimal strings as int64, null where the value does not fit (19-digit overflow)."""
+    try:
+        return pc.cast(digits, pa.int64())
+    except pa.ArrowInvalid:  # rare: look at each value
+        fits = [None if v is None or not -(2**63) <= int(v) < 2**63 else int(v)
+                for v in digits.to_pylist()]  # fmt: skip
+        return pa.array(fits, type=pa.int64())
 
 
 def _as_utc(values: pa.Array) -> pa.Array:

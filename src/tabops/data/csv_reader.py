@@ -144,17 +144,28 @@ def _fast_path_possible(data: bytes, options: CsvOptions) -> bool:
     if header_end == 0 or data.find(b'"', header_end) == -1:
         return True
     quotes = np.flatnonzero(raw == ord('"'))
-    # A quote must touch a field boundary (delimiter, line start/end) or another quote;
-    # anything else ("ab"c, a"b) is parsed differently by PyArrow and csv.
-    before = np.where(quotes > 0, raw[np.maximum(quotes - 1, 0)], 10)
-    after = np.where(quotes < last, raw[np.minimum(quotes + 1, last)], 10)
-    boundary = np.array([ord(options.delimiter), 10, 13, ord('"')], dtype=np.uint8)
-    if not (np.isin(before, boundary) | np.isin(after, boundary)).all():
-        return False
-    # An odd count on a line means a quoted value runs on to the next line.
     starts, _ = _line_bounds(data)
-    per_line = np.bincount(np.searchsorted(starts, quotes, side="right") - 1)
-    return not (per_line % 2).any()
+    line_of = np.searchsorted(starts, quotes, side="right") - 1
+    # An odd count on a line means a quoted value runs on to the next line.
+    if (np.bincount(line_of) % 2).any():
+        return False
+    # Walk the quotes as runs of consecutive '"'. An even number of quotes before a quote on
+    # its line means it is outside a quoted value. A run that starts outside opens a value and
+    # must follow a delimiter or the line start; a run that ends outside closes one and must
+    # precede a delimiter or the line end. Anything else ('""a', 'a"b', 'b","') is read
+    # differently by PyArrow and csv, so it goes to the exact path.
+    within_line = np.arange(len(quotes)) - np.searchsorted(line_of, line_of, side="left")
+    gaps = np.diff(quotes) != 1
+    run_start = np.concatenate(([True], gaps))
+    run_end = np.concatenate((gaps, [True]))
+    opening = quotes[run_start & (within_line % 2 == 0)]
+    closing = quotes[run_end & (within_line % 2 == 1)]
+    delimiter = ord(options.delimiter)
+    before = np.where(opening > 0, raw[np.maximum(opening - 1, 0)], 10)
+    after = np.where(closing < last, raw[np.minimum(closing + 1, last)], 10)
+    return bool(
+        np.isin(before, [delimiter, 10]).all() and np.isin(after, [delimiter, 10, 13]).all()
+    )
 
 
 class _FastStream(CsvStream):
@@ -320,11 +331,20 @@ def _read_exact(data: bytes, options: CsvOptions, name: str) -> CsvRead:
                 rejects.append(StructuralReject(line_no, text, parsed))
                 continue
             fields, used = parsed
-            if used > 1 and len(fields) != width:
-                # An unclosed quote swallowed the following lines: reject only this line.
-                rejects.append(StructuralReject(line_no, text, _UNCLOSED))
-                continue
             index += used - 1
+            if used > 1 and len(fields) != width:
+                # One record over several lines, kept whole: re-reading its continuation lines
+                # as records would load fragments of it as rows.
+                last = line_no + used - 1
+                rejects.append(
+                    StructuralReject(
+                        line_no,
+                        "\n".join(lines[line_no - 1 : last]),
+                        f"expected {width} fields, found {len(fields)} in one record over lines "
+                        f"{line_no}-{last} (is a quote left open?)",
+                    )
+                )
+                continue
         if len(fields) != width:
             rejects.append(
                 StructuralReject(line_no, text, f"expected {width} fields, found {len(fields)}")
