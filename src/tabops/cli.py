@@ -19,8 +19,8 @@ from tabops.console import RichProgress, err, key_values, out, print_json, table
 from tabops.context import Context
 from tabops.errors import TabopsError
 from tabops.progress import SILENT
-from tabops.settings import Settings
-from tabops.spec import SPEC_FILENAME, ProjectSpec, dump_spec, load_spec
+from tabops.settings import load_settings
+from tabops.spec import SPEC_FILENAME, CsvOptions, ProjectSpec, dump_spec, load_spec
 
 app = typer.Typer(
     name="tabops",
@@ -64,11 +64,17 @@ JsonOption = Annotated[
 
 
 def _context(json_output: bool) -> Context:
-    return Context(settings=Settings(), progress=SILENT if json_output else RichProgress())
+    return Context(settings=load_settings(), progress=SILENT if json_output else RichProgress())
 
 
 def _spec(spec: Path | None, overrides: list[str] | None) -> ProjectSpec:
     return load_spec(spec, overrides or [])
+
+
+def _version(value: bool) -> None:
+    if value:
+        out.print(f"tabops {__version__}")
+        raise typer.Exit()
 
 
 @app.callback()
@@ -76,11 +82,13 @@ def _main(
     debug: Annotated[
         bool, typer.Option("--debug", help="Show tracebacks and debug logs on errors.")
     ] = False,
-    version: Annotated[bool, typer.Option("--version", help="Print the version and exit.")] = False,
+    version: Annotated[
+        bool,
+        typer.Option(
+            "--version", help="Print the version and exit.", is_eager=True, callback=_version
+        ),
+    ] = False,
 ) -> None:
-    if version:
-        out.print(f"tabops {__version__}")
-        raise typer.Exit()
     _state["debug"] = debug
     logging.basicConfig(
         level=logging.DEBUG if debug else logging.WARNING,
@@ -101,6 +109,8 @@ def init(
         Path, typer.Option("--output", "-o", help="Folder to write tabops.yaml into.")
     ] = Path(),
     force: Annotated[bool, typer.Option(help="Overwrite an existing tabops.yaml.")] = False,
+    delimiter: Annotated[str, typer.Option(help="CSV field delimiter, e.g. ';' or tab.")] = ",",
+    encoding: Annotated[str, typer.Option(help="CSV text encoding, e.g. latin-1.")] = "utf-8",
     json_output: JsonOption = False,
 ) -> None:
     """Infer a project spec from data and write it as tabops.yaml.
@@ -120,13 +130,14 @@ def init(
     if task is not None and task not in {t.value for t in Task}:
         raise TabopsError(f"--task '{task}' is not valid; use classification or regression.")
     progress = SILENT if json_output else RichProgress()
+    csv_options = _csv_options(delimiter, encoding)
     with progress.step(f"Reading {data}"):
-        batch = read_file(data)
+        batch = read_file(data, csv_options)
     source_path = _relative_source(data, output)
     stem = Path(data.split("?")[0]).stem
     inference = infer_spec(
         batch.table,
-        SourceSpec(path=source_path),
+        SourceSpec(path=source_path, csv=csv_options),
         target=target,
         task=Task(task) if task else None,
         name=name or suggest_name(stem),
@@ -163,6 +174,19 @@ def init(
         )
         + f"). Review it, then run: tabops ingest --spec {output}"
     )
+
+
+def _csv_options(delimiter: str, encoding: str) -> CsvOptions:
+    import codecs
+
+    delimiter = "\t" if delimiter in ("\\t", "tab") else delimiter
+    if len(delimiter) != 1:
+        raise TabopsError(f"--delimiter '{delimiter}' must be one character (or 'tab').")
+    try:
+        codecs.lookup(encoding)
+    except LookupError as exc:
+        raise TabopsError(f"--encoding '{encoding}' is not a known text encoding.") from exc
+    return CsvOptions(delimiter=delimiter, encoding=encoding)
 
 
 def _relative_source(data: str, output: Path) -> str:
@@ -422,7 +446,7 @@ def data_batches(
     limit: Annotated[int, typer.Option(min=1, help="At most this many batches.")] = 20,
     json_output: JsonOption = False,
 ) -> None:
-    """List ingest batches (loaded, blocked, replayed) with their row counts."""
+    """List ingest batches (committed, blocked, replayed) with their row counts."""
     from tabops.store.ledger import list_batches
 
     project = _spec(spec, overrides)
@@ -475,28 +499,18 @@ def show_spec(
 
 
 def main() -> None:
-    """Console entry point: run the app, turning user mistakes into clear messages."""
+    """Console entry point: run the app, turning user mistakes into clear messages.
+
+    Click itself reports command-line mistakes (exit 2) and turns typer.Exit into the exit code.
+    """
     try:
-        # Outside standalone mode Click returns typer.Exit's code instead of exiting.
-        code = app(standalone_mode=False)
-        if isinstance(code, int):
-            sys.exit(code)
+        app()
     except TabopsError as exc:
         if _state["debug"]:
             raise
         err.print(f"[red bold]Error:[/red bold] {escape(str(exc))}")
         sys.exit(exc.exit_code)
-    except typer.Exit as exc:
-        sys.exit(exc.exit_code)
-    except typer.Abort:
-        err.print("Aborted.")
-        sys.exit(130)
     except Exception as exc:
-        import click
-
-        if isinstance(exc, click.ClickException):
-            exc.show()
-            sys.exit(2)
         if _state["debug"]:
             raise
         err.print(

@@ -10,8 +10,10 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, field_validator
+from pydantic import Field, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from tabops.errors import TabopsError
 
 
 class Settings(BaseSettings):
@@ -49,3 +51,14 @@ class Settings(BaseSettings):
     def snapshots_dir(self) -> Path:
         """Folder of the immutable, content-hashed Parquet snapshots."""
         return self.home / "snapshots"
+
+
+def load_settings() -> Settings:
+    """Settings from the environment; a bad variable is a clear error naming it."""
+    try:
+        return Settings()
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"TABOPS_{str(error['loc'][0]).upper()}: {error['msg']}" for error in exc.errors()
+        )
+        raise TabopsError(f"Invalid environment setting: {problems}.") from exc

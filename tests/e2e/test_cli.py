@@ -164,6 +164,40 @@ def test_user_mistakes_are_clear_errors(
     assert_user_error(tabops(*args, cwd=project), *fragments)
 
 
+def test_command_line_mistakes_exit_2_with_usage(tmp_path: Path) -> None:
+    for args in (("--bogus",), ("nocommand",), ("ingest", "--nope")):
+        result = tabops(*args, cwd=tmp_path)
+        assert result.returncode == 2
+        assert "Usage:" in result.stderr
+        assert "Traceback" not in result.stderr and "Internal error" not in result.stderr
+
+
+def test_version(tmp_path: Path) -> None:
+    result = tabops("--version", cwd=tmp_path)
+    assert result.returncode == 0
+    assert result.stdout.startswith("tabops ")
+
+
+def test_bad_environment_setting_names_the_variable(project: Path) -> None:
+    result = tabops("data", "history", cwd=project, env={"TABOPS_ENV": "prod"})
+    assert_user_error(result, "TABOPS_ENV", "production")
+
+
+def test_init_reads_other_delimiters(tmp_path: Path) -> None:
+    rows = "\n".join(f"{i};{i * 1.5};{'a' if i % 2 else 'b'};{i % 3}" for i in range(1, 41))
+    (tmp_path / "semi.csv").write_text(f"id;x;y;c\n{rows}\n", encoding="utf-8")
+    init = tabops("init", "--data", "semi.csv", "--target", "y", "--delimiter", ";", "--json",
+                  cwd=tmp_path)  # fmt: skip
+    assert as_json(init)["spec"]["source"]["csv"]["delimiter"] == ";"
+    ingested = as_json(tabops("ingest", "--json", cwd=tmp_path))
+    assert (ingested["status"], ingested["rows_loaded"]) == ("loaded", 40)
+
+
+def test_store_tables_cannot_be_overwritten(project: Path) -> None:
+    result = tabops("ingest", "--set", "ingest.table=labels", cwd=project)
+    assert_user_error(result, "ingest.table 'labels'")
+
+
 def test_data_problems_are_clear_errors(tmp_path: Path) -> None:
     (tmp_path / "empty.csv").write_text("a,b\n", encoding="utf-8")
     assert_user_error(

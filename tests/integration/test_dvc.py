@@ -28,7 +28,9 @@ def _md5(path: Path) -> str:
     return hashlib.md5(path.read_bytes(), usedforsecurity=False).hexdigest()
 
 
-def test_ingest_tracks_the_snapshot_and_pushes_it(tmp_path: Path) -> None:
+def test_ingest_tracks_the_snapshot_and_pushes_it(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     repo = _git_repo(tmp_path / "repo")
     remote = tmp_path / "remote"
     spec = write_project(
@@ -40,6 +42,7 @@ def test_ingest_tracks_the_snapshot_and_pushes_it(tmp_path: Path) -> None:
 
     result = run_ingest(spec, ctx, dvc=True)
 
+    assert capsys.readouterr().out == ""  # stdout stays clean for --json
     assert result.dvc_tracked
     snapshot = Path(result.snapshot_path or "")
     dvc_file = snapshot.with_name(snapshot.name + ".dvc")

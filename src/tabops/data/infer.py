@@ -141,6 +141,12 @@ def infer_spec(
         spec, reason = _infer_column(profile, timestamp_taken)
         timestamp_taken = timestamp_taken or spec.role == ColumnRole.TIMESTAMP
         columns[column_name], reasons[column_name] = spec, reason
+    if not any(col.role == ColumnRole.FEATURE for col in columns.values()):
+        why = "; ".join(f"{c}: {reasons[c]}" for c in columns if c != target)
+        raise DataError(
+            f"No column can be a feature ({why}). A model needs at least one input column: "
+            "check the delimiter (--delimiter) and that the file has more than ids and text."
+        )
     project = ProjectSpec(
         name=name, task=task, target=target, positive_class=positive, source=source, columns=columns
     )

@@ -36,7 +36,7 @@ from tabops.data import versioning
 from tabops.data.contract import ContractChecker, Reason, raw_json
 from tabops.data.snapshots import SnapshotWriter, read_snapshot
 from tabops.data.sources import SourceStream, open_source
-from tabops.errors import DataError
+from tabops.errors import DataError, SpecError
 from tabops.progress import Advance
 from tabops.spec import ProjectSpec
 from tabops.store import schema
@@ -120,6 +120,7 @@ def run_ingest(spec: ProjectSpec, ctx: Context, dvc: bool | None = None) -> Inge
         ctx: Settings, store and progress.
         dvc: Track the snapshot with DVC; None uses ``ingest.dvc`` from the spec.
     """
+    _check_publish_table(spec.ingest.table)
     started = time.perf_counter()
     started_at = datetime.now(UTC)
     store = ctx.store
@@ -151,6 +152,14 @@ def run_ingest(spec: ProjectSpec, ctx: Context, dvc: bool | None = None) -> Inge
     except BaseException:
         snapshot.abort()
         raise
+
+
+def _check_publish_table(table: str | None) -> None:
+    if table is not None and (table in schema.metadata.tables or table == "alembic_version"):
+        raise SpecError(
+            f"ingest.table '{table}' is one of tabops' own store tables; publish the rows to "
+            "another table name, e.g. --set ingest.table=clean_rows."
+        )
 
 
 def _load(

@@ -24,7 +24,7 @@ from tabops.data.ingest import new_batch_id
 from tabops.data.snapshots import read_snapshot, write_snapshot
 from tabops.data.sources import read_file
 from tabops.errors import DataError, NotFoundError
-from tabops.spec import ProjectSpec
+from tabops.spec import CsvOptions, ProjectSpec
 from tabops.store import schema
 from tabops.store.db import Store, _table_for, validate_identifier
 from tabops.store.ledger import latest_snapshot
@@ -147,7 +147,10 @@ class ReplayResult:
 
 def replay(spec: ProjectSpec, ctx: Context, fixes: Path) -> ReplayResult:
     """Re-check fixed rows from ``fixes`` (an exported CSV) and load those that pass, once."""
-    batch = read_file(fixes, spec.source.csv)
+    # Exports are always comma-separated UTF-8, whatever the source's format; raw structural
+    # lines inside them may span lines.
+    export_format = CsvOptions(null_values=spec.source.csv.null_values, multiline_values=True)
+    batch = read_file(fixes, export_format)
     if batch.rejects:
         first = batch.rejects[0]
         raise DataError(f"{fixes} line {first.line}: {first.reason}. Fix the file and replay.")

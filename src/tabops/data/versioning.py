@@ -5,7 +5,9 @@ DVC is imported only when asked for: it is heavy, and most runs do not need it.
 
 from __future__ import annotations
 
+import contextlib
 import logging
+import sys
 from pathlib import Path
 
 from tabops.errors import DataError
@@ -32,7 +34,6 @@ def track(snapshot: Path, project_root: Path, remote: str | None) -> Path:
         The ``.dvc`` file to commit.
     """
     from dvc.exceptions import DvcException
-    from dvc.repo import Repo
 
     root, has_git = _repo_root(project_root.resolve())
     snapshot = snapshot.resolve()
@@ -41,21 +42,33 @@ def track(snapshot: Path, project_root: Path, remote: str | None) -> Path:
             f"DVC can only track files inside the repository at {root}, but the snapshot is at "
             f"{snapshot}. Set TABOPS_HOME to a folder inside the repository."
         )
+    # DVC logs INFO to a handler on stdout and prints with its UI; stdout is reserved for
+    # results (--json), so quieten one and send the other to stderr.
+    logging.getLogger("dvc").setLevel(logging.WARNING)
     try:
-        if not (root / ".dvc").is_dir():
-            Repo.init(str(root), no_scm=not has_git)
-            log.info("initialised DVC in %s", root)
-        with Repo(str(root)) as repo:
-            repo.add(str(snapshot))
-            if remote is not None:
-                _configure_remote(repo, remote, project_root)
-                repo.push(targets=[str(snapshot)], remote=_REMOTE_NAME)
+        with contextlib.redirect_stdout(sys.stderr):
+            _add_and_push(root, has_git, snapshot, remote, project_root)
     except DvcException as exc:
         raise DataError(
             f"DVC could not track {snapshot.name}: {exc}. Check ingest.dvc_remote and that "
             "the remote is reachable."
         ) from exc
     return snapshot.with_name(snapshot.name + ".dvc")
+
+
+def _add_and_push(
+    root: Path, has_git: bool, snapshot: Path, remote: str | None, project_root: Path
+) -> None:
+    from dvc.repo import Repo
+
+    if not (root / ".dvc").is_dir():
+        Repo.init(str(root), no_scm=not has_git)
+        log.info("initialised DVC in %s", root)
+    with Repo(str(root)) as repo:
+        repo.add(str(snapshot))
+        if remote is not None:
+            _configure_remote(repo, remote, project_root)
+            repo.push(targets=[str(snapshot)], remote=_REMOTE_NAME)
 
 
 def _configure_remote(repo: object, remote: str, project_root: Path) -> None:
