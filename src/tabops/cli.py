@@ -290,6 +290,206 @@ def _print_ingest(result: object) -> None:
         )
 
 
+@app.command()
+def train(
+    spec: SpecOption = None,
+    overrides: SetOption = None,
+    trials: Annotated[
+        int | None, typer.Option(min=1, help="Optuna trials per candidate (train.trials).")
+    ] = None,
+    timeout: Annotated[
+        float | None,
+        typer.Option(min=0.1, help="Seconds of tuning per candidate (train.timeout)."),
+    ] = None,
+    snapshot: Annotated[
+        str | None, typer.Option(help="Train on this snapshot (hash prefix); default: latest.")
+    ] = None,
+    json_output: JsonOption = False,
+) -> None:
+    """Tune and fit every candidate on the latest snapshot, scored on a frozen test split.
+
+    Each candidate is an MLflow run in the project's experiment; every Optuna trial is a run
+    nested under it. The best candidate by cross-validated score is reported.
+
+    Example: tabops train --trials 30
+    """
+    from tabops.model.train import run_train
+    from tabops.registry.tracking import MlflowTracking
+
+    extra = [f"train.trials={trials}"] if trials is not None else []
+    extra += [f"train.timeout={timeout}"] if timeout is not None else []
+    project = _spec(spec, [*(overrides or []), *extra])
+    ctx = _context(json_output)
+    with ctx.progress.step("Opening the MLflow tracking store"):
+        tracking = MlflowTracking(ctx.settings, project)
+    result = run_train(project, ctx, tracking, snapshot=snapshot)
+    if json_output:
+        print_json(result.to_dict())
+        return
+    metric = result.metric
+    columns = ["candidate", f"cv {metric}", f"test {metric}", "trials (pruned)", "seconds", "run"]
+    rows = [
+        (("★ " if c is result.best else "  ") + c.estimator, f"{c.cv_score:.4f}",
+         f"{c.evaluation.metrics[metric]:.4f}", f"{c.trials} ({c.pruned})", f"{c.seconds:.1f}",
+         c.run_id or "")
+        for c in result.candidates
+    ]  # fmt: skip
+    out.print(table(f"Candidates of {result.project}", columns, rows))
+    best = result.best.evaluation
+    details = [(k, f"{v:.4f}") for k, v in best.metrics.items()]
+    if best.threshold is not None:
+        details.append(("threshold (max F1)", f"{best.threshold:.4f}"))
+    out.print(key_values(f"Best: {result.best.estimator}, test split", details))
+    out.print(
+        f"Data {result.snapshot_hash[:16]}, split {result.split_method} "
+        f"({result.train_rows:,} train / {result.test_rows:,} test rows), "
+        f"{result.seconds:.1f} s. Model: {result.best.model_uri}"
+    )
+
+
+ForceOption = Annotated[
+    bool, typer.Option("--force", help="Promote even if the gate refuses (audited as forced).")
+]
+
+
+@app.command()
+def register(
+    spec: SpecOption = None,
+    overrides: SetOption = None,
+    run: Annotated[
+        str | None, typer.Option(help="MLflow run to register; default: the last train's best.")
+    ] = None,
+    force: ForceOption = False,
+    json_output: JsonOption = False,
+) -> None:
+    """Register the best trained candidate as a model version and gate it against the champion.
+
+    The champion is re-scored on the candidate's frozen test rows; the candidate is promoted
+    (alias 'champion', the old one becomes 'previous') only if it is not worse by more than
+    gate.tolerance, its data passed the contract and its input schema is unchanged. Exit code 3
+    when the gate refuses.
+
+    Example: tabops register
+    """
+    from tabops.registry.lifecycle import run_register
+
+    project = _spec(spec, overrides)
+    ctx = _context(json_output)
+    with ctx.progress.step("Registering and gating"):
+        result = run_register(project, ctx, run_id=run, force=force)
+    if json_output:
+        print_json(result.to_dict())
+    else:
+        out.print(
+            f"Registered [bold]{result.version.name}[/bold] version {result.version.version}."
+        )
+        _print_decision(result.decision)
+    if not result.decision.promoted:
+        raise typer.Exit(3)
+
+
+@app.command()
+def promote(
+    version: Annotated[str, typer.Option("--version", "-v", help="The model version to promote.")],
+    spec: SpecOption = None,
+    overrides: SetOption = None,
+    force: ForceOption = False,
+    json_output: JsonOption = False,
+) -> None:
+    """Put a registered version through the gate and make it the champion if it passes.
+
+    Example: tabops promote --version 3
+    """
+    from tabops.registry.lifecycle import run_promote
+
+    project = _spec(spec, overrides)
+    ctx = _context(json_output)
+    with ctx.progress.step(f"Gating version {version}"):
+        decision = run_promote(project, ctx, version, force=force)
+    _report_decision(decision, json_output)
+
+
+@app.command()
+def rollback(
+    spec: SpecOption = None,
+    overrides: SetOption = None,
+    json_output: JsonOption = False,
+) -> None:
+    """Make the 'previous' version the champion again (audited).
+
+    Example: tabops rollback
+    """
+    from tabops.registry.gate import rollback as roll_back
+    from tabops.registry.lifecycle import registry_for
+
+    project = _spec(spec, overrides)
+    ctx = _context(json_output)
+    decision = roll_back(project, ctx, registry_for(project, ctx))
+    _report_decision(decision, json_output)
+
+
+@app.command()
+def history(
+    spec: SpecOption = None,
+    overrides: SetOption = None,
+    limit: Annotated[int, typer.Option(min=1, help="At most this many decisions.")] = 20,
+    json_output: JsonOption = False,
+) -> None:
+    """Every gate decision, promotion and rollback: who, when, from, to and why.
+
+    Example: tabops history --limit 5
+    """
+    from tabops.registry.gate import history as audit_history
+
+    project = _spec(spec, overrides)
+    entries = audit_history(_context(json_output), project, limit)
+    if json_output:
+        print_json(entries)
+        return
+    rows = [
+        (str(e["created_at"])[:19], e["action"], e["decision"], e["from_version"] or "-",
+         e["to_version"] or "-", e["actor"], escape("; ".join(e["reasons"])))
+        for e in entries
+    ]  # fmt: skip
+    columns = ["when", "action", "decision", "from", "to", "who", "why"]
+    out.print(table(f"Promotion history of {project.name}", columns, rows))
+    if not entries:
+        out.print("Nothing promoted yet: run 'tabops train' then 'tabops register'.")
+
+
+def _report_decision(decision: object, json_output: bool) -> None:
+    from tabops.registry.gate import Decision
+
+    assert isinstance(decision, Decision)
+    if json_output:
+        print_json(decision.to_dict())
+    else:
+        _print_decision(decision)
+    if not decision.promoted:
+        raise typer.Exit(3)
+
+
+def _print_decision(decision: object) -> None:
+    from tabops.registry.gate import Decision
+
+    assert isinstance(decision, Decision)
+    verdict = "[green]promoted[/green]" if decision.promoted else "[red]refused[/red]"
+    out.print(
+        f"{decision.action.capitalize()}: version {decision.candidate} {verdict} "
+        f"(champion before: {decision.champion or 'none'})."
+    )
+    for reason in decision.reasons:
+        out.print(f"  - {escape(reason)}")
+    if decision.metrics:
+        names = sorted({m for values in decision.metrics.values() for m in values})
+        rows = [
+            (name, *(f"{decision.metrics[who].get(name, float('nan')):.4f}"
+                     for who in decision.metrics))
+            for name in names
+        ]  # fmt: skip
+        out.print(table("On the same frozen test rows", ["metric", *decision.metrics], rows))
+
+
 @quarantine_app.command("list")
 def quarantine_list(
     spec: SpecOption = None,

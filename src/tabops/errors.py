@@ -39,3 +39,10 @@ class NotFoundError(TabopsError):
 
     http_status = 404
     code = "not_found"
+
+
+class RegistryError(TabopsError):
+    """The MLflow tracking server or model registry is unreachable or refused a request."""
+
+    http_status = 503
+    code = "registry_unavailable"

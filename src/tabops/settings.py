@@ -10,7 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, ValidationError, field_validator
+from pydantic import AliasChoices, Field, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from tabops.errors import TabopsError
@@ -19,7 +19,7 @@ from tabops.errors import TabopsError
 class Settings(BaseSettings):
     """Environment settings, read from ``TABOPS_*`` variables."""
 
-    model_config = SettingsConfigDict(env_prefix="TABOPS_", extra="ignore")
+    model_config = SettingsConfigDict(env_prefix="TABOPS_", extra="ignore", populate_by_name=True)
 
     home: Path = Field(
         default=Path(".tabops"),
@@ -28,6 +28,11 @@ class Settings(BaseSettings):
     database_url: str | None = Field(
         default=None,
         description="SQLAlchemy URL of the tabops store; default: SQLite file in the workspace.",
+    )
+    tracking_uri: str | None = Field(
+        default=None,
+        validation_alias=AliasChoices("TABOPS_TRACKING_URI", "MLFLOW_TRACKING_URI"),
+        description="MLflow tracking server; default: SQLite tracking store in the workspace.",
     )
     env: Literal["embedded", "production"] = Field(
         default="embedded",
@@ -46,6 +51,16 @@ class Settings(BaseSettings):
         if self.database_url:
             return self.database_url
         return f"sqlite:///{self.home / 'tabops.db'}"
+
+    @property
+    def mlflow_uri(self) -> str:
+        """The MLflow tracking URI: the configured server, or the workspace's SQLite store."""
+        return self.tracking_uri or f"sqlite:///{self.home / 'mlflow.db'}"
+
+    @property
+    def artifacts_dir(self) -> Path:
+        """Where an embedded tracking store keeps model artifacts."""
+        return self.home / "mlartifacts"
 
     @property
     def snapshots_dir(self) -> Path:

@@ -174,6 +174,90 @@ class IngestSpec(_Strict):
     )
 
 
+#: Metrics a candidate can be selected and gated on, by task; the first is the default.
+METRICS: dict[Task, tuple[str, ...]] = {
+    Task.CLASSIFICATION: ("roc_auc", "pr_auc", "log_loss", "accuracy", "f1"),
+    Task.REGRESSION: ("rmse", "mae", "r2"),
+}
+#: Metrics where smaller is better.
+LOWER_IS_BETTER = frozenset({"log_loss", "rmse", "mae"})
+
+
+class CandidateSpec(_Strict):
+    """One model family to train and tune."""
+
+    estimator: str = Field(
+        description="linear (logistic regression or elastic net, by task), lightgbm, "
+        "random_forest or xgboost."
+    )
+    params: dict[str, Any] = Field(
+        default_factory=dict, description="Fixed estimator parameters, not tuned."
+    )
+    search: dict[str, SearchRange] | None = Field(
+        default=None, description="Search space per parameter; unset uses tabops' defaults."
+    )
+
+
+class SearchRange(_Strict):
+    """A tuned parameter: a numeric range (log scale optional) or a list of choices."""
+
+    low: float | None = None
+    high: float | None = None
+    log: bool = False
+    integer: bool = False
+    choices: list[Any] | None = None
+
+    @model_validator(mode="after")
+    def _check_range(self) -> SearchRange:
+        if self.choices is not None:
+            if self.low is not None or self.high is not None or not self.choices:
+                raise ValueError("give either a non-empty 'choices' list or 'low' and 'high'")
+            return self
+        if self.low is None or self.high is None:
+            raise ValueError("a range needs 'low' and 'high' (or use 'choices')")
+        if self.low > self.high:
+            raise ValueError(f"low ({self.low}) is greater than high ({self.high})")
+        if self.log and self.low <= 0:
+            raise ValueError("a log-scale range needs low > 0")
+        return self
+
+
+CandidateSpec.model_rebuild()
+
+
+class TrainSpec(_Strict):
+    """How candidates are trained, tuned and compared."""
+
+    candidates: list[CandidateSpec] = Field(
+        default_factory=lambda: [
+            CandidateSpec(estimator="linear"),
+            CandidateSpec(estimator="lightgbm"),
+        ],
+        description="Model families to try; 'linear' is the task's regularised linear model.",
+    )
+    metric: str | None = Field(
+        default=None,
+        description="Primary metric; default roc_auc (classification) or rmse (regression).",
+    )
+    trials: int = Field(default=20, ge=1, description="Optuna trials per candidate.")
+    timeout: float | None = Field(
+        default=None, gt=0, description="Seconds of tuning per candidate (with or before trials)."
+    )
+    cv_folds: int = Field(default=3, ge=2, le=20, description="Folds scored in each trial.")
+    test_size: float = Field(default=0.2, gt=0, lt=1, description="Fraction held out for test.")
+    seed: int = 42
+
+
+class GateSpec(_Strict):
+    """When a candidate may replace the champion."""
+
+    tolerance: float = Field(
+        default=0.0,
+        ge=0,
+        description="How much worse than the champion's primary metric a candidate may be.",
+    )
+
+
 class ProjectSpec(_Strict):
     """A whole ``tabops.yaml``."""
 
@@ -187,6 +271,8 @@ class ProjectSpec(_Strict):
     columns: dict[str, ColumnSpec]
     contract: ContractSpec = Field(default_factory=ContractSpec)
     ingest: IngestSpec = Field(default_factory=IngestSpec)
+    train: TrainSpec = Field(default_factory=TrainSpec)
+    gate: GateSpec = Field(default_factory=GateSpec)
 
     _root: Path = PrivateAttr(default_factory=Path.cwd)
 
@@ -210,7 +296,24 @@ class ProjectSpec(_Strict):
                 raise ValueError("positive_class applies to classification only")
         if not any(c.role == ColumnRole.FEATURE for c in self.columns.values()):
             raise ValueError("no column has role 'feature'")
+        categories = self.columns[self.target].categories
+        if self.positive_class is not None and categories and self.positive_class not in categories:
+            raise ValueError(
+                f"positive_class '{self.positive_class}' is not one of the target's categories "
+                f"{categories}"
+            )
+        allowed = METRICS[self.task]
+        if self.train.metric is not None and self.train.metric not in allowed:
+            raise ValueError(
+                f"train.metric '{self.train.metric}' does not fit {self.task.value}; "
+                f"use one of {', '.join(allowed)}"
+            )
         return self
+
+    @property
+    def metric(self) -> str:
+        """The primary metric: ``train.metric`` or the task's default."""
+        return self.train.metric or METRICS[self.task][0]
 
     @property
     def root(self) -> Path:

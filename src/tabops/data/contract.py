@@ -87,7 +87,7 @@ class ContractChecker:
         self.spec = spec
         self.drift = _structural_drift(source_schema.names, spec)
         self.failures: dict[str, dict[str, int]] = defaultdict(lambda: defaultdict(int))
-        self._seen: dict[str, set[Any]] = defaultdict(set)
+        self._seen: dict[str, np.ndarray] = {}  # sorted distinct values of unique columns
         self._types: dict[str, _TypeTally] = defaultdict(_TypeTally)
         self.schema = pa.schema(
             [_output_field(name, col, source_schema) for name, col in spec.columns.items()]
@@ -100,7 +100,7 @@ class ContractChecker:
         unique columns stay unique across the whole dataset, not only within one batch."""
         for name, col in self.spec.columns.items():
             if (col.unique or col.role == ColumnRole.ID) and name in rows.column_names:
-                self._seen[name].update(rows.column(name).drop_null().to_pylist())
+                self._remember(name, _present(rows.column(name).combine_chunks()))
 
     def check(self, batch: pa.RecordBatch | pa.Table, offset: int) -> CheckedBatch:
         """Check one batch whose first row is row ``offset`` of the stream."""
@@ -140,15 +140,27 @@ class ContractChecker:
         return CheckedBatch(good, local_bad + offset, dict(reasons), raw)
 
     def _repeated(self, name: str, values: pa.Array) -> np.ndarray:
-        """Rows whose value was seen before, in this batch or an earlier one."""
-        seen = self._seen[name]
-        items = values.to_pylist()
-        mask = pd.Series(items, dtype=object).duplicated().to_numpy()  # within this batch
-        mask |= np.fromiter(map(seen.__contains__, items), dtype=bool, count=len(items))
-        mask &= np.asarray(values.is_valid().to_numpy(zero_copy_only=False), dtype=bool)
-        seen.update(items)
-        seen.discard(None)
+        """Rows whose value was seen before, in this batch or an earlier one (nulls never)."""
+        positions = np.flatnonzero(_as_numpy_mask(values.is_valid()))
+        present = _present(values)
+        repeated = pd.Series(present).duplicated().to_numpy()  # within this batch
+        seen = self._seen.get(name)
+        if seen is not None and len(seen):
+            found = np.searchsorted(seen, present).clip(max=len(seen) - 1)
+            repeated |= seen[found] == present
+        self._remember(name, present)
+        mask = np.zeros(len(values), dtype=bool)
+        mask[positions[repeated]] = True
         return mask
+
+    def _remember(self, name: str, present: np.ndarray) -> None:
+        # A sorted array, not a set: vectorised lookups, no Python object per value.
+        seen = self._seen.get(name)
+        merged = np.concatenate([seen, present]) if seen is not None else present
+        merged = np.sort(merged, kind="stable")  # radix sort for integers: linear
+        if len(merged) > 1:
+            merged = merged[np.concatenate(([True], merged[1:] != merged[:-1]))]
+        self._seen[name] = merged
 
     def _tally_types(self, name: str, source: pa.Array, checked: _Column) -> None:
         bad_type = checked.checks["type"]
@@ -236,6 +248,11 @@ def _structural_drift(column_names: list[str], spec: ProjectSpec) -> list[str]:
         if name not in spec.columns
     ]
     return drift
+
+
+def _present(values: pa.Array) -> np.ndarray:
+    """The non-null values as a numpy array (numbers and times native, the rest objects)."""
+    return np.asarray(values.drop_null().to_numpy(zero_copy_only=False))
 
 
 def _unique_message(values: pa.Array) -> Any:
@@ -359,12 +376,14 @@ def _cast_plain(values: pa.Array, kind: ColumnType) -> pa.Array | None:
         return None
     if kind == ColumnType.NUMERIC and not pc.all(pc.is_finite(cast)).as_py():
         return None  # 'nan', 'inf' and overflows: the regex path reports them
-    if (
-        kind == ColumnType.INTEGER
-        and pc.any(pc.match_substring(values, "x", ignore_case=True)).as_py()
-    ):
+    if kind == ColumnType.INTEGER and _has_hex_prefix(values):
         return None  # Arrow reads '0x1F' as hex; tabops takes decimal integers only
     return cast
+
+
+def _has_hex_prefix(values: pa.Array) -> bool:
+    # Two plain substring scans: several times faster than one case-insensitive (regex) scan.
+    return any(pc.any(pc.match_substring(values, x)).as_py() for x in ("x", "X"))
 
 
 def _to_int64(digits: pa.Array) -> pa.Array:

@@ -1,0 +1,56 @@
+"""The model's input frame: feature columns from a snapshot or a request, in model dtypes.
+
+Training, evaluation, serving and batch scoring all build the pipeline's input here, so the
+fitted pipeline always sees the same dtypes (no training/serving skew).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+
+from tabops.spec import ColumnRole, ColumnType, ProjectSpec
+
+#: Parts a datetime feature is expanded into (numbers a model can use).
+DATETIME_PARTS = ("year", "month", "day", "dayofweek", "hour")
+
+
+def feature_names(spec: ProjectSpec) -> list[str]:
+    """The feature columns, in spec order."""
+    return spec.columns_with_role(ColumnRole.FEATURE)
+
+
+def model_frame(data: pa.Table | pd.DataFrame, spec: ProjectSpec) -> pd.DataFrame:
+    """The features of ``data`` as the pipeline's input: numbers and booleans as float64
+    (NaN for missing), categories as object (NaN for missing), text as str ('' for missing),
+    datetimes expanded into float parts."""
+    frame = data.to_pandas() if isinstance(data, pa.Table) else data
+    columns: dict[str, pd.Series] = {}
+    for name in feature_names(spec):
+        kind = spec.columns[name].type
+        values = frame[name]
+        if kind == ColumnType.DATETIME:
+            stamps = pd.to_datetime(values, utc=True, errors="coerce")
+            for part in DATETIME_PARTS:
+                columns[f"{name}__{part}"] = getattr(stamps.dt, part).astype("float64")
+        elif kind in (ColumnType.NUMERIC, ColumnType.INTEGER, ColumnType.BOOLEAN):
+            columns[name] = pd.to_numeric(values.astype("object"), errors="coerce").astype(
+                "float64"
+            )
+        elif kind == ColumnType.TEXT:
+            columns[name] = values.astype("object").where(values.notna(), "").astype(str)
+        else:
+            as_text = values.astype("object")
+            columns[name] = as_text.where(as_text.isna(), as_text.astype(str)).fillna(np.nan)
+    return pd.DataFrame(columns, index=frame.index)
+
+
+def target_values(data: pa.Table | pd.DataFrame, spec: ProjectSpec) -> np.ndarray:
+    """The target column: labels as str (classification) or float64 (regression)."""
+    column = (
+        data.column(spec.target).to_pandas() if isinstance(data, pa.Table) else data[spec.target]
+    )
+    if spec.task == "regression":
+        return column.astype("float64").to_numpy()
+    return column.astype(str).to_numpy(dtype=object)

@@ -1,0 +1,123 @@
+"""Metrics of predictions against the truth, by task; one function per task, plain floats out."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+from sklearn import metrics as skm
+
+from tabops.spec import LOWER_IS_BETTER, ProjectSpec, Task
+
+
+@dataclass(frozen=True)
+class Scores:
+    """What a fitted pipeline says about some rows: labels' probabilities or values."""
+
+    classes: list[str] | None  # classification: the column order of ``values``
+    values: np.ndarray  # (n, classes) probabilities, or (n,) regression values
+
+
+@dataclass
+class Evaluation:
+    """Metrics (name -> value) plus the decision threshold and confusion matrix if binary."""
+
+    metrics: dict[str, float]
+    threshold: float | None = None
+    confusion: list[list[int]] | None = None
+    labels: list[str] | None = field(default=None)
+
+
+def better(metric: str, candidate: float, reference: float) -> bool:
+    """Whether ``candidate`` beats ``reference`` on ``metric``."""
+    return candidate < reference if metric in LOWER_IS_BETTER else candidate > reference
+
+
+def orient(metric: str, value: float) -> float:
+    """``value`` made larger-is-better (for maximising optimisers)."""
+    return -value if metric in LOWER_IS_BETTER else value
+
+
+def evaluate_regression(y: np.ndarray, predicted: np.ndarray) -> Evaluation:
+    return Evaluation(
+        {
+            "rmse": float(np.sqrt(skm.mean_squared_error(y, predicted))),
+            "mae": float(skm.mean_absolute_error(y, predicted)),
+            "r2": float(skm.r2_score(y, predicted)),
+        }
+    )
+
+
+def evaluate_classification(
+    y: np.ndarray, scores: Scores, positive: str | None, threshold: float | None = None
+) -> Evaluation:
+    """Metrics of probabilities ``scores`` for labels ``y``.
+
+    Binary targets are decided at ``threshold`` on the positive class's probability (the
+    second class when ``positive`` is unset); without one, the threshold that maximises F1 is
+    chosen.
+    """
+    classes = scores.classes or []
+    probabilities = scores.values
+    if len(classes) == 2:
+        positive = positive if positive in classes else classes[1]  # as scikit-learn does
+        return _binary(y, probabilities[:, classes.index(positive)], positive, classes, threshold)
+    predicted = np.asarray(classes, dtype=object)[probabilities.argmax(axis=1)]
+    values = {
+        "accuracy": float(skm.accuracy_score(y, predicted)),
+        "f1": float(skm.f1_score(y, predicted, average="macro")),
+        "log_loss": float(skm.log_loss(y, probabilities, labels=classes)),
+        "roc_auc": _safe(
+            lambda: skm.roc_auc_score(y, probabilities, multi_class="ovr", labels=classes)
+        ),
+    }
+    confusion = skm.confusion_matrix(y, predicted, labels=classes).tolist()
+    return Evaluation(values, None, confusion, classes)
+
+
+def _binary(
+    y: np.ndarray, score: np.ndarray, positive: str, classes: list[str], threshold: float | None
+) -> Evaluation:
+    truth = (y == positive).astype(int)
+    if threshold is None:
+        threshold = max_f1_threshold(truth, score)
+    decided = (score >= threshold).astype(int)
+    values = {
+        "roc_auc": _safe(lambda: skm.roc_auc_score(truth, score)),
+        "pr_auc": _safe(lambda: skm.average_precision_score(truth, score)),
+        "log_loss": float(skm.log_loss(truth, score, labels=[0, 1])),
+        "brier": float(skm.brier_score_loss(truth, score)),
+        "accuracy": float(skm.accuracy_score(truth, decided)),
+        "precision": float(skm.precision_score(truth, decided, zero_division=0)),
+        "recall": float(skm.recall_score(truth, decided, zero_division=0)),
+        "f1": float(skm.f1_score(truth, decided, zero_division=0)),
+    }
+    negative = next(c for c in classes if c != positive)
+    confusion = skm.confusion_matrix(truth, decided, labels=[0, 1]).tolist()
+    return Evaluation(values, float(threshold), confusion, [negative, positive])
+
+
+def max_f1_threshold(truth: np.ndarray, score: np.ndarray) -> float:
+    """The score threshold with the highest F1 (0.5 when nothing is positive)."""
+    if truth.sum() == 0:
+        return 0.5
+    precision, recall, thresholds = skm.precision_recall_curve(truth, score)
+    f1 = 2 * precision * recall / np.maximum(precision + recall, 1e-12)
+    return float(thresholds[int(np.argmax(f1[:-1]))])
+
+
+def _safe(compute: Any) -> float:
+    """A metric that is undefined on some data (one class only) as NaN instead of an error."""
+    try:
+        return float(compute())
+    except ValueError:
+        return float("nan")
+
+
+def evaluate_pipeline(pipeline: Any, x: Any, y: np.ndarray, spec: ProjectSpec) -> Evaluation:
+    """Every metric of the task for a fitted pipeline on rows ``x`` with truth ``y``."""
+    if spec.task == Task.REGRESSION:
+        return evaluate_regression(y, pipeline.predict(x))
+    scores = Scores([str(c) for c in pipeline.classes_], pipeline.predict_proba(x))
+    return evaluate_classification(y, scores, spec.positive_class)

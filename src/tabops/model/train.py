@@ -1,0 +1,230 @@
+"""The train stage: from a data snapshot to tuned, fitted candidates scored on a frozen test split.
+
+Tracking (MLflow) is behind the :class:`Tracking` protocol, implemented in ``tabops.registry``:
+this module never imports mlflow.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from contextlib import AbstractContextManager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Protocol
+
+import numpy as np
+import pandas as pd
+from sklearn.pipeline import Pipeline
+
+from tabops.context import Context
+from tabops.data.snapshots import read_snapshot
+from tabops.errors import DataError, NotFoundError, TabopsError
+from tabops.model.candidates import family
+from tabops.model.frame import model_frame, target_values
+from tabops.model.metrics import Evaluation, evaluate_pipeline, orient
+from tabops.model.split import Split, split_rows
+from tabops.model.tune import Trial, build_pipeline, tune
+from tabops.spec import ProjectSpec
+from tabops.store.ledger import find_snapshot, latest_snapshot
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Candidate:
+    """One tuned and fitted model family, scored on the frozen test rows."""
+
+    estimator: str
+    params: dict[str, Any]
+    cv_score: float
+    trials: int
+    pruned: int
+    evaluation: Evaluation
+    pipeline: Pipeline = field(repr=False)
+    seconds: float
+    run_id: str | None = None
+    model_uri: str | None = None
+    artifact_sha256: str | None = None
+
+
+@dataclass
+class TrainData:
+    """The snapshot a run trains on, cut into frozen train and test rows."""
+
+    snapshot_hash: str
+    frame: pd.DataFrame  # the model's input frame for every row of the snapshot
+    y: np.ndarray
+    split: Split
+
+    @property
+    def test_frame(self) -> pd.DataFrame:
+        return self.frame.iloc[self.split.test]
+
+
+@dataclass
+class TrainResult:
+    """What ``tabops train`` did: every candidate, and the best by cross-validated score."""
+
+    project: str
+    snapshot_hash: str
+    spec_hash: str
+    metric: str
+    split_method: str
+    train_rows: int
+    test_rows: int
+    candidates: list[Candidate]
+    best: Candidate
+    seconds: float
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "project": self.project,
+            "snapshot_hash": self.snapshot_hash,
+            "spec_hash": self.spec_hash,
+            "metric": self.metric,
+            "split": self.split_method,
+            "train_rows": self.train_rows,
+            "test_rows": self.test_rows,
+            "best": self.best.estimator,
+            "best_run_id": self.best.run_id,
+            "best_model_uri": self.best.model_uri,
+            "seconds": round(self.seconds, 3),
+            "candidates": [
+                {
+                    "estimator": c.estimator,
+                    "params": c.params,
+                    "cv_score": c.cv_score,
+                    "test": c.evaluation.metrics,
+                    "threshold": c.evaluation.threshold,
+                    "trials": c.trials,
+                    "pruned": c.pruned,
+                    "run_id": c.run_id,
+                    "model_uri": c.model_uri,
+                    "artifact_sha256": c.artifact_sha256,
+                    "seconds": round(c.seconds, 3),
+                }
+                for c in self.candidates
+            ],
+        }
+
+
+class Tracking(Protocol):
+    """Where runs, trials and fitted models are recorded (MLflow in ``tabops.registry``)."""
+
+    def candidate_run(
+        self, spec: ProjectSpec, data: TrainData, estimator: str
+    ) -> AbstractContextManager[CandidateRun]: ...
+
+    def mark_best(self, candidate: Candidate) -> None:
+        """Record that ``candidate`` won this training (what ``tabops register`` picks)."""
+
+
+class CandidateRun(Protocol):
+    """One candidate's parent run: trials nest under it, the fitted model lands in it."""
+
+    run_id: str
+
+    def trial_sink(self, trial: Trial) -> None:
+        """Record one finished trial, nested under this run."""
+
+    def finish(self, candidate: Candidate, data: TrainData) -> None: ...
+
+
+def load_train_data(spec: ProjectSpec, ctx: Context, snapshot: str | None = None) -> TrainData:
+    """The snapshot (latest, or the one whose hash starts with ``snapshot``), split."""
+    if snapshot is None:
+        row = latest_snapshot(ctx.store, spec.name)
+        if row is None:
+            raise NotFoundError(
+                f"Project {spec.name} has no data snapshot yet. Run 'tabops ingest' first."
+            )
+    else:
+        row = find_snapshot(ctx.store, spec.name, snapshot)
+        if row is None:
+            raise NotFoundError(
+                f"No snapshot of {spec.name} starts with '{snapshot}'. "
+                "'tabops data history' lists them."
+            )
+    path = Path(row.path)
+    if not path.exists():
+        raise DataError(
+            f"Snapshot {row.snapshot_hash[:16]} is recorded but its file {path} is missing "
+            "(was TABOPS_HOME moved or cleaned?). Ingest the data again."
+        )
+    table = read_snapshot(path)
+    if spec.target not in table.column_names:
+        raise DataError(f"Snapshot {row.snapshot_hash[:16]} has no target column {spec.target}.")
+    missing_target = table.column(spec.target).null_count
+    if missing_target:
+        log.warning("dropping %d rows without a target value", missing_target)
+        table = table.filter(table.column(spec.target).is_valid())
+    frame = table.to_pandas()
+    y = target_values(frame, spec)
+    if len(frame) < 10:
+        raise DataError(
+            f"Snapshot {row.snapshot_hash[:16]} has {len(frame)} labelled rows; training needs "
+            "at least 10."
+        )
+    return TrainData(row.snapshot_hash, frame, y, split_rows(frame, y, spec))
+
+
+def run_train(
+    spec: ProjectSpec, ctx: Context, tracking: Tracking, snapshot: str | None = None
+) -> TrainResult:
+    """Tune and fit every candidate of ``spec.train`` on the snapshot's training rows, score
+    each on the frozen test rows, and record everything through ``tracking``."""
+    started = time.perf_counter()
+    families = [family(c, spec.task, i) for i, c in enumerate(spec.train.candidates)]
+    with ctx.progress.step("Loading the snapshot"):
+        data = load_train_data(spec, ctx, snapshot)
+    x = model_frame(data.frame, spec)
+    train_x, train_y = x.iloc[data.split.train], data.y[data.split.train]
+    time_ordered = data.split.method.startswith("time:")
+    candidates = []
+    for candidate_spec, chosen in zip(spec.train.candidates, families, strict=True):
+        name = candidate_spec.estimator
+        candidate_started = time.perf_counter()
+        with (
+            tracking.candidate_run(spec, data, name) as run,
+            ctx.progress.step(f"Tuning {name}", total=spec.train.trials) as advance,
+        ):
+            try:
+                tuning = tune(
+                    spec, chosen, candidate_spec.params, train_x, train_y, time_ordered,
+                    run.trial_sink, advance,
+                )  # fmt: skip
+            except RuntimeError as exc:
+                raise TabopsError(
+                    f"Every trial of candidate '{name}' failed; check its params and search "
+                    "space in train.candidates (run with --debug for the errors)."
+                ) from exc
+            pipeline = build_pipeline(spec, chosen, tuning.best_params).fit(train_x, train_y)
+            candidate = Candidate(
+                estimator=name,
+                params=tuning.best_params,
+                cv_score=tuning.best_score,
+                trials=len(tuning.trials),
+                pruned=sum(t.state == "pruned" for t in tuning.trials),
+                evaluation=evaluate_pipeline(pipeline, x.iloc[data.split.test],
+                                             data.y[data.split.test], spec),
+                pipeline=pipeline,
+                seconds=time.perf_counter() - candidate_started,
+                run_id=run.run_id,
+            )  # fmt: skip
+            run.finish(candidate, data)
+        candidates.append(candidate)
+    best = max(candidates, key=lambda c: orient(spec.metric, c.cv_score))
+    tracking.mark_best(best)
+    return TrainResult(
+        project=spec.name,
+        snapshot_hash=data.snapshot_hash,
+        spec_hash=spec.spec_hash,
+        metric=spec.metric,
+        split_method=data.split.method,
+        train_rows=len(data.split.train),
+        test_rows=len(data.split.test),
+        candidates=candidates,
+        best=best,
+        seconds=time.perf_counter() - started,
+    )

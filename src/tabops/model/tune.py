@@ -1,0 +1,134 @@
+"""Hyperparameter search with Optuna: cross-validated trials on the training rows, pruned
+fold by fold, reproducible for a seed. Tracking is the caller's: trials go to a sink."""
+
+from __future__ import annotations
+
+import logging
+import math
+import time
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+import numpy as np
+import pandas as pd
+from sklearn.model_selection import KFold, StratifiedKFold, TimeSeriesSplit
+from sklearn.pipeline import Pipeline
+
+from tabops.model.candidates import Family
+from tabops.model.features import build_preprocessor
+from tabops.model.metrics import evaluate_pipeline, orient
+from tabops.progress import Advance
+from tabops.spec import ProjectSpec, SearchRange, Task
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Trial:
+    """One evaluated set of parameters."""
+
+    number: int
+    params: dict[str, Any]
+    score: float  # mean cross-validated primary metric (NaN when pruned or failed)
+    state: str  # complete | pruned | failed
+    seconds: float
+
+
+class TrialSink(Protocol):
+    """Receives every finished trial (e.g. to log it as a nested run)."""
+
+    def __call__(self, trial: Trial) -> None: ...
+
+
+@dataclass(frozen=True)
+class Tuning:
+    """The search's outcome: the best parameters (fixed ones included) and every trial."""
+
+    best_params: dict[str, Any]
+    best_score: float
+    trials: list[Trial]
+
+
+def build_pipeline(spec: ProjectSpec, family: Family, params: dict[str, Any]) -> Pipeline:
+    """The one artifact: preprocessing from the spec's types, then the estimator."""
+    return Pipeline(
+        [("features", build_preprocessor(spec)), ("model", family.build(params, spec.train.seed))]
+    )
+
+
+def tune(
+    spec: ProjectSpec,
+    family: Family,
+    fixed: dict[str, Any],
+    x: pd.DataFrame,
+    y: np.ndarray,
+    time_ordered: bool,
+    sink: TrialSink,
+    advance: Advance,
+) -> Tuning:
+    """Search ``family``'s space (``fixed`` params held) for the best cross-validated score."""
+    import optuna
+
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    metric = spec.metric
+    folds = list(_folds(spec, len(x), y, time_ordered))
+    trials: list[Trial] = []
+
+    def objective(trial: optuna.Trial) -> float:
+        started = time.perf_counter()
+        params = {name: _suggest(trial, name, space) for name, space in family.search.items()}
+        fold_scores: list[float] = []
+        state, score = "complete", math.nan
+        try:
+            for step, (train_rows, valid_rows) in enumerate(folds):
+                pipeline = build_pipeline(spec, family, {**fixed, **params})
+                pipeline.fit(x.iloc[train_rows], y[train_rows])
+                evaluation = evaluate_pipeline(pipeline, x.iloc[valid_rows], y[valid_rows], spec)
+                fold_scores.append(evaluation.metrics[metric])
+                trial.report(orient(metric, float(np.mean(fold_scores))), step)
+                if trial.should_prune():
+                    state = "pruned"
+                    raise optuna.TrialPruned()
+            score = float(np.mean(fold_scores))
+            return orient(metric, score)
+        finally:
+            if state == "complete" and math.isnan(score):
+                state = "failed"
+            record = Trial(trial.number, params, score, state, time.perf_counter() - started)
+            trials.append(record)
+            sink(record)
+            advance(1)
+
+    sampler = optuna.samplers.TPESampler(seed=spec.train.seed)
+    pruner = optuna.pruners.MedianPruner(n_startup_trials=3, n_warmup_steps=1)
+    study = optuna.create_study(direction="maximize", sampler=sampler, pruner=pruner)
+    study.optimize(
+        objective,
+        n_trials=spec.train.trials,
+        timeout=spec.train.timeout,
+        catch=(ValueError, ArithmeticError),
+    )
+    completed = [t for t in trials if t.state == "complete" and not math.isnan(t.score)]
+    if not completed:
+        raise RuntimeError("every trial failed")  # the caller names the candidate
+    best = max(completed, key=lambda t: orient(metric, t.score))
+    return Tuning({**fixed, **best.params}, best.score, trials)
+
+
+def _suggest(trial: Any, name: str, space: SearchRange) -> Any:
+    if space.choices is not None:
+        return trial.suggest_categorical(name, space.choices)
+    assert space.low is not None and space.high is not None
+    if space.integer:
+        return trial.suggest_int(name, int(space.low), int(space.high), log=space.log)
+    return trial.suggest_float(name, space.low, space.high, log=space.log)
+
+
+def _folds(spec: ProjectSpec, rows: int, y: np.ndarray, time_ordered: bool) -> Any:
+    positions = np.arange(rows)
+    if time_ordered:  # train on the past, validate on what follows
+        return TimeSeriesSplit(n_splits=spec.train.cv_folds).split(positions)
+    if spec.task == Task.CLASSIFICATION:
+        splitter = StratifiedKFold(spec.train.cv_folds, shuffle=True, random_state=spec.train.seed)
+        return splitter.split(positions, y)
+    return KFold(spec.train.cv_folds, shuffle=True, random_state=spec.train.seed).split(positions)

@@ -1,0 +1,196 @@
+"""The promotion gate: a candidate version replaces the champion only when it is better on the
+same frozen test rows, was trained on checked data, and keeps the input schema. Every decision,
+and every manual promotion or rollback, is written to the audit table."""
+
+from __future__ import annotations
+
+import getpass
+import json
+import math
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pyarrow.parquet as pq
+import sqlalchemy as sa
+
+from tabops.context import Context
+from tabops.data.snapshots import read_snapshot
+from tabops.errors import DataError, TabopsError
+from tabops.model.frame import model_frame, target_values
+from tabops.model.metrics import evaluate_pipeline
+from tabops.registry.models import CHAMPION, PREVIOUS, ModelVersion, Registry
+from tabops.spec import LOWER_IS_BETTER, ProjectSpec
+from tabops.store import schema
+from tabops.store.ledger import find_snapshot
+
+
+@dataclass
+class Decision:
+    """The outcome of a gate, promotion or rollback, as audited."""
+
+    action: str  # gate | promote | rollback
+    promoted: bool
+    model: str
+    candidate: str | None
+    champion: str | None
+    reasons: list[str] = field(default_factory=list)
+    metrics: dict[str, dict[str, float]] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def gate(
+    spec: ProjectSpec, ctx: Context, registry: Registry, candidate: ModelVersion,
+    force: bool = False, action: str = "gate",
+) -> Decision:  # fmt: skip
+    """Compare ``candidate`` with the champion on the candidate's frozen test rows and move
+    the ``champion`` alias if it passes (or ``force``); audit the decision either way."""
+    champion = registry.by_alias(CHAMPION)
+    decision = Decision(
+        action, False, registry.name, candidate.version, champion.version if champion else None
+    )
+    metric = spec.metric
+    x, y = _frozen_test_rows(spec, ctx, candidate, registry.test_rows(candidate))
+    scored = evaluate_pipeline(registry.load_pipeline(candidate), x, y, spec).metrics
+    decision.metrics["candidate"] = _finite(scored)
+    failures = _data_failures(spec, ctx, candidate)
+    if champion is not None and champion.version != candidate.version:
+        rescored = evaluate_pipeline(registry.load_pipeline(champion), x, y, spec).metrics
+        decision.metrics["champion"] = _finite(rescored)
+        failures += _schema_failures(champion, candidate)
+        failures += _metric_failures(metric, scored[metric], rescored[metric], spec)
+    elif champion is not None:
+        failures.append(f"version {candidate.version} is already the champion")
+    decision.reasons = failures or [_pass_reason(metric, decision.metrics)]
+    if failures and force:
+        decision.reasons = [f"forced despite: {reason}" for reason in failures]
+    decision.promoted = not failures or force
+    if decision.promoted:
+        if champion is not None and champion.version != candidate.version:
+            registry.set_alias(PREVIOUS, champion.version)
+        registry.set_alias(CHAMPION, candidate.version)
+    audit(ctx, spec, decision)
+    return decision
+
+
+def rollback(spec: ProjectSpec, ctx: Context, registry: Registry) -> Decision:
+    """Move ``champion`` back to ``previous``; the version rolled back from loses its alias."""
+    champion, previous = registry.by_alias(CHAMPION), registry.by_alias(PREVIOUS)
+    if previous is None:
+        raise TabopsError(
+            f"Model {registry.name} has no 'previous' version to roll back to. "
+            "'tabops history' shows what was promoted when."
+        )
+    registry.set_alias(CHAMPION, previous.version)
+    registry.delete_alias(PREVIOUS)
+    decision = Decision(
+        "rollback", True, registry.name, previous.version,
+        champion.version if champion else None,
+        [f"rolled back from version {champion.version if champion else '-'} to {previous.version}"],
+    )  # fmt: skip
+    audit(ctx, spec, decision)
+    return decision
+
+
+def audit(ctx: Context, spec: ProjectSpec, decision: Decision) -> None:
+    with ctx.store.connect() as conn:
+        conn.execute(
+            schema.promotion_audit.insert().values(
+                project=spec.name,
+                model_name=decision.model,
+                action=decision.action,
+                decision="promoted" if decision.promoted else "refused",
+                from_version=decision.champion,
+                to_version=decision.candidate,
+                reasons=json.dumps(decision.reasons),
+                metrics=json.dumps(decision.metrics),
+                actor=_actor(),
+                created_at=datetime.now(UTC),
+            )
+        )
+
+
+def history(ctx: Context, spec: ProjectSpec, limit: int = 50) -> list[dict[str, Any]]:
+    """Audited decisions, newest first."""
+    table = schema.promotion_audit
+    query = (
+        sa.select(table)
+        .where(table.c.project == spec.name)
+        .order_by(table.c.created_at.desc(), table.c.id.desc())
+        .limit(limit)
+    )
+    with ctx.store.connect() as conn:
+        rows = [dict(row._mapping) for row in conn.execute(query)]
+    for row in rows:
+        row["reasons"], row["metrics"] = json.loads(row["reasons"]), json.loads(row["metrics"])
+    return rows
+
+
+def _frozen_test_rows(
+    spec: ProjectSpec, ctx: Context, candidate: ModelVersion, test_rows: Path
+) -> tuple[Any, np.ndarray]:
+    found = find_snapshot(ctx.store, spec.name, candidate.snapshot_hash)
+    if found is None or not Path(found.path).exists():
+        raise DataError(
+            f"The snapshot {candidate.snapshot_hash[:16]} that version {candidate.version} was "
+            "trained on is not in this workspace; the gate needs its frozen test rows."
+        )
+    rows = pq.read_table(test_rows).column("row").to_numpy()
+    table = read_snapshot(Path(found.path))
+    table = table.filter(table.column(spec.target).is_valid()).take(rows)
+    return model_frame(table, spec), target_values(table, spec)
+
+
+def _data_failures(spec: ProjectSpec, ctx: Context, candidate: ModelVersion) -> list[str]:
+    # A snapshot exists only for a batch that passed the contract; check it is this project's.
+    if find_snapshot(ctx.store, spec.name, candidate.snapshot_hash) is None:
+        return [f"training snapshot {candidate.snapshot_hash[:16]} did not pass ingestion"]
+    return []
+
+
+def _schema_failures(champion: ModelVersion, candidate: ModelVersion) -> list[str]:
+    before, after = champion.input_schema, candidate.input_schema
+    if before == after:
+        return []
+    changes = [f"{c} removed" for c in before if c not in after]
+    changes += [f"{c} added" for c in after if c not in before]
+    changes += [
+        f"{c} {before[c]}→{after[c]}" for c in before if c in after and before[c] != after[c]
+    ]
+    return [f"input schema changed ({', '.join(changes)}); clients would break"]
+
+
+def _metric_failures(
+    metric: str, candidate: float, champion: float, spec: ProjectSpec
+) -> list[str]:
+    tolerance = spec.gate.tolerance
+    lower = metric in LOWER_IS_BETTER
+    worse_by = (candidate - champion) if lower else (champion - candidate)
+    if math.isnan(candidate) or worse_by > tolerance:
+        return [
+            f"{metric} {candidate:.4f} is worse than the champion's {champion:.4f} on the same "
+            f"test rows (tolerance {tolerance})"
+        ]
+    return []
+
+
+def _pass_reason(metric: str, metrics: dict[str, dict[str, float]]) -> str:
+    candidate = metrics["candidate"].get(metric, math.nan)
+    if "champion" not in metrics:
+        return f"first champion ({metric} {candidate:.4f})"
+    return f"{metric} {candidate:.4f} vs champion {metrics['champion'].get(metric, math.nan):.4f}"
+
+
+def _finite(values: dict[str, float]) -> dict[str, float]:
+    return {k: round(v, 6) for k, v in values.items() if math.isfinite(v)}
+
+
+def _actor() -> str:
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):
+        return "unknown"

@@ -1,0 +1,146 @@
+"""The MLflow model registry: versions, aliases, and verified loading of a version's pipeline.
+
+Aliases, not the deprecated stages: ``champion`` serves, ``previous`` is what rollback returns
+to, ``challenger`` is scored in shadow.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from tabops.data.snapshots import file_sha256
+from tabops.errors import NotFoundError, RegistryError, TabopsError
+from tabops.registry.tracking import TEST_ROWS_ARTIFACT, connect, registry_errors
+
+CHAMPION, PREVIOUS, CHALLENGER = "champion", "previous", "challenger"
+
+
+@dataclass(frozen=True)
+class ModelVersion:
+    """What tabops needs to know about a registered version."""
+
+    name: str
+    version: str
+    run_id: str
+    source: str
+    tags: dict[str, str]
+
+    @property
+    def snapshot_hash(self) -> str:
+        return self.tags.get("tabops.snapshot_hash", "")
+
+    @property
+    def artifact_sha256(self) -> str:
+        return self.tags.get("tabops.artifact_sha256", "")
+
+    @property
+    def input_schema(self) -> dict[str, str]:
+        return dict(json.loads(self.tags.get("tabops.input_schema", "{}")))
+
+
+class Registry:
+    """Model versions of one registered model (named after the project)."""
+
+    def __init__(self, tracking_uri: str, name: str) -> None:
+        self.uri, self.name = tracking_uri, name
+        self.client = connect(tracking_uri)
+
+    def register(self, run_id: str, model_uri: str, tags: dict[str, str]) -> ModelVersion:
+        """A new version of the model from a run's logged pipeline."""
+        from mlflow.exceptions import MlflowException
+
+        with registry_errors(self.uri):
+            try:
+                self.client.get_registered_model(self.name)
+            except MlflowException:
+                self.client.create_registered_model(self.name)
+            created = self.client.create_model_version(
+                self.name, source=model_uri, run_id=run_id, tags=tags
+            )
+        return self.version(str(created.version))
+
+    def version(self, version: str) -> ModelVersion:
+        from mlflow.exceptions import MlflowException
+
+        try:
+            with registry_errors(self.uri, passthrough=True):
+                found = self.client.get_model_version(self.name, version)
+        except MlflowException as exc:
+            raise NotFoundError(
+                f"Model {self.name} has no version {version}. 'tabops history' lists versions."
+            ) from exc
+        return _version(found)
+
+    def by_alias(self, alias: str) -> ModelVersion | None:
+        """The version an alias points at, or None when the alias is not set."""
+        from mlflow.exceptions import MlflowException
+
+        try:
+            with registry_errors(self.uri, passthrough=True):
+                found = self.client.get_model_version_by_alias(self.name, alias)
+        except MlflowException:  # no such model or alias: MLflow says INVALID_PARAMETER_VALUE
+            return None
+        return _version(found)
+
+    def set_alias(self, alias: str, version: str) -> None:
+        with registry_errors(self.uri):
+            self.client.set_registered_model_alias(self.name, alias, version)
+
+    def delete_alias(self, alias: str) -> None:
+        with registry_errors(self.uri):
+            self.client.delete_registered_model_alias(self.name, alias)
+
+    def test_rows(self, version: ModelVersion) -> Path:
+        """The frozen test rows (snapshot positions) stored with the version's run."""
+        import mlflow.artifacts
+
+        with registry_errors(self.uri):
+            return Path(
+                mlflow.artifacts.download_artifacts(
+                    run_id=version.run_id, artifact_path=TEST_ROWS_ARTIFACT, tracking_uri=self.uri
+                )
+            )
+
+    def load_pipeline(self, version: ModelVersion) -> Any:
+        """The version's fitted pipeline, loaded only if its file's SHA-256 is the recorded one
+        (a tampered artifact is refused before deserialisation)."""
+        import mlflow.artifacts
+        import mlflow.sklearn
+
+        with registry_errors(self.uri):
+            folder = Path(
+                mlflow.artifacts.download_artifacts(
+                    artifact_uri=version.source, tracking_uri=self.uri
+                )
+            )
+        model_file = folder / _model_file(folder)
+        actual = file_sha256(model_file)
+        if not version.artifact_sha256 or actual != version.artifact_sha256:
+            raise TabopsError(
+                f"Refusing to load {self.name} version {version.version}: its artifact's SHA-256 "
+                f"({actual[:16]}) differs from the one recorded at training "
+                f"({version.artifact_sha256[:16] or 'none'}). The artifact was changed."
+            )
+        return mlflow.sklearn.load_model(str(folder))
+
+
+def _model_file(folder: Path) -> str:
+    import yaml
+
+    mlmodel = yaml.safe_load((folder / "MLmodel").read_text(encoding="utf-8"))
+    return str(mlmodel["flavors"]["sklearn"]["pickled_model"])
+
+
+def _version(found: Any) -> ModelVersion:
+    if found.run_id is None:
+        raise RegistryError(f"Model version {found.version} has no source run.")
+    return ModelVersion(
+        name=found.name,
+        version=str(found.version),
+        run_id=found.run_id,
+        source=found.source,
+        tags=dict(found.tags),
+    )

@@ -1,0 +1,310 @@
+"""MLflow tracking for the train stage: one run per candidate, a nested run per trial, the
+fitted pipeline logged with its signature, input example, skops serialisation and SHA-256.
+
+Trials are created with an explicit ``mlflow.parentRunId`` through the client, not through the
+fluent active-run stack, so the parent link survives whatever Optuna does (optuna#5148).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from tabops.data.snapshots import file_sha256
+from tabops.errors import NotFoundError, RegistryError, TabopsError
+from tabops.model.frame import feature_names, model_frame
+from tabops.model.train import Candidate, TrainData
+from tabops.model.tune import Trial
+from tabops.settings import Settings
+from tabops.spec import ProjectSpec, dump_spec
+
+log = logging.getLogger(__name__)
+
+MODEL_ARTIFACT = "model"
+TEST_ROWS_ARTIFACT = "split/test_rows.parquet"
+BEST_TAG = "tabops.best"
+#: Run tags copied onto the registered version: what the gate and serving need to know.
+VERSION_TAGS = ("tabops.snapshot_hash", "tabops.spec_hash", "tabops.artifact_sha256",
+                "tabops.input_schema", "tabops.estimator", "tabops.metric")  # fmt: skip
+#: Modules whose types tabops' pipelines are made of; skops loads nothing else.
+TRUSTED_MODULES = ("sklearn.", "lightgbm.", "xgboost.", "numpy.", "scipy.", "collections.")
+_VERSIONED = ("tabops", "scikit-learn", "lightgbm", "xgboost", "numpy", "pandas", "pyarrow",
+              "optuna", "mlflow", "skops")  # fmt: skip
+
+
+def _quiet_mlflow() -> None:
+    # Set before mlflow is imported: no git probing, no run links printed on stdout.
+    for name, value in {
+        "GIT_PYTHON_REFRESH": "quiet",
+        "MLFLOW_SUPPRESS_PRINTING_URL_TO_STDOUT": "true",
+        "MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR": "false",
+        "MLFLOW_LOGGING_LEVEL": "WARNING",
+        "MLFLOW_DISABLE_TELEMETRY": "true",
+    }.items():
+        os.environ.setdefault(name, value)
+    for name in ("mlflow", "alembic"):
+        logging.getLogger(name).setLevel(logging.WARNING)
+
+
+def connect(uri: str) -> Any:
+    """An MlflowClient on ``uri`` (also made the fluent API's URI, for model logging)."""
+    _quiet_mlflow()
+    import mlflow
+
+    mlflow.set_tracking_uri(uri)
+    return mlflow.MlflowClient(uri)
+
+
+def input_schema(spec: ProjectSpec) -> dict[str, str]:
+    """What a client sends the model: each feature column and its spec type."""
+    return {name: spec.columns[name].type.value for name in feature_names(spec)}
+
+
+def trusted_types(pipeline: Any) -> list[str]:
+    """The skops types a fitted pipeline needs, refused if any lies outside TRUSTED_MODULES."""
+    import skops.io
+
+    needed = skops.io.get_untrusted_types(data=skops.io.dumps(pipeline))
+    foreign = [t for t in needed if not t.startswith(TRUSTED_MODULES)]
+    if foreign:
+        raise TabopsError(f"The fitted pipeline holds types tabops does not trust: {foreign}.")
+    return list(needed)
+
+
+def package_versions() -> dict[str, str]:
+    versions = {}
+    for name in _VERSIONED:
+        try:
+            versions[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            continue
+    return versions
+
+
+@dataclass
+class MlflowRun:
+    """A candidate's parent run (see :class:`tabops.model.train.CandidateRun`)."""
+
+    run_id: str
+    experiment_id: str
+    spec: ProjectSpec
+    client: Any
+
+    def trial_sink(self, trial: Trial) -> None:
+        """Log one Optuna trial as a run nested under this one."""
+        from mlflow.entities import Metric, Param
+
+        run = self.client.create_run(
+            self.experiment_id,
+            run_name=f"trial-{trial.number}",
+            tags={"mlflow.parentRunId": self.run_id, "tabops.trial_state": trial.state},
+        )
+        metrics = []
+        if not np.isnan(trial.score):
+            metrics.append(Metric(f"cv_{self.spec.metric}", trial.score, _now_ms(), 0))
+        metrics.append(Metric("seconds", trial.seconds, _now_ms(), 0))
+        params = [Param(k, str(v)) for k, v in trial.params.items()]
+        self.client.log_batch(run.info.run_id, metrics=metrics, params=params)
+        status = {"complete": "FINISHED", "pruned": "KILLED"}.get(trial.state, "FAILED")
+        self.client.set_terminated(run.info.run_id, status)
+
+    def finish(self, candidate: Candidate, data: TrainData) -> None:
+        """Log the winner's parameters, test metrics, frozen test rows and fitted pipeline."""
+        import mlflow
+        import mlflow.sklearn
+        from mlflow.models import infer_signature
+
+        metric = self.spec.metric
+        with mlflow.start_run(run_id=self.run_id):
+            mlflow.log_params({f"best_{k}": v for k, v in candidate.params.items()})
+            mlflow.log_metric(f"cv_{metric}", candidate.cv_score)
+            mlflow.log_metrics(
+                {f"test_{k}": v for k, v in candidate.evaluation.metrics.items() if np.isfinite(v)}
+            )
+            if candidate.evaluation.threshold is not None:
+                mlflow.log_metric("threshold", candidate.evaluation.threshold)
+            mlflow.log_dict(
+                {"labels": candidate.evaluation.labels, "matrix": candidate.evaluation.confusion},
+                "evaluation/confusion.json",
+            )
+            mlflow.log_artifact(_test_rows_file(data), "split")
+            example = model_frame(data.test_frame.head(5), self.spec)
+            output = _predict(candidate.pipeline, example, self.spec)
+            info = mlflow.sklearn.log_model(
+                candidate.pipeline,
+                name=MODEL_ARTIFACT,
+                signature=infer_signature(example, output),
+                input_example=example,
+                serialization_format="skops",
+                skops_trusted_types=trusted_types(candidate.pipeline),
+                pip_requirements=[f"{k}=={v}" for k, v in package_versions().items()
+                                  if k not in ("tabops", "optuna")],
+            )  # fmt: skip
+            candidate.model_uri = info.model_uri
+            candidate.artifact_sha256 = _artifact_sha256(info)
+            mlflow.set_tags(
+                {
+                    "tabops.artifact_sha256": candidate.artifact_sha256,
+                    "tabops.input_schema": json.dumps(input_schema(self.spec)),
+                    "tabops.model_uri": info.model_uri,
+                }
+            )
+
+
+def _predict(pipeline: Any, example: Any, spec: ProjectSpec) -> Any:
+    return (
+        pipeline.predict_proba(example)
+        if spec.task == "classification"
+        else pipeline.predict(example)
+    )
+
+
+def _now_ms() -> int:
+    import time
+
+    return int(time.time() * 1000)
+
+
+def _test_rows_file(data: TrainData) -> str:
+    import tempfile
+
+    folder = Path(tempfile.mkdtemp(prefix="tabops-split-"))
+    path = folder / Path(TEST_ROWS_ARTIFACT).name
+    pq.write_table(pa.table({"row": data.split.test.astype(np.int64)}), path)
+    return str(path)
+
+
+def _artifact_sha256(info: Any) -> str:
+    """SHA-256 of the serialised model file (verified again before every load)."""
+    import mlflow
+
+    folder = Path(mlflow.artifacts.download_artifacts(artifact_uri=info.model_uri))
+    return file_sha256(folder / info.flavors["sklearn"]["pickled_model"])
+
+
+class MlflowTracking:
+    """Runs in the project's MLflow experiment (named after the project)."""
+
+    def __init__(self, settings: Settings, spec: ProjectSpec) -> None:
+        self.uri = settings.mlflow_uri
+        self.spec = spec
+        self.client = connect(self.uri)
+        artifacts = None
+        if self.uri.startswith("sqlite:"):
+            settings.home.mkdir(parents=True, exist_ok=True)
+            artifacts = (settings.artifacts_dir / spec.name).as_uri()
+        self.experiment_id = self._experiment(spec.name, artifacts)
+
+    def _experiment(self, name: str, artifacts: str | None) -> str:
+        with registry_errors(self.uri):
+            found = self.client.get_experiment_by_name(name)
+            if found is not None:
+                return str(found.experiment_id)
+            return str(self.client.create_experiment(name, artifact_location=artifacts))
+
+    @contextmanager
+    def candidate_run(
+        self, spec: ProjectSpec, data: TrainData, estimator: str
+    ) -> Iterator[MlflowRun]:
+        tags = {
+            "tabops.project": spec.name,
+            "tabops.estimator": estimator,
+            "tabops.snapshot_hash": data.snapshot_hash,
+            "tabops.spec_hash": spec.spec_hash,
+            "tabops.split": data.split.method,
+            "tabops.metric": spec.metric,
+        }
+        with registry_errors(self.uri):
+            run = self.client.create_run(self.experiment_id, run_name=estimator, tags=tags)
+        run_id = run.info.run_id
+        status = "FAILED"
+        try:
+            with registry_errors(self.uri):
+                self.client.log_text(run_id, dump_spec(spec), "tabops.yaml")
+                self.client.log_dict(run_id, package_versions(), "environment/versions.json")
+                self.client.log_batch(run_id, params=_params(spec, data, estimator))
+            yield MlflowRun(run_id, self.experiment_id, spec, self.client)
+            status = "FINISHED"
+        finally:
+            self.client.set_terminated(run_id, status)
+
+    def mark_best(self, candidate: Candidate) -> None:
+        with registry_errors(self.uri):
+            self.client.set_tag(candidate.run_id, BEST_TAG, "true")
+
+    def best_run(self) -> Any:
+        """The most recent run marked best by ``tabops train``, or None."""
+        with registry_errors(self.uri):
+            runs = self.client.search_runs(
+                [self.experiment_id],
+                filter_string=f"tags.`{BEST_TAG}` = 'true'",
+                order_by=["attributes.start_time DESC"],
+                max_results=1,
+            )
+        return runs[0] if runs else None
+
+    def run(self, run_id: str) -> Any:
+        from mlflow.exceptions import MlflowException
+
+        try:
+            with registry_errors(self.uri, passthrough=True):
+                return self.client.get_run(run_id)
+        except MlflowException as exc:
+            raise NotFoundError(f"No MLflow run {run_id} in {_redact(self.uri)}.") from exc
+
+
+def _params(spec: ProjectSpec, data: TrainData, estimator: str) -> list[Any]:
+    from mlflow.entities import Param
+
+    values = {
+        "estimator": estimator,
+        "snapshot_hash": data.snapshot_hash,
+        "spec_hash": spec.spec_hash,
+        "metric": spec.metric,
+        "split": data.split.method,
+        "train_rows": len(data.split.train),
+        "test_rows": len(data.split.test),
+        "trials": spec.train.trials,
+        "cv_folds": spec.train.cv_folds,
+        "seed": spec.train.seed,
+    }
+    return [Param(k, str(v)) for k, v in values.items()]
+
+
+#: MLflow error codes that mean "no such thing", not "the service failed".
+_MISSING = frozenset({"RESOURCE_DOES_NOT_EXIST", "INVALID_PARAMETER_VALUE"})
+
+
+@contextmanager
+def registry_errors(uri: str, passthrough: bool = False) -> Iterator[None]:
+    """Turn MLflow's connection and server errors into a clear :class:`RegistryError`; with
+    ``passthrough``, "does not exist" errors stay MlflowException for the caller to handle."""
+    from mlflow.exceptions import MlflowException
+
+    try:
+        yield
+    except MlflowException as exc:
+        if passthrough and exc.error_code in _MISSING:
+            raise
+        message = str(exc).strip().splitlines()[0][:300]
+        raise RegistryError(
+            f"The MLflow tracking store at {_redact(uri)} failed: {message}. Check that it is "
+            "running and that MLFLOW_TRACKING_URI is right."
+        ) from exc
+
+
+def _redact(uri: str) -> str:
+    from tabops.store.db import redact
+
+    return redact(uri) if "://" in uri and "@" in uri else uri

@@ -1,0 +1,104 @@
+"""Train, register, gate, promote and roll back against a real MLflow store (SQLite, embedded)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from tabops.context import Context
+from tabops.errors import TabopsError
+from tabops.model.train import run_train
+from tabops.registry.gate import history, rollback
+from tabops.registry.lifecycle import registry_for, run_promote, run_register
+from tabops.registry.models import CHAMPION, PREVIOUS
+from tabops.registry.tracking import MlflowTracking, connect
+from tabops.settings import Settings
+from tabops.spec import ProjectSpec
+from tests.unit.model.conftest import add_snapshot, synthetic_spec, synthetic_table
+
+pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("mlflow")]
+
+
+@pytest.fixture(scope="module")
+def workspace(tmp_path_factory: pytest.TempPathFactory) -> Context:
+    home = tmp_path_factory.mktemp("lifecycle") / ".tabops"
+    ctx = Context(settings=Settings(home=home))
+    add_snapshot(ctx, synthetic_spec(), synthetic_table(400))
+    return ctx
+
+
+def _train(spec: ProjectSpec, ctx: Context) -> str:
+    result = run_train(spec, ctx, MlflowTracking(ctx.settings, spec))
+    assert result.best.run_id is not None
+    return result.best.run_id
+
+
+def test_trials_nest_under_their_candidate_and_the_model_is_logged(workspace: Context) -> None:
+    spec = synthetic_spec(trials=3, candidates=[{"estimator": "linear"}])
+    run_id = _train(spec, workspace)
+    client = connect(workspace.settings.mlflow_uri)
+    run = client.get_run(run_id)
+    assert run.data.tags["tabops.snapshot_hash"]
+    assert run.data.tags["tabops.best"] == "true"
+    assert run.data.metrics["test_roc_auc"] > 0.85
+    children = client.search_runs(
+        [run.info.experiment_id], filter_string=f"tags.mlflow.parentRunId = '{run_id}'"
+    )
+    assert len(children) == 3
+    assert all("C" in child.data.params for child in children)
+    artifacts = {a.path for a in client.list_artifacts(run_id)}
+    assert {"tabops.yaml", "split", "environment", "evaluation"} <= artifacts
+
+
+def test_gate_promotes_better_refuses_worse_and_audits_both(workspace: Context) -> None:
+    good = synthetic_spec(trials=2, candidates=[{"estimator": "linear"}])
+    first = run_register(good, workspace, _train(good, workspace))
+    assert first.decision.promoted
+    # A crippled model: heavy regularisation, no tuning.
+    bad = synthetic_spec(
+        trials=1, candidates=[{"estimator": "linear", "params": {"C": 1e-4}, "search": {}}]
+    )
+    worse = run_register(bad, workspace, _train(bad, workspace))
+    assert not worse.decision.promoted
+    assert "worse than the champion" in worse.decision.reasons[0]
+    scored = worse.decision.metrics
+    assert scored["candidate"]["roc_auc"] < scored["champion"]["roc_auc"]
+    registry = registry_for(good, workspace)
+    champion = registry.by_alias(CHAMPION)
+    assert champion is not None and champion.version == first.version.version
+
+    forced = run_promote(bad, workspace, worse.version.version, force=True)
+    assert forced.promoted and forced.reasons[0].startswith("forced despite")
+    previous = registry.by_alias(PREVIOUS)
+    assert previous is not None and previous.version == first.version.version
+
+    back = rollback(good, workspace, registry)
+    assert back.candidate == first.version.version
+    champion = registry.by_alias(CHAMPION)
+    assert champion is not None and champion.version == first.version.version
+    actions = [(e["action"], e["decision"]) for e in history(workspace, good)]
+    assert actions[:4] == [
+        ("rollback", "promoted"), ("promote", "promoted"), ("gate", "refused"),
+        ("gate", "promoted"),
+    ]  # fmt: skip
+
+
+def test_tampered_artifact_is_refused_before_loading(workspace: Context) -> None:
+    spec = synthetic_spec(trials=1, candidates=[{"estimator": "linear"}])
+    registry = registry_for(spec, workspace)
+    version = registry.register(
+        *_logged_model(spec, workspace),
+    )
+    folder = Path(workspace.settings.artifacts_dir)
+    model_files = sorted(folder.rglob("model.skops"), key=lambda p: p.stat().st_mtime)
+    model_files[-1].write_bytes(model_files[-1].read_bytes() + b"tampered")
+    with pytest.raises(TabopsError, match="SHA-256"):
+        registry.load_pipeline(version)
+
+
+def _logged_model(spec: ProjectSpec, ctx: Context) -> tuple[str, str, dict[str, str]]:
+    run_id = _train(spec, ctx)
+    run = connect(ctx.settings.mlflow_uri).get_run(run_id)
+    tags = {k: v for k, v in run.data.tags.items() if k.startswith("tabops.")}
+    return run_id, run.data.tags["tabops.model_uri"], tags

@@ -1,0 +1,99 @@
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from tabops.errors import DataError, SpecError
+from tabops.model.candidates import family
+from tabops.model.metrics import Scores, better, evaluate_classification, max_f1_threshold
+from tabops.model.split import split_rows
+from tabops.spec import CandidateSpec, SearchRange, Task
+from tests.unit.model.conftest import synthetic_spec, synthetic_table
+
+
+def test_unknown_estimator_names_the_setting() -> None:
+    with pytest.raises(SpecError, match=r"train.candidates\[1\].estimator 'svm'.*linear"):
+        family(CandidateSpec(estimator="svm"), Task.CLASSIFICATION, 1)
+
+
+def test_unknown_parameter_is_refused_before_training() -> None:
+    bad = CandidateSpec(estimator="linear", search={"depth": SearchRange(low=1, high=3)})
+    with pytest.raises(SpecError, match=r"unknown parameter.*depth"):
+        family(bad, Task.CLASSIFICATION, 0)
+
+
+def test_a_parameter_cannot_be_fixed_and_tuned() -> None:
+    both = CandidateSpec(
+        estimator="linear", params={"C": 1.0}, search={"C": SearchRange(low=0.1, high=1)}
+    )
+    with pytest.raises(SpecError, match="both fixed"):
+        family(both, Task.CLASSIFICATION, 0)
+
+
+def test_search_ranges_are_validated() -> None:
+    with pytest.raises(ValueError, match="low > 0"):
+        SearchRange(low=0, high=1, log=True)
+    with pytest.raises(ValueError, match="either"):
+        SearchRange(low=0, high=1, choices=[1])
+
+
+def test_stratified_split_keeps_class_balance() -> None:
+    spec = synthetic_spec()
+    frame = synthetic_table(1000).to_pandas()
+    y = frame["label"].to_numpy(dtype=object)
+    split = split_rows(frame, y, spec)
+    assert split.method == "stratified"
+    assert len(split.test) == 200 and len(set(split.train) & set(split.test)) == 0
+    assert abs((y[split.test] == "yes").mean() - (y == "yes").mean()) < 0.01
+    again = split_rows(frame, y, spec)
+    assert (again.test == split.test).all()  # same seed, same frozen rows
+
+
+def test_time_split_tests_on_the_most_recent_rows() -> None:
+    spec = synthetic_spec()
+    spec.columns["when"].role = spec.columns["when"].role.TIMESTAMP
+    frame = synthetic_table(100).to_pandas().sample(frac=1.0, random_state=1)  # shuffled
+    split = split_rows(frame, frame["label"].to_numpy(dtype=object), spec)
+    assert split.method == "time:when"
+    train_times = frame["when"].iloc[split.train]
+    test_times = frame["when"].iloc[split.test]
+    assert train_times.max() < test_times.min()
+    assert len(split.test) == 20
+
+
+def test_single_class_target_is_a_clear_error() -> None:
+    spec = synthetic_spec()
+    frame = pd.DataFrame({"label": ["yes"] * 20})
+    with pytest.raises(DataError, match="single class"):
+        split_rows(frame, frame["label"].to_numpy(dtype=object), spec)
+
+
+def test_binary_metrics_and_threshold() -> None:
+    y = np.array(["no", "no", "yes", "yes"], dtype=object)
+    probabilities = np.array([[0.9, 0.1], [0.6, 0.4], [0.35, 0.65], [0.2, 0.8]])
+    result = evaluate_classification(y, Scores(["no", "yes"], probabilities), "yes")
+    assert result.metrics["roc_auc"] == 1.0
+    assert result.threshold == pytest.approx(0.65)
+    assert result.metrics["f1"] == 1.0
+    assert result.confusion == [[2, 0], [0, 2]]
+    fixed = evaluate_classification(y, Scores(["no", "yes"], probabilities), "yes", 0.9)
+    assert fixed.metrics["recall"] == 0.0
+
+
+def test_max_f1_threshold_without_positives() -> None:
+    assert max_f1_threshold(np.zeros(3, dtype=int), np.array([0.1, 0.2, 0.3])) == 0.5
+
+
+def test_multiclass_metrics() -> None:
+    y = np.array(["a", "b", "c"], dtype=object)
+    probabilities = np.eye(3) * 0.8 + 0.2 / 3
+    result = evaluate_classification(y, Scores(["a", "b", "c"], probabilities), None)
+    assert result.metrics["accuracy"] == 1.0
+    assert result.threshold is None
+    assert result.confusion == [[1, 0, 0], [0, 1, 0], [0, 0, 1]]
+
+
+def test_direction_of_metrics() -> None:
+    assert better("roc_auc", 0.9, 0.8) and not better("roc_auc", 0.7, 0.8)
+    assert better("rmse", 1.0, 2.0) and not better("log_loss", 0.5, 0.4)

@@ -1,0 +1,68 @@
+from __future__ import annotations
+
+import math
+
+import pytest
+
+from tabops.context import Context
+from tabops.errors import NotFoundError
+from tabops.model.train import run_train
+from tests.unit.model.conftest import (
+    RecordingTracking,
+    add_snapshot,
+    synthetic_spec,
+    synthetic_table,
+)
+
+
+def test_trains_every_candidate_and_reports_trials(
+    ctx: Context, tracking: RecordingTracking
+) -> None:
+    spec = synthetic_spec(trials=4)
+    digest = add_snapshot(ctx, spec, synthetic_table(400))
+    result = run_train(spec, ctx, tracking)
+    assert [c.estimator for c in result.candidates] == ["linear", "lightgbm"]
+    assert result.snapshot_hash == digest
+    assert (result.train_rows, result.test_rows) == (320, 80)
+    for candidate in result.candidates:
+        run = tracking.runs[candidate.estimator]
+        assert len(run.trials) == 4 == candidate.trials
+        assert run.finished == [candidate]
+        assert candidate.evaluation.metrics["roc_auc"] > 0.85  # the signal is strong
+        scores = [t.score for t in run.trials if t.state == "complete"]
+        assert candidate.cv_score == pytest.approx(max(scores))
+    assert result.best.cv_score == max(c.cv_score for c in result.candidates)
+
+
+def test_regression(ctx: Context, tracking: RecordingTracking) -> None:
+    spec = synthetic_spec("regression", candidates=[{"estimator": "linear"}])
+    add_snapshot(ctx, spec, synthetic_table(300))
+    result = run_train(spec, ctx, tracking)
+    assert result.metric == "rmse"
+    assert result.best.evaluation.metrics["r2"] > 0.7
+
+
+def test_multiclass(ctx: Context, tracking: RecordingTracking) -> None:
+    spec = synthetic_spec(candidates=[{"estimator": "lightgbm", "params": {"n_estimators": 30}}],
+                          metric="log_loss")  # fmt: skip
+    add_snapshot(ctx, spec, synthetic_table(300, classes=3))
+    result = run_train(spec, ctx, tracking)
+    assert set(result.best.pipeline.classes_) == {"low", "mid", "high"}
+    assert math.isfinite(result.best.evaluation.metrics["log_loss"])
+
+
+def test_same_seed_same_result(ctx: Context, tracking: RecordingTracking) -> None:
+    spec = synthetic_spec(candidates=[{"estimator": "linear"}])
+    add_snapshot(ctx, spec, synthetic_table(200))
+    first = run_train(spec, ctx, tracking).best
+    second = run_train(spec, ctx, RecordingTracking()).best
+    assert first.params == second.params
+    assert first.evaluation.metrics == second.evaluation.metrics
+
+
+def test_no_snapshot_is_a_clear_error(ctx: Context, tracking: RecordingTracking) -> None:
+    with pytest.raises(NotFoundError, match="tabops ingest"):
+        run_train(synthetic_spec(), ctx, tracking)
+    add_snapshot(ctx, synthetic_spec(), synthetic_table(50))
+    with pytest.raises(NotFoundError, match="data history"):
+        run_train(synthetic_spec(), ctx, tracking, snapshot="ffff")
