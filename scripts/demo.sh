@@ -31,15 +31,27 @@ rule "6. Ingest the same file again: the ledger knows it, nothing is loaded twic
 rule "7. Data versions"
 "$tabops" data history
 
+rule "8. Train: tune a linear model and LightGBM with Optuna, every trial tracked in MLflow"
+"$tabops" train --trials 10
+
+rule "9. Register the best candidate; the gate decides whether it becomes the champion"
+"$tabops" register
+
+rule "10. Promotion history (audited)"
+"$tabops" history
+
 cat <<MSG
 
 Done. Where to look:
   spec           $demo/tabops.yaml
   snapshots      $demo/.tabops/snapshots/churn/  (content-hashed Parquet)
-  tabops store   $demo/.tabops/tabops.db         (SQLite: ledger, quarantine, ...)
+  tabops store   $demo/.tabops/tabops.db         (SQLite: ledger, quarantine, audit, ...)
+  MLflow         $demo/.tabops/mlflow.db, artifacts in $demo/.tabops/mlartifacts/
+                 open the UI with: (cd $demo && $tabops ui)
 Try next (from $demo):
   $tabops quarantine export -o fixes.csv     # fix the rows, then:
   $tabops quarantine replay fixes.csv
   $tabops data batches
   $tabops ingest --json
+  $tabops run --trials 20          # ingest, train, register in one go
 MSG

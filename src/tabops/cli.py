@@ -325,7 +325,14 @@ def train(
     result = run_train(project, ctx, tracking, snapshot=snapshot)
     if json_output:
         print_json(result.to_dict())
-        return
+    else:
+        _print_train(result)
+
+
+def _print_train(result: object) -> None:
+    from tabops.model.train import TrainResult
+
+    assert isinstance(result, TrainResult)
     metric = result.metric
     columns = ["candidate", f"cv {metric}", f"test {metric}", "trials (pruned)", "seconds", "run"]
     rows = [
@@ -338,7 +345,11 @@ def train(
     best = result.best.evaluation
     details = [(k, f"{v:.4f}") for k, v in best.metrics.items()]
     if best.threshold is not None:
-        details.append(("threshold (max F1)", f"{best.threshold:.4f}"))
+        details.append(("threshold", f"{best.threshold:.4f}"))
+    details += [
+        (f"check: {c.name}", "[green]pass[/green]" if c.passed else f"[red]FAIL[/red] {c.detail}")
+        for c in result.best.checks
+    ]
     out.print(key_values(f"Best: {result.best.estimator}, test split", details))
     out.print(
         f"Data {result.snapshot_hash[:16]}, split {result.split_method} "
@@ -488,6 +499,91 @@ def _print_decision(decision: object) -> None:
             for name in names
         ]  # fmt: skip
         out.print(table("On the same frozen test rows", ["metric", *decision.metrics], rows))
+
+
+@app.command("run")
+def run_all(
+    spec: SpecOption = None,
+    overrides: SetOption = None,
+    trials: Annotated[
+        int | None, typer.Option(min=1, help="Optuna trials per candidate (train.trials).")
+    ] = None,
+    force: ForceOption = False,
+    json_output: JsonOption = False,
+) -> None:
+    """Ingest, train, evaluate and register in one go, with a final summary.
+
+    Exit code 3 when the batch is blocked or the gate keeps the current champion.
+
+    Example: tabops run --trials 20
+    """
+    from tabops.lifecycle import run_lifecycle
+
+    extra = [f"train.trials={trials}"] if trials is not None else []
+    project = _spec(spec, [*(overrides or []), *extra])
+    ctx = _context(json_output)
+    result = run_lifecycle(project, ctx, force=force)
+    if json_output:
+        print_json(result.to_dict())
+    else:
+        _print_ingest(result.ingest)
+        if result.train is not None:
+            _print_train(result.train)
+        if result.register is not None:
+            _print_decision(result.register.decision)
+        _print_run_summary(result)
+    if result.exit_code:
+        raise typer.Exit(result.exit_code)
+
+
+def _print_run_summary(result: object) -> None:
+    from tabops.lifecycle import RunResult
+
+    assert isinstance(result, RunResult)
+    pairs: list[tuple[str, object]] = [("data", result.ingest.status.replace("_", " "))]
+    if result.train is not None:
+        train = result.train
+        best = train.best
+        pairs += [
+            ("data hash", train.snapshot_hash[:16]),
+            ("best candidate", best.estimator),
+            (f"test {train.metric}", f"{best.evaluation.metrics[train.metric]:.4f}"),
+        ]
+    if result.register is not None:
+        decision = result.register.decision
+        pairs += [
+            ("model version", f"{result.register.version.name} v{result.register.version.version}"),
+            ("gate", "promoted to champion" if decision.promoted else "refused"),
+        ]
+    out.print(key_values("Summary", pairs))
+
+
+@app.command()
+def ui(
+    port: Annotated[int, typer.Option(help="Port for the MLflow UI.")] = 5000,
+    print_only: Annotated[
+        bool, typer.Option("--print", help="Print the command instead of running it.")
+    ] = False,
+) -> None:
+    """Start the MLflow UI on this workspace's tracking store (127.0.0.1 only).
+
+    Example: tabops ui --port 5001
+    """
+    import os
+    import shlex
+
+    settings = load_settings()
+    if settings.tracking_uri and not settings.tracking_uri.startswith("sqlite:"):
+        out.print(f"Tracking runs on a server: open {settings.tracking_uri} in a browser.")
+        return
+    mlflow = str(Path(sys.executable).with_name("mlflow"))
+    command = [mlflow, "ui", "--backend-store-uri", settings.mlflow_uri,
+               "--host", "127.0.0.1", "--port", str(port)]  # fmt: skip
+    if print_only:
+        out.print(shlex.join(command))
+        return
+    out.print(f"MLflow UI on http://127.0.0.1:{port} (Ctrl+C stops it)")
+    os.execv(mlflow, command)
 
 
 @quarantine_app.command("list")

@@ -248,6 +248,50 @@ class TrainSpec(_Strict):
     seed: int = 42
 
 
+class CostSpec(_Strict):
+    """What a wrong decision costs; the decision threshold minimises the expected cost."""
+
+    false_positive: float = Field(gt=0, description="Cost of flagging a negative.")
+    false_negative: float = Field(gt=0, description="Cost of missing a positive.")
+
+
+class BehaviouralCheck(_Strict):
+    """A property the model must have, checked on the frozen test rows.
+
+    invariance: setting ``column`` to ``value`` must not move any score by more than
+    ``tolerance``. directional: adding ``delta`` to ``column`` must move every score in
+    ``direction`` (or not against it by more than ``tolerance``).
+    """
+
+    name: str
+    kind: Literal["invariance", "directional"]
+    column: str
+    value: Any = None
+    delta: float | None = None
+    direction: Literal["increase", "decrease"] = "increase"
+    tolerance: float = Field(default=0.05, ge=0)
+
+    @model_validator(mode="after")
+    def _check_kind(self) -> BehaviouralCheck:
+        if self.kind == "invariance" and self.value is None:
+            raise ValueError(f"check '{self.name}': an invariance check needs 'value'")
+        if self.kind == "directional" and not self.delta:
+            raise ValueError(f"check '{self.name}': a directional check needs a non-zero 'delta'")
+        return self
+
+
+class EvaluateSpec(_Strict):
+    """How candidates are judged beyond the primary metric."""
+
+    costs: CostSpec | None = Field(
+        default=None, description="Binary classification: pick the threshold by cost."
+    )
+    slices: list[str] = Field(
+        default_factory=list, description="Columns whose values get their own metrics."
+    )
+    checks: list[BehaviouralCheck] = Field(default_factory=list)
+
+
 class GateSpec(_Strict):
     """When a candidate may replace the champion."""
 
@@ -272,6 +316,7 @@ class ProjectSpec(_Strict):
     contract: ContractSpec = Field(default_factory=ContractSpec)
     ingest: IngestSpec = Field(default_factory=IngestSpec)
     train: TrainSpec = Field(default_factory=TrainSpec)
+    evaluate: EvaluateSpec = Field(default_factory=EvaluateSpec)
     gate: GateSpec = Field(default_factory=GateSpec)
 
     _root: Path = PrivateAttr(default_factory=Path.cwd)
@@ -302,6 +347,17 @@ class ProjectSpec(_Strict):
                 f"positive_class '{self.positive_class}' is not one of the target's categories "
                 f"{categories}"
             )
+        for column in [*self.evaluate.slices, *(c.column for c in self.evaluate.checks)]:
+            if column not in self.columns:
+                raise ValueError(f"evaluate: column '{column}' is not among the columns")
+        for check in self.evaluate.checks:
+            if self.columns[check.column].role != ColumnRole.FEATURE:
+                raise ValueError(f"evaluate.checks '{check.name}': '{check.column}' is no feature")
+            numeric = (ColumnType.NUMERIC, ColumnType.INTEGER)
+            if check.kind == "directional" and self.columns[check.column].type not in numeric:
+                raise ValueError(
+                    f"evaluate.checks '{check.name}': directional checks need a numeric column"
+                )
         allowed = METRICS[self.task]
         if self.train.metric is not None and self.train.metric not in allowed:
             raise ValueError(

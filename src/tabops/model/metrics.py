@@ -8,7 +8,7 @@ from typing import Any
 import numpy as np
 from sklearn import metrics as skm
 
-from tabops.spec import LOWER_IS_BETTER, ProjectSpec, Task
+from tabops.spec import LOWER_IS_BETTER
 
 
 @dataclass(frozen=True)
@@ -113,11 +113,3 @@ def _safe(compute: Any) -> float:
         return float(compute())
     except ValueError:
         return float("nan")
-
-
-def evaluate_pipeline(pipeline: Any, x: Any, y: np.ndarray, spec: ProjectSpec) -> Evaluation:
-    """Every metric of the task for a fitted pipeline on rows ``x`` with truth ``y``."""
-    if spec.task == Task.REGRESSION:
-        return evaluate_regression(y, pipeline.predict(x))
-    scores = Scores([str(c) for c in pipeline.classes_], pipeline.predict_proba(x))
-    return evaluate_classification(y, scores, spec.positive_class)

@@ -21,8 +21,9 @@ from tabops.context import Context
 from tabops.data.snapshots import read_snapshot
 from tabops.errors import DataError, NotFoundError, TabopsError
 from tabops.model.candidates import family
+from tabops.model.evaluate import CheckResult, behavioural_checks, evaluate, slice_metrics
 from tabops.model.frame import model_frame, target_values
-from tabops.model.metrics import Evaluation, evaluate_pipeline, orient
+from tabops.model.metrics import Evaluation, orient
 from tabops.model.split import Split, split_rows
 from tabops.model.tune import Trial, build_pipeline, tune
 from tabops.spec import ProjectSpec
@@ -43,6 +44,8 @@ class Candidate:
     evaluation: Evaluation
     pipeline: Pipeline = field(repr=False)
     seconds: float
+    slices: dict[str, dict[str, dict[str, float]]] = field(default_factory=dict)
+    checks: list[CheckResult] = field(default_factory=list)
     run_id: str | None = None
     model_uri: str | None = None
     artifact_sha256: str | None = None
@@ -97,6 +100,8 @@ class TrainResult:
                     "cv_score": c.cv_score,
                     "test": c.evaluation.metrics,
                     "threshold": c.evaluation.threshold,
+                    "checks": [check.to_dict() for check in c.checks],
+                    "slices": c.slices,
                     "trials": c.trials,
                     "pruned": c.pruned,
                     "run_id": c.run_id,
@@ -200,17 +205,21 @@ def run_train(
                     "space in train.candidates (run with --debug for the errors)."
                 ) from exc
             pipeline = build_pipeline(spec, chosen, tuning.best_params).fit(train_x, train_y)
+            test_x, test_y = x.iloc[data.split.test], data.y[data.split.test]
+            evaluation = evaluate(pipeline, test_x, test_y, spec)
             candidate = Candidate(
                 estimator=name,
                 params=tuning.best_params,
                 cv_score=tuning.best_score,
                 trials=len(tuning.trials),
                 pruned=sum(t.state == "pruned" for t in tuning.trials),
-                evaluation=evaluate_pipeline(pipeline, x.iloc[data.split.test],
-                                             data.y[data.split.test], spec),
+                evaluation=evaluation,
                 pipeline=pipeline,
                 seconds=time.perf_counter() - candidate_started,
                 run_id=run.run_id,
+                slices=slice_metrics(pipeline, test_x, test_y, data.test_frame, spec,
+                                     evaluation.threshold),
+                checks=behavioural_checks(pipeline, test_x, spec),
             )  # fmt: skip
             run.finish(candidate, data)
         candidates.append(candidate)

@@ -15,8 +15,9 @@ from sklearn.model_selection import KFold, StratifiedKFold, TimeSeriesSplit
 from sklearn.pipeline import Pipeline
 
 from tabops.model.candidates import Family
+from tabops.model.evaluate import evaluate
 from tabops.model.features import build_preprocessor
-from tabops.model.metrics import evaluate_pipeline, orient
+from tabops.model.metrics import orient
 from tabops.progress import Advance
 from tabops.spec import ProjectSpec, SearchRange, Task
 
@@ -83,7 +84,7 @@ def tune(
             for step, (train_rows, valid_rows) in enumerate(folds):
                 pipeline = build_pipeline(spec, family, {**fixed, **params})
                 pipeline.fit(x.iloc[train_rows], y[train_rows])
-                evaluation = evaluate_pipeline(pipeline, x.iloc[valid_rows], y[valid_rows], spec)
+                evaluation = evaluate(pipeline, x.iloc[valid_rows], y[valid_rows], spec)
                 fold_scores.append(evaluation.metrics[metric])
                 trial.report(orient(metric, float(np.mean(fold_scores))), step)
                 if trial.should_prune():

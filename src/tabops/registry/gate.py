@@ -19,8 +19,8 @@ import sqlalchemy as sa
 from tabops.context import Context
 from tabops.data.snapshots import read_snapshot
 from tabops.errors import DataError, TabopsError
+from tabops.model.evaluate import behavioural_checks, evaluate
 from tabops.model.frame import model_frame, target_values
-from tabops.model.metrics import evaluate_pipeline
 from tabops.registry.models import CHAMPION, PREVIOUS, ModelVersion, Registry
 from tabops.spec import LOWER_IS_BETTER, ProjectSpec
 from tabops.store import schema
@@ -55,11 +55,17 @@ def gate(
     )
     metric = spec.metric
     x, y = _frozen_test_rows(spec, ctx, candidate, registry.test_rows(candidate))
-    scored = evaluate_pipeline(registry.load_pipeline(candidate), x, y, spec).metrics
+    pipeline = registry.load_pipeline(candidate)
+    scored = evaluate(pipeline, x, y, spec).metrics
     decision.metrics["candidate"] = _finite(scored)
     failures = _data_failures(spec, ctx, candidate)
+    failures += [
+        f"behavioural check '{c.name}' failed: {c.detail}"
+        for c in behavioural_checks(pipeline, x, spec)
+        if not c.passed
+    ]
     if champion is not None and champion.version != candidate.version:
-        rescored = evaluate_pipeline(registry.load_pipeline(champion), x, y, spec).metrics
+        rescored = evaluate(registry.load_pipeline(champion), x, y, spec).metrics
         decision.metrics["champion"] = _finite(rescored)
         failures += _schema_failures(champion, candidate)
         failures += _metric_failures(metric, scored[metric], rescored[metric], spec)

@@ -138,6 +138,11 @@ class MlflowRun:
                 {"labels": candidate.evaluation.labels, "matrix": candidate.evaluation.confusion},
                 "evaluation/confusion.json",
             )
+            mlflow.log_dict(candidate.slices, "evaluation/slices.json")
+            mlflow.log_dict(
+                {"checks": [c.to_dict() for c in candidate.checks]}, "evaluation/checks.json"
+            )
+            mlflow.log_metric("checks_failed", sum(not c.passed for c in candidate.checks))
             mlflow.log_artifact(_test_rows_file(data), "split")
             example = model_frame(data.test_frame.head(5), self.spec)
             output = _predict(candidate.pipeline, example, self.spec)

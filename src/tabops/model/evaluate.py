@@ -1,0 +1,120 @@
+"""Judging a fitted pipeline beyond one number: the cost-based threshold, metrics per slice,
+and behavioural checks (invariance and directional expectations from the spec)."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from tabops.model.metrics import Evaluation, Scores, evaluate_classification, evaluate_regression
+from tabops.spec import BehaviouralCheck, CostSpec, ProjectSpec, Task
+
+#: Slices with fewer rows than this are reported without metrics (too noisy to compare).
+MIN_SLICE_ROWS = 20
+
+
+@dataclass(frozen=True)
+class CheckResult:
+    name: str
+    kind: str
+    passed: bool
+    detail: str
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def model_score(pipeline: Any, x: pd.DataFrame, spec: ProjectSpec) -> np.ndarray:
+    """One number per row: the positive class's probability, or the regression prediction."""
+    if spec.task == Task.REGRESSION:
+        return np.asarray(pipeline.predict(x), dtype=float)
+    classes = [str(c) for c in pipeline.classes_]
+    positive = spec.positive_class if spec.positive_class in classes else classes[-1]
+    return np.asarray(pipeline.predict_proba(x)[:, classes.index(positive)], dtype=float)
+
+
+def evaluate(
+    pipeline: Any, x: pd.DataFrame, y: np.ndarray, spec: ProjectSpec,
+    threshold: float | None = None,
+) -> Evaluation:  # fmt: skip
+    """Every metric of the task. Binary decisions are made at ``threshold``, else at the
+    cost-optimal threshold (``evaluate.costs``), else at the max-F1 one."""
+    if spec.task == Task.REGRESSION:
+        return evaluate_regression(y, pipeline.predict(x))
+    scores = Scores([str(c) for c in pipeline.classes_], pipeline.predict_proba(x))
+    classes = scores.classes or []
+    if threshold is None and spec.evaluate.costs is not None and len(classes) == 2:
+        positive = spec.positive_class if spec.positive_class in classes else classes[-1]
+        truth = (y == positive).astype(int)
+        threshold = cost_threshold(truth, model_score(pipeline, x, spec), spec.evaluate.costs)
+    return evaluate_classification(y, scores, spec.positive_class, threshold)
+
+
+def cost_threshold(truth: np.ndarray, score: np.ndarray, costs: CostSpec) -> float:
+    """The threshold (among the observed scores) with the lowest total cost on these rows."""
+    order = np.argsort(-score, kind="stable")
+    ranked_truth, ranked_score = truth[order], score[order]
+    # Flagging the top k rows: false positives are negatives among them, false negatives
+    # the positives left out.
+    flagged_negatives = np.concatenate(([0], np.cumsum(1 - ranked_truth)))
+    missed_positives = truth.sum() - np.concatenate(([0], np.cumsum(ranked_truth)))
+    cost = costs.false_positive * flagged_negatives + costs.false_negative * missed_positives
+    best = int(np.argmin(cost))
+    if best == 0:  # flag nothing: a threshold above every score
+        return float(np.nextafter(ranked_score[0], np.inf))
+    return float(ranked_score[best - 1])
+
+
+def slice_metrics(
+    pipeline: Any, x: pd.DataFrame, y: np.ndarray, raw: pd.DataFrame, spec: ProjectSpec,
+    threshold: float | None,
+) -> dict[str, dict[str, dict[str, float]]]:  # fmt: skip
+    """Metrics per value of each slice column (``raw`` holds the rows' original columns)."""
+    result: dict[str, dict[str, dict[str, float]]] = {}
+    for column in spec.evaluate.slices:
+        values = raw[column].astype("object").where(raw[column].notna(), "(missing)")
+        per_value: dict[str, dict[str, float]] = {}
+        for value in sorted({str(v) for v in values}):
+            mask = (values.astype(str) == value).to_numpy()
+            rows = int(mask.sum())
+            metrics: dict[str, float] = {"rows": float(rows)}
+            if rows >= MIN_SLICE_ROWS:
+                metrics |= evaluate(pipeline, x[mask], y[mask], spec, threshold).metrics
+            per_value[value] = metrics
+        result[column] = per_value
+    return result
+
+
+def behavioural_checks(pipeline: Any, x: pd.DataFrame, spec: ProjectSpec) -> list[CheckResult]:
+    """Run every check of ``spec.evaluate.checks`` on rows ``x`` (the model's input frame)."""
+    if not spec.evaluate.checks:
+        return []
+    before = model_score(pipeline, x, spec)
+    return [_check(pipeline, x, before, check, spec) for check in spec.evaluate.checks]
+
+
+def _check(
+    pipeline: Any, x: pd.DataFrame, before: np.ndarray, check: BehaviouralCheck, spec: ProjectSpec
+) -> CheckResult:
+    changed = x.copy()
+    if check.kind == "invariance":
+        changed[check.column] = check.value
+        moved = np.abs(model_score(pipeline, changed, spec) - before)
+        worst = float(moved.max(initial=0.0))
+        passed = worst <= check.tolerance
+        detail = f"setting {check.column}={check.value!r} moves scores by up to {worst:.4f}"
+    else:
+        assert check.delta is not None
+        changed[check.column] = changed[check.column] + check.delta
+        shift = model_score(pipeline, changed, spec) - before
+        against = -shift if check.direction == "increase" else shift
+        worst = float(against.max(initial=0.0))
+        passed = worst <= check.tolerance
+        detail = (
+            f"{check.column} {check.delta:+g} should {check.direction} scores; worst move "
+            f"against it {worst:.4f}"
+        )
+    return CheckResult(check.name, check.kind, passed, f"{detail} (tolerance {check.tolerance})")
