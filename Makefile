@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: help install setup-postgres demo test test-fast lint format bench-ingest clean
+.PHONY: help install setup-postgres demo test test-fast lint format quality bench-ingest bench-train clean
 
 help:  ## List the targets
 	@grep -E '^[a-z-]+:.*##' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-16s %s\n", $$1, $$2}'
@@ -30,14 +30,17 @@ test: install setup-postgres  ## Run the whole test suite (unit, integration, CL
 test-fast: install  ## Unit tests only
 	$(BIN)/pytest -n 2 -m "not postgres and not slow"
 
+quality: install  ## Train the churn example and fail below the floor in ci/model-quality.json
+	$(BIN)/python scripts/model_quality.py
+
 lint: install  ## ruff (lint + format check) and mypy
-	$(BIN)/ruff check src tests benchmarks
-	$(BIN)/ruff format --check src tests benchmarks
+	$(BIN)/ruff check src tests benchmarks scripts
+	$(BIN)/ruff format --check src tests benchmarks scripts
 	$(BIN)/mypy
 
 format: install  ## Apply ruff's fixes and formatting
-	$(BIN)/ruff check --fix src tests benchmarks
-	$(BIN)/ruff format src tests benchmarks
+	$(BIN)/ruff check --fix src tests benchmarks scripts
+	$(BIN)/ruff format src tests benchmarks scripts
 
 bench-ingest: install setup-postgres  ## 1M-row CSV into PostgreSQL: tabops vs pandas.to_sql
 	$(BIN)/python benchmarks/ingest.py
