@@ -45,5 +45,8 @@ format: install  ## Apply ruff's fixes and formatting
 bench-ingest: install setup-postgres  ## 1M-row CSV into PostgreSQL: tabops vs pandas.to_sql
 	$(BIN)/python benchmarks/ingest.py
 
+bench-train: install  ## Wall time and peak memory of tabops run on 100k and 1M generated rows
+	$(BIN)/python benchmarks/train.py
+
 clean:  ## Remove the virtual environment, demo output and caches
 	rm -rf $(VENV) demo .pytest_cache .mypy_cache .ruff_cache

@@ -20,7 +20,6 @@ import argparse
 import os
 import platform
 import statistics
-import sys
 import tempfile
 import time
 from datetime import UTC, datetime
@@ -31,6 +30,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.csv as pacsv
 import sqlalchemy as sa
+from common import write_section  # benchmarks/ is on sys.path when run as a script
 
 from tabops.context import Context
 from tabops.data.ingest import run_ingest
@@ -168,7 +168,7 @@ def main() -> None:
     report = _report(args.rows, size_mb, pairs)
     print(report)
     if not args.no_write:
-        _write_section("ingest", report)
+        write_section("ingest", report)
 
 
 def _report(rows: int, size_mb: float, pairs: list[tuple[float, float]]) -> str:
@@ -198,21 +198,6 @@ def _report(rows: int, size_mb: float, pairs: list[tuple[float, float]]) -> str:
         "(or `make bench-ingest`).",
     ]
     return "\n".join(lines) + "\n"
-
-
-def _write_section(name: str, body: str) -> None:
-    """Replace (or append) the section between markers for ``name`` in BENCHMARKS.md."""
-    path = ROOT / "BENCHMARKS.md"
-    start, end = f"<!-- {name}:start -->", f"<!-- {name}:end -->"
-    text = path.read_text() if path.exists() else "# tabops benchmarks\n\n"
-    block = f"{start}\n{body}{end}"
-    if start in text and end in text:
-        before, rest = text.split(start, 1)
-        text = before + block + rest.split(end, 1)[1]
-    else:
-        text = text.rstrip("\n") + "\n\n" + block + "\n"
-    path.write_text(text)
-    print(f"updated {path}", file=sys.stderr)
 
 
 if __name__ == "__main__":
