@@ -558,6 +558,75 @@ def _print_run_summary(result: object) -> None:
     out.print(key_values("Summary", pairs))
 
 
+VersionOption = Annotated[
+    str | None,
+    typer.Option("--version", "-v", help="Model version; default: the current champion."),
+]
+
+
+@app.command("evaluate")
+def evaluate_version(
+    spec: SpecOption = None,
+    overrides: SetOption = None,
+    version: VersionOption = None,
+    json_output: JsonOption = False,
+) -> None:
+    """Re-score a registered version on its frozen test rows and write its HTML report.
+
+    Uses the spec's current evaluate settings (costs, slices, behavioural checks), so a new
+    check can be tried on the champion without retraining.
+
+    Example: tabops evaluate --version 2 --set evaluate.slices=[contract]
+    """
+    from tabops.registry.lifecycle import run_evaluate
+
+    project = _spec(spec, overrides)
+    ctx = _context(json_output)
+    with ctx.progress.step("Scoring the frozen test rows"):
+        result = run_evaluate(project, ctx, version)
+    if json_output:
+        print_json(result.to_dict())
+        return
+    pairs: list[tuple[str, object]] = [
+        (k, f"{v:.4f}") for k, v in result.evaluation.metrics.items()
+    ]
+    if result.evaluation.threshold is not None:
+        pairs.append(("threshold", f"{result.evaluation.threshold:.4f}"))
+    pairs += [
+        (f"check: {c.name}", "[green]pass[/green]" if c.passed else f"[red]FAIL[/red] {c.detail}")
+        for c in result.checks
+    ]
+    out.print(key_values(f"{result.version.name} version {result.version.version}", pairs))
+    for column, values in result.slices.items():
+        metric = project.metric
+        rows = [(value, f"{m['rows']:.0f}", f"{m[metric]:.4f}" if metric in m else "too few rows")
+                for value, m in values.items()]  # fmt: skip
+        out.print(table(f"Slices by {column}", [column, "rows", metric], rows))
+    out.print(f"Report: [bold]{result.report}[/bold]")
+
+
+@app.command()
+def report(
+    spec: SpecOption = None,
+    overrides: SetOption = None,
+    version: VersionOption = None,
+    open_it: Annotated[bool, typer.Option("--open", help="Open it in a browser.")] = False,
+) -> None:
+    """Print the path of a version's training report (plots, metrics, slices, checks).
+
+    Example: tabops report --open
+    """
+    from tabops.registry.lifecycle import report_path
+
+    project = _spec(spec, overrides)
+    path = report_path(project, _context(json_output=True), version)
+    out.print(str(path), soft_wrap=True)  # one line, for scripts
+    if open_it:
+        import webbrowser
+
+        webbrowser.open(path.as_uri())
+
+
 @app.command()
 def ui(
     port: Annotated[int, typer.Option(help="Port for the MLflow UI.")] = 5000,

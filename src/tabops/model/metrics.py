@@ -63,6 +63,9 @@ def evaluate_classification(
     if len(classes) == 2:
         positive = positive if positive in classes else classes[1]  # as scikit-learn does
         return _binary(y, probabilities[:, classes.index(positive)], positive, classes, threshold)
+    order = np.argsort(classes)  # scikit-learn's multi-class metrics want sorted labels
+    classes = [classes[i] for i in order]
+    probabilities = probabilities[:, order]
     predicted = np.asarray(classes, dtype=object)[probabilities.argmax(axis=1)]
     values = {
         "accuracy": float(skm.accuracy_score(y, predicted)),

@@ -12,7 +12,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-import numpy as np
+import pyarrow as pa
 import pyarrow.parquet as pq
 import sqlalchemy as sa
 
@@ -54,7 +54,8 @@ def gate(
         action, False, registry.name, candidate.version, champion.version if champion else None
     )
     metric = spec.metric
-    x, y = _frozen_test_rows(spec, ctx, candidate, registry.test_rows(candidate))
+    rows = frozen_test_rows(spec, ctx, registry, candidate)
+    x, y = model_frame(rows, spec), target_values(rows, spec)
     pipeline = registry.load_pipeline(candidate)
     scored = evaluate(pipeline, x, y, spec).metrics
     decision.metrics["candidate"] = _finite(scored)
@@ -136,19 +137,19 @@ def history(ctx: Context, spec: ProjectSpec, limit: int = 50) -> list[dict[str, 
     return rows
 
 
-def _frozen_test_rows(
-    spec: ProjectSpec, ctx: Context, candidate: ModelVersion, test_rows: Path
-) -> tuple[Any, np.ndarray]:
-    found = find_snapshot(ctx.store, spec.name, candidate.snapshot_hash)
+def frozen_test_rows(
+    spec: ProjectSpec, ctx: Context, registry: Registry, version: ModelVersion
+) -> pa.Table:
+    """The rows ``version`` was tested on: its training snapshot, at its frozen positions."""
+    found = find_snapshot(ctx.store, spec.name, version.snapshot_hash)
     if found is None or not Path(found.path).exists():
         raise DataError(
-            f"The snapshot {candidate.snapshot_hash[:16]} that version {candidate.version} was "
-            "trained on is not in this workspace; the gate needs its frozen test rows."
+            f"The snapshot {version.snapshot_hash[:16]} that version {version.version} was "
+            "trained on is not in this workspace; its frozen test rows are needed."
         )
-    rows = pq.read_table(test_rows).column("row").to_numpy()
+    rows = pq.read_table(registry.test_rows(version)).column("row").to_numpy()
     table = read_snapshot(Path(found.path))
-    table = table.filter(table.column(spec.target).is_valid()).take(rows)
-    return model_frame(table, spec), target_values(table, spec)
+    return table.filter(table.column(spec.target).is_valid()).take(rows)
 
 
 def _data_failures(spec: ProjectSpec, ctx: Context, candidate: ModelVersion) -> list[str]:

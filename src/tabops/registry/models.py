@@ -57,8 +57,12 @@ class Registry:
                 self.client.get_registered_model(self.name)
             except MlflowException:
                 self.client.create_registered_model(self.name)
+            # A server accepts a models:/ source only with the logged model's id beside it.
+            model_id = (
+                model_uri.removeprefix("models:/") if model_uri.startswith("models:/") else None
+            )
             created = self.client.create_model_version(
-                self.name, source=model_uri, run_id=run_id, tags=tags
+                self.name, source=model_uri, run_id=run_id, tags=tags, model_id=model_id
             )
         return self.version(str(created.version))
 
@@ -95,12 +99,16 @@ class Registry:
 
     def test_rows(self, version: ModelVersion) -> Path:
         """The frozen test rows (snapshot positions) stored with the version's run."""
+        return self.run_artifact(version.run_id, TEST_ROWS_ARTIFACT)
+
+    def run_artifact(self, run_id: str, path: str) -> Path:
+        """A run's artifact as a local file (downloaded when the store is remote)."""
         import mlflow.artifacts
 
         with registry_errors(self.uri):
             return Path(
                 mlflow.artifacts.download_artifacts(
-                    run_id=version.run_id, artifact_path=TEST_ROWS_ARTIFACT, tracking_uri=self.uri
+                    run_id=run_id, artifact_path=path, tracking_uri=self.uri
                 )
             )
 

@@ -24,6 +24,7 @@ import pyarrow.parquet as pq
 from tabops.data.snapshots import file_sha256
 from tabops.errors import NotFoundError, RegistryError, TabopsError
 from tabops.model.frame import feature_names, model_frame
+from tabops.model.report import report_pipeline
 from tabops.model.train import Candidate, TrainData
 from tabops.model.tune import Trial
 from tabops.settings import Settings
@@ -51,6 +52,7 @@ def _quiet_mlflow() -> None:
         "MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR": "false",
         "MLFLOW_LOGGING_LEVEL": "WARNING",
         "MLFLOW_DISABLE_TELEMETRY": "true",
+        "MLFLOW_HTTP_REQUEST_MAX_RETRIES": "3",  # fail in seconds, not minutes
     }.items():
         os.environ.setdefault(name, value)
     for name in ("mlflow", "alembic"):
@@ -58,12 +60,35 @@ def _quiet_mlflow() -> None:
 
 
 def connect(uri: str) -> Any:
-    """An MlflowClient on ``uri`` (also made the fluent API's URI, for model logging)."""
+    """An MlflowClient on ``uri`` (also made the fluent API's URI, for model logging).
+
+    A tracking server is probed first: MLflow's own client retries an unreachable one with
+    backoff for minutes before it gives up.
+    """
     _quiet_mlflow()
+    if uri.startswith(("http://", "https://")):
+        _probe(uri)
     import mlflow
 
     mlflow.set_tracking_uri(uri)
     return mlflow.MlflowClient(uri)
+
+
+def _probe(uri: str) -> None:
+    import urllib.error
+    import urllib.request
+
+    try:
+        with urllib.request.urlopen(f"{uri.rstrip('/')}/health", timeout=10):
+            return
+    except urllib.error.HTTPError:
+        return  # it answers; a proxy may guard /health, let MLflow's requests tell the rest
+    except (OSError, ValueError) as exc:
+        reason = getattr(exc, "reason", exc)
+        raise RegistryError(
+            f"Cannot reach the MLflow tracking server at {_redact(uri)}: {reason}. Check that it "
+            "is running and that MLFLOW_TRACKING_URI is right."
+        ) from exc
 
 
 def input_schema(spec: ProjectSpec) -> dict[str, str]:
@@ -100,6 +125,7 @@ class MlflowRun:
     experiment_id: str
     spec: ProjectSpec
     client: Any
+    reports_dir: Path
 
     def trial_sink(self, trial: Trial) -> None:
         """Log one Optuna trial as a run nested under this one."""
@@ -144,6 +170,16 @@ class MlflowRun:
             )
             mlflow.log_metric("checks_failed", sum(not c.passed for c in candidate.checks))
             mlflow.log_artifact(_test_rows_file(data), "split")
+            report = self.reports_dir / self.run_id
+            report_pipeline(
+                report, candidate.pipeline, model_frame(data.test_frame, self.spec),
+                data.y[data.split.test], self.spec, candidate.evaluation,
+                title=f"{self.spec.name}: {candidate.estimator} (run {self.run_id[:8]})",
+                slices=candidate.slices, checks=[c.to_dict() for c in candidate.checks],
+                facts={"data snapshot": data.snapshot_hash, "split": data.split.method,
+                       "spec hash": self.spec.spec_hash[:16]},
+            )  # fmt: skip
+            mlflow.log_artifacts(str(report), "evaluation")
             example = model_frame(data.test_frame.head(5), self.spec)
             output = _predict(candidate.pipeline, example, self.spec)
             info = mlflow.sklearn.log_model(
@@ -203,7 +239,7 @@ class MlflowTracking:
 
     def __init__(self, settings: Settings, spec: ProjectSpec) -> None:
         self.uri = settings.mlflow_uri
-        self.spec = spec
+        self.spec, self.settings = spec, settings
         self.client = connect(self.uri)
         artifacts = None
         if self.uri.startswith("sqlite:"):
@@ -239,7 +275,8 @@ class MlflowTracking:
                 self.client.log_text(run_id, dump_spec(spec), "tabops.yaml")
                 self.client.log_dict(run_id, package_versions(), "environment/versions.json")
                 self.client.log_batch(run_id, params=_params(spec, data, estimator))
-            yield MlflowRun(run_id, self.experiment_id, spec, self.client)
+            reports = self.settings.home / "reports" / spec.name
+            yield MlflowRun(run_id, self.experiment_id, spec, self.client, reports)
             status = "FINISHED"
         finally:
             self.client.set_terminated(run_id, status)
@@ -303,6 +340,11 @@ def registry_errors(uri: str, passthrough: bool = False) -> Iterator[None]:
         if passthrough and exc.error_code in _MISSING:
             raise
         message = str(exc).strip().splitlines()[0][:300]
+        status = int(exc.get_http_status_code())  # type: ignore[no-untyped-call]
+        if status < 500 and exc.error_code != "INTERNAL_ERROR":
+            raise RegistryError(
+                f"The MLflow tracking store at {_redact(uri)} refused a request: {message}"
+            ) from exc
         raise RegistryError(
             f"The MLflow tracking store at {_redact(uri)} failed: {message}. Check that it is "
             "running and that MLFLOW_TRACKING_URI is right."
