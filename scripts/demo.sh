@@ -39,6 +39,7 @@ rule "9. Register the best candidate; the gate decides whether it becomes the ch
 
 rule "10. Promotion history (audited)"
 "$tabops" history
+report="$("$tabops" report)"
 
 cat <<MSG
 
@@ -46,6 +47,7 @@ Done. Where to look:
   spec           $demo/tabops.yaml
   snapshots      $demo/.tabops/snapshots/churn/  (content-hashed Parquet)
   tabops store   $demo/.tabops/tabops.db         (SQLite: ledger, quarantine, audit, ...)
+  model report   $report
   MLflow         $demo/.tabops/mlflow.db, artifacts in $demo/.tabops/mlartifacts/
                  open the UI with: (cd $demo && $tabops ui)
 Try next (from $demo):

@@ -7,6 +7,7 @@ blocked by the data contract, 1 an internal error (``--debug`` shows the traceba
 from __future__ import annotations
 
 import logging
+import os
 import sys
 from pathlib import Path
 from typing import Annotated
@@ -313,12 +314,13 @@ def train(
 
     Example: tabops train --trials 30
     """
-    from tabops.model.train import run_train
+    from tabops.model.train import run_train, validate_candidates
     from tabops.registry.tracking import MlflowTracking
 
     extra = [f"train.trials={trials}"] if trials is not None else []
     extra += [f"train.timeout={timeout}"] if timeout is not None else []
     project = _spec(spec, [*(overrides or []), *extra])
+    validate_candidates(project)
     ctx = _context(json_output)
     with ctx.progress.step("Opening the MLflow tracking store"):
         tracking = MlflowTracking(ctx.settings, project)
@@ -518,9 +520,11 @@ def run_all(
     Example: tabops run --trials 20
     """
     from tabops.lifecycle import run_lifecycle
+    from tabops.model.train import validate_candidates
 
     extra = [f"train.trials={trials}"] if trials is not None else []
     project = _spec(spec, [*(overrides or []), *extra])
+    validate_candidates(project)
     ctx = _context(json_output)
     result = run_lifecycle(project, ctx, force=force)
     if json_output:
@@ -576,7 +580,7 @@ def evaluate_version(
     Uses the spec's current evaluate settings (costs, slices, behavioural checks), so a new
     check can be tried on the champion without retraining.
 
-    Example: tabops evaluate --version 2 --set evaluate.slices=[contract]
+    Example: tabops evaluate --version 2 --set evaluate.slices=\\[contract]
     """
     from tabops.registry.lifecycle import run_evaluate
 
@@ -638,18 +642,19 @@ def ui(
 
     Example: tabops ui --port 5001
     """
-    import os
     import shlex
 
+    from tabops.store.db import redact
+
     settings = load_settings()
-    if settings.tracking_uri and not settings.tracking_uri.startswith("sqlite:"):
-        out.print(f"Tracking runs on a server: open {settings.tracking_uri} in a browser.")
+    if settings.mlflow_uri.startswith(("http://", "https://")):
+        out.print(f"Tracking runs on a server: open {settings.mlflow_uri} in a browser.")
         return
     mlflow = str(Path(sys.executable).with_name("mlflow"))
     command = [mlflow, "ui", "--backend-store-uri", settings.mlflow_uri,
                "--host", "127.0.0.1", "--port", str(port)]  # fmt: skip
     if print_only:
-        out.print(shlex.join(command))
+        out.print(shlex.join(command).replace(settings.mlflow_uri, redact(settings.mlflow_uri)))
         return
     out.print(f"MLflow UI on http://127.0.0.1:{port} (Ctrl+C stops it)")
     os.execv(mlflow, command)
@@ -870,6 +875,9 @@ def main() -> None:
     """
     try:
         app()
+    except BrokenPipeError:  # e.g. piped into `head`: the reader left, nothing more to say
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        sys.exit(1)
     except TabopsError as exc:
         if _state["debug"]:
             raise

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 import sys
 import time
 from collections.abc import Iterator, Sequence
@@ -42,9 +43,19 @@ class RichProgress:
 
 
 def print_json(document: Any) -> None:
-    """One machine-readable JSON document on stdout."""
-    sys.stdout.write(json.dumps(document, indent=2, default=str) + "\n")
+    """One machine-readable JSON document on stdout (strict JSON: NaN and infinities as null)."""
+    sys.stdout.write(json.dumps(_strict(document), indent=2, default=str, allow_nan=False) + "\n")
     sys.stdout.flush()
+
+
+def _strict(value: Any) -> Any:
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, dict):
+        return {k: _strict(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_strict(v) for v in value]
+    return value
 
 
 def table(title: str, columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> Table:

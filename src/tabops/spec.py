@@ -229,6 +229,7 @@ class TrainSpec(_Strict):
     """How candidates are trained, tuned and compared."""
 
     candidates: list[CandidateSpec] = Field(
+        min_length=1,
         default_factory=lambda: [
             CandidateSpec(estimator="linear"),
             CandidateSpec(estimator="lightgbm"),

@@ -14,7 +14,7 @@ from tabops.registry.lifecycle import registry_for, run_promote, run_register
 from tabops.registry.models import CHAMPION, PREVIOUS
 from tabops.registry.tracking import MlflowTracking, connect
 from tabops.settings import Settings
-from tabops.spec import ProjectSpec
+from tabops.spec import ProjectSpec, parse_spec
 from tests.unit.model.conftest import add_snapshot, synthetic_spec, synthetic_table
 
 pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("mlflow")]
@@ -102,3 +102,35 @@ def _logged_model(spec: ProjectSpec, ctx: Context) -> tuple[str, str, dict[str, 
     run = connect(ctx.settings.mlflow_uri).get_run(run_id)
     tags = {k: v for k, v in run.data.tags.items() if k.startswith("tabops.")}
     return run_id, run.data.tags["tabops.model_uri"], tags
+
+
+def test_schema_change_and_rerun_are_refused_cleanly(workspace: Context) -> None:
+    spec = synthetic_spec(trials=1, candidates=[{"estimator": "linear"}])
+    run_id = _train(spec, workspace)
+    first = run_register(spec, workspace, run_id)
+    again = run_register(spec, workspace, run_id)
+    assert again.version.version == first.version.version  # the same run, the same version
+    if first.decision.promoted:
+        assert "already the champion" in again.decision.reasons[0]
+    raw = spec.model_dump(mode="json", exclude_none=True)
+    raw["columns"]["flag"]["role"] = "ignored"  # the candidate drops a feature
+    narrower = parse_spec(raw)
+    refused = run_register(narrower, workspace, _train(narrower, workspace))
+    assert not refused.decision.promoted
+    assert "input schema changed (flag removed)" in refused.decision.reasons[0]
+
+
+def test_failing_behavioural_check_blocks_promotion(workspace: Context) -> None:
+    raw = synthetic_spec(trials=1, candidates=[{"estimator": "linear"}]).model_dump(
+        mode="json", exclude_none=True
+    )
+    # x raises the label's odds in the data, so a model that learnt it fails this check.
+    check = {"name": "x must lower risk", "kind": "directional", "column": "x", "delta": 1.0}
+    raw["evaluate"] = {"checks": [check | {"direction": "decrease"}]}
+    spec = parse_spec(raw)
+    result = run_register(spec, workspace, _train(spec, workspace))
+    assert not result.decision.promoted
+    assert any("behavioural check 'x must lower risk' failed" in r for r in result.decision.reasons)
+    audited = history(workspace, spec)[0]
+    assert audited["decision"] == "refused"
+    assert audited["metrics"]["settings"]["checks"] == ["x must lower risk"]

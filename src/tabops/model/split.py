@@ -34,7 +34,8 @@ def split_rows(data: pd.DataFrame, y: np.ndarray, spec: ProjectSpec) -> Split:
         column = timestamps[0]
         order = np.argsort(pd.to_datetime(data[column], utc=True).to_numpy(), kind="stable")
         cut = len(order) - max(1, round(len(order) * size))
-        return Split(np.sort(order[:cut]), np.sort(order[cut:]), f"time:{column}")
+        # Training rows stay in time order: cross-validation folds then follow time too.
+        return Split(order[:cut], np.sort(order[cut:]), f"time:{column}")
     stratify = None
     method = "random"
     if spec.task == Task.CLASSIFICATION:

@@ -19,7 +19,7 @@ from sklearn.pipeline import Pipeline
 
 from tabops.context import Context
 from tabops.data.snapshots import read_snapshot
-from tabops.errors import DataError, NotFoundError, TabopsError
+from tabops.errors import DataError, NotFoundError, SpecError, TabopsError
 from tabops.model.candidates import family
 from tabops.model.evaluate import CheckResult, behavioural_checks, evaluate, slice_metrics
 from tabops.model.frame import model_frame, target_values
@@ -174,6 +174,29 @@ def load_train_data(spec: ProjectSpec, ctx: Context, snapshot: str | None = None
     return TrainData(row.snapshot_hash, frame, y, split_rows(frame, y, spec))
 
 
+#: Metrics defined for two classes only.
+BINARY_ONLY = frozenset({"pr_auc", "brier"})
+
+
+def _check_metric_fits(spec: ProjectSpec, y: np.ndarray) -> None:
+    classes = len(np.unique(y)) if spec.task == "classification" else 0
+    if classes > 2 and spec.metric in BINARY_ONLY:
+        raise SpecError(
+            f"train.metric '{spec.metric}' needs a binary target, but {spec.target} has "
+            f"{classes} classes; use roc_auc, log_loss, accuracy or f1."
+        )
+    if spec.evaluate.costs is not None and classes != 2:
+        raise SpecError(
+            "evaluate.costs applies to binary classification only; remove it for this target."
+        )
+
+
+def validate_candidates(spec: ProjectSpec) -> None:
+    """Fail fast on unknown estimators or parameters, before any tracking store is opened."""
+    for index, candidate in enumerate(spec.train.candidates):
+        family(candidate, spec.task, index)
+
+
 def run_train(
     spec: ProjectSpec, ctx: Context, tracking: Tracking, snapshot: str | None = None
 ) -> TrainResult:
@@ -183,6 +206,7 @@ def run_train(
     families = [family(c, spec.task, i) for i, c in enumerate(spec.train.candidates)]
     with ctx.progress.step("Loading the snapshot"):
         data = load_train_data(spec, ctx, snapshot)
+    _check_metric_fits(spec, data.y)
     x = model_frame(data.frame, spec)
     train_x, train_y = x.iloc[data.split.train], data.y[data.split.train]
     time_ordered = data.split.method.startswith("time:")

@@ -38,6 +38,7 @@ class Decision:
     champion: str | None
     reasons: list[str] = field(default_factory=list)
     metrics: dict[str, dict[str, float]] = field(default_factory=dict)
+    settings: dict[str, Any] = field(default_factory=dict)  # the gate's rules, as applied
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -65,13 +66,19 @@ def gate(
         for c in behavioural_checks(pipeline, x, spec)
         if not c.passed
     ]
-    if champion is not None and champion.version != candidate.version:
-        rescored = evaluate(registry.load_pipeline(champion), x, y, spec).metrics
-        decision.metrics["champion"] = _finite(rescored)
-        failures += _schema_failures(champion, candidate)
-        failures += _metric_failures(metric, scored[metric], rescored[metric], spec)
+    if champion is not None and champion.run_id == candidate.run_id:
+        failures.append(f"this run is already the champion (version {champion.version})")
     elif champion is not None:
-        failures.append(f"version {candidate.version} is already the champion")
+        schema_failures = _schema_failures(champion, candidate)
+        failures += schema_failures
+        if not schema_failures:  # the champion can only score rows of its own schema
+            rescored = evaluate(registry.load_pipeline(champion), x, y, spec).metrics
+            decision.metrics["champion"] = _finite(rescored)
+            failures += _metric_failures(metric, scored[metric], rescored[metric], spec)
+    decision.settings = {
+        "spec_hash": spec.spec_hash, "metric": metric, "tolerance": spec.gate.tolerance,
+        "checks": [c.name for c in spec.evaluate.checks],
+    }  # fmt: skip
     decision.reasons = failures or [_pass_reason(metric, decision.metrics)]
     if failures and force:
         decision.reasons = [f"forced despite: {reason}" for reason in failures]
@@ -114,7 +121,7 @@ def audit(ctx: Context, spec: ProjectSpec, decision: Decision) -> None:
                 from_version=decision.champion,
                 to_version=decision.candidate,
                 reasons=json.dumps(decision.reasons),
-                metrics=json.dumps(decision.metrics),
+                metrics=json.dumps({**decision.metrics, "settings": decision.settings}),
                 actor=_actor(),
                 created_at=datetime.now(UTC),
             )

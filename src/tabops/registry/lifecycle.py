@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from tabops.context import Context
-from tabops.errors import NotFoundError, RegistryError, TabopsError
+from tabops.errors import DataError, NotFoundError, RegistryError, TabopsError
 from tabops.model.evaluate import CheckResult, behavioural_checks, evaluate, slice_metrics
 from tabops.model.frame import model_frame, target_values
 from tabops.model.metrics import Evaluation
@@ -16,6 +16,7 @@ from tabops.registry.gate import Decision, frozen_test_rows, gate
 from tabops.registry.models import CHAMPION, ModelVersion, Registry
 from tabops.registry.tracking import VERSION_TAGS, MlflowTracking
 from tabops.spec import ProjectSpec
+from tabops.store.ledger import find_snapshot
 
 
 @dataclass
@@ -54,6 +55,12 @@ def run_register(
     if model_uri is None or "tabops.artifact_sha256" not in tags:
         raise TabopsError(
             f"Run {run.info.run_id} has no model logged by tabops (did its training finish?)."
+        )
+    snapshot = tags.get("tabops.snapshot_hash", "")
+    if find_snapshot(ctx.store, spec.name, snapshot) is None:  # check before registering
+        raise DataError(
+            f"Run {run.info.run_id} was trained on snapshot {snapshot[:16]}, which this "
+            "workspace's store does not know; the gate needs its frozen test rows."
         )
     registry = registry_for(spec, ctx)
     version = registry.register(run.info.run_id, model_uri, tags)
@@ -121,12 +128,17 @@ def run_evaluate(spec: ProjectSpec, ctx: Context, version: str | None = None) ->
 
 
 def report_path(spec: ProjectSpec, ctx: Context, version: str | None = None) -> Path:
-    """The training report of a version (default: the champion), fetched if not local."""
+    """A version's report (default: the champion's): from 'tabops evaluate' if written, else
+    the one written at training (fetched from the tracking store if not local)."""
     registry = registry_for(spec, ctx)
     chosen = _version_or_champion(registry, version)
-    local = ctx.settings.home / "reports" / spec.name / chosen.run_id / REPORT_NAME
-    if local.exists():
-        return local
+    reports = ctx.settings.home / "reports" / spec.name
+    for local in (
+        reports / f"v{chosen.version}" / REPORT_NAME,
+        reports / chosen.run_id / REPORT_NAME,
+    ):
+        if local.exists():  # the latest 'tabops evaluate', else the training report
+            return local
     try:
         return registry.run_artifact(chosen.run_id, f"evaluation/{REPORT_NAME}")
     except RegistryError as exc:

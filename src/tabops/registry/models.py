@@ -49,7 +49,7 @@ class Registry:
         self.client = connect(tracking_uri)
 
     def register(self, run_id: str, model_uri: str, tags: dict[str, str]) -> ModelVersion:
-        """A new version of the model from a run's logged pipeline."""
+        """A version of the model from a run's logged pipeline (new unless already registered)."""
         from mlflow.exceptions import MlflowException
 
         with registry_errors(self.uri):
@@ -57,6 +57,12 @@ class Registry:
                 self.client.get_registered_model(self.name)
             except MlflowException:
                 self.client.create_registered_model(self.name)
+            existing = self.client.search_model_versions(
+                f"name = '{self.name}' and run_id = '{run_id}'"
+            )
+        if existing:  # registering a run again names the version it already has
+            return self.version(str(existing[0].version))
+        with registry_errors(self.uri):
             # A server accepts a models:/ source only with the logged model's id beside it.
             model_id = (
                 model_uri.removeprefix("models:/") if model_uri.startswith("models:/") else None

@@ -2,11 +2,12 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
 import pytest
 
 from tabops.context import Context
-from tabops.errors import NotFoundError
-from tabops.model.train import run_train
+from tabops.errors import NotFoundError, SpecError
+from tabops.model.train import load_train_data, run_train
 from tests.unit.model.conftest import (
     RecordingTracking,
     add_snapshot,
@@ -66,3 +67,32 @@ def test_no_snapshot_is_a_clear_error(ctx: Context, tracking: RecordingTracking)
     add_snapshot(ctx, synthetic_spec(), synthetic_table(50))
     with pytest.raises(NotFoundError, match="data history"):
         run_train(synthetic_spec(), ctx, tracking, snapshot="ffff")
+
+
+def test_random_forest_candidate(ctx: Context, tracking: RecordingTracking) -> None:
+    spec = synthetic_spec(
+        trials=1, candidates=[{"estimator": "random_forest", "params": {"n_estimators": 20}}]
+    )
+    add_snapshot(ctx, spec, synthetic_table(200))
+    assert run_train(spec, ctx, tracking).best.evaluation.metrics["roc_auc"] > 0.8
+
+
+def test_time_ordered_training_rows(ctx: Context, tracking: RecordingTracking) -> None:
+    spec = synthetic_spec(trials=1, candidates=[{"estimator": "linear"}])
+    spec.columns["when"].role = spec.columns["when"].role.TIMESTAMP
+    table = synthetic_table(200)
+    shuffled = table.take(np.random.default_rng(3).permutation(200))
+    add_snapshot(ctx, spec, shuffled)
+    result = run_train(spec, ctx, tracking)
+    assert result.split_method == "time:when"
+    data = load_train_data(spec, ctx)
+    times = data.frame["when"].iloc[data.split.train]
+    assert times.is_monotonic_increasing  # folds follow time
+    assert times.max() < data.frame["when"].iloc[data.split.test].min()
+
+
+def test_metric_must_fit_the_target(ctx: Context, tracking: RecordingTracking) -> None:
+    spec = synthetic_spec(metric="pr_auc")
+    add_snapshot(ctx, spec, synthetic_table(100, classes=3))
+    with pytest.raises(SpecError, match="needs a binary target"):
+        run_train(spec, ctx, tracking)
