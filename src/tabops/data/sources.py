@@ -80,16 +80,6 @@ class SourceBatch:
     lines: np.ndarray | None = None  # CSV: the line each row starts on
     rejects: list[StructuralReject] = field(default_factory=list)
 
-    @property
-    def rows_in(self) -> int:
-        """Records read: rows plus structural rejects."""
-        return int(self.table.num_rows) + len(self.rejects)
-
-    def locate(self, position: int) -> tuple[int | None, int]:
-        """(line in the file or None, 1-based record number) of row ``position``."""
-        line = int(self.lines[position]) if self.lines is not None else None
-        return line, position + 1
-
 
 def read_bytes(location: str | Path) -> tuple[bytes, str]:
     """The bytes of a local file or an http(s) URL, and a description for messages."""
