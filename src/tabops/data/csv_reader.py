@@ -32,7 +32,7 @@ _MAX_RECORD_LINES = 1000
 #: rejecting the whole file line by line.
 _MAX_BAD_ENCODING_LINES = 1000
 _UNCLOSED = "bad quoting: a quoted value is never closed"
-_BLOCK_SIZE = 16 << 20  # bytes PyArrow parses per batch
+_BLOCK_SIZE = 4 << 20  # bytes PyArrow parses per batch: small enough to start COPY early
 _BATCH_ROWS = 131_072  # rows per batch from the exact path
 
 
