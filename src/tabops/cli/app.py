@@ -1,0 +1,132 @@
+"""The ``tabops`` Typer app, the options its commands share, and the entry point that turns
+errors into messages and exit codes (listed in :mod:`tabops.cli`)."""
+
+from __future__ import annotations
+
+import logging
+import os
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.markup import escape
+
+from tabops import __version__
+from tabops.console import RichProgress, err, out
+from tabops.context import Context
+from tabops.errors import TabopsError
+from tabops.progress import SILENT
+from tabops.settings import load_settings
+from tabops.spec import SPEC_FILENAME, ProjectSpec, load_spec
+
+app = typer.Typer(
+    name="tabops",
+    help=(
+        "tabops: ingest, validate, version, train, serve and monitor tabular models from one "
+        "tabops.yaml.\n\nStart with 'tabops init --data FILE --target COLUMN', then "
+        "'tabops ingest'."
+    ),
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    rich_markup_mode="rich",
+)
+quarantine_app = typer.Typer(help="Inspect, export, fix and replay quarantined rows.")
+data_app = typer.Typer(help="Data versions: snapshots and ingest batches.")
+examples_app = typer.Typer(help="Example datasets, exported to CSV on demand.")
+app.add_typer(quarantine_app, name="quarantine")
+app.add_typer(data_app, name="data")
+app.add_typer(examples_app, name="examples")
+
+_state = {"debug": False}
+
+SpecOption = Annotated[
+    Path | None,
+    typer.Option(
+        "--spec",
+        "-s",
+        help=f"The project's {SPEC_FILENAME}, or its folder. Default: ./{SPEC_FILENAME}.",
+    ),
+]
+SetOption = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--set",
+        help="Override a spec value for this run: key.path=value (repeatable), "
+        "e.g. --set contract.max_quarantine_rate=0.1",
+    ),
+]
+JsonOption = Annotated[
+    bool, typer.Option("--json", help="Print one JSON document (no progress output).")
+]
+
+
+def make_context(json_output: bool) -> Context:
+    """Settings from the environment; progress bars unless the output is JSON."""
+    return Context(settings=load_settings(), progress=SILENT if json_output else RichProgress())
+
+
+def read_spec(spec: Path | None, overrides: list[str] | None) -> ProjectSpec:
+    """The project spec with ``--set`` overrides applied."""
+    return load_spec(spec, overrides or [])
+
+
+def _version(value: bool) -> None:
+    if value:
+        out.print(f"tabops {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _main(
+    debug: Annotated[
+        bool, typer.Option("--debug", help="Show tracebacks and debug logs on errors.")
+    ] = False,
+    version: Annotated[
+        bool,
+        typer.Option(
+            "--version", help="Print the version and exit.", is_eager=True, callback=_version
+        ),
+    ] = False,
+) -> None:
+    _state["debug"] = debug
+    logging.basicConfig(
+        level=logging.DEBUG if debug else logging.WARNING,
+        format="%(levelname)s %(name)s: %(message)s",
+    )
+
+
+ForceOption = Annotated[
+    bool, typer.Option("--force", help="Promote even if the gate refuses (audited as forced).")
+]
+
+
+VersionOption = Annotated[
+    str | None,
+    typer.Option("--version", "-v", help="Model version; default: the current champion."),
+]
+
+
+def main() -> None:
+    """Console entry point: run the app, turning user mistakes into clear messages.
+
+    Click itself reports command-line mistakes (exit 2) and turns typer.Exit into the exit code.
+    """
+    try:
+        app()
+    except BrokenPipeError:  # e.g. piped into `head`: the reader left, nothing more to say
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        sys.exit(1)
+    except TabopsError as exc:
+        if _state["debug"]:
+            raise
+        err.print(f"[red bold]Error:[/red bold] {escape(str(exc))}")
+        sys.exit(exc.exit_code)
+    except Exception as exc:
+        if _state["debug"]:
+            raise
+        err.print(
+            f"[red bold]Internal error:[/red bold] {type(exc).__name__}: {escape(str(exc))}\n"
+            "This is a bug in tabops; run again with --debug for the traceback and report it."
+        )
+        sys.exit(1)

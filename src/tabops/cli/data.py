@@ -1,0 +1,429 @@
+"""Commands for data: init, ingest, quarantine, data versions, examples, spec."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.markup import escape
+
+from tabops.cli.app import (
+    JsonOption,
+    SetOption,
+    SpecOption,
+    app,
+    data_app,
+    examples_app,
+    make_context,
+    quarantine_app,
+    read_spec,
+)
+from tabops.console import RichProgress, err, key_values, out, print_json, table
+from tabops.errors import TabopsError
+from tabops.progress import SILENT
+from tabops.spec import SPEC_FILENAME, CsvOptions, dump_spec
+
+
+@app.command()
+def init(
+    data: Annotated[str, typer.Option("--data", "-d", help="CSV or Parquet file (path or URL).")],
+    target: Annotated[str, typer.Option("--target", "-t", help="The column to predict.")],
+    task: Annotated[
+        str | None,
+        typer.Option(help="classification or regression; inferred from the target if omitted."),
+    ] = None,
+    name: Annotated[str | None, typer.Option(help="Project name; default: the file name.")] = None,
+    output: Annotated[
+        Path, typer.Option("--output", "-o", help="Folder to write tabops.yaml into.")
+    ] = Path(),
+    force: Annotated[bool, typer.Option(help="Overwrite an existing tabops.yaml.")] = False,
+    delimiter: Annotated[str, typer.Option(help="CSV field delimiter, e.g. ';' or tab.")] = ",",
+    encoding: Annotated[str, typer.Option(help="CSV text encoding, e.g. latin-1.")] = "utf-8",
+    json_output: JsonOption = False,
+) -> None:
+    """Infer a project spec from data and write it as tabops.yaml.
+
+    Each column gets a role (feature, target, id, timestamp, ignored), a type, nullability and
+    observed ranges; the reason for every inference is printed so you can check it.
+
+    Example: tabops init --data data/churn.csv --target churn --name churn
+    """
+    from tabops.data.infer import infer_spec, suggest_name
+    from tabops.data.sources import read_file
+    from tabops.spec import SourceSpec, Task
+
+    spec_path = output / SPEC_FILENAME
+    if spec_path.exists() and not force:
+        raise TabopsError(f"{spec_path} already exists. Pass --force to overwrite it.")
+    if task is not None and task not in {t.value for t in Task}:
+        raise TabopsError(f"--task '{task}' is not valid; use classification or regression.")
+    progress = SILENT if json_output else RichProgress()
+    csv_options = _csv_options(delimiter, encoding)
+    with progress.step(f"Reading {data}"):
+        batch = read_file(data, csv_options)
+    source_path = _relative_source(data, output)
+    stem = Path(data.split("?")[0]).stem
+    inference = infer_spec(
+        batch.table,
+        SourceSpec(path=source_path, csv=csv_options),
+        target=target,
+        task=Task(task) if task else None,
+        name=name or suggest_name(stem),
+    )
+    output.mkdir(parents=True, exist_ok=True)
+    text = dump_spec(inference.spec)
+    spec_path.write_text(_spec_header(data) + text, encoding="utf-8")
+    if batch.rejects:
+        err.print(
+            f"[yellow]Note:[/yellow] {len(batch.rejects)} malformed line(s) were skipped while "
+            f"inferring (first: line {batch.rejects[0].line}, {batch.rejects[0].reason})."
+        )
+    if json_output:
+        print_json(
+            {
+                "spec_path": str(spec_path),
+                "spec": inference.spec.model_dump(mode="json", exclude_defaults=True),
+                "reasons": inference.reasons,
+            }
+        )
+        return
+    rows = [
+        (col_name, col.role.value, col.type.value, "yes" if col.nullable else "no",
+         inference.reasons[col_name])
+        for col_name, col in inference.spec.columns.items()
+    ]  # fmt: skip
+    out.print(table("Inferred columns", ["column", "role", "type", "nullable", "why"], rows))
+    out.print(
+        f"\nWrote [bold]{spec_path}[/bold] (task: {inference.spec.task.value}"
+        + (
+            f", positive class: {inference.spec.positive_class}"
+            if inference.spec.positive_class
+            else ""
+        )
+        + f"). Review it, then run: tabops ingest --spec {output}"
+    )
+
+
+def _csv_options(delimiter: str, encoding: str) -> CsvOptions:
+    import codecs
+
+    delimiter = "\t" if delimiter in ("\\t", "tab") else delimiter
+    if len(delimiter) != 1:
+        raise TabopsError(f"--delimiter '{delimiter}' must be one character (or 'tab').")
+    try:
+        codecs.lookup(encoding)
+    except LookupError as exc:
+        raise TabopsError(f"--encoding '{encoding}' is not a known text encoding.") from exc
+    return CsvOptions(delimiter=delimiter, encoding=encoding)
+
+
+def _relative_source(data: str, output: Path) -> str:
+    if "://" in data:
+        return data
+    try:
+        return str(Path(data).resolve().relative_to(output.resolve()))
+    except ValueError:
+        return str(Path(data).resolve())
+
+
+def _spec_header(data: str) -> str:
+    return (
+        f"# tabops project spec, inferred by 'tabops init' from {data}.\n"
+        "# Review the roles, types and contract (nullable, min/max, categories) before\n"
+        "# ingesting; 'observed' values are informational and never enforced.\n"
+    )
+
+
+@app.command()
+def ingest(
+    spec: SpecOption = None,
+    overrides: SetOption = None,
+    dvc: Annotated[
+        bool | None,
+        typer.Option("--dvc/--no-dvc", help="Track the snapshot with DVC (default: ingest.dvc)."),
+    ] = None,
+    json_output: JsonOption = False,
+) -> None:
+    """Check the source against the data contract and load the good rows as a snapshot.
+
+    Bad rows are quarantined with every reason; schema drift or too many bad rows block the
+    whole batch (exit code 3). Loading the same content twice is a no-op.
+
+    Example: tabops ingest --spec examples/churn --set source.path=data/churn_update.csv
+    """
+    from tabops.data.ingest import run_ingest
+
+    project = read_spec(spec, overrides)
+    ctx = make_context(json_output)
+    result = run_ingest(project, ctx, dvc=dvc)
+    if json_output:
+        print_json(result.to_dict())
+    else:
+        print_ingest(result)
+    if result.status == "blocked":
+        raise typer.Exit(3)
+
+
+def print_ingest(result: object) -> None:
+    from tabops.data.ingest import IngestResult
+
+    assert isinstance(result, IngestResult)
+    status_style = {"loaded": "green", "already_loaded": "cyan", "blocked": "red"}[result.status]
+    pairs = [
+        ("status", f"[{status_style}]{result.status.replace('_', ' ')}[/{status_style}]"),
+        ("batch", result.batch_id),
+        ("source", escape(result.source)),
+        ("rows in", f"{result.rows_in:,}"),
+        (
+            "passed, not loaded" if result.status == "blocked" else "loaded",
+            f"{result.rows_loaded:,}",
+        ),
+        ("quarantined (contract)", f"{result.rows_quarantined:,}"),
+        ("rejected (structure)", f"{result.rows_rejected:,}"),
+        (
+            "conservation",
+            "in = loaded + quarantined + rejected ✓" if result.conserved else "VIOLATED",
+        ),
+    ]
+    if result.snapshot_hash:
+        rows = f" ({result.snapshot_rows:,} rows)" if result.snapshot_rows is not None else ""
+        pairs.append(("snapshot", f"{result.snapshot_hash[:16]}{rows}"))
+    if result.table:
+        pairs.append(("table", result.table))
+    if result.dvc_tracked:
+        pairs.append(("dvc", "tracked (commit the .dvc file)"))
+    if result.status != "already_loaded":
+        pairs.append(("time", f"{result.seconds:.2f} s"))
+    out.print(key_values("Ingest", pairs))
+    checks = [
+        (column, check, f"{count:,}")
+        for column, by_check in sorted(result.failures.items())
+        for check, count in sorted(by_check.items())
+    ] + [("(structure)", kind, f"{count:,}") for kind, count in sorted(result.structural.items())]
+    if checks:
+        out.print(table("Contract report: failed checks", ["column", "check", "rows"], checks))
+    if result.status == "already_loaded":
+        out.print("This content was loaded before; nothing was written.")
+    elif result.status == "blocked":
+        out.print("[red bold]Batch blocked[/red bold]: nothing was written downstream.")
+        for reason in result.blocked_reasons:
+            out.print(f"  - {escape(reason)}")
+        out.print(
+            "Fix the data or the spec (columns, contract.max_quarantine_rate) and ingest again."
+        )
+    elif result.rows_quarantined or result.rows_rejected:
+        out.print(
+            f"Inspect bad rows: tabops quarantine list --batch {result.batch_id}; fix them with "
+            "'tabops quarantine export' and 'tabops quarantine replay'."
+        )
+
+
+@quarantine_app.command("list")
+def quarantine_list(
+    spec: SpecOption = None,
+    overrides: SetOption = None,
+    batch: Annotated[str | None, typer.Option(help="Only rows of this batch.")] = None,
+    status: Annotated[str, typer.Option(help="open, replayed or all.")] = "open",
+    limit: Annotated[int, typer.Option(min=1, help="At most this many rows.")] = 50,
+    json_output: JsonOption = False,
+) -> None:
+    """List quarantined rows with their reasons.
+
+    Example: tabops quarantine list --batch 20261124T101500-1a2b3c4d5e6f
+    """
+    from dataclasses import asdict
+
+    from tabops.data.quarantine import list_entries
+
+    project = read_spec(spec, overrides)
+    ctx = make_context(json_output)
+    wanted = None if status == "all" else _status(status)
+    entries = list_entries(ctx.store, project.name, batch_id=batch, status=wanted, limit=limit)
+    if json_output:
+        print_json([asdict(e) for e in entries])
+        return
+    rows = [(e.id, e.batch_id, e.kind, e.line, e.status, escape(e.summary())) for e in entries]
+    out.print(
+        table(
+            f"Quarantine of {project.name}",
+            ["id", "batch", "kind", "line", "status", "reasons"],
+            rows,
+        )
+    )
+    if not entries:
+        out.print("No quarantined rows match.")
+
+
+def _status(status: str) -> str:
+    if status not in ("open", "replayed"):
+        raise TabopsError(f"--status '{status}' is not valid; use open, replayed or all.")
+    return status
+
+
+@quarantine_app.command("show")
+def quarantine_show(
+    entry_id: Annotated[int, typer.Argument(help="The quarantined row's id.")],
+    spec: SpecOption = None,
+    overrides: SetOption = None,
+    json_output: JsonOption = False,
+) -> None:
+    """Show one quarantined row: the raw row and every failed check."""
+    from dataclasses import asdict
+
+    from tabops.data.quarantine import get_entry
+
+    project = read_spec(spec, overrides)
+    entry = get_entry(make_context(json_output).store, project.name, entry_id)
+    if json_output:
+        print_json(asdict(entry))
+        return
+    pairs = [
+        ("batch", entry.batch_id), ("kind", entry.kind), ("line", entry.line),
+        ("record", entry.row_number), ("status", entry.status),
+        ("replayed in", entry.replayed_batch_id), ("raw", escape(entry.raw)),
+    ]  # fmt: skip
+    out.print(key_values(f"Quarantined row {entry.id}", pairs))
+    reasons = [(r.get("column") or "", r["check"], escape(r["message"])) for r in entry.reasons]
+    out.print(table("Failed checks", ["column", "check", "message"], reasons))
+
+
+@quarantine_app.command("export")
+def quarantine_export(
+    output: Annotated[Path, typer.Option("--output", "-o", help="CSV file to write.")],
+    spec: SpecOption = None,
+    overrides: SetOption = None,
+    batch: Annotated[str | None, typer.Option(help="Only rows of this batch.")] = None,
+    json_output: JsonOption = False,
+) -> None:
+    """Export open quarantined rows to a CSV to fix by hand, then replay it.
+
+    Example: tabops quarantine export -o fixes.csv && $EDITOR fixes.csv &&
+    tabops quarantine replay fixes.csv
+    """
+    from tabops.data.quarantine import export_entries, list_entries
+
+    project = read_spec(spec, overrides)
+    entries = list_entries(
+        make_context(json_output).store, project.name, batch_id=batch, limit=None
+    )
+    count = export_entries(entries, project, output)
+    if json_output:
+        print_json({"output": str(output), "rows": count})
+        return
+    out.print(
+        f"Wrote {count} row(s) to [bold]{output}[/bold]. Fix the values in the data columns "
+        f"(leave _quarantine_id alone), then: tabops quarantine replay {output}"
+    )
+
+
+@quarantine_app.command("replay")
+def quarantine_replay(
+    fixes: Annotated[Path, typer.Argument(help="The fixed CSV from 'tabops quarantine export'.")],
+    spec: SpecOption = None,
+    overrides: SetOption = None,
+    json_output: JsonOption = False,
+) -> None:
+    """Re-check fixed rows; rows that pass join the dataset once, the rest stay quarantined."""
+    from tabops.data.quarantine import replay
+
+    project = read_spec(spec, overrides)
+    result = replay(project, make_context(json_output), fixes)
+    if json_output:
+        print_json(result.to_dict())
+        return
+    pairs = [
+        ("rows in file", result.rows_in), ("replayed", result.replayed),
+        ("still failing", result.still_bad), ("skipped (replayed before)", result.skipped),
+        ("batch", result.batch_id), ("snapshot", (result.snapshot_hash or "")[:16]),
+    ]  # fmt: skip
+    out.print(key_values("Replay", pairs))
+
+
+@data_app.command("history")
+def data_history(
+    spec: SpecOption = None,
+    overrides: SetOption = None,
+    json_output: JsonOption = False,
+) -> None:
+    """List the project's snapshots: hash, rows, source and date, newest first."""
+    from tabops.store.ledger import list_snapshots
+
+    project = read_spec(spec, overrides)
+    snapshots = list_snapshots(make_context(json_output).store, project.name)
+    if json_output:
+        print_json([dict(row._mapping) for row in snapshots])
+        return
+    rows = [
+        (s.snapshot_hash[:16], f"{s.rows:,}", s.columns, s.batch_id, escape(s.source),
+         str(s.created_at)[:19])
+        for s in snapshots
+    ]  # fmt: skip
+    out.print(
+        table(
+            f"Snapshots of {project.name}",
+            ["hash", "rows", "cols", "batch", "source", "created"],
+            rows,
+        )
+    )
+    if not snapshots:
+        out.print("No snapshots yet: run 'tabops ingest'.")
+
+
+@data_app.command("batches")
+def data_batches(
+    spec: SpecOption = None,
+    overrides: SetOption = None,
+    limit: Annotated[int, typer.Option(min=1, help="At most this many batches.")] = 20,
+    json_output: JsonOption = False,
+) -> None:
+    """List ingest batches (committed, blocked, replayed) with their row counts."""
+    from tabops.store.ledger import list_batches
+
+    project = read_spec(spec, overrides)
+    batches = list_batches(make_context(json_output).store, project.name, limit=limit)
+    if json_output:
+        print_json([dict(row._mapping) for row in batches])
+        return
+    rows = [
+        (b.batch_id, b.status, f"{b.rows_in:,}", f"{b.rows_loaded:,}", f"{b.rows_quarantined:,}",
+         f"{b.rows_rejected:,}", escape(b.source))
+        for b in batches
+    ]  # fmt: skip
+    columns = ["batch", "status", "in", "loaded", "quarantined", "rejected", "source"]
+    out.print(table(f"Ingest batches of {project.name}", columns, rows))
+
+
+@examples_app.command("export")
+def examples_export(
+    name: Annotated[str, typer.Argument(help="churn or diabetes.")],
+    output: Annotated[Path, typer.Option("--output", "-o", help="Folder for the CSV files.")],
+    json_output: JsonOption = False,
+) -> None:
+    """Write an example dataset as CSV (churn: IBM Telco churn, diabetes: scikit-learn's).
+
+    Example: tabops examples export churn -o examples/churn/data
+    """
+    from tabops.data.examples import export_example
+
+    paths = export_example(name, output)
+    if json_output:
+        print_json({"files": [str(p) for p in paths]})
+        return
+    for path in paths:
+        out.print(f"Wrote {path}")
+
+
+@app.command("spec")
+def show_spec(
+    spec: SpecOption = None,
+    overrides: SetOption = None,
+    json_output: JsonOption = False,
+) -> None:
+    """Validate the spec and print it as tabops reads it (overrides applied)."""
+    project = read_spec(spec, overrides)
+    if json_output:
+        print_json(project.model_dump(mode="json"))
+        return
+    out.print(dump_spec(project), end="")
+    out.print(f"[green]✓[/green] valid spec, hash {project.spec_hash[:16]}")
