@@ -31,9 +31,8 @@ def model_score(pipeline: Any, x: pd.DataFrame, spec: ProjectSpec) -> np.ndarray
     """One number per row: the positive class's probability, or the regression prediction."""
     if spec.task == Task.REGRESSION:
         return np.asarray(pipeline.predict(x), dtype=float)
-    classes = [str(c) for c in pipeline.classes_]
-    positive = spec.positive_class if spec.positive_class in classes else classes[-1]
-    return np.asarray(pipeline.predict_proba(x)[:, classes.index(positive)], dtype=float)
+    scores = Scores.of(pipeline, x)
+    return scores.of_class(scores.positive(spec.positive_class))
 
 
 def evaluate(
@@ -44,12 +43,11 @@ def evaluate(
     cost-optimal threshold (``evaluate.costs``), else at the max-F1 one."""
     if spec.task == Task.REGRESSION:
         return evaluate_regression(y, pipeline.predict(x))
-    scores = Scores([str(c) for c in pipeline.classes_], pipeline.predict_proba(x))
-    classes = scores.classes or []
-    if threshold is None and spec.evaluate.costs is not None and len(classes) == 2:
-        positive = spec.positive_class if spec.positive_class in classes else classes[-1]
+    scores = Scores.of(pipeline, x)
+    if threshold is None and spec.evaluate.costs is not None and len(scores.classes or []) == 2:
+        positive = scores.positive(spec.positive_class)
         truth = (y == positive).astype(int)
-        threshold = cost_threshold(truth, model_score(pipeline, x, spec), spec.evaluate.costs)
+        threshold = cost_threshold(truth, scores.of_class(positive), spec.evaluate.costs)
     return evaluate_classification(y, scores, spec.positive_class, threshold)
 
 

@@ -18,6 +18,20 @@ class Scores:
     classes: list[str] | None  # classification: the column order of ``values``
     values: np.ndarray  # (n, classes) probabilities, or (n,) regression values
 
+    @classmethod
+    def of(cls, pipeline: Any, x: Any) -> Scores:
+        """A fitted classifier's probabilities for rows ``x``, labelled by class."""
+        return cls([str(c) for c in pipeline.classes_], pipeline.predict_proba(x))
+
+    def positive(self, wanted: str | None) -> str:
+        """``wanted`` if it is a class, else the last one (scikit-learn's positive label)."""
+        classes = self.classes or []
+        return wanted if wanted in classes else classes[-1]
+
+    def of_class(self, label: str) -> np.ndarray:
+        """The probability of ``label`` for every row."""
+        return np.asarray(self.values[:, (self.classes or []).index(label)], dtype=float)
+
 
 @dataclass
 class Evaluation:
@@ -61,8 +75,8 @@ def evaluate_classification(
     classes = scores.classes or []
     probabilities = scores.values
     if len(classes) == 2:
-        positive = positive if positive in classes else classes[1]  # as scikit-learn does
-        return _binary(y, probabilities[:, classes.index(positive)], positive, classes, threshold)
+        positive = scores.positive(positive)
+        return _binary(y, scores.of_class(positive), positive, classes, threshold)
     order = np.argsort(classes)  # scikit-learn's multi-class metrics want sorted labels
     classes = [classes[i] for i in order]
     probabilities = probabilities[:, order]

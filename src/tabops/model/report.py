@@ -130,9 +130,8 @@ def _both_classes(truth: np.ndarray) -> bool:
 def _binary_plots(
     y: np.ndarray, scores: Scores, evaluation: Evaluation, positive: str | None
 ) -> list[_Plot]:
-    classes = scores.classes or []
-    positive = positive if positive in classes else classes[1]  # as evaluate_classification
-    score = np.asarray(scores.values, dtype=float)[:, classes.index(positive)]
+    positive = scores.positive(positive)  # as evaluate_classification
+    score = scores.of_class(positive)
     truth = (y == positive).astype(int)
     threshold = evaluation.threshold if evaluation.threshold is not None else 0.5
     decided = (score >= threshold).astype(int)
@@ -141,7 +140,7 @@ def _binary_plots(
         plots.append(_roc(truth, score, decided))
         plots.append(_precision_recall(truth, score, decided))
     plots.append(_calibration(truth, score))
-    negative = next(c for c in classes if c != positive)
+    negative = next(c for c in scores.classes or [] if c != positive)
     labels = evaluation.labels or [negative, positive]
     counts = evaluation.confusion or skm.confusion_matrix(truth, decided, labels=[0, 1]).tolist()
     caption = f"Confusion matrix at threshold {threshold:.4f}"
@@ -394,11 +393,7 @@ def report_pipeline(
 ) -> list[Path]:  # fmt: skip
     """:func:`write_report` for a fitted pipeline scored on rows ``x`` with truth ``y``."""
     classification = spec.task == Task.CLASSIFICATION
-    scores = (
-        Scores([str(c) for c in pipeline.classes_], pipeline.predict_proba(x))
-        if classification
-        else None
-    )
+    scores = Scores.of(pipeline, x) if classification else None
     return write_report(
         folder,
         title=title,
