@@ -8,10 +8,10 @@ only ``TABOPS_DATABASE_URL``.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import AliasChoices, Field, ValidationError, field_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import AliasChoices, Field, SecretStr, ValidationError, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from tabops.errors import TabopsError
 
@@ -38,6 +38,21 @@ class Settings(BaseSettings):
         default="embedded",
         description="'production' turns on the checks that refuse insecure defaults.",
     )
+
+    api_keys: Annotated[list[SecretStr], NoDecode] = Field(
+        default_factory=list,
+        description="Keys that may call the prediction routes (comma-separated).",
+    )
+    admin_key: SecretStr | None = Field(
+        default=None, description="The key for admin routes (reload); never a prediction key."
+    )
+
+    @field_validator("api_keys", mode="before")
+    @classmethod
+    def _split_keys(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            return [key.strip() for key in value.split(",") if key.strip()]
+        return value
 
     @field_validator("home")
     @classmethod

@@ -303,6 +303,36 @@ class GateSpec(_Strict):
     )
 
 
+class ServeSpec(_Strict):
+    """How ``tabops serve`` answers, limits and logs requests."""
+
+    reload_interval: float = Field(
+        default=30.0, gt=0, description="Seconds between checks of the champion alias."
+    )
+    max_batch_rows: int = Field(default=1000, ge=1, description="Most records per request.")
+    max_body_bytes: int = Field(
+        default=4 * 1024 * 1024, ge=1024, description="Largest request body, in bytes."
+    )
+    max_in_flight: int = Field(
+        default=256, ge=1, description="Requests handled at once per worker; more get 503."
+    )
+    deadline_ms: int = Field(
+        default=2000, ge=1, description="A request waiting longer than this gets 503."
+    )
+    log_queue_rows: int = Field(
+        default=100_000, ge=100, description="Prediction-log rows buffered in memory."
+    )
+    spill_max_mb: int = Field(
+        default=1024,
+        ge=1,
+        description="Disk cap of the prediction-log spill files; rows past it are dropped "
+        "(and counted).",
+    )
+    grace_period: float = Field(
+        default=20.0, gt=0, description="Seconds a SIGTERM waits for requests and the log."
+    )
+
+
 class ProjectSpec(_Strict):
     """A whole ``tabops.yaml``."""
 
@@ -319,6 +349,7 @@ class ProjectSpec(_Strict):
     train: TrainSpec = Field(default_factory=TrainSpec)
     evaluate: EvaluateSpec = Field(default_factory=EvaluateSpec)
     gate: GateSpec = Field(default_factory=GateSpec)
+    serve: ServeSpec = Field(default_factory=ServeSpec)
 
     _root: Path = PrivateAttr(default_factory=Path.cwd)
 

@@ -21,7 +21,7 @@ from tabops.cli.app import (
     read_spec,
 )
 from tabops.cli.data import print_ingest
-from tabops.console import key_values, out, print_json, table
+from tabops.console import err, key_values, out, print_json, table
 from tabops.settings import load_settings
 
 
@@ -125,9 +125,21 @@ def register(
         out.print(
             f"Registered [bold]{result.version.name}[/bold] version {result.version.version}."
         )
+        if result.compiled:
+            _print_compiled(result.compiled)
         _print_decision(result.decision)
     if not result.decision.promoted:
         raise typer.Exit(3)
+
+
+def _print_compiled(report: dict[str, object]) -> None:
+    if report["kind"] == "onnx":
+        out.print(
+            "Compiled for serving (ONNX): max score difference "
+            f"{report['parity_max_abs_diff']:.2g} on {report['rows_checked']} frozen test rows."
+        )
+    else:
+        err.print(f"[yellow]Serving will use the sklearn pipeline:[/yellow] {report['reason']}")
 
 
 @app.command()

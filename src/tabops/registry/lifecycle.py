@@ -12,6 +12,7 @@ from tabops.model.evaluate import CheckResult, behavioural_checks, evaluate, sli
 from tabops.model.frame import model_frame, target_values
 from tabops.model.metrics import Evaluation
 from tabops.model.report import REPORT_NAME, report_pipeline
+from tabops.registry.compiled import KIND_TAG, compile_version
 from tabops.registry.gate import Decision, frozen_test_rows, gate
 from tabops.registry.models import CHAMPION, ModelVersion, Registry
 from tabops.registry.tracking import VERSION_TAGS, MlflowTracking
@@ -23,6 +24,7 @@ from tabops.store.ledger import find_snapshot
 class RegisterResult:
     version: ModelVersion
     decision: Decision
+    compiled: dict[str, Any] | None = None  # the compile report, when this call compiled
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -31,6 +33,7 @@ class RegisterResult:
             "run_id": self.version.run_id,
             "snapshot_hash": self.version.snapshot_hash,
             "decision": self.decision.to_dict(),
+            "compiled": self.compiled,
         }
 
 
@@ -64,7 +67,12 @@ def run_register(
         )
     registry = registry_for(spec, ctx)
     version = registry.register(run.info.run_id, model_uri, tags)
-    return RegisterResult(version, gate(spec, ctx, registry, version, force=force))
+    compiled = None
+    if KIND_TAG not in version.tags:
+        rows = frozen_test_rows(spec, ctx, registry, version)
+        version, compiled = compile_version(spec, registry, version, rows)
+    decision = gate(spec, ctx, registry, version, force=force)
+    return RegisterResult(version, decision, compiled.report() if compiled else None)
 
 
 def run_promote(spec: ProjectSpec, ctx: Context, version: str, force: bool = False) -> Decision:

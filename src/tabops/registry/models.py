@@ -118,6 +118,12 @@ class Registry:
                 )
             )
 
+    def run_summary(self, run_id: str) -> tuple[dict[str, float], int]:
+        """A run's metrics and its start time (milliseconds since the epoch)."""
+        with registry_errors(self.uri):
+            run = self.client.get_run(run_id)
+        return dict(run.data.metrics), int(run.info.start_time or 0)
+
     def load_pipeline(self, version: ModelVersion) -> Any:
         """The version's fitted pipeline, loaded only if its file's SHA-256 is the recorded one
         (a tampered artifact is refused before deserialisation)."""

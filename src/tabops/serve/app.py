@@ -1,0 +1,153 @@
+"""The FastAPI app: built from a spec and settings, the model loaded in the lifespan."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import os
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.openapi.utils import get_openapi
+from starlette.exceptions import HTTPException
+from starlette.responses import Response
+
+from tabops.errors import TabopsError
+from tabops.registry.models import CHAMPION
+from tabops.serve.http import ApiError, Auth, Guard, error_response
+from tabops.serve.routes import router
+from tabops.serve.state import ServeState
+from tabops.settings import Settings, load_settings
+from tabops.spec import ProjectSpec, load_spec
+
+log = logging.getLogger(__name__)
+
+#: How ``tabops serve --workers N`` tells each worker process what to serve.
+OPTIONS_ENV = "TABOPS_SERVE_OPTIONS"
+
+
+def auth_for(settings: Settings) -> Auth:
+    """The server's keys; production refuses to run without them (X3)."""
+    keys = [k.get_secret_value() for k in settings.api_keys]
+    admin = settings.admin_key.get_secret_value() if settings.admin_key else None
+    if settings.env == "production" and (not keys or not admin):
+        raise TabopsError(
+            "TABOPS_ENV=production needs API keys: set TABOPS_API_KEYS (comma-separated "
+            "prediction keys) and TABOPS_ADMIN_KEY (the admin key, different from them)."
+        )
+    if admin is not None and admin in keys:
+        raise TabopsError("TABOPS_ADMIN_KEY must differ from every key in TABOPS_API_KEYS.")
+    return Auth(keys, admin)
+
+
+def create_app(spec: ProjectSpec, settings: Settings, alias: str = CHAMPION) -> FastAPI:
+    """The prediction service for ``spec``'s model at ``alias``."""
+    state = ServeState(spec, settings, alias, auth=auth_for(settings))
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        await asyncio.to_thread(state.start)
+        watcher = asyncio.create_task(state.watch())
+        state.ready = True
+        served = state.served
+        assert served is not None
+        log.warning(
+            "Serving %s version %s (%s predictor)%s",
+            served.name,
+            served.version.version,
+            served.predictor.kind,
+            "" if state.auth.enabled else "; auth is OFF (embedded mode, no API keys)",
+        )
+        try:
+            yield
+        finally:
+            state.ready, state.draining = False, True
+            watcher.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await watcher
+            await asyncio.to_thread(state.stop)
+
+    app = FastAPI(
+        title=f"tabops: {spec.name}",
+        summary=f"Predictions from the '{alias}' version of the {spec.name} model.",
+        version="1",
+        lifespan=lifespan,
+    )
+    app.state.tabops = state
+    app.include_router(router)
+    _handle_errors(app)
+    app.openapi = lambda: _openapi(app, state)  # type: ignore[method-assign]
+    limits = spec.serve
+    app.add_middleware(
+        Guard,
+        max_body=limits.max_body_bytes,
+        max_in_flight=limits.max_in_flight,
+        observe=lambda route, status, seconds: state.metrics.requests.labels(
+            route, str(status)
+        ).observe(seconds),
+        overloaded=lambda reason: state.metrics.overload.labels(reason).inc(),
+    )
+    return app
+
+
+def _handle_errors(app: FastAPI) -> None:
+    @app.exception_handler(ApiError)
+    async def api_error(request: Request, exc: ApiError) -> Response:
+        return error_response(request, exc)
+
+    @app.exception_handler(HTTPException)
+    async def http_error(request: Request, exc: HTTPException) -> Response:
+        codes = {404: "not_found", 405: "method_not_allowed"}
+        message = {404: "No such route.", 405: "This route does not take that method."}
+        return error_response(
+            request,
+            ApiError(
+                exc.status_code,
+                codes.get(exc.status_code, "http_error"),
+                message.get(exc.status_code, "The request was refused."),
+                headers=dict(exc.headers or {}),
+            ),
+        )
+
+    @app.exception_handler(RequestValidationError)
+    async def invalid_body(request: Request, exc: RequestValidationError) -> Response:
+        details = [
+            {"field": ".".join(str(p) for p in e["loc"] if p != "body"), "message": e["msg"]}
+            for e in exc.errors()[:100]
+        ]
+        shown = "; ".join(f"{d['field'] or '(body)'}: {d['message']}" for d in details[:10])
+        return error_response(request, ApiError(422, "invalid_request", shown, details=details))
+
+
+def _openapi(app: FastAPI, state: ServeState) -> dict[str, Any]:
+    """The OpenAPI document, with the request record generated from the model's schema."""
+    document = get_openapi(
+        title=app.title, version=app.version, summary=app.summary, routes=app.routes
+    )
+    schemas = document.setdefault("components", {}).setdefault("schemas", {})
+    served = state.served
+    record: dict[str, Any] = {"type": "object"}
+    if served is not None:
+        record = served.schema.json_schema()
+        if served.example:
+            record["examples"] = served.example[:1]
+    record["description"] = "One record: every feature of the model, typed as in tabops.yaml."
+    schemas["Record"] = record
+    document["components"]["securitySchemes"] = {
+        "bearer": {"type": "http", "scheme": "bearer"},
+        "apiKey": {"type": "apiKey", "in": "header", "name": "X-API-Key"},
+    }
+    return document
+
+
+def app_from_env() -> FastAPI:
+    """The app for ``uvicorn --factory`` (one per worker): options from :data:`OPTIONS_ENV`."""
+    options = json.loads(os.environ[OPTIONS_ENV])
+    spec = load_spec(Path(options["spec"]), options.get("overrides") or None)
+    return create_app(spec, load_settings(), options.get("alias", CHAMPION))

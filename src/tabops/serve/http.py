@@ -1,0 +1,256 @@
+"""HTTP plumbing shared by every route: the one error shape, request ids, the body-size and
+concurrency guard (an ASGI middleware, cheaper than Starlette's BaseHTTPMiddleware), and auth.
+
+Every error body is ``{"error": {"code", "message", "request_id"}}`` (plus ``details`` for
+invalid records); nothing else, so no traceback, path, DSN or key can leak.
+"""
+
+from __future__ import annotations
+
+import hmac
+import logging
+import re
+import time
+import uuid
+from collections.abc import Awaitable, Callable, MutableMapping
+from typing import Any
+
+import orjson
+from starlette.requests import Request
+from starlette.responses import Response
+
+log = logging.getLogger(__name__)
+
+Scope = MutableMapping[str, Any]
+Message = MutableMapping[str, Any]
+Receive = Callable[[], Awaitable[Message]]
+Send = Callable[[Message], Awaitable[None]]
+ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
+
+_REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,64}$")
+#: Routes that must answer even under overload (probes and scrapes).
+_UNGUARDED = frozenset({"/livez", "/readyz", "/metrics", "/v2/health/live", "/v2/health/ready"})
+
+
+class ApiError(Exception):
+    """An error answer: status, stable code, and a message safe to show a client."""
+
+    def __init__(
+        self,
+        status: int,
+        code: str,
+        message: str,
+        *,
+        details: list[dict[str, Any]] | None = None,
+        headers: dict[str, str] | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.status, self.code, self.message = status, code, message
+        self.details, self.headers = details, headers or {}
+
+
+def error_body(code: str, message: str, request_id: str, details: Any = None) -> bytes:
+    error: dict[str, Any] = {"code": code, "message": message, "request_id": request_id}
+    if details is not None:
+        error["details"] = details
+    return orjson.dumps({"error": error})
+
+
+def json_response(
+    content: Any, status: int = 200, headers: dict[str, str] | None = None
+) -> Response:
+    return Response(orjson.dumps(content), status, headers, media_type="application/json")
+
+
+def error_response(request: Request, error: ApiError) -> Response:
+    body = error_body(error.code, error.message, request_id_of(request), error.details)
+    return Response(body, error.status, error.headers, media_type="application/json")
+
+
+def request_id_of(request: Request) -> str:
+    return str(request.scope.get("state", {}).get("request_id", ""))
+
+
+def arrived_at(request: Request) -> float:
+    return float(request.scope.get("state", {}).get("arrived", time.perf_counter()))
+
+
+class Guard:
+    """Outermost middleware: request id, body limit (413 before parsing), in-flight limit
+    (fast 503), latency metrics, and a last-resort 500 that leaks nothing."""
+
+    def __init__(
+        self,
+        app: ASGIApp,
+        *,
+        max_body: int,
+        max_in_flight: int,
+        observe: Callable[[str, int, float], None],
+        overloaded: Callable[[str], None],
+    ) -> None:
+        self.app, self.max_body, self.max_in_flight = app, max_body, max_in_flight
+        self.observe, self.overloaded = observe, overloaded
+        self.in_flight = 0
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = time.perf_counter()
+        request_id = _request_id(scope)
+        state = scope.setdefault("state", {})
+        state["request_id"], state["arrived"] = request_id, started
+        status = 500
+        response_started = False
+
+        async def send_with_id(message: Message) -> None:
+            nonlocal status, response_started
+            if message["type"] == "http.response.start":
+                status, response_started = message["status"], True
+                message["headers"] = [
+                    *message.get("headers", []),
+                    (b"x-request-id", request_id.encode()),
+                ]
+            await send(message)
+
+        async def refuse(code: int, error: str, message: str, headers: dict[str, str]) -> None:
+            body = error_body(error, message, request_id)
+            raw = [
+                (b"content-type", b"application/json"),
+                (b"content-length", str(len(body)).encode()),
+            ]
+            raw += [(k.encode(), v.encode()) for k, v in headers.items()]
+            await send_with_id({"type": "http.response.start", "status": code, "headers": raw})
+            await send({"type": "http.response.body", "body": body})
+
+        path = scope["path"]
+        guarded = path not in _UNGUARDED
+        try:
+            if guarded and self.in_flight >= self.max_in_flight:
+                self.overloaded("in_flight")
+                await refuse(
+                    503,
+                    "overloaded",
+                    "The server is at capacity; retry shortly.",
+                    {"retry-after": "1"},
+                )
+                return
+            declared = _content_length(scope)
+            if declared is not None and declared > self.max_body:
+                await refuse(
+                    413,
+                    "body_too_large",
+                    f"The request body is larger than {self.max_body} bytes.",
+                    {},
+                )
+                return
+            self.in_flight += guarded
+            try:
+                await self.app(scope, self._limited(receive), send_with_id)
+            finally:
+                self.in_flight -= guarded
+        except BodyTooLargeError:
+            if not response_started:
+                await refuse(
+                    413,
+                    "body_too_large",
+                    f"The request body is larger than {self.max_body} bytes.",
+                    {},
+                )
+        except Exception:
+            log.exception("Unhandled error answering %s %s", scope.get("method"), path)
+            if not response_started:
+                await refuse(500, "internal_error", "Internal error; it has been logged.", {})
+        finally:
+            route = scope.get("route")
+            template = getattr(route, "path", None) or "(unmatched)"
+            self.observe(template, status, time.perf_counter() - started)
+
+    def _limited(self, receive: Receive) -> Receive:
+        received = 0
+
+        async def limited() -> Message:
+            nonlocal received
+            message = await receive()
+            if message["type"] == "http.request":
+                received += len(message.get("body", b""))
+                if received > self.max_body:
+                    raise BodyTooLargeError()
+            return message
+
+        return limited
+
+
+class BodyTooLargeError(Exception):
+    """A chunked body grew past the limit."""
+
+
+def _request_id(scope: Scope) -> str:
+    for name, value in scope.get("headers", []):
+        if name == b"x-request-id":
+            text = str(value.decode("latin-1"))
+            if _REQUEST_ID.match(text):
+                return text
+            break
+    return uuid.uuid4().hex
+
+
+def _content_length(scope: Scope) -> int | None:
+    for name, value in scope.get("headers", []):
+        if name == b"content-length":
+            try:
+                return int(value)
+            except ValueError:
+                return None
+    return None
+
+
+class Auth:
+    """API keys: prediction keys and one admin key, compared in constant time."""
+
+    def __init__(self, api_keys: list[str], admin_key: str | None) -> None:
+        self.api_keys = [k.encode() for k in api_keys]
+        self.admin_key = admin_key.encode() if admin_key else None
+
+    @property
+    def enabled(self) -> bool:
+        return bool(self.api_keys or self.admin_key)
+
+    def require(self, request: Request, admin: bool = False) -> None:
+        """Raise 401/403 unless the request carries an accepted key for the route."""
+        if not self.enabled:
+            return
+        presented = _presented_key(request)
+        if presented is None:
+            raise ApiError(
+                401,
+                "unauthorized",
+                "This route needs an API key: send "
+                "'Authorization: Bearer <key>' or 'X-API-Key: <key>'.",
+                headers={"www-authenticate": "Bearer"},
+            )
+        candidate = presented.encode()
+        is_admin = self.admin_key is not None and hmac.compare_digest(candidate, self.admin_key)
+        is_user = False
+        for key in self.api_keys:  # every key compared: timing says nothing about which
+            is_user |= hmac.compare_digest(candidate, key)
+        if admin and not is_admin:
+            raise ApiError(
+                403 if is_user else 401,
+                "forbidden" if is_user else "unauthorized",
+                "This route needs the admin key.",
+            )
+        if not admin and not is_user:
+            raise ApiError(
+                401,
+                "unauthorized",
+                "The API key is not valid for this route.",
+                headers={"www-authenticate": "Bearer"},
+            )
+
+
+def _presented_key(request: Request) -> str | None:
+    header = request.headers.get("authorization")
+    if header and header[:7].lower() == "bearer ":
+        return header[7:].strip()
+    return request.headers.get("x-api-key")

@@ -1,0 +1,196 @@
+"""The served model: a registered version, its predictor, its request schema, and the checks a
+version passes before it may serve (at startup and on every hot reload)."""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+import numpy as np
+
+from tabops.errors import NotFoundError, TabopsError
+from tabops.model.compile import Predictor
+from tabops.registry.compiled import KIND_TAG, load_predictor, request_example
+from tabops.registry.models import ModelVersion, Registry
+from tabops.registry.tracking import input_schema
+from tabops.serve.schema import RequestSchema
+from tabops.spec import ProjectSpec
+
+
+class RefusedVersionError(TabopsError):
+    """A version that failed a serving check; the message says which."""
+
+
+@dataclass
+class ServedModel:
+    """One loaded, checked version and everything a response needs from it."""
+
+    spec: ProjectSpec
+    version: ModelVersion
+    alias: str
+    predictor: Predictor
+    schema: RequestSchema
+    threshold: float | None  # binary classification: P(positive) at or above it is positive
+    classes: list[str] | None
+    example: list[dict[str, Any]]
+    info: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def name(self) -> str:
+        return self.version.name
+
+    @property
+    def positive(self) -> str | None:
+        if self.classes is None or len(self.classes) != 2:
+            return None
+        wanted = self.spec.positive_class
+        return wanted if wanted in self.classes else self.classes[-1]
+
+    def predict(self, records: list[Any], batch: bool) -> tuple[list[dict[str, Any]], np.ndarray]:
+        """Outputs for valid records (raises :class:`~tabops.serve.schema.InvalidRecordsError`),
+        with the raw scores (probabilities or predictions)."""
+        rows = self.schema.model_rows(records, batch)
+        scores = self.predictor.predict_rows(rows)
+        return self.outputs(scores), scores
+
+    def outputs(self, scores: np.ndarray) -> list[dict[str, Any]]:
+        """Each row's answer: label + score + threshold (binary), label + probabilities
+        (multiclass) or prediction (regression)."""
+        if self.classes is None:
+            return [{"prediction": float(v)} for v in scores]
+        positive = self.positive
+        if positive is not None:
+            column = scores[:, self.classes.index(positive)]
+            negative = self.classes[1 - self.classes.index(positive)]
+            threshold = 0.5 if self.threshold is None else self.threshold
+            return [
+                {
+                    "label": positive if p >= threshold else negative,
+                    "score": float(p),
+                    "threshold": threshold,
+                }
+                for p in column
+            ]
+        best = scores.argmax(axis=1)
+        return [
+            {
+                "label": self.classes[i],
+                "probabilities": dict(zip(self.classes, map(float, row), strict=True)),
+            }
+            for i, row in zip(best, scores, strict=True)
+        ]
+
+    def mlflow_predictions(self, scores: np.ndarray) -> list[Any]:
+        """What ``mlflow models serve`` answers for the same rows: the pipeline's predict()
+        (the most probable label, or the regression value)."""
+        if self.classes is None:
+            return [float(v) for v in scores]
+        return [self.classes[i] for i in scores.argmax(axis=1)]
+
+    def score_of(self, scores: np.ndarray) -> np.ndarray:
+        """One number per row for the score histogram and the log: P(positive), the top
+        probability, or the prediction."""
+        if self.classes is None:
+            return scores
+        positive = self.positive
+        if positive is not None:
+            return scores[:, self.classes.index(positive)]
+        return np.asarray(scores.max(axis=1))
+
+
+def load_served(spec: ProjectSpec, registry: Registry, alias: str) -> ServedModel:
+    """The version ``alias`` points at, loaded and checked (hashes, schema, smoke prediction)."""
+    version = registry.by_alias(alias)
+    if version is None:
+        raise NotFoundError(
+            f"Model {registry.name} has no '{alias}' version to serve. Register one with "
+            "'tabops register' (or 'tabops run') first."
+        )
+    return load_version(spec, registry, version, alias)
+
+
+def load_version(
+    spec: ProjectSpec, registry: Registry, version: ModelVersion, alias: str
+) -> ServedModel:
+    """One version, loaded and checked."""
+    expected = input_schema(spec)
+    if version.input_schema != expected:
+        raise RefusedVersionError(
+            f"Version {version.version} of {registry.name} takes inputs {version.input_schema}, "
+            f"but tabops.yaml declares {expected}: its input schema changed. Serve it with the "
+            "spec it was trained with, or retrain."
+        )
+    schema = RequestSchema(spec)
+    predictor = load_predictor(registry, version, schema.model_columns)
+    metrics, started = registry.run_summary(version.run_id)
+    classes = getattr(predictor, "classes", None)
+    served = ServedModel(
+        spec=spec,
+        version=version,
+        alias=alias,
+        predictor=predictor,
+        schema=schema,
+        threshold=metrics.get("threshold"),
+        classes=classes,
+        example=request_example(registry, version),
+    )
+    served.info = {
+        "name": version.name,
+        "version": version.version,
+        "alias": alias,
+        "run_id": version.run_id,
+        "trained_at": datetime.fromtimestamp(started / 1000, UTC).isoformat() if started else None,
+        "metrics": {k: v for k, v in sorted(metrics.items()) if k.startswith(("test_", "cv_"))},
+        "threshold": served.threshold,
+        "estimator": version.tags.get("tabops.estimator"),
+        "data_snapshot": version.snapshot_hash,
+        "spec_hash": version.tags.get("tabops.spec_hash"),
+        "predictor": predictor.kind,
+        "compiled": version.tags.get(KIND_TAG, "not compiled"),
+        "input_schema": version.input_schema,
+    }
+    smoke_test(served)
+    return served
+
+
+def smoke_test(served: ServedModel, rounds: int = 20) -> float:
+    """Predict the version's request example (also warming it up); refuse non-finite or
+    failing outputs. Returns the mean seconds per call."""
+    if not served.example:
+        raise RefusedVersionError(
+            f"Version {served.version.version} has no request example to check it with; "
+            "register it again with this tabops version."
+        )
+    started = time.perf_counter()
+    for _ in range(rounds):
+        try:
+            _, scores = served.predict(served.example, batch=True)
+        except Exception as exc:
+            raise RefusedVersionError(
+                f"Version {served.version.version} failed its smoke prediction: "
+                f"{type(exc).__name__}: {exc}"
+            ) from exc
+        if not np.all(np.isfinite(scores)):
+            raise RefusedVersionError(
+                f"Version {served.version.version} predicts non-finite scores (NaN or infinity) "
+                "for its request example."
+            )
+    return (time.perf_counter() - started) / rounds
+
+
+def check_replacement(current: ServedModel, candidate: ServedModel) -> None:
+    """A hot reload may not change what clients send."""
+    if candidate.version.input_schema != current.version.input_schema:
+        raise RefusedVersionError(
+            f"Version {candidate.version.version} changes the input schema "
+            f"({candidate.version.input_schema} instead of {current.version.input_schema})."
+        )
+    if (candidate.classes is None) != (current.classes is None):
+        raise RefusedVersionError(f"Version {candidate.version.version} changes the task.")
+
+
+def finite(value: float) -> float | None:
+    return value if math.isfinite(value) else None

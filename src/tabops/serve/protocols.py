@@ -1,0 +1,186 @@
+"""Request and response formats of the other serving protocols tabops speaks, turned into the
+records :class:`~tabops.serve.schema.RequestSchema` validates.
+
+* MLflow's scoring protocol (``POST /invocations``): ``dataframe_split``,
+  ``dataframe_records``, ``inputs`` and ``instances`` in JSON, or CSV with a header row.
+* The Open Inference Protocol v2 (KServe, Triton): one input tensor per column.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from typing import Any
+
+from tabops.serve.http import ApiError
+
+_MLFLOW_KEYS = ("dataframe_split", "dataframe_records", "inputs", "instances")
+_OIP_TYPES = {
+    "BOOL": "boolean",
+    "BYTES": "string",
+    "FP16": "number",
+    "FP32": "number",
+    "FP64": "number",
+    **{f"INT{n}": "integer" for n in (8, 16, 32, 64)},
+    **{f"UINT{n}": "integer" for n in (8, 16, 32, 64)},
+}
+
+
+def _bad(message: str) -> ApiError:
+    return ApiError(422, "invalid_payload", message)
+
+
+def mlflow_records(payload: Any) -> list[Any]:
+    """Records from an MLflow scoring request (JSON already parsed)."""
+    if not isinstance(payload, dict):
+        raise _bad(f"The body must be a JSON object with one of the keys {list(_MLFLOW_KEYS)}.")
+    keys = [k for k in _MLFLOW_KEYS if k in payload]
+    extra = set(payload) - set(_MLFLOW_KEYS) - {"params"}
+    if len(keys) != 1 or extra:
+        raise _bad(
+            f"The body must have exactly one of the keys {list(_MLFLOW_KEYS)} "
+            f"(and optionally 'params'); it has {sorted(payload)[:10]}."
+        )
+    key, data = keys[0], payload[keys[0]]
+    if key == "dataframe_split":
+        return _split_records(data)
+    if key == "dataframe_records":
+        if not isinstance(data, list):
+            raise _bad("'dataframe_records' must be a list of objects.")
+        return data
+    return _tensor_records(key, data)
+
+
+def _split_records(data: Any) -> list[Any]:
+    if not isinstance(data, dict) or not isinstance(data.get("columns"), list):
+        raise _bad("'dataframe_split' must be an object with 'columns' and 'data' lists.")
+    columns, rows = data["columns"], data.get("data")
+    if not isinstance(rows, list) or not all(isinstance(c, str) for c in columns):
+        raise _bad("'dataframe_split' needs 'columns' (strings) and 'data' (a list of rows).")
+    if len(set(columns)) != len(columns):
+        raise _bad("'dataframe_split.columns' names a column twice.")
+    records = []
+    for position, row in enumerate(rows):
+        if not isinstance(row, list) or len(row) != len(columns):
+            raise _bad(
+                f"'dataframe_split.data' row {position} must be a list of {len(columns)} values."
+            )
+        records.append(dict(zip(columns, row, strict=True)))
+    return records
+
+
+def _tensor_records(key: str, data: Any) -> list[Any]:
+    """``inputs``/``instances``: a list of records, or columns as {name: [values]}."""
+    if isinstance(data, list):
+        return data
+    if isinstance(data, dict):
+        return _columns_to_records(data, f"'{key}'")
+    raise _bad(f"'{key}' must be a list of records or an object of columns.")
+
+
+def _columns_to_records(columns: dict[str, Any], what: str) -> list[dict[str, Any]]:
+    lengths = {len(v) if isinstance(v, list) else -1 for v in columns.values()}
+    if not columns or -1 in lengths or len(lengths) != 1:
+        raise _bad(f"{what} as columns must map each name to a list, all of one length.")
+    names = list(columns)
+    return [dict(zip(names, values, strict=True)) for values in zip(*columns.values(), strict=True)]
+
+
+def csv_records(body: bytes) -> list[dict[str, Any]]:
+    """Records from CSV with a header row; empty fields are null, numbers parsed strictly."""
+    try:
+        text = body.decode("utf-8")
+    except UnicodeDecodeError:
+        raise _bad("The CSV body is not UTF-8.") from None
+    reader = csv.reader(io.StringIO(text))
+    try:
+        rows = list(reader)
+    except csv.Error as exc:
+        raise _bad(f"The CSV body cannot be parsed: {exc}.") from None
+    if not rows:
+        raise _bad("The CSV body is empty; send a header row and data rows.")
+    header = rows[0]
+    records = []
+    for number, row in enumerate(rows[1:], start=2):
+        if len(row) != len(header):
+            raise _bad(f"CSV line {number} has {len(row)} fields; the header has {len(header)}.")
+        records.append({name: _csv_value(value) for name, value in zip(header, row, strict=True)})
+    return records
+
+
+def _csv_value(text: str) -> Any:
+    """CSV carries no types: integers, then floats, then booleans, else the string."""
+    if text == "":
+        return None
+    for parse in (int, float):
+        try:
+            return parse(text)
+        except ValueError:
+            continue
+    return {"true": True, "false": False}.get(text.lower(), text)
+
+
+def oip_records(payload: Any) -> tuple[list[dict[str, Any]], Any]:
+    """Records from an OIP v2 inference request (one input tensor per column), and its id."""
+    if not isinstance(payload, dict) or not isinstance(payload.get("inputs"), list):
+        raise _bad("The body must be an object with an 'inputs' list of tensors.")
+    tensors: dict[str, list[Any]] = {}
+    for position, tensor in enumerate(payload["inputs"]):
+        if not isinstance(tensor, dict) or not isinstance(tensor.get("name"), str):
+            raise _bad(f"inputs[{position}] must be an object with a 'name'.")
+        name, data = tensor["name"], tensor.get("data")
+        if tensor.get("datatype") not in _OIP_TYPES:
+            raise _bad(
+                f"inputs[{position}] ({name[:64]}): 'datatype' must be one of {sorted(_OIP_TYPES)}."
+            )
+        shape = tensor.get("shape")
+        if not isinstance(data, list) or not isinstance(shape, list):
+            raise _bad(f"inputs[{position}] ({name[:64]}) needs 'shape' and 'data' lists.")
+        flat = _flatten(data)
+        if not all(isinstance(s, int) and s >= 0 for s in shape) or _product(shape) != len(flat):
+            raise _bad(
+                f"inputs[{position}] ({name[:64]}): shape {shape} does not match its "
+                f"{len(flat)} values; use [n] or [n, 1] for one column."
+            )
+        if len(shape) > 2 or (len(shape) == 2 and shape[1] != 1):
+            raise _bad(
+                f"inputs[{position}] ({name[:64]}): each input is one column: shape [n] or [n, 1]."
+            )
+        tensors[name] = flat
+    if not tensors:
+        raise _bad("'inputs' is empty.")
+    return _columns_to_records(tensors, "'inputs'"), payload.get("id")
+
+
+def _flatten(data: list[Any]) -> list[Any]:
+    if all(isinstance(v, list) for v in data) and data:
+        return [v for row in data for v in (row if isinstance(row, list) else [row])]
+    return data
+
+
+def _product(shape: list[int]) -> int:
+    total = 1
+    for size in shape:
+        total *= size
+    return total
+
+
+def oip_tensor(name: str, values: list[Any]) -> dict[str, Any]:
+    """An OIP v2 output tensor for one column of values."""
+    if all(isinstance(v, str) for v in values):
+        datatype = "BYTES"
+    elif all(isinstance(v, bool) for v in values):
+        datatype = "BOOL"
+    else:
+        datatype = "FP64"
+    return {"name": name, "shape": [len(values)], "datatype": datatype, "data": values}
+
+
+def oip_input_metadata(schema: dict[str, Any]) -> list[dict[str, Any]]:
+    """The model's inputs as OIP v2 tensor metadata."""
+    kinds = {"number": "FP64", "integer": "INT64", "boolean": "BOOL", "string": "BYTES"}
+    inputs = []
+    for name, prop in schema["properties"].items():
+        declared = prop.get("anyOf", [prop])[0].get("type", "string")
+        inputs.append({"name": name, "datatype": kinds.get(declared, "BYTES"), "shape": [-1]})
+    return inputs

@@ -1,0 +1,472 @@
+"""The routes. Prediction handlers read the raw body and answer with orjson bytes: FastAPI's
+body parsing and response validation would cost more than the model itself (~20 µs a row)."""
+
+from __future__ import annotations
+
+import time
+from datetime import UTC, datetime
+from typing import Any, Literal
+
+import orjson
+from fastapi import APIRouter, Request
+from pydantic import BaseModel, ConfigDict, Field
+from starlette.concurrency import run_in_threadpool
+from starlette.responses import Response
+
+from tabops.errors import StoreError, TabopsError
+from tabops.serve.http import ApiError, arrived_at, json_response, request_id_of
+from tabops.serve.model import ServedModel
+from tabops.serve.protocols import (
+    csv_records,
+    mlflow_records,
+    oip_input_metadata,
+    oip_records,
+    oip_tensor,
+)
+from tabops.serve.schema import InvalidRecordsError
+from tabops.serve.state import ServeState
+
+router = APIRouter()
+
+_RECORD = {"$ref": "#/components/schemas/Record"}
+_JSON_ERRORS = {
+    "401": {"description": "Missing or wrong API key."},
+    "413": {"description": "Body or batch larger than the limits."},
+    "422": {"description": "Records that do not fit the model's input schema; every field named."},
+    "503": {"description": "Overloaded, past the deadline, or not ready (see Retry-After)."},
+}
+
+
+def _state(request: Request) -> ServeState:
+    state: ServeState = request.app.state.tabops
+    return state
+
+
+def _served(state: ServeState) -> ServedModel:
+    if state.served is None or not state.ready:
+        raise ApiError(
+            503, "not_ready", "The model is not loaded yet.", headers={"retry-after": "1"}
+        )
+    return state.served
+
+
+async def _json(request: Request) -> Any:
+    kind = request.headers.get("content-type", "application/json")
+    if "json" not in kind:
+        raise ApiError(415, "unsupported_media_type", "Send the body as application/json.")
+    body = await request.body()
+    try:
+        return orjson.loads(body)
+    except orjson.JSONDecodeError:
+        raise ApiError(400, "invalid_json", "The body is not valid JSON.") from None
+
+
+async def _score(
+    request: Request, state: ServeState, records: list[Any], batch: bool
+) -> tuple[ServedModel, list[dict[str, Any]], Any]:
+    """Validate, predict and journal ``records``; the shared core of every prediction route."""
+    served = _served(state)
+    if not records:
+        raise ApiError(422, "invalid_records", "The request has no records.")
+    if len(records) > state.limits.max_batch_rows:
+        raise ApiError(
+            413,
+            "batch_too_large",
+            f"{len(records)} records is more than the limit "
+            f"of {state.limits.max_batch_rows} per request.",
+        )
+    started = arrived_at(request)
+    if (time.perf_counter() - started) * 1000 > state.limits.deadline_ms:
+        state.metrics.overload.labels("deadline").inc()
+        raise ApiError(
+            503,
+            "deadline_exceeded",
+            "The request waited past its deadline; retry.",
+            headers={"retry-after": "1"},
+        )
+    try:
+        if served.predictor.kind == "onnx":  # microseconds: cheaper inline than in a thread
+            outputs, scores = served.predict(records, batch)
+        else:
+            outputs, scores = await run_in_threadpool(served.predict, records, batch)
+    except InvalidRecordsError as exc:
+        details = [p.to_dict() for p in exc.problems[:100]]
+        raise ApiError(422, "invalid_records", str(exc), details=details) from None
+    state.log_predictions(served, request_id_of(request), records, outputs, scores, batch, started)
+    return served, outputs, scores
+
+
+@router.post(
+    "/predict",
+    summary="Predict one record or a batch",
+    description="Send one record (an object) or a list of records. Every feature is required, "
+    "typed strictly and checked against the spec's contract. Each answer carries the label, the "
+    "score and the threshold used (binary classification), probabilities (multiclass) or the "
+    "prediction (regression), plus the model name and version and the request id (also the "
+    "X-Request-ID header, which a client may set). Every prediction is logged.",
+    openapi_extra={
+        "requestBody": {
+            "required": True,
+            "content": {
+                "application/json": {
+                    "schema": {
+                        "anyOf": [_RECORD, {"type": "array", "items": _RECORD, "minItems": 1}]
+                    }
+                }
+            },
+        },
+        "responses": _JSON_ERRORS,
+    },
+    response_class=Response,
+)
+async def predict(request: Request) -> Response:
+    state = _state(request)
+    state.auth.require(request)
+    payload = await _json(request)
+    batch = isinstance(payload, list)
+    records = payload if batch else [payload]
+    served, outputs, _ = await _score(request, state, records, batch)
+    request_id = request_id_of(request)
+    body: dict[str, Any] = {
+        "model": served.name,
+        "version": served.version.version,
+        "request_id": request_id,
+    }
+    if batch:
+        body["predictions"] = [
+            {**output, "request_id": f"{request_id}-{i}"} for i, output in enumerate(outputs)
+        ]
+    else:
+        body.update(outputs[0])
+    return json_response(body)
+
+
+@router.post(
+    "/invocations",
+    summary="Predict with MLflow's scoring protocol",
+    description="The request and response formats of `mlflow models serve`: a JSON object with "
+    "one of dataframe_split, dataframe_records, inputs or instances, or text/csv with a header. "
+    'Answers {"predictions": [...]} with what the MLflow model\'s predict() returns (the most '
+    "probable label, or the regression value); /predict gives scores and the tuned threshold.",
+    openapi_extra={
+        "requestBody": {
+            "required": True,
+            "content": {
+                "application/json": {
+                    "schema": {
+                        "type": "object",
+                        "properties": {
+                            "dataframe_split": {"type": "object"},
+                            "dataframe_records": {"type": "array", "items": _RECORD},
+                            "inputs": {},
+                            "instances": {},
+                            "params": {"type": "object"},
+                        },
+                    }
+                },
+                "text/csv": {"schema": {"type": "string"}},
+            },
+        },
+        "responses": _JSON_ERRORS,
+    },
+    response_class=Response,
+)
+async def invocations(request: Request) -> Response:
+    state = _state(request)
+    state.auth.require(request)
+    if request.headers.get("content-type", "").startswith("text/csv"):
+        records: list[Any] = csv_records(await request.body())
+    else:
+        records = mlflow_records(await _json(request))
+    served, _, scores = await _score(request, state, records, batch=True)
+    return json_response({"predictions": served.mlflow_predictions(scores)})
+
+
+@router.post(
+    "/v2/models/{model_name}/infer",
+    summary="Predict with the Open Inference Protocol v2",
+    description="KServe/Triton's inference protocol: one input tensor per feature column "
+    "(shape [n] or [n, 1]); the outputs are 'label' and 'score' (classification) or "
+    "'prediction' (regression).",
+    openapi_extra={
+        "requestBody": {
+            "required": True,
+            "content": {
+                "application/json": {
+                    "schema": {
+                        "type": "object",
+                        "required": ["inputs"],
+                        "properties": {
+                            "id": {"type": "string"},
+                            "parameters": {"type": "object"},
+                            "inputs": {
+                                "type": "array",
+                                "items": {
+                                    "type": "object",
+                                    "required": ["name", "shape", "datatype", "data"],
+                                },
+                            },
+                        },
+                    }
+                }
+            },
+        },
+        "responses": {**_JSON_ERRORS, "404": {"description": "No such model."}},
+    },
+    response_class=Response,
+)
+async def oip_infer(model_name: str, request: Request) -> Response:
+    state = _state(request)
+    state.auth.require(request)
+    _oip_model(state, model_name)
+    records, request_id = oip_records(await _json(request))
+    served, outputs, scores = await _score(request, state, records, batch=True)
+    if served.classes is None:
+        tensors = [oip_tensor("prediction", [o["prediction"] for o in outputs])]
+    else:
+        tensors = [
+            oip_tensor("label", [o["label"] for o in outputs]),
+            oip_tensor("score", [float(s) for s in served.score_of(scores)]),
+        ]
+    body = {
+        "model_name": served.name,
+        "model_version": served.version.version,
+        "id": str(request_id) if request_id is not None else request_id_of(request),
+        "outputs": tensors,
+    }
+    return json_response(body)
+
+
+def _oip_model(state: ServeState, model_name: str) -> ServedModel:
+    served = _served(state)
+    if model_name != served.name:
+        raise ApiError(404, "not_found", f"This server serves the model '{served.name}' only.")
+    return served
+
+
+@router.get("/v2", summary="OIP v2 server metadata")
+async def oip_server() -> Response:
+    from tabops import __version__
+
+    return json_response({"name": "tabops", "version": __version__, "extensions": []})
+
+
+@router.get("/v2/health/live", summary="OIP v2 liveness")
+async def oip_live() -> Response:
+    return json_response({"live": True})
+
+
+@router.get("/v2/health/ready", summary="OIP v2 readiness")
+async def oip_ready(request: Request) -> Response:
+    return _readiness(_state(request))
+
+
+@router.get("/v2/models/{model_name}/ready", summary="OIP v2 model readiness")
+async def oip_model_ready(model_name: str, request: Request) -> Response:
+    state = _state(request)
+    _oip_model(state, model_name)
+    return json_response({"name": model_name, "ready": True})
+
+
+@router.get("/v2/models/{model_name}", summary="OIP v2 model metadata")
+async def oip_model(model_name: str, request: Request) -> Response:
+    state = _state(request)
+    state.auth.require(request)
+    served = _oip_model(state, model_name)
+    outputs = (
+        [{"name": "prediction", "datatype": "FP64", "shape": [-1]}]
+        if served.classes is None
+        else [
+            {"name": "label", "datatype": "BYTES", "shape": [-1]},
+            {"name": "score", "datatype": "FP64", "shape": [-1]},
+        ]
+    )
+    return json_response(
+        {
+            "name": served.name,
+            "versions": [served.version.version],
+            "platform": "tabops",
+            "inputs": oip_input_metadata(served.schema.json_schema()),
+            "outputs": outputs,
+        }
+    )
+
+
+@router.get("/livez", summary="Liveness: the process answers (touches nothing else)")
+async def livez() -> Response:
+    return json_response({"status": "alive"})
+
+
+@router.get(
+    "/readyz",
+    summary="Readiness: model loaded and warmed, prediction log healthy",
+    description="503 while loading, while shutting down, or when the prediction log cannot "
+    "keep rows (its journal is at the disk cap). A store outage alone keeps the server ready: "
+    "predictions are journaled and copied later.",
+)
+async def readyz(request: Request) -> Response:
+    return _readiness(_state(request))
+
+
+def _readiness(state: ServeState) -> Response:
+    served, journal = state.served, state.journal
+    problem = None
+    if state.draining:
+        problem = "shutting down"
+    elif served is None or not state.ready:
+        problem = "the model is not loaded yet"
+    elif journal is None or not journal.healthy:
+        problem = "the prediction log cannot keep rows (journal at its disk cap)"
+    if problem is not None or served is None or journal is None:
+        raise ApiError(503, "not_ready", f"Not ready: {problem}.", headers={"retry-after": "1"})
+    return json_response(
+        {
+            "status": "ready",
+            "model": served.name,
+            "version": served.version.version,
+            "predictor": served.predictor.kind,
+            "prediction_log": {
+                "store_up": journal.stats.store_up,
+                "queue_rows": journal.backlog_rows,
+                "spilled_rows": journal.stats.spilled,
+                "dropped_rows": journal.stats.dropped,
+            },
+        }
+    )
+
+
+@router.get(
+    "/model",
+    summary="The served model",
+    description="Name, version, alias, training date, test metrics, data snapshot and spec "
+    "hashes, input schema and which predictor serves (onnx or sklearn).",
+)
+async def model_info(request: Request) -> Response:
+    state = _state(request)
+    state.auth.require(request)
+    return json_response(_served(state).info)
+
+
+@router.get("/metrics", summary="Prometheus metrics", response_class=Response)
+async def metrics(request: Request) -> Response:
+    from tabops.serve.metrics import CONTENT_TYPE_LATEST
+
+    state = _state(request)
+    state.metrics.refresh(state.served, state.journal)
+    return Response(state.metrics.exposition(), media_type=CONTENT_TYPE_LATEST)
+
+
+class Label(BaseModel):
+    """One ground-truth label: by request_id, or by entity id and event time."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    request_id: str | None = Field(default=None, max_length=128)
+    entity_id: str | None = Field(default=None, max_length=128)
+    event_time: datetime | None = None
+    label: str | float | bool = Field(description="The true class, or the true value.")
+
+
+class Feedback(BaseModel):
+    """Labels for earlier predictions (late ground truth)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    labels: list[Label] = Field(min_length=1, max_length=10_000)
+    source: str = Field(default="api", max_length=64)
+
+
+class FeedbackResult(BaseModel):
+    stored: int
+    status: Literal["stored"] = "stored"
+
+
+@router.post(
+    "/feedback",
+    summary="Record ground-truth labels",
+    description="Late labels for monitoring, by request_id (as answered by /predict) or by "
+    "entity id and event time. Sending a request_id's label again replaces it.",
+    responses={**_JSON_ERRORS},  # type: ignore[dict-item]
+)
+async def feedback(body: Feedback, request: Request) -> FeedbackResult:
+    state = _state(request)
+    state.auth.require(request)
+    served = _served(state)
+    rows = []
+    for position, item in enumerate(body.labels):
+        if item.request_id is None and (item.entity_id is None or item.event_time is None):
+            raise ApiError(
+                422,
+                "invalid_labels",
+                f"labels[{position}]: give a request_id, or an entity_id with its event_time.",
+            )
+        rows.append(_label_row(state, served, position, item, body.source))
+    try:
+        await run_in_threadpool(_store_labels, state, rows)
+    except TabopsError as exc:
+        raise ApiError(
+            503,
+            "store_unavailable",
+            "The store is unavailable; retry the labels.",
+            headers={"retry-after": "5"},
+        ) from exc
+    return FeedbackResult(stored=len(rows))
+
+
+def _label_row(
+    state: ServeState, served: ServedModel, position: int, item: Label, source: str
+) -> dict[str, Any]:
+    label = item.label
+    if served.classes is not None:
+        text = str(label).lower() if isinstance(label, bool) else str(label)
+        if isinstance(label, float) and label.is_integer():
+            text = str(int(label))
+        if text not in served.classes:
+            raise ApiError(
+                422,
+                "invalid_labels",
+                f"labels[{position}].label: '{text[:64]}' is "
+                f"not one of the classes {served.classes}.",
+            )
+        value = text
+    elif isinstance(label, bool | str):
+        raise ApiError(422, "invalid_labels", f"labels[{position}].label must be a number.")
+    else:
+        value = repr(float(label))
+    stamp = item.event_time
+    if stamp is not None and stamp.tzinfo is None:
+        stamp = stamp.replace(tzinfo=UTC)
+    return {
+        "project": state.spec.name,
+        "request_id": item.request_id,
+        "entity_id": item.entity_id,
+        "event_time": stamp,
+        "label": value,
+        "source": source,
+        "received_at": datetime.now(UTC),
+    }
+
+
+def _store_labels(state: ServeState, rows: list[dict[str, Any]]) -> None:
+    from tabops.store.labels import upsert_labels
+
+    try:
+        upsert_labels(state.settings.store_url, rows)
+    except TabopsError:
+        raise
+    except Exception as exc:
+        raise StoreError("The labels could not be stored.") from exc
+
+
+@router.post(
+    "/admin/reload",
+    summary="Reload the model now (admin key)",
+    description="Check the alias at once instead of at the next interval. A new version is "
+    "loaded beside the serving one, checked (schema, artifact hashes, smoke prediction, finite "
+    "outputs) and swapped in; a refused one leaves the serving version in place.",
+)
+async def admin_reload(request: Request) -> Response:
+    state = _state(request)
+    state.auth.require(request, admin=True)
+    _served(state)
+    return json_response(await state.reload(force=True))

@@ -1,0 +1,284 @@
+"""The request schema: strict validation of records against the model's input columns.
+
+Every feature must be present, of its declared type, finite, representable without loss in
+the model's float64 input and inside the spec's contract (min, max, categories). Nothing is
+coerced: ``1.5`` is not an integer, ``"3"`` is not a number, ``1`` is not ``true``. Columns with
+role ``id`` may be sent too; they are logged as the entity id, never given to the model.
+
+A valid record becomes a *model row*: the model-frame columns of
+:func:`tabops.model.frame.model_frame` (datetimes expanded into parts), ready for a predictor.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from tabops.model.frame import DATETIME_PARTS, feature_names
+from tabops.spec import ColumnRole, ColumnType, ProjectSpec
+
+#: Longest accepted string value (categories, ids, datetimes); text columns are exempt.
+MAX_STRING = 1000
+_NUMERIC = (ColumnType.NUMERIC, ColumnType.INTEGER)
+
+
+@dataclass(frozen=True)
+class Problem:
+    """What is wrong with one field of one record."""
+
+    field: str
+    message: str
+    record: int | None = None  # position in a batch; None for a single record
+
+    def to_dict(self) -> dict[str, Any]:
+        where = {} if self.record is None else {"record": self.record}
+        return {"field": self.field, "message": self.message, **where}
+
+    def __str__(self) -> str:
+        where = "" if self.record is None else f"record {self.record}: "
+        return f"{where}{self.field}: {self.message}"
+
+
+class InvalidRecordsError(Exception):
+    """Records that do not fit the schema; ``problems`` names every field."""
+
+    def __init__(self, problems: list[Problem]) -> None:
+        self.problems = problems
+        shown = "; ".join(str(p) for p in problems[:10])
+        more = f" (and {len(problems) - 10} more)" if len(problems) > 10 else ""
+        super().__init__(f"{len(problems)} invalid field(s): {shown}{more}")
+
+
+@dataclass(frozen=True)
+class Column:
+    """One input column and its rules."""
+
+    name: str
+    type: ColumnType
+    nullable: bool
+    min: float | None = None
+    max: float | None = None
+    categories: frozenset[str] | None = None
+    format: str | None = None
+
+
+Converter = Callable[[Column, Any], Any]  # raises ValueError with the problem
+
+
+class RequestSchema:
+    """The input columns of a project's model, from its spec."""
+
+    def __init__(self, spec: ProjectSpec) -> None:
+        self.features = [_column(spec, name) for name in feature_names(spec)]
+        self.ids = spec.columns_with_role(ColumnRole.ID)
+        self._allowed = {c.name for c in self.features} | set(self.ids)
+        self._converters: list[tuple[Column, Converter]] = [
+            (c, _CONVERTERS[c.type]) for c in self.features
+        ]
+
+    @property
+    def model_columns(self) -> list[str]:
+        """The model frame's columns, in order (datetimes expanded)."""
+        names: list[str] = []
+        for column in self.features:
+            if column.type == ColumnType.DATETIME:
+                names += [f"{column.name}__{part}" for part in DATETIME_PARTS]
+            else:
+                names.append(column.name)
+        return names
+
+    def model_rows(self, records: list[Any], batch: bool) -> list[dict[str, Any]]:
+        """Each record as a model row; :class:`InvalidRecordsError` naming every bad field."""
+        rows: list[dict[str, Any]] = []
+        problems: list[Problem] = []
+        for position, record in enumerate(records):
+            where = position if batch else None
+            if not isinstance(record, dict):
+                problems.append(Problem("(record)", "must be a JSON object", where))
+                continue
+            row: dict[str, Any] = {}
+            for column, convert in self._converters:
+                if column.name not in record:
+                    problems.append(Problem(column.name, "is missing", where))
+                    continue
+                value = record[column.name]
+                if value is None:
+                    if not column.nullable:
+                        problems.append(Problem(column.name, "must not be null", where))
+                    _put_null(row, column)
+                    continue
+                try:
+                    converted = convert(column, value)
+                except ValueError as exc:
+                    problems.append(Problem(column.name, str(exc), where))
+                    continue
+                if column.type == ColumnType.DATETIME:
+                    row.update(converted)
+                else:
+                    row[column.name] = converted
+            if len(record) > len(self._converters):
+                for name in record:
+                    if name not in self._allowed:
+                        shown = name if len(name) <= 64 else name[:64] + "..."
+                        problems.append(Problem(shown, "is not an input of this model", where))
+            rows.append(row)
+        if problems:
+            raise InvalidRecordsError(problems)
+        return rows
+
+    def entity_id(self, record: dict[str, Any]) -> str | None:
+        """The record's id column value, if it sent one (logged, not used by the model)."""
+        for name in self.ids:
+            value = record.get(name)
+            if value is not None and not isinstance(value, dict | list):
+                return str(value)[:128]
+        return None
+
+    def json_schema(self) -> dict[str, Any]:
+        """The JSON Schema of one record (OpenAPI 3.1): types, ranges, categories, nulls."""
+        properties = {c.name: _json_type(c) for c in self.features}
+        for name in self.ids:
+            properties[name] = {
+                "anyOf": [{"type": "string", "maxLength": MAX_STRING}, {"type": "integer"}],
+                "description": "Entity id (optional): logged with the prediction, not a feature.",
+            }
+        return {
+            "type": "object",
+            "properties": properties,
+            "required": [c.name for c in self.features],
+            "additionalProperties": False,
+        }
+
+
+def _column(spec: ProjectSpec, name: str) -> Column:
+    declared = spec.columns[name]
+    categories = frozenset(declared.categories) if declared.categories else None
+    if declared.type != ColumnType.CATEGORICAL:
+        categories = None
+    return Column(
+        name,
+        declared.type,
+        declared.nullable,
+        declared.min,
+        declared.max,
+        categories,
+        declared.format,
+    )
+
+
+def _put_null(row: dict[str, Any], column: Column) -> None:
+    if column.type == ColumnType.DATETIME:
+        row.update({f"{column.name}__{part}": None for part in DATETIME_PARTS})
+    else:
+        row[column.name] = "" if column.type == ColumnType.TEXT else None
+
+
+def _number(column: Column, value: Any) -> float:
+    kind = type(value)
+    if kind is not float and kind is not int:  # bool is an int subclass: refused here
+        raise ValueError(f"must be a number, not {_json_name(value)}")
+    if kind is int and abs(value) >= 2**1023:
+        raise ValueError("is too large for a float64 (lossy)")
+    number = float(value)
+    if not math.isfinite(number):
+        raise ValueError("must be a finite number")
+    if kind is int and number != value:
+        raise ValueError(f"{value} cannot be represented exactly as a float64 (lossy)")
+    if column.type == ColumnType.INTEGER and not number.is_integer():
+        raise ValueError(f"must be an integer, not {value!r} (lossy)")
+    if column.min is not None and number < column.min:
+        raise ValueError(f"must be at least {column.min:g}, not {value!r}")
+    if column.max is not None and number > column.max:
+        raise ValueError(f"must be at most {column.max:g}, not {value!r}")
+    return number
+
+
+def _boolean(column: Column, value: Any) -> float:
+    if type(value) is not bool:
+        raise ValueError(f"must be true or false, not {_json_name(value)}")
+    return 1.0 if value else 0.0
+
+
+def _category(column: Column, value: Any) -> str:
+    if type(value) is not str:
+        raise ValueError(f"must be a string, not {_json_name(value)}")
+    if len(value) > MAX_STRING:
+        raise ValueError(f"is longer than {MAX_STRING} characters")
+    if column.categories is not None and value not in column.categories:
+        raise ValueError(f"'{value[:64]}' is not one of the categories {sorted(column.categories)}")
+    return value
+
+
+def _text(column: Column, value: Any) -> str:
+    if type(value) is not str:
+        raise ValueError(f"must be a string, not {_json_name(value)}")
+    return value
+
+
+def _datetime(column: Column, value: Any) -> dict[str, float]:
+    if type(value) is not str or len(value) > 64:
+        raise ValueError(f"must be a date-time string, not {_json_name(value)}")
+    try:
+        if column.format:
+            stamp = datetime.strptime(value, column.format)
+        else:
+            stamp = datetime.fromisoformat(value)
+    except ValueError:
+        expected = f"the format {column.format}" if column.format else "ISO 8601"
+        raise ValueError(f"'{value}' is not a date-time in {expected}") from None
+    # Like pandas.to_datetime(utc=True): naive times are UTC, aware ones converted to UTC.
+    stamp = stamp.replace(tzinfo=UTC) if stamp.tzinfo is None else stamp.astimezone(UTC)
+    parts = (stamp.year, stamp.month, stamp.day, stamp.weekday(), stamp.hour)
+    return {f"{column.name}__{p}": float(v) for p, v in zip(DATETIME_PARTS, parts, strict=True)}
+
+
+_CONVERTERS: dict[ColumnType, Converter] = {
+    ColumnType.NUMERIC: _number,
+    ColumnType.INTEGER: _number,
+    ColumnType.BOOLEAN: _boolean,
+    ColumnType.CATEGORICAL: _category,
+    ColumnType.TEXT: _text,
+    ColumnType.DATETIME: _datetime,
+}
+
+
+def _json_name(value: Any) -> str:
+    return {
+        bool: "a boolean",
+        int: "a number",
+        float: "a number",
+        str: "a string",
+        list: "an array",
+        dict: "an object",
+    }.get(type(value), "null")
+
+
+def _json_type(column: Column) -> dict[str, Any]:
+    schema: dict[str, Any]
+    if column.type in _NUMERIC:
+        schema = {"type": "integer" if column.type == ColumnType.INTEGER else "number"}
+        if column.min is not None:
+            schema["minimum"] = column.min
+        if column.max is not None:
+            schema["maximum"] = column.max
+        if column.type == ColumnType.INTEGER:  # exactly representable in float64
+            schema.setdefault("minimum", -(2**53))
+            schema.setdefault("maximum", 2**53)
+    elif column.type == ColumnType.BOOLEAN:
+        schema = {"type": "boolean"}
+    elif column.type == ColumnType.DATETIME and column.format:
+        schema = {"type": "string", "description": f"A date-time as {column.format}"}
+    elif column.type == ColumnType.DATETIME:
+        schema = {"type": "string", "format": "date-time"}
+    elif column.type == ColumnType.CATEGORICAL and column.categories is not None:
+        schema = {"type": "string", "enum": sorted(column.categories)}
+    elif column.type == ColumnType.CATEGORICAL:
+        schema = {"type": "string", "maxLength": MAX_STRING}
+    else:
+        schema = {"type": "string"}
+    if column.nullable:
+        schema = {"anyOf": [schema, {"type": "null"}]}
+    return schema

@@ -1,0 +1,174 @@
+"""What a running server holds: the served model, the prediction log, metrics and auth, and the
+hot reload that swaps the model without dropping a request."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from tabops.errors import TabopsError
+from tabops.registry.models import CHAMPION, Registry
+from tabops.serve.http import Auth
+from tabops.serve.journal import LogRow, PredictionLog
+from tabops.serve.metrics import ServeMetrics
+from tabops.serve.model import ServedModel, check_replacement, load_served, load_version
+from tabops.settings import Settings
+from tabops.spec import ProjectSpec
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class ServeState:
+    """One worker's serving state; ``served`` is replaced whole (an atomic swap)."""
+
+    spec: ProjectSpec
+    settings: Settings
+    alias: str = CHAMPION
+    metrics: ServeMetrics = field(default_factory=ServeMetrics)
+    served: ServedModel | None = None
+    journal: PredictionLog | None = None
+    registry: Registry | None = None
+    auth: Auth = field(default_factory=lambda: Auth([], None))
+    ready: bool = False
+    draining: bool = False
+    refused: dict[str, str] = field(default_factory=dict)  # version -> why it was refused
+    _reload_lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+
+    @property
+    def limits(self) -> Any:
+        return self.spec.serve
+
+    def start(self) -> None:
+        """Load and check the model, open the prediction log (blocking: run in a thread)."""
+        self.registry = Registry(self.settings.mlflow_uri, self.spec.name)
+        self.served = load_served(self.spec, self.registry, self.alias)
+        folder = self.settings.home / "journal" / self.spec.name
+        self.journal = PredictionLog(
+            folder,
+            self.settings.store_url,
+            self.spec.name,
+            self.limits.spill_max_mb * 1024 * 1024,
+        )
+        self.journal.start()
+        self.metrics.refresh(self.served, self.journal)
+
+    def stop(self) -> None:
+        if self.journal is not None:
+            self.journal.close(self.limits.grace_period)
+
+    def log_predictions(
+        self,
+        served: ServedModel,
+        request_id: str,
+        records: list[dict[str, Any]],
+        outputs: list[dict[str, Any]],
+        scores: np.ndarray,
+        batch: bool,
+        started: float,
+    ) -> None:
+        """Journal one row per record and count them (called before the response is sent)."""
+        now = time.time()
+        latency = (time.perf_counter() - started) * 1000
+        single = served.score_of(scores)
+        rows = [
+            LogRow(
+                request_id=f"{request_id}-{i}" if batch else request_id,
+                model_name=served.name,
+                model_version=served.version.version,
+                created_at=now,
+                entity_id=served.schema.entity_id(record),
+                features=record,
+                outputs=output,
+                score=float(score),
+                decision=output.get("label"),
+                latency_ms=latency,
+            )
+            for i, (record, output, score) in enumerate(zip(records, outputs, single, strict=True))
+        ]
+        if self.journal is not None:
+            self.journal.append(rows)
+        self.metrics.predictions.labels(served.name, served.version.version).inc(len(rows))
+        if served.classes is not None:
+            for score in single:
+                self.metrics.scores.observe(score)
+
+    async def reload(self, force: bool = False) -> dict[str, Any]:
+        """Load the version the alias points at, if new; check it beside the serving one and
+        swap. A refused or unreachable version leaves the serving one in place."""
+        async with self._reload_lock:
+            current = self.served
+            assert current is not None and self.registry is not None
+            try:
+                found = await asyncio.to_thread(self.registry.by_alias, self.alias)
+            except TabopsError as exc:
+                self.metrics.reloads.labels("failed").inc()
+                log.warning(
+                    "Hot reload: the registry is unavailable (%s); still serving v%s",
+                    exc,
+                    current.version.version,
+                )
+                return {
+                    "result": "failed",
+                    "version": current.version.version,
+                    "reason": "the registry is unavailable",
+                }
+            if found is None or found.version == current.version.version:
+                return {"result": "unchanged", "version": current.version.version}
+            if found.version in self.refused and not force:
+                return {
+                    "result": "refused",
+                    "version": current.version.version,
+                    "candidate": found.version,
+                    "reason": self.refused[found.version],
+                }
+            try:
+                candidate = await asyncio.to_thread(
+                    load_version, self.spec, self.registry, found, self.alias
+                )
+                check_replacement(current, candidate)
+            except Exception as exc:  # any failure refuses the version, never the server
+                reason = str(exc) if isinstance(exc, TabopsError) else type(exc).__name__
+                self.refused[found.version] = reason
+                self.metrics.reloads.labels("refused").inc()
+                log.error(
+                    "Hot reload refused version %s; still serving v%s: %s",
+                    found.version,
+                    current.version.version,
+                    reason,
+                )
+                return {
+                    "result": "refused",
+                    "version": current.version.version,
+                    "candidate": found.version,
+                    "reason": reason,
+                }
+            self.served = candidate
+            self.metrics.reloads.labels("loaded").inc()
+            self.metrics.refresh(candidate, self.journal)
+            log.warning(
+                "Hot reload: now serving %s version %s (was %s)",
+                candidate.name,
+                candidate.version.version,
+                current.version.version,
+            )
+            return {
+                "result": "loaded",
+                "version": candidate.version.version,
+                "previous": current.version.version,
+            }
+
+    async def watch(self) -> None:
+        """Check the alias every ``serve.reload_interval`` seconds; refresh gauges each second."""
+        next_check = time.monotonic() + self.limits.reload_interval
+        while True:
+            await asyncio.sleep(min(1.0, self.limits.reload_interval))
+            self.metrics.refresh(self.served, self.journal)
+            if time.monotonic() >= next_check:
+                await self.reload()
+                next_check = time.monotonic() + self.limits.reload_interval

@@ -1,0 +1,41 @@
+"""Ground-truth labels arriving late (``POST /feedback``, label loads), upserted by request id."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql, sqlite
+
+from tabops.store import schema
+from tabops.store.db import Store, open_store
+
+
+@lru_cache(maxsize=4)
+def _store(url: str) -> Store:
+    return open_store(url)
+
+
+def upsert_labels(url: str, rows: list[dict[str, Any]]) -> None:
+    """Insert labels; a label for a request_id that already has one replaces it."""
+    store = _store(url)
+    table = schema.labels
+    dialect = postgresql if store.is_postgres else sqlite
+    by_request = [r for r in rows if r["request_id"] is not None]
+    by_entity = [r for r in rows if r["request_id"] is None]
+    with store.connect() as conn:
+        if by_request:
+            insert = dialect.insert(table)
+            conn.execute(
+                insert.on_conflict_do_update(
+                    index_elements=["project", "request_id"],
+                    set_={
+                        c: insert.excluded[c]
+                        for c in ("label", "source", "received_at", "entity_id", "event_time")
+                    },
+                ),
+                by_request,
+            )
+        if by_entity:
+            conn.execute(sa.insert(table), by_entity)
