@@ -48,5 +48,9 @@ bench-ingest: install setup-postgres  ## 1M-row CSV into PostgreSQL: tabops vs p
 bench-train: install  ## Wall time and peak memory of tabops run on 100k and 1M generated rows
 	$(BIN)/python benchmarks/train.py
 
+.PHONY: bench-synth
+bench-synth: install  ## Synthetic fraud generator: transactions per second on one core
+	OMP_NUM_THREADS=1 $(BIN)/python benchmarks/synth.py
+
 clean:  ## Remove the virtual environment, demo output and caches
 	rm -rf $(VENV) demo .pytest_cache .mypy_cache .ruff_cache

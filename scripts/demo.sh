@@ -41,6 +41,35 @@ rule "10. Promotion history (audited)"
 "$tabops" history
 report="$("$tabops" report)"
 
+rule "11. Serve the champion (compiled to ONNX), predict, and see the prediction logged"
+port="$("$root/.venv/bin/python" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')"
+"$tabops" serve --port "$port" > serve.log 2>&1 &
+server=$!
+trap 'kill $server 2>/dev/null || true' EXIT
+"$root/.venv/bin/python" - "$port" <<'PY' || { cat serve.log; exit 1; }
+import json, sys, time, urllib.error, urllib.request
+base = f"http://127.0.0.1:{sys.argv[1]}"
+for _ in range(120):  # wait until the model is loaded, checked and warmed
+    try:
+        urllib.request.urlopen(f"{base}/readyz")
+        break
+    except (urllib.error.URLError, ConnectionError):
+        time.sleep(0.5)
+record = json.load(urllib.request.urlopen(f"{base}/openapi.json"))["components"]["schemas"]["Record"]["examples"][0]
+print("POST /predict", json.dumps(record)[:110] + "...")
+request = urllib.request.Request(f"{base}/predict", json.dumps(record).encode(), {"content-type": "application/json"})
+print("  ->", urllib.request.urlopen(request).read().decode())
+bad = dict(record, tenure=1.5, extra=1)
+request = urllib.request.Request(f"{base}/predict", json.dumps(bad).encode(), {"content-type": "application/json"})
+try:
+    urllib.request.urlopen(request)
+except urllib.error.HTTPError as error:
+    print(f"POST /predict with tenure=1.5 and an extra field -> {error.code}", error.read().decode()[:160] + "...")
+PY
+kill -TERM $server && wait $server
+trap - EXIT
+"$root/.venv/bin/python" -c "import sqlite3; print('predictions logged in the store:', sqlite3.connect('.tabops/tabops.db').execute('select count(*) from predictions').fetchone()[0])"
+
 cat <<MSG
 
 Done. Where to look:
@@ -56,4 +85,5 @@ Try next (from $demo):
   $tabops data batches
   $tabops ingest --json
   $tabops run --trials 20          # ingest, train, register in one go
+  $tabops serve                    # http://127.0.0.1:8000/docs
 MSG

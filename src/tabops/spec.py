@@ -319,13 +319,10 @@ class ServeSpec(_Strict):
     deadline_ms: int = Field(
         default=2000, ge=1, description="A request waiting longer than this gets 503."
     )
-    log_queue_rows: int = Field(
-        default=100_000, ge=100, description="Prediction-log rows buffered in memory."
-    )
     spill_max_mb: int = Field(
         default=1024,
         ge=1,
-        description="Disk cap of the prediction-log spill files; rows past it are dropped "
+        description="Disk cap of the prediction-log journal; rows past it are dropped "
         "(and counted).",
     )
     grace_period: float = Field(

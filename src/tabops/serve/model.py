@@ -162,7 +162,7 @@ def smoke_test(served: ServedModel, rounds: int = 20) -> float:
     if not served.example:
         raise RefusedVersionError(
             f"Version {served.version.version} has no request example to check it with; "
-            "register it again with this tabops version."
+            f"compile it with 'tabops register --run {served.version.run_id}'."
         )
     started = time.perf_counter()
     for _ in range(rounds):

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import signal
 import tempfile
 from pathlib import Path
 from types import FrameType
@@ -70,6 +71,10 @@ def serve(
 ) -> None:
     """Serve until SIGTERM/SIGINT; returns after a graceful shutdown."""
     settings = load_settings()
+    # uvicorn re-raises the stop signal after its graceful shutdown, which would end the
+    # process with status 143; a drained server has done its job, so it exits 0 instead.
+    for stop in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(stop, lambda *_: None)
     common: dict[str, Any] = {
         "host": host,
         "port": port,

@@ -1,0 +1,104 @@
+"""The compiled predictor against the sklearn pipeline it was made from."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+from sklearn.pipeline import Pipeline
+
+from tabops.model.candidates import FAMILIES
+from tabops.model.compile import (
+    PARITY_TOLERANCE,
+    EncoderPlan,
+    OnnxPredictor,
+    compile_pipeline,
+    plan_from_pipeline,
+)
+from tabops.model.features import build_preprocessor
+from tabops.model.frame import model_frame, target_values
+from tabops.spec import ProjectSpec, parse_spec
+from tests.unit.model.conftest import synthetic_spec, synthetic_table
+
+
+def _with_missing(frame: pd.DataFrame, seed: int = 1) -> pd.DataFrame:
+    """Missing numbers and categories, and categories never seen in training."""
+    rng = np.random.default_rng(seed)
+    frame = frame.copy()
+    frame.loc[rng.random(len(frame)) < 0.1, "x"] = np.nan
+    frame.loc[rng.random(len(frame)) < 0.1, "color"] = np.nan
+    frame.loc[rng.random(len(frame)) < 0.05, "color"] = "ultraviolet"
+    return frame
+
+
+def _fitted(spec: ProjectSpec, estimator: str, rows: int = 500) -> tuple[Pipeline, pd.DataFrame]:
+    table = synthetic_table(rows, classes=2)
+    frame = _with_missing(model_frame(table, spec))
+    family = FAMILIES[spec.task][estimator]
+    params = {"n_estimators": 40} if estimator in ("lightgbm", "random_forest") else {}
+    pipeline = Pipeline(
+        [("features", build_preprocessor(spec)), ("model", family.build(params, 0))]
+    )
+    pipeline.fit(frame, target_values(table, spec))
+    return pipeline, frame
+
+
+@pytest.mark.parametrize(
+    ("task", "estimator"),
+    [("classification", "linear"), ("classification", "lightgbm"),
+     ("regression", "linear"), ("regression", "lightgbm")],
+)  # fmt: skip
+def test_compiled_scores_match_the_pipeline(task: str, estimator: str) -> None:
+    spec = synthetic_spec(task)
+    pipeline, frame = _fitted(spec, estimator)
+    compiled = compile_pipeline(pipeline, frame)
+    assert compiled.kind == "onnx", compiled.reason
+    assert compiled.parity is not None and compiled.parity <= PARITY_TOLERANCE
+    predictor = OnnxPredictor(compiled.plan, compiled.onnx_model, compiled.classes)  # type: ignore[arg-type]
+    fresh = _with_missing(model_frame(synthetic_table(300, seed=7), spec), seed=3)
+    reference = (
+        pipeline.predict_proba(fresh) if task == "classification" else pipeline.predict(fresh)
+    )
+    scale = 1.0 if task == "classification" else np.maximum(1.0, np.abs(reference))
+    assert np.max(np.abs(predictor.predict_frame(fresh) - reference) / scale) <= PARITY_TOLERANCE
+
+
+def test_row_and_frame_encodings_agree_including_missing_and_unknown_values() -> None:
+    spec = synthetic_spec()
+    pipeline, frame = _fitted(spec, "linear")
+    plan = plan_from_pipeline(pipeline)
+    rows = frame.to_dict(orient="records")
+    by_row = np.array([plan.encode_row(row) for row in rows])
+    np.testing.assert_allclose(by_row, plan.encode_frame(frame), rtol=0, atol=1e-12)
+    np.testing.assert_allclose(plan.encode_frame(frame), pipeline[0].transform(frame), atol=1e-12)
+
+
+def test_the_plan_survives_its_json_form() -> None:
+    pipeline, frame = _fitted(synthetic_spec(), "linear")
+    plan = plan_from_pipeline(pipeline)
+    again = EncoderPlan.from_json(plan.to_json())
+    assert again == plan
+    np.testing.assert_array_equal(again.encode_frame(frame), plan.encode_frame(frame))
+
+
+def test_text_columns_fall_back_to_the_pipeline_with_a_reason() -> None:
+    raw = synthetic_spec().model_dump(mode="json")
+    raw["columns"]["note"] = {"type": "text"}
+    spec = parse_spec(raw)
+    table = synthetic_table(200)
+    notes = ["apple banana" if i % 2 else "cherry plum" for i in range(200)]
+    frame = model_frame(table.append_column("note", [notes]), spec)
+    pipeline = Pipeline(
+        [("features", build_preprocessor(spec)),
+         ("model", FAMILIES[spec.task]["linear"].build({}, 0))]
+    )  # fmt: skip
+    pipeline.fit(frame, target_values(table, spec))
+    compiled = compile_pipeline(pipeline, frame)
+    assert compiled.kind == "sklearn" and "text_note" in compiled.reason
+
+
+def test_a_parity_failure_serves_the_pipeline_never_a_mismatch() -> None:
+    pipeline, frame = _fitted(synthetic_spec(), "linear")
+    pipeline[-1].coef_ = pipeline[-1].coef_ * np.nan  # NaN scores never pass the check
+    broken = compile_pipeline(pipeline, frame)
+    assert broken.kind == "sklearn" and "parity check failed" in broken.reason
