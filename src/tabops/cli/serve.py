@@ -7,8 +7,8 @@ from typing import Annotated
 
 import typer
 
-from tabops.cli.app import SetOption, SpecOption, app, read_spec
-from tabops.console import err
+from tabops.cli.app import JsonOption, SetOption, SpecOption, app, make_context, read_spec
+from tabops.console import err, out, print_json, table
 
 
 @app.command()
@@ -52,3 +52,42 @@ def serve(
         f"http://{host}:{port}  (docs /docs, metrics /metrics, health /readyz)"
     )
     run(project, overrides or [], alias, host, port, workers, log_level)
+
+
+@app.command()
+def shadow(
+    spec: SpecOption = None,
+    overrides: SetOption = None,
+    json_output: JsonOption = False,
+) -> None:
+    """Compare the champion with the challenger scored in shadow on the same requests.
+
+    Agreement (same label) and score differences on every shared request, and each model's
+    accuracy, precision, recall and ROC AUC on the requests whose labels have arrived
+    (POST /feedback). Shadow scoring runs while a 'challenger' alias exists.
+
+    Example: tabops shadow
+    """
+    from tabops.monitor.shadow import compare_shadow
+
+    project = read_spec(spec, overrides)
+    ctx = make_context(json_output)
+    positive = project.positive_class
+    comparisons = compare_shadow(ctx.store, project.name, project.task, positive)
+    if json_output:
+        print_json([c.to_dict() for c in comparisons])
+        return
+    if not comparisons:
+        out.print("No shadow predictions yet: set the 'challenger' alias on a version and serve.")
+        return
+    for c in comparisons:
+        out.print(
+            f"[bold]champion v{c.champion} vs challenger v{c.challenger}[/bold]: {c.requests} "
+            f"requests, agreement {c.agreement:.1%}, mean |score difference| "
+            f"{c.mean_abs_score_difference:.4f}, {c.labelled} labelled"
+        )
+        if c.scores:
+            names = sorted({k for s in c.scores for k in s.metrics})
+            rows = [[f"v{s.version}", *(f"{s.metrics.get(n, float('nan')):.4f}" for n in names)]
+                    for s in c.scores]  # fmt: skip
+            out.print(table("Performance on labelled requests", ["version", *names], rows))

@@ -16,6 +16,7 @@ from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
 
 import orjson
+from starlette.background import BackgroundTask
 from starlette.requests import Request
 from starlette.responses import Response
 
@@ -27,7 +28,9 @@ Receive = Callable[[], Awaitable[Message]]
 Send = Callable[[Message], Awaitable[None]]
 ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 
-_REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,64}$")
+#: A client's X-Request-ID; 56 characters leave room for a batch row's "-<n>" suffix in the
+#: store's 64-character request_id columns.
+_REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,56}$")
 #: Routes that must answer even under overload (probes and scrapes).
 _UNGUARDED = frozenset({"/livez", "/readyz", "/metrics", "/v2/health/live", "/v2/health/ready"})
 
@@ -57,9 +60,10 @@ def error_body(code: str, message: str, request_id: str, details: Any = None) ->
 
 
 def json_response(
-    content: Any, status: int = 200, headers: dict[str, str] | None = None
-) -> Response:
-    return Response(orjson.dumps(content), status, headers, media_type="application/json")
+    content: Any, status: int = 200, headers: dict[str, str] | None = None,
+    background: BackgroundTask | None = None,
+) -> Response:  # fmt: skip
+    return Response(orjson.dumps(content), status, headers, "application/json", background)
 
 
 def error_response(request: Request, error: ApiError) -> Response:

@@ -22,6 +22,7 @@ import socket
 import threading
 import time
 from collections import deque
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -39,6 +40,8 @@ _READ_BYTES = 4 * 1024 * 1024
 _ROTATE_BYTES = 16 * 1024 * 1024
 _POLL_SECONDS = 0.05
 _ADOPT_SECONDS = 5.0
+_SHADOW_COLUMNS = ("request_id", "project", "model_name", "model_version", "created_at",
+                   "outputs", "score", "decision", "latency_ms")  # fmt: skip
 _COLUMNS = (
     "request_id",
     "project",
@@ -90,6 +93,26 @@ class LogRow:
 
 
 @dataclass
+class ShadowRow:
+    """The challenger's answer to a request the champion served (scored in shadow)."""
+
+    request_id: str
+    model_name: str
+    model_version: str
+    created_at: float
+    outputs: dict[str, Any]
+    score: float | None
+    decision: str | None
+    latency_ms: float
+
+    def encode(self) -> bytes:
+        return orjson.dumps(
+            {"shadow": [self.request_id, self.model_name, self.model_version, self.created_at,
+                        self.outputs, self.score, self.decision, self.latency_ms]}
+        )  # fmt: skip
+
+
+@dataclass
 class LogStats:
     """Counters for metrics and readiness."""
 
@@ -132,7 +155,7 @@ class PredictionLog:
 
     # -- the request side ---------------------------------------------------------------
 
-    def append(self, rows: list[LogRow]) -> bool:
+    def append(self, rows: Sequence[LogRow | ShadowRow]) -> bool:
         """Journal ``rows`` (one write); False when they were dropped at the disk cap."""
         data = b"".join(row.encode() + b"\n" for row in rows)
         with self._append_lock:
@@ -317,34 +340,46 @@ class _StoreWriter:
         self.engine = sa.create_engine(url, pool_pre_ping=True, pool_size=1, connect_args=args)
         self.store_url, self.migrated = store_url, False
 
-    def write(self, project: str, rows: list[list[Any]]) -> None:
+    def write(self, project: str, rows: list[Any]) -> None:
         if not self.migrated:  # the store may have been down (or empty) when the server started
             open_store(self.store_url).engine.dispose()
             self.migrated = True
-        records = [_record(project, row, sqlite=not self.postgres) for row in rows]
-        if self.postgres:
-            self._copy(records)
-            return
-        insert = sa.insert(schema.predictions).prefix_with("OR IGNORE")
-        with self.engine.begin() as conn:
-            conn.execute(insert, [dict(zip(_COLUMNS, r, strict=True)) for r in records])
+        sqlite = not self.postgres
+        served = [_record(project, r, sqlite) for r in rows if isinstance(r, list)]
+        shadow = [_shadow_record(project, r["shadow"], sqlite) for r in rows if isinstance(r, dict)]
+        for table, columns, records in (
+            (schema.predictions, _COLUMNS, served),
+            (schema.shadow_predictions, _SHADOW_COLUMNS, shadow),
+        ):
+            if not records:
+                continue
+            if self.postgres:
+                self._copy(table, columns, records)
+                continue
+            insert = sa.insert(table).prefix_with("OR IGNORE")
+            with self.engine.begin() as conn:
+                conn.execute(insert, [dict(zip(columns, r, strict=True)) for r in records])
 
-    def _copy(self, records: list[tuple[Any, ...]]) -> None:
-        columns = ", ".join(_COLUMNS)
+    def _copy(
+        self, table: sa.Table, names: tuple[str, ...], records: list[tuple[Any, ...]]
+    ) -> None:
+        """COPY into a temporary table, then insert what is new (idempotent on the key)."""
+        columns, stage = ", ".join(names), f"tabops_stage_{table.name}"
+        keys = ", ".join(c.name for c in table.primary_key.columns)
         raw = self.engine.raw_connection()
         try:
             connection: Any = raw.driver_connection  # psycopg: COPY support
             with connection.cursor() as cursor:
                 cursor.execute(
-                    "CREATE TEMP TABLE IF NOT EXISTS tabops_predictions_stage "
-                    "(LIKE predictions) ON COMMIT DELETE ROWS"
+                    f"CREATE TEMP TABLE IF NOT EXISTS {stage} "
+                    f"(LIKE {table.name}) ON COMMIT DELETE ROWS"
                 )
-                with cursor.copy(f"COPY tabops_predictions_stage ({columns}) FROM STDIN") as copy:
+                with cursor.copy(f"COPY {stage} ({columns}) FROM STDIN") as copy:
                     for record in records:
                         copy.write_row(record)
                 cursor.execute(
-                    f"INSERT INTO predictions ({columns}) SELECT {columns} "
-                    "FROM tabops_predictions_stage ON CONFLICT (request_id) DO NOTHING"
+                    f"INSERT INTO {table.name} ({columns}) SELECT {columns} "
+                    f"FROM {stage} ON CONFLICT ({keys}) DO NOTHING"
                 )
             raw.commit()
         except Exception:
@@ -388,6 +423,13 @@ def _record(project: str, row: list[Any], sqlite: bool) -> tuple[Any, ...]:
         None if rules is None else orjson.dumps(rules).decode(),
         latency,
     )
+
+
+def _shadow_record(project: str, row: list[Any], sqlite: bool) -> tuple[Any, ...]:
+    request_id, model, version, created, outputs, score, decision, latency = row
+    stamp = datetime.fromtimestamp(created, UTC)
+    return (request_id, project, model, version, stamp.replace(tzinfo=None) if sqlite else stamp,
+            orjson.dumps(outputs).decode(), score, decision, latency)  # fmt: skip
 
 
 def _first_line(exc: Exception) -> str:

@@ -10,6 +10,7 @@ from typing import Any, Literal
 import orjson
 from fastapi import APIRouter, Request
 from pydantic import BaseModel, ConfigDict, Field
+from starlette.background import BackgroundTask
 from starlette.concurrency import run_in_threadpool
 from starlette.responses import Response
 
@@ -96,6 +97,15 @@ async def _score(
     return served, outputs, scores
 
 
+def _shadow(
+    request: Request, state: ServeState, records: list[Any], batch: bool = True
+) -> BackgroundTask | None:
+    """The challenger's scoring of ``records``, run after the response has been sent."""
+    if state.challenger is None:
+        return None
+    return BackgroundTask(state.shadow, request_id_of(request), records, batch)
+
+
 @router.post(
     "/predict",
     summary="Predict one record or a batch",
@@ -138,7 +148,7 @@ async def predict(request: Request) -> Response:
         ]
     else:
         body.update(outputs[0])
-    return json_response(body)
+    return json_response(body, background=_shadow(request, state, records, batch))
 
 
 @router.post(
@@ -179,7 +189,8 @@ async def invocations(request: Request) -> Response:
     else:
         records = mlflow_records(await _json(request))
     served, _, scores = await _score(request, state, records, batch=True)
-    return json_response({"predictions": served.mlflow_predictions(scores)})
+    predictions = served.mlflow_predictions(scores)
+    return json_response({"predictions": predictions}, background=_shadow(request, state, records))
 
 
 @router.post(
@@ -234,7 +245,7 @@ async def oip_infer(model_name: str, request: Request) -> Response:
         "id": str(request_id) if request_id is not None else request_id_of(request),
         "outputs": tensors,
     }
-    return json_response(body)
+    return json_response(body, background=_shadow(request, state, records))
 
 
 def _oip_model(state: ServeState, model_name: str) -> ServedModel:
@@ -258,7 +269,8 @@ async def oip_live() -> Response:
 
 @router.get("/v2/health/ready", summary="OIP v2 readiness")
 async def oip_ready(request: Request) -> Response:
-    return _readiness(_state(request))
+    _readiness(_state(request))  # 503 unless ready
+    return json_response({"ready": True})  # the protocol's body; KServe's client reads "ready"
 
 
 @router.get("/v2/models/{model_name}/ready", summary="OIP v2 model readiness")
@@ -361,7 +373,7 @@ class Label(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    request_id: str | None = Field(default=None, max_length=128)
+    request_id: str | None = Field(default=None, max_length=64)  # the store's column
     entity_id: str | None = Field(default=None, max_length=128)
     event_time: datetime | None = None
     label: str | float | bool = Field(description="The true class, or the true value.")

@@ -12,9 +12,9 @@ from typing import Any
 import numpy as np
 
 from tabops.errors import TabopsError
-from tabops.registry.models import CHAMPION, Registry
+from tabops.registry.models import CHALLENGER, CHAMPION, ModelVersion, Registry
 from tabops.serve.http import Auth
-from tabops.serve.journal import LogRow, PredictionLog
+from tabops.serve.journal import LogRow, PredictionLog, ShadowRow
 from tabops.serve.metrics import ServeMetrics
 from tabops.serve.model import ServedModel, check_replacement, load_served, load_version
 from tabops.settings import Settings
@@ -32,6 +32,7 @@ class ServeState:
     alias: str = CHAMPION
     metrics: ServeMetrics = field(default_factory=ServeMetrics)
     served: ServedModel | None = None
+    challenger: ServedModel | None = None  # scored in shadow, never answered
     journal: PredictionLog | None = None
     registry: Registry | None = None
     auth: Auth = field(default_factory=lambda: Auth([], None))
@@ -48,6 +49,8 @@ class ServeState:
         """Load and check the model, open the prediction log (blocking: run in a thread)."""
         self.registry = Registry(self.settings.mlflow_uri, self.spec.name)
         self.served = load_served(self.spec, self.registry, self.alias)
+        if self.alias == CHAMPION:
+            self.challenger = self._load_challenger(self.registry.by_alias(CHALLENGER))
         folder = self.settings.home / "journal" / self.spec.name
         self.journal = PredictionLog(
             folder,
@@ -57,6 +60,53 @@ class ServeState:
         )
         self.journal.start()
         self.metrics.refresh(self.served, self.journal)
+
+    def _load_challenger(self, version: ModelVersion | None) -> ServedModel | None:
+        """The challenger to shadow, or None (no alias, or a version that fails its checks)."""
+        if version is None or self.served is None or self.registry is None:
+            return None
+        try:
+            challenger = load_version(self.spec, self.registry, version, CHALLENGER)
+            check_replacement(self.served, challenger)
+        except Exception as exc:
+            reason = str(exc) if isinstance(exc, TabopsError) else type(exc).__name__
+            self.refused[f"challenger {version.version}"] = reason
+            log.error("Not shadowing challenger version %s: %s", version.version, reason)
+            return None
+        log.warning("Shadowing challenger version %s", version.version)
+        return challenger
+
+    def shadow(self, request_id: str, records: list[Any], batch: bool) -> None:
+        """Score ``records`` with the challenger and journal its answers (after the response)."""
+        challenger = self.challenger
+        if challenger is None or self.journal is None:
+            return
+        started = time.perf_counter()
+        try:
+            outputs, scores = challenger.predict(records, batch)
+        except Exception:  # the challenger's failures never reach clients
+            log.exception("Shadow prediction by version %s failed", challenger.version.version)
+            return
+        latency = (time.perf_counter() - started) * 1000
+        now, single = time.time(), challenger.score_of(scores)
+        self.journal.append([
+            ShadowRow(f"{request_id}-{i}" if batch else request_id, challenger.name,
+                      challenger.version.version, now, output, float(score),
+                      output.get("label"), latency)
+            for i, (output, score) in enumerate(zip(outputs, single, strict=True))
+        ])  # fmt: skip
+
+    async def _reload_challenger(self) -> None:
+        assert self.registry is not None
+        try:
+            found = await asyncio.to_thread(self.registry.by_alias, CHALLENGER)
+        except TabopsError:
+            return  # keep shadowing what we have; the champion's reload reports the outage
+        loaded = self.challenger.version.version if self.challenger else None
+        wanted = found.version if found else None
+        if wanted == loaded or f"challenger {wanted}" in self.refused:
+            return
+        self.challenger = await asyncio.to_thread(self._load_challenger, found)
 
     def stop(self) -> None:
         if self.journal is not None:
@@ -163,6 +213,11 @@ class ServeState:
                 "previous": current.version.version,
             }
 
+    async def watch_challenger(self) -> None:
+        """Follow the challenger alias (only when serving the champion)."""
+        if self.alias == CHAMPION:
+            await self._reload_challenger()
+
     async def watch(self) -> None:
         """Check the alias every ``serve.reload_interval`` seconds; refresh gauges each second."""
         next_check = time.monotonic() + self.limits.reload_interval
@@ -171,4 +226,5 @@ class ServeState:
             self.metrics.refresh(self.served, self.journal)
             if time.monotonic() >= next_check:
                 await self.reload()
+                await self.watch_challenger()
                 next_check = time.monotonic() + self.limits.reload_interval

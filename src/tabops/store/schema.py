@@ -106,6 +106,22 @@ predictions = Table(
     Index("ix_predictions_model", "model_name", "model_version"),
 )
 
+#: The challenger's answers, scored in shadow beside the champion's (never returned).
+shadow_predictions = Table(
+    "shadow_predictions",
+    metadata,
+    Column("request_id", String(64), primary_key=True),
+    Column("model_version", String(32), primary_key=True),
+    Column("project", String(64), nullable=False),
+    Column("model_name", String(128), nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("outputs", Text, nullable=False),  # JSON object
+    Column("score", Float),
+    Column("decision", String(32)),
+    Column("latency_ms", Float),
+    Index("ix_shadow_predictions_project_time", "project", "created_at"),
+)
+
 #: Ground truth arriving late, joined to predictions by request_id or entity and time.
 labels = Table(
     "labels",

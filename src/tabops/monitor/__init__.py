@@ -1,0 +1,1 @@
+"""Monitoring: how served models behave, from the prediction log and late labels."""
