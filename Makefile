@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: help install setup-postgres demo test test-fast lint format quality bench-ingest bench-train clean
+.PHONY: help install setup-postgres demo demo-fraud test test-fast lint format quality bench-ingest bench-train clean
 
 help:  ## List the targets
 	@grep -E '^[a-z-]+:.*##' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-16s %s\n", $$1, $$2}'
@@ -24,6 +24,9 @@ setup-postgres:  ## Install PostgreSQL server binaries if missing (tests start t
 demo: install  ## Run the churn example end to end on the embedded default
 	@bash scripts/demo.sh
 
+demo-fraud: install  ## The fraud example: generate, train, backtest rules vs model, serve, simulate
+	@bash examples/fraud/run.sh
+
 test: install setup-postgres  ## Run the whole test suite (unit, integration, CLI)
 	$(BIN)/pytest -n 2 --dist loadgroup
 
@@ -34,19 +37,26 @@ quality: install  ## Train the churn example and fail below the floor in ci/mode
 	$(BIN)/python scripts/model_quality.py
 
 lint: install  ## ruff (lint + format check) and mypy
-	$(BIN)/ruff check src tests benchmarks scripts
-	$(BIN)/ruff format --check src tests benchmarks scripts
+	$(BIN)/ruff check src tests benchmarks scripts examples
+	$(BIN)/ruff format --check src tests benchmarks scripts examples
 	$(BIN)/mypy
 
 format: install  ## Apply ruff's fixes and formatting
-	$(BIN)/ruff check --fix src tests benchmarks scripts
-	$(BIN)/ruff format src tests benchmarks scripts
+	$(BIN)/ruff check --fix src tests benchmarks scripts examples
+	$(BIN)/ruff format src tests benchmarks scripts examples
 
 bench-ingest: install setup-postgres  ## 1M-row CSV into PostgreSQL: tabops vs pandas.to_sql
 	$(BIN)/python benchmarks/ingest.py
 
 bench-train: install  ## Wall time and peak memory of tabops run on 100k and 1M generated rows
 	$(BIN)/python benchmarks/train.py
+
+.PHONY: setup-loadgen bench-serve
+setup-loadgen:  ## Install the load generators wrk and hey (Debian packages) if missing
+	@bash scripts/setup-loadgen.sh
+
+bench-serve: install setup-loadgen  ## 1-row requests: tabops serve vs mlflow models serve vs bare ONNX
+	$(BIN)/python benchmarks/serve.py
 
 .PHONY: bench-synth
 bench-synth: install  ## Synthetic fraud generator: transactions per second on one core

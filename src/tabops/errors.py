@@ -46,3 +46,9 @@ class RegistryError(TabopsError):
 
     http_status = 503
     code = "registry_unavailable"
+
+
+class RulesError(TabopsError):
+    """A rules file (``rules.yaml``) is missing, malformed, or a rule's condition is invalid."""
+
+    code = "invalid_rules"

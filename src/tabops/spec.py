@@ -303,6 +303,35 @@ class GateSpec(_Strict):
     )
 
 
+class DecisionSpec(_Strict):
+    """How rules and the model's score combine into one decision: reject if any reject rule
+    fires or the score is at least ``reject_at``; else review if a review rule fires or the
+    score is at least ``review_at``; else approve."""
+
+    rules: str | None = Field(
+        default=None, description="Rules file (YAML), relative to tabops.yaml; see docs/rules.md."
+    )
+    reject_at: float | None = Field(
+        default=None, ge=0, le=1,
+        description="Score at or above which the model rejects; default: the model's threshold.",
+    )  # fmt: skip
+    review_at: float | None = Field(
+        default=None, ge=0, le=1, description="Score at or above which the model asks for review."
+    )
+
+    @model_validator(mode="after")
+    def _check_band(self) -> DecisionSpec:
+        if (
+            self.review_at is not None
+            and self.reject_at is not None
+            and self.review_at >= self.reject_at
+        ):
+            raise ValueError(
+                f"review_at ({self.review_at}) must be below reject_at ({self.reject_at})"
+            )
+        return self
+
+
 class ServeSpec(_Strict):
     """How ``tabops serve`` answers, limits and logs requests."""
 
@@ -347,6 +376,9 @@ class ProjectSpec(_Strict):
     evaluate: EvaluateSpec = Field(default_factory=EvaluateSpec)
     gate: GateSpec = Field(default_factory=GateSpec)
     serve: ServeSpec = Field(default_factory=ServeSpec)
+    decision: DecisionSpec | None = Field(
+        default=None, description="Combine rules and the model's score into one decision."
+    )
 
     _root: Path = PrivateAttr(default_factory=Path.cwd)
 
@@ -368,6 +400,9 @@ class ProjectSpec(_Strict):
                 raise ValueError("a regression target must be a numeric or integer column")
             if self.positive_class is not None:
                 raise ValueError("positive_class applies to classification only")
+            band = self.decision and (self.decision.reject_at, self.decision.review_at)
+            if band and any(v is not None for v in band):
+                raise ValueError("decision.reject_at and review_at apply to classification only")
         if not any(c.role == ColumnRole.FEATURE for c in self.columns.values()):
             raise ValueError("no column has role 'feature'")
         categories = self.columns[self.target].categories

@@ -5,10 +5,8 @@ batch blocked by the data contract, a candidate kept out by the gate), 1 an inte
 (``--debug`` shows the traceback).
 """
 
-import tabops.cli.synth  # noqa: F401 - importing it registers 'tabops synth'
-from tabops.cli import data, model  # noqa: F401 - importing them registers their commands
-from tabops.cli import rules  # noqa: F401 - registers 'tabops rules'
-from tabops.cli import serve as _serve  # noqa: F401
+# Importing the command modules registers their commands on the app.
+from tabops.cli import data, model, rules, serve, simulate, synth  # noqa: F401
 from tabops.cli.app import app, main
 
 __all__ = ["app", "main"]

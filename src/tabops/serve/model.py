@@ -16,6 +16,7 @@ from tabops.model.compile import Predictor
 from tabops.registry.compiled import KIND_TAG, load_predictor, request_example
 from tabops.registry.models import ModelVersion, Registry
 from tabops.registry.tracking import input_schema
+from tabops.rules.engine import Action, RuleSet, load_rules
 from tabops.serve.schema import RequestSchema
 from tabops.spec import ProjectSpec
 
@@ -37,6 +38,7 @@ class ServedModel:
     classes: list[str] | None
     example: list[dict[str, Any]]
     info: dict[str, Any] = field(default_factory=dict)
+    rules: RuleSet | None = None  # the spec's decision rules, evaluated on every record
 
     @property
     def name(self) -> str:
@@ -54,7 +56,29 @@ class ServedModel:
         with the raw scores (probabilities or predictions)."""
         rows = self.schema.model_rows(records, batch)
         scores = self.predictor.predict_rows(rows)
-        return self.outputs(scores), scores
+        outputs = self.outputs(scores)
+        if self.spec.decision is not None:
+            for record, output in zip(records, outputs, strict=True):
+                self._decide(record, output)
+        return outputs, scores
+
+    def _decide(self, record: dict[str, Any], output: dict[str, Any]) -> None:
+        """Add the decision policy's verdict: the rules that fired and the final decision."""
+        policy = self.spec.decision
+        assert policy is not None
+        outcome = 0  # approve < review < reject, as in the rules backtest
+        if self.rules is not None:
+            result = self.rules.evaluate_row(record)
+            output["rules"] = result.to_dict()
+            outcome = _OUTCOME.get(result.decision, 0)
+        score = output.get("score")
+        if score is not None:
+            reject_at = policy.reject_at if policy.reject_at is not None else output["threshold"]
+            if score >= reject_at:
+                outcome = 2
+            elif policy.review_at is not None and score >= policy.review_at:
+                outcome = max(outcome, 1)
+        output["decision"] = ("approve", "review", "reject")[outcome]
 
     def outputs(self, scores: np.ndarray) -> list[dict[str, Any]]:
         """Each row's answer: label + score + threshold (binary), label + probabilities
@@ -101,6 +125,9 @@ class ServedModel:
         return np.asarray(scores.max(axis=1))
 
 
+_OUTCOME: dict[Action | None, int] = {Action.REVIEW: 1, Action.REJECT: 2}
+
+
 def load_served(spec: ProjectSpec, registry: Registry, alias: str) -> ServedModel:
     """The version ``alias`` points at, loaded and checked (hashes, schema, smoke prediction)."""
     version = registry.by_alias(alias)
@@ -127,7 +154,10 @@ def load_version(
     predictor = load_predictor(registry, version, schema.model_columns)
     metrics, started = registry.run_summary(version.run_id)
     classes = getattr(predictor, "classes", None)
+    decision = spec.decision
+    rules = load_rules(spec.root / decision.rules, spec) if decision and decision.rules else None
     served = ServedModel(
+        rules=rules,
         spec=spec,
         version=version,
         alias=alias,

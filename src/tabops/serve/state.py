@@ -136,8 +136,9 @@ class ServeState:
                 features=record,
                 outputs=output,
                 score=float(score),
-                decision=output.get("label"),
+                decision=output.get("decision", output.get("label")),
                 latency_ms=latency,
+                rules=output.get("rules"),
             )
             for i, (record, output, score) in enumerate(zip(records, outputs, single, strict=True))
         ]
