@@ -281,11 +281,22 @@ def estimator_to_onnx(estimator: Any, n_features: int) -> bytes:
 
 
 class OnnxPredictor:
-    """The compiled predictor: an :class:`EncoderPlan` then the estimator in ONNX Runtime."""
+    """The compiled predictor: an :class:`EncoderPlan` then the estimator in ONNX Runtime.
+
+    ONNX tree ensembles compare float32 inputs with float32 thresholds, while LightGBM compares
+    float64 values with float64 thresholds: a value whose float32 rounding equals a split's
+    float32 threshold can fall on the other side of that split. Such rows are rare (LightGBM
+    puts thresholds right next to training values) and detectable: with ``exact_model`` (the
+    LightGBM model as text) they are scored by LightGBM itself, so every row gets the
+    pipeline's score.
+    """
 
     kind = "onnx"
 
-    def __init__(self, plan: EncoderPlan, onnx_model: bytes, classes: list[str] | None) -> None:
+    def __init__(
+        self, plan: EncoderPlan, onnx_model: bytes, classes: list[str] | None,
+        exact_model: str | None = None,
+    ) -> None:  # fmt: skip
         import onnxruntime as ort
 
         options = ort.SessionOptions()
@@ -298,17 +309,65 @@ class OnnxPredictor:
         outputs = [o.name for o in self.session.get_outputs()]
         # Classifiers answer (label, probabilities); regressors one prediction column.
         self._output = [outputs[1] if classes is not None else outputs[0]]
+        self._exact: Any = None
+        self._splits: list[tuple[int, frozenset[float]]] = []
+        if exact_model is not None:
+            import lightgbm
+
+            self._exact = lightgbm.Booster(model_str=exact_model)
+            self._splits = split_thresholds(onnx_model)
 
     def _run(self, matrix: np.ndarray) -> np.ndarray:
-        result = np.asarray(self.session.run(self._output, {"x": matrix})[0], dtype=np.float64)
+        single = matrix.astype(np.float32)
+        result = np.asarray(self.session.run(self._output, {"x": single})[0], dtype=np.float64)
+        if self._exact is not None:
+            ambiguous = self._ambiguous(single)
+            if ambiguous.any():
+                result[ambiguous] = self._exact_scores(matrix[ambiguous])
         return result if self.classes is not None else result.reshape(-1)
 
+    def _ambiguous(self, single: np.ndarray) -> np.ndarray:
+        """Rows with a value on a split threshold once rounded to float32."""
+        if len(single) == 1:  # the serving path: set lookups beat numpy calls for one row
+            row = single[0].tolist()
+            hit = any(row[column] in values for column, values in self._splits)
+            return np.array([hit])
+        mask = np.zeros(len(single), dtype=bool)
+        for column, values in self._splits:
+            mask |= np.isin(single[:, column], np.fromiter(values, np.float32))
+        return mask
+
+    def _exact_scores(self, rows: np.ndarray) -> np.ndarray:
+        scores = np.asarray(self._exact.predict(rows, num_threads=1), dtype=np.float64)
+        if self.classes is not None and scores.ndim == 1:  # binary: P(second class)
+            return np.column_stack([1 - scores, scores])
+        return scores.reshape(len(rows), -1) if self.classes is not None else scores
+
     def predict_frame(self, frame: pd.DataFrame) -> np.ndarray:
-        return self._run(self.plan.encode_frame(frame).astype(np.float32))
+        return self._run(self.plan.encode_frame(frame))
 
     def predict_rows(self, rows: Sequence[Mapping[str, Any]]) -> np.ndarray:
-        matrix = np.array([self.plan.encode_row(row) for row in rows], dtype=np.float32)
+        matrix = np.array([self.plan.encode_row(row) for row in rows], dtype=np.float64)
         return self._run(matrix.reshape(len(rows), self.plan.width))
+
+
+def split_thresholds(onnx_model: bytes) -> list[tuple[int, frozenset[float]]]:
+    """Each input column's split thresholds in the ONNX tree ensemble (as float32 values)."""
+    import onnx
+
+    graph = onnx.load_from_string(onnx_model).graph
+    by_column: dict[int, set[float]] = {}
+    for node in graph.node:
+        if not node.op_type.startswith("TreeEnsemble"):
+            continue
+        attributes = {a.name: onnx.helper.get_attribute_value(a) for a in node.attribute}
+        modes = [m.decode() if isinstance(m, bytes) else m for m in attributes["nodes_modes"]]
+        for column, value, mode in zip(
+            attributes["nodes_featureids"], attributes["nodes_values"], modes, strict=True
+        ):
+            if mode != "LEAF":
+                by_column.setdefault(int(column), set()).add(float(np.float32(value)))
+    return [(column, frozenset(values)) for column, values in sorted(by_column.items())]
 
 
 class SklearnPredictor:
@@ -348,6 +407,7 @@ class Compiled:
     plan: EncoderPlan | None = None
     onnx_model: bytes = b""
     classes: list[str] | None = field(default=None)
+    exact_model: str | None = None  # LightGBM's own model (text), for threshold ties
 
     def report(self) -> dict[str, Any]:
         return {
@@ -366,7 +426,8 @@ def compile_pipeline(pipeline: Any, test_frame: pd.DataFrame) -> Compiled:
     try:
         plan = plan_from_pipeline(pipeline)
         onnx_model = estimator_to_onnx(pipeline[-1], plan.width)
-        compiled = OnnxPredictor(plan, onnx_model, classes)
+        exact_model = _lightgbm_text(pipeline[-1])
+        compiled = OnnxPredictor(plan, onnx_model, classes, exact_model)
     except NotCompilableError as exc:
         return _fallback(f"not compiled: {exc}", classes)
     except Exception as exc:  # converters raise anything; the reference path still serves
@@ -379,7 +440,9 @@ def compile_pipeline(pipeline: Any, test_frame: pd.DataFrame) -> Compiled:
     difference = max(
         difference, _max_difference(compiled.predict_rows(rows), reference[: len(rows)])
     )
-    result = Compiled("onnx", "", difference, len(test_frame), plan, onnx_model, classes)
+    result = Compiled(
+        "onnx", "", difference, len(test_frame), plan, onnx_model, classes, exact_model
+    )
     if not difference <= PARITY_TOLERANCE:  # also catches NaN
         result.kind = "sklearn"
         result.reason = (
@@ -388,6 +451,13 @@ def compile_pipeline(pipeline: Any, test_frame: pd.DataFrame) -> Compiled:
         )
         log.warning("Serving the sklearn pipeline: %s", result.reason)
     return result
+
+
+def _lightgbm_text(estimator: Any) -> str | None:
+    """A LightGBM estimator's model as text (loadable without pickle), else None."""
+    if not type(estimator).__module__.startswith("lightgbm"):
+        return None
+    return str(estimator.booster_.model_to_string())
 
 
 def _fallback(reason: str, classes: list[str] | None) -> Compiled:

@@ -32,17 +32,19 @@ from tabops.registry.tracking import registry_errors
 from tabops.spec import ProjectSpec
 
 COMPILED_DIR = "compiled"
-ONNX_FILE, PLAN_FILE, REPORT_FILE, EXAMPLE_FILE = (
+ONNX_FILE, PLAN_FILE, REPORT_FILE, EXAMPLE_FILE, EXACT_FILE = (
     "model.onnx",
     "plan.json",
     "compile.json",
     "request_example.json",
+    "lightgbm.txt",  # LightGBM's own model, for rows on a split threshold (compile.py)
 )
 KIND_TAG = "tabops.compiled"
 _HASH_TAGS = {
     ONNX_FILE: "tabops.onnx_sha256",
     PLAN_FILE: "tabops.plan_sha256",
     EXAMPLE_FILE: "tabops.example_sha256",
+    EXACT_FILE: "tabops.exact_sha256",
 }
 EXAMPLE_ROWS = 5
 
@@ -61,6 +63,8 @@ def compile_version(
     if compiled.kind == "onnx" and compiled.plan is not None:
         files[ONNX_FILE] = compiled.onnx_model
         files[PLAN_FILE] = compiled.plan.to_json().encode()
+        if compiled.exact_model is not None:
+            files[EXACT_FILE] = compiled.exact_model.encode()
     tags = {KIND_TAG: compiled.kind}
     for name, content in files.items():
         (folder / name).write_bytes(content)
@@ -102,7 +106,10 @@ def load_predictor(registry: Registry, version: ModelVersion, columns: list[str]
     plan = EncoderPlan.from_json(_verified(registry, version, PLAN_FILE).read_text("utf-8"))
     report = json.loads(registry.run_artifact(version.run_id, _path(REPORT_FILE)).read_text())
     classes = report.get("classes")
-    return OnnxPredictor(plan, onnx_model, classes)
+    exact = None
+    if _HASH_TAGS[EXACT_FILE] in version.tags:
+        exact = _verified(registry, version, EXACT_FILE).read_text("utf-8")
+    return OnnxPredictor(plan, onnx_model, classes, exact)
 
 
 def request_example(registry: Registry, version: ModelVersion) -> list[dict[str, Any]]:

@@ -8,10 +8,11 @@ invalid records); nothing else, so no traceback, path, DSN or key can leak.
 from __future__ import annotations
 
 import hmac
+import itertools
 import logging
 import re
+import secrets
 import time
-import uuid
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
 
@@ -30,6 +31,10 @@ ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 
 #: A client's X-Request-ID; 56 characters leave room for a batch row's "-<n>" suffix in the
 #: store's 64-character request_id columns.
+# Server-made request ids: a random per-process prefix and a counter (unique, and cheaper
+# per request than uuid4).
+_ID_PREFIX = secrets.token_hex(8)
+_ID_COUNTER = itertools.count(1)
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,56}$")
 #: Routes that must answer even under overload (probes and scrapes).
 _UNGUARDED = frozenset({"/livez", "/readyz", "/metrics", "/v2/health/live", "/v2/health/ready"})
@@ -196,7 +201,7 @@ def _request_id(scope: Scope) -> str:
             if _REQUEST_ID.match(text):
                 return text
             break
-    return uuid.uuid4().hex
+    return f"{_ID_PREFIX}{next(_ID_COUNTER):08x}"
 
 
 def _content_length(scope: Scope) -> int | None:

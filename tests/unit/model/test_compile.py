@@ -102,3 +102,36 @@ def test_a_parity_failure_serves_the_pipeline_never_a_mismatch() -> None:
     pipeline[-1].coef_ = pipeline[-1].coef_ * np.nan  # NaN scores never pass the check
     broken = compile_pipeline(pipeline, frame)
     assert broken.kind == "sklearn" and "parity check failed" in broken.reason
+
+
+def test_values_on_a_lightgbm_split_in_float32_get_lightgbm_own_score() -> None:
+    # x takes pairs of adjacent doubles (the same float32) with opposite labels: LightGBM
+    # splits between them, which a float32 ONNX graph cannot see.
+    spec = parse_spec({
+        "name": "ties", "task": "classification", "target": "y", "source": {"path": "x.csv"},
+        "columns": {"x": {"type": "numeric"}, "z": {"type": "numeric"},
+                    "y": {"type": "categorical", "role": "target"}},
+    })  # fmt: skip
+    rng = np.random.default_rng(0)
+    base = rng.choice([10.0, 20.0, 30.0], 2000)
+    bump = rng.random(2000) < 0.5
+    frame = pd.DataFrame({"x": np.where(bump, np.nextafter(base, np.inf), base),
+                          "z": rng.normal(size=2000)})  # fmt: skip
+    model = FAMILIES[spec.task]["lightgbm"].build({"n_estimators": 20, "min_child_samples": 5}, 0)
+    pipeline = Pipeline([("features", build_preprocessor(spec)), ("model", model)])
+    pipeline.fit(frame, np.where(bump, "yes", "no"))
+    compiled = compile_pipeline(pipeline, frame)
+    assert compiled.kind == "onnx" and compiled.exact_model is not None
+    reference = pipeline.predict_proba(frame)
+    plain = OnnxPredictor(compiled.plan, compiled.onnx_model, compiled.classes)  # type: ignore[arg-type]
+    assert np.abs(plain.predict_frame(frame) - reference).max() > 0.1  # the float32 trap
+    guarded = OnnxPredictor(
+        compiled.plan,
+        compiled.onnx_model,
+        compiled.classes,
+        compiled.exact_model,  # type: ignore[arg-type]
+    )
+    assert np.abs(guarded.predict_frame(frame) - reference).max() <= PARITY_TOLERANCE
+    rows = frame.head(100).to_dict(orient="records")
+    one_by_one = np.vstack([guarded.predict_rows([row]) for row in rows])
+    assert np.abs(one_by_one - reference[:100]).max() <= PARITY_TOLERANCE
