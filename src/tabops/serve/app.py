@@ -20,6 +20,7 @@ from starlette.responses import Response
 
 from tabops.errors import TabopsError
 from tabops.registry.models import CHAMPION
+from tabops.serve.fast import FastPredict
 from tabops.serve.http import ApiError, Auth, Guard, error_response
 from tabops.serve.routes import router
 from tabops.serve.state import ServeState
@@ -84,6 +85,7 @@ def create_app(spec: ProjectSpec, settings: Settings, alias: str = CHAMPION) -> 
     _handle_errors(app)
     app.openapi = lambda: _openapi(app, state)  # type: ignore[method-assign]
     limits = spec.serve
+    app.add_middleware(FastPredict, state=state)  # inside the Guard: ids, limits, metrics
     app.add_middleware(
         Guard,
         max_body=limits.max_body_bytes,

@@ -227,9 +227,17 @@ class Auth:
 
     def require(self, request: Request, admin: bool = False) -> None:
         """Raise 401/403 unless the request carries an accepted key for the route."""
+        if self.enabled:
+            headers = request.headers
+            self.check(headers.get("authorization"), headers.get("x-api-key"), admin)
+
+    def check(self, authorization: str | None, api_key: str | None, admin: bool = False) -> None:
+        """:meth:`require` on the two headers a key may come in."""
         if not self.enabled:
             return
-        presented = _presented_key(request)
+        presented = api_key
+        if authorization and authorization[:7].lower() == "bearer ":
+            presented = authorization[7:].strip()
         if presented is None:
             raise ApiError(
                 401,
@@ -256,10 +264,3 @@ class Auth:
                 "The API key is not valid for this route.",
                 headers={"www-authenticate": "Bearer"},
             )
-
-
-def _presented_key(request: Request) -> str | None:
-    header = request.headers.get("authorization")
-    if header and header[:7].lower() == "bearer ":
-        return header[7:].strip()
-    return request.headers.get("x-api-key")

@@ -51,19 +51,22 @@ def _served(state: ServeState) -> ServedModel:
     return state.served
 
 
-async def _json(request: Request) -> Any:
-    kind = request.headers.get("content-type", "application/json")
-    if "json" not in kind:
+def parse_json(content_type: str | None, body: bytes) -> Any:
+    """The parsed body; 415 for another media type, 400 for invalid JSON."""
+    if content_type is not None and "json" not in content_type:
         raise ApiError(415, "unsupported_media_type", "Send the body as application/json.")
-    body = await request.body()
     try:
         return orjson.loads(body)
     except orjson.JSONDecodeError:
         raise ApiError(400, "invalid_json", "The body is not valid JSON.") from None
 
 
-async def _score(
-    request: Request, state: ServeState, records: list[Any], batch: bool
+async def _json(request: Request) -> Any:
+    return parse_json(request.headers.get("content-type"), await request.body())
+
+
+async def score(
+    state: ServeState, records: list[Any], batch: bool, request_id: str, arrived: float
 ) -> tuple[ServedModel, list[dict[str, Any]], Any]:
     """Validate, predict and journal ``records``; the shared core of every prediction route."""
     served = _served(state)
@@ -76,8 +79,7 @@ async def _score(
             f"{len(records)} records is more than the limit "
             f"of {state.limits.max_batch_rows} per request.",
         )
-    started = arrived_at(request)
-    if (time.perf_counter() - started) * 1000 > state.limits.deadline_ms:
+    if (time.perf_counter() - arrived) * 1000 > state.limits.deadline_ms:
         state.metrics.overload.labels("deadline").inc()
         raise ApiError(
             503,
@@ -93,8 +95,14 @@ async def _score(
     except InvalidRecordsError as exc:
         details = [p.to_dict() for p in exc.problems[:100]]
         raise ApiError(422, "invalid_records", str(exc), details=details) from None
-    state.log_predictions(served, request_id_of(request), records, outputs, scores, batch, started)
+    state.log_predictions(served, request_id, records, outputs, scores, batch, arrived)
     return served, outputs, scores
+
+
+async def _score(
+    request: Request, state: ServeState, records: list[Any], batch: bool
+) -> tuple[ServedModel, list[dict[str, Any]], Any]:
+    return await score(state, records, batch, request_id_of(request), arrived_at(request))
 
 
 def _shadow(
@@ -106,6 +114,27 @@ def _shadow(
     return BackgroundTask(state.shadow, request_id_of(request), records, batch)
 
 
+async def predict_payload(
+    state: ServeState, payload: Any, request_id: str, arrived: float
+) -> tuple[dict[str, Any], list[Any], bool]:
+    """The /predict answer for a parsed body, with the records and whether it was a batch."""
+    batch = isinstance(payload, list)
+    records = payload if batch else [payload]
+    served, outputs, _ = await score(state, records, batch, request_id, arrived)
+    body: dict[str, Any] = {
+        "model": served.name,
+        "version": served.version.version,
+        "request_id": request_id,
+    }
+    if batch:
+        body["predictions"] = [
+            {**output, "request_id": f"{request_id}-{i}"} for i, output in enumerate(outputs)
+        ]
+    else:
+        body.update(outputs[0])
+    return body, records, batch
+
+
 @router.post(
     "/predict",
     summary="Predict one record or a batch",
@@ -113,7 +142,8 @@ def _shadow(
     "typed strictly and checked against the spec's contract. Each answer carries the label, the "
     "score and the threshold used (binary classification), probabilities (multiclass) or the "
     "prediction (regression), plus the model name and version and the request id (also the "
-    "X-Request-ID header, which a client may set). Every prediction is logged.",
+    "X-Request-ID header, which a client may set); with a decision policy, also the rules that "
+    "fired and the decision. Every prediction is logged.",
     openapi_extra={
         "requestBody": {
             "required": True,
@@ -130,24 +160,14 @@ def _shadow(
     response_class=Response,
 )
 async def predict(request: Request) -> Response:
+    # Normally answered by tabops.serve.fast before routing; this is the same logic for
+    # anything that reaches the router (and it documents the route in OpenAPI).
     state = _state(request)
     state.auth.require(request)
     payload = await _json(request)
-    batch = isinstance(payload, list)
-    records = payload if batch else [payload]
-    served, outputs, _ = await _score(request, state, records, batch)
-    request_id = request_id_of(request)
-    body: dict[str, Any] = {
-        "model": served.name,
-        "version": served.version.version,
-        "request_id": request_id,
-    }
-    if batch:
-        body["predictions"] = [
-            {**output, "request_id": f"{request_id}-{i}"} for i, output in enumerate(outputs)
-        ]
-    else:
-        body.update(outputs[0])
+    body, records, batch = await predict_payload(
+        state, payload, request_id_of(request), arrived_at(request)
+    )
     return json_response(body, background=_shadow(request, state, records, batch))
 
 
@@ -446,8 +466,13 @@ def _label_row(
     else:
         value = repr(float(label))
     stamp = item.event_time
-    if stamp is not None and stamp.tzinfo is None:
-        stamp = stamp.replace(tzinfo=UTC)
+    try:  # in UTC: SQLite keeps the wall time and drops the offset
+        if stamp is not None:
+            stamp = stamp.replace(tzinfo=UTC) if stamp.tzinfo is None else stamp.astimezone(UTC)
+    except OverflowError:
+        raise ApiError(
+            422, "invalid_labels", f"labels[{position}].event_time is outside years 1-9999 in UTC."
+        ) from None
     return {
         "project": state.spec.name,
         "request_id": item.request_id,
