@@ -36,6 +36,11 @@ def recall_at_alert_rate(truth: np.ndarray, scores: np.ndarray, rate: float) -> 
     return float(truth[top].sum() / max(1, truth.sum()))
 
 
+def _review_at(review_at: float | None, threshold: float) -> float | None:
+    """The review band, when it lies below the model's (cost-chosen) threshold."""
+    return review_at if review_at is not None and review_at < threshold else None
+
+
 def main(data_path: str, output: str) -> None:
     spec = load_spec(Path.cwd())
     ctx = Context(settings=load_settings())
@@ -54,7 +59,7 @@ def main(data_path: str, output: str) -> None:
     rules = load_rules(spec.root / spec.decision.rules, spec)
     result = backtest(
         frame, rules, "is_fraud", positive=1, score="score", threshold=threshold,
-        review_threshold=spec.decision.review_at, costs=spec.evaluate.costs,
+        review_threshold=_review_at(spec.decision.review_at, threshold), costs=spec.evaluate.costs,
     )  # fmt: skip
     summary = {
         "rows": len(frame),

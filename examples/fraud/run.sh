@@ -11,11 +11,11 @@ rule() { printf '\n\033[1m== %s ==\033[0m\n' "$*"; }
 
 rm -rf "$demo"
 mkdir -p "$demo"
-cp "$root/examples/fraud/tabops.yaml" "$root/examples/fraud/rules.yaml" "$demo/"
+cp "$root/examples/fraud/"{tabops.yaml,rules.yaml,synth.yaml} "$demo/"
 cd "$demo"
 
 rule "1. Generate 75 days of transactions (frauds, late labels, ground truth)"
-"$bin/tabops" synth fraud --days 75 --customers 2000 --seed 7 -o data/all --format csv
+"$bin/tabops" synth fraud --config synth.yaml --days 75 --customers 2000 --seed 7 -o data/all --format csv
 "$bin/python" - <<'PY'
 import pandas as pd
 frame = pd.read_csv("data/all/transactions.csv", parse_dates=["tx_datetime"])
@@ -50,7 +50,7 @@ for _ in range(240):
     except (urllib.error.URLError, ConnectionError):
         time.sleep(0.5)
 PY
-"$bin/tabops" simulate --to "http://127.0.0.1:$port" --days 30 --customers 2000 --seed 7 \
+"$bin/tabops" simulate --config synth.yaml --to "http://127.0.0.1:$port" --days 30 --customers 2000 --seed 7 \
   --start-date 2026-04-01 --day-seconds 2 --duration 30 --count 20000 --rate 500
 kill -TERM $server && wait $server
 trap - EXIT

@@ -29,11 +29,12 @@ def _tabops(folder: Path, *args: str, env: dict[str, str]) -> subprocess.Complet
 def fraud(tmp_path_factory: pytest.TempPathFactory) -> ServedProject:
     """The fraud example on a small generated period, trained quickly and registered."""
     folder = tmp_path_factory.mktemp("fraud")
-    for name in ("tabops.yaml", "rules.yaml"):
+    for name in ("tabops.yaml", "rules.yaml", "synth.yaml"):
         shutil.copy(EXAMPLE / name, folder / name)
     project = ServedProject(folder, folder / ".tabops")
     env = project.env()
-    made = _tabops(folder, "synth", "fraud", "--days", "20", "--customers", "400", "--seed", "3",
+    made = _tabops(folder, "synth", "fraud", "--config", "synth.yaml", "--days", "20",
+                   "--customers", "400", "--seed", "3",
                    "-o", "data/train", "--format", "csv", env=env)  # fmt: skip
     assert made.returncode == 0, made.stderr
     run = _tabops(folder, "run", "--set", "train.trials=1", "--set", "train.cv_folds=2",
@@ -47,7 +48,8 @@ def test_simulation_streams_to_a_server_and_releases_labels_late(fraud: ServedPr
     # clock runs a day per second, so most are released during the run, some stay pending.
     config = fraud.folder / "sim.yaml"
     config.write_text(
-        "maturity_days: 0.08\nlabel_delay: {distribution: fixed, days: 0.04}\n"
+        "history_features: true\nmaturity_days: 0.08\n"
+        "label_delay: {distribution: fixed, days: 0.04}\n"
     )
     with running_server(fraud) as server:
         result = _tabops(
@@ -77,10 +79,12 @@ def test_simulation_streams_to_a_server_and_releases_labels_late(fraud: ServedPr
 def test_the_monitor_rules_decide_in_serving(fraud: ServedProject) -> None:
     from fastapi.testclient import TestClient
 
+    from tabops.data.synth.features import history_feature_names
     from tabops.serve.app import create_app
 
     record = {"card_type": "Visa", "account_blacklisted": False, "merchant_category": "travel",
-              "transaction_type": "real-time", "card_present": True, "amount": 150.0}  # fmt: skip
+              "transaction_type": "real-time", "card_present": True, "amount": 150.0,
+              **{name: 0 for name in history_feature_names()}}  # fmt: skip
     with TestClient(create_app(fraud.spec, fraud.settings)) as client:
         big = client.post("/predict", json=record).json()
         blacklisted = client.post(

@@ -478,3 +478,32 @@ def test_tables_go_to_postgres_with_copy(pg_url: str) -> None:
                      "bank_drift": len(CALENDAR)}  # fmt: skip
     assert nulls == data.transactions["card_present"].isna().sum() > 0
     assert pd.Timestamp(last) == data.labels["label_time"].max()
+
+
+def test_history_features_match_a_brute_force_count_and_look_only_backwards() -> None:
+    from tabops.data.synth.features import add_history_features
+
+    dataset = generate_fraud(parse_fraud_config({"n_customers": 150, "days": 40, "seed": 5}))
+    tx = dataset.transactions
+    features = add_history_features(tx, delay_days=7)
+    rng = np.random.default_rng(0)
+    for i in rng.choice(len(tx), 100, replace=False):
+        row, now = tx.iloc[i], tx.iloc[i]["tx_datetime"]
+        mine = tx[(tx["customer_id"] == row["customer_id"]) & (tx["tx_datetime"] <= now)
+                  & (tx["tx_datetime"] > now - pd.Timedelta(days=7))]  # fmt: skip
+        mine = mine[(mine["tx_datetime"] < now) | (mine.index <= tx.index[i])]
+        assert features.iloc[i]["customer_nb_tx_7d"] == len(mine)
+        assert features.iloc[i]["customer_avg_amount_7d"] == pytest.approx(
+            round(mine["amount"].mean(), 2), abs=0.011
+        )
+        end = now - pd.Timedelta(days=7)
+        seen = tx[(tx["terminal_id"] == row["terminal_id"]) & (tx["tx_datetime"] <= end)
+                  & (tx["tx_datetime"] > end - pd.Timedelta(days=30))]  # fmt: skip
+        assert features.iloc[i]["terminal_nb_tx_30d"] == len(seen)
+        risk = seen["is_fraud"].sum() / max(len(seen), 1)
+        assert features.iloc[i]["terminal_risk_30d"] == pytest.approx(risk, abs=1e-4)
+    # Changing a later transaction never changes an earlier one's features.
+    later = tx.copy()
+    later.loc[later.index[-100:], "amount"] *= 10
+    again = add_history_features(later, delay_days=7)
+    pd.testing.assert_frame_equal(again.iloc[:-100], features.iloc[:-100], check_exact=False)

@@ -354,6 +354,14 @@ class FraudConfig(_Strict):
     maturity_days: float = Field(
         default=30.0, ge=0, description="Days after which a legitimate transaction is confirmed."
     )
+    history_features: bool = Field(
+        default=False,
+        description="Add the handbook's history features (customer spending and terminal risk "
+        "over 1, 7 and 30 days; weekend and night flags); see docs/synth.md.",
+    )
+    history_delay_days: int = Field(
+        default=7, ge=0, description="Days before a terminal's frauds count in its risk."
+    )
     drift: list[DriftEntry] = Field(
         default_factory=list, description="The drift calendar: scripted scenarios with windows."
     )

@@ -36,6 +36,7 @@ from tabops.data.synth.config import (
     FraudConfig,
 )
 from tabops.data.synth.drift import apply_drift, calendar_frame, calendar_records, card_testing_rows
+from tabops.data.synth.features import add_history_features
 from tabops.data.synth.labels import late_labels
 from tabops.data.synth.pools import build_pools
 from tabops.data.synth.profiles import Profiles, build_profiles
@@ -160,6 +161,9 @@ def generate_fraud(config: FraudConfig, progress: Progress = SILENT) -> FraudDat
         touched = apply_drift(config, rows, columns, {i: len(r) for i, r in extra.items()})
         records = calendar_records(config, touched)
         transactions = _frame(config, rows, columns, profiles)
+    if config.history_features:
+        with progress.step("Computing history features (customer spending, terminal risk)"):
+            transactions = add_history_features(transactions, config.history_delay_days)
     with progress.step("Emitting late labels"):
         labels = late_labels(
             config,
