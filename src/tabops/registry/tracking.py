@@ -70,7 +70,15 @@ def connect(uri: str) -> Any:
         _probe(uri)
     import mlflow
 
+    configured = os.environ.get("MLFLOW_TRACKING_URI")
     mlflow.set_tracking_uri(uri)
+    # MLflow also exports the URI as MLFLOW_TRACKING_URI, which Settings reads as the user's
+    # choice: every later Settings in this process (another workspace's) would silently use
+    # this store. Keep the environment as the user set it.
+    if configured is None:
+        os.environ.pop("MLFLOW_TRACKING_URI", None)
+    else:
+        os.environ["MLFLOW_TRACKING_URI"] = configured
     return mlflow.MlflowClient(uri)
 
 

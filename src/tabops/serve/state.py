@@ -226,6 +226,10 @@ class ServeState:
             await asyncio.sleep(min(1.0, self.limits.reload_interval))
             self.metrics.refresh(self.served, self.journal)
             if time.monotonic() >= next_check:
-                await self.reload()
-                await self.watch_challenger()
+                try:
+                    await self.reload()
+                    await self.watch_challenger()
+                except Exception:  # never let the watcher die: the old version keeps serving
+                    self.metrics.reloads.labels("failed").inc()
+                    log.exception("Checking the '%s' alias failed", self.alias)
                 next_check = time.monotonic() + self.limits.reload_interval

@@ -135,3 +135,14 @@ def test_values_on_a_lightgbm_split_in_float32_get_lightgbm_own_score() -> None:
     rows = frame.head(100).to_dict(orient="records")
     one_by_one = np.vstack([guarded.predict_rows([row]) for row in rows])
     assert np.abs(one_by_one - reference[:100]).max() <= PARITY_TOLERANCE
+
+
+def test_a_compiled_form_that_fails_to_run_falls_back(monkeypatch: pytest.MonkeyPatch) -> None:
+    pipeline, frame = _fitted(synthetic_spec(), "linear")
+
+    def broken(self: OnnxPredictor, frame: pd.DataFrame) -> np.ndarray:
+        raise RuntimeError("InvalidArgument: wrong input width")
+
+    monkeypatch.setattr(OnnxPredictor, "predict_frame", broken)
+    compiled = compile_pipeline(pipeline, frame)
+    assert compiled.kind == "sklearn" and "RuntimeError" in compiled.reason
