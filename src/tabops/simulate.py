@@ -197,6 +197,13 @@ async def simulate_http(
             on_progress(stats)
         if tasks:
             await asyncio.gather(*tasks)
+        # Everything is sent; within --duration the clock runs on and late labels keep coming.
+        while pace.duration is not None and stats.labels_pending:
+            if time.monotonic() - started >= pace.duration:
+                break
+            await asyncio.sleep(0.2)
+            released = await _release(client, schedule, stats, released, started)
+            on_progress(stats)
         released = await _release(client, schedule, stats, released, started, final=True)
         stats.seconds = time.monotonic() - started
         stats.simulated_until = str(schedule.clock(stats.seconds, stats.sent))
