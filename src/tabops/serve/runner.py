@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import shutil
 import signal
 import tempfile
 from pathlib import Path
@@ -99,4 +100,7 @@ def serve(
     )
     metrics_dir = Path(tempfile.mkdtemp(prefix="tabops-metrics-"))
     os.environ["PROMETHEUS_MULTIPROC_DIR"] = str(metrics_dir)
-    uvicorn.run("tabops.serve.app:app_from_env", factory=True, workers=workers, **common)
+    try:
+        uvicorn.run("tabops.serve.app:app_from_env", factory=True, workers=workers, **common)
+    finally:
+        shutil.rmtree(metrics_dir, ignore_errors=True)
