@@ -128,23 +128,24 @@ def oip_records(payload: Any) -> tuple[list[dict[str, Any]], Any]:
     for position, tensor in enumerate(payload["inputs"]):
         if not isinstance(tensor, dict) or not isinstance(tensor.get("name"), str):
             raise _bad(f"inputs[{position}] must be an object with a 'name'.")
-        name, data = tensor["name"], tensor.get("data")
-        if tensor.get("datatype") not in _OIP_TYPES:
+        name, data, datatype = tensor["name"], tensor.get("data"), tensor.get("datatype")
+        if not isinstance(datatype, str) or datatype not in _OIP_TYPES:
             raise _bad(
                 f"inputs[{position}] ({name[:64]}): 'datatype' must be one of {sorted(_OIP_TYPES)}."
             )
         shape = tensor.get("shape")
         if not isinstance(data, list) or not isinstance(shape, list):
             raise _bad(f"inputs[{position}] ({name[:64]}) needs 'shape' and 'data' lists.")
-        flat = _flatten(data)
-        if not all(isinstance(s, int) and s >= 0 for s in shape) or _product(shape) != len(flat):
-            raise _bad(
-                f"inputs[{position}] ({name[:64]}): shape {shape} does not match its "
-                f"{len(flat)} values; use [n] or [n, 1] for one column."
-            )
+        # Before the product of the dimensions: a long shape would make it a huge integer.
         if len(shape) > 2 or (len(shape) == 2 and shape[1] != 1):
             raise _bad(
                 f"inputs[{position}] ({name[:64]}): each input is one column: shape [n] or [n, 1]."
+            )
+        flat = _flatten(data)
+        if not all(isinstance(s, int) and s >= 0 for s in shape) or _product(shape) != len(flat):
+            raise _bad(
+                f"inputs[{position}] ({name[:64]}): shape {shape[:2]} does not match its "
+                f"{len(flat)} values; use [n] or [n, 1] for one column."
             )
         tensors[name] = flat
     if not tensors:

@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 from typing import Any, Literal
 
 import orjson
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Depends, Request
 from pydantic import BaseModel, ConfigDict, Field
 from starlette.background import BackgroundTask
 from starlette.concurrency import run_in_threadpool
@@ -388,6 +388,10 @@ async def metrics(request: Request) -> Response:
     return Response(state.metrics.exposition(), media_type=CONTENT_TYPE_LATEST)
 
 
+def _require_key(request: Request) -> None:
+    _state(request).auth.require(request)
+
+
 class Label(BaseModel):
     """One ground-truth label: by request_id, or by entity id and event time."""
 
@@ -419,10 +423,10 @@ class FeedbackResult(BaseModel):
     description="Late labels for monitoring, by request_id (as answered by /predict) or by "
     "entity id and event time. Sending a request_id's label again replaces it.",
     responses={**_JSON_ERRORS},  # type: ignore[dict-item]
+    dependencies=[Depends(_require_key)],  # before the body is validated: 401 beats 422
 )
 async def feedback(body: Feedback, request: Request) -> FeedbackResult:
     state = _state(request)
-    state.auth.require(request)
     served = _served(state)
     rows = []
     for position, item in enumerate(body.labels):

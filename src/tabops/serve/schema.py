@@ -23,6 +23,8 @@ from tabops.spec import ColumnRole, ColumnType, ProjectSpec
 #: Longest accepted string value (categories, ids, datetimes); text columns are exempt.
 MAX_STRING = 1000
 _NUMERIC = (ColumnType.NUMERIC, ColumnType.INTEGER)
+#: Integers beyond this are not all exact in float64; integer columns refuse them.
+_EXACT_INT = 2**53
 
 
 @dataclass(frozen=True)
@@ -119,6 +121,10 @@ class RequestSchema:
                     row.update(converted)
                 else:
                     row[column.name] = converted
+            for name in self.ids:
+                problem = _id_problem(record.get(name))
+                if problem is not None:
+                    problems.append(Problem(name, problem, where))
             if len(record) > len(self._converters):
                 for name in record:
                     if name not in self._allowed:
@@ -133,6 +139,8 @@ class RequestSchema:
         """The record's id column value, if it sent one (logged, not used by the model)."""
         for name in self.ids:
             value = record.get(name)
+            if type(value) is float:  # an integral float (validated): 3.0 is the id 3
+                value = int(value)
             if value is not None and not isinstance(value, dict | list):
                 return str(value)[:128]
         return None
@@ -142,7 +150,11 @@ class RequestSchema:
         properties = {c.name: _json_type(c) for c in self.features}
         for name in self.ids:
             properties[name] = {
-                "anyOf": [{"type": "string", "maxLength": MAX_STRING}, {"type": "integer"}],
+                "anyOf": [
+                    {"type": "string", "maxLength": MAX_STRING},
+                    {"type": "integer", "minimum": -(2**63), "maximum": 2**64 - 1},
+                    {"type": "null"},
+                ],
                 "description": "Entity id (optional): logged with the prediction, not a feature.",
             }
         return {
@@ -189,6 +201,10 @@ def _number(column: Column, value: Any) -> float:
         raise ValueError(f"{value} cannot be represented exactly as a float64 (lossy)")
     if column.type == ColumnType.INTEGER and not number.is_integer():
         raise ValueError(f"must be an integer, not {value!r} (lossy)")
+    if column.type == ColumnType.INTEGER and abs(number) > _EXACT_INT:
+        # What the OpenAPI schema promises; past it a JSON parser may already have rounded the
+        # client's integer to a float (orjson does for integers beyond 64 bits).
+        raise ValueError(f"must be between -2^53 and 2^53 to be exact in float64, not {value!r}")
     if column.min is not None and number < column.min:
         raise ValueError(f"must be at least {column.min:g}, not {value!r}")
     if column.max is not None and number > column.max:
@@ -230,7 +246,10 @@ def _datetime(column: Column, value: Any) -> dict[str, float]:
         expected = f"the format {column.format}" if column.format else "ISO 8601"
         raise ValueError(f"'{value}' is not a date-time in {expected}") from None
     # Like pandas.to_datetime(utc=True): naive times are UTC, aware ones converted to UTC.
-    stamp = stamp.replace(tzinfo=UTC) if stamp.tzinfo is None else stamp.astimezone(UTC)
+    try:
+        stamp = stamp.replace(tzinfo=UTC) if stamp.tzinfo is None else stamp.astimezone(UTC)
+    except OverflowError:  # e.g. 0001-01-01T00:00:00+01:00 is before year 1 in UTC
+        raise ValueError(f"'{value}' is outside the years 1-9999 in UTC") from None
     parts = (stamp.year, stamp.month, stamp.day, stamp.weekday(), stamp.hour)
     return {f"{column.name}__{p}": float(v) for p, v in zip(DATETIME_PARTS, parts, strict=True)}
 
@@ -243,6 +262,23 @@ _CONVERTERS: dict[ColumnType, Converter] = {
     ColumnType.TEXT: _text,
     ColumnType.DATETIME: _datetime,
 }
+
+
+def _id_problem(value: Any) -> str | None:
+    """What is wrong with an entity id value (None when it is fine): ids are logged, so they
+    must be what the schema promises, a string or a 64-bit integer (or null / absent)."""
+    if value is None:
+        return None
+    if type(value) is str:
+        return None if len(value) <= MAX_STRING else f"is longer than {MAX_STRING} characters"
+    if type(value) is float:  # JSON Schema's integers include 3.0, but a float past 2^53 may
+        # be what the JSON parser made of a longer integer (orjson does past 64 bits): lossy
+        if not (value.is_integer() and abs(value) <= _EXACT_INT):
+            return "must be a string or an exact integer, not a fractional or rounded number"
+        value = int(value)
+    if type(value) is int:
+        return None if -(2**63) <= value < 2**64 else "is outside the 64-bit integer range"
+    return f"must be a string or an integer, not {_json_name(value)}"
 
 
 def _json_name(value: Any) -> str:
@@ -265,8 +301,8 @@ def _json_type(column: Column) -> dict[str, Any]:
         if column.max is not None:
             schema["maximum"] = column.max
         if column.type == ColumnType.INTEGER:  # exactly representable in float64
-            schema.setdefault("minimum", -(2**53))
-            schema.setdefault("maximum", 2**53)
+            schema.setdefault("minimum", -_EXACT_INT)
+            schema.setdefault("maximum", _EXACT_INT)
     elif column.type == ColumnType.BOOLEAN:
         schema = {"type": "boolean"}
     elif column.type == ColumnType.DATETIME and column.format:
