@@ -51,9 +51,12 @@ bench-ingest: install setup-postgres  ## 1M-row CSV into PostgreSQL: tabops vs p
 bench-train: install  ## Wall time and peak memory of tabops run on 100k and 1M generated rows
 	$(BIN)/python benchmarks/train.py
 
-.PHONY: setup-loadgen bench-serve
+.PHONY: setup-loadgen bench-serve bench-soak
 setup-loadgen:  ## Install the load generators wrk and hey (Debian packages) if missing
 	@bash scripts/setup-loadgen.sh
+
+bench-soak: install setup-loadgen  ## L3: tabops serve at 70% of its knee for 30 minutes
+	$(BIN)/python benchmarks/soak.py --minutes 30
 
 bench-serve: install setup-loadgen  ## 1-row requests: tabops serve vs mlflow models serve vs bare ONNX
 	$(BIN)/python benchmarks/serve.py

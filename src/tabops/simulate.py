@@ -25,6 +25,7 @@ import pandas as pd
 
 from tabops.data.synth.fraud import GROUND_TRUTH_COLUMNS, FraudDataset
 from tabops.errors import TabopsError
+from tabops.model.frame import json_records
 
 #: Request ids of simulated transactions (what labels are released against).
 REQUEST_PREFIX = "tx-"
@@ -122,22 +123,7 @@ def request_records(frame: pd.DataFrame, fields: list[str]) -> list[dict[str, An
             f"The server's model takes {missing}, which the generated transactions do not "
             f"have (they have {list(frame.columns)}); serve a model trained on generated data."
         )
-    return [
-        {str(k): _json(v) for k, v in raw.items()}
-        for raw in frame[fields].to_dict(orient="records")
-    ]
-
-
-def _json(value: Any) -> Any:
-    if value is None or value is pd.NA or value is pd.NaT:
-        return None
-    if isinstance(value, pd.Timestamp):
-        return value.tz_localize(UTC).isoformat() if value.tzinfo is None else value.isoformat()
-    if isinstance(value, np.generic):
-        value = value.item()
-    if isinstance(value, float) and value != value:
-        return None
-    return value
+    return json_records(frame[fields])
 
 
 async def simulate_http(

@@ -127,9 +127,10 @@ def test_simulation_into_a_postgresql_table(fraud: ServedProject, pg_url: str) -
 @pytest.mark.parametrize(
     ("target", "message"),
     [("http://10.1.2.3:8000", "only target a server"),
-     (f"http://127.0.0.1:{free_port()}", "no server answers")],
+     ("http://127.0.0.1:{closed}", "no server answers")],
 )  # fmt: skip
 def test_bad_targets_are_clear_errors(fraud: ServedProject, target: str, message: str) -> None:
+    target = target.format(closed=free_port())  # a port nothing listens on
     result = _tabops(fraud.folder, "simulate", "--to", target, "--days", "2", "--customers",
                      "100", env=fraud.env())  # fmt: skip
     assert result.returncode == 2

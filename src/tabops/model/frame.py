@@ -6,6 +6,8 @@ fitted pipeline always sees the same dtypes (no training/serving skew).
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 import pandas as pd
 import pyarrow as pa
@@ -44,6 +46,27 @@ def model_frame(data: pa.Table | pd.DataFrame, spec: ProjectSpec) -> pd.DataFram
             as_text = values.astype("object")
             columns[name] = as_text.where(as_text.isna(), as_text.astype(str)).fillna(np.nan)
     return pd.DataFrame(columns, index=frame.index)
+
+
+def json_records(frame: pd.DataFrame) -> list[dict[str, Any]]:
+    """Rows as the JSON records a client sends: nulls as None, numpy scalars as Python
+    values, times as ISO 8601 strings (naive ones taken as UTC)."""
+    return [
+        {str(name): _json_value(value) for name, value in row.items()}
+        for row in frame.to_dict(orient="records")
+    ]
+
+
+def _json_value(value: Any) -> Any:
+    if value is None or value is pd.NA or value is pd.NaT:
+        return None
+    if isinstance(value, pd.Timestamp):
+        return (value.tz_localize("UTC") if value.tzinfo is None else value).isoformat()
+    if isinstance(value, np.generic):
+        value = value.item()
+    if isinstance(value, float) and value != value:  # NaN
+        return None
+    return value
 
 
 def target_values(data: pa.Table | pd.DataFrame, spec: ProjectSpec) -> np.ndarray:

@@ -12,8 +12,6 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-import pandas as pd
 import pyarrow as pa
 
 from tabops.data.snapshots import file_sha256
@@ -26,7 +24,7 @@ from tabops.model.compile import (
     SklearnPredictor,
     compile_pipeline,
 )
-from tabops.model.frame import feature_names, model_frame
+from tabops.model.frame import feature_names, json_records, model_frame
 from tabops.registry.models import ModelVersion, Registry
 from tabops.registry.tracking import registry_errors
 from tabops.spec import ProjectSpec
@@ -79,21 +77,7 @@ def compile_version(
 
 def request_records(rows: pa.Table, spec: ProjectSpec, limit: int) -> list[dict[str, Any]]:
     """Rows as the JSON records a client sends (features only; datetimes as ISO strings)."""
-    frame = rows.select(feature_names(spec)).slice(0, limit).to_pandas()
-    records: list[dict[str, Any]] = []
-    for record in frame.to_dict(orient="records"):
-        records.append({name: _json_value(value) for name, value in record.items()})
-    return records
-
-
-def _json_value(value: Any) -> Any:
-    if value is None or (isinstance(value, float) and np.isnan(value)) or value is pd.NaT:
-        return None
-    if isinstance(value, pd.Timestamp):
-        return value.isoformat()
-    if isinstance(value, np.generic):
-        return value.item()
-    return value
+    return json_records(rows.select(feature_names(spec)).slice(0, limit).to_pandas())
 
 
 def load_predictor(registry: Registry, version: ModelVersion, columns: list[str]) -> Predictor:

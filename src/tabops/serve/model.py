@@ -3,7 +3,6 @@ version passes before it may serve (at startup and on every hot reload)."""
 
 from __future__ import annotations
 
-import math
 import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -220,7 +219,3 @@ def check_replacement(current: ServedModel, candidate: ServedModel) -> None:
         )
     if (candidate.classes is None) != (current.classes is None):
         raise RefusedVersionError(f"Version {candidate.version.version} changes the task.")
-
-
-def finite(value: float) -> float | None:
-    return value if math.isfinite(value) else None

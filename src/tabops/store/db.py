@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import re
+import threading
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
@@ -26,6 +27,7 @@ from tabops.store import schema
 
 log = logging.getLogger(__name__)
 
+_MIGRATION_LOCK = threading.Lock()
 #: Advisory lock key held while migrating ("tabops" in ASCII).
 _MIGRATE_LOCK = 0x7461626F7073
 
@@ -122,7 +124,12 @@ class Store:
         from alembic import command
         from alembic.config import Config
 
-        config = Config()
+        # Alembic keeps its running context in module globals: two threads migrating at once
+        # (the prediction-log writer and a request) break each other, so one at a time.
+        with _MIGRATION_LOCK:
+            self._upgrade(command, Config())
+
+    def _upgrade(self, command: Any, config: Any) -> None:
         config.set_main_option("script_location", "tabops.store:migrations")
         try:
             with self.engine.begin() as conn:
