@@ -45,9 +45,17 @@ def process_figures(pid: int) -> dict[str, float]:
     """RSS (MB), open descriptors and TCP sockets of the server process."""
     status = Path(f"/proc/{pid}/status").read_text()
     rss = int(re.search(r"VmRSS:\s+(\d+)", status).group(1)) / 1024  # type: ignore[union-attr]
-    fds = list(Path(f"/proc/{pid}/fd").iterdir())
-    sockets = sum(1 for fd in fds if "socket:" in str(fd.readlink()))
-    return {"rss_mb": rss, "fds": len(fds), "sockets": sockets}
+    targets = [_link(fd) for fd in Path(f"/proc/{pid}/fd").iterdir()]
+    sockets = sum(1 for target in targets if target.startswith("socket:"))
+    return {"rss_mb": rss, "fds": len(targets), "sockets": sockets}
+
+
+def _link(fd: Path) -> str:
+    """Where a descriptor points; one closed while listing points nowhere."""
+    try:
+        return str(fd.readlink())
+    except FileNotFoundError:
+        return ""
 
 
 def hey(server: Server, body: Path, rate: float, seconds: int) -> dict[str, Any]:

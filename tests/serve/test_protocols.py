@@ -205,6 +205,37 @@ def test_oip_infer_without_an_id_answers_the_request_id(client: TestClient) -> N
     assert ok(response)["id"] == "oip-1"
 
 
+def test_oip_infer_answers_only_the_requested_outputs_in_their_order(client: TestClient) -> None:
+    predict = client.post("/predict", json=RECORDS).json()["predictions"]
+    request = {"inputs": tensors(RECORDS), "outputs": [{"name": "score"}]}
+    (score,) = ok(client.post("/v2/models/synthetic/infer", json=request))["outputs"]
+    assert score["name"] == "score"
+    assert score["data"] == pytest.approx([p["score"] for p in predict])
+    request["outputs"] = [{"name": "score"}, {"name": "label"}]
+    both = ok(client.post("/v2/models/synthetic/infer", json=request))["outputs"]
+    assert [t["name"] for t in both] == ["score", "label"]
+
+
+@pytest.mark.parametrize(
+    ("outputs", "message"),
+    [
+        ([{"name": "probability"}], "'probability'"),
+        ([{"name": "score"}, {"name": "prediction"}], "'prediction'"),
+        ({"name": "score"}, "list of objects"),
+        (["score"], "list of objects"),
+    ],
+)
+def test_oip_unknown_or_malformed_outputs_are_refused(
+    client: TestClient, outputs: Any, message: str
+) -> None:
+    request = {"inputs": tensors(RECORDS[:1]), "outputs": outputs}
+    response = client.post("/v2/models/synthetic/infer", json=request)
+    assert response.status_code == 422, response.text
+    error = response.json()["error"]["message"]
+    assert message in error and "outputs" in error
+    assert not check_response(response.status_code, response.content, response.headers)
+
+
 def test_oip_infer_of_the_kserve_spec_example_names_what_is_wrong(client: TestClient) -> None:
     """The spec's own example (inputs input0/input1) is not this model's: 422 naming fields."""
     example = {

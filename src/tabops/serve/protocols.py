@@ -153,6 +153,22 @@ def oip_records(payload: Any) -> tuple[list[dict[str, Any]], Any]:
     return _columns_to_records(tensors, "'inputs'"), payload.get("id")
 
 
+def oip_requested_outputs(payload: dict[str, Any], available: list[str]) -> list[str]:
+    """The output tensors an OIP v2 request asks for, in its order; all when it names none."""
+    requested = payload.get("outputs")
+    if requested is None:
+        return available
+    if not isinstance(requested, list) or not all(
+        isinstance(o, dict) and isinstance(o.get("name"), str) for o in requested
+    ):
+        raise _bad("'outputs' must be a list of objects with a 'name'.")
+    names = [o["name"] for o in requested]
+    unknown = [name[:64] for name in names if name not in available]
+    if unknown:
+        raise _bad(f"'outputs' asks for {unknown[:5]}; this model's outputs are {available}.")
+    return names or available
+
+
 def _flatten(data: list[Any]) -> list[Any]:
     if all(isinstance(v, list) for v in data) and data:
         return [v for row in data for v in (row if isinstance(row, list) else [row])]

@@ -22,6 +22,7 @@ from tabops.serve.protocols import (
     mlflow_records,
     oip_input_metadata,
     oip_records,
+    oip_requested_outputs,
     oip_tensor,
 )
 from tabops.serve.schema import InvalidRecordsError
@@ -249,16 +250,17 @@ async def invocations(request: Request) -> Response:
 async def oip_infer(model_name: str, request: Request) -> Response:
     state = _state(request)
     state.auth.require(request)
-    _oip_model(state, model_name)
-    records, request_id = oip_records(await _json(request))
+    available = list(_oip_outputs(_oip_model(state, model_name)))
+    payload = await _json(request)
+    records, request_id = oip_records(payload)
+    wanted = oip_requested_outputs(payload, available)
     served, outputs, scores = await _score(request, state, records, batch=True)
-    if served.classes is None:
-        tensors = [oip_tensor("prediction", [o["prediction"] for o in outputs])]
-    else:
-        tensors = [
-            oip_tensor("label", [o["label"] for o in outputs]),
-            oip_tensor("score", [float(s) for s in served.score_of(scores)]),
-        ]
+    tensors = [
+        oip_tensor(name, [float(s) for s in served.score_of(scores)])
+        if name == "score"
+        else oip_tensor(name, [o[name] for o in outputs])
+        for name in wanted
+    ]
     body = {
         "model_name": served.name,
         "model_version": served.version.version,
@@ -266,6 +268,13 @@ async def oip_infer(model_name: str, request: Request) -> Response:
         "outputs": tensors,
     }
     return json_response(body, background=_shadow(request, state, records))
+
+
+def _oip_outputs(served: ServedModel) -> dict[str, str]:
+    """The model's OIP v2 output tensors and their datatypes."""
+    if served.classes is None:
+        return {"prediction": "FP64"}
+    return {"label": "BYTES", "score": "FP64"}
 
 
 def _oip_model(state: ServeState, model_name: str) -> ServedModel:
@@ -305,14 +314,10 @@ async def oip_model(model_name: str, request: Request) -> Response:
     state = _state(request)
     state.auth.require(request)
     served = _oip_model(state, model_name)
-    outputs = (
-        [{"name": "prediction", "datatype": "FP64", "shape": [-1]}]
-        if served.classes is None
-        else [
-            {"name": "label", "datatype": "BYTES", "shape": [-1]},
-            {"name": "score", "datatype": "FP64", "shape": [-1]},
-        ]
-    )
+    outputs = [
+        {"name": name, "datatype": datatype, "shape": [-1]}
+        for name, datatype in _oip_outputs(served).items()
+    ]
     return json_response(
         {
             "name": served.name,
