@@ -13,7 +13,7 @@ def write_section(name: str, body: str) -> None:
     path = ROOT / "BENCHMARKS.md"
     start, end = f"<!-- {name}:start -->", f"<!-- {name}:end -->"
     text = path.read_text() if path.exists() else "# tabops benchmarks\n\n"
-    block = f"{start}\n{body}{end}"
+    block = f"{start}\n{body.rstrip()}\n{end}"
     if start in text and end in text:
         before, rest = text.split(start, 1)
         text = before + block + rest.split(end, 1)[1]

@@ -31,11 +31,48 @@ from tabops.serve.state import ServeState
 router = APIRouter()
 
 _RECORD = {"$ref": "#/components/schemas/Record"}
+# MLflow's tensor formats: a list of records, or one list of values per column.
+_RECORDS_OR_COLUMNS = {
+    "oneOf": [
+        {"type": "array", "items": _RECORD},
+        {"type": "object", "additionalProperties": {"type": "array"}},
+    ]
+}
 _JSON_ERRORS = {
     "401": {"description": "Missing or wrong API key."},
     "413": {"description": "Body or batch larger than the limits."},
     "422": {"description": "Records that do not fit the model's input schema; every field named."},
     "503": {"description": "Overloaded, past the deadline, or not ready (see Retry-After)."},
+}
+
+
+def _mlflow_format(key: str, schema: dict[str, Any]) -> dict[str, Any]:
+    """One of MLflow's JSON request formats: ``key`` (with optional ``params``) and nothing else."""
+    return {
+        "type": "object",
+        "title": key,
+        "required": [key],
+        "properties": {key: schema, "params": {"type": "object"}},
+        "additionalProperties": False,
+    }
+
+
+_DATAFRAME_SPLIT = {
+    "type": "object",
+    "required": ["columns", "data"],
+    "properties": {
+        "columns": {"type": "array", "items": {"type": "string"}},
+        "data": {"type": "array", "items": {"type": "array"}},
+        "index": {"type": "array"},
+    },
+}
+_MLFLOW_REQUEST = {
+    "oneOf": [
+        _mlflow_format("dataframe_split", _DATAFRAME_SPLIT),
+        _mlflow_format("dataframe_records", {"type": "array", "items": _RECORD}),
+        _mlflow_format("inputs", _RECORDS_OR_COLUMNS),
+        _mlflow_format("instances", _RECORDS_OR_COLUMNS),
+    ]
 }
 
 
@@ -183,18 +220,7 @@ async def predict(request: Request) -> Response:
         "requestBody": {
             "required": True,
             "content": {
-                "application/json": {
-                    "schema": {
-                        "type": "object",
-                        "properties": {
-                            "dataframe_split": {"type": "object"},
-                            "dataframe_records": {"type": "array", "items": _RECORD},
-                            "inputs": {},
-                            "instances": {},
-                            "params": {"type": "object"},
-                        },
-                    }
-                },
+                "application/json": {"schema": _MLFLOW_REQUEST},
                 "text/csv": {"schema": {"type": "string"}},
             },
         },
@@ -219,7 +245,7 @@ async def invocations(request: Request) -> Response:
     summary="Predict with the Open Inference Protocol v2",
     description="KServe/Triton's inference protocol: one input tensor per feature column "
     "(shape [n] or [n, 1]); the outputs are 'label' and 'score' (classification) or "
-    "'prediction' (regression).",
+    "'prediction' (regression), or those the request's 'outputs' list names.",
     openapi_extra={
         "requestBody": {
             "required": True,
@@ -236,6 +262,16 @@ async def invocations(request: Request) -> Response:
                                 "items": {
                                     "type": "object",
                                     "required": ["name", "shape", "datatype", "data"],
+                                },
+                            },
+                            "outputs": {
+                                "type": "array",
+                                "description": "The output tensors to answer, in this order "
+                                "(default: all).",
+                                "items": {
+                                    "type": "object",
+                                    "required": ["name"],
+                                    "properties": {"name": {"type": "string"}},
                                 },
                             },
                         },
