@@ -31,13 +31,6 @@ from tabops.serve.state import ServeState
 router = APIRouter()
 
 _RECORD = {"$ref": "#/components/schemas/Record"}
-# MLflow's tensor formats: a list of records, or one list of values per column.
-_RECORDS_OR_COLUMNS = {
-    "oneOf": [
-        {"type": "array", "items": _RECORD},
-        {"type": "object", "additionalProperties": {"type": "array"}},
-    ]
-}
 _JSON_ERRORS = {
     "401": {"description": "Missing or wrong API key."},
     "413": {"description": "Body or batch larger than the limits."},
@@ -65,6 +58,13 @@ _DATAFRAME_SPLIT = {
         "data": {"type": "array", "items": {"type": "array"}},
         "index": {"type": "array"},
     },
+}
+# MLflow's tensor formats: a list of records, or one list of values per column.
+_RECORDS_OR_COLUMNS = {
+    "oneOf": [
+        {"type": "array", "items": _RECORD},
+        {"type": "object", "additionalProperties": {"type": "array"}},
+    ]
 }
 _MLFLOW_REQUEST = {
     "oneOf": [
