@@ -20,6 +20,8 @@ EXACT = 2**53
 #: The served spec's features and its id column.
 FEATURES = ("x", "n", "color", "flag", "when")
 ID = "id"
+#: Characters a valid string may hold: any but NUL, which the store's text cannot.
+STORABLE = st.characters(exclude_characters="\x00")
 
 Json = st.recursive(
     st.none()
@@ -81,11 +83,11 @@ def value_for(column: Column) -> st.SearchStrategy[Any]:
     elif column.type == ColumnType.CATEGORICAL and column.categories:
         strategy = st.sampled_from(sorted(column.categories))
     elif column.type == ColumnType.CATEGORICAL:
-        strategy = st.text(max_size=MAX_STRING)
+        strategy = st.text(STORABLE, max_size=MAX_STRING)
     elif column.type == ColumnType.DATETIME:
         strategy = datetimes_for(column)
     else:
-        strategy = st.text()
+        strategy = st.text(STORABLE)
     return st.none() | strategy if column.nullable else strategy
 
 
@@ -93,7 +95,7 @@ def ids() -> st.SearchStrategy[Any]:
     """Entity id values the schema allows: null, a string, a 64-bit integer."""
     return (
         st.none()
-        | st.text(max_size=40)
+        | st.text(STORABLE, max_size=40)
         | st.integers(-(2**63), 2**64 - 1)
         | st.integers(-(2**53), 2**53).map(float)
     )
@@ -222,6 +224,7 @@ def mutations(schema: RequestSchema) -> dict[str, st.SearchStrategy[tuple[dict[s
             | st.integers(2**64, 10**40)
             | st.integers(-(10**40), -(2**63) - 1)
             | st.text(min_size=MAX_STRING + 1, max_size=MAX_STRING + 5)
+            | st.tuples(st.text(max_size=10), st.text(max_size=10)).map("\x00".join)
             | st.lists(Json, max_size=2)
             | st.dictionaries(st.text(max_size=3), Json, max_size=2),
         ),

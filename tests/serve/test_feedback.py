@@ -4,15 +4,21 @@ of the model, or that name no prediction, are refused and nothing is stored."""
 
 from __future__ import annotations
 
+import math
 import sqlite3
 import uuid
 from datetime import UTC, datetime
+from types import SimpleNamespace
 from typing import Any, cast
 
 import pytest
 import sqlalchemy as sa
 from fastapi.testclient import TestClient
 
+from tabops.serve.http import ApiError
+from tabops.serve.model import ServedModel
+from tabops.serve.routes import Label, _label_row
+from tabops.serve.state import ServeState
 from tests.serve.checks import check_response, shared_project
 from tests.serve.conftest import ServedProject, valid_record
 
@@ -97,6 +103,11 @@ def test_a_label_by_entity_id_and_event_time(client: TestClient, project: Served
         ({"request_id": "r-1"}, "label"),
         ({"request_id": "r-1", "label": "yes", "extra": 1}, "extra"),
         ({"request_id": "r" * 65, "label": "yes"}, "request_id"),
+        ({"request_id": "r-\x00", "label": "yes"}, "request_id"),
+        (
+            {"entity_id": "c\x00", "event_time": "2026-03-01T10:00:00Z", "label": "yes"},
+            "entity_id",
+        ),
         ({"entity_id": "c", "event_time": "yesterday", "label": "yes"}, "event_time"),
         (
             {"entity_id": "c", "event_time": "0001-01-01T00:00:00+01:00", "label": "yes"},
@@ -144,3 +155,15 @@ def test_malformed_feedback_bodies_are_refused(client: TestClient, body: Any) ->
     response = client.post("/feedback", json=body)
     assert response.status_code == 422, response.text
     assert not check_response(response.status_code, response.content, response.headers)
+
+
+@pytest.mark.parametrize("label", [math.nan, math.inf, -math.inf])
+def test_a_regression_label_must_be_finite(label: float) -> None:
+    """The label value is checked against the served model: a regression model's is a finite
+    number (JSON's NaN/Infinity literals parse to these)."""
+    state = cast(ServeState, SimpleNamespace(spec=SimpleNamespace(name="p")))
+    regression = cast(ServedModel, SimpleNamespace(classes=None))
+    with pytest.raises(ApiError, match=r"labels\[3\]\.label must be finite"):
+        _label_row(state, regression, 3, Label(request_id="r-1", label=label), "api")
+    finite = _label_row(state, regression, 3, Label(request_id="r-1", label=2.5), "api")
+    assert finite["label"] == "2.5"

@@ -144,9 +144,12 @@ def test_a_declared_50mb_body_is_refused_before_it_is_sent(server: Server, path:
     assert elapsed < 1.0, f"the 413 took {elapsed:.2f}s: the server waited for the body"
 
 
-def test_a_chunked_body_past_the_limit_is_refused(server: Server) -> None:
+@pytest.mark.parametrize(
+    "path", ["/predict", "/invocations", "/v2/models/synthetic/infer", "/feedback"]
+)
+def test_a_chunked_body_past_the_limit_is_refused(server: Server, path: str) -> None:
     with connect(server.url) as sock:
-        sock.sendall(head("/predict", Transfer_Encoding="chunked"))
+        sock.sendall(head(path, Transfer_Encoding="chunked"))
         sent = send_until_answered(sock, chunked(50 * MB))
         status, headers, body = read_response(sock)
     assert_413(status, headers, body)

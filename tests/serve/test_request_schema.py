@@ -4,6 +4,7 @@ schema it publishes never rejects what it accepts."""
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import jsonschema_rs
@@ -11,6 +12,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from tabops.serve.journal import LogRow
 from tabops.serve.schema import InvalidRecordsError, RequestSchema
 from tabops.spec import parse_spec
 from tests.serve.conftest import served_spec_dict, valid_record
@@ -152,3 +154,32 @@ def test_messages_say_what_was_wrong() -> None:
             SCHEMA.model_rows([valid_record(**{field: value})], batch=False)
         [problem] = info.value.problems
         assert problem.field == field and message in problem.message
+
+
+OPEN = RequestSchema(
+    parse_spec({**served_spec_dict(), "columns": {
+        "amount": {"type": "numeric"},  # no range: only the types bound it
+        "note": {"type": "text"},
+        "label": {"type": "categorical", "role": "target"},
+    }})
+)  # fmt: skip
+
+
+@EXAMPLES
+@given(
+    amount=st.integers() | st.floats() | st.sampled_from([2**64 - 1, 2**64, -(2**63) - 1]),
+    note=st.text(),
+)
+def test_whatever_is_accepted_can_be_logged(amount: Any, note: str) -> None:
+    """The prediction log holds what the store can: 64-bit integers and text without NUL."""
+    record = {"amount": amount, "note": note}
+    storable = math.isfinite(amount) and (type(amount) is float or -(2**63) <= amount < 2**64)
+    try:
+        OPEN.model_rows([record], batch=False)
+    except InvalidRecordsError as exc:
+        refused = {problem.field for problem in exc.problems}
+        assert storable or "amount" in refused  # (lossy integers are refused too)
+        assert ("note" in refused) is ("\x00" in note)
+        return
+    assert storable and "\x00" not in note
+    LogRow("r", "m", "1", 0.0, None, record, {}, None, None, 0.0).encode()  # does not raise

@@ -3,6 +3,7 @@ body parsing and response validation would cost more than the model itself (~20 
 
 from __future__ import annotations
 
+import math
 import time
 from datetime import UTC, datetime
 from typing import Any, Literal
@@ -433,13 +434,16 @@ def _require_key(request: Request) -> None:
     _state(request).auth.require(request)
 
 
+_NO_NUL = r"^[^\x00]*$"  # the store's text columns (PostgreSQL) cannot hold NUL
+
+
 class Label(BaseModel):
     """One ground-truth label: by request_id, or by entity id and event time."""
 
     model_config = ConfigDict(extra="forbid")
 
-    request_id: str | None = Field(default=None, max_length=64)  # the store's column
-    entity_id: str | None = Field(default=None, max_length=128)
+    request_id: str | None = Field(default=None, max_length=64, pattern=_NO_NUL)
+    entity_id: str | None = Field(default=None, max_length=128, pattern=_NO_NUL)
     event_time: datetime | None = None
     label: str | float | bool = Field(description="The true class, or the true value.")
 
@@ -450,7 +454,7 @@ class Feedback(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     labels: list[Label] = Field(min_length=1, max_length=10_000)
-    source: str = Field(default="api", max_length=64)
+    source: str = Field(default="api", max_length=64, pattern=_NO_NUL)
 
 
 class FeedbackResult(BaseModel):
@@ -508,6 +512,8 @@ def _label_row(
         value = text
     elif isinstance(label, bool | str):
         raise ApiError(422, "invalid_labels", f"labels[{position}].label must be a number.")
+    elif not math.isfinite(label):
+        raise ApiError(422, "invalid_labels", f"labels[{position}].label must be finite.")
     else:
         value = repr(float(label))
     stamp = item.event_time

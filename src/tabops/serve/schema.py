@@ -25,6 +25,8 @@ MAX_STRING = 1000
 _NUMERIC = (ColumnType.NUMERIC, ColumnType.INTEGER)
 #: Integers beyond this are not all exact in float64; integer columns refuse them.
 _EXACT_INT = 2**53
+_INT64_MIN, _UINT64_MAX = -(2**63), 2**64 - 1
+_NUL = "\x00"  # PostgreSQL text cannot hold it: a logged record with one could never be stored
 
 
 @dataclass(frozen=True)
@@ -192,8 +194,9 @@ def _number(column: Column, value: Any) -> float:
     kind = type(value)
     if kind is not float and kind is not int:  # bool is an int subclass: refused here
         raise ValueError(f"must be a number, not {_json_name(value)}")
-    if kind is int and abs(value) >= 2**1023:
-        raise ValueError("is too large for a float64 (lossy)")
+    if kind is int and not _INT64_MIN <= value <= _UINT64_MAX:
+        # JSON parsers stop at 64 bits (orjson), so the prediction log could not hold it.
+        raise ValueError("is outside the 64-bit integer range; send it as a float (e.g. 1.8e19)")
     number = float(value)
     if not math.isfinite(number):
         raise ValueError("must be a finite number")
@@ -223,6 +226,7 @@ def _category(column: Column, value: Any) -> str:
         raise ValueError(f"must be a string, not {_json_name(value)}")
     if len(value) > MAX_STRING:
         raise ValueError(f"is longer than {MAX_STRING} characters")
+    _refuse_nul(value)
     if column.categories is not None and value not in column.categories:
         raise ValueError(f"'{value[:64]}' is not one of the categories {sorted(column.categories)}")
     return value
@@ -231,7 +235,13 @@ def _category(column: Column, value: Any) -> str:
 def _text(column: Column, value: Any) -> str:
     if type(value) is not str:
         raise ValueError(f"must be a string, not {_json_name(value)}")
+    _refuse_nul(value)
     return value
+
+
+def _refuse_nul(value: str) -> None:
+    if _NUL in value:
+        raise ValueError("must not contain the NUL character (\\u0000)")
 
 
 def _datetime(column: Column, value: Any) -> dict[str, float]:
@@ -270,6 +280,8 @@ def _id_problem(value: Any) -> str | None:
     if value is None:
         return None
     if type(value) is str:
+        if _NUL in value:
+            return "must not contain the NUL character (\\u0000)"
         return None if len(value) <= MAX_STRING else f"is longer than {MAX_STRING} characters"
     if type(value) is float:  # JSON Schema's integers include 3.0, but a float past 2^53 may
         # be what the JSON parser made of a longer integer (orjson does past 64 bits): lossy
@@ -277,7 +289,7 @@ def _id_problem(value: Any) -> str | None:
             return "must be a string or an exact integer, not a fractional or rounded number"
         value = int(value)
     if type(value) is int:
-        return None if -(2**63) <= value < 2**64 else "is outside the 64-bit integer range"
+        return None if _INT64_MIN <= value <= _UINT64_MAX else "is outside the 64-bit integer range"
     return f"must be a string or an integer, not {_json_name(value)}"
 
 
