@@ -107,8 +107,8 @@ def _handle_errors(app: FastAPI) -> None:
     async def http_error(request: Request, exc: HTTPException) -> Response:
         if isinstance(exc.__cause__, BodyTooLargeError):  # FastAPI's body parsing wrapped it
             limit = request.app.state.tabops.limits.max_body_bytes
-            message = f"The request body is larger than {limit} bytes."
-            return error_response(request, ApiError(413, "body_too_large", message))
+            too_large = f"The request body is larger than {limit} bytes."
+            return error_response(request, ApiError(413, "body_too_large", too_large))
         codes = {404: "not_found", 405: "method_not_allowed"}
         message = {404: "No such route.", 405: "This route does not take that method."}
         return error_response(
