@@ -30,6 +30,7 @@ from pathlib import Path
 from typing import Any
 
 import orjson
+import psycopg
 import sqlalchemy as sa
 
 from tabops.store import schema
@@ -42,6 +43,9 @@ _ROTATE_BYTES = 16 * 1024 * 1024
 _POLL_SECONDS = 0.2  # between copies that found little: bigger batches cost less per row
 _SMALL_BATCH = 500
 _ADOPT_SECONDS = 5.0
+#: What the store raises for a row it will never take (as opposed to being unreachable).
+_DATA_ERRORS = (psycopg.DataError, psycopg.IntegrityError, sqlite3.IntegrityError,
+                sqlite3.DataError, ValueError, TypeError, OverflowError)  # fmt: skip
 _SHADOW_COLUMNS = ("request_id", "project", "model_name", "model_version", "created_at",
                    "outputs", "score", "decision", "latency_ms")  # fmt: skip
 _COLUMNS = (
@@ -142,8 +146,11 @@ class PredictionLog:
         self.stats = LogStats()
         folder.mkdir(parents=True, exist_ok=True)
         self._owner = f"{socket.gethostname()}-{os.getpid()}-{time.time_ns()}"
-        self._lock_fd = os.open(folder / f"{self._owner}.lock", os.O_CREAT | os.O_RDWR, 0o600)
+        # Locked before it has its name: another server never sees it unlocked (and adopts it).
+        lock = folder / f"{self._owner}.lock"
+        self._lock_fd = os.open(lock.with_suffix(".new"), os.O_CREAT | os.O_RDWR, 0o600)
         fcntl.flock(self._lock_fd, fcntl.LOCK_EX)
+        lock.with_suffix(".new").rename(lock)
         self._append_lock = threading.Lock()
         self._seq = 0
         self._fd = self._open_segment()
@@ -227,12 +234,11 @@ class PredictionLog:
                 self._drain_by is None or time.monotonic() > self._drain_by or backoff
             ):
                 return  # draining stops at the deadline, or at once when the store is down
-            if time.monotonic() > next_adopt:
-                self._adopt_orphans()
-                next_adopt = time.monotonic() + _ADOPT_SECONDS
-            queue = self._orphans or self._segments
             try:
-                copied = self._copy_some(queue)
+                if time.monotonic() > next_adopt:
+                    self._adopt_orphans()
+                    next_adopt = time.monotonic() + _ADOPT_SECONDS
+                copied = self._copy_some(self._orphans or self._segments)
             except Exception as exc:  # the store is down or refused: keep the rows journaled
                 self.stats.store_errors += 1
                 if self.stats.store_up:
@@ -260,9 +266,12 @@ class PredictionLog:
         with segment.path.open("rb") as handle:
             handle.seek(segment.offset)
             chunk = handle.read(_READ_BYTES)
-        end = chunk.rfind(b"\n") + 1
+            end = chunk.rfind(b"\n") + 1
+            if end == 0 and len(chunk) == _READ_BYTES:  # one line longer than a read
+                chunk += handle.readline()
+                end = chunk.rfind(b"\n") + 1
         if end == 0:
-            self._retire(queue, segment)
+            self._retire(queue, segment, torn=bool(chunk))
             return 0
         rows, unreadable = [], 0
         for line in chunk[:end].splitlines():
@@ -271,7 +280,7 @@ class PredictionLog:
             except orjson.JSONDecodeError:
                 unreadable += 1  # a line torn by a crash mid-write
         if rows:
-            self._writer.write(self.project, rows)
+            self._write(rows)
         segment.offset += end
         if segment.owned:
             with self._append_lock:
@@ -282,7 +291,28 @@ class PredictionLog:
             log.warning("Skipped %d unreadable journal line(s) in %s", unreadable, segment.path)
         return len(rows)
 
-    def _retire(self, queue: deque[_Segment], segment: _Segment) -> None:
+    def _write(self, rows: list[Any]) -> None:
+        """Copy ``rows``; rows the store refuses as data are set aside one by one (halving
+        the batch until they are found), so that one bad row never stalls the log."""
+        try:
+            self._writer.write(self.project, rows)
+        except _DATA_ERRORS as exc:
+            if len(rows) == 1:
+                self._reject(rows[0], exc)
+                return
+            middle = len(rows) // 2
+            self._write(rows[:middle])
+            self._write(rows[middle:])
+
+    def _reject(self, row: Any, exc: Exception) -> None:
+        """Keep a row the store refused in ``rejected.jsonl`` with the reason; count it dropped."""
+        reason = _first_line(exc)
+        with (self.folder / "rejected.jsonl").open("ab") as handle:
+            handle.write(orjson.dumps({"row": row, "reason": reason}) + b"\n")
+        self.stats.dropped += 1
+        log.error("The store refused a prediction-log row (kept in rejected.jsonl): %s", reason)
+
+    def _retire(self, queue: deque[_Segment], segment: _Segment, torn: bool) -> None:
         """Remove a fully copied segment, rotating the live one first when it is large."""
         if segment.owned and len(queue) == 1:
             if segment.offset < _ROTATE_BYTES:
@@ -294,6 +324,9 @@ class PredictionLog:
                 self._seq += 1
                 self._fd = self._open_segment()
                 queue.append(_Segment(self._current))
+        if torn and not segment.owned:  # a dead process's last line, cut by its crash
+            self.stats.dropped += 1
+            log.warning("Skipped a torn last line in %s", segment.path)
         queue.popleft()
         segment.path.unlink(missing_ok=True)
         if not segment.owned:
@@ -307,7 +340,10 @@ class PredictionLog:
             owner = lock.name.removesuffix(".lock")
             if owner == self._owner:
                 continue
-            fd = os.open(lock, os.O_RDWR)
+            try:
+                fd = os.open(lock, os.O_RDWR)
+            except FileNotFoundError:
+                continue  # its owner closed cleanly meanwhile
             try:
                 fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
             except BlockingIOError:
