@@ -120,6 +120,41 @@ def test_mlflow_csv_empty_fields_are_nulls(client: TestClient) -> None:
     assert len(ok(response)["predictions"]) == len(RECORDS)
 
 
+CSV_HEADER = "x,n,color,flag,when\n"
+
+
+@pytest.mark.parametrize(
+    ("line", "field"),
+    [
+        ("1_0,3,red,true,", "x"),  # Python's float() would take these
+        (" 0.5,3,red,true,", "x"),
+        ("nan,3,red,true,", "x"),
+        ("0.5,1_000,red,true,", "n"),
+        ("0.5,18446744073709551616,red,true,", "n"),  # past 64 bits
+    ],
+)
+def test_mlflow_csv_numbers_are_plain_digits(client: TestClient, line: str, field: str) -> None:
+    body = CSV_HEADER + line + "\n"
+    response = client.post("/invocations", content=body, headers={"content-type": "text/csv"})
+    assert response.status_code == 422, response.text
+    assert [d["field"] for d in response.json()["error"]["details"]] == [field]
+    assert not check_response(response.status_code, response.content, response.headers)
+
+
+def test_mlflow_csv_numbers_in_every_plain_form_are_read(client: TestClient) -> None:
+    lines = ["0.5,3,red,true,", "-1.5e1,-3,red,false,", ".5,0,blue,TRUE,", "5.,7,green,False,"]
+    body = CSV_HEADER + "\n".join(lines) + "\n"
+    response = client.post("/invocations", content=body, headers={"content-type": "text/csv"})
+    assert len(ok(response)["predictions"]) == len(lines)
+
+
+def test_mlflow_csv_with_a_column_twice_is_refused(client: TestClient) -> None:
+    body = "x,n,color,flag,when,x\n0.5,3,red,true,,0.7\n"
+    response = client.post("/invocations", content=body, headers={"content-type": "text/csv"})
+    assert response.status_code == 422, response.text
+    assert "twice" in response.json()["error"]["message"]
+
+
 @pytest.mark.parametrize(
     ("payload", "status"),
     [

@@ -170,7 +170,7 @@ def test_an_empty_batch_is_refused(client: TestClient, path: str, payload: Any) 
     assert response.json()["error"]["code"] == "invalid_records"
 
 
-@pytest.mark.parametrize("protocol", ["predict", "invocations", "oip"])
+@pytest.mark.parametrize("protocol", ["predict", "records", "split", "columns", "csv", "oip"])
 def test_a_batch_over_the_limit_is_refused_413_before_validation(
     client: TestClient, model: CountingPredictor, project: ServedProject, protocol: str
 ) -> None:
@@ -178,14 +178,21 @@ def test_a_batch_over_the_limit_is_refused_413_before_validation(
     records = [valid_record(x="not validated")] * (limit + 1)
     payload: Any = {
         "predict": records,
-        "invocations": {"dataframe_records": records},
+        "records": {"dataframe_records": records},
+        # A malformed last row: the count is refused before any row is read.
+        "split": {"dataframe_split": {"columns": ["x"], "data": [[0.5]] * limit + [[1, 2]]}},
+        "columns": {"inputs": {"x": [0.5] * (limit + 1)}},
         "oip": {"inputs": [{"name": "x", "shape": [limit + 1], "datatype": "FP64",
                             "data": [0.5] * (limit + 1)}]},
-    }[protocol]  # fmt: skip
-    path = {"predict": "/predict", "invocations": "/invocations"}.get(
-        protocol, "/v2/models/synthetic/infer"
+    }.get(protocol)  # fmt: skip
+    path = {"predict": "/predict", "oip": "/v2/models/synthetic/infer"}.get(
+        protocol, "/invocations"
     )
-    response = post(client, path, payload)
+    if protocol == "csv":  # the line past the limit is malformed: it is never read
+        body = "x\n" + "0.5\n" * (limit + 1) + "0.5,extra\n"
+        response = client.post(path, content=body, headers={"content-type": "text/csv"})
+    else:
+        response = post(client, path, payload)
     assert response.status_code == 413, response.text
     assert response.json()["error"]["code"] == "batch_too_large"
     assert str(limit) in response.json()["error"]["message"]

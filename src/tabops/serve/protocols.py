@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import csv
 import io
+import itertools
+import re
 from typing import Any
 
 from tabops.serve.http import ApiError
@@ -30,7 +32,18 @@ def _bad(message: str) -> ApiError:
     return ApiError(422, "invalid_payload", message)
 
 
-def mlflow_records(payload: Any) -> list[Any]:
+def check_batch_size(count: int, max_rows: int) -> None:
+    """413 for a request with more records than allowed; checked before records are built
+    (a column-wise body expands to many times its size as records)."""
+    if count > max_rows:
+        raise ApiError(
+            413,
+            "batch_too_large",
+            f"The request has more than the limit of {max_rows} records; split it.",
+        )
+
+
+def mlflow_records(payload: Any, max_rows: int) -> list[Any]:
     """Records from an MLflow scoring request (JSON already parsed)."""
     if not isinstance(payload, dict):
         raise _bad(f"The body must be a JSON object with one of the keys {list(_MLFLOW_KEYS)}.")
@@ -43,15 +56,15 @@ def mlflow_records(payload: Any) -> list[Any]:
         )
     key, data = keys[0], payload[keys[0]]
     if key == "dataframe_split":
-        return _split_records(data)
+        return _split_records(data, max_rows)
     if key == "dataframe_records":
         if not isinstance(data, list):
             raise _bad("'dataframe_records' must be a list of objects.")
         return data
-    return _tensor_records(key, data)
+    return _tensor_records(key, data, max_rows)
 
 
-def _split_records(data: Any) -> list[Any]:
+def _split_records(data: Any, max_rows: int) -> list[Any]:
     if not isinstance(data, dict) or not isinstance(data.get("columns"), list):
         raise _bad("'dataframe_split' must be an object with 'columns' and 'data' lists.")
     columns, rows = data["columns"], data.get("data")
@@ -59,6 +72,7 @@ def _split_records(data: Any) -> list[Any]:
         raise _bad("'dataframe_split' needs 'columns' (strings) and 'data' (a list of rows).")
     if len(set(columns)) != len(columns):
         raise _bad("'dataframe_split.columns' names a column twice.")
+    check_batch_size(len(rows), max_rows)
     records = []
     for position, row in enumerate(rows):
         if not isinstance(row, list) or len(row) != len(columns):
@@ -69,24 +83,25 @@ def _split_records(data: Any) -> list[Any]:
     return records
 
 
-def _tensor_records(key: str, data: Any) -> list[Any]:
+def _tensor_records(key: str, data: Any, max_rows: int) -> list[Any]:
     """``inputs``/``instances``: a list of records, or columns as {name: [values]}."""
     if isinstance(data, list):
         return data
     if isinstance(data, dict):
-        return _columns_to_records(data, f"'{key}'")
+        return _columns_to_records(data, f"'{key}'", max_rows)
     raise _bad(f"'{key}' must be a list of records or an object of columns.")
 
 
-def _columns_to_records(columns: dict[str, Any], what: str) -> list[dict[str, Any]]:
+def _columns_to_records(columns: dict[str, Any], what: str, max_rows: int) -> list[dict[str, Any]]:
     lengths = {len(v) if isinstance(v, list) else -1 for v in columns.values()}
     if not columns or -1 in lengths or len(lengths) != 1:
         raise _bad(f"{what} as columns must map each name to a list, all of one length.")
+    check_batch_size(lengths.pop(), max_rows)
     names = list(columns)
     return [dict(zip(names, values, strict=True)) for values in zip(*columns.values(), strict=True)]
 
 
-def csv_records(body: bytes) -> list[dict[str, Any]]:
+def csv_records(body: bytes, max_rows: int) -> list[dict[str, Any]]:
     """Records from CSV with a header row; empty fields are null, numbers parsed strictly."""
     try:
         text = body.decode("utf-8")
@@ -94,12 +109,15 @@ def csv_records(body: bytes) -> list[dict[str, Any]]:
         raise _bad("The CSV body is not UTF-8.") from None
     reader = csv.reader(io.StringIO(text))
     try:
-        rows = list(reader)
+        rows = list(itertools.islice(reader, max_rows + 2))  # the header, and one too many
     except csv.Error as exc:
         raise _bad(f"The CSV body cannot be parsed: {exc}.") from None
     if not rows:
         raise _bad("The CSV body is empty; send a header row and data rows.")
     header = rows[0]
+    if len(set(header)) != len(header):
+        raise _bad("The CSV header names a column twice.")
+    check_batch_size(len(rows) - 1, max_rows)
     records = []
     for number, row in enumerate(rows[1:], start=2):
         if len(row) != len(header):
@@ -108,19 +126,23 @@ def csv_records(body: bytes) -> list[dict[str, Any]]:
     return records
 
 
+_CSV_INTEGER = re.compile(r"-?[0-9]+")
+_CSV_FLOAT = re.compile(r"-?([0-9]+\.?[0-9]*|\.[0-9]+)([eE][-+]?[0-9]+)?")
+
+
 def _csv_value(text: str) -> Any:
-    """CSV carries no types: integers, then floats, then booleans, else the string."""
+    """CSV carries no types: an integer, a decimal number, true/false, else the string. Only
+    plain digits count as numbers (not "1_000", " 12 " or "nan", which Python would parse)."""
     if text == "":
         return None
-    for parse in (int, float):
-        try:
-            return parse(text)
-        except ValueError:
-            continue
+    if _CSV_INTEGER.fullmatch(text):
+        return int(text)
+    if _CSV_FLOAT.fullmatch(text):
+        return float(text)
     return {"true": True, "false": False}.get(text.lower(), text)
 
 
-def oip_records(payload: Any) -> tuple[list[dict[str, Any]], Any]:
+def oip_records(payload: Any, max_rows: int) -> tuple[list[dict[str, Any]], Any]:
     """Records from an OIP v2 inference request (one input tensor per column), and its id."""
     if not isinstance(payload, dict) or not isinstance(payload.get("inputs"), list):
         raise _bad("The body must be an object with an 'inputs' list of tensors.")
@@ -150,7 +172,7 @@ def oip_records(payload: Any) -> tuple[list[dict[str, Any]], Any]:
         tensors[name] = flat
     if not tensors:
         raise _bad("'inputs' is empty.")
-    return _columns_to_records(tensors, "'inputs'"), payload.get("id")
+    return _columns_to_records(tensors, "'inputs'", max_rows), payload.get("id")
 
 
 def oip_requested_outputs(payload: dict[str, Any], available: list[str]) -> list[str]:

@@ -19,6 +19,7 @@ from tabops.errors import StoreError, TabopsError
 from tabops.serve.http import ApiError, arrived_at, json_response, request_id_of
 from tabops.serve.model import ServedModel
 from tabops.serve.protocols import (
+    check_batch_size,
     csv_records,
     mlflow_records,
     oip_input_metadata,
@@ -111,13 +112,7 @@ async def score(
     served = _served(state)
     if not records:
         raise ApiError(422, "invalid_records", "The request has no records.")
-    if len(records) > state.limits.max_batch_rows:
-        raise ApiError(
-            413,
-            "batch_too_large",
-            f"{len(records)} records is more than the limit "
-            f"of {state.limits.max_batch_rows} per request.",
-        )
+    check_batch_size(len(records), state.limits.max_batch_rows)
     if (time.perf_counter() - arrived) * 1000 > state.limits.deadline_ms:
         state.metrics.overload.labels("deadline").inc()
         raise ApiError(
@@ -233,9 +228,9 @@ async def invocations(request: Request) -> Response:
     state = _state(request)
     state.auth.require(request)
     if request.headers.get("content-type", "").startswith("text/csv"):
-        records: list[Any] = csv_records(await request.body())
+        records: list[Any] = csv_records(await request.body(), state.limits.max_batch_rows)
     else:
-        records = mlflow_records(await _json(request))
+        records = mlflow_records(await _json(request), state.limits.max_batch_rows)
     served, _, scores = await _score(request, state, records, batch=True)
     predictions = served.mlflow_predictions(scores)
     return json_response({"predictions": predictions}, background=_shadow(request, state, records))
@@ -289,7 +284,7 @@ async def oip_infer(model_name: str, request: Request) -> Response:
     state.auth.require(request)
     available = list(_oip_outputs(_oip_model(state, model_name)))
     payload = await _json(request)
-    records, request_id = oip_records(payload)
+    records, request_id = oip_records(payload, state.limits.max_batch_rows)
     wanted = oip_requested_outputs(payload, available)
     served, outputs, scores = await _score(request, state, records, batch=True)
     tensors = [
