@@ -8,6 +8,7 @@ raises) are refused with a reason while the serving version keeps answering.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import time
 from pathlib import Path
@@ -258,3 +259,40 @@ def test_bad_versions_are_refused_and_the_serving_version_keeps_answering(
     assert ready.status_code == 200 and ready.json()["version"] == good
     assert not load.not_ok and not load.errors(), load.summary()
     assert {o.version for o in load.ok} == {good}
+
+
+def test_a_version_that_could_not_be_fetched_is_tried_again(
+    project: ServedProject, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A registry or network failure while loading a new version is not a verdict on it: the
+    reload fails, and the next check loads it (only failed checks are remembered)."""
+    from tabops.errors import RegistryError
+    from tabops.serve import state as state_module
+    from tabops.serve.state import ServeState
+
+    registry = registry_of(project)
+    champion = registry.by_alias(CHAMPION)
+    assert champion is not None
+    other = "1" if champion.version == "2" else "2"
+    state = ServeState(spec=project.spec, settings=project.settings)
+    state.start()
+    real_load, calls = state_module.load_version, []
+
+    def flaky(*args: Any) -> Any:
+        calls.append(args[2].version)
+        if len(calls) == 1:
+            raise RegistryError("The MLflow tracking store failed: connection refused.")
+        return real_load(*args)
+
+    monkeypatch.setattr(state_module, "load_version", flaky)
+    try:
+        registry.set_alias(CHAMPION, other)
+        first = asyncio.run(state.reload())
+        second = asyncio.run(state.reload())
+    finally:
+        registry.set_alias(CHAMPION, champion.version)
+        state.stop()
+    assert first["result"] == "failed" and first["candidate"] == other
+    assert "connection refused" in first["reason"]
+    assert second == {"result": "loaded", "version": other, "previous": champion.version}
+    assert calls == [other, other] and not state.refused

@@ -11,7 +11,7 @@ from typing import Any
 
 import numpy as np
 
-from tabops.errors import TabopsError
+from tabops.errors import RegistryError, TabopsError
 from tabops.registry.models import CHALLENGER, CHAMPION, ModelVersion, Registry
 from tabops.serve.http import Auth
 from tabops.serve.journal import LogRow, PredictionLog, ShadowRow
@@ -21,6 +21,8 @@ from tabops.settings import Settings
 from tabops.spec import ProjectSpec
 
 log = logging.getLogger(__name__)
+#: Failures to fetch a version (registry or network down), not verdicts on the version.
+UNREACHABLE = (RegistryError, OSError)
 
 
 @dataclass
@@ -62,15 +64,17 @@ class ServeState:
         self.metrics.refresh(self.served, self.journal)
 
     def _load_challenger(self, version: ModelVersion | None) -> ServedModel | None:
-        """The challenger to shadow, or None (no alias, or a version that fails its checks)."""
+        """The challenger to shadow, or None (no alias, or a version that fails its checks;
+        one that could not be fetched is tried again at the next check)."""
         if version is None or self.served is None or self.registry is None:
             return None
         try:
             challenger = load_version(self.spec, self.registry, version, CHALLENGER)
             check_replacement(self.served, challenger)
         except Exception as exc:
-            reason = str(exc) if isinstance(exc, TabopsError) else type(exc).__name__
-            self.refused[f"challenger {version.version}"] = reason
+            reason = _reason(exc)
+            if not isinstance(exc, UNREACHABLE):
+                self.refused[f"challenger {version.version}"] = reason
             log.error("Not shadowing challenger version %s: %s", version.version, reason)
             return None
         log.warning("Shadowing challenger version %s", version.version)
@@ -183,8 +187,22 @@ class ServeState:
                     load_version, self.spec, self.registry, found, self.alias
                 )
                 check_replacement(current, candidate)
-            except Exception as exc:  # any failure refuses the version, never the server
-                reason = str(exc) if isinstance(exc, TabopsError) else type(exc).__name__
+            except UNREACHABLE as exc:  # not the version's fault: try it again next time
+                self.metrics.reloads.labels("failed").inc()
+                log.warning(
+                    "Hot reload: version %s could not be fetched (%s); still serving v%s",
+                    found.version,
+                    _reason(exc),
+                    current.version.version,
+                )
+                return {
+                    "result": "failed",
+                    "version": current.version.version,
+                    "candidate": found.version,
+                    "reason": _reason(exc),
+                }
+            except Exception as exc:  # any other failure refuses the version, never the server
+                reason = _reason(exc)
                 self.refused[found.version] = reason
                 self.metrics.reloads.labels("refused").inc()
                 log.error(
@@ -233,3 +251,9 @@ class ServeState:
                     self.metrics.reloads.labels("failed").inc()
                     log.exception("Checking the '%s' alias failed", self.alias)
                 next_check = time.monotonic() + self.limits.reload_interval
+
+
+def _reason(exc: Exception) -> str:
+    """What to say about a failed load: tabops' own message, or the error's type (a message
+    from a library may carry paths)."""
+    return str(exc) if isinstance(exc, TabopsError) else type(exc).__name__
