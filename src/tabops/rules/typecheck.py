@@ -152,9 +152,19 @@ class _Checker:
             raise self.fail(
                 f"unknown field '{name}'{hint}; the spec's columns are: {known}", node, field=name
             )
-        if name == self.target or self.columns[name].role == ColumnRole.TARGET:
+        role = self.columns[name].role
+        if name == self.target or role == ColumnRole.TARGET:
             raise self.fail(
                 f"'{name}' is the target: rules decide before the label is known", node, field=name
+            )
+        if role not in (ColumnRole.FEATURE, ColumnRole.ID):
+            # The server refuses these fields in requests: a rule would never see a value there,
+            # and would decide differently in serving than in a backtest.
+            raise self.fail(
+                f"'{name}' has the role {role}, so requests do not carry it; rules read "
+                "features and ids (make it a feature to use it)",
+                node,
+                field=name,
             )
         return _COLUMN_KINDS[self.columns[name].type]
 

@@ -120,7 +120,7 @@ def column_vec(series: pd.Series) -> Vec:
         return Vec(num, None, None, ~np.isnan(num))
     if isinstance(dtype, pd.StringDtype):
         present = series.notna().to_numpy()
-        strs = series.to_numpy(dtype=object)
+        strs = series.to_numpy(dtype=object, copy=True)  # not a view of the caller's frame
         strs[~present] = None
         return Vec(np.full(n, np.nan), strs, present, present)
     if dtype.kind in "mM":  # datetimes and timedeltas: present or null, nothing else

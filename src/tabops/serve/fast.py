@@ -11,6 +11,7 @@ from types import SimpleNamespace
 from typing import Any
 
 import orjson
+from starlette.concurrency import run_in_threadpool
 
 from tabops.serve.http import ApiError, ASGIApp, Receive, Scope, Send, error_body
 from tabops.serve.routes import parse_json, predict_payload
@@ -55,8 +56,8 @@ class FastPredict:
         await send({"type": "http.response.start", "status": status,
                     "headers": _JSON + length + extra})  # fmt: skip
         await send({"type": "http.response.body", "body": content})
-        if shadow is not None:  # after the response: the challenger never delays it
-            self.state.shadow(*shadow)
+        if shadow is not None:  # after the response, and off the event loop (as the other
+            await run_in_threadpool(self.state.shadow, *shadow)  # routes' background tasks)
 
 
 def _headers(scope: Scope) -> dict[bytes, Any]:

@@ -15,7 +15,8 @@ TRANSACTION_TYPES = ["real-time", "settlement", "dispute"]
 
 
 def fraud_spec_dict() -> dict[str, Any]:
-    """A fraud spec: the request fields the rules read, an id, a timestamp and the label."""
+    """A fraud spec: the request fields the rules read (a datetime among them), an id, a
+    column the model ignores and the label."""
     return {
         "name": "fraud",
         "task": "classification",
@@ -23,7 +24,8 @@ def fraud_spec_dict() -> dict[str, Any]:
         "source": {"path": "transactions.csv"},
         "columns": {
             "transaction_id": {"type": "integer", "role": "id"},
-            "ts": {"type": "datetime", "role": "timestamp"},
+            "ts": {"type": "datetime"},
+            "customer_name": {"type": "categorical", "role": "ignored"},
             "amount": {"type": "numeric", "min": 0},
             "account_blacklisted": {"type": "boolean"},
             "transaction_type": {"type": "categorical", "categories": TRANSACTION_TYPES},

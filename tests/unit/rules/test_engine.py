@@ -378,8 +378,11 @@ def test_frame_dtypes_agree_with_rows() -> None:
         pd.Series(strings, dtype="category"),
         pd.Series(strings, dtype="string[pyarrow]"),
     ):
-        mask = compile_frame(parse("x != 'a'"))(Columns(pd.DataFrame({"x": series})))
+        frame = pd.DataFrame({"x": series})
+        before = frame["x"].tolist()
+        mask = compile_frame(parse("x != 'a'"))(Columns(frame))
         assert mask.tolist() == [False, False, True], series.dtype
+        assert all(a is b for a, b in zip(frame["x"], before, strict=True))  # left as it was
     flags = [True, None, False]
     for series in (pd.Series(flags, dtype=object), pd.Series(flags, dtype="boolean")):
         mask = compile_frame(parse("not x"))(Columns(pd.DataFrame({"x": series})))

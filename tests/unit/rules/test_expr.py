@@ -237,6 +237,12 @@ TYPE_ERRORS = [
     ("amout > 5", "unknown field 'amout' (did you mean 'amount'?)", 1, "amout"),
     ("amount > 5 and velocity > 2", "unknown field 'velocity'", 16, "velocity"),
     ("is_fraud", "is the target", 1, "is_fraud"),
+    (
+        'customer_name == "x"',
+        "has the role ignored, so requests do not carry it",
+        1,
+        "customer_name",
+    ),
     ("transaction_type == 5", "compares a string with a number", 18, None),
     ('transaction_type == "realtime"', 'did you mean "real-time"', 21, "transaction_type"),
     ('card_type in ["Visa", "Amex"]', '"Amex" is not a category', 23, "card_type"),
