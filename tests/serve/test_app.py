@@ -43,6 +43,28 @@ def test_predict_one_record_answers_label_score_threshold_and_logs_it(
     assert '"color":"red"' in features
 
 
+def test_a_reused_request_id_keeps_the_first_row_and_is_counted(
+    client: TestClient, project: ServedProject
+) -> None:
+    first = client.post("/predict", json=valid_record(x=1.0), headers={"x-request-id": "dup-1"})
+    again = client.post("/predict", json=valid_record(x=2.0), headers={"x-request-id": "dup-1"})
+    assert first.status_code == again.status_code == 200
+    assert '"x":1.0' in _logged(project, "dup-1")[3]  # the first request's row
+    deadline = time.monotonic() + 15
+    while client.get("/readyz").json()["prediction_log"]["duplicate_rows"] < 1:
+        assert time.monotonic() < deadline, "the reused id was not counted"
+        time.sleep(0.05)
+    assert "tabops_prediction_log_duplicate_rows 1.0" in client.get("/metrics").text
+
+
+def test_a_client_cannot_take_the_form_of_server_request_ids(client: TestClient) -> None:
+    made = client.post("/predict", json=valid_record()).json()["request_id"]
+    assert made.startswith("tabops-")
+    claimed = client.post("/predict", json=valid_record(), headers={"x-request-id": made + "0"})
+    assert claimed.json()["request_id"] != made + "0"
+    assert claimed.json()["request_id"].startswith("tabops-")
+
+
 def test_compiled_scores_match_the_sklearn_pipeline(
     client: TestClient, project: ServedProject
 ) -> None:

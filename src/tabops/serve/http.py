@@ -33,7 +33,10 @@ ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 #: store's 64-character request_id columns.
 # Server-made request ids: a random per-process prefix and a counter (unique, and cheaper
 # per request than uuid4).
-_ID_PREFIX = secrets.token_hex(8)
+#: Server-made request ids; a client's X-Request-ID may not start like one, so no client can
+#: take the id of another's request (the prediction log keeps the first row of an id).
+_SERVER_IDS = "tabops-"
+_ID_PREFIX = f"{_SERVER_IDS}{secrets.token_hex(8)}"
 _ID_COUNTER = itertools.count(1)
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,56}$")
 #: Routes that must answer even under overload (probes and scrapes).
@@ -198,7 +201,7 @@ def _request_id(scope: Scope) -> str:
     for name, value in scope.get("headers", []):
         if name == b"x-request-id":
             text = str(value.decode("latin-1"))
-            if _REQUEST_ID.match(text):
+            if _REQUEST_ID.match(text) and not text.startswith(_SERVER_IDS):
                 return text
             break
     return f"{_ID_PREFIX}{next(_ID_COUNTER):08x}"

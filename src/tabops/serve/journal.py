@@ -126,6 +126,7 @@ class LogStats:
     written: int = 0
     spilled: int = 0  # appended while the store was down: kept on disk for later
     dropped: int = 0  # refused past the disk cap, or unreadable after a crash
+    duplicates: int = 0  # not inserted: the request_id was in the store already
     store_errors: int = 0
     store_up: bool = True
     backlog_bytes: int = 0
@@ -280,7 +281,15 @@ class PredictionLog:
             except orjson.JSONDecodeError:
                 unreadable += 1  # a line torn by a crash mid-write
         if rows:
-            self._write(rows)
+            rejected = self.stats.dropped
+            inserted = self._write(rows)
+            repeated = len(rows) - inserted - (self.stats.dropped - rejected)
+            if repeated and segment.owned:  # (a dead process's rows may have been copied)
+                self.stats.duplicates += repeated
+                log.warning(
+                    "%d prediction(s) reused a request_id already logged; the first is kept",
+                    repeated,
+                )
         segment.offset += end
         if segment.owned:
             with self._append_lock:
@@ -291,18 +300,18 @@ class PredictionLog:
             log.warning("Skipped %d unreadable journal line(s) in %s", unreadable, segment.path)
         return len(rows)
 
-    def _write(self, rows: list[Any]) -> None:
-        """Copy ``rows``; rows the store refuses as data are set aside one by one (halving
-        the batch until they are found), so that one bad row never stalls the log."""
+    def _write(self, rows: list[Any]) -> int:
+        """Copy ``rows``, returning how many were new; rows the store refuses as data are set
+        aside one by one (halving the batch until they are found), so that one bad row never
+        stalls the log."""
         try:
-            self._writer.write(self.project, rows)
+            return self._writer.write(self.project, rows)
         except _DATA_ERRORS as exc:
             if len(rows) == 1:
                 self._reject(rows[0], exc)
-                return
+                return 0
             middle = len(rows) // 2
-            self._write(rows[:middle])
-            self._write(rows[middle:])
+            return self._write(rows[:middle]) + self._write(rows[middle:])
 
     def _reject(self, row: Any, exc: Exception) -> None:
         """Keep a row the store refused in ``rejected.jsonl`` with the reason; count it dropped."""
@@ -380,13 +389,15 @@ class _StoreWriter:
         self.sqlite_path = None if self.postgres else url.database
         self._sqlite: sqlite3.Connection | None = None
 
-    def write(self, project: str, rows: list[Any]) -> None:
+    def write(self, project: str, rows: list[Any]) -> int:
+        """Insert what is new of ``rows``; the number of rows inserted."""
         if not self.migrated:  # the store may have been down (or empty) when the server started
             open_store(self.store_url).engine.dispose()
             self.migrated = True
         sqlite = not self.postgres
         served = [_record(project, r, sqlite) for r in rows if isinstance(r, list)]
         shadow = [_shadow_record(project, r["shadow"], sqlite) for r in rows if isinstance(r, dict)]
+        inserted = 0
         for table, columns, records in (
             (schema.predictions, _COLUMNS, served),
             (schema.shadow_predictions, _SHADOW_COLUMNS, shadow),
@@ -394,13 +405,14 @@ class _StoreWriter:
             if not records:
                 continue
             if self.postgres:
-                self._copy(table, columns, records)
+                inserted += self._copy(table, columns, records)
             else:
-                self._insert_sqlite(table.name, columns, records)
+                inserted += self._insert_sqlite(table.name, columns, records)
+        return inserted
 
     def _insert_sqlite(
         self, table: str, columns: tuple[str, ...], records: list[tuple[Any, ...]]
-    ) -> None:
+    ) -> int:
         """Plain sqlite3: a third of SQLAlchemy's cost per row, which counts at 1,000s/s."""
         if self._sqlite is None:
             self._sqlite = sqlite3.connect(
@@ -412,7 +424,7 @@ class _StoreWriter:
         marks = ", ".join("?" * len(columns))
         try:
             with self._sqlite:  # one transaction
-                self._sqlite.executemany(
+                cursor = self._sqlite.executemany(
                     f"INSERT OR IGNORE INTO {table} ({', '.join(columns)}) VALUES ({marks})",
                     records,
                 )
@@ -420,10 +432,9 @@ class _StoreWriter:
             self._sqlite.close()
             self._sqlite = None
             raise
+        return cursor.rowcount
 
-    def _copy(
-        self, table: sa.Table, names: tuple[str, ...], records: list[tuple[Any, ...]]
-    ) -> None:
+    def _copy(self, table: sa.Table, names: tuple[str, ...], records: list[tuple[Any, ...]]) -> int:
         """COPY into a temporary table, then insert what is new (idempotent on the key)."""
         columns, stage = ", ".join(names), f"tabops_stage_{table.name}"
         keys = ", ".join(c.name for c in table.primary_key.columns)
@@ -442,7 +453,9 @@ class _StoreWriter:
                     f"INSERT INTO {table.name} ({columns}) SELECT {columns} "
                     f"FROM {stage} ON CONFLICT ({keys}) DO NOTHING"
                 )
+                inserted = cursor.rowcount
             raw.commit()
+            return int(inserted)
         except Exception:
             with contextlib.suppress(Exception):
                 raw.invalidate()

@@ -91,6 +91,11 @@ class ServeMetrics:
             "tabops_prediction_log_dropped_rows",
             "Predictions not logged: journal past its disk cap (cumulative).",
         )
+        self.duplicates = gauge(
+            "tabops_prediction_log_duplicate_rows",
+            "Predictions not logged because their request_id was logged already: client "
+            "retries, or ids reused for different requests (cumulative).",
+        )
         self.written = gauge(
             "tabops_prediction_log_written_rows", "Predictions copied into the store (cumulative)."
         )
@@ -115,6 +120,7 @@ class ServeMetrics:
             self.queue.set(journal.backlog_rows)
             self.spilled.set(stats.spilled)
             self.dropped.set(stats.dropped)
+            self.duplicates.set(stats.duplicates)
             self.written.set(stats.written)
             self.store_up.set(1 if stats.store_up else 0)
 

@@ -399,6 +399,7 @@ def _readiness(state: ServeState) -> Response:
                 "queue_rows": journal.backlog_rows,
                 "spilled_rows": journal.stats.spilled,
                 "dropped_rows": journal.stats.dropped,
+                "duplicate_rows": journal.stats.duplicates,
             },
         }
     )

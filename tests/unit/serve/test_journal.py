@@ -50,6 +50,7 @@ def test_rows_reach_the_store_once_and_the_journal_empties(tmp_path: Path, url: 
     assert journal.append(_rows(0, 10))  # a client retry with the same request ids
     _wait(lambda: journal.backlog_rows == 0)
     journal.close(5)
+    assert journal.stats.duplicates == 10
     stored = _stored(tmp_path / "store.db")
     assert len(stored) == 100 == len(set(stored))
     assert not list((tmp_path / "journal").glob("*.jsonl"))
@@ -141,10 +142,11 @@ def test_postgresql_refusing_a_row_does_not_stall_the_log(tmp_path: Path, pg_url
     bad[0].entity_id = "a\x00b"
     assert journal.append(_rows(0, 30)) and journal.append(bad) and journal.append(_rows(30, 30))
     _wait(lambda: journal.backlog_rows == 0)
-    journal.append(_rows(60, 5))  # and the log goes on
+    journal.append(_rows(60, 5) + _rows(0, 2))  # and the log goes on (2 ids reused)
     _wait(lambda: journal.backlog_rows == 0)
     journal.close(5)
     assert journal.stats.dropped == 1 and journal.stats.store_up
+    assert journal.stats.duplicates == 2
     engine = sa.create_engine(sqlalchemy_url(pg_url))
     with engine.connect() as conn:
         stored = conn.execute(sa.text("SELECT count(*) FROM predictions")).scalar_one()
