@@ -485,6 +485,8 @@ rules:
         ("version: '1'\n", "'rules' is missing or not a list"),
         ("version: '1'\nrules: {a: 1}\n", "'rules' is missing or not a list"),
         ("version: ''\nrules: []\n", "non-empty string"),
+        ("a: &a [x, x]\nb: &b [*a, *a]\nversion: '1'\nrules: [*b]\n", "line 2, column 8"),
+        ("version: '1'\nrules: [&r {id: r}, *r]\n", "aliases (*name) are not allowed"),
     ],
 )
 def test_file_level_problems(text: str, fragment: str) -> None:
