@@ -126,7 +126,9 @@ def csv_records(body: bytes, max_rows: int) -> list[dict[str, Any]]:
     return records
 
 
-_CSV_INTEGER = re.compile(r"-?[0-9]+")
+# Past 20 digits a number is read as a float (int() refuses 4,300+ digits; floats overflow to
+# inf, which the schema refuses as non-finite).
+_CSV_INTEGER = re.compile(r"-?[0-9]{1,20}")
 _CSV_FLOAT = re.compile(r"-?([0-9]+\.?[0-9]*|\.[0-9]+)([eE][-+]?[0-9]+)?")
 
 
