@@ -31,14 +31,13 @@ ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 
 #: A client's X-Request-ID; 56 characters leave room for a batch row's "-<n>" suffix in the
 #: store's 64-character request_id columns.
-# Server-made request ids: a random per-process prefix and a counter (unique, and cheaper
-# per request than uuid4).
-#: Server-made request ids; a client's X-Request-ID may not start like one, so no client can
-#: take the id of another's request (the prediction log keeps the first row of an id).
+_REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,56}$")
+# Server-made request ids: "tabops-", a random per-process prefix and a counter (unique, and
+# cheaper per request than uuid4). A client's X-Request-ID may not start with "tabops-", so no
+# client can take the id of another's request (the prediction log keeps an id's first row).
 _SERVER_IDS = "tabops-"
 _ID_PREFIX = f"{_SERVER_IDS}{secrets.token_hex(8)}"
 _ID_COUNTER = itertools.count(1)
-_REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,56}$")
 #: Routes that must answer even under overload (probes and scrapes).
 _UNGUARDED = frozenset({"/livez", "/readyz", "/metrics", "/v2/health/live", "/v2/health/ready"})
 
