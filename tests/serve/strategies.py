@@ -20,8 +20,8 @@ EXACT = 2**53
 #: The served spec's features and its id column.
 FEATURES = ("x", "n", "color", "flag", "when")
 ID = "id"
-#: Characters a valid string may hold: any but NUL, which the store's text cannot.
-STORABLE = st.characters(exclude_characters="\x00")
+#: Characters a valid string may hold: any UTF-8 character but NUL, which the store cannot hold.
+STORABLE = st.characters(codec="utf-8", exclude_characters="\x00")
 
 Json = st.recursive(
     st.none()
