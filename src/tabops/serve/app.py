@@ -21,7 +21,14 @@ from starlette.responses import Response
 from tabops.errors import TabopsError
 from tabops.registry.models import CHAMPION
 from tabops.serve.fast import FastPredict
-from tabops.serve.http import ApiError, Auth, BodyTooLargeError, Guard, error_response
+from tabops.serve.http import (
+    ApiError,
+    Auth,
+    BodyTooLargeError,
+    Guard,
+    body_too_large,
+    error_response,
+)
 from tabops.serve.routes import router
 from tabops.serve.state import ServeState
 from tabops.settings import Settings, load_settings
@@ -107,8 +114,7 @@ def _handle_errors(app: FastAPI) -> None:
     async def http_error(request: Request, exc: HTTPException) -> Response:
         if isinstance(exc.__cause__, BodyTooLargeError):  # FastAPI's body parsing wrapped it
             limit = request.app.state.tabops.limits.max_body_bytes
-            too_large = f"The request body is larger than {limit} bytes."
-            return error_response(request, ApiError(413, "body_too_large", too_large))
+            return error_response(request, body_too_large(limit))
         codes = {404: "not_found", 405: "method_not_allowed"}
         message = {404: "No such route.", 405: "This route does not take that method."}
         return error_response(

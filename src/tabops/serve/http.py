@@ -124,14 +124,16 @@ class Guard:
                 ]
             await send(message)
 
-        async def refuse(code: int, error: str, message: str, headers: dict[str, str]) -> None:
-            body = error_body(error, message, request_id)
+        async def refuse(error: ApiError) -> None:
+            body = error_body(error.code, error.message, request_id)
             raw = [
                 (b"content-type", b"application/json"),
                 (b"content-length", str(len(body)).encode()),
             ]
-            raw += [(k.encode(), v.encode()) for k, v in headers.items()]
-            await send_with_id({"type": "http.response.start", "status": code, "headers": raw})
+            raw += [(k.encode(), v.encode()) for k, v in error.headers.items()]
+            await send_with_id(
+                {"type": "http.response.start", "status": error.status, "headers": raw}
+            )
             await send({"type": "http.response.body", "body": body})
 
         path = scope["path"]
@@ -140,20 +142,17 @@ class Guard:
             if guarded and self.in_flight >= self.max_in_flight:
                 self.overloaded("in_flight")
                 await refuse(
-                    503,
-                    "overloaded",
-                    "The server is at capacity; retry shortly.",
-                    {"retry-after": "1"},
+                    ApiError(
+                        503,
+                        "overloaded",
+                        "The server is at capacity; retry shortly.",
+                        headers={"retry-after": "1"},
+                    )
                 )
                 return
             declared = _content_length(scope)
             if declared is not None and declared > self.max_body:
-                await refuse(
-                    413,
-                    "body_too_large",
-                    f"The request body is larger than {self.max_body} bytes.",
-                    {},
-                )
+                await refuse(body_too_large(self.max_body))
                 return
             self.in_flight += guarded
             try:
@@ -162,16 +161,11 @@ class Guard:
                 self.in_flight -= guarded
         except BodyTooLargeError:
             if not response_started:
-                await refuse(
-                    413,
-                    "body_too_large",
-                    f"The request body is larger than {self.max_body} bytes.",
-                    {},
-                )
+                await refuse(body_too_large(self.max_body))
         except Exception:
             log.exception("Unhandled error answering %s %s", scope.get("method"), path)
             if not response_started:
-                await refuse(500, "internal_error", "Internal error; it has been logged.", {})
+                await refuse(ApiError(500, "internal_error", "Internal error; it has been logged."))
         finally:
             route = scope.get("route")
             template = getattr(route, "path", None) or "(unmatched)"
@@ -194,6 +188,10 @@ class Guard:
 
 class BodyTooLargeError(Exception):
     """A chunked body grew past the limit."""
+
+
+def body_too_large(limit: int) -> ApiError:
+    return ApiError(413, "body_too_large", f"The request body is larger than {limit} bytes.")
 
 
 def _request_id(scope: Scope) -> str:

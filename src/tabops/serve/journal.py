@@ -281,9 +281,7 @@ class PredictionLog:
             except orjson.JSONDecodeError:
                 unreadable += 1  # a line torn by a crash mid-write
         if rows:
-            rejected = self.stats.dropped
-            inserted = self._write(rows)
-            repeated = len(rows) - inserted - (self.stats.dropped - rejected)
+            repeated = len(rows) - self._write(rows)
             if repeated and segment.owned:  # (a dead process's rows may have been copied)
                 self.stats.duplicates += repeated
                 log.warning(
@@ -301,15 +299,15 @@ class PredictionLog:
         return len(rows)
 
     def _write(self, rows: list[Any]) -> int:
-        """Copy ``rows``, returning how many were new; rows the store refuses as data are set
-        aside one by one (halving the batch until they are found), so that one bad row never
-        stalls the log."""
+        """Copy ``rows``; how many were inserted or set aside (the rest were in the store
+        already). Rows the store refuses as data are set aside one by one (halving the batch
+        until they are found), so that one bad row never stalls the log."""
         try:
             return self._writer.write(self.project, rows)
         except _DATA_ERRORS as exc:
             if len(rows) == 1:
                 self._reject(rows[0], exc)
-                return 0
+                return 1
             middle = len(rows) // 2
             return self._write(rows[:middle]) + self._write(rows[middle:])
 
