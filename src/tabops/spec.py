@@ -76,6 +76,14 @@ class ColumnSpec(_Strict):
     format: str | None = Field(
         default=None, description="strftime format of a datetime column; unset means ISO 8601."
     )
+    true_values: list[str] | None = Field(
+        default=None,
+        description="Strings that mean true in a boolean column (e.g. [Yes]); files and clients "
+        "must use exactly these. Unset accepts true/t/yes/y/1 in any letter case.",
+    )
+    false_values: list[str] | None = Field(
+        default=None, description="Strings that mean false in a boolean column (e.g. [No])."
+    )
     observed: Observed | None = None
     description: str | None = None
 
@@ -93,7 +101,19 @@ class ColumnSpec(_Strict):
             raise ValueError(f"categories apply to categorical columns, not {self.type}")
         if self.format is not None and self.type != ColumnType.DATETIME:
             raise ValueError("format applies to datetime columns only")
+        self._check_boolean_tokens()
         return self
+
+    def _check_boolean_tokens(self) -> None:
+        true, false = self.true_values, self.false_values
+        if true is None and false is None:
+            return
+        if self.type != ColumnType.BOOLEAN:
+            raise ValueError("true_values/false_values apply to boolean columns only")
+        if not true or not false:
+            raise ValueError("set both true_values and false_values, each with at least one value")
+        if both := sorted(set(true) & set(false)):
+            raise ValueError(f"{both} cannot be both in true_values and in false_values")
 
 
 class CsvOptions(_Strict):

@@ -130,7 +130,7 @@ def _bad_datetime(text: str) -> bool:
 def mutations(schema: RequestSchema) -> dict[str, st.SearchStrategy[tuple[dict[str, Any], str]]]:
     """One strategy per mutation class, for the served spec's schema."""
     base = valid_records(schema)
-    allowed = {c.name for c in schema.features} | set(schema.ids)
+    allowed = schema.known
     numbers = st.integers(-(10**6), 10**6) | st.floats(allow_nan=False, allow_infinity=False)
     return {
         "drop_column": st.builds(

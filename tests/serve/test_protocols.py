@@ -127,7 +127,7 @@ CSV_HEADER = "x,n,color,flag,when\n"
     ("line", "field"),
     [
         ("1_0,3,red,true,", "x"),  # Python's float() would take these
-        (" 0.5,3,red,true,", "x"),
+        ("0x1F,3,red,true,", "x"),
         ("nan,3,red,true,", "x"),
         ("0.5,1_000,red,true,", "n"),
         ("0.5,18446744073709551616,red,true,", "n"),  # past 64 bits
@@ -142,7 +142,14 @@ def test_mlflow_csv_numbers_are_plain_digits(client: TestClient, line: str, fiel
 
 
 def test_mlflow_csv_numbers_in_every_plain_form_are_read(client: TestClient) -> None:
-    lines = ["0.5,3,red,true,", "-1.5e1,-3,red,false,", ".5,0,blue,TRUE,", "5.,7,green,False,"]
+    lines = [
+        "0.5,3,red,true,",
+        "-1.5e1,-3,red,false,",
+        ".5,0,blue,TRUE,",
+        "5.,7,green,False,",
+        " 0.5 ,+3,red, yes ,NA",
+        "1,3.0,blue,n,",
+    ]  # as a file is read: trimmed, tokens, nulls
     body = CSV_HEADER + "\n".join(lines) + "\n"
     response = client.post("/invocations", content=body, headers={"content-type": "text/csv"})
     assert len(ok(response)["predictions"]) == len(lines)

@@ -135,3 +135,25 @@ def test_dump_round_trips_and_hash_is_stable(tmp_path: Path) -> None:
     changed = parse_spec(small_spec_dict(name="other"))
     assert changed.spec_hash != spec.spec_hash
     assert "min: 0\n" in text  # whole floats written as ints
+
+
+@pytest.mark.parametrize(
+    ("tokens", "fragment"),
+    [
+        ({"true_values": ["Yes"]}, "set both true_values and false_values"),
+        ({"true_values": ["Yes"], "false_values": []}, "set both"),
+        ({"true_values": ["Y", "1"], "false_values": ["1"]}, "cannot be both"),
+    ],
+)
+def test_boolean_tokens_must_be_two_disjoint_lists(tokens: dict[str, Any], fragment: str) -> None:
+    raw = small_spec_dict()
+    raw["columns"]["flag"] |= tokens
+    with pytest.raises(SpecError, match=fragment):
+        parse_spec(raw)
+
+
+def test_boolean_tokens_belong_to_boolean_columns() -> None:
+    raw = small_spec_dict()
+    raw["columns"]["color"] |= {"true_values": ["red"], "false_values": ["blue"]}
+    with pytest.raises(SpecError, match="boolean columns only"):
+        parse_spec(raw)

@@ -101,7 +101,8 @@ def init(
             if inference.spec.positive_class
             else ""
         )
-        + f"). Review it, then run: tabops ingest --spec {output}"
+        + "). Column names are kept as the file has them: clients send them the same way."
+        + f"\nReview it, then run: tabops ingest --spec {output}"
     )
 
 

@@ -19,11 +19,8 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from tabops.spec import ColumnRole, ColumnSpec, ColumnType, ProjectSpec
+from tabops.values import FLOAT_PATTERN, INTEGER_PATTERN, BooleanTokens
 
-_FLOAT = r"^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$"
-_INTEGER = r"^[+-]?\d{1,19}(\.0*)?$"  # 19 digits may still overflow: checked after
-_TRUE = ["true", "t", "yes", "y", "1"]
-_FALSE = ["false", "f", "no", "n", "0"]
 _SAMPLE = 3  # example bad values quoted in a drift message
 
 
@@ -293,7 +290,10 @@ def _short_list(values: list[str] | None, limit: int = 8) -> str:
 
 
 def _type_message(source: pa.Array, position: int, col: ColumnSpec) -> str:
-    return f"{source[position].as_py()!r} is not a valid {col.type.value}"
+    message = f"{source[position].as_py()!r} is not a valid {col.type.value}"
+    if col.type == ColumnType.BOOLEAN:
+        message += f" (expected {BooleanTokens.of(col).describe()})"
+    return message
 
 
 def _typed(
@@ -327,8 +327,6 @@ def _clean_strings(source: pa.Array, col: ColumnSpec) -> pa.Array | None:
     if kind in (ColumnType.NUMERIC, ColumnType.INTEGER):
         return _cast_plain(source, kind)
     try:
-        if kind == ColumnType.BOOLEAN:
-            return pc.cast(source, pa.bool_())
         if kind == ColumnType.DATETIME and col.format is None:
             return _as_utc(pc.cast(source, pa.timestamp("us")))
     except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
@@ -347,19 +345,21 @@ def parse_strings(present: pa.Array, col: ColumnSpec) -> tuple[pa.Array, pa.Arra
         if values is not None:
             return values, pc.is_valid(values)
     if kind == ColumnType.NUMERIC:
-        matches = pc.match_substring_regex(present, _FLOAT)
+        matches = pc.match_substring_regex(present, FLOAT_PATTERN)
         values = pc.cast(pc.if_else(matches, present, None), pa.float64())
         valid = pc.fill_null(pc.is_finite(values), False)  # '1e999' matches but is inf
         return pc.if_else(valid, values, None), valid
     if kind == ColumnType.INTEGER:
-        matches = pc.match_substring_regex(present, _INTEGER)
+        matches = pc.match_substring_regex(present, INTEGER_PATTERN)
         digits = pc.replace_substring_regex(pc.if_else(matches, present, None), r"\.0*$", "")
         values = _to_int64(pc.replace_substring_regex(digits, r"^\+", ""))
         return values, pc.is_valid(values)
     if kind == ColumnType.BOOLEAN:
-        lowered = pc.utf8_lower(present)
-        is_true = pc.is_in(lowered, value_set=pa.array(_TRUE))
-        valid = pc.or_(is_true, pc.is_in(lowered, value_set=pa.array(_FALSE)))
+        tokens = BooleanTokens.of(col)
+        keys = present if tokens.exact else pc.utf8_lower(present)
+        is_true = pc.is_in(keys, value_set=pa.array(sorted(tokens.true), pa.string()))
+        is_false = pc.is_in(keys, value_set=pa.array(sorted(tokens.false), pa.string()))
+        valid = pc.or_(is_true, is_false)
         return pc.if_else(valid, is_true, None), valid
     if kind == ColumnType.DATETIME:
         parsed = _as_utc(_parse_datetimes(present, col.format))

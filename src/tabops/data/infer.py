@@ -24,6 +24,7 @@ from tabops.spec import (
     SourceSpec,
     Task,
 )
+from tabops.values import BooleanTokens
 
 _ID_NAME = re.compile(r"(^id$|_id$|^id_|ID$|Id$|^uuid$|^key$)")
 _TIME_NAME = re.compile(r"(time|date|_ts$|^ts$|_at$|timestamp)", re.IGNORECASE)
@@ -245,15 +246,38 @@ def _infer_column(profile: _Profile, timestamp_taken: bool) -> tuple[ColumnSpec,
     ):
         spec = ColumnSpec(type=kind, role=ColumnRole.IGNORED, nullable=nullable)
         return spec, f"ignored: {why}, too many to encode"
-    spec = ColumnSpec(type=kind, role=ColumnRole.FEATURE, nullable=nullable)
+    true, false = _boolean_tokens(profile, kind)
+    spec = ColumnSpec(
+        type=kind,
+        role=ColumnRole.FEATURE,
+        nullable=nullable,
+        true_values=true,
+        false_values=false,
+    )
     spec.observed = _observed(profile, kind)
     extra = ""
     if kind == ColumnType.CATEGORICAL:
         spec.categories = _categories(profile)
+    if true is not None and false is not None:
+        extra = f"; read from {BooleanTokens.of(spec).describe()}, as clients may send it"
     if kind in (ColumnType.NUMERIC, ColumnType.INTEGER) and (spec.observed.min or 0) >= 0:
         spec.min = 0
         extra = "; min 0 enforced (no negative values seen)"
     return spec, f"feature, {why}{null_note}{extra}"
+
+
+def _boolean_tokens(profile: _Profile, kind: ColumnType) -> tuple[list[str] | None, ...]:
+    """The strings a boolean column was read from (true, false), recorded so that ingest and
+    serving accept exactly those (a client posts ``"Yes"`` as the file has it)."""
+    if kind != ColumnType.BOOLEAN:
+        return None, None
+    tokens = BooleanTokens.of(ColumnSpec(type=kind))
+    seen = [str(v) for v in pc.unique(profile.present.drop_null()).to_pylist()]
+    true = sorted(t for t in seen if tokens.read(t))
+    false = sorted(t for t in seen if tokens.read(t) is False)
+    if not true or not false:  # one side never seen: keep the defaults, which accept both
+        return None, None
+    return true, false
 
 
 def suggest_name(stem: str) -> str:

@@ -50,10 +50,12 @@ class ServedModel:
         wanted = self.spec.positive_class
         return wanted if wanted in self.classes else self.classes[-1]
 
-    def predict(self, records: list[Any], batch: bool) -> tuple[list[dict[str, Any]], np.ndarray]:
+    def predict(
+        self, records: list[Any], batch: bool, text: bool = False
+    ) -> tuple[list[dict[str, Any]], np.ndarray]:
         """Outputs for valid records (raises :class:`~tabops.serve.schema.InvalidRecordsError`),
-        with the raw scores (probabilities or predictions)."""
-        rows = self.schema.model_rows(records, batch)
+        with the raw scores (probabilities or predictions); ``text``: values are CSV strings."""
+        rows = self.schema.model_rows(records, batch, text)
         scores = self.predictor.predict_rows(rows)
         outputs = self.outputs(scores)
         if self.spec.decision is not None:

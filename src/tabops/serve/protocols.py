@@ -11,7 +11,6 @@ from __future__ import annotations
 import csv
 import io
 import itertools
-import re
 from typing import Any
 
 from tabops.serve.http import ApiError
@@ -102,9 +101,10 @@ def _columns_to_records(columns: dict[str, Any], what: str, max_rows: int) -> li
 
 
 def csv_records(body: bytes, max_rows: int) -> list[dict[str, Any]]:
-    """Records from CSV with a header row; empty fields are null, numbers parsed strictly."""
+    """Records of strings from CSV with a header row (a byte-order mark is skipped); the schema
+    reads the values as the data contract reads a file (``model_rows(..., text=True)``)."""
     try:
-        text = body.decode("utf-8")
+        text = body.decode("utf-8-sig")
     except UnicodeDecodeError:
         raise _bad("The CSV body is not UTF-8.") from None
     reader = csv.reader(io.StringIO(text))
@@ -122,26 +122,8 @@ def csv_records(body: bytes, max_rows: int) -> list[dict[str, Any]]:
     for number, row in enumerate(rows[1:], start=2):
         if len(row) != len(header):
             raise _bad(f"CSV line {number} has {len(row)} fields; the header has {len(header)}.")
-        records.append({name: _csv_value(value) for name, value in zip(header, row, strict=True)})
+        records.append(dict(zip(header, row, strict=True)))
     return records
-
-
-# Past 20 digits a number is read as a float (int() refuses 4,300+ digits; floats overflow to
-# inf, which the schema refuses as non-finite).
-_CSV_INTEGER = re.compile(r"-?[0-9]{1,20}")
-_CSV_FLOAT = re.compile(r"-?([0-9]+\.?[0-9]*|\.[0-9]+)([eE][-+]?[0-9]+)?")
-
-
-def _csv_value(text: str) -> Any:
-    """CSV carries no types: an integer, a decimal number, true/false, else the string. Only
-    plain digits count as numbers (not "1_000", " 12 " or "nan", which Python would parse)."""
-    if text == "":
-        return None
-    if _CSV_INTEGER.fullmatch(text):
-        return int(text)
-    if _CSV_FLOAT.fullmatch(text):
-        return float(text)
-    return {"true": True, "false": False}.get(text.lower(), text)
 
 
 def oip_records(payload: Any, max_rows: int) -> tuple[list[dict[str, Any]], Any]:

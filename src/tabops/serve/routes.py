@@ -106,7 +106,12 @@ async def _json(request: Request) -> Any:
 
 
 async def score(
-    state: ServeState, records: list[Any], batch: bool, request_id: str, arrived: float
+    state: ServeState,
+    records: list[Any],
+    batch: bool,
+    request_id: str,
+    arrived: float,
+    text: bool = False,
 ) -> tuple[ServedModel, list[dict[str, Any]], Any]:
     """Validate, predict and journal ``records``; the shared core of every prediction route."""
     served = _served(state)
@@ -123,9 +128,9 @@ async def score(
         )
     try:
         if served.predictor.kind == "onnx":  # microseconds: cheaper inline than in a thread
-            outputs, scores = served.predict(records, batch)
+            outputs, scores = served.predict(records, batch, text)
         else:
-            outputs, scores = await run_in_threadpool(served.predict, records, batch)
+            outputs, scores = await run_in_threadpool(served.predict, records, batch, text)
     except InvalidRecordsError as exc:
         details = [p.to_dict() for p in exc.problems[:100]]
         raise ApiError(422, "invalid_records", str(exc), details=details) from None
@@ -134,9 +139,9 @@ async def score(
 
 
 async def _score(
-    request: Request, state: ServeState, records: list[Any], batch: bool
+    request: Request, state: ServeState, records: list[Any], batch: bool, text: bool = False
 ) -> tuple[ServedModel, list[dict[str, Any]], Any]:
-    return await score(state, records, batch, request_id_of(request), arrived_at(request))
+    return await score(state, records, batch, request_id_of(request), arrived_at(request), text)
 
 
 def _shadow(
@@ -227,11 +232,12 @@ async def predict(request: Request) -> Response:
 async def invocations(request: Request) -> Response:
     state = _state(request)
     state.auth.require(request)
-    if request.headers.get("content-type", "").startswith("text/csv"):
+    text = request.headers.get("content-type", "").startswith("text/csv")
+    if text:
         records: list[Any] = csv_records(await request.body(), state.limits.max_batch_rows)
     else:
         records = mlflow_records(await _json(request), state.limits.max_batch_rows)
-    served, _, scores = await _score(request, state, records, batch=True)
+    served, _, scores = await _score(request, state, records, batch=True, text=text)
     predictions = served.mlflow_predictions(scores)
     return json_response({"predictions": predictions}, background=_shadow(request, state, records))
 

@@ -1,9 +1,12 @@
 """The request schema: strict validation of records against the model's input columns.
 
 Every feature must be present, of its declared type, finite, representable without loss in
-the model's float64 input and inside the spec's contract (min, max, categories). Nothing is
-coerced: ``1.5`` is not an integer, ``"3"`` is not a number, ``1`` is not ``true``. Columns with
-role ``id`` may be sent too; they are logged as the entity id, never given to the model.
+the model's float64 input and inside the spec's contract (min, max, categories). A value is read
+as the training data meant it (:mod:`tabops.values`): a boolean is ``true``/``false`` or one of
+the column's tokens (``"Yes"``, or ``1`` where the file had ``1``); ``12.0`` is the integer 12.
+Nothing else is coerced: ``1.5`` is not an integer and in JSON ``"3"`` is not a number. A
+``text/csv`` body is read as text, with the contract's rules (``text=True``). Columns with role
+``id`` may be sent too; they are logged as the entity id, never given to the model.
 
 A valid record becomes a *model row*: the model-frame columns of
 :func:`tabops.model.frame.model_frame` (datetimes expanded into parts), ready for a predictor.
@@ -19,6 +22,7 @@ from typing import Any
 
 from tabops.model.frame import DATETIME_PARTS, feature_names
 from tabops.spec import ColumnRole, ColumnType, ProjectSpec
+from tabops.values import BooleanTokens, read_number
 
 #: Longest accepted string value (categories, ids, datetimes); text columns are exempt.
 MAX_STRING = 1000
@@ -67,6 +71,7 @@ class Column:
     max: float | None = None
     categories: frozenset[str] | None = None
     format: str | None = None
+    booleans: BooleanTokens | None = None  # boolean columns: the strings read as true/false
 
 
 Converter = Callable[[Column, Any], Any]  # raises ValueError with the problem
@@ -78,7 +83,10 @@ class RequestSchema:
     def __init__(self, spec: ProjectSpec) -> None:
         self.features = [_column(spec, name) for name in feature_names(spec)]
         self.ids = spec.columns_with_role(ColumnRole.ID)
-        self._allowed = {c.name for c in self.features} | set(self.ids)
+        # Every column of the data may be sent (a row cut from the training file carries the
+        # target and ignored columns); only features reach the model, ids are logged.
+        self.known = frozenset(spec.columns)
+        self._null_tokens = frozenset(spec.source.csv.null_values)
         self._converters: list[tuple[Column, Converter]] = [
             (c, _CONVERTERS[c.type]) for c in self.features
         ]
@@ -94,8 +102,15 @@ class RequestSchema:
                 names.append(column.name)
         return names
 
-    def model_rows(self, records: list[Any], batch: bool) -> list[dict[str, Any]]:
-        """Each record as a model row; :class:`InvalidRecordsError` naming every bad field."""
+    def model_rows(
+        self, records: list[Any], batch: bool, text: bool = False
+    ) -> list[dict[str, Any]]:
+        """Each record as a model row; :class:`InvalidRecordsError` naming every bad field.
+
+        Records are normalised in place, so that the prediction log, rules and shadow scoring
+        see typed values: boolean tokens become ``true``/``false`` and, with ``text`` (a CSV
+        body: every value a string), numbers and nulls are read with the contract's rules.
+        """
         rows: list[dict[str, Any]] = []
         problems: list[Problem] = []
         for position, record in enumerate(records):
@@ -109,12 +124,14 @@ class RequestSchema:
                     problems.append(Problem(column.name, "is missing", where))
                     continue
                 value = record[column.name]
-                if value is None:
-                    if not column.nullable:
-                        problems.append(Problem(column.name, "must not be null", where))
-                    _put_null(row, column)
-                    continue
                 try:
+                    if text and type(value) is str:
+                        value = record[column.name] = self._from_text(column, value)
+                    if value is None:
+                        if not column.nullable:
+                            problems.append(Problem(column.name, "must not be null", where))
+                        _put_null(row, column)
+                        continue
                     converted = convert(column, value)
                 except ValueError as exc:
                     problems.append(Problem(column.name, str(exc), where))
@@ -123,19 +140,36 @@ class RequestSchema:
                     row.update(converted)
                 else:
                     row[column.name] = converted
+                    if column.booleans is not None and type(value) is not bool:
+                        record[column.name] = converted == 1.0  # a token: log it as a boolean
             for name in self.ids:
                 problem = _id_problem(record.get(name))
                 if problem is not None:
                     problems.append(Problem(name, problem, where))
             if len(record) > len(self._converters):
                 for name in record:
-                    if name not in self._allowed:
+                    if name not in self.known:
                         shown = name if len(name) <= 64 else name[:64] + "..."
                         problems.append(Problem(shown, "is not an input of this model", where))
             rows.append(row)
         if problems:
             raise InvalidRecordsError(problems)
         return rows
+
+    def _from_text(self, column: Column, text: str) -> Any:
+        """A CSV field as the contract reads it from a file: trimmed, null tokens are null,
+        numbers in the contract's syntax; other types stay strings for their converter."""
+        stripped = text.strip()
+        if stripped in self._null_tokens:
+            return None
+        if column.type not in _NUMERIC:
+            return stripped
+        integer = column.type == ColumnType.INTEGER
+        number = read_number(stripped, integer)
+        if number is None:
+            kind = "an integer" if integer else "a number"
+            raise ValueError(f"'{stripped[:64]}' is not {kind}")
+        return number
 
     def entity_id(self, record: dict[str, Any]) -> str | None:
         """The record's id column value, if it sent one (logged, not used by the model)."""
@@ -159,6 +193,11 @@ class RequestSchema:
                 ],
                 "description": "Entity id (optional): logged with the prediction, not a feature.",
             }
+        for name in sorted(self.known - properties.keys()):
+            properties[name] = {
+                "description": "A column of the data the model does not use "
+                "(target, timestamp or ignored): accepted and not used."
+            }
         return {
             "type": "object",
             "properties": properties,
@@ -172,6 +211,7 @@ def _column(spec: ProjectSpec, name: str) -> Column:
     categories = frozenset(declared.categories) if declared.categories else None
     if declared.type != ColumnType.CATEGORICAL:
         categories = None
+    booleans = BooleanTokens.of(declared) if declared.type == ColumnType.BOOLEAN else None
     return Column(
         name,
         declared.type,
@@ -180,6 +220,7 @@ def _column(spec: ProjectSpec, name: str) -> Column:
         declared.max,
         categories,
         declared.format,
+        booleans,
     )
 
 
@@ -216,9 +257,19 @@ def _number(column: Column, value: Any) -> float:
 
 
 def _boolean(column: Column, value: Any) -> float:
-    if type(value) is not bool:
-        raise ValueError(f"must be true or false, not {_json_name(value)}")
-    return 1.0 if value else 0.0
+    kind = type(value)
+    if kind is bool:
+        return 1.0 if value else 0.0
+    assert column.booleans is not None
+    read = None
+    if kind is str:
+        read = column.booleans.read(value)
+    elif kind is int and column.booleans.exact:  # 1 where the file had 1 (recorded tokens)
+        read = column.booleans.read(str(value))
+    if read is None:
+        shown = f"'{value[:64]}'" if kind is str else _json_name(value)
+        raise ValueError(f"must be true or false (or {column.booleans.describe()}), not {shown}")
+    return 1.0 if read else 0.0
 
 
 def _category(column: Column, value: Any) -> str:
@@ -315,8 +366,13 @@ def _json_type(column: Column) -> dict[str, Any]:
         if column.type == ColumnType.INTEGER:  # exactly representable in float64
             schema.setdefault("minimum", -_EXACT_INT)
             schema.setdefault("maximum", _EXACT_INT)
-    elif column.type == ColumnType.BOOLEAN:
-        schema = {"type": "boolean"}
+    elif column.booleans is not None:
+        tokens = sorted(column.booleans.true | column.booleans.false)
+        numbers = [int(t) for t in tokens if t in ("0", "1") and column.booleans.exact]
+        schema = {"anyOf": [{"type": "boolean"}, {"type": "string", "enum": tokens}]}
+        if numbers:
+            schema["anyOf"].append({"type": "integer", "enum": numbers})
+        schema["description"] = f"true, false or {column.booleans.describe()}"
     elif column.type == ColumnType.DATETIME and column.format:
         schema = {"type": "string", "description": f"A date-time as {column.format}"}
     elif column.type == ColumnType.DATETIME:

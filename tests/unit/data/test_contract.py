@@ -120,3 +120,23 @@ def test_typed_sources_are_checked_natively() -> None:
     assert reasons == {1: [("id", "type"), ("amount", "missing")], 2: [("amount", "min")]}
     assert result.good.column("label").to_pylist() == ["1"]
     assert str(result.good.schema.field("when").type) == "timestamp[us, tz=UTC]"
+
+
+def test_recorded_boolean_tokens_are_the_only_ones_accepted() -> None:
+    raw = small_spec_dict()
+    raw["columns"]["flag"] |= {"true_values": ["Yes"], "false_values": ["No"]}
+    spec = parse_spec(raw)
+    rows = [["1", "1", "1", "red", flag, "no"] for flag in ("Yes", " No ", "yes", "1", "TRUE")]
+    result = check_contract(_strings([[str(n), *r[1:]] for n, r in enumerate(rows)]), spec)
+    assert result.good.column("flag").to_pylist() == [True, False]
+    assert result.bad_index.tolist() == [2, 3, 4]
+    assert result.reasons[2][0].message == (
+        "'yes' is not a valid boolean (expected 'Yes' (true) or 'No' (false))"
+    )
+
+
+def test_without_recorded_tokens_the_defaults_are_read_in_any_case() -> None:
+    flags = ["TRUE", "t", "Yes", "Y", "1", "False", "F", "NO", "n", "0"]
+    rows = [[str(n), "1", "1", "red", flag, "no"] for n, flag in enumerate(flags)]
+    result = check_contract(_strings(rows), SPEC)
+    assert result.good.column("flag").to_pylist() == [True] * 5 + [False] * 5
