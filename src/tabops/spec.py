@@ -201,6 +201,9 @@ METRICS: dict[Task, tuple[str, ...]] = {
 }
 #: Metrics where smaller is better.
 LOWER_IS_BETTER = frozenset({"log_loss", "rmse", "mae"})
+#: Each metric's perfect value: reached on held-out rows, it almost always means leakage.
+PERFECT = {"roc_auc": 1.0, "pr_auc": 1.0, "accuracy": 1.0, "f1": 1.0, "r2": 1.0,
+           "log_loss": 0.0, "rmse": 0.0, "mae": 0.0}  # fmt: skip
 
 
 class CandidateSpec(_Strict):
@@ -320,6 +323,11 @@ class GateSpec(_Strict):
         default=0.0,
         ge=0,
         description="How much worse than the champion's primary metric a candidate may be.",
+    )
+    allow_perfect: bool = Field(
+        default=False,
+        description="Promote a candidate whose test metric is perfect (ROC AUC 1, RMSE 0). Off: "
+        "such a score on held-out rows almost always means a feature leaks the target.",
     )
 
 

@@ -134,3 +134,21 @@ def test_failing_behavioural_check_blocks_promotion(workspace: Context) -> None:
     audited = history(workspace, spec)[0]
     assert audited["decision"] == "refused"
     assert audited["metrics"]["settings"]["checks"] == ["x must lower risk"]
+
+
+def test_a_perfect_test_score_is_refused_as_leakage_unless_allowed(workspace: Context) -> None:
+    raw = synthetic_spec().model_dump(mode="json", exclude_none=True)
+    raw["name"] = "leaky"  # 'value' is computed from the same signal as the label: a leak
+    raw["columns"]["value"]["role"] = "feature"
+    raw["train"] = {"trials": 1, "cv_folds": 2,
+                    "candidates": [{"estimator": "lightgbm", "search": {}}]}  # fmt: skip
+    spec = parse_spec(raw)
+    add_snapshot(workspace, spec, synthetic_table(400))
+    run_id = _train(spec, workspace)
+    refused = run_register(spec, workspace, run_id).decision
+    assert not refused.promoted
+    assert "perfect score" in refused.reasons[0] and "allow_perfect" in refused.reasons[0]
+
+    raw["gate"] = {"allow_perfect": True}
+    allowed = run_promote(parse_spec(raw), workspace, refused.candidate or "")
+    assert allowed.promoted, allowed.reasons

@@ -85,6 +85,7 @@ def init(
                 "spec_path": str(spec_path),
                 "spec": inference.spec.model_dump(mode="json", exclude_defaults=True),
                 "reasons": inference.reasons,
+                "warnings": inference.warnings,
             }
         )
         return
@@ -104,6 +105,8 @@ def init(
         + "). Column names are kept as the file has them: clients send them the same way."
         + f"\nReview it, then run: tabops ingest --spec {output}"
     )
+    for warning in inference.warnings:
+        err.print(f"[bold yellow]Warning:[/bold yellow] {warning}")
 
 
 def _csv_options(delimiter: str, encoding: str) -> CsvOptions:

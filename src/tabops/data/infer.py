@@ -7,12 +7,14 @@ The inferred contract accepts the data it was inferred from, row for row.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
+import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
 from tabops.data.contract import parse_strings
+from tabops.data.leakage import leak_reason
 from tabops.errors import DataError
 from tabops.spec import (
     DEFAULT_NULL_VALUES,
@@ -38,10 +40,11 @@ _REGRESSION_MIN_DISTINCT = 20
 
 @dataclass
 class Inference:
-    """An inferred spec and the reason behind each column's inference."""
+    """An inferred spec, the reason behind each column's inference, and what needs a look."""
 
     spec: ProjectSpec
     reasons: dict[str, str]
+    warnings: list[str] = field(default_factory=list)
 
 
 @dataclass
@@ -142,6 +145,7 @@ def infer_spec(
         spec, reason = _infer_column(profile, timestamp_taken)
         timestamp_taken = timestamp_taken or spec.role == ColumnRole.TIMESTAMP
         columns[column_name], reasons[column_name] = spec, reason
+    warnings = _ignore_leaks(profiles, columns, reasons, target, task, positive)
     if not any(col.role == ColumnRole.FEATURE for col in columns.values()):
         why = "; ".join(f"{c}: {reasons[c]}" for c in columns if c != target)
         raise DataError(
@@ -151,7 +155,44 @@ def infer_spec(
     project = ProjectSpec(
         name=name, task=task, target=target, positive_class=positive, source=source, columns=columns
     )
-    return Inference(spec=project, reasons=reasons)
+    return Inference(spec=project, reasons=reasons, warnings=warnings)
+
+
+def _ignore_leaks(
+    profiles: dict[str, _Profile],
+    columns: dict[str, ColumnSpec],
+    reasons: dict[str, str],
+    target: str,
+    task: Task,
+    positive: str | None,
+) -> list[str]:
+    """Mark features that predict the target almost perfectly on their own as ignored; one
+    warning per column (see :mod:`tabops.data.leakage`)."""
+    labels = _typed(profiles[target], columns[target].type)
+    warnings = []
+    for name, col in columns.items():
+        if col.role != ColumnRole.FEATURE:
+            continue
+        why = leak_reason(_typed(profiles[name], col.type), col.type, labels, task, positive)
+        if why is None:
+            continue
+        columns[name] = ColumnSpec(type=col.type, role=ColumnRole.IGNORED, nullable=col.nullable)
+        reasons[name] = f"ignored: possible target leakage ({why})"
+        warnings.append(
+            f"'{name}' predicts the target '{target}' almost perfectly on its own ({why}), so "
+            "it is probably the label or computed from it, and unknown when predicting. It is "
+            "ignored; if it really is known at prediction time, set its role to feature."
+        )
+    return warnings
+
+
+def _typed(profile: _Profile, kind: ColumnType) -> pd.Series:
+    """A column's values as pandas: numbers for numeric types, else the trimmed strings."""
+    values = profile.present
+    if kind in (ColumnType.NUMERIC, ColumnType.INTEGER):
+        values, _ = parse_strings(values, ColumnSpec(type=kind))
+    series: pd.Series = values.to_pandas()
+    return series
 
 
 def _observed(profile: _Profile, kind: ColumnType) -> Observed:

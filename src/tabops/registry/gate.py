@@ -22,7 +22,7 @@ from tabops.errors import DataError, TabopsError
 from tabops.model.evaluate import behavioural_checks, evaluate
 from tabops.model.frame import model_frame, target_values
 from tabops.registry.models import CHAMPION, PREVIOUS, ModelVersion, Registry
-from tabops.spec import LOWER_IS_BETTER, ProjectSpec
+from tabops.spec import LOWER_IS_BETTER, PERFECT, ProjectSpec
 from tabops.store import schema
 from tabops.store.ledger import find_snapshot
 
@@ -60,7 +60,7 @@ def gate(
     pipeline = registry.load_pipeline(candidate)
     scored = evaluate(pipeline, x, y, spec).metrics
     decision.metrics["candidate"] = _finite(scored)
-    failures = _data_failures(spec, ctx, candidate)
+    failures = _data_failures(spec, ctx, candidate) + _perfect_failures(metric, scored, spec)
     failures += [
         f"behavioural check '{c.name}' failed: {c.detail}"
         for c in behavioural_checks(pipeline, x, spec)
@@ -190,6 +190,18 @@ def _metric_failures(
             f"test rows (tolerance {tolerance})"
         ]
     return []
+
+
+def _perfect_failures(metric: str, scored: dict[str, float], spec: ProjectSpec) -> list[str]:
+    value = scored.get(metric, math.nan)
+    if spec.gate.allow_perfect or not abs(value - PERFECT[metric]) <= 1e-9:
+        return []
+    return [
+        f"{metric} is {value:g} on the held-out test rows, a perfect score: a feature most likely "
+        "leaks the target (it is the label, or computed from it). Set that column's role to "
+        "ignored ('tabops init' flags such columns), or set gate.allow_perfect: true if the task "
+        "really is this easy"
+    ]
 
 
 def _pass_reason(metric: str, metrics: dict[str, dict[str, float]]) -> str:

@@ -65,7 +65,7 @@ def test_inferred_contract_accepts_its_own_data() -> None:
 
 def test_regression_is_inferred_for_many_numeric_values() -> None:
     table = pa.table(
-        {"x": [str(i) for i in range(50)], "y": [f"{i * 0.37:.3f}" for i in range(50)]}
+        {"x": [str(i) for i in range(50)], "y": [f"{i * 0.37 + i % 7 * 3:.3f}" for i in range(50)]}
     )
     spec = infer_spec(table, SOURCE, target="y", task=None, name="r").spec
     assert spec.task is Task.REGRESSION and spec.positive_class is None
