@@ -27,8 +27,8 @@ demo: install  ## Run the churn example end to end on the embedded default
 demo-fraud: install  ## The fraud example: generate, train, backtest rules vs model, serve, simulate
 	@bash examples/fraud/run.sh
 
-test: install setup-postgres  ## Run the whole test suite (unit, integration, CLI)
-	$(BIN)/pytest -n 2 --dist loadgroup
+test: install setup-postgres  ## Run the whole test suite (unit, integration, CLI), with coverage
+	$(BIN)/pytest -n 2 --dist loadgroup --durations=20 --cov --cov-report=term:skip-covered
 
 test-fast: install  ## Unit tests only
 	$(BIN)/pytest -n 2 -m "not postgres and not slow"
@@ -36,10 +36,11 @@ test-fast: install  ## Unit tests only
 quality: install  ## Train the churn example and fail below the floor in ci/model-quality.json
 	$(BIN)/python scripts/model_quality.py
 
-lint: install  ## ruff (lint + format check) and mypy
+lint: install  ## ruff (lint + format check), mypy and the import-linter layer contracts
 	$(BIN)/ruff check src tests benchmarks scripts examples
 	$(BIN)/ruff format --check src tests benchmarks scripts examples
 	$(BIN)/mypy
+	$(BIN)/lint-imports
 
 format: install  ## Apply ruff's fixes and formatting
 	$(BIN)/ruff check --fix src tests benchmarks scripts examples

@@ -1,0 +1,1 @@
+"""Serving: the HTTP app, request schema, protocols, prediction log and hot reload."""
