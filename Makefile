@@ -30,8 +30,8 @@ demo-fraud: install  ## The fraud example: generate, train, backtest rules vs mo
 test: install setup-postgres  ## Run the whole test suite (unit, integration, CLI), with coverage
 	$(BIN)/pytest -n 2 --dist loadgroup --durations=20 --cov --cov-report=term:skip-covered
 
-test-fast: install  ## Unit tests only
-	$(BIN)/pytest -n 2 -m "not postgres and not slow"
+test-fast: install  ## Unit tests only: no services, no subprocesses (about a minute)
+	$(BIN)/pytest -n 2 tests/unit -m "not postgres and not slow"
 
 quality: install  ## Train the churn example and fail below the floor in ci/model-quality.json
 	$(BIN)/python scripts/model_quality.py
