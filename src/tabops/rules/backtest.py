@@ -6,7 +6,7 @@ Each policy gives every row an outcome: reject, review or pass.
 - model alone: reject when the score is at least ``threshold``, review when it is at least
   ``review_threshold`` (if given) and below ``threshold``, else pass (a missing score passes);
 - combined: reject if either rejects, else review if either asks for review, else pass. An
-  approve rule does not override the model.
+  approve rule does not override the model (:mod:`tabops.rules.policy`, which serving uses too).
 
 A row is an *alert* when it is rejected or sent to review. Precision is the share of alerts
 that are positive, recall the share of positives alerted, the alert rate the share of rows
@@ -25,10 +25,8 @@ import pandas as pd
 
 from tabops.errors import DataError, TabopsError
 from tabops.rules.engine import Action, RuleSet
+from tabops.rules.policy import APPROVE, REJECT, REVIEW, combine, score_outcomes
 from tabops.spec import CostSpec
-
-#: Outcome codes, ordered so that combining two policies is their maximum.
-PASS, REVIEW, REJECT = 0, 1, 2
 
 
 @dataclass(frozen=True)
@@ -138,7 +136,7 @@ def backtest(
     if score is not None:
         model_outcome = model_outcomes(data, score, threshold, review_threshold)
         outcomes["model"] = model_outcome
-        outcomes["combined"] = np.maximum(rules_outcome, model_outcome)
+        outcomes["combined"] = combine(rules_outcome, model_outcome)
     elif threshold is not None or review_threshold is not None:
         raise TabopsError("A threshold needs a score column (--score COLUMN).")
     kept = truth[labelled]
@@ -181,12 +179,7 @@ def model_outcomes(
         values = pd.to_numeric(data[score], errors="raise").to_numpy(dtype=np.float64)
     except (TypeError, ValueError) as exc:
         raise DataError(f"Score column '{score}' is not numeric: {exc}") from exc
-    outcome = np.zeros(len(data), dtype=np.int8)
-    with np.errstate(invalid="ignore"):
-        if review_threshold is not None:
-            outcome[values >= review_threshold] = REVIEW
-        outcome[values >= threshold] = REJECT
-    return outcome
+    return score_outcomes(values, threshold, review_threshold)
 
 
 def _costs(costs: CostSpec | Mapping[str, float] | None) -> dict[str, float] | None:
@@ -249,7 +242,7 @@ def _coerce(positive: Any, column: pd.Series) -> Any:
 def _metrics(
     name: str, outcome: np.ndarray, truth: np.ndarray, costs: dict[str, float] | None
 ) -> PolicyMetrics:
-    alerted = outcome > PASS
+    alerted = outcome > APPROVE
     rows = len(truth)
     positives = int(truth.sum())
     alerts = int(alerted.sum())

@@ -15,7 +15,8 @@ from tabops.model.compile import Predictor
 from tabops.registry.compiled import KIND_TAG, load_predictor, request_example
 from tabops.registry.models import ModelVersion, Registry
 from tabops.registry.tracking import input_schema
-from tabops.rules.engine import Action, RuleSet, load_rules
+from tabops.rules.engine import RuleSet, load_rules
+from tabops.rules.policy import APPROVE, DECISIONS, combine, rule_outcome, score_outcomes
 from tabops.serve.schema import RequestSchema
 from tabops.spec import ProjectSpec
 
@@ -59,27 +60,31 @@ class ServedModel:
         scores = self.predictor.predict_rows(rows)
         outputs = self.outputs(scores)
         if self.spec.decision is not None:
-            for record, output in zip(records, outputs, strict=True):
-                self._decide(record, output)
+            self._decide(records, outputs)
         return outputs, scores
 
-    def _decide(self, record: dict[str, Any], output: dict[str, Any]) -> None:
-        """Add the decision policy's verdict: the rules that fired and the final decision."""
+    def _decide(self, records: list[Any], outputs: list[dict[str, Any]]) -> None:
+        """Add the decision policy's verdict to each output: the rules that fired and the
+        decision combining them with the score (:mod:`tabops.rules.policy`)."""
         policy = self.spec.decision
         assert policy is not None
-        outcome = 0  # approve < review < reject, as in the rules backtest
+        rules = np.full(len(records), APPROVE, dtype=np.int8)
         if self.rules is not None:
-            result = self.rules.evaluate_row(record)
-            output["rules"] = result.to_dict()
-            outcome = _OUTCOME.get(result.decision, 0)
-        score = output.get("score")
-        if score is not None:
-            reject_at = policy.reject_at if policy.reject_at is not None else output["threshold"]
-            if score >= reject_at:
-                outcome = 2
-            elif policy.review_at is not None and score >= policy.review_at:
-                outcome = max(outcome, 1)
-        output["decision"] = ("approve", "review", "reject")[outcome]
+            for position, (record, output) in enumerate(zip(records, outputs, strict=True)):
+                result = self.rules.evaluate_row(record)
+                output["rules"] = result.to_dict()
+                rules[position] = rule_outcome(result.decision)
+        model = np.full(len(outputs), APPROVE, dtype=np.int8)
+        if outputs and "score" in outputs[0]:  # binary classification
+            scores = np.array([output["score"] for output in outputs])
+            reject_at = policy.reject_at
+            model = score_outcomes(
+                scores,
+                outputs[0]["threshold"] if reject_at is None else reject_at,
+                policy.review_at,
+            )
+        for output, outcome in zip(outputs, combine(rules, model), strict=True):
+            output["decision"] = DECISIONS[outcome]
 
     def outputs(self, scores: np.ndarray) -> list[dict[str, Any]]:
         """Each row's answer: label + score + threshold (binary), label + probabilities
@@ -124,9 +129,6 @@ class ServedModel:
         if positive is not None:
             return scores[:, self.classes.index(positive)]
         return np.asarray(scores.max(axis=1))
-
-
-_OUTCOME: dict[Action | None, int] = {Action.REVIEW: 1, Action.REJECT: 2}
 
 
 def load_served(spec: ProjectSpec, registry: Registry, alias: str) -> ServedModel:
