@@ -26,6 +26,8 @@ from typing import Any, Protocol
 import numpy as np
 import pandas as pd
 
+from tabops.model.frame import MISSING_CATEGORY
+
 log = logging.getLogger(__name__)
 
 #: Largest allowed |compiled - reference| score difference on the frozen test rows
@@ -34,7 +36,6 @@ PARITY_TOLERANCE = 1e-5
 #: Rows compared one at a time (the serving path) besides the whole-frame comparison.
 ROW_PARITY_ROWS = 200
 _ONNX_OPSET = 15  # the newest opset onnxmltools' tree converters support
-_MISSING_CATEGORY = "(missing)"  # the categorical imputer's fill value (features.py)
 _UNKNOWN_PROBE = "\x00tabops-unknown\x00"
 
 
@@ -100,7 +101,7 @@ class EncoderPlan:
         ):
             block = np.zeros((n, width))
             text = frame[name].astype("object")
-            text = text.where(text.notna(), _MISSING_CATEGORY).astype(str)
+            text = text.where(text.notna(), MISSING_CATEGORY).astype(str)
             default = -1 if unknown is None else unknown
             positions = text.map(lookup).fillna(default).to_numpy(dtype=np.int64)
             hit = positions >= 0
@@ -128,7 +129,7 @@ class EncoderPlan:
             self.categorical, self.lookups, self.unknown, self.widths, strict=True
         ):
             value = row.get(name)
-            text = _MISSING_CATEGORY if value is None or value != value else str(value)
+            text = MISSING_CATEGORY if value is None or value != value else str(value)
             block = [0.0] * width
             position = lookup.get(text, unknown)
             if position is not None:
@@ -214,7 +215,7 @@ def _categorical_part(step: Any, columns: list[str]) -> dict[str, Any]:
     if kinds != [SimpleImputer, OneHotEncoder]:
         raise NotCompilableError("categorical preprocessing is not impute + one-hot")
     encoder = step[1]
-    if step[0].fill_value != _MISSING_CATEGORY or encoder.drop is not None:
+    if step[0].fill_value != MISSING_CATEGORY or encoder.drop is not None:
         raise NotCompilableError("the categorical imputer or encoder is configured differently")
     infrequent = getattr(encoder, "infrequent_categories_", [None] * len(columns))
     widths = [

@@ -9,6 +9,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from tabops.model.frame import MISSING_CATEGORY
 from tabops.model.metrics import Evaluation, Scores, evaluate_classification, evaluate_regression
 from tabops.spec import BehaviouralCheck, CostSpec, ProjectSpec, Task
 
@@ -73,7 +74,7 @@ def slice_metrics(
     """Metrics per value of each slice column (``raw`` holds the rows' original columns)."""
     result: dict[str, dict[str, dict[str, float]]] = {}
     for column in spec.evaluate.slices:
-        values = raw[column].astype("object").where(raw[column].notna(), "(missing)")
+        values = raw[column].astype("object").where(raw[column].notna(), MISSING_CATEGORY)
         per_value: dict[str, dict[str, float]] = {}
         for value in sorted({str(v) for v in values}):
             mask = (values.astype(str) == value).to_numpy()

@@ -10,7 +10,7 @@ from sklearn.impute import SimpleImputer
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import OneHotEncoder, StandardScaler
 
-from tabops.model.frame import DATETIME_PARTS, feature_names
+from tabops.model.frame import DATETIME_PARTS, MISSING_CATEGORY, feature_names
 from tabops.spec import ColumnType, ProjectSpec
 
 #: Categories seen less often than this in training share one "infrequent" column.
@@ -47,7 +47,7 @@ def build_preprocessor(spec: ProjectSpec) -> ColumnTransformer:
     if categorical:
         categories = Pipeline(
             [
-                ("impute", SimpleImputer(strategy="constant", fill_value="(missing)")),
+                ("impute", SimpleImputer(strategy="constant", fill_value=MISSING_CATEGORY)),
                 (
                     "onehot",
                     OneHotEncoder(

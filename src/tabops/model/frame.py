@@ -16,6 +16,9 @@ from tabops.spec import ColumnRole, ColumnType, ProjectSpec
 
 #: Parts a datetime feature is expanded into (numbers a model can use).
 DATETIME_PARTS = ("year", "month", "day", "dayofweek", "hour")
+#: A missing category as the pipeline sees it (the categorical imputer's fill value): its own
+#: one-hot column, in training, evaluation slices and compiled serving alike.
+MISSING_CATEGORY = "(missing)"
 
 
 def feature_names(spec: ProjectSpec) -> list[str]:
