@@ -22,7 +22,7 @@ import numpy as np
 import pandas as pd
 from common import ROOT, write_section  # benchmarks/ is on sys.path when run as a script
 
-from tabops.rules import RuleSet, load_rules
+from tabops.rules.engine import RuleSet, load_rules
 
 RULES = ROOT / "examples" / "fraud" / "rules.yaml"
 

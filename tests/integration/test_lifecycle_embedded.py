@@ -9,10 +9,11 @@ import pytest
 from tabops.context import Context
 from tabops.errors import TabopsError
 from tabops.model.train import run_train
+from tabops.registry.client import connect
 from tabops.registry.gate import history, rollback
 from tabops.registry.lifecycle import registry_for, run_promote, run_register
 from tabops.registry.models import CHAMPION, PREVIOUS
-from tabops.registry.tracking import MlflowTracking, connect
+from tabops.registry.tracking import MlflowTracking
 from tabops.settings import Settings
 from tabops.spec import ProjectSpec, parse_spec
 from tests.unit.model.conftest import add_snapshot, synthetic_spec, synthetic_table

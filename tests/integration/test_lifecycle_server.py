@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 
 from tabops.devtools.postgres import PostgresCluster
-from tabops.registry.tracking import connect
+from tabops.registry.client import connect
 
 pytestmark = [pytest.mark.postgres, pytest.mark.slow, pytest.mark.xdist_group("postgres")]
 

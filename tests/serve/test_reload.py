@@ -21,19 +21,14 @@ import numpy as np
 import pytest
 import yaml
 
-from tabops.data.snapshots import file_sha256
+from tabops.digest import file_sha256
 from tabops.model.train import Candidate, run_train
+from tabops.registry.client import connect
 from tabops.registry.compiled import ONNX_FILE, PLAN_FILE, compile_version
 from tabops.registry.gate import frozen_test_rows
 from tabops.registry.lifecycle import registry_for
 from tabops.registry.models import CHAMPION, ModelVersion, Registry
-from tabops.registry.tracking import (
-    MODEL_ARTIFACT,
-    VERSION_TAGS,
-    MlflowTracking,
-    connect,
-    trusted_types,
-)
+from tabops.registry.tracking import MODEL_ARTIFACT, VERSION_TAGS, MlflowTracking, trusted_types
 from tabops.spec import ProjectSpec, parse_spec
 from tests.serve.chaos import Load, metric, wait_drained, wait_logged
 from tests.serve.conftest import (

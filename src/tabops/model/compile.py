@@ -26,7 +26,7 @@ from typing import Any, Protocol
 import numpy as np
 import pandas as pd
 
-from tabops.model.frame import MISSING_CATEGORY
+from tabops.model.columns import MISSING_CATEGORY
 
 log = logging.getLogger(__name__)
 

@@ -9,7 +9,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from tabops.model.frame import MISSING_CATEGORY
+from tabops.model.columns import MISSING_CATEGORY
 from tabops.model.metrics import Evaluation, Scores, evaluate_classification, evaluate_regression
 from tabops.spec import BehaviouralCheck, CostSpec, ProjectSpec, Task
 

@@ -10,7 +10,7 @@ from sklearn.impute import SimpleImputer
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import OneHotEncoder, StandardScaler
 
-from tabops.model.frame import DATETIME_PARTS, MISSING_CATEGORY, feature_names
+from tabops.model.columns import DATETIME_PARTS, MISSING_CATEGORY, feature_names
 from tabops.spec import ColumnType, ProjectSpec
 
 #: Categories seen less often than this in training share one "infrequent" column.

@@ -12,18 +12,8 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 
-from tabops.spec import ColumnRole, ColumnType, ProjectSpec
-
-#: Parts a datetime feature is expanded into (numbers a model can use).
-DATETIME_PARTS = ("year", "month", "day", "dayofweek", "hour")
-#: A missing category as the pipeline sees it (the categorical imputer's fill value): its own
-#: one-hot column, in training, evaluation slices and compiled serving alike.
-MISSING_CATEGORY = "(missing)"
-
-
-def feature_names(spec: ProjectSpec) -> list[str]:
-    """The feature columns, in spec order."""
-    return spec.columns_with_role(ColumnRole.FEATURE)
+from tabops.model.columns import DATETIME_PARTS, feature_names
+from tabops.spec import ColumnType, ProjectSpec
 
 
 def model_frame(data: pa.Table | pd.DataFrame, spec: ProjectSpec) -> pd.DataFrame:

@@ -14,8 +14,9 @@ from typing import Any
 
 import pyarrow as pa
 
-from tabops.data.snapshots import file_sha256
+from tabops.digest import file_sha256
 from tabops.errors import TabopsError
+from tabops.model.columns import feature_names
 from tabops.model.compile import (
     Compiled,
     EncoderPlan,
@@ -24,9 +25,9 @@ from tabops.model.compile import (
     SklearnPredictor,
     compile_pipeline,
 )
-from tabops.model.frame import feature_names, json_records, model_frame
+from tabops.model.frame import json_records, model_frame
+from tabops.registry.client import registry_errors
 from tabops.registry.models import ModelVersion, Registry
-from tabops.registry.tracking import registry_errors
 from tabops.spec import ProjectSpec
 
 COMPILED_DIR = "compiled"

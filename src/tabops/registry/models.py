@@ -11,11 +11,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from tabops.data.snapshots import file_sha256
+from tabops.digest import file_sha256
 from tabops.errors import NotFoundError, RegistryError, TabopsError
-from tabops.registry.tracking import TEST_ROWS_ARTIFACT, connect, registry_errors
+from tabops.registry.client import connect, registry_errors
 
 CHAMPION, PREVIOUS, CHALLENGER = "champion", "previous", "challenger"
+#: Where a training run keeps the positions of its frozen test rows.
+TEST_ROWS_ARTIFACT = "split/test_rows.parquet"
 
 
 @dataclass(frozen=True)

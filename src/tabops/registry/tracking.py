@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -21,19 +20,21 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from tabops.data.snapshots import file_sha256
-from tabops.errors import NotFoundError, RegistryError, TabopsError
-from tabops.model.frame import feature_names, model_frame
+from tabops.digest import file_sha256
+from tabops.errors import NotFoundError, TabopsError
+from tabops.model.columns import input_schema
+from tabops.model.frame import model_frame
 from tabops.model.report import report_pipeline
 from tabops.model.train import Candidate, TrainData
 from tabops.model.tune import Trial
+from tabops.registry.client import connect, redact_uri, registry_errors
+from tabops.registry.models import TEST_ROWS_ARTIFACT
 from tabops.settings import Settings
 from tabops.spec import ProjectSpec, dump_spec
 
 log = logging.getLogger(__name__)
 
 MODEL_ARTIFACT = "model"
-TEST_ROWS_ARTIFACT = "split/test_rows.parquet"
 BEST_TAG = "tabops.best"
 #: Run tags copied onto the registered version: what the gate and serving need to know.
 VERSION_TAGS = ("tabops.snapshot_hash", "tabops.spec_hash", "tabops.artifact_sha256",
@@ -42,66 +43,6 @@ VERSION_TAGS = ("tabops.snapshot_hash", "tabops.spec_hash", "tabops.artifact_sha
 TRUSTED_MODULES = ("sklearn.", "lightgbm.", "xgboost.", "numpy.", "scipy.", "collections.")
 _VERSIONED = ("tabops", "scikit-learn", "lightgbm", "xgboost", "numpy", "pandas", "pyarrow",
               "optuna", "mlflow", "skops")  # fmt: skip
-
-
-def _quiet_mlflow() -> None:
-    # Set before mlflow is imported: no git probing, no run links printed on stdout.
-    for name, value in {
-        "GIT_PYTHON_REFRESH": "quiet",
-        "MLFLOW_SUPPRESS_PRINTING_URL_TO_STDOUT": "true",
-        "MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR": "false",
-        "MLFLOW_LOGGING_LEVEL": "WARNING",
-        "MLFLOW_DISABLE_TELEMETRY": "true",
-        "MLFLOW_HTTP_REQUEST_MAX_RETRIES": "3",  # fail in seconds, not minutes
-    }.items():
-        os.environ.setdefault(name, value)
-    for name in ("mlflow", "alembic"):
-        logging.getLogger(name).setLevel(logging.WARNING)
-
-
-def connect(uri: str) -> Any:
-    """An MlflowClient on ``uri`` (also made the fluent API's URI, for model logging).
-
-    A tracking server is probed first: MLflow's own client retries an unreachable one with
-    backoff for minutes before it gives up.
-    """
-    _quiet_mlflow()
-    if uri.startswith(("http://", "https://")):
-        _probe(uri)
-    import mlflow
-
-    configured = os.environ.get("MLFLOW_TRACKING_URI")
-    mlflow.set_tracking_uri(uri)
-    # MLflow also exports the URI as MLFLOW_TRACKING_URI, which Settings reads as the user's
-    # choice: every later Settings in this process (another workspace's) would silently use
-    # this store. Keep the environment as the user set it.
-    if configured is None:
-        os.environ.pop("MLFLOW_TRACKING_URI", None)
-    else:
-        os.environ["MLFLOW_TRACKING_URI"] = configured
-    return mlflow.MlflowClient(uri)
-
-
-def _probe(uri: str) -> None:
-    import urllib.error
-    import urllib.request
-
-    try:
-        with urllib.request.urlopen(f"{uri.rstrip('/')}/health", timeout=10):
-            return
-    except urllib.error.HTTPError:
-        return  # it answers; a proxy may guard /health, let MLflow's requests tell the rest
-    except (OSError, ValueError) as exc:
-        reason = getattr(exc, "reason", exc)
-        raise RegistryError(
-            f"Cannot reach the MLflow tracking server at {_redact(uri)}: {reason}. Check that it "
-            "is running and that MLFLOW_TRACKING_URI is right."
-        ) from exc
-
-
-def input_schema(spec: ProjectSpec) -> dict[str, str]:
-    """What a client sends the model: each feature column and its spec type."""
-    return {name: spec.columns[name].type.value for name in feature_names(spec)}
 
 
 def trusted_types(pipeline: Any) -> list[str]:
@@ -311,7 +252,7 @@ class MlflowTracking:
             with registry_errors(self.uri, passthrough=True):
                 return self.client.get_run(run_id)
         except MlflowException as exc:
-            raise NotFoundError(f"No MLflow run {run_id} in {_redact(self.uri)}.") from exc
+            raise NotFoundError(f"No MLflow run {run_id} in {redact_uri(self.uri)}.") from exc
 
 
 def _params(spec: ProjectSpec, data: TrainData, estimator: str) -> list[Any]:
@@ -330,36 +271,3 @@ def _params(spec: ProjectSpec, data: TrainData, estimator: str) -> list[Any]:
         "seed": spec.train.seed,
     }
     return [Param(k, str(v)) for k, v in values.items()]
-
-
-#: MLflow error codes that mean "no such thing", not "the service failed".
-_MISSING = frozenset({"RESOURCE_DOES_NOT_EXIST", "INVALID_PARAMETER_VALUE"})
-
-
-@contextmanager
-def registry_errors(uri: str, passthrough: bool = False) -> Iterator[None]:
-    """Turn MLflow's connection and server errors into a clear :class:`RegistryError`; with
-    ``passthrough``, "does not exist" errors stay MlflowException for the caller to handle."""
-    from mlflow.exceptions import MlflowException
-
-    try:
-        yield
-    except MlflowException as exc:
-        if passthrough and exc.error_code in _MISSING:
-            raise
-        message = str(exc).strip().splitlines()[0][:300]
-        status = int(exc.get_http_status_code())  # type: ignore[no-untyped-call]
-        if status < 500 and exc.error_code != "INTERNAL_ERROR":
-            raise RegistryError(
-                f"The MLflow tracking store at {_redact(uri)} refused a request: {message}"
-            ) from exc
-        raise RegistryError(
-            f"The MLflow tracking store at {_redact(uri)} failed: {message}. Check that it is "
-            "running and that MLFLOW_TRACKING_URI is right."
-        ) from exc
-
-
-def _redact(uri: str) -> str:
-    from tabops.store.db import redact
-
-    return redact(uri) if "://" in uri and "@" in uri else uri

@@ -1,46 +1,7 @@
 """The rules engine: versioned YAML rules with safe conditions, evaluated per row or per frame.
 
-See ``docs/rules.md`` for the condition language and the decision semantics.
+See ``docs/rules.md`` for the condition language and the decision semantics. The modules:
+``expr`` (the condition language), ``typecheck``, ``rowwise`` and ``vectorised`` (the two
+evaluators), ``engine`` (rule files and rule sets), ``policy`` (rules and score combined),
+``backtest``. Nothing is imported here, so that ``policy`` stays light for serving.
 """
-
-from tabops.rules.engine import (
-    PRECEDENCE,
-    RULES_FILENAME,
-    Action,
-    FiredRule,
-    FrameResult,
-    Rule,
-    RuleCheck,
-    RulesCheck,
-    RuleSet,
-    RulesResult,
-    check_rules,
-    check_rules_text,
-    decide,
-    load_rules,
-    parse_condition,
-    parse_rules,
-    rules_path,
-)
-from tabops.rules.expr import ConditionError
-
-__all__ = [
-    "PRECEDENCE",
-    "RULES_FILENAME",
-    "Action",
-    "ConditionError",
-    "FiredRule",
-    "FrameResult",
-    "Rule",
-    "RuleCheck",
-    "RuleSet",
-    "RulesCheck",
-    "RulesResult",
-    "check_rules",
-    "check_rules_text",
-    "decide",
-    "load_rules",
-    "parse_condition",
-    "parse_rules",
-    "rules_path",
-]

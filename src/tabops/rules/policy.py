@@ -9,15 +9,13 @@ from __future__ import annotations
 
 import numpy as np
 
-from tabops.rules.engine import Action
-
 #: Outcome codes, ordered so that combining two policies is their maximum.
 APPROVE, REVIEW, REJECT = 0, 1, 2
 DECISIONS = ("approve", "review", "reject")
-_RULE_OUTCOMES = {Action.REVIEW: REVIEW, Action.REJECT: REJECT}
+_RULE_OUTCOMES = {"review": REVIEW, "reject": REJECT}  # rule actions (engine.Action values)
 
 
-def rule_outcome(decision: Action | None) -> int:
+def rule_outcome(decision: str | None) -> int:
     """The outcome of the rules' decision for one row (an approve rule, or none fired: approve)."""
     return APPROVE if decision is None else _RULE_OUTCOMES.get(decision, APPROVE)
 

@@ -6,19 +6,20 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from tabops.errors import NotFoundError, TabopsError
-from tabops.model.compile import Predictor
-from tabops.registry.compiled import KIND_TAG, load_predictor, request_example
+from tabops.model.columns import input_schema
 from tabops.registry.models import ModelVersion, Registry
-from tabops.registry.tracking import input_schema
-from tabops.rules.engine import RuleSet, load_rules
 from tabops.rules.policy import APPROVE, DECISIONS, combine, rule_outcome, score_outcomes
 from tabops.serve.schema import RequestSchema
 from tabops.spec import ProjectSpec
+
+if TYPE_CHECKING:
+    from tabops.model.compile import Predictor
+    from tabops.rules.engine import RuleSet
 
 
 class RefusedVersionError(TabopsError):
@@ -146,6 +147,10 @@ def load_version(
     spec: ProjectSpec, registry: Registry, version: ModelVersion, alias: str
 ) -> ServedModel:
     """One version, loaded and checked."""
+    # The compiled model's stack (pandas, onnxruntime) is loaded with the first model, not on
+    # import: the server module stays light.
+    from tabops.registry.compiled import KIND_TAG, load_predictor, request_example
+
     expected = input_schema(spec)
     if version.input_schema != expected:
         raise RefusedVersionError(
@@ -158,7 +163,11 @@ def load_version(
     metrics, started = registry.run_summary(version.run_id)
     classes = getattr(predictor, "classes", None)
     decision = spec.decision
-    rules = load_rules(spec.root / decision.rules, spec) if decision and decision.rules else None
+    rules = None
+    if decision and decision.rules:
+        from tabops.rules.engine import load_rules
+
+        rules = load_rules(spec.root / decision.rules, spec)
     served = ServedModel(
         rules=rules,
         spec=spec,

@@ -16,8 +16,8 @@ from typing import Any
 import uvicorn
 
 from tabops.errors import TabopsError
+from tabops.model.columns import input_schema
 from tabops.registry.models import Registry
-from tabops.registry.tracking import input_schema
 from tabops.serve.app import OPTIONS_ENV, auth_for, create_app
 from tabops.serve.model import RefusedVersionError
 from tabops.settings import load_settings

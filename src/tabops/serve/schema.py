@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from tabops.model.frame import DATETIME_PARTS, feature_names
+from tabops.model.columns import DATETIME_PARTS, feature_names
 from tabops.spec import ColumnRole, ColumnType, ProjectSpec
 from tabops.values import BooleanTokens, read_number
 

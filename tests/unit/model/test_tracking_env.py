@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from tabops.registry.tracking import connect
+from tabops.registry.client import connect
 from tabops.settings import Settings
 
 

@@ -9,8 +9,8 @@ import pandas as pd
 import pytest
 
 from tabops.errors import DataError, TabopsError
-from tabops.rules import RuleSet, parse_rules
 from tabops.rules.backtest import REJECT, REVIEW, backtest, model_outcomes
+from tabops.rules.engine import RuleSet, parse_rules
 from tabops.spec import CostSpec
 
 RULES = """

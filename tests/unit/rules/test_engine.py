@@ -14,7 +14,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 
 from tabops.errors import DataError, RulesError
-from tabops.rules import (
+from tabops.rules.engine import (
     Action,
     RuleSet,
     check_rules,

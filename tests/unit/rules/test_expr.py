@@ -13,8 +13,16 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import tabops.rules
-from tabops.rules import ConditionError, parse_condition
-from tabops.rules.expr import MAX_CONDITION_CHARS, MAX_DEPTH, caret, fields, parse, render
+from tabops.rules.engine import parse_condition
+from tabops.rules.expr import (
+    MAX_CONDITION_CHARS,
+    MAX_DEPTH,
+    ConditionError,
+    caret,
+    fields,
+    parse,
+    render,
+)
 from tabops.rules.rowwise import compile_row
 from tabops.spec import ProjectSpec
 
