@@ -13,6 +13,7 @@ Two paths give the same result:
 
 from __future__ import annotations
 
+import codecs
 import csv
 import io
 from collections import Counter
@@ -85,6 +86,7 @@ def open_csv(data: bytes, options: CsvOptions, name: str) -> CsvStream:
     Raises:
         DataError: the file is empty, has no usable header, or is not in the configured encoding.
     """
+    data = strip_bom(data)
     if _fast_path_possible(data, options):
         return _FastStream(data, options, name)
     return _ExactStream(_read_exact(data, options, name))
@@ -95,6 +97,13 @@ def read_csv(data: bytes, options: CsvOptions, name: str) -> CsvRead:
     stream = open_csv(data, options, name)
     table = pa.Table.from_batches(list(stream.batches()), schema=stream.schema)
     return CsvRead(table=table, lines=stream.lines, rejects=stream.rejects)
+
+
+def strip_bom(data: bytes) -> bytes:
+    """``data`` without a leading UTF-8 byte-order mark. Spreadsheet programs write one; left
+    in, it becomes part of the first column's name ('\\ufeffStatus'), which then matches
+    neither the spec nor a later file saved without it. No real text starts with these bytes."""
+    return data.removeprefix(codecs.BOM_UTF8)
 
 
 def _header(first_line: str, options: CsvOptions, name: str) -> list[str]:
