@@ -25,6 +25,7 @@ _INTEGER = r"^[+-]?\d{1,19}(\.0*)?$"  # 19 digits may still overflow: checked af
 _TRUE = ["true", "t", "yes", "y", "1"]
 _FALSE = ["false", "f", "no", "n", "0"]
 _SAMPLE = 3  # example bad values quoted in a drift message
+_ZONE_SUFFIX = r"[T ]\d.*(?:[Zz]|[+-]\d\d(?::?\d\d)?)$"  # a time with a zone or offset
 
 
 @dataclass(frozen=True)
@@ -408,12 +409,23 @@ def _parse_datetimes(present: pa.Array, fmt: str | None) -> pa.Array:
         return pc.cast(present, pa.timestamp("us"))
     except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
         pass
-    series = pd.Series(present.to_pandas(), dtype="object")
-    try:
-        parsed = pd.to_datetime(series, errors="coerce", format="ISO8601")
-    except (ValueError, TypeError):
-        parsed = pd.to_datetime(series, errors="coerce", format="ISO8601", utc=True)
-    return pa.array(parsed, type=pa.timestamp("us", tz=getattr(parsed.dt, "tz", None)))
+    parsed = iso_datetimes(pd.Series(present.to_pandas(), dtype="object"))
+    return pa.array(parsed, type=_ARROW_TYPES[ColumnType.DATETIME])
+
+
+def iso_datetimes(strings: pd.Series) -> pd.Series:
+    """ISO 8601 strings as UTC timestamps (NaT where invalid), whatever mix of offsets ('Z',
+    '+01:00' then '+02:00' across a daylight-saving change) and naive values: aware values are
+    converted to UTC and naive ones taken as UTC, as serving does. Aware and naive values are
+    parsed apart: pandas reads a naive value after an aware one with that one's offset."""
+    aware = strings.str.contains(_ZONE_SUFFIX, na=False, regex=True)
+    parsed = pd.Series(pd.NaT, index=strings.index, dtype="datetime64[ns, UTC]")
+    for part in (aware, ~aware):
+        if part.any():
+            parsed[part] = pd.to_datetime(
+                strings[part], errors="coerce", format="ISO8601", utc=True
+            )
+    return parsed
 
 
 def _from_typed(
