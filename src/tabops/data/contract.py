@@ -439,15 +439,14 @@ def _from_typed(
         pa.types.is_integer(arrow) or pa.types.is_floating(arrow) or pa.types.is_decimal(arrow)
     )
     if kind == ColumnType.NUMERIC and numeric:
-        values = pc.cast(source, pa.float64())
+        # Not a safe cast: an integer past 2^53 rounds to the nearest float, as its text does.
+        values = pc.cast(source, pa.float64(), safe=False)
         finite = _as_numpy_mask(pc.is_finite(values))
         values = pc.if_else(pc.is_nan(values), None, values)
         return values, null, ~finite & ~null
-    if kind == ColumnType.INTEGER and numeric:
-        as_float = pc.cast(source, pa.float64())
-        integral = _as_numpy_mask(pc.equal(pc.floor(as_float), as_float))
-        bad = ~integral & ~null
-        kept = pc.if_else(pa.array(bad | null), None, as_float)
+    if kind == ColumnType.INTEGER and (pa.types.is_integer(arrow) or pa.types.is_floating(arrow)):
+        bad = ~_as_numpy_mask(_fits_int64(source)) & ~null
+        kept = pc.if_else(pa.array(bad | null), None, source)
         return pc.cast(kept, pa.int64()), null, bad
     if kind == ColumnType.BOOLEAN and (pa.types.is_boolean(arrow) or pa.types.is_integer(arrow)):
         if pa.types.is_boolean(arrow):
@@ -465,6 +464,19 @@ def _from_typed(
             no_bad,
         )
     return None
+
+
+def _fits_int64(source: pa.Array) -> pa.Array:
+    """Which values of an integer or float array are int64 values, without a detour through
+    float64 (it rounds 64-bit ids past 2^53): floats must be finite, whole and in range."""
+    if pa.types.is_floating(source.type):
+        return pc.and_(
+            pc.equal(pc.floor(source), source),
+            pc.and_(pc.greater_equal(source, -(2.0**63)), pc.less(source, 2.0**63)),
+        )
+    if source.type == pa.uint64():
+        return pc.less_equal(source, pa.scalar(2**63 - 1, pa.uint64()))
+    return pc.is_valid(source)  # every other integer type fits
 
 
 def raw_json(row: dict[str, Any]) -> str:

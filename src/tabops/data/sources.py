@@ -171,10 +171,21 @@ def read_sql(url: str, table: str | None = None, query: str | None = None) -> So
         ) from exc
     finally:
         engine.dispose()
-    arrow = pa.table({name: [row[i] for row in rows] for i, name in enumerate(columns)})
+    arrow = pa.table({name: _sql_column([r[i] for r in rows]) for i, name in enumerate(columns)})
     sink = io.BytesIO()
     pq.write_table(arrow, sink)
     return SourceStream(description, sha256(sink.getvalue()), table=arrow)
+
+
+def _sql_column(values: list[object]) -> pa.Array:
+    """One column of an SQL result with the driver's types; a column whose values Arrow cannot
+    give one type without loss (SQLite stores any type anywhere: 2^62 + 1 beside 1.5, text in
+    an integer column, ints past 64 bits) is kept as text, which the contract then parses as it
+    parses CSV values."""
+    try:
+        return pa.array(values)
+    except (pa.ArrowInvalid, pa.ArrowTypeError, OverflowError):
+        return pa.array([None if v is None else str(v) for v in values], type=pa.string())
 
 
 def open_source(source: SourceSpec, root: Path) -> SourceStream:
