@@ -48,8 +48,9 @@ class ContractResult:
     good_index: np.ndarray  # positions of the good rows in the input
     bad_index: np.ndarray  # positions of the quarantined rows in the input
     reasons: dict[int, list[Reason]]  # input position -> every failed check
-    drift: list[str] = field(default_factory=list)
+    drift: list[str] = field(default_factory=list)  # columns missing or new: nothing checked
     failures: dict[str, dict[str, int]] = field(default_factory=dict)  # column -> check -> rows
+    retyped: list[str] = field(default_factory=list)  # columns whose values mostly failed
 
 
 @dataclass
@@ -213,8 +214,8 @@ def check_contract(
         good_index=np.flatnonzero(~bad),
         bad_index=checked.bad_positions,
         reasons=checked.reasons,
-        drift=checker.retyped(),
         failures=checker.failure_counts(),
+        retyped=checker.retyped(),
     )
 
 
