@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Annotated
 
@@ -63,7 +64,7 @@ def init(
     with progress.step(f"Reading {data}"):
         batch = read_file(data, csv_options)
     source_path = _relative_source(data, output)
-    stem = Path(data.split("?")[0]).stem
+    stem = Path(re.sub(r"\.(gz|bz2|zst|lz4)$", "", data.split("?")[0])).stem  # x.csv.gz: x
     inference = infer_spec(
         batch.table,
         SourceSpec(path=source_path, csv=csv_options),

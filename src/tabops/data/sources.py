@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import io
+import re
 import urllib.parse
 import urllib.request
 from collections.abc import Iterator
@@ -26,6 +27,16 @@ from tabops.spec import CsvOptions, SourceSpec
 from tabops.store.db import redact, sqlalchemy_url, validate_identifier
 
 _MAX_DOWNLOAD_BYTES = 2 * 1024**3
+#: Compressed formats by their first bytes (the names are PyArrow's codecs).
+_COMPRESSED = [
+    (re.compile(rb"\x1f\x8b"), "gzip"),
+    (re.compile(rb"BZh[1-9]1AY&SY"), "bz2"),  # 'BZh' alone may start a CSV header
+    (re.compile(rb"\x28\xb5\x2f\xfd"), "zstd"),
+    (re.compile(rb"\x04\x22\x4d\x18"), "lz4"),
+    (re.compile(rb"\xfd7zXZ\x00"), "xz"),
+    (re.compile(rb"PK\x03\x04"), "zip"),
+]
+_READABLE = ("gzip", "bz2", "zstd", "lz4")
 BATCH_ROWS = 131_072  # rows per batch when streaming an in-memory table
 
 
@@ -131,8 +142,10 @@ def read_file(location: str | Path, csv_options: CsvOptions | None = None) -> So
 
 
 def open_file(location: str | Path, csv_options: CsvOptions | None = None) -> SourceStream:
-    """Open a CSV or Parquet file (by suffix) as a :class:`SourceStream`."""
+    """Open a CSV or Parquet file (by suffix) as a :class:`SourceStream`; a compressed CSV
+    (gzip, bzip2, zstd, lz4) is read as the CSV inside it, its hash that of the CSV."""
     data, description = read_bytes(location)
+    data = _decompressed(data, description)
     if not data:
         raise DataError(f"{description} is empty; it needs a header line and at least one row.")
     if str(location).lower().endswith((".parquet", ".pq")):
@@ -143,6 +156,27 @@ def open_file(location: str | Path, csv_options: CsvOptions | None = None) -> So
         return SourceStream(description, sha256(data), table=table)
     csv_stream = open_csv(data, csv_options or CsvOptions(), description)
     return SourceStream(description, sha256(data), csv=csv_stream)
+
+
+def _decompressed(data: bytes, description: str) -> bytes:
+    """``data`` decompressed when its first bytes say it is compressed (not its suffix: a
+    '.csv' may be gzipped and a '.gz' may not), else as it is."""
+    codec = next((c for magic, c in _COMPRESSED if magic.match(data)), None)
+    if codec is None:
+        return data
+    if codec not in _READABLE:
+        raise DataError(
+            f"{description} is a compressed file ({codec}), which tabops cannot read. "
+            "Decompress it and pass the CSV inside, or compress it with gzip or zstd."
+        )
+    try:
+        with pa.CompressedInputStream(pa.BufferReader(data), codec) as stream:
+            return bytes(stream.read())
+    except (pa.ArrowInvalid, OSError) as exc:
+        raise DataError(
+            f"{description} is a compressed file ({codec}) that cannot be decompressed: {exc}. "
+            "Is it complete? Download or copy it again."
+        ) from exc
 
 
 def read_sql(url: str, table: str | None = None, query: str | None = None) -> SourceStream:
