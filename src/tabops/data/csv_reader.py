@@ -33,6 +33,8 @@ _MAX_RECORD_LINES = 1000
 #: rejecting the whole file line by line.
 _MAX_BAD_ENCODING_LINES = 1000
 _UNCLOSED = "bad quoting: a quoted value is never closed"
+#: Ends the reason of a reject that may be a value spanning lines (multiline_values is off).
+MULTILINE_HINT = " (set source.csv.multiline_values: true if values span lines)"
 _BLOCK_SIZE = 4 << 20  # bytes PyArrow parses per batch: small enough to start COPY early
 _BATCH_ROWS = 131_072  # rows per batch from the exact path
 
@@ -398,5 +400,5 @@ def _parse_quoted(
     if reason == "unexpected end of data" or used > 1:
         if options.multiline_values:
             return _UNCLOSED
-        return _UNCLOSED + " (set source.csv.multiline_values: true if values span lines)"
+        return _UNCLOSED + MULTILINE_HINT
     return f"bad quoting: {reason}"

@@ -21,7 +21,7 @@ import pyarrow.parquet as pq
 import sqlalchemy as sa
 from sqlalchemy.exc import ArgumentError, SQLAlchemyError
 
-from tabops.data.csv_reader import CsvStream, StructuralReject, open_csv
+from tabops.data.csv_reader import MULTILINE_HINT, CsvStream, StructuralReject, open_csv
 from tabops.errors import DataError
 from tabops.spec import CsvOptions, SourceSpec
 from tabops.store.db import redact, sqlalchemy_url, validate_identifier
@@ -139,6 +139,22 @@ def read_file(location: str | Path, csv_options: CsvOptions | None = None) -> So
         lines=stream.lines,
         rejects=stream.rejects,
     )
+
+
+def read_every_record(
+    location: str | Path, csv_options: CsvOptions
+) -> tuple[SourceBatch, CsvOptions]:
+    """Read a file whole for inference, which must see every record: when records break at a
+    quote left open, the file is read again with quoted values spanning lines, and that read
+    (and its options) is kept if it rejects fewer records."""
+    batch = read_file(location, csv_options)
+    if not any(r.reason.endswith(MULTILINE_HINT) for r in batch.rejects):
+        return batch, csv_options
+    multiline = csv_options.model_copy(update={"multiline_values": True})
+    spanning = read_file(location, multiline)
+    if len(spanning.rejects) < len(batch.rejects):
+        return spanning, multiline
+    return batch, csv_options
 
 
 def open_file(location: str | Path, csv_options: CsvOptions | None = None) -> SourceStream:
