@@ -1,7 +1,8 @@
 """Inferring a project spec from data: each column's role, type, nullability and ranges.
 
 Every inference comes with a reason a person can check ("customerID: id, unique string").
-The inferred contract accepts the data it was inferred from, row for row.
+The inferred contract accepts the data it was inferred from, row for row, except the rows
+whose cells the reasons name as no number (a column is numeric when at most 1% are not).
 """
 
 from __future__ import annotations
