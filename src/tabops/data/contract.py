@@ -8,6 +8,7 @@ Rows are never dropped: each one ends up good or quarantined with its reasons.
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 from collections import defaultdict
 from dataclasses import dataclass, field
@@ -420,13 +421,30 @@ def iso_datetimes(strings: pd.Series) -> pd.Series:
     converted to UTC and naive ones taken as UTC, as serving does. Aware and naive values are
     parsed apart: pandas reads a naive value after an aware one with that one's offset."""
     aware = strings.str.contains(_ZONE_SUFFIX, na=False, regex=True)
-    parsed = pd.Series(pd.NaT, index=strings.index, dtype="datetime64[ns, UTC]")
+    parsed = pd.Series(pd.NaT, index=strings.index, dtype="datetime64[us, UTC]")
     for part in (aware, ~aware):
         if part.any():
-            parsed[part] = pd.to_datetime(
-                strings[part], errors="coerce", format="ISO8601", utc=True
-            )
+            found = pd.to_datetime(strings[part], errors="coerce", format="ISO8601", utc=True)
+            parsed[part] = found.dt.as_unit("us")
+    # pandas parses years 1677-2262 only; serving takes years 1-9999: read the rest as it does
+    # (one by one, so only what starts like a date: not every value of a string column).
+    left = parsed.isna() & strings.str.match(r"\d{4}-?\d\d", na=False)
+    if left.any():
+        parsed[left] = pd.Series(
+            [_python_iso(v) for v in strings[left]],
+            index=parsed.index[left],
+            dtype="datetime64[us, UTC]",
+        )
     return parsed
+
+
+def _python_iso(value: object) -> dt.datetime | None:
+    """One ISO 8601 value in UTC by Python's reading of it, or None."""
+    try:
+        stamp = value if isinstance(value, dt.datetime) else dt.datetime.fromisoformat(str(value))
+        return stamp.replace(tzinfo=dt.UTC) if stamp.tzinfo is None else stamp.astimezone(dt.UTC)
+    except (ValueError, OverflowError):  # e.g. 0001-01-01T00:00:00+01:00 is before year 1
+        return None
 
 
 def _from_typed(
