@@ -146,13 +146,14 @@ def read_every_record(
 ) -> tuple[SourceBatch, CsvOptions]:
     """Read a file whole for inference, which must see every record: when records break at a
     quote left open, the file is read again with quoted values spanning lines, and that read
-    (and its options) is kept if it rejects fewer records."""
+    (and its options) is kept if it yields more rows. (Fewer rejects is no sign: a stray quote
+    can join good lines into one record.)"""
     batch = read_file(location, csv_options)
     if not any(r.reason.endswith(MULTILINE_HINT) for r in batch.rejects):
         return batch, csv_options
     multiline = csv_options.model_copy(update={"multiline_values": True})
     spanning = read_file(location, multiline)
-    if len(spanning.rejects) < len(batch.rejects):
+    if spanning.table.num_rows > batch.table.num_rows:
         return spanning, multiline
     return batch, csv_options
 

@@ -13,8 +13,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from tabops.data.sources import open_file, read_file
+from tabops.data.sources import open_file, read_every_record, read_file
 from tabops.errors import DataError
+from tabops.spec import CsvOptions
 
 LINES = st.one_of(
     st.from_regex(r"[a-z0-9 ]{0,4},[a-z0-9 ]{0,4}", fullmatch=True),  # a good record
@@ -81,3 +82,19 @@ def test_unreadable_compressed_files_say_so(tmp_path: Path, content: bytes, mess
     (tmp_path / "t.csv.x").write_bytes(content)
     with pytest.raises(DataError, match=message.replace("(", r"\(").replace(")", r"\)")):
         open_file(tmp_path / "t.csv.x")
+
+
+@pytest.mark.parametrize(
+    ("text", "multiline", "rows"),
+    [
+        ('a,b\n1,"two\nlines"\n3,4\n"x\ny",5\n', True, 3),  # values spanning lines
+        ('a,b\n1,2\n3,"oops\n5,6\n7,8\n9,x"\n11,12\n', False, 5),  # a stray quote, not one
+        ("a,b\n1,2\n", False, 1),
+    ],
+)
+def test_init_reads_quoted_values_spanning_lines_only_when_the_file_has_them(
+    tmp_path: Path, text: str, multiline: bool, rows: int
+) -> None:
+    (tmp_path / "t.csv").write_text(text, encoding="utf-8")
+    batch, options = read_every_record(tmp_path / "t.csv", CsvOptions())
+    assert (options.multiline_values, batch.table.num_rows) == (multiline, rows)
