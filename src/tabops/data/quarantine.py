@@ -254,11 +254,12 @@ def replay(spec: ProjectSpec, ctx: Context, fixes: Path) -> ReplayResult:
     return result
 
 
-def _entry_ids(values: list[str], lines: np.ndarray | None, fixes: Path) -> list[int]:
-    """The quarantine ids of the replay file's rows; an edited id names its line."""
+def _entry_ids(values: list[object], lines: np.ndarray | None, fixes: Path) -> list[int]:
+    """The quarantine ids of the replay file's rows (CSV text, or Parquet integers); an edited
+    id names its line."""
     ids = []
     for position, value in enumerate(values):
-        text = value.strip()
+        text = "" if value is None else str(value).strip()
         if not _ID.fullmatch(text) or int(text) > _MAX_ID:
             line = f"line {lines[position]}" if lines is not None else f"row {position + 1}"
             raise DataError(

@@ -3,6 +3,7 @@ from __future__ import annotations
 import csv
 from pathlib import Path
 
+import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -10,7 +11,7 @@ from hypothesis import strategies as st
 
 from tabops.context import Context
 from tabops.data.ingest import run_ingest
-from tabops.data.quarantine import export_entries, get_entry, list_entries, replay
+from tabops.data.quarantine import ID_COLUMN, export_entries, get_entry, list_entries, replay
 from tabops.errors import DataError, NotFoundError
 from tabops.spec import ProjectSpec
 from tabops.store.ledger import latest_snapshot
@@ -150,3 +151,20 @@ def test_rows_still_failing_their_type_are_still_bad(
     assert (result.replayed, result.still_bad) == (0, len(rows))
     for entry in list_entries(ctx.store, loaded.name):
         assert [(r["column"], r["check"]) for r in entry.reasons] == [(column, "type")]
+
+
+def test_a_parquet_replay_file_has_integer_ids(
+    loaded: ProjectSpec, ctx: Context, tmp_path: Path
+) -> None:
+    rows = [r for r in _export(loaded, ctx, tmp_path / "fixes.csv") if r["id"] == "7"]
+    rows[0]["amount"] = "5"
+    table = pa.Table.from_pylist(rows).set_column(0, ID_COLUMN, pa.array([int(rows[0][ID_COLUMN])]))
+    pq.write_table(table, tmp_path / "fixes.parquet")
+    assert replay(loaded, ctx, tmp_path / "fixes.parquet").replayed == 1
+    pq.write_table(
+        table.set_column(0, ID_COLUMN, pa.array([None], pa.int64())), tmp_path / "x.parquet"
+    )
+    with pytest.raises(
+        DataError, match=r"x\.parquet row 1: _quarantine_id None is not a quarantine id"
+    ):
+        replay(loaded, ctx, tmp_path / "x.parquet")
