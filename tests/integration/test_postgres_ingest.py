@@ -194,3 +194,27 @@ def test_yaml_spec_with_postgres_url_env(
     result = run_ingest(load_spec(folder), Context())
     assert result.rows_loaded == 200
     assert _count(pg_url, "ingest_batches") == 1
+
+
+def test_sql_source_with_64_bit_ids_and_infinity(tmp_path: Path, pg_url: str) -> None:
+    """bigint ids past 2^53 stay exact; inf and fractions in an integer column are quarantined."""
+    engine = sa.create_engine(sqlalchemy_url(pg_url))
+    with engine.begin() as conn:
+        conn.execute(
+            sa.text(
+                "CREATE TABLE wide_ids AS SELECT 9007199254740993 + 2 * i AS id, "
+                "i::double precision AS amount, i::double precision AS count, 'red' AS color, "
+                "true AS flag, 'no' AS label FROM generate_series(0, 9) AS i"
+            )
+        )
+        conn.execute(sa.text("UPDATE wide_ids SET count = 'Infinity' WHERE amount = 1"))
+        conn.execute(sa.text("UPDATE wide_ids SET count = 2.5 WHERE amount = 2"))
+    engine.dispose()
+    spec = parse_spec(small_spec_dict(source={"url": pg_url, "table": "wide_ids"}))
+    ctx = Context(settings=Settings(home=tmp_path / ".tabops"))
+    result = run_ingest(spec, ctx)
+    assert (result.rows_in, result.rows_loaded, result.rows_quarantined) == (10, 8, 2)
+    ids = pq.read_table(result.snapshot_path).column("id").to_pylist()  # type: ignore[arg-type]
+    assert sorted(ids) == [9007199254740993 + 2 * i for i in range(10) if i not in (1, 2)]
+    messages = sorted(e.reasons[0]["message"] for e in list_entries(ctx.store, "small"))
+    assert messages == ["2.5 is not a valid integer", "inf is not a valid integer"]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Annotated
 
@@ -50,7 +51,7 @@ def init(
     Example: tabops init --data data/churn.csv --target churn --name churn
     """
     from tabops.data.infer import infer_spec, suggest_name
-    from tabops.data.sources import read_file
+    from tabops.data.sources import read_every_record
     from tabops.spec import SourceSpec, Task
 
     spec_path = output / SPEC_FILENAME
@@ -61,16 +62,21 @@ def init(
     progress = SILENT if json_output else RichProgress()
     csv_options = _csv_options(delimiter, encoding)
     with progress.step(f"Reading {data}"):
-        batch = read_file(data, csv_options)
+        batch, csv_options = read_every_record(data, csv_options)
     source_path = _relative_source(data, output)
-    stem = Path(data.split("?")[0]).stem
+    stem = Path(re.sub(r"\.(gz|bz2|zst|lz4)$", "", data.split("?")[0])).stem  # x.csv.gz: x
     inference = infer_spec(
         batch.table,
         SourceSpec(path=source_path, csv=csv_options),
         target=target,
         task=Task(task) if task else None,
         name=name or suggest_name(stem),
+        rejected=len(batch.rejects),
     )
+    if csv_options.multiline_values:
+        inference.notes.insert(
+            0, "quoted values span lines in this file: source.csv.multiline_values is true."
+        )
     output.mkdir(parents=True, exist_ok=True)
     text = dump_spec(inference.spec)
     spec_path.write_text(_spec_header(data) + text, encoding="utf-8")
@@ -79,12 +85,21 @@ def init(
             f"[yellow]Note:[/yellow] {len(batch.rejects)} malformed line(s) were skipped while "
             f"inferring (first: line {batch.rejects[0].line}, {batch.rejects[0].reason})."
         )
+    if inference.quarantined:
+        err.print(
+            f"[yellow]Note:[/yellow] {inference.quarantined:,} row(s) have values that do not fit "
+            "their column (see 'why'); ingest will quarantine them."
+        )
+    for note in inference.notes:
+        err.print(f"[yellow]Note:[/yellow] {escape(note)}")
     if json_output:
         print_json(
             {
                 "spec_path": str(spec_path),
                 "spec": inference.spec.model_dump(mode="json", exclude_defaults=True),
                 "reasons": inference.reasons,
+                "rows_to_quarantine": inference.quarantined,
+                "notes": inference.notes,
                 "warnings": inference.warnings,
             }
         )

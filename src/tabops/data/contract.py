@@ -8,6 +8,7 @@ Rows are never dropped: each one ends up good or quarantined with its reasons.
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 from collections import defaultdict
 from dataclasses import dataclass, field
@@ -22,6 +23,7 @@ from tabops.spec import ColumnRole, ColumnSpec, ColumnType, ProjectSpec
 from tabops.values import FLOAT_PATTERN, INTEGER_PATTERN, BooleanTokens
 
 _SAMPLE = 3  # example bad values quoted in a drift message
+_ZONE_SUFFIX = r"[T ]\d.*(?:[Zz]|[+-]\d\d(?::?\d\d)?)$"  # a time with a zone or offset
 
 
 @dataclass(frozen=True)
@@ -44,8 +46,9 @@ class ContractResult:
     good_index: np.ndarray  # positions of the good rows in the input
     bad_index: np.ndarray  # positions of the quarantined rows in the input
     reasons: dict[int, list[Reason]]  # input position -> every failed check
-    drift: list[str] = field(default_factory=list)
+    drift: list[str] = field(default_factory=list)  # columns missing or new: nothing checked
     failures: dict[str, dict[str, int]] = field(default_factory=dict)  # column -> check -> rows
+    retyped: list[str] = field(default_factory=list)  # columns whose values mostly failed
 
 
 @dataclass
@@ -209,8 +212,8 @@ def check_contract(
         good_index=np.flatnonzero(~bad),
         bad_index=checked.bad_positions,
         reasons=checked.reasons,
-        drift=checker.retyped(),
         failures=checker.failure_counts(),
+        retyped=checker.retyped(),
     )
 
 
@@ -408,12 +411,40 @@ def _parse_datetimes(present: pa.Array, fmt: str | None) -> pa.Array:
         return pc.cast(present, pa.timestamp("us"))
     except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
         pass
-    series = pd.Series(present.to_pandas(), dtype="object")
+    parsed = iso_datetimes(pd.Series(present.to_pandas(), dtype="object"))
+    return pa.array(parsed, type=_ARROW_TYPES[ColumnType.DATETIME])
+
+
+def iso_datetimes(strings: pd.Series) -> pd.Series:
+    """ISO 8601 strings as UTC timestamps (NaT where invalid), whatever mix of offsets ('Z',
+    '+01:00' then '+02:00' across a daylight-saving change) and naive values: aware values are
+    converted to UTC and naive ones taken as UTC, as serving does. Aware and naive values are
+    parsed apart: pandas reads a naive value after an aware one with that one's offset."""
+    aware = strings.str.contains(_ZONE_SUFFIX, na=False, regex=True)
+    parsed = pd.Series(pd.NaT, index=strings.index, dtype="datetime64[us, UTC]")
+    for part in (aware, ~aware):
+        if part.any():
+            found = pd.to_datetime(strings[part], errors="coerce", format="ISO8601", utc=True)
+            parsed[part] = found.dt.as_unit("us")
+    # pandas parses years 1677-2262 only; serving takes years 1-9999: read the rest as it does
+    # (one by one, so only what starts like a date: not every value of a string column).
+    left = parsed.isna() & strings.str.match(r"\d{4}-?\d\d", na=False)
+    if left.any():
+        parsed[left] = pd.Series(
+            [_python_iso(v) for v in strings[left]],
+            index=parsed.index[left],
+            dtype="datetime64[us, UTC]",
+        )
+    return parsed
+
+
+def _python_iso(value: object) -> dt.datetime | None:
+    """One ISO 8601 value in UTC by Python's reading of it, or None."""
     try:
-        parsed = pd.to_datetime(series, errors="coerce", format="ISO8601")
-    except (ValueError, TypeError):
-        parsed = pd.to_datetime(series, errors="coerce", format="ISO8601", utc=True)
-    return pa.array(parsed, type=pa.timestamp("us", tz=getattr(parsed.dt, "tz", None)))
+        stamp = value if isinstance(value, dt.datetime) else dt.datetime.fromisoformat(str(value))
+        return stamp.replace(tzinfo=dt.UTC) if stamp.tzinfo is None else stamp.astimezone(dt.UTC)
+    except (ValueError, OverflowError):  # e.g. 0001-01-01T00:00:00+01:00 is before year 1
+        return None
 
 
 def _from_typed(
@@ -427,15 +458,14 @@ def _from_typed(
         pa.types.is_integer(arrow) or pa.types.is_floating(arrow) or pa.types.is_decimal(arrow)
     )
     if kind == ColumnType.NUMERIC and numeric:
-        values = pc.cast(source, pa.float64())
+        # Not a safe cast: an integer past 2^53 rounds to the nearest float, as its text does.
+        values = pc.cast(source, pa.float64(), safe=False)
         finite = _as_numpy_mask(pc.is_finite(values))
         values = pc.if_else(pc.is_nan(values), None, values)
         return values, null, ~finite & ~null
-    if kind == ColumnType.INTEGER and numeric:
-        as_float = pc.cast(source, pa.float64())
-        integral = _as_numpy_mask(pc.equal(pc.floor(as_float), as_float))
-        bad = ~integral & ~null
-        kept = pc.if_else(pa.array(bad | null), None, as_float)
+    if kind == ColumnType.INTEGER and (pa.types.is_integer(arrow) or pa.types.is_floating(arrow)):
+        bad = ~_as_numpy_mask(_fits_int64(source)) & ~null
+        kept = pc.if_else(pa.array(bad | null), None, source)
         return pc.cast(kept, pa.int64()), null, bad
     if kind == ColumnType.BOOLEAN and (pa.types.is_boolean(arrow) or pa.types.is_integer(arrow)):
         if pa.types.is_boolean(arrow):
@@ -453,6 +483,19 @@ def _from_typed(
             no_bad,
         )
     return None
+
+
+def _fits_int64(source: pa.Array) -> pa.Array:
+    """Which values of an integer or float array are int64 values, without a detour through
+    float64 (it rounds 64-bit ids past 2^53): floats must be finite, whole and in range."""
+    if pa.types.is_floating(source.type):
+        return pc.and_(
+            pc.equal(pc.floor(source), source),
+            pc.and_(pc.greater_equal(source, -(2.0**63)), pc.less(source, 2.0**63)),
+        )
+    if source.type == pa.uint64():
+        return pc.less_equal(source, pa.scalar(2**63 - 1, pa.uint64()))
+    return pc.is_valid(source)  # every other integer type fits
 
 
 def raw_json(row: dict[str, Any]) -> str:

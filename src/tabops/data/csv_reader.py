@@ -13,6 +13,7 @@ Two paths give the same result:
 
 from __future__ import annotations
 
+import codecs
 import csv
 import io
 from collections import Counter
@@ -32,6 +33,8 @@ _MAX_RECORD_LINES = 1000
 #: rejecting the whole file line by line.
 _MAX_BAD_ENCODING_LINES = 1000
 _UNCLOSED = "bad quoting: a quoted value is never closed"
+#: Ends the reason of a reject that may be a value spanning lines (multiline_values is off).
+MULTILINE_HINT = " (set source.csv.multiline_values: true if values span lines)"
 _BLOCK_SIZE = 4 << 20  # bytes PyArrow parses per batch: small enough to start COPY early
 _BATCH_ROWS = 131_072  # rows per batch from the exact path
 
@@ -85,6 +88,7 @@ def open_csv(data: bytes, options: CsvOptions, name: str) -> CsvStream:
     Raises:
         DataError: the file is empty, has no usable header, or is not in the configured encoding.
     """
+    data = strip_bom(data)
     if _fast_path_possible(data, options):
         return _FastStream(data, options, name)
     return _ExactStream(_read_exact(data, options, name))
@@ -95,6 +99,13 @@ def read_csv(data: bytes, options: CsvOptions, name: str) -> CsvRead:
     stream = open_csv(data, options, name)
     table = pa.Table.from_batches(list(stream.batches()), schema=stream.schema)
     return CsvRead(table=table, lines=stream.lines, rejects=stream.rejects)
+
+
+def strip_bom(data: bytes) -> bytes:
+    """``data`` without a leading UTF-8 byte-order mark. Spreadsheet programs write one; left
+    in, it becomes part of the first column's name ('\\ufeffStatus'), which then matches
+    neither the spec nor a later file saved without it. No real text starts with these bytes."""
+    return data.removeprefix(codecs.BOM_UTF8)
 
 
 def _header(first_line: str, options: CsvOptions, name: str) -> list[str]:
@@ -389,5 +400,5 @@ def _parse_quoted(
     if reason == "unexpected end of data" or used > 1:
         if options.multiline_values:
             return _UNCLOSED
-        return _UNCLOSED + " (set source.csv.multiline_values: true if values span lines)"
+        return _UNCLOSED + MULTILINE_HINT
     return f"bad quoting: {reason}"

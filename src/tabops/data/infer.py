@@ -1,11 +1,13 @@
 """Inferring a project spec from data: each column's role, type, nullability and ranges.
 
 Every inference comes with a reason a person can check ("customerID: id, unique string").
-The inferred contract accepts the data it was inferred from, row for row.
+The inferred contract accepts the data it was inferred from, row for row, except the rows
+whose cells the reasons name as no number (a column is numeric when at most 1% are not).
 """
 
 from __future__ import annotations
 
+import math
 import re
 from dataclasses import dataclass, field
 
@@ -13,7 +15,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from tabops.data.contract import parse_strings
+from tabops.data.contract import check_contract, parse_strings
 from tabops.data.leakage import leak_reason
 from tabops.errors import DataError
 from tabops.spec import (
@@ -21,6 +23,7 @@ from tabops.spec import (
     ColumnRole,
     ColumnSpec,
     ColumnType,
+    ContractSpec,
     Observed,
     ProjectSpec,
     SourceSpec,
@@ -36,6 +39,9 @@ _MAX_CATEGORY_RATIO = 0.05
 _TEXT_MIN_LENGTH = 25
 _MAX_CLASSES = 100
 _REGRESSION_MIN_DISTINCT = 20
+#: A column is numeric when at most this share of its present values is not a number.
+_MAX_BAD_NUMBER_SHARE = 0.01
+_BAD_EXAMPLES = 3
 
 
 @dataclass
@@ -44,6 +50,8 @@ class Inference:
 
     spec: ProjectSpec
     reasons: dict[str, str]
+    quarantined: int = 0  # rows of the data that the inferred contract quarantines
+    notes: list[str] = field(default_factory=list)  # for the user, beside the reasons
     warnings: list[str] = field(default_factory=list)
 
 
@@ -81,15 +89,33 @@ def _number_range(profile: _Profile, kind: ColumnType) -> tuple[float, float]:
     return float(bounds["min"].as_py()), float(bounds["max"].as_py())
 
 
+def _not_parsed(profile: _Profile, kind: ColumnType) -> pa.Array:
+    """The present values that are not valid ``kind`` values."""
+    _, valid = parse_strings(profile.present, ColumnSpec(type=kind))
+    return profile.present.filter(pc.invert(pc.fill_null(valid, False))).drop_null()
+
+
+def _bad_cells_note(bad: pa.Array, profile: _Profile) -> str:
+    examples = ", ".join(repr(v) for v in pc.unique(bad).to_pylist()[:_BAD_EXAMPLES])
+    verb = "is" if len(bad) == 1 else "are"
+    return (
+        f"; {len(bad):,} of {profile.non_null:,} values {verb} not a number: {examples}, "
+        f"{'that row' if len(bad) == 1 else 'those rows'} will be quarantined"
+    )
+
+
 def _infer_type(profile: _Profile) -> tuple[ColumnType, str]:
-    if _parses_as(profile, ColumnType.INTEGER):
-        low, high = _number_range(profile, ColumnType.INTEGER)
-        if profile.distinct <= 2 and low >= 0 and high <= 1:
+    not_numbers = _not_parsed(profile, ColumnType.NUMERIC)
+    if profile.non_null and len(not_numbers) <= _MAX_BAD_NUMBER_SHARE * profile.non_null:
+        # Integer when every number is one; a few cells that are no number at all ('-',
+        # 'inf') do not make a number column a string column: the contract quarantines them.
+        integral = len(_not_parsed(profile, ColumnType.INTEGER)) == len(not_numbers)
+        kind = ColumnType.INTEGER if integral else ColumnType.NUMERIC
+        low, high = _number_range(profile, kind)
+        if not not_numbers and integral and profile.distinct <= 2 and low >= 0 and high <= 1:
             return ColumnType.BOOLEAN, "boolean (0/1 values)"
-        return ColumnType.INTEGER, f"integer in [{low:g}, {high:g}]"
-    if _parses_as(profile, ColumnType.NUMERIC):
-        low, high = _number_range(profile, ColumnType.NUMERIC)
-        return ColumnType.NUMERIC, f"numeric in [{low:g}, {high:g}]"
+        note = _bad_cells_note(not_numbers, profile) if len(not_numbers) else ""
+        return kind, f"{kind.value} in [{low:g}, {high:g}]{note}"
     if profile.distinct <= 2 and _parses_as(profile, ColumnType.BOOLEAN):
         return ColumnType.BOOLEAN, "boolean (yes/no or true/false values)"
     if _parses_as(profile, ColumnType.DATETIME):
@@ -121,9 +147,15 @@ def _positive_class(classes: list[str], profile: _Profile) -> tuple[str, str]:
 
 
 def infer_spec(
-    table: pa.Table, source: SourceSpec, target: str, task: Task | None, name: str
+    table: pa.Table,
+    source: SourceSpec,
+    target: str,
+    task: Task | None,
+    name: str,
+    rejected: int = 0,
 ) -> Inference:
-    """Infer a spec for ``table`` with ``target`` as the label.
+    """Infer a spec for ``table`` with ``target`` as the label; ``rejected`` records of the
+    file were structurally broken (not in ``table``).
 
     Raises:
         DataError: the target is absent, the data is empty, or the target has a single class.
@@ -155,7 +187,24 @@ def infer_spec(
     project = ProjectSpec(
         name=name, task=task, target=target, positive_class=positive, source=source, columns=columns
     )
-    return Inference(spec=project, reasons=reasons, warnings=warnings)
+    inference = Inference(spec=project, reasons=reasons, warnings=warnings)
+    _fit_quarantine_rate(inference, table, rejected)
+    return inference
+
+
+def _fit_quarantine_rate(inference: Inference, table: pa.Table, rejected: int) -> None:
+    """Check the data against its own contract, so that init can say which rows ingest will
+    quarantine; raise ``contract.max_quarantine_rate`` when the default would block the file."""
+    project = inference.spec
+    inference.quarantined = len(check_contract(table, project).bad_index)
+    bad, total = inference.quarantined + rejected, table.num_rows + rejected
+    if bad > project.contract.max_quarantine_rate * total:
+        rate = min(1.0, math.ceil(100 * bad / total + 1) / 100)  # a point of margin
+        project.contract = ContractSpec(max_quarantine_rate=rate)
+        inference.notes.append(
+            f"contract.max_quarantine_rate is {rate:.2f}, above the default, because {bad:,} of "
+            f"{total:,} rows of this file are bad; lower it once the source is cleaner."
+        )
 
 
 def _ignore_leaks(

@@ -10,11 +10,13 @@ from __future__ import annotations
 import csv
 import io
 import json
+import re
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pyarrow as pa
 import sqlalchemy as sa
 
@@ -31,6 +33,8 @@ from tabops.store.ledger import latest_snapshot
 
 ID_COLUMN = "_quarantine_id"
 HELPER_COLUMNS = (ID_COLUMN, "_line", "_reasons", "_raw")
+_ID = re.compile(r"[0-9]{1,19}")
+_MAX_ID = 2**63 - 1  # the id column is a 64-bit integer
 
 
 @dataclass
@@ -159,7 +163,7 @@ def replay(spec: ProjectSpec, ctx: Context, fixes: Path) -> ReplayResult:
         raise DataError(
             f"{fixes} has no {ID_COLUMN} column; replay files come from 'tabops quarantine export'."
         )
-    ids = [int(v) for v in table.column(ID_COLUMN).to_pylist()]
+    ids = _entry_ids(table.column(ID_COLUMN).to_pylist(), batch.lines, fixes)
     store = ctx.store
     open_ids = _open_ids(store, spec.name, ids)
     first_position: dict[int, int] = {}
@@ -173,6 +177,8 @@ def replay(spec: ProjectSpec, ctx: Context, fixes: Path) -> ReplayResult:
     )
     parent = latest_snapshot(store, spec.name)
     previous = None if parent is None else read_snapshot(Path(parent.path))
+    # A replay re-checks each row: rows that still fail are still_bad, however many there
+    # are, so only missing or new columns (checked.drift) stop it, never checked.retyped.
     checked = check_contract(data, spec, existing=previous)
     if checked.drift:
         raise DataError(f"{fixes} does not fit the spec: " + "; ".join(checked.drift))
@@ -246,6 +252,22 @@ def replay(spec: ProjectSpec, ctx: Context, fixes: Path) -> ReplayResult:
                 .values(reasons=json.dumps([r.as_dict() for r in reasons]))
             )
     return result
+
+
+def _entry_ids(values: list[object], lines: np.ndarray | None, fixes: Path) -> list[int]:
+    """The quarantine ids of the replay file's rows (CSV text, or Parquet integers); an edited
+    id names its line."""
+    ids = []
+    for position, value in enumerate(values):
+        text = "" if value is None else str(value).strip()
+        if not _ID.fullmatch(text) or int(text) > _MAX_ID:
+            line = f"line {lines[position]}" if lines is not None else f"row {position + 1}"
+            raise DataError(
+                f"{fixes} {line}: {ID_COLUMN} {value!r} is not a quarantine id. Put back the "
+                "id 'tabops quarantine export' wrote there, or delete the row."
+            )
+        ids.append(int(text))
+    return ids
 
 
 def _open_ids(store: Store, project: str, ids: list[int]) -> set[int]:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import io
+import re
 import urllib.parse
 import urllib.request
 from collections.abc import Iterator
@@ -20,12 +21,22 @@ import pyarrow.parquet as pq
 import sqlalchemy as sa
 from sqlalchemy.exc import ArgumentError, SQLAlchemyError
 
-from tabops.data.csv_reader import CsvStream, StructuralReject, open_csv
+from tabops.data.csv_reader import MULTILINE_HINT, CsvStream, StructuralReject, open_csv
 from tabops.errors import DataError
 from tabops.spec import CsvOptions, SourceSpec
 from tabops.store.db import redact, sqlalchemy_url, validate_identifier
 
 _MAX_DOWNLOAD_BYTES = 2 * 1024**3
+#: Compressed formats by their first bytes (the names are PyArrow's codecs).
+_COMPRESSED = [
+    (re.compile(rb"\x1f\x8b"), "gzip"),
+    (re.compile(rb"BZh[1-9]1AY&SY"), "bz2"),  # 'BZh' alone may start a CSV header
+    (re.compile(rb"\x28\xb5\x2f\xfd"), "zstd"),
+    (re.compile(rb"\x04\x22\x4d\x18"), "lz4"),
+    (re.compile(rb"\xfd7zXZ\x00"), "xz"),
+    (re.compile(rb"PK\x03\x04"), "zip"),
+]
+_READABLE = ("gzip", "bz2", "zstd", "lz4")
 BATCH_ROWS = 131_072  # rows per batch when streaming an in-memory table
 
 
@@ -130,9 +141,28 @@ def read_file(location: str | Path, csv_options: CsvOptions | None = None) -> So
     )
 
 
+def read_every_record(
+    location: str | Path, csv_options: CsvOptions
+) -> tuple[SourceBatch, CsvOptions]:
+    """Read a file whole for inference, which must see every record: when records break at a
+    quote left open, the file is read again with quoted values spanning lines, and that read
+    (and its options) is kept if it yields more rows. (Fewer rejects is no sign: a stray quote
+    can join good lines into one record.)"""
+    batch = read_file(location, csv_options)
+    if not any(r.reason.endswith(MULTILINE_HINT) for r in batch.rejects):
+        return batch, csv_options
+    multiline = csv_options.model_copy(update={"multiline_values": True})
+    spanning = read_file(location, multiline)
+    if spanning.table.num_rows > batch.table.num_rows:
+        return spanning, multiline
+    return batch, csv_options
+
+
 def open_file(location: str | Path, csv_options: CsvOptions | None = None) -> SourceStream:
-    """Open a CSV or Parquet file (by suffix) as a :class:`SourceStream`."""
+    """Open a CSV or Parquet file (by suffix) as a :class:`SourceStream`; a compressed CSV
+    (gzip, bzip2, zstd, lz4) is read as the CSV inside it, its hash that of the CSV."""
     data, description = read_bytes(location)
+    data = _decompressed(data, description)
     if not data:
         raise DataError(f"{description} is empty; it needs a header line and at least one row.")
     if str(location).lower().endswith((".parquet", ".pq")):
@@ -143,6 +173,27 @@ def open_file(location: str | Path, csv_options: CsvOptions | None = None) -> So
         return SourceStream(description, sha256(data), table=table)
     csv_stream = open_csv(data, csv_options or CsvOptions(), description)
     return SourceStream(description, sha256(data), csv=csv_stream)
+
+
+def _decompressed(data: bytes, description: str) -> bytes:
+    """``data`` decompressed when its first bytes say it is compressed (not its suffix: a
+    '.csv' may be gzipped and a '.gz' may not), else as it is."""
+    codec = next((c for magic, c in _COMPRESSED if magic.match(data)), None)
+    if codec is None:
+        return data
+    if codec not in _READABLE:
+        raise DataError(
+            f"{description} is a compressed file ({codec}), which tabops cannot read. "
+            "Decompress it and pass the CSV inside, or compress it with gzip or zstd."
+        )
+    try:
+        with pa.CompressedInputStream(pa.BufferReader(data), codec) as stream:
+            return bytes(stream.read())
+    except (pa.ArrowInvalid, OSError) as exc:
+        raise DataError(
+            f"{description} is a compressed file ({codec}) that cannot be decompressed: {exc}. "
+            "Is it complete? Download or copy it again."
+        ) from exc
 
 
 def read_sql(url: str, table: str | None = None, query: str | None = None) -> SourceStream:
@@ -171,10 +222,21 @@ def read_sql(url: str, table: str | None = None, query: str | None = None) -> So
         ) from exc
     finally:
         engine.dispose()
-    arrow = pa.table({name: [row[i] for row in rows] for i, name in enumerate(columns)})
+    arrow = pa.table({name: _sql_column([r[i] for r in rows]) for i, name in enumerate(columns)})
     sink = io.BytesIO()
     pq.write_table(arrow, sink)
     return SourceStream(description, sha256(sink.getvalue()), table=arrow)
+
+
+def _sql_column(values: list[object]) -> pa.Array:
+    """One column of an SQL result with the driver's types; a column whose values Arrow cannot
+    give one type without loss (SQLite stores any type anywhere: 2^62 + 1 beside 1.5, text in
+    an integer column, ints past 64 bits) is kept as text, which the contract then parses as it
+    parses CSV values."""
+    try:
+        return pa.array(values)
+    except (pa.ArrowInvalid, pa.ArrowTypeError, OverflowError):
+        return pa.array([None if v is None else str(v) for v in values], type=pa.string())
 
 
 def open_source(source: SourceSpec, root: Path) -> SourceStream:

@@ -12,6 +12,7 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 
+from tabops.data.contract import iso_datetimes
 from tabops.model.columns import DATETIME_PARTS, feature_names
 from tabops.spec import ColumnType, ProjectSpec
 
@@ -26,7 +27,7 @@ def model_frame(data: pa.Table | pd.DataFrame, spec: ProjectSpec) -> pd.DataFram
         kind = spec.columns[name].type
         values = frame[name]
         if kind == ColumnType.DATETIME:
-            stamps = pd.to_datetime(values, utc=True, errors="coerce")
+            stamps = _utc_stamps(values, spec.columns[name].format)
             for part in DATETIME_PARTS:
                 columns[f"{name}__{part}"] = getattr(stamps.dt, part).astype("float64")
         elif kind in (ColumnType.NUMERIC, ColumnType.INTEGER, ColumnType.BOOLEAN):
@@ -39,6 +40,14 @@ def model_frame(data: pa.Table | pd.DataFrame, spec: ProjectSpec) -> pd.DataFram
             as_text = values.astype("object")
             columns[name] = as_text.where(as_text.isna(), as_text.astype(str)).fillna(np.nan)
     return pd.DataFrame(columns, index=frame.index)
+
+
+def _utc_stamps(values: pd.Series, fmt: str | None) -> pd.Series:
+    """A date-time column as UTC timestamps, by the contract's rule for strings (aware values
+    converted to UTC, naive ones taken as UTC, any mix of offsets)."""
+    if values.dtype == object and fmt is None:
+        return iso_datetimes(values)
+    return pd.to_datetime(values, utc=True, errors="coerce", format=fmt)
 
 
 def json_records(frame: pd.DataFrame) -> list[dict[str, Any]]:

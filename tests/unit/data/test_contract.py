@@ -82,7 +82,8 @@ def test_missing_and_new_columns_are_drift() -> None:
 def test_mostly_wrong_type_means_retyped() -> None:
     rows = [[str(i), "x" if i < 8 else "1", "1", "red", "1", "no"] for i in range(10)]
     result = check_contract(_strings(rows), SPEC)
-    assert result.drift and "column 'amount' looks retyped: 8 of 10 values" in result.drift[0]
+    assert not result.drift
+    assert "column 'amount' looks retyped: 8 of 10 values" in result.retyped[0]
 
 
 def test_unique_values_are_tracked_across_batches() -> None:

@@ -1,6 +1,8 @@
 from __future__ import annotations
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from tabops.data.csv_reader import _FastStream, _read_exact, open_csv, read_csv
 from tabops.errors import DataError
@@ -103,3 +105,30 @@ def test_wrong_encoding_setting_fails_with_advice() -> None:
 def test_bad_headers(data: bytes, message: str) -> None:
     with pytest.raises(DataError, match=message):
         read_csv(data, OPTIONS, "t.csv")
+
+
+FIELDS = st.one_of(
+    st.text(alphabet='ab1 ,"é', max_size=6).map(lambda v: '"' + v.replace('"', '""') + '"'),
+    st.text(alphabet="ab1 é", max_size=6),
+)
+
+
+@given(
+    rows=st.lists(st.lists(FIELDS, min_size=2, max_size=3), max_size=6),
+    multiline=st.booleans(),
+    encoding=st.sampled_from(["utf-8", "UTF8", "latin-1", "cp1252"]),
+)
+@settings(max_examples=150, deadline=None)
+def test_a_utf8_byte_order_mark_is_not_part_of_the_header(
+    rows: list[list[str]], multiline: bool, encoding: str
+) -> None:
+    # Rows of two or three fields under a two-column header: some are wrong on purpose.
+    text = "Status,x\n" + "".join(",".join(row) + "\n" for row in rows)
+    data = text.encode("utf-8" if encoding.lower().startswith("utf") else encoding)
+    options = CsvOptions(multiline_values=multiline, encoding=encoding)
+    plain = read_csv(data, options, "t.csv")
+    with_bom = read_csv(b"\xef\xbb\xbf" + data, options, "t.csv")
+    assert with_bom.table.column_names == ["Status", "x"]
+    assert with_bom.table.equals(plain.table)
+    assert with_bom.lines.tolist() == plain.lines.tolist()
+    assert with_bom.rejects == plain.rejects

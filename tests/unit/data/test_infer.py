@@ -1,9 +1,12 @@
 from __future__ import annotations
 
+import random
 from pathlib import Path
 
 import pyarrow as pa
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from tabops.data.contract import check_contract
 from tabops.data.infer import infer_spec, suggest_name
@@ -111,3 +114,49 @@ def test_churn_example(churn_data: Path) -> None:
 def test_suggest_name() -> None:
     assert suggest_name("WA_Fn-UseC_-Telco-Customer-Churn") == "WA_Fn-UseC_-Telco-Customer-Churn"
     assert suggest_name("2024 data!") == "p-2024-data"
+
+
+NOT_A_NUMBER = ["-", "inf", "1e999", "-Infinity", "n.a.", "12a", "1,5", "--1"]
+
+
+@given(
+    rows=st.integers(100, 400),
+    seed=st.integers(0, 2**32 - 1),
+    integers=st.booleans(),
+    bad=st.lists(st.sampled_from(NOT_A_NUMBER), min_size=1, max_size=8),
+)
+@settings(max_examples=60, deadline=None)
+def test_a_few_cells_that_are_no_number_keep_a_column_numeric(
+    rows: int, seed: int, integers: bool, bad: list[str]
+) -> None:
+    rng = random.Random(seed)  # the values; Hypothesis draws the shape and the spoiled cells
+    cells = [
+        str(rng.randint(0, 10**6)) if integers else repr(rng.uniform(0, 1e6)) for _ in range(rows)
+    ]
+    for token, row in zip(bad, rng.sample(range(rows), len(bad)), strict=True):
+        cells[row] = token
+    table = pa.table(
+        {"amount": cells, "plan": ["basic", "pro"] * (rows // 2) + ["basic"] * (rows % 2),
+         "y": [rng.choice("ab") for _ in range(rows - 2)] + ["a", "b"]}
+    )  # fmt: skip
+    inference = infer_spec(table, SOURCE, target="y", task=None, name="n")
+    column, reason = inference.spec.columns["amount"], inference.reasons["amount"]
+    if len(bad) <= rows // 100:
+        assert column.type is (ColumnType.INTEGER if integers else ColumnType.NUMERIC)
+        assert column.role is ColumnRole.FEATURE
+        verb = "is" if len(bad) == 1 else "are"
+        assert f"; {len(bad):,} of {rows:,} values {verb} not a number: " in reason
+        assert inference.quarantined == len(bad)  # the contract quarantines those rows
+        assert inference.spec.contract.max_quarantine_rate == 0.05  # the default lets them in
+    else:
+        assert column.type not in (ColumnType.NUMERIC, ColumnType.INTEGER)
+
+
+def test_a_file_with_many_bad_rows_gets_a_quarantine_rate_that_lets_it_in() -> None:
+    n = 400  # four number columns, each with 1% bad cells in different rows: 4% + 3 rejects
+    columns = {f"x{c}": [str(i) if i % 100 != c else "-" for i in range(n)] for c in range(4)}
+    table = pa.table(columns | {"y": ["a", "b"] * (n // 2)})
+    inference = infer_spec(table, SOURCE, target="y", task=None, name="n", rejected=20)
+    assert inference.quarantined == 16
+    assert inference.spec.contract.max_quarantine_rate == 0.10  # 36 of 420 rows: 8.6% + 1
+    assert "36 of 420 rows of this file are bad" in inference.notes[0]

@@ -3,12 +3,15 @@ from __future__ import annotations
 import csv
 from pathlib import Path
 
+import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from tabops.context import Context
 from tabops.data.ingest import run_ingest
-from tabops.data.quarantine import export_entries, get_entry, list_entries, replay
+from tabops.data.quarantine import ID_COLUMN, export_entries, get_entry, list_entries, replay
 from tabops.errors import DataError, NotFoundError
 from tabops.spec import ProjectSpec
 from tabops.store.ledger import latest_snapshot
@@ -102,3 +105,66 @@ def test_replay_keeps_ids_unique_across_the_dataset(
     assert result.still_bad == len(rows)
     entry = get_entry(ctx.store, loaded.name, int(taken["_quarantine_id"]))
     assert [r["check"] for r in entry.reasons] == ["unique"]
+
+
+def _not_an_id(text: str) -> bool:
+    digits = text.strip()
+    return not (digits.isascii() and digits.isdigit() and len(digits) <= 19 and int(digits) < 2**63)
+
+
+EDITED_IDS = st.one_of(
+    st.sampled_from(["", " ", "6.0", "abc", str(10**23), "1e23", "-1", "+3", "0x1F", "٣"]),
+    st.text(st.characters(blacklist_categories=("Cs", "Cc")), max_size=25).filter(_not_an_id),
+)
+
+
+@given(edited=EDITED_IDS, which=st.integers(0, 2))
+@settings(
+    max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+def test_an_edited_id_names_its_line(
+    loaded: ProjectSpec, ctx: Context, tmp_path: Path, edited: str, which: int
+) -> None:
+    rows = _export(loaded, ctx, tmp_path / "fixes.csv")
+    rows[which]["_quarantine_id"] = edited
+    _write(tmp_path / "edited.csv", rows)
+    with pytest.raises(DataError) as raised:
+        replay(loaded, ctx, tmp_path / "edited.csv")
+    assert f"line {which + 2}: _quarantine_id {edited!r} is not a quarantine id" in str(
+        raised.value
+    )
+    assert list_entries(ctx.store, loaded.name, status="replayed") == []
+
+
+@pytest.mark.parametrize(
+    ("column", "value"), [("amount", "abc"), ("count", "1.5"), ("flag", "maybe"), ("id", "x")]
+)
+def test_rows_still_failing_their_type_are_still_bad(
+    loaded: ProjectSpec, ctx: Context, tmp_path: Path, column: str, value: str
+) -> None:
+    rows = _export(loaded, ctx, tmp_path / "fixes.csv")
+    for row in rows:  # every row fails the same type check: a batch would look retyped
+        row.update(id=row["id"] or "9", amount="1", count="1", color="red", flag="no", label="no")
+        row[column] = value
+    _write(tmp_path / "fixes.csv", rows)
+    result = replay(loaded, ctx, tmp_path / "fixes.csv")
+    assert (result.replayed, result.still_bad) == (0, len(rows))
+    for entry in list_entries(ctx.store, loaded.name):
+        assert [(r["column"], r["check"]) for r in entry.reasons] == [(column, "type")]
+
+
+def test_a_parquet_replay_file_has_integer_ids(
+    loaded: ProjectSpec, ctx: Context, tmp_path: Path
+) -> None:
+    rows = [r for r in _export(loaded, ctx, tmp_path / "fixes.csv") if r["id"] == "7"]
+    rows[0]["amount"] = "5"
+    table = pa.Table.from_pylist(rows).set_column(0, ID_COLUMN, pa.array([int(rows[0][ID_COLUMN])]))
+    pq.write_table(table, tmp_path / "fixes.parquet")
+    assert replay(loaded, ctx, tmp_path / "fixes.parquet").replayed == 1
+    pq.write_table(
+        table.set_column(0, ID_COLUMN, pa.array([None], pa.int64())), tmp_path / "x.parquet"
+    )
+    with pytest.raises(
+        DataError, match=r"x\.parquet row 1: _quarantine_id None is not a quarantine id"
+    ):
+        replay(loaded, ctx, tmp_path / "x.parquet")

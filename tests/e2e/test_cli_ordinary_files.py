@@ -1,0 +1,104 @@
+"""``init`` and ``ingest`` on ordinary files as people have them: a byte-order mark, gzip,
+daylight-saving offsets, a stray '-' among numbers, quoted values spanning lines; and a
+hand-edited replay file. Each runs the CLI as a user would."""
+
+from __future__ import annotations
+
+import csv
+import gzip
+import io
+import random
+from pathlib import Path
+
+from tests.e2e.test_cli import as_json, assert_user_error, tabops
+
+
+def _csv(rows: list[list[str]]) -> str:
+    buffer = io.StringIO()
+    csv.writer(buffer, lineterminator="\n").writerows(rows)
+    return buffer.getvalue()
+
+
+def _rows(n: int, seed: int = 0) -> list[list[str]]:
+    rng = random.Random(seed)
+    return [["Status", "amount", "plan"]] + [
+        [rng.choice(["open", "closed"]), f"{rng.uniform(0, 900):.2f}", rng.choice(["a", "b"])]
+        for _ in range(n)
+    ]
+
+
+def test_a_bom_file_and_a_later_file_without_one(tmp_path: Path) -> None:
+    rows = _rows(200)
+    (tmp_path / "data.csv").write_bytes(b"\xef\xbb\xbf" + _csv(rows[:101]).encode())
+    (tmp_path / "update.csv").write_text(_csv([rows[0], *rows[101:]]), encoding="utf-8")
+    init = as_json(tabops("init", "-d", "data.csv", "-t", "Status", "--json", cwd=tmp_path))
+    assert list(init["spec"]["columns"]) == ["Status", "amount", "plan"]
+    assert as_json(tabops("ingest", "--json", cwd=tmp_path))["rows_loaded"] == 100
+    update = tabops("ingest", "--set", "source.path=update.csv", "--set", "ingest.mode=append",
+                    "--json", cwd=tmp_path)  # fmt: skip
+    assert as_json(update)["status"] == "loaded"
+
+
+def test_gzip_csv_keeps_lines_and_loads_once(tmp_path: Path) -> None:
+    text = _csv(_rows(60)).splitlines()
+    text.insert(4, "open,1.0,a,surplus")  # line 5: one field too many
+    data = ("\n".join(text) + "\n").encode()
+    (tmp_path / "data.csv.gz").write_bytes(gzip.compress(data))
+    (tmp_path / "data.csv").write_bytes(data)
+    assert tabops("init", "-d", "data.csv.gz", "-t", "Status", cwd=tmp_path).returncode == 0
+    loaded = as_json(tabops("ingest", "--json", cwd=tmp_path))
+    assert (loaded["status"], loaded["rows_loaded"], loaded["rows_rejected"]) == ("loaded", 60, 1)
+    (entry,) = as_json(tabops("quarantine", "list", "--json", cwd=tmp_path))
+    assert entry["line"] == 5
+    plain = as_json(tabops("ingest", "--set", "source.path=data.csv", "--json", cwd=tmp_path))
+    assert plain["status"] == "already_loaded"  # the same content, compressed or not
+
+
+def test_timestamps_across_a_daylight_saving_change(tmp_path: Path) -> None:
+    stamps = ["2024-03-31T01:30:00+01:00", "2024-03-31T03:30:00+02:00", "2024-03-31T04:00:00Z",
+              "2024-03-31T05:00:00"]  # fmt: skip
+    rows = [["event_time", "amount", "Status"]] + [
+        [stamps[i % 4], str(i), "open" if i % 3 else "closed"] for i in range(40)
+    ]
+    (tmp_path / "data.csv").write_text(_csv(rows), encoding="utf-8")
+    init = as_json(tabops("init", "-d", "data.csv", "-t", "Status", "--json", cwd=tmp_path))
+    assert init["spec"]["columns"]["event_time"]["type"] == "datetime"
+    loaded = as_json(tabops("ingest", "--json", cwd=tmp_path))
+    assert (loaded["status"], loaded["rows_loaded"]) == ("loaded", 40)
+
+
+def test_a_stray_dash_among_numbers_then_an_edited_replay(tmp_path: Path) -> None:
+    rows = _rows(300)
+    rows[7][1] = "-"
+    (tmp_path / "data.csv").write_text(_csv(rows), encoding="utf-8")
+    init = as_json(tabops("init", "-d", "data.csv", "-t", "Status", "--json", cwd=tmp_path))
+    assert init["spec"]["columns"]["amount"]["type"] == "numeric"
+    assert "1 of 300 values is not a number: '-'" in init["reasons"]["amount"]
+    assert init["rows_to_quarantine"] == 1
+    loaded = as_json(tabops("ingest", "--json", cwd=tmp_path))
+    assert (loaded["status"], loaded["rows_loaded"], loaded["rows_quarantined"]) == (
+        "loaded", 299, 1,
+    )  # fmt: skip
+
+    assert tabops("quarantine", "export", "-o", "fixes.csv", cwd=tmp_path).returncode == 0
+    exported = (tmp_path / "fixes.csv").read_text(encoding="utf-8").splitlines()
+    header, row = exported[0], exported[1].split(",", 1)
+    (tmp_path / "fixes.csv").write_text(f"{header}\n6.0,{row[1]}\n", encoding="utf-8")
+    edited = tabops("quarantine", "replay", "fixes.csv", cwd=tmp_path)
+    assert_user_error(edited, "fixes.csv line 2: _quarantine_id '6.0' is not a quarantine id")
+
+    (tmp_path / "fixes.csv").write_text(f"{header}\n{row[0]},{row[1]}\n", encoding="utf-8")
+    still = as_json(tabops("quarantine", "replay", "fixes.csv", "--json", cwd=tmp_path))
+    assert (still["replayed"], still["still_bad"]) == (0, 1)  # '-' is still no number
+
+
+def test_quoted_values_spanning_lines(tmp_path: Path) -> None:
+    rows = _rows(100)
+    for row in rows[1::5]:
+        row[2] = "a\nsecond line"  # a category that spans lines, in a fifth of the rows
+    (tmp_path / "data.csv").write_text(_csv(rows), encoding="utf-8")
+    init = tabops("init", "-d", "data.csv", "-t", "Status", cwd=tmp_path)
+    assert init.returncode == 0, init.stderr
+    assert "source.csv.multiline_values is true" in " ".join(init.stderr.split())
+    loaded = as_json(tabops("ingest", "--json", cwd=tmp_path))
+    assert (loaded["status"], loaded["rows_loaded"], loaded["rows_rejected"]) == ("loaded", 100, 0)

@@ -1,0 +1,100 @@
+"""Compressed CSV files are read as the CSV inside them: same rows, lines, rejects and hash."""
+
+from __future__ import annotations
+
+import bz2
+import io
+import lzma
+import zipfile
+from pathlib import Path
+
+import pyarrow as pa
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from tabops.data.sources import open_file, read_every_record, read_file
+from tabops.errors import DataError
+from tabops.spec import CsvOptions
+
+LINES = st.one_of(
+    st.from_regex(r"[a-z0-9 ]{0,4},[a-z0-9 ]{0,4}", fullmatch=True),  # a good record
+    st.sampled_from(["1,2,3", "x", '"open,1', "", "é,ü"]),  # wrong width, bad quote, blank
+)
+
+
+def _compress(data: bytes, codec: str) -> bytes:
+    sink = pa.BufferOutputStream()
+    with pa.CompressedOutputStream(sink, codec) as stream:
+        stream.write(data)
+    return bytes(sink.getvalue())
+
+
+@given(
+    lines=st.lists(LINES, max_size=12),
+    codec=st.sampled_from(["gzip", "bz2", "zstd", "lz4"]),
+    suffix=st.sampled_from([".csv.gz", ".csv", ".gz", ".tsv.zst"]),
+)
+@settings(
+    max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+def test_compressed_csv_reads_as_the_plain_file(
+    tmp_path: Path, lines: list[str], codec: str, suffix: str
+) -> None:
+    data = ("a,b\n" + "\n".join(lines) + "\n").encode()
+    (tmp_path / "plain.csv").write_bytes(data)
+    (tmp_path / f"packed{suffix}").write_bytes(_compress(data, codec))
+    plain = read_file(tmp_path / "plain.csv")
+    packed = read_file(tmp_path / f"packed{suffix}")
+    assert packed.table.equals(plain.table)
+    assert packed.lines.tolist() == plain.lines.tolist()  # type: ignore[union-attr]
+    assert packed.rejects == plain.rejects  # with the lines of the plain file
+    assert packed.content_hash == plain.content_hash  # one content, loaded once
+
+
+def test_python_compressors_are_read_too(tmp_path: Path) -> None:
+    data = b"a,b\n1,2\n"
+    (tmp_path / "t.csv.bz2").write_bytes(bz2.compress(data))
+    assert read_file(tmp_path / "t.csv.bz2").table.to_pylist() == [{"a": "1", "b": "2"}]
+
+
+def test_a_header_starting_like_bzip2_is_plain_text(tmp_path: Path) -> None:
+    (tmp_path / "t.csv").write_bytes(b"BZh9,b\n1,2\n")
+    assert read_file(tmp_path / "t.csv").table.column_names == ["BZh9", "b"]
+
+
+def _zip(data: bytes) -> bytes:
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        archive.writestr("t.csv", data)
+    return buffer.getvalue()
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        (lzma.compress(b"a,b\n1,2\n"), "is a compressed file (xz), which tabops cannot read"),
+        (_zip(b"a,b\n1,2\n"), "is a compressed file (zip), which tabops cannot read"),
+        (_compress(b"a,b\n" * 5000, "gzip")[:-40], "is a compressed file (gzip) that cannot be"),
+    ],
+)
+def test_unreadable_compressed_files_say_so(tmp_path: Path, content: bytes, message: str) -> None:
+    (tmp_path / "t.csv.x").write_bytes(content)
+    with pytest.raises(DataError, match=message.replace("(", r"\(").replace(")", r"\)")):
+        open_file(tmp_path / "t.csv.x")
+
+
+@pytest.mark.parametrize(
+    ("text", "multiline", "rows"),
+    [
+        ('a,b\n1,"two\nlines"\n3,4\n"x\ny",5\n', True, 3),  # values spanning lines
+        ('a,b\n1,2\n3,"oops\n5,6\n7,8\n9,x"\n11,12\n', False, 5),  # a stray quote, not one
+        ("a,b\n1,2\n", False, 1),
+    ],
+)
+def test_init_reads_quoted_values_spanning_lines_only_when_the_file_has_them(
+    tmp_path: Path, text: str, multiline: bool, rows: int
+) -> None:
+    (tmp_path / "t.csv").write_text(text, encoding="utf-8")
+    batch, options = read_every_record(tmp_path / "t.csv", CsvOptions())
+    assert (options.multiline_values, batch.table.num_rows) == (multiline, rows)
