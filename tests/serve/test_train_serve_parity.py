@@ -59,7 +59,8 @@ def generated_csv(rows: int = 600, seed: int = 7) -> str:
             rng.choice(["TRUE", "FALSE"]),
             "NA" if rng.random() < 0.05 else f"{balance:.2f}",
             int(rng.integers(18, 90)),
-            str(np.datetime64("2024-01-01T00:30") + np.timedelta64(rng.integers(0, 8760), "h")),
+            str(np.datetime64("2024-01-01T00:30") + np.timedelta64(rng.integers(0, 8760), "h"))
+            + rng.choice(["", "Z", "+02:00", "-05:00"]),  # mixed offsets: read as UTC
             rng.choice(["basic", "plus, annual", "pro"]),
             "Yes" if odds > 0 else "No",
         ])  # fmt: skip
@@ -244,10 +245,12 @@ def test_a_byte_order_mark_and_padding_in_a_csv_body_are_read_as_a_file_is(
     generated: Project, generated_client: TestClient
 ) -> None:
     ids = generated.ids[:3]
-    padded = [",".join(f" {f} " if f and "," not in f else f for f in next(csv.reader([line])))
-              for line in (generated.lines[i] for i in ids)]  # fmt: skip
-    plain = csv_body(generated, ids)
-    for body in ("\ufeff" + plain, "\n".join([generated.header, *padded]) + "\n"):
+    padded = io.StringIO()
+    writer = csv.writer(padded, lineterminator="\n")
+    writer.writerow(next(csv.reader([generated.header])))
+    for fields in _fields(generated, ids):  # every value with spaces around it, as files have
+        writer.writerow([f" {value} " if value else value for value in fields.values()])
+    for body in ("\ufeff" + csv_body(generated, ids), padded.getvalue()):
         response = generated_client.post("/invocations", content=body.encode(),
                                          headers={"content-type": "text/csv"})  # fmt: skip
         assert response.status_code == 200, response.text
