@@ -253,7 +253,7 @@ def simulate_table(
     import pyarrow as pa
 
     from tabops.data.synth.output import table_names
-    from tabops.store.db import TableWrite
+    from tabops.store.bulk import TableWrite
     from tabops.store.labels import upsert_labels
 
     name = table_names(table)["transactions"]

@@ -21,7 +21,8 @@ from tabops.data.ingest import IngestResult, run_ingest
 from tabops.data.quarantine import list_entries
 from tabops.settings import Settings
 from tabops.spec import ProjectSpec, parse_spec
-from tabops.store.db import TableWrite, open_store, sqlalchemy_url
+from tabops.store.bulk import TableWrite
+from tabops.store.db import open_store, sqlalchemy_url
 from tabops.store.ledger import list_batches, list_snapshots
 from tests.conftest import SMALL_HEADER, small_spec_dict, write_project
 

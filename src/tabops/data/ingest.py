@@ -40,7 +40,7 @@ from tabops.errors import DataError, SpecError
 from tabops.progress import Advance
 from tabops.spec import ProjectSpec
 from tabops.store import schema
-from tabops.store.db import Put
+from tabops.store.bulk import Put
 from tabops.store.ledger import (
     find_committed_batch,
     is_conflict,

@@ -28,7 +28,8 @@ from tabops.data.sources import read_file
 from tabops.errors import DataError, NotFoundError
 from tabops.spec import CsvOptions, ProjectSpec
 from tabops.store import schema
-from tabops.store.db import Store, _table_for, validate_identifier
+from tabops.store.bulk import table_for
+from tabops.store.db import Store, validate_identifier
 from tabops.store.ledger import latest_snapshot
 
 ID_COLUMN = "_quarantine_id"
@@ -242,7 +243,7 @@ def replay(spec: ProjectSpec, ctx: Context, fixes: Path) -> ReplayResult:
                 )
             )
             if spec.ingest.table:
-                target = _table_for(validate_identifier(spec.ingest.table), checked.good.schema)
+                target = table_for(validate_identifier(spec.ingest.table), checked.good.schema)
                 target.create(conn, checkfirst=True)
                 conn.execute(target.insert(), checked.good.to_pylist())
         for entry_id, reasons in bad.items():

@@ -1,7 +1,8 @@
-"""Connecting to the tabops store, migrating it, and writing batches atomically.
+"""Connecting to the tabops store and migrating it; atomic bulk writes start here too
+(:meth:`Store.bulk`, implemented in :mod:`tabops.store.bulk`).
 
 The store is SQLite in the embedded workspace and PostgreSQL in production; the URL decides,
-and this module is the only place where the two differ. Bulk writes on PostgreSQL go through
+and ``store/`` is the only place where the two differ. Bulk writes on PostgreSQL go through
 ADBC's Arrow-native binary COPY so that no Python code runs per row.
 """
 
@@ -10,20 +11,21 @@ from __future__ import annotations
 import logging
 import re
 import threading
-from collections.abc import Callable, Iterator, Sequence
-from contextlib import AbstractContextManager, contextmanager
-from dataclasses import dataclass
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Protocol, TypeAlias
+from typing import TYPE_CHECKING, Any
 
-import pyarrow as pa
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine, make_url
 from sqlalchemy.exc import ArgumentError, SQLAlchemyError
 
-from tabops.background import background
 from tabops.errors import StoreError
-from tabops.store import schema
+
+if TYPE_CHECKING:
+    import pyarrow as pa
+
+    from tabops.store.bulk import BulkTransaction, TableWrite
 
 log = logging.getLogger(__name__)
 
@@ -68,15 +70,6 @@ def redact(url: str) -> str:
 
 def _libpq_uri(url: sa.URL) -> str:
     return url.set(drivername="postgresql").render_as_string(hide_password=False)
-
-
-@dataclass(frozen=True)
-class TableWrite:
-    """Rows for one table, part of an atomic batch write."""
-
-    table: str
-    rows: pa.Table
-    replace: bool = False  # delete the table's rows first, in the same transaction
 
 
 class Store:
@@ -151,16 +144,20 @@ class Store:
         Unique-key violations raise sqlalchemy.exc.IntegrityError (SQLite) or
         adbc_driver_manager.IntegrityError (PostgreSQL).
         """
+        from tabops.store.bulk import SqlTransaction
+
         if self.is_postgres:
             with self._adbc_transaction() as transaction:
                 yield transaction
         else:
             with self.connect() as conn:
-                yield _SqlTransaction(conn)
+                yield SqlTransaction(conn)
 
     @contextmanager
     def _adbc_transaction(self) -> Iterator[BulkTransaction]:
         from adbc_driver_postgresql import dbapi
+
+        from tabops.store.bulk import AdbcTransaction
 
         try:
             conn = dbapi.connect(_libpq_uri(self._url))
@@ -168,7 +165,7 @@ class Store:
             raise self._unreachable(exc) from exc
         try:
             with conn.cursor() as cursor:
-                yield _AdbcTransaction(cursor, self)
+                yield AdbcTransaction(cursor, self)
             conn.commit()
         except BaseException:
             conn.rollback()
@@ -196,74 +193,9 @@ class Store:
             result = conn.execute(query)
             rows = [dict(row._mapping) for row in result]
             columns = list(result.keys())
+        import pyarrow as pa
+
         return pa.Table.from_pylist(rows) if rows else pa.table({c: [] for c in columns})
-
-
-Rows: TypeAlias = pa.Table | pa.RecordBatchReader
-
-
-#: Puts one batch into a streaming append.
-Put: TypeAlias = Callable[[pa.RecordBatch], None]
-
-
-class BulkTransaction(Protocol):
-    """Appends rows to tables inside one transaction."""
-
-    def append(self, table: str, rows: Rows, replace: bool = False) -> None:
-        """Append ``rows`` to ``table`` (created from the rows' schema if missing); with
-        ``replace``, the table's old rows go first, in the same transaction."""
-        ...
-
-    def stream(
-        self, table: str, schema: pa.Schema, replace: bool = False
-    ) -> AbstractContextManager[Put]:
-        """Append batches one by one as they are produced (see :meth:`append`)."""
-        ...
-
-
-class _AdbcTransaction:
-    def __init__(self, cursor: Any, store: Store) -> None:
-        self._cursor, self._store = cursor, store
-
-    def append(self, table: str, rows: Rows, replace: bool = False) -> None:
-        validate_identifier(table)
-        if replace and self._store.table_exists(table):
-            self._cursor.execute(f'TRUNCATE "{table}"')  # transactional in PostgreSQL
-        if isinstance(rows, pa.Table) and rows.num_rows == 0:
-            return
-        self._cursor.adbc_ingest(table, rows, mode="create_append")
-
-    def stream(
-        self, table: str, schema: pa.Schema, replace: bool = False
-    ) -> AbstractContextManager[Put]:
-        # The COPY pulls from a background queue, so the next batch is produced meanwhile.
-        def copy(batches: Iterator[pa.RecordBatch]) -> None:
-            self.append(table, pa.RecordBatchReader.from_batches(schema, batches), replace)
-
-        return background(copy, name=f"copy-{table}")
-
-
-class _SqlTransaction:
-    def __init__(self, conn: Connection) -> None:
-        self._conn = conn
-
-    def append(self, table: str, rows: Rows, replace: bool = False) -> None:
-        validate_identifier(table)
-        target = schema.metadata.tables.get(table)
-        if target is None:
-            target = _table_for(table, rows.schema)
-            target.create(self._conn, checkfirst=True)
-        if replace:
-            self._conn.execute(target.delete())
-        batches = rows.to_batches() if isinstance(rows, pa.Table) else rows
-        for batch in batches:
-            if batch.num_rows:
-                self._conn.execute(target.insert(), batch.to_pylist())
-
-    @contextmanager
-    def stream(self, table: str, schema: pa.Schema, replace: bool = False) -> Iterator[Put]:
-        self.append(table, schema.empty_table(), replace)
-        yield lambda batch: self.append(table, pa.Table.from_batches([batch], schema))
 
 
 def open_store(url: str, migrate: bool = True) -> Store:
@@ -282,25 +214,3 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.execute("PRAGMA journal_mode=WAL")
     cursor.execute("PRAGMA busy_timeout=30000")
     cursor.close()
-
-
-_ARROW_TO_SQL: list[tuple[Any, Any]] = [
-    (pa.types.is_boolean, sa.Boolean),
-    (pa.types.is_integer, sa.BigInteger),
-    (pa.types.is_floating, sa.Float),
-    (pa.types.is_timestamp, sa.DateTime),
-    (pa.types.is_date, sa.Date),
-]
-
-
-def _table_for(name: str, arrow_schema: pa.Schema) -> sa.Table:
-    """An SQLAlchemy table whose columns fit ``arrow_schema`` (for user data tables)."""
-    columns = []
-    for field in arrow_schema:
-        sql_type: Any = sa.Text
-        for matches, candidate in _ARROW_TO_SQL:
-            if matches(field.type):
-                sql_type = candidate
-                break
-        columns.append(sa.Column(field.name, sql_type))
-    return sa.Table(name, sa.MetaData(), *columns)

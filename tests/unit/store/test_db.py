@@ -9,7 +9,8 @@ import sqlalchemy as sa
 from tabops.devtools.postgres import free_port
 from tabops.errors import StoreError
 from tabops.store import schema
-from tabops.store.db import TableWrite, open_store, redact, sqlalchemy_url, validate_identifier
+from tabops.store.bulk import TableWrite
+from tabops.store.db import open_store, redact, sqlalchemy_url, validate_identifier
 
 
 def test_migrations_create_every_table(tmp_path: Path) -> None:

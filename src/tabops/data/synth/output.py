@@ -128,7 +128,7 @@ def write_fraud_tables(
     Raises:
         StoreError: a bad table name, or the store cannot be used.
     """
-    from tabops.store.db import TableWrite
+    from tabops.store.bulk import TableWrite
 
     names = table_names(table)
     tables = _tables(dataset)
