@@ -62,6 +62,10 @@ bench-soak: install setup-loadgen  ## L3: tabops serve at 70% of its knee for 30
 bench-serve: install setup-loadgen  ## 1-row requests: tabops serve vs mlflow models serve vs bare ONNX
 	$(BIN)/python benchmarks/serve.py
 
+.PHONY: bench-serve-startup
+bench-serve-startup: install  ## Import time of the server module and start-to-ready, tabops vs mlflow
+	$(BIN)/python benchmarks/serve_startup.py
+
 .PHONY: bench-synth
 bench-synth: install  ## Synthetic fraud generator: transactions per second on one core
 	OMP_NUM_THREADS=1 $(BIN)/python benchmarks/synth.py
