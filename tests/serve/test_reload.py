@@ -139,7 +139,7 @@ def register_only(project: ServedProject, spec: ProjectSpec, run_id: str) -> Mod
     tags = {k: v for k, v in run.data.tags.items() if k in VERSION_TAGS}
     version = registry.register(run_id, run.data.tags["tabops.model_uri"], tags)
     rows = frozen_test_rows(spec, project.ctx, registry, version)
-    version, _ = compile_version(spec, registry, version, rows)
+    version, _ = compile_version(spec, registry, version, rows, registry.load_pipeline(version))
     return version
 
 

@@ -49,10 +49,11 @@ EXAMPLE_ROWS = 5
 
 
 def compile_version(
-    spec: ProjectSpec, registry: Registry, version: ModelVersion, test_rows: pa.Table
-) -> tuple[ModelVersion, Compiled]:
-    """Compile ``version``'s pipeline, check parity on its frozen test rows, log the result."""
-    pipeline = registry.load_pipeline(version)
+    spec: ProjectSpec, registry: Registry, version: ModelVersion, test_rows: pa.Table,
+    pipeline: Any,
+) -> tuple[ModelVersion, Compiled]:  # fmt: skip
+    """Compile ``version``'s ``pipeline``, check parity on its frozen test rows, log the
+    result."""
     compiled = compile_pipeline(pipeline, model_frame(test_rows, spec))
     folder = Path(tempfile.mkdtemp(prefix="tabops-compiled-"))
     files = {

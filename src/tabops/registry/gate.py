@@ -46,18 +46,21 @@ class Decision:
 
 def gate(
     spec: ProjectSpec, ctx: Context, registry: Registry, candidate: ModelVersion,
-    force: bool = False, action: str = "gate",
+    force: bool = False, action: str = "gate", loaded: tuple[pa.Table, Any] | None = None,
 ) -> Decision:  # fmt: skip
     """Compare ``candidate`` with the champion on the candidate's frozen test rows and move
-    the ``champion`` alias if it passes (or ``force``); audit the decision either way."""
+    the ``champion`` alias if it passes (or ``force``); audit the decision either way.
+    ``loaded``: the candidate's frozen test rows and pipeline, when the caller has them."""
     champion = registry.by_alias(CHAMPION)
     decision = Decision(
         action, False, registry.name, candidate.version, champion.version if champion else None
     )
     metric = spec.metric
-    rows = frozen_test_rows(spec, ctx, registry, candidate)
+    rows, pipeline = loaded or (
+        frozen_test_rows(spec, ctx, registry, candidate),
+        registry.load_pipeline(candidate),
+    )
     x, y = model_frame(rows, spec), target_values(rows, spec)
-    pipeline = registry.load_pipeline(candidate)
     scored = evaluate(pipeline, x, y, spec).metrics
     decision.metrics["candidate"] = _finite(scored)
     failures = _data_failures(spec, ctx, candidate) + _perfect_failures(metric, scored, spec)

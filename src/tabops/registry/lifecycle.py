@@ -68,10 +68,10 @@ def run_register(
     registry = registry_for(spec, ctx)
     version = registry.register(run.info.run_id, model_uri, tags)
     compiled = None
+    loaded = frozen_test_rows(spec, ctx, registry, version), registry.load_pipeline(version)
     if KIND_TAG not in version.tags:
-        rows = frozen_test_rows(spec, ctx, registry, version)
-        version, compiled = compile_version(spec, registry, version, rows)
-    decision = gate(spec, ctx, registry, version, force=force)
+        version, compiled = compile_version(spec, registry, version, *loaded)
+    decision = gate(spec, ctx, registry, version, force=force, loaded=loaded)
     return RegisterResult(version, decision, compiled.report() if compiled else None)
 
 
