@@ -282,9 +282,12 @@ async def invocations(request: Request) -> Response:
 async def oip_infer(model_name: str, request: Request) -> Response:
     state = _state(request)
     state.auth.require(request)
-    available = list(_oip_outputs(_oip_model(state, model_name)))
+    model = _oip_model(state, model_name)
+    available = list(_oip_outputs(model))
     payload = await _json(request)
-    records, request_id = oip_records(payload, state.limits.max_batch_rows)
+    records, request_id = oip_records(
+        payload, state.limits.max_batch_rows, model.schema.json_schema()
+    )
     wanted = oip_requested_outputs(payload, available)
     served, outputs, scores = await _score(request, state, records, batch=True)
     tensors = [
