@@ -348,6 +348,12 @@ class ServeSpec(_Strict):
     deadline_ms: int = Field(
         default=2000, ge=1, description="A request waiting longer than this gets 503."
     )
+    body_timeout: float = Field(
+        default=10.0,
+        gt=0,
+        description="Seconds a client has to send its whole request body; a slower one gets "
+        "408 and its connection closed (a slow upload must not hold an in-flight slot).",
+    )
     spill_max_mb: int = Field(
         default=1024,
         ge=1,

@@ -41,11 +41,13 @@ def project(tmp_path_factory: pytest.TempPathFactory) -> ServedProject:
 
 @pytest.fixture(scope="module")
 def server(project: ServedProject) -> Iterator[Server]:
-    """Two requests at once at most, a 500 ms deadline, the default 4 MB body limit."""
+    """Two requests at once at most, a 500 ms deadline, the default 4 MB body limit; the body
+    deadline long (these tests stall bodies on purpose; its own test sets it short)."""
     with running_server(
         project,
         "--set", "serve.max_in_flight=2",
         "--set", f"serve.deadline_ms={DEADLINE_MS}",
+        "--set", "serve.body_timeout=600",
     ) as running:  # fmt: skip
         yield running
 
@@ -305,3 +307,43 @@ def test_load_at_four_times_capacity_with_slow_predictions(project: ServedProjec
     assert statistics.median(refused) < 0.1
     assert p99 < 1.0
     assert served.predictor.calls == statuses[200]
+
+
+def test_slow_bodies_get_408_at_the_body_deadline_and_free_their_slots(
+    project: ServedProject,
+) -> None:
+    """Six clients (two on each route that reads a body: the fast path, a FastAPI route, and
+    one whose body FastAPI parses) send their headers and part of a body, then stall, holding
+    all six in-flight slots. At serve.body_timeout each gets 408 (the one error shape, the
+    connection closed), the metric counts them, and a normal request is served again (issue 11,
+    item 9)."""
+    timeout = 2.0
+    with running_server(
+        project,
+        "--set", "serve.max_in_flight=6",
+        "--set", f"serve.body_timeout={timeout}",
+    ) as slow_server:  # fmt: skip
+        stalled = [connect(slow_server.url) for _ in range(6)]
+        try:
+            sent_at = []
+            paths = ["/predict", "/invocations", "/feedback"] * 2
+            for sock, path in zip(stalled, paths, strict=True):
+                sock.sendall(head(path, Content_Length=str(len(BODY))) + BODY[:10])
+                sent_at.append(time.monotonic())
+            for sock, started in zip(stalled, sent_at, strict=True):
+                status, headers, body = read_response(sock, timeout=60)
+                assert time.monotonic() - started >= timeout  # not before the deadline
+                assert status == 408, body
+                assert orjson.loads(body)["error"]["code"] == "body_timeout"
+                assert "serve.body_timeout" in orjson.loads(body)["error"]["message"]
+                assert headers.get("connection") == "close"
+                assert not check_response(status, body, headers)
+        finally:
+            for sock in stalled:
+                sock.close()
+        deadline = time.monotonic() + 30
+        while (response := predict_once(slow_server.url)).status_code != 200:
+            assert response.status_code == 503 and time.monotonic() < deadline, response.text
+            time.sleep(0.1)
+        metrics = httpx.get(f"{slow_server.url}/metrics", timeout=10).text
+        assert re.search(r"^tabops_body_timeouts_total 6\.0$", metrics, re.M), metrics
