@@ -332,6 +332,16 @@ class DecisionSpec(_Strict):
         return self
 
 
+class FeedbackSpec(_Strict):
+    """What ``POST /feedback`` keeps."""
+
+    accept_unknown_ids: bool = Field(
+        default=False,
+        description="Keep labels whose request_id names no logged prediction (when labels may "
+        "arrive before their predictions); by default they are answered as unknown, not kept.",
+    )
+
+
 class ServeSpec(_Strict):
     """How ``tabops serve`` answers, limits and logs requests."""
 
@@ -363,6 +373,7 @@ class ServeSpec(_Strict):
     grace_period: float = Field(
         default=20.0, gt=0, description="Seconds a SIGTERM waits for requests and the log."
     )
+    feedback: FeedbackSpec = Field(default_factory=FeedbackSpec)
 
 
 class ProjectSpec(_Strict):

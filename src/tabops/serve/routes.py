@@ -7,6 +7,7 @@ import contextlib
 import math
 import re
 import time
+from collections import Counter
 from datetime import UTC, datetime
 from typing import Any, Literal
 
@@ -482,15 +483,27 @@ class Feedback(BaseModel):
 
 
 class FeedbackResult(BaseModel):
-    stored: int
+    stored: int = Field(description="Labels kept (a request_id sent twice is kept once).")
     status: Literal["stored"] = "stored"
+    unknown_request_ids: list[str] = Field(
+        default_factory=list,
+        description="request_ids that name no logged prediction: not kept, unless "
+        "serve.feedback.accept_unknown_ids is set in tabops.yaml.",
+    )
+    duplicate_request_ids: list[str] = Field(
+        default_factory=list,
+        description="request_ids sent more than once in this request: the last label is kept.",
+    )
 
 
 @router.post(
     "/feedback",
     summary="Record ground-truth labels",
     description="Late labels for monitoring, by request_id (as answered by /predict) or by "
-    "entity id and event time. Sending a request_id's label again replaces it.",
+    "entity id and event time. Sending a request_id's label again replaces it; within one "
+    "request the last label of a request_id counts (the others are listed as duplicates). "
+    "A request_id that names no logged prediction is listed as unknown and not kept, unless "
+    "the spec sets serve.feedback.accept_unknown_ids. 'stored' counts the labels kept.",
     responses={**_JSON_ERRORS},  # type: ignore[dict-item]
     dependencies=[Depends(_require_key)],  # before the body is validated: 401 beats 422
 )
@@ -506,8 +519,9 @@ async def feedback(body: Feedback, request: Request) -> FeedbackResult:
                 f"labels[{position}]: give a request_id, or an entity_id with its event_time.",
             )
         rows.append(_label_row(state, served, position, item, body.source))
+    rows, duplicates = _last_per_request_id(rows)
     try:
-        await run_in_threadpool(_store_labels, state, rows)
+        kept, unknown = await run_in_threadpool(_keep_labels, state, rows)
     except TabopsError as exc:
         raise ApiError(
             503,
@@ -515,7 +529,18 @@ async def feedback(body: Feedback, request: Request) -> FeedbackResult:
             "The store is unavailable; retry the labels.",
             headers={"retry-after": "5"},
         ) from exc
-    return FeedbackResult(stored=len(rows))
+    return FeedbackResult(
+        stored=kept, unknown_request_ids=unknown, duplicate_request_ids=duplicates
+    )
+
+
+def _last_per_request_id(rows: list[dict[str, Any]]) -> tuple[list[dict[str, Any]], list[str]]:
+    """One row per request_id (the last sent, as a resent label replaces the stored one), and
+    the request_ids sent more than once."""
+    last = {r["request_id"]: r for r in rows if r["request_id"] is not None}
+    sent = Counter(r["request_id"] for r in rows if r["request_id"] is not None)
+    kept = [r for r in rows if r["request_id"] is None or last[r["request_id"]] is r]
+    return kept, [request_id for request_id, times in sent.items() if times > 1]
 
 
 def _label_row(
@@ -559,15 +584,40 @@ def _label_row(
     }
 
 
-def _store_labels(state: ServeState, rows: list[dict[str, Any]]) -> None:
+def _keep_labels(state: ServeState, rows: list[dict[str, Any]]) -> tuple[int, list[str]]:
+    """Store the labels the spec lets us keep; how many, and the unknown request_ids."""
     from tabops.store.labels import upsert_labels
 
     try:
+        unknown = _unknown_request_ids(state, rows)
+        if unknown and not state.limits.feedback.accept_unknown_ids:
+            skip = set(unknown)
+            rows = [r for r in rows if r["request_id"] not in skip]
         upsert_labels(state.settings.store_url, rows)
     except TabopsError:
         raise
     except Exception as exc:
         raise StoreError("The labels could not be stored.") from exc
+    return len(rows), unknown
+
+
+def _unknown_request_ids(state: ServeState, rows: list[dict[str, Any]]) -> list[str]:
+    """The rows' request_ids with no prediction in the store, in their order. This server's
+    own recent predictions may still be in its journal: given up to 2 s to be copied."""
+    from tabops.store.labels import logged_request_ids
+
+    def unlogged(ids: list[str]) -> list[str]:
+        found = logged_request_ids(state.settings.store_url, state.spec.name, ids) if ids else set()
+        return [i for i in ids if i not in found]
+
+    unknown = unlogged([r["request_id"] for r in rows if r["request_id"] is not None])
+    journal = state.journal
+    if unknown and journal is not None:
+        target, give_up = journal.stats.appended, time.monotonic() + 2.0
+        while journal.stats.written < target and time.monotonic() < give_up:
+            time.sleep(0.02)
+        unknown = unlogged(unknown)
+    return unknown
 
 
 @router.post(
