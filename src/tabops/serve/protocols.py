@@ -223,9 +223,10 @@ def _takes(kinds: set[str], datatype: str) -> bool:
 
 
 def _fits(datatype: str, value: Any) -> bool:
-    if datatype in _INT_RANGES:
+    if datatype in _INT_RANGES:  # 3.0 is the integer 3 (as the request schema reads it)
         low, high = _INT_RANGES[datatype]
-        return type(value) is int and low <= value <= high
+        whole = type(value) is int or (type(value) is float and value.is_integer())
+        return whole and low <= value <= high
     if datatype in _FLOAT_MAX:
         return type(value) in (int, float) and abs(value) <= _FLOAT_MAX[datatype]
     return type(value) is (bool if datatype == "BOOL" else str)

@@ -3,6 +3,7 @@ column is sent once (issue 11, item 8)."""
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import pytest
@@ -52,11 +53,13 @@ def records(*tensors: dict[str, Any]) -> list[dict[str, Any]]:
 
 
 def in_range(datatype: str) -> st.SearchStrategy[Any]:
-    if datatype in INT_RANGES:
-        return st.integers(*INT_RANGES[datatype])
+    if datatype in INT_RANGES:  # an integral float is that integer
+        ints = st.integers(*INT_RANGES[datatype])
+        return ints | ints.filter(lambda n: abs(n) <= 2**53).map(float)
     if datatype in FLOAT_MAX:
         limit = FLOAT_MAX[datatype]
-        return st.floats(-limit, limit) | st.integers(-(2**53), 2**53)
+        whole = int(min(limit, 2**53))
+        return st.floats(-limit, limit) | st.integers(-whole, whole)
     return st.booleans() if datatype == "BOOL" else st.text(max_size=20)
 
 
@@ -68,7 +71,8 @@ def out_of_range(datatype: str) -> st.SearchStrategy[Any]:
             st.integers(max_value=low - 1)
             | st.integers(min_value=high + 1)
             | st.floats(allow_nan=False, allow_infinity=False).filter(lambda f: f != int(f))
-            | st.floats(-1e6, 1e6).map(lambda f: float(int(f)))  # 3.0 is not an INT value
+            | st.floats(min_value=math.nextafter(high, math.inf), allow_infinity=False)
+            | st.floats(max_value=math.nextafter(low, -math.inf), allow_infinity=False)
         )
     elif datatype in FLOAT_MAX:
         limit = FLOAT_MAX[datatype]
