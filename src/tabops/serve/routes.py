@@ -603,7 +603,8 @@ def _keep_labels(state: ServeState, rows: list[dict[str, Any]]) -> tuple[int, li
 
 def _unknown_request_ids(state: ServeState, rows: list[dict[str, Any]]) -> list[str]:
     """The rows' request_ids with no prediction in the store, in their order. This server's
-    own recent predictions may still be in its journal: given up to 2 s to be copied."""
+    own recent predictions may still be in its journal: while the store is up, they are given
+    up to 10 s to be copied (a busy machine may take a while)."""
     from tabops.store.labels import logged_request_ids
 
     def unlogged(ids: list[str]) -> list[str]:
@@ -613,8 +614,10 @@ def _unknown_request_ids(state: ServeState, rows: list[dict[str, Any]]) -> list[
     unknown = unlogged([r["request_id"] for r in rows if r["request_id"] is not None])
     journal = state.journal
     if unknown and journal is not None:
-        target, give_up = journal.stats.appended, time.monotonic() + 2.0
-        while journal.stats.written < target and time.monotonic() < give_up:
+        target, give_up = journal.stats.appended, time.monotonic() + 10.0
+        while journal.stats.written < target and journal.stats.store_up:
+            if time.monotonic() > give_up:
+                break
             time.sleep(0.02)
         unknown = unlogged(unknown)
     return unknown
