@@ -26,19 +26,24 @@ def project(tmp_path_factory: pytest.TempPathFactory) -> ServedProject:
     return shared_project(tmp_path_factory)
 
 
-def serve_until_exit(project: ServedProject, port: int) -> subprocess.CompletedProcess[str]:
+def serve_until_exit(
+    project: ServedProject, port: int, *args: str
+) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [TABOPS, "serve", "--spec", str(project.folder), "--port", str(port)],
+        [TABOPS, "serve", "--spec", str(project.folder), "--port", str(port), *args],
         cwd=project.folder, env=project.env(), capture_output=True, text=True, timeout=120,
     )  # fmt: skip
 
 
-def test_a_busy_port_is_exit_2_saying_so_without_serving(project: ServedProject) -> None:
+@pytest.mark.parametrize("workers", ["1", "2"])
+def test_a_busy_port_is_exit_2_saying_so_without_serving(
+    project: ServedProject, workers: str
+) -> None:
     with socket.socket() as taken:
         taken.bind(("127.0.0.1", 0))
         taken.listen()
         port = taken.getsockname()[1]
-        result = serve_until_exit(project, port)
+        result = serve_until_exit(project, port, "--workers", workers)
     output = result.stdout + result.stderr
     assert result.returncode == 2, output
     assert f"port {port} on 127.0.0.1 is in use; pick another with --port" in output
