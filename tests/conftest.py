@@ -9,12 +9,18 @@ from typing import Any
 
 import pytest
 import yaml
+from hypothesis import HealthCheck, settings
 
 from tabops.context import Context
 from tabops.data.examples import export_example
 from tabops.devtools.postgres import PostgresCluster, postgres_cluster
 from tabops.settings import Settings
 from tabops.spec import ProjectSpec, load_spec
+
+# No Hypothesis test may fail because the machine is busy: no per-example deadline (200 ms by
+# default) and no "generation too slow" health check. A test's own @settings still apply.
+settings.register_profile("tabops", deadline=None, suppress_health_check=[HealthCheck.too_slow])
+settings.load_profile("tabops")
 
 
 @pytest.fixture

@@ -1,12 +1,15 @@
 """``tabops simulate``: stream generated transactions to a running server (or a table) at a
 chosen pace, and release their labels later, when the simulated clock reaches them.
 
-The clock is simulated: with ``day_seconds`` one simulated day passes in that many wall-clock
-seconds (transactions keep their relative timing), otherwise transactions go out at ``rate``
-per second and the clock is the time of the last one sent. Labels (fraud confirmations after
-a chargeback delay, legitimate ones after maturity) are released once the clock passes their
+Transactions go out paced by the wall clock: with ``day_seconds`` one simulated day takes
+that many seconds (transactions keep their relative timing), otherwise ``rate`` per second.
+The simulated clock follows the transactions, not the wall clock: it is the time of the last
+transaction answered (with every earlier one answered too), and after the last one it runs on
+at the ``day_seconds`` pace while ``duration`` lasts. Labels (fraud confirmations after a
+chargeback delay, legitimate ones after maturity) are released once the clock passes their
 ``label_time``: through ``POST /feedback`` by request id (``tx-<transaction_id>``), or into the
-store's labels table.
+store's labels table. So which labels are released depends on what was sent, never on how fast
+the machine sent it, and a label never reaches the server before its prediction was answered.
 """
 
 from __future__ import annotations
@@ -42,6 +45,7 @@ class SimulationStats:
     decisions: dict[str, int] = field(default_factory=dict)  # approve/review/reject or label
     rules_fired: int = 0
     labels_released: int = 0
+    labels_unknown: int = 0  # released, but the server had no prediction with that id
     labels_pending: int = 0
     simulated_until: str = ""
     seconds: float = 0.0
@@ -107,12 +111,14 @@ class Schedule:
         self.start, self.pace = start, pace
         self.last_release = time.monotonic()
 
-    def clock(self, elapsed: float, sent: int) -> np.datetime64:
-        """The simulated time after ``elapsed`` wall seconds with ``sent`` transactions out."""
-        if self.pace.day_seconds is not None:
-            micros = int(elapsed / self.pace.day_seconds * 86_400 * 1e6)
-            return self.start + np.timedelta64(micros, "us")
-        return self.times[sent - 1] if sent else self.start
+    def clock(self, done: int, after: float = 0.0) -> np.datetime64:
+        """The simulated time once the first ``done`` transactions are out, plus ``after`` wall
+        seconds past the last one (at the ``day_seconds`` pace)."""
+        now = self.times[done - 1] if done else self.start
+        if self.pace.day_seconds is not None and after > 0:
+            micros = int(after / self.pace.day_seconds * 86_400 * 1e6)
+            now = now + np.timedelta64(micros, "us")
+        return now
 
 
 def request_records(frame: pd.DataFrame, fields: list[str]) -> list[dict[str, Any]]:
@@ -145,6 +151,7 @@ async def simulate_http(
         started = time.monotonic()
         released = 0
         tasks: set[asyncio.Task[None]] = set()
+        finished = Finished(len(ids))
 
         async def send(position: int) -> None:
             try:
@@ -165,6 +172,7 @@ async def simulate_http(
                 stats.decisions[decision] = stats.decisions.get(decision, 0) + 1
                 stats.rules_fired += len((body.get("rules") or {}).get("fired", []))
             finally:
+                finished.add(position)
                 limit.release()
 
         for position in range(len(ids)):
@@ -179,22 +187,38 @@ async def simulate_http(
             tasks.add(task)
             task.add_done_callback(tasks.discard)
             stats.sent += 1
-            released = await _release(client, schedule, stats, released, started)
+            released = await _release(client, schedule, stats, released, finished.prefix)
             on_progress(stats)
         if tasks:
             await asyncio.gather(*tasks)
-        # Everything is sent; within --duration the clock runs on and late labels keep coming.
+        # Everything is answered; within --duration the clock runs on and late labels keep
+        # coming.
+        ended, after = time.monotonic(), 0.0
         while pace.duration is not None and stats.labels_pending:
             if time.monotonic() - started >= pace.duration:
                 break
             await asyncio.sleep(0.2)
-            released = await _release(client, schedule, stats, released, started)
+            after = time.monotonic() - ended
+            released = await _release(client, schedule, stats, released, stats.sent, after)
             on_progress(stats)
-        released = await _release(client, schedule, stats, released, started, final=True)
+        released = await _release(client, schedule, stats, released, stats.sent, after, True)
         stats.seconds = time.monotonic() - started
-        stats.simulated_until = str(schedule.clock(stats.seconds, stats.sent))
+        stats.simulated_until = str(schedule.clock(stats.sent, after))
         on_progress(stats)
         return stats
+
+
+class Finished:
+    """Which transactions have been answered, and how many from the first on all have."""
+
+    def __init__(self, total: int) -> None:
+        self.done = np.zeros(total, dtype=bool)
+        self.prefix = 0
+
+    def add(self, position: int) -> None:
+        self.done[position] = True
+        while self.prefix < len(self.done) and self.done[self.prefix]:
+            self.prefix += 1
 
 
 async def _server_fields(client: Any, base: str) -> list[str]:
@@ -219,12 +243,12 @@ async def _server_fields(client: Any, base: str) -> list[str]:
 
 
 async def _release(
-    client: Any, schedule: Schedule, stats: SimulationStats, released: int, started: float,
-    final: bool = False,
+    client: Any, schedule: Schedule, stats: SimulationStats, released: int, done: int,
+    after: float = 0.0, final: bool = False,
 ) -> int:  # fmt: skip
-    """POST the labels whose time has come (in batches); returns how many are out."""
-    now = schedule.clock(time.monotonic() - started, stats.sent)
-    due = int(np.searchsorted(schedule.label_times, now, side="right"))
+    """POST the labels whose time has come on the simulated clock (in batches); returns how
+    many are out."""
+    due = int(np.searchsorted(schedule.label_times, schedule.clock(done, after), side="right"))
     waited = time.monotonic() - schedule.last_release
     if due == released or (not final and due - released < _LABEL_BATCH and waited < 0.5):
         return released
@@ -239,6 +263,7 @@ async def _release(
             raise TabopsError(
                 f"The server refused the labels ({response.status_code}): {response.text[:300]}"
             )
+        stats.labels_unknown += len(response.json().get("unknown_request_ids", []))
     stats.labels_released += len(labels)
     stats.labels_pending = len(schedule.labels) - due
     return due
@@ -277,8 +302,7 @@ def simulate_table(
         stats.sent += end - position
         stats.answered += end - position
         position = end
-        now = schedule.clock(time.monotonic() - started, position)
-        due = int(np.searchsorted(schedule.label_times, now, side="right"))
+        due = int(np.searchsorted(schedule.label_times, schedule.clock(position), side="right"))
         if due > released:
             batch = schedule.labels.iloc[released:due]
             upsert_labels(store.url, _label_rows(batch, project))
@@ -287,7 +311,7 @@ def simulate_table(
         stats.labels_pending = len(schedule.labels) - released
         on_progress(stats)
     stats.seconds = time.monotonic() - started
-    stats.simulated_until = str(schedule.clock(stats.seconds, stats.sent))
+    stats.simulated_until = str(schedule.clock(stats.sent))
     return stats
 
 

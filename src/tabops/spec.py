@@ -360,6 +360,16 @@ class DecisionSpec(_Strict):
         return self
 
 
+class FeedbackSpec(_Strict):
+    """What ``POST /feedback`` keeps."""
+
+    accept_unknown_ids: bool = Field(
+        default=False,
+        description="Keep labels whose request_id names no logged prediction (when labels may "
+        "arrive before their predictions); by default they are answered as unknown, not kept.",
+    )
+
+
 class ServeSpec(_Strict):
     """How ``tabops serve`` answers, limits and logs requests."""
 
@@ -376,6 +386,12 @@ class ServeSpec(_Strict):
     deadline_ms: int = Field(
         default=2000, ge=1, description="A request waiting longer than this gets 503."
     )
+    body_timeout: float = Field(
+        default=10.0,
+        gt=0,
+        description="Seconds a client has to send its whole request body; a slower one gets "
+        "408 and its connection closed (a slow upload must not hold an in-flight slot).",
+    )
     spill_max_mb: int = Field(
         default=1024,
         ge=1,
@@ -385,6 +401,7 @@ class ServeSpec(_Strict):
     grace_period: float = Field(
         default=20.0, gt=0, description="Seconds a SIGTERM waits for requests and the log."
     )
+    feedback: FeedbackSpec = Field(default_factory=FeedbackSpec)
 
 
 class ProjectSpec(_Strict):

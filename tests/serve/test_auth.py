@@ -45,7 +45,9 @@ def keyed(project: ServedProject) -> Iterator[TestClient]:
         yield client
 
 
-OIP_BODY = {"inputs": [{"name": k, "shape": [1], "datatype": "BYTES", "data": [v]}
+#: Each column's tensor datatype (a datatype must fit its column and its values).
+OIP_TYPES = {"x": "FP64", "n": "INT64", "color": "BYTES", "flag": "BOOL", "when": "BYTES"}
+OIP_BODY = {"inputs": [{"name": k, "shape": [1], "datatype": OIP_TYPES[k], "data": [v]}
                        for k, v in valid_record().items()]}  # fmt: skip
 #: (method, path, JSON body, who may call it: "predict", "admin" or "open")
 ENDPOINTS: list[tuple[str, str, Any, str]] = [

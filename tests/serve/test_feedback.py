@@ -1,6 +1,7 @@
 """POST /feedback: ground-truth labels by request_id (re-sent: replaced, one row) or by entity
 id and event time, stored in the workspace store's labels table; labels that are not a class
-of the model, or that name no prediction, are refused and nothing is stored."""
+of the model are refused and nothing is stored; labels naming no logged prediction are listed as
+unknown and kept only when the spec accepts them; ``stored`` counts what is kept."""
 
 from __future__ import annotations
 
@@ -14,7 +15,10 @@ from typing import Any, cast
 import pytest
 import sqlalchemy as sa
 from fastapi.testclient import TestClient
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
+from tabops.serve.app import create_app
 from tabops.serve.http import ApiError
 from tabops.serve.model import ServedModel
 from tabops.serve.routes import Label, _label_row
@@ -58,7 +62,12 @@ def test_a_label_by_request_id_is_stored_and_a_resent_one_replaces_it(
     request_id = predicted(client)
     response = send(client, {"request_id": request_id, "label": "yes"})
     assert response.status_code == 200, response.text
-    assert response.json() == {"stored": 1, "status": "stored"}
+    assert response.json() == {
+        "stored": 1,
+        "status": "stored",
+        "unknown_request_ids": [],
+        "duplicate_request_ids": [],
+    }
     [row] = labels(project, request_id=request_id)
     assert row["label"] == "yes" and row["project"] == "synthetic" and row["source"] == "api"
     assert (
@@ -167,3 +176,77 @@ def test_a_regression_label_must_be_finite(label: float) -> None:
         _label_row(state, regression, 3, Label(request_id="r-1", label=label), "api")
     finite = _label_row(state, regression, 3, Label(request_id="r-1", label=2.5), "api")
     assert finite["label"] == "2.5"
+
+
+# -- which labels are kept (issue 11, item 11) ----------------------------------------------------
+
+#: A label to send: a logged prediction's request_id (by position) or an id no prediction has.
+SENT = st.tuples(
+    st.integers(0, 4) | st.uuids().map(lambda u: f"unknown-{u.hex[:12]}"),
+    st.sampled_from(["yes", "no"]),
+)
+
+
+def stored_labels(project: ServedProject, ids: list[str]) -> dict[str, str]:
+    return {i: row["label"] for i in ids for row in labels(project, request_id=i)}
+
+
+@pytest.fixture(scope="module")
+def logged_ids(project: ServedProject) -> list[str]:
+    """Five request ids whose predictions are in the store."""
+    with TestClient(create_app(project.spec, project.settings)) as client:
+        response = client.post("/predict", json=[valid_record()] * 5)
+        return [p["request_id"] for p in response.json()["predictions"]]
+
+
+def accepting(project: ServedProject, accept: bool) -> TestClient:
+    spec = project.spec
+    feedback = spec.serve.feedback.model_copy(update={"accept_unknown_ids": accept})
+    serve = spec.serve.model_copy(update={"feedback": feedback})
+    return TestClient(create_app(spec.model_copy(update={"serve": serve}), project.settings))
+
+
+@pytest.mark.parametrize("accept", [False, True], ids=["default", "accept_unknown_ids"])
+def test_stored_counts_the_labels_kept_naming_unknown_and_duplicate_ids(
+    project: ServedProject, logged_ids: list[str], accept: bool
+) -> None:
+    """Any mix of logged and unknown ids, some sent twice: one row per id (its last label),
+    unknown ids listed and kept only when the spec accepts them, and ``stored`` is exactly the
+    number of rows kept: sent = stored + duplicates' extra copies + unknown not kept."""
+    with accepting(project, accept) as client:
+
+        @settings(max_examples=25)
+        @given(st.lists(SENT, min_size=1, max_size=8))
+        def check(sent: list[tuple[int | str, str]]) -> None:
+            items = [
+                {"request_id": logged_ids[i] if isinstance(i, int) else i, "label": label}
+                for i, label in sent
+            ]
+            ids = [item["request_id"] for item in items]
+            last = {item["request_id"]: item["label"] for item in items}
+            unknown = [i for i in dict.fromkeys(ids) if i not in logged_ids]
+            twice = [i for i in dict.fromkeys(ids) if ids.count(i) > 1]
+            response = send(client, *items)
+            assert response.status_code == 200, response.text
+            body = response.json()
+            assert body["unknown_request_ids"] == unknown
+            assert body["duplicate_request_ids"] == twice
+            kept = {i: v for i, v in last.items() if accept or i not in unknown}
+            assert body["stored"] == len(kept)
+            extra_copies = sum(ids.count(i) - 1 for i in body["duplicate_request_ids"])
+            not_kept = 0 if accept else len(body["unknown_request_ids"])
+            assert len(items) == body["stored"] + extra_copies + not_kept
+            assert stored_labels(project, list(last)) == kept
+
+        check()
+
+
+def test_the_issue_example_two_labels_one_id_is_stored_1(
+    client: TestClient, project: ServedProject
+) -> None:
+    request_id = predicted(client)
+    response = send(client, {"request_id": request_id, "label": "yes"},
+                    {"request_id": request_id, "label": "no"})  # fmt: skip
+    assert response.json()["stored"] == 1
+    assert response.json()["duplicate_request_ids"] == [request_id]
+    assert [row["label"] for row in labels(project, request_id=request_id)] == ["no"]

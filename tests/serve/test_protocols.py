@@ -332,3 +332,30 @@ def test_oip_malformed_tensors_are_refused(
     assert response.status_code == 422, response.text
     assert message in response.json()["error"]["message"]
     assert not check_response(response.status_code, response.content, response.headers)
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        ({"name": "x", "datatype": "INT8", "data": [800.7]}, "inputs[0] (x): data[0] 800.7 is not"),
+        ({"name": "n", "datatype": "INT8", "data": [300]}, "inputs[1] (n): data[0] 300 is not"),
+        ({"name": "color", "datatype": "FP64", "data": [1.0]}, "inputs[2] (color): datatype FP64"),
+        ({"name": "x", "datatype": "FP64", "data": [0.5]}, "inputs[1] (x): the name is also"),
+    ],
+    ids=["fraction in INT8", "past INT8", "FP64 for a category", "a name twice"],
+)
+def test_oip_tensors_that_do_not_fit_their_datatype_or_column_are_422(
+    client: TestClient, change: dict[str, Any], message: str
+) -> None:
+    """The tensor that does not fit is named; nothing reaches the model (issue 11, item 8)."""
+    inputs = tensors(RECORDS[:1])
+    position = 1 if "also" in message else None  # a second tensor of that name
+    edited = {"shape": [1], **change}
+    if position is None:
+        inputs = [{**t, **edited} if t["name"] == change["name"] else t for t in inputs]
+    else:
+        inputs.insert(position, edited)
+    response = client.post("/v2/models/synthetic/infer", json={"inputs": inputs})
+    assert response.status_code == 422, response.text
+    assert message in response.json()["error"]["message"]
+    assert not check_response(response.status_code, response.content, response.headers)

@@ -283,3 +283,24 @@ def test_generated_project_scores_identically_through_tabops_serve(generated: Pr
         for how in ("csv", "tokens", "typed"):
             scores = _predict(client.post, generated, ids, how)
             np.testing.assert_allclose(scores, expected_scores(generated, ids), atol=1e-5)
+
+
+def test_oip_tensors_carry_the_files_tokens_and_score_as_json_does(
+    generated: Project, generated_client: TestClient
+) -> None:
+    ids = generated.ids[:5]
+    records = json_records(generated, ids, tokens=True)
+    datatypes = {ColumnType.NUMERIC: "FP64", ColumnType.INTEGER: "INT64"}
+    inputs = [
+        {"name": name, "shape": [len(ids)], "data": [r[name] for r in records],
+         "datatype": datatypes.get(generated.spec.columns[name].type, "BYTES")}
+        for name in generated.spec.columns_with_role(ColumnRole.FEATURE)
+    ]  # fmt: skip
+    [student] = [i["data"] for i in inputs if i["name"] == "Student"]
+    assert set(student) <= {"Yes", "No"}  # the file's tokens, sent as BYTES
+    response = generated_client.post(
+        f"/v2/models/{generated.spec.name}/infer", json={"inputs": inputs}
+    )
+    assert response.status_code == 200, response.text
+    [score] = [o for o in response.json()["outputs"] if o["name"] == "score"]
+    np.testing.assert_allclose(score["data"], expected_scores(generated, ids), atol=1e-5)

@@ -128,13 +128,32 @@ def test_mutations_through_oip_v2_are_refused_naming_the_field(
     kind = data.draw(st.sampled_from(sorted(set(MUTATIONS) - {"non_finite", "drop_column"})))
     record, field = data.draw(MUTATIONS[kind].filter(lambda case: tensor_values(case[0])))
     inputs = [
-        {"name": name, "shape": [1], "datatype": "BYTES", "data": [value]}
+        {"name": name, "shape": [1], "datatype": oip_datatype(name, value), "data": [value]}
         for name, value in record.items()
     ]
     before = model.calls
     response = post(client, "/v2/models/synthetic/infer", {"inputs": inputs})
-    assert_refused(response, field, 0)
+    if response.json()["error"]["code"] == "invalid_payload":  # refused by its tensor's datatype
+        assert response.status_code == 422 and f"({field})" in response.json()["error"]["message"]
+    else:
+        assert_refused(response, field, 0)
     assert model.calls == before
+
+
+#: The datatypes of the served model's feature tensors (as its OIP metadata gives them).
+OIP_TYPES = {"x": "FP64", "n": "INT64", "color": "BYTES", "flag": "BOOL", "when": "BYTES"}
+
+
+def oip_datatype(name: str, value: Any) -> str:
+    """A feature's datatype; for another name, one that holds the value."""
+    if name in OIP_TYPES:
+        return OIP_TYPES[name]
+    if isinstance(value, bool):
+        return "BOOL"
+    if isinstance(value, int | float):  # an integral float is an integer (an id may be 3.0)
+        whole = isinstance(value, int) or value.is_integer()
+        return "INT64" if whole and -(2**63) <= value < 2**63 else "FP64"
+    return "BYTES"  # a string, or null
 
 
 @settings(max_examples=200, deadline=None, suppress_health_check=list(HealthCheck))
@@ -201,14 +220,12 @@ def test_a_batch_over_the_limit_is_refused_413_before_validation(
     assert model.rows == limit
 
 
-NON_FINITE = ["NaN", "-NaN", "Infinity", "-Infinity", "1e999", "-1e400", "1" + "0" * 400]
+NON_FINITE = ["NaN", "-NaN", "Infinity", "-Infinity"]
+#: Valid JSON numbers past float64's range.
+OUT_OF_RANGE = ["1e999", "-1e400", "1" + "0" * 400, "-" + "9" * 500 + ".5"]
 
 
-@pytest.mark.parametrize("literal", NON_FINITE)
-@pytest.mark.parametrize("path", ["/predict", "/invocations", "/v2/models/synthetic/infer"])
-def test_non_finite_number_literals_are_refused_as_invalid_json(
-    client: TestClient, model: CountingPredictor, literal: str, path: str
-) -> None:
+def literal_body(path: str, literal: str) -> bytes:
     record = '{"x": LIT, "n": 3, "color": "red", "flag": true, "when": null}'
     template = {
         "/predict": record,
@@ -216,10 +233,34 @@ def test_non_finite_number_literals_are_refused_as_invalid_json(
         "/v2/models/synthetic/infer": '{"inputs": [{"name": "x", "shape": [1], '
         '"datatype": "FP64", "data": [LIT]}]}',
     }[path]
-    body = template.replace("LIT", literal).encode()
-    response = client.post(path, content=body, headers=JSON_HEADERS)
+    return template.replace("LIT", literal).encode()
+
+
+@pytest.mark.parametrize("literal", NON_FINITE)
+@pytest.mark.parametrize("path", ["/predict", "/invocations", "/v2/models/synthetic/infer"])
+def test_non_finite_number_literals_are_refused_as_invalid_json(
+    client: TestClient, model: CountingPredictor, literal: str, path: str
+) -> None:
+    response = client.post(path, content=literal_body(path, literal), headers=JSON_HEADERS)
     assert response.status_code == 400, response.text
     assert response.json()["error"]["code"] == "invalid_json"
+    assert not check_response(response.status_code, response.content, response.headers)
+    assert model.calls == 0
+
+
+@pytest.mark.parametrize("literal", OUT_OF_RANGE)
+@pytest.mark.parametrize("path", ["/predict", "/invocations", "/v2/models/synthetic/infer"])
+def test_numbers_past_float64_are_422_out_of_range_naming_the_field(
+    client: TestClient, model: CountingPredictor, literal: str, path: str
+) -> None:
+    """Valid JSON, so not "invalid JSON": the field (or, in an array, the place) is named."""
+    body = literal_body(path, literal)
+    response = client.post(path, content=body, headers=JSON_HEADERS)
+    assert response.status_code == 422, response.text
+    error = response.json()["error"]
+    assert error["code"] == "number_out_of_range"
+    where = f"the number at character {body.index(literal.encode())}" if "v2" in path else "'x'"
+    assert error["message"].startswith(f"{where}: the number is out of range")
     assert not check_response(response.status_code, response.content, response.headers)
     assert model.calls == 0
 

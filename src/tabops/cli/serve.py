@@ -38,7 +38,6 @@ def serve(
 
     Example: tabops serve --port 8000   (docs at http://127.0.0.1:8000/docs)
     """
-    from tabops.serve.runner import preflight
     from tabops.serve.runner import serve as run
 
     project = read_spec(spec, overrides)
@@ -46,12 +45,14 @@ def serve(
     handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
     logging.getLogger("tabops").addHandler(handler)
     logging.getLogger("tabops").propagate = False
-    version = preflight(project, alias)
-    err.print(
-        f"Serving [bold]{project.name}[/bold] version {version} ('{alias}') at "
-        f"http://{host}:{port}  (docs /docs, metrics /metrics, health /readyz)"
-    )
-    run(project, overrides or [], alias, host, port, workers, log_level)
+
+    def announce(version: str, bound: int) -> None:  # once listening: the address works
+        err.print(
+            f"Serving [bold]{project.name}[/bold] version {version} ('{alias}') at "
+            f"http://{host}:{bound}  (docs /docs, metrics /metrics, health /readyz)"
+        )
+
+    run(project, overrides or [], alias, host, port, workers, log_level, announce)
 
 
 @app.command()

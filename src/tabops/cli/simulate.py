@@ -103,7 +103,8 @@ def simulate(
         ("answered", f"{stats.answered:,}"), ("errors", f"{stats.errors:,}"),
         ("decisions", ", ".join(f"{k}: {v:,}" for k, v in sorted(stats.decisions.items())) or "-"),
         ("rules fired", f"{stats.rules_fired:,}"),
-        ("labels released", f"{stats.labels_released:,} ({stats.labels_pending:,} still pending)"),
+        ("labels released", f"{stats.labels_released:,} ({stats.labels_pending:,} still pending, "
+                            f"{stats.labels_unknown:,} for ids the server did not know)"),
         ("simulated until", stats.simulated_until), ("wall time", f"{stats.seconds:.1f} s"),
     ]))  # fmt: skip
     if stats.errors:

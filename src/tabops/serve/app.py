@@ -24,8 +24,10 @@ from tabops.serve.fast import FastPredict
 from tabops.serve.http import (
     ApiError,
     Auth,
+    BodyTimeoutError,
     BodyTooLargeError,
     Guard,
+    body_timeout,
     body_too_large,
     error_response,
 )
@@ -97,10 +99,12 @@ def create_app(spec: ProjectSpec, settings: Settings, alias: str = CHAMPION) -> 
         Guard,
         max_body=limits.max_body_bytes,
         max_in_flight=limits.max_in_flight,
+        body_timeout=limits.body_timeout,
         observe=lambda route, status, seconds: state.metrics.requests.labels(
             route, str(status)
         ).observe(seconds),
         overloaded=lambda reason: state.metrics.overload.labels(reason).inc(),
+        body_timed_out=state.metrics.body_timeouts.inc,
     )
     return app
 
@@ -112,9 +116,11 @@ def _handle_errors(app: FastAPI) -> None:
 
     @app.exception_handler(HTTPException)
     async def http_error(request: Request, exc: HTTPException) -> Response:
+        limits = request.app.state.tabops.limits
         if isinstance(exc.__cause__, BodyTooLargeError):  # FastAPI's body parsing wrapped it
-            limit = request.app.state.tabops.limits.max_body_bytes
-            return error_response(request, body_too_large(limit))
+            return error_response(request, body_too_large(limits.max_body_bytes))
+        if isinstance(exc.__cause__, BodyTimeoutError):  # the same
+            return error_response(request, body_timeout(limits.body_timeout))
         codes = {404: "not_found", 405: "method_not_allowed"}
         message = {404: "No such route.", 405: "This route does not take that method."}
         return error_response(

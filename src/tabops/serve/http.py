@@ -7,6 +7,7 @@ invalid records); nothing else, so no traceback, path, DSN or key can leak.
 
 from __future__ import annotations
 
+import asyncio
 import hmac
 import itertools
 import logging
@@ -87,8 +88,8 @@ def arrived_at(request: Request) -> float:
 
 
 class Guard:
-    """Outermost middleware: request id, body limit (413 before parsing), in-flight limit
-    (fast 503), latency metrics, and a last-resort 500 that leaks nothing."""
+    """Outermost middleware: request id, body limit (413 before parsing), body deadline (408),
+    in-flight limit (fast 503), latency metrics, and a last-resort 500 that leaks nothing."""
 
     def __init__(
         self,
@@ -96,11 +97,14 @@ class Guard:
         *,
         max_body: int,
         max_in_flight: int,
+        body_timeout: float,
         observe: Callable[[str, int, float], None],
         overloaded: Callable[[str], None],
+        body_timed_out: Callable[[], None],
     ) -> None:
         self.app, self.max_body, self.max_in_flight = app, max_body, max_in_flight
-        self.observe, self.overloaded = observe, overloaded
+        self.body_timeout = body_timeout
+        self.observe, self.overloaded, self.body_timed_out = observe, overloaded, body_timed_out
         self.in_flight = 0
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -162,6 +166,9 @@ class Guard:
         except BodyTooLargeError:
             if not response_started:
                 await refuse(body_too_large(self.max_body))
+        except BodyTimeoutError:
+            if not response_started:
+                await refuse(body_timeout(self.body_timeout))
         except Exception:
             log.exception("Unhandled error answering %s %s", scope.get("method"), path)
             if not response_started:
@@ -172,15 +179,26 @@ class Guard:
             self.observe(template, status, time.perf_counter() - started)
 
     def _limited(self, receive: Receive) -> Receive:
-        received = 0
+        """``receive`` with the body limits: its size, and a deadline for the whole body (a
+        client sending slowly would hold its in-flight slot for as long as it likes)."""
+        received, complete = 0, False
+        deadline = asyncio.get_running_loop().time() + self.body_timeout
 
         async def limited() -> Message:
-            nonlocal received
-            message = await receive()
+            nonlocal received, complete
+            if complete:  # after the body: waiting for a disconnect is not a slow body
+                return await receive()
+            try:
+                async with asyncio.timeout_at(deadline):
+                    message = await receive()
+            except TimeoutError:
+                self.body_timed_out()
+                raise BodyTimeoutError() from None
             if message["type"] == "http.request":
                 received += len(message.get("body", b""))
                 if received > self.max_body:
                     raise BodyTooLargeError()
+                complete = not message.get("more_body", False)
             return message
 
         return limited
@@ -190,8 +208,22 @@ class BodyTooLargeError(Exception):
     """A chunked body grew past the limit."""
 
 
+class BodyTimeoutError(Exception):
+    """The body did not arrive within the body deadline."""
+
+
 def body_too_large(limit: int) -> ApiError:
     return ApiError(413, "body_too_large", f"The request body is larger than {limit} bytes.")
+
+
+def body_timeout(seconds: float) -> ApiError:
+    """408, closing the connection (the rest of the body may still be on its way)."""
+    return ApiError(
+        408,
+        "body_timeout",
+        f"The request body did not arrive within {seconds:g} seconds (serve.body_timeout).",
+        headers={"connection": "close"},
+    )
 
 
 def _request_id(scope: Scope) -> str:

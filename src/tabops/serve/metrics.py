@@ -59,6 +59,11 @@ class ServeMetrics:
             ["reason"],
             registry=registry,
         )
+        self.body_timeouts = Counter(
+            "tabops_body_timeouts",
+            "Requests answered 408: their body did not arrive within serve.body_timeout.",
+            registry=registry,
+        )
         self.reloads = Counter(
             "tabops_model_reloads",
             "Hot reload attempts by result (loaded, refused, failed).",

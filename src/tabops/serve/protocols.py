@@ -126,11 +126,17 @@ def csv_records(body: bytes, max_rows: int) -> list[dict[str, Any]]:
     return records
 
 
-def oip_records(payload: Any, max_rows: int) -> tuple[list[dict[str, Any]], Any]:
-    """Records from an OIP v2 inference request (one input tensor per column), and its id."""
+def oip_records(
+    payload: Any, max_rows: int, schema: dict[str, Any]
+) -> tuple[list[dict[str, Any]], Any]:
+    """Records from an OIP v2 inference request (one input tensor per column), and its id.
+    Each tensor's data must fit its declared datatype, and the datatype its column (``schema``
+    is the record's JSON Schema); a name given twice is refused rather than one copy winning."""
     if not isinstance(payload, dict) or not isinstance(payload.get("inputs"), list):
         raise _bad("The body must be an object with an 'inputs' list of tensors.")
+    kinds = _column_kinds(schema)
     tensors: dict[str, list[Any]] = {}
+    positions: dict[str, int] = {}
     for position, tensor in enumerate(payload["inputs"]):
         if not isinstance(tensor, dict) or not isinstance(tensor.get("name"), str):
             raise _bad(f"inputs[{position}] must be an object with a 'name'.")
@@ -153,10 +159,78 @@ def oip_records(payload: Any, max_rows: int) -> tuple[list[dict[str, Any]], Any]
                 f"inputs[{position}] ({name[:64]}): shape {shape[:2]} does not match its "
                 f"{len(flat)} values; use [n] or [n, 1] for one column."
             )
-        tensors[name] = flat
+        if name in positions:
+            raise _bad(
+                f"inputs[{position}] ({name[:64]}): the name is also inputs[{positions[name]}]; "
+                "send each column once."
+            )
+        _check_tensor(f"inputs[{position}] ({name[:64]})", datatype, flat, kinds.get(name))
+        tensors[name], positions[name] = flat, position
     if not tensors:
         raise _bad("'inputs' is empty.")
     return _columns_to_records(tensors, "'inputs'", max_rows), payload.get("id")
+
+
+# The values each numeric datatype holds: integers in their range, floats up to their largest
+# finite value (JSON has no NaN or infinity).
+_INT_RANGES = {
+    **{f"INT{n}": (-(2 ** (n - 1)), 2 ** (n - 1) - 1) for n in (8, 16, 32, 64)},
+    **{f"UINT{n}": (0, 2**n - 1) for n in (8, 16, 32, 64)},
+}
+_FLOAT_MAX = {"FP16": 65504.0, "FP32": 3.4028234663852886e38, "FP64": 1.7976931348623157e308}
+
+
+def _check_tensor(what: str, datatype: str, data: list[Any], kinds: set[str] | None) -> None:
+    """422 unless the datatype fits the column (``kinds``: its JSON types; None for a name that
+    is not an input, which the schema names) and every value fits the datatype. Nulls pass:
+    the schema decides whether the column may be null."""
+    if kinds is not None and not _takes(kinds, datatype):
+        expected = [d for d in _OIP_TYPES if _takes(kinds, d)]
+        raise _bad(f"{what}: datatype {datatype} does not fit this column; send one of {expected}.")
+    for index, value in enumerate(data):
+        if value is not None and not _fits(datatype, value):
+            raise _bad(f"{what}: data[{index}] {_shown(value)} is not a valid {datatype} value.")
+
+
+def _takes(kinds: set[str], datatype: str) -> bool:
+    """Whether a column of these JSON types takes tensors of ``datatype``: an integer is a
+    number; a boolean column also takes strings (the tokens its data was read from, which the
+    request schema checks)."""
+    kind = _OIP_TYPES[datatype]
+    return (
+        kind in kinds
+        or (kind == "integer" and "number" in kinds)
+        or (kind == "string" and "boolean" in kinds)
+    )
+
+
+def _fits(datatype: str, value: Any) -> bool:
+    if datatype in _INT_RANGES:  # 3.0 is the integer 3 (as the request schema reads it)
+        low, high = _INT_RANGES[datatype]
+        whole = type(value) is int or (type(value) is float and value.is_integer())
+        return whole and low <= value <= high
+    if datatype in _FLOAT_MAX:
+        return type(value) in (int, float) and abs(value) <= _FLOAT_MAX[datatype]
+    return type(value) is (bool if datatype == "BOOL" else str)
+
+
+def _shown(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 40 else text[:40] + "..."
+
+
+def _column_kinds(schema: dict[str, Any]) -> dict[str, set[str]]:
+    """Each input's JSON types (without null), from the record's JSON Schema; columns the
+    model does not use (no type) are left out, like names it does not know."""
+    kinds = {name: _json_types(prop) for name, prop in schema["properties"].items()}
+    return {name: types for name, types in kinds.items() if types}
+
+
+def _json_types(schema: dict[str, Any]) -> set[str]:
+    if "anyOf" in schema:  # nullable columns, boolean tokens: alternatives, maybe nested
+        return set().union(*(_json_types(option) for option in schema["anyOf"]))
+    kind = schema.get("type", "null")
+    return set() if kind == "null" else {kind}
 
 
 def oip_requested_outputs(payload: dict[str, Any], available: list[str]) -> list[str]:

@@ -3,8 +3,11 @@ body parsing and response validation would cost more than the model itself (~20 
 
 from __future__ import annotations
 
+import contextlib
 import math
+import re
 import time
+from collections import Counter
 from datetime import UTC, datetime
 from typing import Any, Literal
 
@@ -92,13 +95,36 @@ def _served(state: ServeState) -> ServedModel:
 
 
 def parse_json(content_type: str | None, body: bytes) -> Any:
-    """The parsed body; 415 for another media type, 400 for invalid JSON."""
+    """The parsed body; 415 for another media type, 400 for invalid JSON, 422 for a number
+    past float64's range (valid JSON, which orjson refuses)."""
     if content_type is not None and "json" not in content_type:
         raise ApiError(415, "unsupported_media_type", "Send the body as application/json.")
     try:
         return orjson.loads(body)
-    except orjson.JSONDecodeError:
+    except orjson.JSONDecodeError as exc:
+        if str(exc).startswith("number is infinity"):
+            raise _out_of_range(exc.doc, exc.pos) from None
         raise ApiError(400, "invalid_json", "The body is not valid JSON.") from None
+
+
+# The member name just before a number: `"name": ` (in the last 1000 characters).
+_MEMBER = re.compile(r'"((?:[^"\\]|\\.)*)"\s*:\s*$')
+
+
+def _out_of_range(text: str, position: int) -> ApiError:
+    """422 for the number at ``position``, naming its field when it is an object member."""
+    where = f"the number at character {position}"
+    member = _MEMBER.search(text[max(0, position - 1000) : position])
+    if member:
+        with contextlib.suppress(orjson.JSONDecodeError):  # a name cut by the window
+            name = orjson.loads(b'"' + member.group(1).encode() + b'"')  # unescaped, as meant
+            where = f"'{name[:64]}'"
+    return ApiError(
+        422,
+        "number_out_of_range",
+        f"{where}: the number is out of range (beyond ±1.8e308, float64's largest); "
+        "send a value within it.",
+    )
 
 
 async def _json(request: Request) -> Any:
@@ -288,9 +314,12 @@ async def invocations(request: Request) -> Response:
 async def oip_infer(model_name: str, request: Request) -> Response:
     state = _state(request)
     state.auth.require(request)
-    available = list(_oip_outputs(_oip_model(state, model_name)))
+    model = _oip_model(state, model_name)
+    available = list(_oip_outputs(model))
     payload = await _json(request)
-    records, request_id = oip_records(payload, state.limits.max_batch_rows)
+    records, request_id = oip_records(
+        payload, state.limits.max_batch_rows, model.schema.json_schema()
+    )
     wanted = oip_requested_outputs(payload, available)
     served, outputs, scores = await _score(request, state, records, batch=True)
     tensors = [
@@ -460,15 +489,27 @@ class Feedback(BaseModel):
 
 
 class FeedbackResult(BaseModel):
-    stored: int
+    stored: int = Field(description="Labels kept (a request_id sent twice is kept once).")
     status: Literal["stored"] = "stored"
+    unknown_request_ids: list[str] = Field(
+        default_factory=list,
+        description="request_ids that name no logged prediction: not kept, unless "
+        "serve.feedback.accept_unknown_ids is set in tabops.yaml.",
+    )
+    duplicate_request_ids: list[str] = Field(
+        default_factory=list,
+        description="request_ids sent more than once in this request: the last label is kept.",
+    )
 
 
 @router.post(
     "/feedback",
     summary="Record ground-truth labels",
     description="Late labels for monitoring, by request_id (as answered by /predict) or by "
-    "entity id and event time. Sending a request_id's label again replaces it.",
+    "entity id and event time. Sending a request_id's label again replaces it; within one "
+    "request the last label of a request_id counts (the others are listed as duplicates). "
+    "A request_id that names no logged prediction is listed as unknown and not kept, unless "
+    "the spec sets serve.feedback.accept_unknown_ids. 'stored' counts the labels kept.",
     responses={**_JSON_ERRORS},  # type: ignore[dict-item]
     dependencies=[Depends(_require_key)],  # before the body is validated: 401 beats 422
 )
@@ -484,8 +525,9 @@ async def feedback(body: Feedback, request: Request) -> FeedbackResult:
                 f"labels[{position}]: give a request_id, or an entity_id with its event_time.",
             )
         rows.append(_label_row(state, served, position, item, body.source))
+    rows, duplicates = _last_per_request_id(rows)
     try:
-        await run_in_threadpool(_store_labels, state, rows)
+        kept, unknown = await run_in_threadpool(_keep_labels, state, rows)
     except TabopsError as exc:
         raise ApiError(
             503,
@@ -493,7 +535,18 @@ async def feedback(body: Feedback, request: Request) -> FeedbackResult:
             "The store is unavailable; retry the labels.",
             headers={"retry-after": "5"},
         ) from exc
-    return FeedbackResult(stored=len(rows))
+    return FeedbackResult(
+        stored=kept, unknown_request_ids=unknown, duplicate_request_ids=duplicates
+    )
+
+
+def _last_per_request_id(rows: list[dict[str, Any]]) -> tuple[list[dict[str, Any]], list[str]]:
+    """One row per request_id (the last sent, as a resent label replaces the stored one), and
+    the request_ids sent more than once."""
+    last = {r["request_id"]: r for r in rows if r["request_id"] is not None}
+    sent = Counter(r["request_id"] for r in rows if r["request_id"] is not None)
+    kept = [r for r in rows if r["request_id"] is None or last[r["request_id"]] is r]
+    return kept, [request_id for request_id, times in sent.items() if times > 1]
 
 
 def _label_row(
@@ -537,15 +590,43 @@ def _label_row(
     }
 
 
-def _store_labels(state: ServeState, rows: list[dict[str, Any]]) -> None:
+def _keep_labels(state: ServeState, rows: list[dict[str, Any]]) -> tuple[int, list[str]]:
+    """Store the labels the spec lets us keep; how many, and the unknown request_ids."""
     from tabops.store.labels import upsert_labels
 
     try:
+        unknown = _unknown_request_ids(state, rows)
+        if unknown and not state.limits.feedback.accept_unknown_ids:
+            skip = set(unknown)
+            rows = [r for r in rows if r["request_id"] not in skip]
         upsert_labels(state.settings.store_url, rows)
     except TabopsError:
         raise
     except Exception as exc:
         raise StoreError("The labels could not be stored.") from exc
+    return len(rows), unknown
+
+
+def _unknown_request_ids(state: ServeState, rows: list[dict[str, Any]]) -> list[str]:
+    """The rows' request_ids with no prediction in the store, in their order. This server's
+    own recent predictions may still be in its journal: while the store is up, they are given
+    up to 10 s to be copied (a busy machine may take a while)."""
+    from tabops.store.labels import logged_request_ids
+
+    def unlogged(ids: list[str]) -> list[str]:
+        found = logged_request_ids(state.settings.store_url, state.spec.name, ids) if ids else set()
+        return [i for i in ids if i not in found]
+
+    unknown = unlogged([r["request_id"] for r in rows if r["request_id"] is not None])
+    journal = state.journal
+    if unknown and journal is not None:
+        target, give_up = journal.stats.appended, time.monotonic() + 10.0
+        while journal.stats.written < target and journal.stats.store_up:
+            if time.monotonic() > give_up:
+                break
+            time.sleep(0.02)
+        unknown = unlogged(unknown)
+    return unknown
 
 
 @router.post(

@@ -48,9 +48,11 @@ class ServeState:
         return self.spec.serve
 
     def start(self) -> None:
-        """Load and check the model, open the prediction log (blocking: run in a thread)."""
+        """Load and check the model (unless ``tabops serve`` did already), open the prediction
+        log (blocking: run in a thread)."""
         self.registry = Registry(self.settings.mlflow_uri, self.spec.name)
-        self.served = load_served(self.spec, self.registry, self.alias)
+        if self.served is None:
+            self.served = load_served(self.spec, self.registry, self.alias)
         if self.alias == CHAMPION:
             self.challenger = self._load_challenger(self.registry.by_alias(CHALLENGER))
         folder = self.settings.home / "journal" / self.spec.name

@@ -17,6 +17,20 @@ def _store(url: str) -> Store:
     return open_store(url)
 
 
+def logged_request_ids(url: str, project: str, request_ids: list[str]) -> set[str]:
+    """The ones of ``request_ids`` that name a logged prediction of ``project``."""
+    table = schema.predictions
+    found: set[str] = set()
+    with _store(url).connect() as conn:
+        for start in range(0, len(request_ids), 500):  # within SQLite's bound-parameter limit
+            query = sa.select(table.c.request_id).where(
+                table.c.project == project,
+                table.c.request_id.in_(request_ids[start : start + 500]),
+            )
+            found.update(conn.execute(query).scalars())
+    return found
+
+
 def upsert_labels(url: str, rows: list[dict[str, Any]]) -> None:
     """Insert labels; a label for a request_id that already has one replaces it."""
     store = _store(url)
