@@ -429,17 +429,32 @@ class ProjectSpec(_Strict):
 
     @model_validator(mode="after")
     def _check_columns(self) -> ProjectSpec:
+        self._check_roles()
+        self._check_task()
+        self._check_evaluate()
+        allowed = METRICS[self.task]
+        if self.train.metric is not None and self.train.metric not in allowed:
+            raise ValueError(
+                f"train.metric '{self.train.metric}' does not fit {self.task.value}; "
+                f"use one of {', '.join(allowed)}"
+            )
+        return self
+
+    def _check_roles(self) -> None:
         if not self.columns:
             raise ValueError("'columns' is empty: declare at least the target and one feature")
         if self.target not in self.columns:
             raise ValueError(f"target '{self.target}' is not among the columns")
         for name, col in self.columns.items():
-            is_target = name == self.target
-            if is_target != (col.role == ColumnRole.TARGET):
+            if (name == self.target) != (col.role == ColumnRole.TARGET):
                 raise ValueError(
                     f"column '{name}': role 'target' belongs to exactly the column named by "
                     f"'target' ({self.target})"
                 )
+        if not any(c.role == ColumnRole.FEATURE for c in self.columns.values()):
+            raise ValueError("no column has role 'feature'")
+
+    def _check_task(self) -> None:
         if self.task == Task.REGRESSION:
             if self.columns[self.target].type not in (ColumnType.NUMERIC, ColumnType.INTEGER):
                 raise ValueError("a regression target must be a numeric or integer column")
@@ -448,14 +463,14 @@ class ProjectSpec(_Strict):
             band = self.decision and (self.decision.reject_at, self.decision.review_at)
             if band and any(v is not None for v in band):
                 raise ValueError("decision.reject_at and review_at apply to classification only")
-        if not any(c.role == ColumnRole.FEATURE for c in self.columns.values()):
-            raise ValueError("no column has role 'feature'")
         categories = self.columns[self.target].categories
         if self.positive_class is not None and categories and self.positive_class not in categories:
             raise ValueError(
                 f"positive_class '{self.positive_class}' is not one of the target's categories "
                 f"{categories}"
             )
+
+    def _check_evaluate(self) -> None:
         for column in [*self.evaluate.slices, *(c.column for c in self.evaluate.checks)]:
             if column not in self.columns:
                 raise ValueError(f"evaluate: column '{column}' is not among the columns")
@@ -467,13 +482,6 @@ class ProjectSpec(_Strict):
                 raise ValueError(
                     f"evaluate.checks '{check.name}': directional checks need a numeric column"
                 )
-        allowed = METRICS[self.task]
-        if self.train.metric is not None and self.train.metric not in allowed:
-            raise ValueError(
-                f"train.metric '{self.train.metric}' does not fit {self.task.value}; "
-                f"use one of {', '.join(allowed)}"
-            )
-        return self
 
     @property
     def metric(self) -> str:

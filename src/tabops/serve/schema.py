@@ -118,30 +118,7 @@ class RequestSchema:
             if not isinstance(record, dict):
                 problems.append(Problem("(record)", "must be a JSON object", where))
                 continue
-            row: dict[str, Any] = {}
-            for column, convert in self._converters:
-                if column.name not in record:
-                    problems.append(Problem(column.name, "is missing", where))
-                    continue
-                value = record[column.name]
-                try:
-                    if text and type(value) is str:
-                        value = record[column.name] = self._from_text(column, value)
-                    if value is None:
-                        if not column.nullable:
-                            problems.append(Problem(column.name, "must not be null", where))
-                        _put_null(row, column)
-                        continue
-                    converted = convert(column, value)
-                except ValueError as exc:
-                    problems.append(Problem(column.name, str(exc), where))
-                    continue
-                if column.type == ColumnType.DATETIME:
-                    row.update(converted)
-                else:
-                    row[column.name] = converted
-                    if column.booleans is not None and type(value) is not bool:
-                        record[column.name] = converted == 1.0  # a token: log it as a boolean
+            rows.append(self._features(record, where, text, problems))
             for name in self.ids:
                 problem = _id_problem(record.get(name))
                 if problem is not None:
@@ -151,10 +128,39 @@ class RequestSchema:
                     if name not in self.known:
                         shown = name if len(name) <= 64 else name[:64] + "..."
                         problems.append(Problem(shown, "is not an input of this model", where))
-            rows.append(row)
         if problems:
             raise InvalidRecordsError(problems)
         return rows
+
+    def _features(
+        self, record: dict[str, Any], where: int | None, text: bool, problems: list[Problem]
+    ) -> dict[str, Any]:
+        """One record's model row; what is wrong goes to ``problems``."""
+        row: dict[str, Any] = {}
+        for column, convert in self._converters:
+            if column.name not in record:
+                problems.append(Problem(column.name, "is missing", where))
+                continue
+            value = record[column.name]
+            try:
+                if text and type(value) is str:
+                    value = record[column.name] = self._from_text(column, value)
+                if value is None:
+                    if not column.nullable:
+                        problems.append(Problem(column.name, "must not be null", where))
+                    _put_null(row, column)
+                    continue
+                converted = convert(column, value)
+            except ValueError as exc:
+                problems.append(Problem(column.name, str(exc), where))
+                continue
+            if column.type == ColumnType.DATETIME:
+                row.update(converted)
+            else:
+                row[column.name] = converted
+                if column.booleans is not None and type(value) is not bool:
+                    record[column.name] = converted == 1.0  # a token: log it as a boolean
+        return row
 
     def _from_text(self, column: Column, text: str) -> Any:
         """A CSV field as the contract reads it from a file: trimmed, null tokens are null,
