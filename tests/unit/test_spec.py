@@ -135,3 +135,11 @@ def test_dump_round_trips_and_hash_is_stable(tmp_path: Path) -> None:
     changed = parse_spec(small_spec_dict(name="other"))
     assert changed.spec_hash != spec.spec_hash
     assert "min: 0\n" in text  # whole floats written as ints
+
+
+@pytest.mark.parametrize("bound", ["min", "max"])
+@pytest.mark.parametrize("value", [".nan", ".inf", "-.inf", ".NaN"])
+def test_non_finite_min_or_max_is_refused(tmp_path: Path, bound: str, value: str) -> None:
+    path = _write(tmp_path, small_spec_dict())
+    with pytest.raises(SpecError, match=rf"columns\.amount: {bound} must be a finite number"):
+        load_spec(path, [f"columns.amount.{bound}={value}"])
