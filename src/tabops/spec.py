@@ -21,7 +21,7 @@ from tabops.errors import SpecError
 from tabops.safe_yaml import load_yaml, yaml_error_location
 
 SPEC_FILENAME = "tabops.yaml"
-_NAME_PATTERN = r"^[A-Za-z][A-Za-z0-9_\-]{0,62}$"
+PROJECT_NAME_PATTERN = r"^[A-Za-z][A-Za-z0-9_\-]{0,62}$"
 _TABLE_PATTERN = r"^[A-Za-z_][A-Za-z0-9_]{0,62}$"
 DEFAULT_NULL_VALUES = ["", "NA", "N/A", "NaN", "nan", "null", "NULL", "None", "?"]
 
@@ -367,7 +367,7 @@ class ServeSpec(_Strict):
 class ProjectSpec(_Strict):
     """A whole ``tabops.yaml``."""
 
-    name: str = Field(pattern=_NAME_PATTERN)
+    name: str = Field(pattern=PROJECT_NAME_PATTERN)
     task: Task
     target: str
     positive_class: str | None = Field(

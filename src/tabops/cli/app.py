@@ -71,6 +71,30 @@ def read_spec(spec: Path | None, overrides: list[str] | None) -> ProjectSpec:
     return load_spec(spec, overrides or [])
 
 
+def check_output(path: Path, option: str, *, folder: bool) -> None:
+    """Refuse an output path that cannot be written, before any work, saying what is wrong.
+
+    A folder (``folder=True``) is created later with its missing parents; a file needs an
+    existing folder.
+    """
+    if path.exists() and path.is_dir() != folder:
+        wanted = "a folder (created if missing)" if folder else "a file name"
+        raise TabopsError(f"{option} {path} is a {'file' if folder else 'folder'}; pass {wanted}.")
+    target = path if folder else path.parent
+    existing = next(p for p in (target, *target.parents) if p.exists())
+    if not existing.is_dir():
+        raise TabopsError(
+            f"{option} {path}: {existing} is a file, not a folder; pass another path."
+        )
+    if existing != target and not folder:
+        raise TabopsError(
+            f"{option} {path}: the folder {target} does not exist; create it first "
+            "or pass a path in an existing folder."
+        )
+    if not os.access(existing, os.W_OK | os.X_OK):
+        raise TabopsError(f"{option} {path}: no permission to write in {existing}.")
+
+
 def _version(value: bool) -> None:
     if value:
         out.print(f"tabops {__version__}")
