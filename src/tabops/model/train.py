@@ -27,7 +27,7 @@ from tabops.model.metrics import Evaluation, orient
 from tabops.model.split import Split, split_rows
 from tabops.model.tune import Trial, build_pipeline, tune
 from tabops.spec import ProjectSpec
-from tabops.store.ledger import find_snapshot, latest_snapshot
+from tabops.store.ledger import latest_snapshot, snapshots_with_prefix
 
 log = logging.getLogger(__name__)
 
@@ -136,6 +136,29 @@ class CandidateRun(Protocol):
     def finish(self, candidate: Candidate, data: TrainData) -> None: ...
 
 
+def _snapshot_by_prefix(spec: ProjectSpec, ctx: Context, prefix: str) -> Any:
+    """The one snapshot whose hash starts with ``prefix``; else an error saying why not."""
+    if not prefix:
+        raise TabopsError(
+            "--snapshot is empty: give the first characters of a snapshot hash "
+            "('tabops data history' lists them), or leave it out for the latest."
+        )
+    shown = 5
+    found = snapshots_with_prefix(ctx.store, spec.name, prefix, limit=shown + 1)
+    if not found:
+        raise NotFoundError(
+            f"No snapshot of {spec.name} starts with '{prefix}'. 'tabops data history' lists them."
+        )
+    if len(found) > 1:
+        count = f"more than {shown}" if len(found) > shown else str(len(found))
+        matches = ", ".join(row.snapshot_hash[:16] for row in found[:shown])
+        raise TabopsError(
+            f"--snapshot '{prefix}' is ambiguous: {count} snapshots of {spec.name} start with it "
+            f"({matches}). Give more characters of the hash."
+        )
+    return found[0]
+
+
 def load_train_data(spec: ProjectSpec, ctx: Context, snapshot: str | None = None) -> TrainData:
     """The snapshot (latest, or the one whose hash starts with ``snapshot``), split."""
     if snapshot is None:
@@ -145,12 +168,7 @@ def load_train_data(spec: ProjectSpec, ctx: Context, snapshot: str | None = None
                 f"Project {spec.name} has no data snapshot yet. Run 'tabops ingest' first."
             )
     else:
-        row = find_snapshot(ctx.store, spec.name, snapshot)
-        if row is None:
-            raise NotFoundError(
-                f"No snapshot of {spec.name} starts with '{snapshot}'. "
-                "'tabops data history' lists them."
-            )
+        row = _snapshot_by_prefix(spec, ctx, snapshot)
     path = Path(row.path)
     if not path.exists():
         raise DataError(
