@@ -243,8 +243,8 @@ def run_train(
                 )  # fmt: skip
             except RuntimeError as exc:
                 raise TabopsError(
-                    f"Every trial of candidate '{name}' failed; check its params and search "
-                    "space in train.candidates (run with --debug for the errors)."
+                    f"Every trial of candidate '{name}' failed ({exc}); check its params and "
+                    "search space in train.candidates (--debug shows each trial's error)."
                 ) from exc
             pipeline = build_pipeline(spec, chosen, tuning.best_params).fit(train_x, train_y)
             test_x, test_y = x.iloc[data.split.test], data.y[data.split.test]
