@@ -277,6 +277,8 @@ def run_all(
         if result.register is not None:
             _print_decision(result.register.decision)
         _print_run_summary(result)
+    if result.error is not None:  # after the ingest's result: that load stands
+        raise result.error
     if result.exit_code:
         raise typer.Exit(result.exit_code)
 
