@@ -6,6 +6,7 @@ from __future__ import annotations
 import logging
 import os
 import sys
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Annotated
 
@@ -131,13 +132,16 @@ VersionOption = Annotated[
 ]
 
 
-def main() -> None:
+def main(args: Sequence[str] | None = None) -> None:
     """Console entry point: run the app, turning user mistakes into clear messages.
 
     Click itself reports command-line mistakes (exit 2) and turns typer.Exit into the exit code.
+
+    Args:
+        args: The command line without the program name; default ``sys.argv[1:]``.
     """
     try:
-        app()
+        app(args=args, prog_name="tabops")
     except BrokenPipeError:  # e.g. piped into `head`: the reader left, nothing more to say
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         sys.exit(1)

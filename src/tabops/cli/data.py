@@ -271,7 +271,9 @@ def _status(status: str) -> str:
 
 @quarantine_app.command("show")
 def quarantine_show(
-    entry_id: Annotated[int, typer.Argument(help="The quarantined row's id.")],
+    entry_id: Annotated[
+        int, typer.Argument(min=1, max=2**63 - 1, help="The quarantined row's id.")
+    ],
     spec: SpecOption = None,
     overrides: SetOption = None,
     json_output: JsonOption = False,
