@@ -188,13 +188,25 @@ def _commands() -> dict[str, set[str]]:
 COMMANDS = _commands()
 
 
+#: Valid required arguments, so that the generic cases reach what they test.
+REQUIRED: dict[str, tuple[str, ...]] = {
+    "promote": ("--version", "1"),
+    "quarantine show": ("1",),
+    "quarantine export": ("-o", "fixes.csv"),
+    "quarantine replay": ("fixes.csv",),
+    "rules backtest": ("--data", "data.csv", "rules.yaml"),
+}
+
+
 def _cases() -> Iterator[tuple[str, Case]]:
     for command, options in sorted(COMMANDS.items()):
-        yield command, case("--no-such-option")
+        required = REQUIRED.get(command, ())
+        yield command, case(*required, "--no-such-option")
         if "--spec" in options:
-            yield command, case("--spec", "missing-folder")
-            yield command, case("--set", "no-equals-sign")
-            yield command, case("--set", "name=")
+            yield command, case(*required, "--spec", "missing-folder")
+            yield command, case(*required, "--set", "no-equals-sign")
+            yield command, case(*required, "--set", "name=")
+            yield command, case(*required, "--set", "columns.amount.min=.nan")
         yield from ((command, c) for c in CORPUS.get(command, []))
 
 
