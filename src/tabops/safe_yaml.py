@@ -28,21 +28,24 @@ class StrictLoader(yaml.SafeLoader):
         return super().compose_node(parent, index)
 
     def construct_mapping(self, node: MappingNode, deep: bool = False) -> dict[Any, Any]:
-        first_line: dict[Any, int] = {}
+        first: dict[Any, Node] = {}
         for key_node, _ in node.value:
             key = self.construct_object(key_node, deep=True)
             try:
-                if key in first_line:
-                    raise ConstructorError(
-                        None,
-                        None,
-                        f"duplicate key '{key}' (first given at line {first_line[key]}); "
-                        "keep only one",
-                        key_node.start_mark,
-                    )
-                first_line[key] = key_node.start_mark.line + 1
+                earlier = first.setdefault(key, key_node)
             except TypeError:  # an unhashable key: SafeLoader reports it
                 continue
+            if earlier is not key_node:
+                # 'no' and 'off' differ as text but are both the key False.
+                text = earlier.value
+                same = "it" if text == key_node.value else f"'{text}', the same key"
+                raise ConstructorError(
+                    None,
+                    None,
+                    f"duplicate key '{key_node.value}' (line {earlier.start_mark.line + 1} "
+                    f"already gives {same}); keep only one",
+                    key_node.start_mark,
+                )
         return super().construct_mapping(node, deep=deep)
 
 

@@ -16,7 +16,7 @@ from tabops.safe_yaml import load_yaml
 from tabops.spec import load_spec
 from tests.conftest import small_spec_dict
 
-keys = st.from_regex(r"[a-z][a-z0-9_]{0,8}", fullmatch=True)
+keys = st.from_regex(r"k[a-z0-9_]{0,8}", fullmatch=True)  # never a YAML bool or null
 
 
 @given(
@@ -45,6 +45,12 @@ def test_a_repeated_key_at_any_depth_is_refused_naming_key_and_line(
 def test_distinct_keys_load_as_safe_load_does(names: list[str]) -> None:
     text = "".join(f"{k}: [{i}, {{x: {i}}}]\n" for i, k in enumerate(names))
     assert load_yaml(text) == yaml.safe_load(text)
+
+
+@pytest.mark.parametrize(("first", "second"), [("no", "off"), ("true", "yes"), ("1", "1.0")])
+def test_keys_that_differ_as_text_but_not_as_values_are_duplicates(first: str, second: str) -> None:
+    with pytest.raises(yaml.YAMLError, match=f"duplicate key '{second}' .*'{first}', the same key"):
+        load_yaml(f"{first}: 1\n{second}: 2\n")
 
 
 def test_aliases_are_refused() -> None:
