@@ -40,10 +40,13 @@ class RunResult:
             "ingest": self.ingest.to_dict(),
             "train": self.train.to_dict() if self.train else None,
             "register": self.register.to_dict() if self.register else None,
-            "error": None
-            if self.error is None
-            else {"stage": self.failed_stage, "code": self.error.code, "message": str(self.error)},
+            "error": self._error_document(),
         }
+
+    def _error_document(self) -> dict[str, Any] | None:
+        if self.error is None:
+            return None
+        return {"stage": self.failed_stage, "code": self.error.code, "message": str(self.error)}
 
 
 def run_lifecycle(spec: ProjectSpec, ctx: Context, force: bool = False) -> RunResult:
