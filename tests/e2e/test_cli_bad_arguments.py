@@ -53,6 +53,7 @@ CORPUS: dict[str, list[Case]] = {
         case("--data", "data.csv", "--target", "label", "--name", "1bad", "-o", "new"),
         case("--data", "data.csv", "--target", "label", "--name", "", "-o", "new"),
         case("--data", "data.csv", "--target", "label", "-o", "/etc/passwd/x"),
+        case("--data", "data.csv", "--target", "label", "-o", "spec-is-a-folder", "--force"),
         case("--data", "data.csv", "--target", "label", "--task", "clustering", "-o", "new"),
         case("--data", "data.csv", "--target", "label", "--delimiter", "", "-o", "new"),
         case("--data", "data.csv", "--target", "label", "--encoding", "punycode", "-o", "new"),
@@ -206,6 +207,7 @@ def _cases() -> Iterator[tuple[str, Case]]:
             yield command, case(*required, "--spec", "missing-folder")
             yield command, case(*required, "--set", "no-equals-sign")
             yield command, case(*required, "--set", "name=")
+            yield command, case(*required, "--set", "no_such_key=1")
             yield command, case(*required, "--set", "columns.amount.min=.nan")
         yield from ((command, c) for c in CORPUS.get(command, []))
 
@@ -228,6 +230,7 @@ def project(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
         "    explanation: a big amount\n"
     )
     (folder / "not-fixes.csv").write_text("a,b\n1,2\n")
+    (folder / "spec-is-a-folder" / "tabops.yaml").mkdir(parents=True)
     with pytest.MonkeyPatch.context() as patch:
         patch.chdir(folder)
         patch.setattr(os, "execv", _refuse_exec)  # 'tabops ui' must not replace pytest

@@ -62,6 +62,8 @@ def init(
         )
     check_output(output, "--output", folder=True)
     spec_path = output / SPEC_FILENAME
+    if spec_path.is_dir():
+        raise TabopsError(f"--output {output}: {spec_path} is a folder; move it or pass another.")
     if spec_path.exists() and not force:
         raise TabopsError(f"{spec_path} already exists. Pass --force to overwrite it.")
     if task is not None and task not in {t.value for t in Task}:
