@@ -25,7 +25,7 @@ from tabops.model.evaluate import CheckResult, behavioural_checks, evaluate, sli
 from tabops.model.frame import model_frame, target_values
 from tabops.model.metrics import Evaluation, orient
 from tabops.model.split import Split, split_rows
-from tabops.model.tune import Trial, build_pipeline, tune
+from tabops.model.tune import Trial, build_pipeline, cv_folds, tune
 from tabops.spec import ProjectSpec
 from tabops.store.ledger import latest_snapshot, snapshots_with_prefix
 
@@ -227,7 +227,7 @@ def run_train(
     _check_metric_fits(spec, data.y)
     x = model_frame(data.frame, spec)
     train_x, train_y = x.iloc[data.split.train], data.y[data.split.train]
-    time_ordered = data.split.method.startswith("time:")
+    folds = cv_folds(spec, train_y, time_ordered=data.split.method.startswith("time:"))
     candidates = []
     for candidate_spec, chosen in zip(spec.train.candidates, families, strict=True):
         name = candidate_spec.estimator
@@ -238,7 +238,7 @@ def run_train(
         ):
             try:
                 tuning = tune(
-                    spec, chosen, candidate_spec.params, train_x, train_y, time_ordered,
+                    spec, chosen, candidate_spec.params, train_x, train_y, folds,
                     run.trial_sink, advance,
                 )  # fmt: skip
             except RuntimeError as exc:

@@ -36,6 +36,10 @@ class Trial:
     seconds: float
 
 
+#: Positions of one fold's training rows and validation rows.
+Fold = tuple[np.ndarray, np.ndarray]
+
+
 class TrialSink(Protocol):
     """Receives every finished trial (e.g. to log it as a nested run)."""
 
@@ -64,16 +68,16 @@ def tune(
     fixed: dict[str, Any],
     x: pd.DataFrame,
     y: np.ndarray,
-    time_ordered: bool,
+    folds: list[Fold],
     sink: TrialSink,
     advance: Advance,
 ) -> Tuning:
-    """Search ``family``'s space (``fixed`` params held) for the best cross-validated score."""
+    """Search ``family``'s space (``fixed`` params held) for the best score over ``folds``
+    (from :func:`cv_folds`)."""
     import optuna
 
     _quieten(optuna)
     metric = spec.metric
-    folds = _folds(spec, len(x), y, time_ordered)
     trials: list[Trial] = []
     failures: list[str] = []
 
@@ -140,10 +144,10 @@ def _quieten(optuna: Any) -> None:
     optuna.logging.set_verbosity(optuna.logging.WARNING if debug else optuna.logging.ERROR)
 
 
-def _folds(
-    spec: ProjectSpec, rows: int, y: np.ndarray, time_ordered: bool
-) -> list[tuple[np.ndarray, np.ndarray]]:
-    """The cross-validation folds; a fold that cannot be scored is a :class:`DataError`."""
+def cv_folds(spec: ProjectSpec, y: np.ndarray, time_ordered: bool) -> list[Fold]:
+    """The cross-validation folds of the training rows, checked before any candidate is tuned:
+    a fold that cannot be scored is a :class:`DataError` saying what to do."""
+    rows = len(y)
     k = spec.train.cv_folds
     advice = "Ingest more rows, or lower train.cv_folds (at least 2)."
     classification = spec.task == Task.CLASSIFICATION

@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 from tabops.context import Context
 from tabops.errors import DataError, TabopsError
 from tabops.model.train import run_train
-from tabops.model.tune import _folds
+from tabops.model.tune import cv_folds
 from tests.unit.model.conftest import (
     RecordingTracking,
     add_snapshot,
@@ -30,7 +30,7 @@ def test_classification_folds_hold_every_class_or_the_error_says_what_to_do(
 ) -> None:
     y = np.random.default_rng(seed).permutation(np.repeat(["a", "b", "c"][: len(counts)], counts))
     try:
-        split = _folds(synthetic_spec(cv_folds=folds), len(y), y, time_ordered)
+        split = cv_folds(synthetic_spec(cv_folds=folds), y, time_ordered)
     except DataError as exc:
         assert f"train.cv_folds={folds}" in str(exc) or f"into {folds} folds" in str(exc)
         assert "lower train.cv_folds" in str(exc)
@@ -46,7 +46,7 @@ def test_regression_folds_exist_or_the_error_says_what_to_do(
 ) -> None:
     y = np.arange(rows, dtype=float)
     try:
-        split = _folds(synthetic_spec("regression", cv_folds=folds), rows, y, time_ordered)
+        split = cv_folds(synthetic_spec("regression", cv_folds=folds), y, time_ordered)
     except DataError as exc:
         assert f"Cannot split {rows} training rows into {folds} folds" in str(exc)
         return
@@ -63,3 +63,13 @@ def test_failing_trials_report_the_reason_once_without_tracebacks(
     printed = capfd.readouterr()
     assert "Traceback" not in printed.err + printed.out
     assert "failed with" not in printed.err + printed.out  # Optuna's own per-trial warning
+
+
+def test_folds_are_checked_before_any_candidate_run_opens(
+    ctx: Context, tracking: RecordingTracking
+) -> None:
+    spec = synthetic_spec(cv_folds=20)
+    add_snapshot(ctx, spec, synthetic_table(30))  # 24 training rows: < 20 of one class
+    with pytest.raises(DataError, match=r"for train\.cv_folds=20"):
+        run_train(spec, ctx, tracking)
+    assert tracking.runs == {}
