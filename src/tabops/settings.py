@@ -54,11 +54,28 @@ class Settings(BaseSettings):
             return [key.strip() for key in value.split(",") if key.strip()]
         return value
 
+    @field_validator("tracking_uri")
+    @classmethod
+    def _supported_tracking_uri(cls, uri: str | None) -> str | None:
+        # Anything else fails deep inside MLflow (a missing driver, a retired file store).
+        scheme = (uri or "").partition("://")[0].partition("+")[0].lower()
+        if uri and scheme not in ("http", "https", "sqlite", "postgresql"):
+            raise ValueError(
+                f"'{scheme}' tracking URIs are not supported; use an MLflow "
+                "server (http://host:5000), sqlite:///path/to/mlflow.db or "
+                "postgresql://user:password@host:port/database"
+            )
+        return uri
+
     @field_validator("home")
     @classmethod
     def _absolute_home(cls, home: Path) -> Path:
         # Resolved once, so paths recorded in the store do not depend on a later cwd.
-        return home.expanduser().resolve()
+        home = home.expanduser().resolve()
+        existing = next(p for p in (home, *home.parents) if p.exists())
+        if not existing.is_dir():
+            raise ValueError(f"{existing} is a file; the workspace must be a folder")
+        return home
 
     @property
     def store_url(self) -> str:
@@ -89,6 +106,15 @@ def load_settings() -> Settings:
         return Settings()
     except ValidationError as exc:
         problems = "; ".join(
-            f"TABOPS_{str(error['loc'][0]).upper()}: {error['msg']}" for error in exc.errors()
+            f"{_variable(str(error['loc'][0]))}: {error['msg']}" for error in exc.errors()
         )
         raise TabopsError(f"Invalid environment setting: {problems}.") from exc
+
+
+def _variable(location: str) -> str:
+    """The environment variable(s) behind a validation error's location."""
+    for field in Settings.model_fields.values():
+        choices = getattr(field.validation_alias, "choices", [])
+        if location in choices:
+            return " or ".join(str(choice) for choice in choices)
+    return location if location.upper().startswith("TABOPS_") else f"TABOPS_{location.upper()}"

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 import re
 from enum import StrEnum
 from pathlib import Path
@@ -17,9 +18,10 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError, model_validator
 
 from tabops.errors import SpecError
+from tabops.safe_yaml import load_yaml, yaml_error_location
 
 SPEC_FILENAME = "tabops.yaml"
-_NAME_PATTERN = r"^[A-Za-z][A-Za-z0-9_\-]{0,62}$"
+PROJECT_NAME_PATTERN = r"^[A-Za-z][A-Za-z0-9_\-]{0,62}$"
 _TABLE_PATTERN = r"^[A-Za-z_][A-Za-z0-9_]{0,62}$"
 DEFAULT_NULL_VALUES = ["", "NA", "N/A", "NaN", "nan", "null", "NULL", "None", "?"]
 
@@ -90,6 +92,9 @@ class ColumnSpec(_Strict):
     @model_validator(mode="after")
     def _check_consistency(self) -> ColumnSpec:
         numeric = self.type in (ColumnType.NUMERIC, ColumnType.INTEGER)
+        for key, bound in {"min": self.min, "max": self.max}.items():
+            if bound is not None and not math.isfinite(bound):  # NaN would disable the check
+                raise ValueError(f"{key} must be a finite number, not {bound}; omit it (no limit)")
         if (self.min is not None or self.max is not None) and not numeric:
             raise ValueError(f"min/max apply to numeric and integer columns, not {self.type}")
         if self.min is not None and self.max is not None and self.min > self.max:
@@ -407,7 +412,7 @@ class ServeSpec(_Strict):
 class ProjectSpec(_Strict):
     """A whole ``tabops.yaml``."""
 
-    name: str = Field(pattern=_NAME_PATTERN)
+    name: str = Field(pattern=PROJECT_NAME_PATTERN)
     task: Task
     target: str
     positive_class: str | None = Field(
@@ -534,10 +539,9 @@ def load_spec(path: Path | None = None, overrides: list[str] | None = None) -> P
     """
     spec_path = find_spec(path)
     try:
-        raw = yaml.safe_load(spec_path.read_text(encoding="utf-8"))
+        raw = load_yaml(spec_path.read_text(encoding="utf-8"))
     except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+        where = yaml_error_location(exc)
         raise SpecError(f"{spec_path}{where} is not valid YAML: {exc}") from exc
     except (OSError, UnicodeDecodeError) as exc:
         raise SpecError(f"Cannot read {spec_path}: {exc}") from exc
@@ -607,7 +611,7 @@ def apply_override(raw: dict[str, Any], override: str) -> None:
             "(for example: --set contract.max_quarantine_rate=0.1)."
         )
     try:
-        value = yaml.safe_load(match["value"]) if match["value"] else ""
+        value = load_yaml(match["value"]) if match["value"] else ""
     except yaml.YAMLError as exc:
         raise SpecError(f"--set '{override}': the value is not valid YAML: {exc}") from exc
     keys = match["key"].split(".")

@@ -234,3 +234,19 @@ def test_every_command_has_help(tmp_path: Path, command: tuple[str, ...]) -> Non
     assert result.returncode == 0
     assert "Usage:" in result.stdout
     assert "--json" in result.stdout or not command or command == ("quarantine",)
+
+
+def test_run_json_reports_the_ingest_and_the_failure_when_training_fails(tmp_path: Path) -> None:
+    rows = "".join(f"{i},{i % 7}.5,{'yes' if i % 3 else 'no'}\n" for i in range(60))
+    (tmp_path / "d.csv").write_text("id,x,label\n" + rows)
+    assert tabops("init", "--data", "d.csv", "--target", "label", cwd=tmp_path).returncode == 0
+    bad = "train.candidates=[{estimator: linear, params: {max_iter: -1}}]"
+    result = tabops("run", "--trials", "1", "--set", bad, "--json", cwd=tmp_path)
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+    document = json.loads(result.stdout)
+    assert (document["ingest"]["status"], document["ingest"]["rows_loaded"]) == ("loaded", 60)
+    assert document["train"] is None and document["register"] is None
+    error = document["error"]
+    assert (error["stage"], error["code"]) == ("train", "tabops_error")
+    assert "Every trial of candidate 'linear' failed" in error["message"]
+    assert "Every trial of candidate 'linear' failed" in " ".join(result.stderr.split())

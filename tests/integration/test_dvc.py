@@ -10,6 +10,7 @@ import pytest
 
 from tabops.context import Context
 from tabops.data.ingest import run_ingest
+from tabops.errors import DataError
 from tabops.settings import Settings
 from tests.conftest import SMALL_HEADER, small_spec_dict, write_project
 
@@ -66,3 +67,20 @@ def test_dvc_needs_the_snapshot_inside_the_repository(tmp_path: Path) -> None:
     ctx = Context(settings=Settings(home=tmp_path / "elsewhere"))
     with pytest.raises(DataError, match="inside the repository"):
         run_ingest(spec, ctx, dvc=True)
+
+
+@pytest.mark.parametrize(
+    ("remote", "extra"),
+    [("s3://bucket/data", "s3"), ("gs://bucket", "gs"), ("azure://container/x", "azure"),
+     ("ssh://host/srv/dvc", "ssh"), ("webdav://host/x", "webdav"), ("oss://bucket", "oss")],
+)  # fmt: skip
+def test_a_remote_without_its_dvc_extra_names_the_extra_before_any_work(
+    tmp_path: Path, remote: str, extra: str
+) -> None:
+    repo = _git_repo(tmp_path / "repo")
+    project = small_spec_dict(ingest={"dvc_remote": remote})
+    spec = write_project(repo / "project", f"{SMALL_HEADER}\n{ROWS}\n", project)
+    ctx = Context(settings=Settings(home=repo / ".tabops"))
+    with pytest.raises(DataError, match=rf"ingest\.dvc_remote.*pip install 'dvc\[{extra}\]'"):
+        run_ingest(spec, ctx, dvc=True)
+    assert not (repo / ".dvc").exists() and not (repo / ".tabops" / "snapshots").exists()

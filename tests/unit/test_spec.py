@@ -157,3 +157,11 @@ def test_boolean_tokens_belong_to_boolean_columns() -> None:
     raw["columns"]["color"] |= {"true_values": ["red"], "false_values": ["blue"]}
     with pytest.raises(SpecError, match="boolean columns only"):
         parse_spec(raw)
+
+
+@pytest.mark.parametrize("bound", ["min", "max"])
+@pytest.mark.parametrize("value", [".nan", ".inf", "-.inf", ".NaN"])
+def test_non_finite_min_or_max_is_refused(tmp_path: Path, bound: str, value: str) -> None:
+    path = _write(tmp_path, small_spec_dict())
+    with pytest.raises(SpecError, match=rf"columns\.amount: {bound} must be a finite number"):
+        load_spec(path, [f"columns.amount.{bound}={value}"])

@@ -6,6 +6,7 @@ from __future__ import annotations
 import logging
 import os
 import sys
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Annotated
 
@@ -71,6 +72,30 @@ def read_spec(spec: Path | None, overrides: list[str] | None) -> ProjectSpec:
     return load_spec(spec, overrides or [])
 
 
+def check_output(path: Path, option: str, *, folder: bool) -> None:
+    """Refuse an output path that cannot be written, before any work, saying what is wrong.
+
+    A folder (``folder=True``) is created later with its missing parents; a file needs an
+    existing folder.
+    """
+    if path.exists() and path.is_dir() != folder:
+        wanted = "a folder (created if missing)" if folder else "a file name"
+        raise TabopsError(f"{option} {path} is a {'file' if folder else 'folder'}; pass {wanted}.")
+    target = path if folder else path.parent
+    existing = next(p for p in (target, *target.parents) if p.exists())
+    if not existing.is_dir():
+        raise TabopsError(
+            f"{option} {path}: {existing} is a file, not a folder; pass another path."
+        )
+    if existing != target and not folder:
+        raise TabopsError(
+            f"{option} {path}: the folder {target} does not exist; create it first "
+            "or pass a path in an existing folder."
+        )
+    if not os.access(existing, os.W_OK | os.X_OK):
+        raise TabopsError(f"{option} {path}: no permission to write in {existing}.")
+
+
 def _version(value: bool) -> None:
     if value:
         out.print(f"tabops {__version__}")
@@ -107,13 +132,16 @@ VersionOption = Annotated[
 ]
 
 
-def main() -> None:
+def main(args: Sequence[str] | None = None) -> None:
     """Console entry point: run the app, turning user mistakes into clear messages.
 
     Click itself reports command-line mistakes (exit 2) and turns typer.Exit into the exit code.
+
+    Args:
+        args: The command line without the program name; default ``sys.argv[1:]``.
     """
     try:
-        app()
+        app(args=args, prog_name="tabops")
     except BrokenPipeError:  # e.g. piped into `head`: the reader left, nothing more to say
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         sys.exit(1)

@@ -14,6 +14,7 @@ from tabops.cli.app import (
     SetOption,
     SpecOption,
     app,
+    check_output,
     data_app,
     examples_app,
     make_context,
@@ -23,7 +24,7 @@ from tabops.cli.app import (
 from tabops.console import RichProgress, err, key_values, out, print_json, table
 from tabops.errors import TabopsError
 from tabops.progress import SILENT
-from tabops.spec import SPEC_FILENAME, CsvOptions, dump_spec
+from tabops.spec import PROJECT_NAME_PATTERN, SPEC_FILENAME, CsvOptions, dump_spec
 
 
 @app.command()
@@ -54,7 +55,15 @@ def init(
     from tabops.data.sources import read_every_record
     from tabops.spec import SourceSpec, Task
 
+    if name is not None and not re.fullmatch(PROJECT_NAME_PATTERN, name):
+        raise TabopsError(
+            f"--name '{name}' is not a valid project name: start with a letter, then at most 62 "
+            "letters, digits, '_' or '-' (for example: churn-2024)."
+        )
+    check_output(output, "--output", folder=True)
     spec_path = output / SPEC_FILENAME
+    if spec_path.is_dir():
+        raise TabopsError(f"--output {output}: {spec_path} is a folder; move it or pass another.")
     if spec_path.exists() and not force:
         raise TabopsError(f"{spec_path} already exists. Pass --force to overwrite it.")
     if task is not None and task not in {t.value for t in Task}:
@@ -282,7 +291,9 @@ def _status(status: str) -> str:
 
 @quarantine_app.command("show")
 def quarantine_show(
-    entry_id: Annotated[int, typer.Argument(help="The quarantined row's id.")],
+    entry_id: Annotated[
+        int, typer.Argument(min=1, max=2**63 - 1, help="The quarantined row's id.")
+    ],
     spec: SpecOption = None,
     overrides: SetOption = None,
     json_output: JsonOption = False,
@@ -323,6 +334,7 @@ def quarantine_export(
     from tabops.data.quarantine import export_entries, list_entries
 
     project = read_spec(spec, overrides)
+    check_output(output, "--output", folder=False)
     entries = list_entries(
         make_context(json_output).store, project.name, batch_id=batch, limit=None
     )
@@ -425,6 +437,7 @@ def examples_export(
     """
     from tabops.data.examples import export_example
 
+    check_output(output, "--output", folder=True)
     paths = export_example(name, output)
     if json_output:
         print_json({"files": [str(p) for p in paths]})

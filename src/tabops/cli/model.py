@@ -277,6 +277,8 @@ def run_all(
         if result.register is not None:
             _print_decision(result.register.decision)
         _print_run_summary(result)
+    if result.error is not None:  # after the ingest's result: that load stands
+        raise result.error
     if result.exit_code:
         raise typer.Exit(result.exit_code)
 
@@ -368,7 +370,7 @@ def report(
 
 @app.command()
 def ui(
-    port: Annotated[int, typer.Option(help="Port for the MLflow UI.")] = 5000,
+    port: Annotated[int, typer.Option(min=1, max=65535, help="Port for the MLflow UI.")] = 5000,
     print_only: Annotated[
         bool, typer.Option("--print", help="Print the command instead of running it.")
     ] = False,

@@ -9,6 +9,9 @@ import typer
 
 from tabops.cli.app import JsonOption, SetOption, SpecOption, app, make_context, read_spec
 from tabops.console import err, out, print_json, table
+from tabops.errors import TabopsError
+
+LOG_LEVELS = ("critical", "error", "warning", "info", "debug", "trace")
 
 
 @app.command()
@@ -40,6 +43,8 @@ def serve(
     """
     from tabops.serve.runner import serve as run
 
+    if log_level not in LOG_LEVELS:
+        raise TabopsError(f"--log-level '{log_level}' is not valid; use {', '.join(LOG_LEVELS)}.")
     project = read_spec(spec, overrides)
     handler = logging.StreamHandler()
     handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))

@@ -8,7 +8,7 @@ from typing import Annotated, Any
 import typer
 from rich.markup import escape
 
-from tabops.cli.app import JsonOption, app, make_context
+from tabops.cli.app import JsonOption, app, check_output, make_context
 from tabops.console import key_values, out, print_json, table
 from tabops.errors import TabopsError
 
@@ -87,8 +87,8 @@ def fraud(
         table_names(table_name)  # a bad name fails before any work
     if output is None and table_name is None:
         output = DEFAULT_OUTPUT
-    if output is not None and output.exists() and not output.is_dir():
-        raise TabopsError(f"--output {output} is a file; pass a folder (created if missing).")
+    if output is not None:
+        check_output(output, "--output", folder=True)
     overrides = {"days": days, "n_customers": customers, "seed": seed}
     settings = load_fraud_config(config, overrides)
     ctx = make_context(json_output)

@@ -121,6 +121,8 @@ def run_ingest(spec: ProjectSpec, ctx: Context, dvc: bool | None = None) -> Inge
         dvc: Track the snapshot with DVC; None uses ``ingest.dvc`` from the spec.
     """
     _check_publish_table(spec.ingest.table)
+    if spec.ingest.dvc if dvc is None else dvc:
+        versioning.check_remote(spec.ingest.dvc_remote)
     started = time.perf_counter()
     started_at = datetime.now(UTC)
     store = ctx.store

@@ -202,6 +202,11 @@ def read_sql(url: str, table: str | None = None, query: str | None = None) -> So
         engine = sa.create_engine(sqlalchemy_url(url))
     except (ArgumentError, SQLAlchemyError) as exc:
         raise DataError(f"source.url '{redact(url)}' is not usable: {exc}.") from exc
+    except ImportError as exc:  # a dialect whose driver is not installed
+        raise DataError(
+            f"source.url '{redact(url)}': its database driver is not installed ({exc}). "
+            "Install the driver, or use sqlite:///path/to/file.db or postgresql://..."
+        ) from exc
     if table is not None:
         validate_identifier(table)
         statement: sa.Executable = sa.select(sa.text("*")).select_from(sa.table(table))

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import re
 import sys
 from pathlib import Path
 
@@ -27,6 +28,24 @@ def _repo_root(start: Path) -> tuple[Path, bool]:
     return start, False
 
 
+def check_remote(remote: str | None) -> None:
+    """Refuse a remote whose storage DVC cannot reach without an extra (s3://, gs://, ...),
+    before any work, saying which extra to install."""
+    if remote is None or "://" not in remote:
+        return
+    from dvc_objects.fs import get_fs_cls
+
+    try:
+        get_fs_cls({"url": remote})  # type: ignore[no-untyped-call]
+    except ImportError as exc:  # "s3 is supported, but requires 'dvc-s3' to be installed"
+        package = re.search(r"'dvc-([\w-]+)'", str(exc))
+        extra = package[1] if package else remote.split("://", 1)[0]
+        raise DataError(
+            f"ingest.dvc_remote '{remote}' needs DVC's {extra} support, which is not installed: "
+            f"pip install 'dvc[{extra}]' (or use a local folder as the remote)."
+        ) from exc
+
+
 def track(snapshot: Path, project_root: Path, remote: str | None) -> Path:
     """``dvc add`` the snapshot (initialising DVC if needed) and push it to ``remote``.
 
@@ -35,6 +54,7 @@ def track(snapshot: Path, project_root: Path, remote: str | None) -> Path:
     """
     from dvc.exceptions import DvcException
 
+    check_remote(remote)
     root, has_git = _repo_root(project_root.resolve())
     snapshot = snapshot.resolve()
     if not snapshot.is_relative_to(root):

@@ -25,9 +25,9 @@ from tabops.model.evaluate import CheckResult, behavioural_checks, evaluate, sli
 from tabops.model.frame import model_frame, target_values
 from tabops.model.metrics import Evaluation, orient
 from tabops.model.split import Split, split_rows
-from tabops.model.tune import Trial, build_pipeline, tune
+from tabops.model.tune import Trial, build_pipeline, cv_folds, tune
 from tabops.spec import ProjectSpec
-from tabops.store.ledger import find_snapshot, latest_snapshot
+from tabops.store.ledger import latest_snapshot, snapshots_with_prefix
 
 log = logging.getLogger(__name__)
 
@@ -136,6 +136,29 @@ class CandidateRun(Protocol):
     def finish(self, candidate: Candidate, data: TrainData) -> None: ...
 
 
+def _snapshot_by_prefix(spec: ProjectSpec, ctx: Context, prefix: str) -> Any:
+    """The one snapshot whose hash starts with ``prefix``; else an error saying why not."""
+    if not prefix:
+        raise TabopsError(
+            "--snapshot is empty: give the first characters of a snapshot hash "
+            "('tabops data history' lists them), or leave it out for the latest."
+        )
+    shown = 5
+    found = snapshots_with_prefix(ctx.store, spec.name, prefix, limit=shown + 1)
+    if not found:
+        raise NotFoundError(
+            f"No snapshot of {spec.name} starts with '{prefix}'. 'tabops data history' lists them."
+        )
+    if len(found) > 1:
+        count = f"more than {shown}" if len(found) > shown else str(len(found))
+        matches = ", ".join(row.snapshot_hash[:16] for row in found[:shown])
+        raise TabopsError(
+            f"--snapshot '{prefix}' is ambiguous: {count} snapshots of {spec.name} start with it "
+            f"({matches}). Give more characters of the hash."
+        )
+    return found[0]
+
+
 def load_train_data(spec: ProjectSpec, ctx: Context, snapshot: str | None = None) -> TrainData:
     """The snapshot (latest, or the one whose hash starts with ``snapshot``), split."""
     if snapshot is None:
@@ -145,12 +168,7 @@ def load_train_data(spec: ProjectSpec, ctx: Context, snapshot: str | None = None
                 f"Project {spec.name} has no data snapshot yet. Run 'tabops ingest' first."
             )
     else:
-        row = find_snapshot(ctx.store, spec.name, snapshot)
-        if row is None:
-            raise NotFoundError(
-                f"No snapshot of {spec.name} starts with '{snapshot}'. "
-                "'tabops data history' lists them."
-            )
+        row = _snapshot_by_prefix(spec, ctx, snapshot)
     path = Path(row.path)
     if not path.exists():
         raise DataError(
@@ -209,7 +227,7 @@ def run_train(
     _check_metric_fits(spec, data.y)
     x = model_frame(data.frame, spec)
     train_x, train_y = x.iloc[data.split.train], data.y[data.split.train]
-    time_ordered = data.split.method.startswith("time:")
+    folds = cv_folds(spec, train_y, time_ordered=data.split.method.startswith("time:"))
     candidates = []
     for candidate_spec, chosen in zip(spec.train.candidates, families, strict=True):
         name = candidate_spec.estimator
@@ -220,13 +238,13 @@ def run_train(
         ):
             try:
                 tuning = tune(
-                    spec, chosen, candidate_spec.params, train_x, train_y, time_ordered,
+                    spec, chosen, candidate_spec.params, train_x, train_y, folds,
                     run.trial_sink, advance,
                 )  # fmt: skip
             except RuntimeError as exc:
                 raise TabopsError(
-                    f"Every trial of candidate '{name}' failed; check its params and search "
-                    "space in train.candidates (run with --debug for the errors)."
+                    f"Every trial of candidate '{name}' failed ({exc}); check its params and "
+                    "search space in train.candidates (--debug shows each trial's error)."
                 ) from exc
             pipeline = build_pipeline(spec, chosen, tuning.best_params).fit(train_x, train_y)
             test_x, test_y = x.iloc[data.split.test], data.y[data.split.test]

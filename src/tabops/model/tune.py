@@ -14,6 +14,7 @@ import pandas as pd
 from sklearn.model_selection import KFold, StratifiedKFold, TimeSeriesSplit
 from sklearn.pipeline import Pipeline
 
+from tabops.errors import DataError
 from tabops.model.candidates import Family
 from tabops.model.evaluate import evaluate
 from tabops.model.features import build_preprocessor
@@ -33,6 +34,10 @@ class Trial:
     score: float  # mean cross-validated primary metric (NaN when pruned or failed)
     state: str  # complete | pruned | failed
     seconds: float
+
+
+#: Positions of one fold's training rows and validation rows.
+Fold = tuple[np.ndarray, np.ndarray]
 
 
 class TrialSink(Protocol):
@@ -63,17 +68,18 @@ def tune(
     fixed: dict[str, Any],
     x: pd.DataFrame,
     y: np.ndarray,
-    time_ordered: bool,
+    folds: list[Fold],
     sink: TrialSink,
     advance: Advance,
 ) -> Tuning:
-    """Search ``family``'s space (``fixed`` params held) for the best cross-validated score."""
+    """Search ``family``'s space (``fixed`` params held) for the best score over ``folds``
+    (from :func:`cv_folds`)."""
     import optuna
 
-    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    _quieten(optuna)
     metric = spec.metric
-    folds = list(_folds(spec, len(x), y, time_ordered))
     trials: list[Trial] = []
+    failures: list[str] = []
 
     def objective(trial: optuna.Trial) -> float:
         started = time.perf_counter()
@@ -92,6 +98,9 @@ def tune(
                     raise optuna.TrialPruned()
             score = float(np.mean(fold_scores))
             return orient(metric, score)
+        except (ValueError, ArithmeticError) as exc:  # Optuna marks the trial failed
+            failures.append(f"{type(exc).__name__}: {exc}")
+            raise
         finally:
             if state == "complete" and math.isnan(score):
                 state = "failed"
@@ -111,7 +120,8 @@ def tune(
     )
     completed = [t for t in trials if t.state == "complete" and not math.isnan(t.score)]
     if not completed:
-        raise RuntimeError("every trial failed")  # the caller names the candidate
+        # The caller names the candidate; one reason is enough (trials tend to fail alike).
+        raise RuntimeError(failures[0] if failures else "no trial completed")
     best = max(completed, key=lambda t: orient(metric, t.score))
     return Tuning({**fixed, **best.params}, best.score, trials)
 
@@ -125,11 +135,46 @@ def _suggest(trial: Any, name: str, space: SearchRange) -> Any:
     return trial.suggest_float(name, space.low, space.high, log=space.log)
 
 
-def _folds(spec: ProjectSpec, rows: int, y: np.ndarray, time_ordered: bool) -> Any:
+def _quieten(optuna: Any) -> None:
+    """Optuna logs each failed trial with its traceback on its own handler; send its records
+    through ``logging`` instead, warnings only with ``--debug`` (tune reports the reason once)."""
+    optuna.logging.disable_default_handler()
+    optuna.logging.enable_propagation()
+    debug = logging.getLogger().isEnabledFor(logging.DEBUG)
+    optuna.logging.set_verbosity(optuna.logging.WARNING if debug else optuna.logging.ERROR)
+
+
+def cv_folds(spec: ProjectSpec, y: np.ndarray, time_ordered: bool) -> list[Fold]:
+    """The cross-validation folds of the training rows, checked before any candidate is tuned:
+    a fold that cannot be scored is a :class:`DataError` saying what to do."""
+    rows = len(y)
+    k = spec.train.cv_folds
+    advice = "Ingest more rows, or lower train.cv_folds (at least 2)."
+    classification = spec.task == Task.CLASSIFICATION
+    if classification and not time_ordered:
+        labels, counts = np.unique(y, return_counts=True)
+        if counts.min() < k:
+            raise DataError(
+                f"Too few training rows of class '{labels[counts.argmin()]}' for "
+                f"train.cv_folds={k}: {counts.min()} row(s), so some folds would hold a single "
+                f"class and no trial could be scored. {advice}"
+            )
     positions = np.arange(rows)
     if time_ordered:  # train on the past, validate on what follows
-        return TimeSeriesSplit(n_splits=spec.train.cv_folds).split(positions)
-    if spec.task == Task.CLASSIFICATION:
-        splitter = StratifiedKFold(spec.train.cv_folds, shuffle=True, random_state=spec.train.seed)
-        return splitter.split(positions, y)
-    return KFold(spec.train.cv_folds, shuffle=True, random_state=spec.train.seed).split(positions)
+        splitter: Any = TimeSeriesSplit(n_splits=k)
+    elif classification:
+        splitter = StratifiedKFold(k, shuffle=True, random_state=spec.train.seed)
+    else:
+        splitter = KFold(k, shuffle=True, random_state=spec.train.seed)
+    try:
+        folds = list(splitter.split(positions, y))
+    except ValueError as exc:  # more folds than rows
+        raise DataError(
+            f"Cannot split {rows} training rows into {k} folds ({exc}). {advice}"
+        ) from exc
+    if classification and any(len(np.unique(y[part])) < 2 for fold in folds for part in fold):
+        raise DataError(
+            f"Some of the train.cv_folds={k} folds of the {rows} training rows hold "
+            f"a single class, so no trial could be scored. {advice}"
+        )
+    return folds

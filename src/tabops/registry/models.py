@@ -43,6 +43,10 @@ class ModelVersion:
         return dict(json.loads(self.tags.get("tabops.input_schema", "{}")))
 
 
+#: MLflow keeps version numbers in an INTEGER column (32-bit on PostgreSQL).
+_MAX_VERSION = 2**31 - 1
+
+
 class Registry:
     """Model versions of one registered model (named after the project)."""
 
@@ -77,6 +81,12 @@ class Registry:
     def version(self, version: str) -> ModelVersion:
         from mlflow.exceptions import MlflowException
 
+        if not (version.isascii() and version.isdigit() and 1 <= int(version) <= _MAX_VERSION):
+            # MLflow would fail in its store (an int past the column's range) and blame it.
+            raise NotFoundError(
+                f"Model {self.name} has no version '{version}': versions are whole numbers "
+                "from 1 up. 'tabops history' lists versions."
+            )
         try:
             with registry_errors(self.uri, passthrough=True):
                 found = self.client.get_model_version(self.name, version)

@@ -32,6 +32,7 @@ import yaml
 from tabops.errors import DataError, RulesError
 from tabops.rules import expr, rowwise, typecheck, vectorised
 from tabops.rules.expr import ConditionError, Node
+from tabops.safe_yaml import StrictLoader, load_yaml
 from tabops.spec import ProjectSpec
 
 #: The rules file's name beside ``tabops.yaml``.
@@ -447,28 +448,13 @@ def parse_condition(text: str, spec: ProjectSpec | None = None) -> Node:
     return node
 
 
-class _NoAliasLoader(yaml.SafeLoader):
-    """YAML without aliases: a rules file has no use for them, and nested aliases can make a
-    small file expand (and be echoed in error messages) exponentially."""
-
-    def compose_node(self, parent: Any, index: Any) -> Any:
-        if self.check_event(yaml.AliasEvent):
-            raise yaml.composer.ComposerError(
-                None,
-                None,
-                "aliases (*name) are not allowed in rules files",
-                self.peek_event().start_mark,  # type: ignore[no-untyped-call]
-            )
-        return super().compose_node(parent, index)
-
-
 def check_rules_text(text: str, source: str, spec: ProjectSpec | None = None) -> RulesCheck:
     """Check rules given as YAML text; every problem is collected, none raised."""
     digest = hashlib.sha256(text.encode("utf-8")).hexdigest()
     result = RulesCheck(source=source, digest=digest, spec=str(spec.root) if spec else None)
     try:
-        raw = yaml.load(text, Loader=_NoAliasLoader)  # a SafeLoader
-        root = yaml.compose(text, Loader=_NoAliasLoader)
+        raw = load_yaml(text)
+        root = yaml.compose(text, Loader=StrictLoader)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark else ""

@@ -78,6 +78,13 @@ class Store:
     def __init__(self, url: str) -> None:
         self.url = sqlalchemy_url(url)
         self._url = make_url(self.url)
+        if self._url.get_backend_name() not in ("sqlite", "postgresql"):
+            raise StoreError(
+                f"TABOPS_DATABASE_URL '{redact(url)}' is not supported: the tabops store runs on "
+                "SQLite or PostgreSQL. Use sqlite:///path/to/tabops.db or "
+                "postgresql://user:password@host:port/database (or unset it for the workspace's "
+                "SQLite file)."
+            )
         self.is_postgres = self._url.get_backend_name() == "postgresql"
         if self._url.get_backend_name() == "sqlite" and self._url.database:
             Path(self._url.database).parent.mkdir(parents=True, exist_ok=True)

@@ -94,12 +94,28 @@ def list_snapshots(store: Store, project: str) -> list[sa.Row[Any]]:
 
 
 def find_snapshot(store: Store, project: str, prefix: str) -> sa.Row[Any] | None:
-    """The snapshot whose hash starts with ``prefix`` (unique prefixes only)."""
-    t = schema.snapshots
-    query = sa.select(t).where(t.c.project == project, t.c.snapshot_hash.startswith(prefix))
-    with store.connect() as conn:
-        found = list(conn.execute(query.limit(2)))
+    """The snapshot whose hash starts with ``prefix``; None if none or several do."""
+    found = snapshots_with_prefix(store, project, prefix, limit=2)
     return found[0] if len(found) == 1 else None
+
+
+def snapshots_with_prefix(store: Store, project: str, prefix: str, limit: int) -> list[sa.Row[Any]]:
+    """At most ``limit`` snapshots whose hash starts with ``prefix``, newest first.
+
+    The prefix is compared literally ('%' and '_' are no LIKE wildcards); an empty one matches
+    nothing.
+    """
+    if not prefix:
+        return []
+    t = schema.snapshots
+    query = (
+        sa.select(t)
+        .where(t.c.project == project, t.c.snapshot_hash.startswith(prefix, autoescape=True))
+        .order_by(t.c.created_at.desc())
+        .limit(limit)
+    )
+    with store.connect() as conn:
+        return list(conn.execute(query))
 
 
 def list_batches(store: Store, project: str, limit: int = 50) -> list[sa.Row[Any]]:

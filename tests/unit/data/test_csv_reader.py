@@ -1,5 +1,8 @@
 from __future__ import annotations
 
+import encodings
+import pkgutil
+
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -92,6 +95,19 @@ def test_wrong_encoding_setting_fails_with_advice() -> None:
         read_csv(data, OPTIONS, "t.csv")
     with pytest.raises(DataError, match="not a known encoding"):
         read_csv(b"a\n1\n", CsvOptions(encoding="klingon"), "t.csv")
+
+
+ENCODINGS = sorted({m.name for m in pkgutil.iter_modules(encodings.__path__)} - {"aliases"})
+
+
+@given(encoding=st.sampled_from(ENCODINGS), data=st.binary(max_size=40))
+def test_any_encoding_setting_reads_or_fails_with_a_data_error(encoding: str, data: bytes) -> None:
+    """Every codec Python has (punycode, undefined, rot_13, ...): rows or a DataError naming
+    the setting, never another exception."""
+    try:
+        read_csv(b"a,b\n" + data, CsvOptions(encoding=encoding), "t.csv")
+    except DataError as exc:
+        assert "encoding" in str(exc) or "t.csv" in str(exc)
 
 
 @pytest.mark.parametrize(

@@ -186,6 +186,14 @@ def test_sqlite_source(tmp_path: Path, ctx: Context) -> None:
     assert run_ingest(query_spec, ctx).rows_loaded == 1
 
 
+@pytest.mark.parametrize("url", ["mysql://u:hunter2@h/db", "oracle://h/db", "mssql+pyodbc://h/db"])
+def test_sql_source_without_its_driver_is_an_error(url: str, ctx: Context) -> None:
+    spec = parse_spec(small_spec_dict(source={"url": url, "table": "t"}))
+    with pytest.raises(DataError, match=r"source\.url .*driver is not installed") as error:
+        run_ingest(spec, ctx)
+    assert "hunter2" not in str(error.value)
+
+
 def test_header_only_file_is_an_error(tmp_path: Path, ctx: Context) -> None:
     spec = write_project(tmp_path / "p", _csv())
     with pytest.raises(DataError, match="no rows"):

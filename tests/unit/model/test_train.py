@@ -1,12 +1,13 @@
 from __future__ import annotations
 
+import itertools
 import math
 
 import numpy as np
 import pytest
 
 from tabops.context import Context
-from tabops.errors import NotFoundError, SpecError
+from tabops.errors import NotFoundError, SpecError, TabopsError
 from tabops.model.train import load_train_data, run_train
 from tests.unit.model.conftest import (
     RecordingTracking,
@@ -67,6 +68,24 @@ def test_no_snapshot_is_a_clear_error(ctx: Context, tracking: RecordingTracking)
     add_snapshot(ctx, synthetic_spec(), synthetic_table(50))
     with pytest.raises(NotFoundError, match="data history"):
         run_train(synthetic_spec(), ctx, tracking, snapshot="ffff")
+
+
+def test_snapshot_prefix_must_name_exactly_one_snapshot(
+    ctx: Context, tracking: RecordingTracking
+) -> None:
+    spec = synthetic_spec(candidates=[{"estimator": "linear"}])
+    digests = sorted({add_snapshot(ctx, spec, synthetic_table(60, seed=s)) for s in range(20)})
+    shared = next(a[0] for a, b in itertools.pairwise(digests) if a[0] == b[0])
+    with pytest.raises(TabopsError, match=f"--snapshot '{shared}' is ambiguous") as error:
+        load_train_data(spec, ctx, shared)
+    for digest in digests:
+        assert (digest[:16] in str(error.value)) == digest.startswith(shared)
+    assert load_train_data(spec, ctx, digests[0][:12]).snapshot_hash == digests[0]
+    with pytest.raises(TabopsError, match="--snapshot is empty"):
+        load_train_data(spec, ctx, "")
+    for wildcard in ("%", "_", f"{digests[0][:3]}%"):
+        with pytest.raises(NotFoundError, match="data history"):
+            load_train_data(spec, ctx, wildcard)
 
 
 def test_random_forest_candidate(ctx: Context, tracking: RecordingTracking) -> None:

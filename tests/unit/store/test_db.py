@@ -53,6 +53,17 @@ def test_urls() -> None:
         sqlalchemy_url("not a url")
 
 
+@pytest.mark.parametrize(
+    "dialect", ["mysql", "mysql+pymysql", "mariadb", "oracle", "mssql+pyodbc", "duckdb", "nosuch"]
+)
+def test_store_urls_other_than_sqlite_and_postgresql_say_what_is_supported(dialect: str) -> None:
+    with pytest.raises(StoreError) as error:
+        open_store(f"{dialect}://user:hunter2@host/db", migrate=False)
+    message = str(error.value)
+    assert "TABOPS_DATABASE_URL" in message and f"'{dialect}://user:***@host/db'" in message
+    assert "sqlite:///" in message and "postgresql://" in message and "hunter2" not in message
+
+
 def test_unreachable_postgres_is_a_clear_error() -> None:
     url = f"postgresql://tabops:hunter2@127.0.0.1:{free_port()}/nothing"
     with pytest.raises(StoreError) as error:

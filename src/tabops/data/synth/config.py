@@ -18,6 +18,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from tabops.errors import TabopsError
+from tabops.safe_yaml import load_yaml, yaml_error_location
 
 #: Merchant categories (MCC-like names) and how often a terminal belongs to each.
 MERCHANT_CATEGORIES: dict[str, float] = {
@@ -462,15 +463,14 @@ def load_fraud_config(
     if path is not None:
         source = str(path)
         try:
-            loaded = yaml.safe_load(path.read_text(encoding="utf-8"))
+            loaded = load_yaml(path.read_text(encoding="utf-8"))
         except FileNotFoundError as exc:
             raise SynthConfigError(
                 f"No fraud config at {path}. Pass --config with an existing YAML file, or leave "
                 "it out for the defaults."
             ) from exc
         except yaml.YAMLError as exc:
-            mark = getattr(exc, "problem_mark", None)
-            where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+            where = yaml_error_location(exc)
             raise SynthConfigError(f"{path}{where} is not valid YAML: {exc}") from exc
         except (OSError, UnicodeDecodeError) as exc:
             raise SynthConfigError(f"Cannot read {path}: {exc}") from exc

@@ -1,0 +1,53 @@
+"""Environment settings: a bad variable is a clear error naming it, before any work."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from tabops.errors import TabopsError
+from tabops.settings import load_settings
+
+
+@pytest.fixture(autouse=True)
+def _clean_environment(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    for name in ("TABOPS_TRACKING_URI", "MLFLOW_TRACKING_URI", "TABOPS_DATABASE_URL"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("TABOPS_HOME", str(tmp_path / "home"))
+
+
+@pytest.mark.parametrize("variable", ["MLFLOW_TRACKING_URI", "TABOPS_TRACKING_URI"])
+@pytest.mark.parametrize(
+    "uri", ["mysql://u:p@h/db", "ftp://host/x", "file:///tmp/mlruns", "./mlruns", "databricks"]
+)
+def test_unsupported_tracking_uris_name_the_variables_and_what_works(
+    monkeypatch: pytest.MonkeyPatch, variable: str, uri: str
+) -> None:
+    monkeypatch.setenv(variable, uri)
+    with pytest.raises(TabopsError) as error:
+        load_settings()
+    message = str(error.value)
+    assert "TABOPS_TRACKING_URI or MLFLOW_TRACKING_URI" in message
+    assert (
+        "http://host:5000" in message and "sqlite:///" in message and "TABOPS_TABOPS" not in message
+    )
+
+
+@pytest.mark.parametrize(
+    "uri", ["http://127.0.0.1:5000", "https://mlflow.example", "sqlite:///x.db",
+            "postgresql://u:p@h/db", "postgresql+psycopg2://h/db"],
+)  # fmt: skip
+def test_supported_tracking_uris_pass(monkeypatch: pytest.MonkeyPatch, uri: str) -> None:
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", uri)
+    assert load_settings().mlflow_uri == uri
+
+
+@pytest.mark.parametrize("below", ["file", "file/a/b"])
+def test_a_workspace_below_a_file_is_refused(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, below: str
+) -> None:
+    (tmp_path / "file").write_text("x")
+    monkeypatch.setenv("TABOPS_HOME", str(tmp_path / below))
+    with pytest.raises(TabopsError, match=r"TABOPS_HOME: .*file is a file; the workspace must be"):
+        load_settings()
