@@ -30,7 +30,7 @@ app = typer.Typer(
     ),
     no_args_is_help=True,
     pretty_exceptions_enable=False,
-    rich_markup_mode="rich",
+    rich_markup_mode="markdown",  # paragraphs reflow to the terminal's width
 )
 quarantine_app = typer.Typer(help="Inspect, export, fix and replay quarantined rows.")
 data_app = typer.Typer(help="Data versions: snapshots and ingest batches.")
@@ -58,7 +58,7 @@ SetOption = Annotated[
     ),
 ]
 JsonOption = Annotated[
-    bool, typer.Option("--json", help="Print one JSON document (no progress output).")
+    bool, typer.Option("--json", metavar="", help="Print one JSON document (no progress output).")
 ]
 
 
@@ -105,12 +105,16 @@ def _version(value: bool) -> None:
 @app.callback()
 def _main(
     debug: Annotated[
-        bool, typer.Option("--debug", help="Show tracebacks and debug logs on errors.")
+        bool, typer.Option("--debug", metavar="", help="Show tracebacks and debug logs on errors.")
     ] = False,
     version: Annotated[
         bool,
         typer.Option(
-            "--version", help="Print the version and exit.", is_eager=True, callback=_version
+            "--version",
+            metavar="",
+            help="Print the version and exit.",
+            is_eager=True,
+            callback=_version,
         ),
     ] = False,
 ) -> None:
@@ -122,7 +126,10 @@ def _main(
 
 
 ForceOption = Annotated[
-    bool, typer.Option("--force", help="Promote even if the gate refuses (audited as forced).")
+    bool,
+    typer.Option(
+        "--force", metavar="", help="Promote even if the gate refuses (audited as forced)."
+    ),
 ]
 
 

@@ -39,7 +39,9 @@ def init(
     output: Annotated[
         Path, typer.Option("--output", "-o", help="Folder to write tabops.yaml into.")
     ] = Path(),
-    force: Annotated[bool, typer.Option(help="Overwrite an existing tabops.yaml.")] = False,
+    force: Annotated[
+        bool, typer.Option("--force", metavar="", help="Overwrite an existing tabops.yaml.")
+    ] = False,
     delimiter: Annotated[str, typer.Option(help="CSV field delimiter, e.g. ';' or tab.")] = ",",
     encoding: Annotated[str, typer.Option(help="CSV text encoding, e.g. latin-1.")] = "utf-8",
     json_output: JsonOption = False,
@@ -169,7 +171,9 @@ def ingest(
     overrides: SetOption = None,
     dvc: Annotated[
         bool | None,
-        typer.Option("--dvc/--no-dvc", help="Track the snapshot with DVC (default: ingest.dvc)."),
+        typer.Option(
+            "--dvc/--no-dvc", metavar="", help="Track the snapshot with DVC (default: ingest.dvc)."
+        ),
     ] = None,
     json_output: JsonOption = False,
 ) -> None:
@@ -298,7 +302,10 @@ def quarantine_show(
     overrides: SetOption = None,
     json_output: JsonOption = False,
 ) -> None:
-    """Show one quarantined row: the raw row and every failed check."""
+    """Show one quarantined row: the raw row and every failed check.
+
+    Example: tabops quarantine show 12
+    """
     from dataclasses import asdict
 
     from tabops.data.quarantine import get_entry
@@ -355,7 +362,11 @@ def quarantine_replay(
     overrides: SetOption = None,
     json_output: JsonOption = False,
 ) -> None:
-    """Re-check fixed rows; rows that pass join the dataset once, the rest stay quarantined."""
+    """Re-check fixed rows; rows that pass join the dataset once, the rest stay quarantined.
+
+    Example: tabops quarantine export -o fixes.csv, edit it, then tabops quarantine replay
+    fixes.csv
+    """
     from tabops.data.quarantine import replay
 
     project = read_spec(spec, overrides)
@@ -377,7 +388,10 @@ def data_history(
     overrides: SetOption = None,
     json_output: JsonOption = False,
 ) -> None:
-    """List the project's snapshots: hash, rows, source and date, newest first."""
+    """List the project's snapshots: hash, rows, source and date, newest first.
+
+    Example: tabops data history --limit 5
+    """
     from tabops.store.ledger import list_snapshots
 
     project = read_spec(spec, overrides)
@@ -408,7 +422,10 @@ def data_batches(
     limit: Annotated[int, typer.Option(min=1, help="At most this many batches.")] = 20,
     json_output: JsonOption = False,
 ) -> None:
-    """List ingest batches (committed, blocked, replayed) with their row counts."""
+    """List ingest batches (committed, blocked, replayed) with their row counts.
+
+    Example: tabops data batches --json
+    """
     from tabops.store.ledger import list_batches
 
     project = read_spec(spec, overrides)
@@ -452,7 +469,10 @@ def show_spec(
     overrides: SetOption = None,
     json_output: JsonOption = False,
 ) -> None:
-    """Validate the spec and print it as tabops reads it (overrides applied)."""
+    """Validate the spec and print it as tabops reads it (overrides applied).
+
+    Example: tabops spec --set train.trials=50
+    """
     project = read_spec(spec, overrides)
     if json_output:
         print_json(project.model_dump(mode="json"))

@@ -39,6 +39,7 @@ NoSpecOption = Annotated[
     bool,
     typer.Option(
         "--no-spec",
+        metavar="",
         help=f"Do not look for a {SPEC_FILENAME}: check syntax and literals only, any field "
         "name allowed.",
     ),
