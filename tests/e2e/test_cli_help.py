@@ -4,15 +4,13 @@ placeholder, and each command says what it does with an example."""
 
 from __future__ import annotations
 
-import re
+import itertools
 
 import pytest
 from typer.testing import CliRunner
 
 from tabops.cli import app
 from tests.e2e.test_cli_bad_arguments import COMMANDS
-
-_BOX = re.compile(r"^[\s│╭╰─┃┏┗━]*$")
 
 
 def _help(words: str, columns: int) -> str:
@@ -36,7 +34,7 @@ def _prose(text: str) -> list[str]:
 def test_help_reflows_and_shows_no_flag_placeholders(words: str, columns: int) -> None:
     text = _help(words, columns)
     lines = _prose(text)
-    for line, following in zip(lines, lines[1:], strict=False):
+    for line, following in itertools.pairwise(lines):
         broken = (
             line and following and len(line) < columns - 30
             and not line.endswith((".", ":", ";", ")", "!", "?"))
