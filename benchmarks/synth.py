@@ -24,9 +24,9 @@ import numpy as np
 import pandas as pd
 from common import write_section  # benchmarks/ is on sys.path when run as a script
 
-from tabops.data.synth.config import FraudConfig, parse_fraud_config
-from tabops.data.synth.fraud import generate_fraud
-from tabops.data.synth.output import write_fraud_files
+from tabops.synth.config import FraudConfig, parse_fraud_config
+from tabops.synth.fraud import generate_fraud
+from tabops.synth.output import write_fraud_files
 
 #: A drift calendar like the example's, so the benchmark covers every step.
 CALENDAR: list[dict[str, Any]] = [

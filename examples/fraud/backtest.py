@@ -20,8 +20,8 @@ from sklearn.metrics import average_precision_score, roc_auc_score
 from tabops.context import Context
 from tabops.model.frame import model_frame
 from tabops.registry.compiled import load_predictor
-from tabops.registry.lifecycle import registry_for
 from tabops.registry.models import CHAMPION
+from tabops.release.register import registry_for
 from tabops.rules.backtest import backtest
 from tabops.rules.engine import load_rules
 from tabops.serve.schema import RequestSchema

@@ -10,10 +10,10 @@ from tabops.context import Context
 from tabops.errors import TabopsError
 from tabops.model.train import run_train
 from tabops.registry.client import connect
-from tabops.registry.gate import history, rollback
-from tabops.registry.lifecycle import registry_for, run_promote, run_register
-from tabops.registry.models import CHAMPION, PREVIOUS
+from tabops.registry.models import CHAMPION, PREVIOUS, registry_for
 from tabops.registry.tracking import MlflowTracking
+from tabops.release.gate import history, rollback
+from tabops.release.register import run_promote, run_register
 from tabops.settings import Settings
 from tabops.spec import ProjectSpec, parse_spec
 from tests.unit.model.conftest import add_snapshot, synthetic_spec, synthetic_table

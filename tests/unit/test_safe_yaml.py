@@ -9,11 +9,11 @@ import yaml
 from hypothesis import given
 from hypothesis import strategies as st
 
-from tabops.data.synth.config import SynthConfigError, load_fraud_config
 from tabops.errors import SpecError
 from tabops.rules.engine import check_rules_text
 from tabops.safe_yaml import load_yaml
 from tabops.spec import load_spec
+from tabops.synth.config import SynthConfigError, load_fraud_config
 from tests.conftest import small_spec_dict
 
 keys = st.from_regex(r"k[a-z0-9_]{0,8}", fullmatch=True)  # never a YAML bool or null

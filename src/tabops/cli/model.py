@@ -113,7 +113,7 @@ def register(
 
     Example: tabops register
     """
-    from tabops.registry.lifecycle import run_register
+    from tabops.release.register import run_register
 
     project = read_spec(spec, overrides)
     ctx = make_context(json_output)
@@ -154,7 +154,7 @@ def promote(
 
     Example: tabops promote --version 3
     """
-    from tabops.registry.lifecycle import run_promote
+    from tabops.release.register import run_promote
 
     project = read_spec(spec, overrides)
     ctx = make_context(json_output)
@@ -173,8 +173,8 @@ def rollback(
 
     Example: tabops rollback
     """
-    from tabops.registry.gate import rollback as roll_back
-    from tabops.registry.lifecycle import registry_for
+    from tabops.registry.models import registry_for
+    from tabops.release.gate import rollback as roll_back
 
     project = read_spec(spec, overrides)
     ctx = make_context(json_output)
@@ -193,7 +193,7 @@ def history(
 
     Example: tabops history --limit 5
     """
-    from tabops.registry.gate import history as audit_history
+    from tabops.release.gate import history as audit_history
 
     project = read_spec(spec, overrides)
     entries = audit_history(make_context(json_output), project, limit)
@@ -212,7 +212,7 @@ def history(
 
 
 def _report_decision(decision: object, json_output: bool) -> None:
-    from tabops.registry.gate import Decision
+    from tabops.release.gate import Decision
 
     assert isinstance(decision, Decision)
     if json_output:
@@ -224,7 +224,7 @@ def _report_decision(decision: object, json_output: bool) -> None:
 
 
 def _print_decision(decision: object) -> None:
-    from tabops.registry.gate import Decision
+    from tabops.release.gate import Decision
 
     assert isinstance(decision, Decision)
     verdict = "[green]promoted[/green]" if decision.promoted else "[red]refused[/red]"
@@ -260,8 +260,8 @@ def run_all(
 
     Example: tabops run --trials 20
     """
-    from tabops.lifecycle import run_lifecycle
     from tabops.model.train import validate_candidates
+    from tabops.pipeline import run_lifecycle
 
     extra = [f"train.trials={trials}"] if trials is not None else []
     project = read_spec(spec, [*(overrides or []), *extra])
@@ -284,7 +284,7 @@ def run_all(
 
 
 def _print_run_summary(result: object) -> None:
-    from tabops.lifecycle import RunResult
+    from tabops.pipeline import RunResult
 
     assert isinstance(result, RunResult)
     pairs: list[tuple[str, object]] = [("data", result.ingest.status.replace("_", " "))]
@@ -319,7 +319,7 @@ def evaluate_version(
 
     Example: tabops evaluate --version 2 --set evaluate.slices=\\[contract]
     """
-    from tabops.registry.lifecycle import run_evaluate
+    from tabops.release.evaluate import run_evaluate
 
     project = read_spec(spec, overrides)
     ctx = make_context(json_output)
@@ -359,7 +359,7 @@ def report(
 
     Example: tabops report --open
     """
-    from tabops.registry.lifecycle import report_path
+    from tabops.release.evaluate import report_path
 
     project = read_spec(spec, overrides)
     path = report_path(project, make_context(json_output=True), version)

@@ -58,8 +58,9 @@ def simulate(
 
     Example: tabops simulate --to http://127.0.0.1:8000 --day-seconds 5 --duration 60 --count 100000
     """
-    from tabops.data.synth import generate_fraud, load_fraud_config
-    from tabops.simulate import Pace, SimulationStats, simulate_http, simulate_table
+    from tabops.synth.config import load_fraud_config
+    from tabops.synth.fraud import generate_fraud
+    from tabops.synth.simulate import Pace, SimulationStats, simulate_http, simulate_table
 
     if (to is None) == (table is None):
         raise TabopsError("Give exactly one target: --to URL (a running server) or --table NAME.")

@@ -72,9 +72,9 @@ def fraud(
 
     Example: tabops synth fraud --days 60 --customers 2000 --seed 7 -o data/fraud
     """
-    from tabops.data.synth.config import load_fraud_config
-    from tabops.data.synth.fraud import generate_fraud
-    from tabops.data.synth.output import (
+    from tabops.synth.config import load_fraud_config
+    from tabops.synth.fraud import generate_fraud
+    from tabops.synth.output import (
         FORMATS,
         table_names,
         write_fraud_files,

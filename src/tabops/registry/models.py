@@ -11,9 +11,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from tabops.context import Context
 from tabops.digest import file_sha256
 from tabops.errors import NotFoundError, RegistryError, TabopsError
 from tabops.registry.client import connect, registry_errors
+from tabops.spec import ProjectSpec
 
 CHAMPION, PREVIOUS, CHALLENGER = "champion", "previous", "challenger"
 #: Where a training run keeps the positions of its frozen test rows.
@@ -176,3 +178,8 @@ def _version(found: Any) -> ModelVersion:
         source=found.source,
         tags=dict(found.tags),
     )
+
+
+def registry_for(spec: ProjectSpec, ctx: Context) -> Registry:
+    """The project's registered model, in the configured tracking store."""
+    return Registry(ctx.settings.mlflow_uri, spec.name)
