@@ -269,20 +269,20 @@ def test_tokens_the_file_did_not_use_are_refused_naming_the_column(
     assert accepted.status_code == 200, accepted.text  # the file's own 0/1
 
 
-def test_examples_score_identically_through_tabops_serve(example: Project) -> None:
-    ids = example.ids[:40]
-    with running_server(example.served) as server, httpx.Client(base_url=server.url) as client:
+def _through_tabops_serve(project: Project, ids: list[str]) -> None:
+    """``ids`` sent every way to a real ``tabops serve`` score as the training pipeline does."""
+    with running_server(project.served) as server, httpx.Client(base_url=server.url) as client:
         for how in ("csv", "tokens", "typed"):
-            scores = _predict(client.post, example, ids, how)
-            np.testing.assert_allclose(scores, expected_scores(example, ids), atol=1e-5)
+            scores = _predict(client.post, project, ids, how)
+            np.testing.assert_allclose(scores, expected_scores(project, ids), atol=1e-5)
+
+
+def test_examples_score_identically_through_tabops_serve(example: Project) -> None:
+    _through_tabops_serve(example, example.ids[:40])
 
 
 def test_generated_project_scores_identically_through_tabops_serve(generated: Project) -> None:
-    ids = generated.ids[::20]
-    with running_server(generated.served) as server, httpx.Client(base_url=server.url) as client:
-        for how in ("csv", "tokens", "typed"):
-            scores = _predict(client.post, generated, ids, how)
-            np.testing.assert_allclose(scores, expected_scores(generated, ids), atol=1e-5)
+    _through_tabops_serve(generated, generated.ids[::20])
 
 
 def test_oip_tensors_carry_the_files_tokens_and_score_as_json_does(
