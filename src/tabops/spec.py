@@ -23,6 +23,13 @@ from tabops.safe_yaml import load_yaml, yaml_error_location
 SPEC_FILENAME = "tabops.yaml"
 PROJECT_NAME_PATTERN = r"^[A-Za-z][A-Za-z0-9_\-]{0,62}$"
 _TABLE_PATTERN = r"^[A-Za-z_][A-Za-z0-9_]{0,62}$"
+#: The patterns above in words, for error messages.
+_PATTERN_RULES = {
+    PROJECT_NAME_PATTERN: "a name starts with a letter and has only letters, digits, '_' and "
+    "'-', at most 63 characters (e.g. churn-model)",
+    _TABLE_PATTERN: "a table name starts with a letter or '_' and has only letters, digits "
+    "and '_', at most 63 characters (e.g. churn_rows)",
+}
 DEFAULT_NULL_VALUES = ["", "NA", "N/A", "NaN", "nan", "null", "NULL", "None", "?"]
 
 
@@ -572,6 +579,9 @@ def format_validation_error(exc: ValidationError, source: str) -> str:
             message = "unknown key" + (f"; allowed here: {', '.join(allowed)}" if allowed else "")
         elif error["type"] == "missing":
             message = "required key is missing"
+        elif error["type"] == "string_pattern_mismatch":
+            pattern = str((error.get("ctx") or {}).get("pattern", ""))
+            message = f"{error['input']!r} is not allowed: {_PATTERN_RULES.get(pattern, pattern)}"
         else:
             message = error["msg"].removeprefix("Value error, ")
         lines.append(f"  - {key}: {message}")

@@ -165,3 +165,16 @@ def test_non_finite_min_or_max_is_refused(tmp_path: Path, bound: str, value: str
     path = _write(tmp_path, small_spec_dict())
     with pytest.raises(SpecError, match=rf"columns\.amount: {bound} must be a finite number"):
         load_spec(path, [f"columns.amount.{bound}={value}"])
+
+
+@pytest.mark.parametrize(
+    ("override", "words"),
+    [("name=1bad", "a name starts with a letter"), ("ingest.table=a-b", "a table name starts")],
+)
+def test_a_name_that_breaks_its_pattern_is_explained_in_words(
+    tmp_path: Path, override: str, words: str
+) -> None:
+    path = _write(tmp_path, small_spec_dict())
+    with pytest.raises(SpecError, match=words) as info:
+        load_spec(path, [override])
+    assert "String should match pattern" not in str(info.value)
