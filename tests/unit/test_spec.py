@@ -60,7 +60,7 @@ def test_unknown_column_key_lists_column_keys(tmp_path: Path) -> None:
     [
         ({"task": "clustering"}, "task: Input should be 'classification' or 'regression'"),
         ({"target": "missing_column"}, "target 'missing_column' is not among the columns"),
-        ({"name": "1bad name"}, "name: String should match pattern"),
+        ({"name": "1bad name"}, "name: '1bad name' is not allowed: a name starts with a letter"),
         ({"source": {"path": "a.csv", "url": "sqlite://"}}, "exactly one of 'path'"),
         ({"source": {"url": "sqlite://"}}, "exactly one of 'table' or 'query'"),
         ({"contract": {"max_quarantine_rate": 1.5}}, "less than or equal to 1"),
