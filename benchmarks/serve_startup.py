@@ -30,7 +30,6 @@ from pathlib import Path
 
 import httpx
 from common import write_section  # benchmarks/ is on sys.path when run as a script
-
 from serve import (  # the serving benchmark's project, servers and machine description
     MLFLOW,
     SERVER_CORE,
@@ -64,6 +63,26 @@ def import_figures(runs: int) -> tuple[list[float], str]:
         seconds, _, heavy = done.stdout.strip().partition(" ")
         times.append(float(seconds))
     return times, heavy or "none"
+
+
+#: What starting a server imports, timed alone, to show where the time goes.
+PARTS = ("fastapi", "sqlalchemy", "psycopg", "pandas", "onnxruntime", "mlflow")
+
+
+def import_costs(runs: int) -> dict[str, float]:
+    """Median seconds to import each of :data:`PARTS` alone in a fresh interpreter."""
+    costs = {}
+    for name in PARTS:
+        probe = (
+            f"import time; t = time.perf_counter(); import {name}; print(time.perf_counter() - t)"
+        )
+        times = [
+            float(subprocess.run(["taskset", "-c", SERVER_CORE, sys.executable, "-c", probe],
+                                 capture_output=True, text=True, check=True).stdout)
+            for _ in range(runs)
+        ]  # fmt: skip
+        costs[name] = statistics.median(times)
+    return costs
 
 
 def time_to_ready(command: list[str], project: Project, env: dict[str, str], ready: str) -> float:
@@ -119,6 +138,7 @@ def main() -> None:
         "heavy_imports": heavy,
         "ready_s": {name: statistics.median(times) for name, times in ready.items()},
         "compiled": project.compiled,
+        "parts_s": import_costs(args.runs),
     }
     print(json.dumps(figures, indent=2))
     if not args.no_write:
@@ -142,6 +162,9 @@ def report(figures: dict[str, object], runs: int) -> str:
          f"{mlflow_s:.2f} s", verdict(tabops_s, 3)),
     ]  # fmt: skip
     table = "\n".join(f"| {' | '.join(row)} |" for row in rows)
+    costs = figures["parts_s"]
+    assert isinstance(costs, dict)
+    parts = ", ".join(f"{name} {seconds:.2f} s" for name, seconds in costs.items())
     return f"""## Serving start
 
 `make bench-serve-startup` ({datetime.now(UTC):%Y-%m-%d}; median of {runs} fresh processes,
@@ -150,6 +173,10 @@ each on core 0 with one thread; the churn champion, predictor: {figures["compile
 | figure | tabops | mlflow models serve | target |
 |---|---|---|---|
 {table}
+
+Where the time goes, each package imported alone in a fresh interpreter: {parts}. The
+server module needs FastAPI, SQLAlchemy and psycopg; loading the first model needs the MLflow
+client (the registry), pandas (the compiled encoder) and onnxruntime.
 
 Heavy packages loaded by importing the server module: {figures["heavy_imports"]} (the
 training stack never: import-linter's "Serving loads no training stack" contract in
