@@ -21,7 +21,6 @@ from typing import Any
 
 import orjson
 from common import write_section  # benchmarks/ is on sys.path when run as a script
-
 from serve import (
     LOADGEN_CORE,
     TABOPS,
