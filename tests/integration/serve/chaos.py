@@ -67,7 +67,7 @@ class Load:
         pause: float = 0.005,
         retry: bool = False,
         record: Callable[[int], dict[str, Any]] = lambda n: valid_record(x=(n % 199) / 10 - 9.9),
-        timeout: float = 15.0,
+        timeout: float = 60.0,
         batch: int = 0,
     ) -> None:
         self.url, self.prefix, self.pause, self.retry = url, prefix, pause, retry
@@ -172,7 +172,7 @@ class Load:
             return {f"{i}-{n}" for i in ids for n in range(self.batch)}
         return ids
 
-    def wait_for(self, count: int, timeout: float = 30) -> None:
+    def wait_for(self, count: int, timeout: float = 120) -> None:
         """Until ``count`` more requests got a 2xx answer."""
         target = len(self.ok) + count
         deadline = time.monotonic() + timeout
@@ -280,7 +280,7 @@ def metric(url: str, name: str, **labels: str) -> float:
     return 0.0
 
 
-def wait_drained(url: str, timeout: float = 60) -> dict[str, Any]:
+def wait_drained(url: str, timeout: float = 120) -> dict[str, Any]:
     """``/readyz``'s prediction_log once the store is up and nothing is left to copy."""
     deadline = time.monotonic() + timeout
     while True:

@@ -147,7 +147,10 @@ class Server:
 
 @contextmanager
 def running_server(
-    project: ServedProject, *args: str, env: dict[str, str] | None = None, ready_timeout: float = 60
+    project: ServedProject,
+    *args: str,
+    env: dict[str, str] | None = None,
+    ready_timeout: float = 180,
 ) -> Iterator[Server]:
     """``tabops serve`` as a subprocess on a free loopback port, ready before yielding."""
     port = free_port()

@@ -111,7 +111,7 @@ def test_20_alias_moves_under_load_answer_only_2xx_from_both_versions(
     assert not mislogged  # each row carries the version that answered it (S8)
 
 
-def wait_serving(url: str, version: str, timeout: float = 15) -> None:
+def wait_serving(url: str, version: str, timeout: float = 60) -> None:
     deadline = time.monotonic() + timeout
     while httpx.get(f"{url}/readyz", timeout=10).json()["version"] != version:
         assert time.monotonic() < deadline, f"version {version} not loaded by the watcher"

@@ -40,7 +40,7 @@ def test_challenger_is_shadowed_logged_and_compared_with_labels(tmp_path: Path) 
         labels = [{"request_id": rid, "label": "yes" if r["x"] > 0 else "no"}
                   for rid, r in zip(ids, records, strict=True)]  # fmt: skip
         assert client.post("/feedback", json={"labels": labels}).status_code == 200
-        deadline = time.monotonic() + 15
+        deadline = time.monotonic() + 60
         comparisons = []
         while time.monotonic() < deadline:
             comparisons = compare_shadow(project.ctx.store, "synthetic", "classification", "yes")

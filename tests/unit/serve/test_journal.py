@@ -31,7 +31,7 @@ def _stored(db: Path) -> list[str]:
             return []
 
 
-def _wait(condition: object, timeout: float = 15) -> None:
+def _wait(condition: object, timeout: float = 60) -> None:
     deadline = time.monotonic() + timeout
     while not condition():  # type: ignore[operator]
         assert time.monotonic() < deadline, "timed out"
