@@ -16,7 +16,7 @@ from tests.integration.serve.conftest import TABOPS, ServedProject, free_port, r
 
 pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("fraud")]
 
-EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "fraud"
+EXAMPLE = Path(__file__).resolve().parents[3] / "examples" / "fraud"
 
 
 def _tabops(folder: Path, *args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
