@@ -150,6 +150,11 @@ def run_ingest(spec: ProjectSpec, ctx: Context, dvc: bool | None = None) -> Inge
         return _load(spec, ctx, result, stream, checker, snapshot, parent, started, started_at, dvc)
     except _BlockedError:
         snapshot.abort()
+        # A run of the same content may have committed while this one read it (then its rows
+        # were this run's parent, and every id looked duplicate): that load stands.
+        previous = find_committed_batch(store, spec.name, stream.content_hash)
+        if previous is not None:
+            return _already_loaded(result, previous, started)
         return _blocked(spec, ctx, result, started_at, started, stream, result.rows_in, [])
     except BaseException:
         snapshot.abort()

@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -241,3 +242,26 @@ def test_appended_batches_keep_ids_unique(tmp_path: Path, ctx: Context) -> None:
     result = run_ingest(later, ctx)
     assert (result.rows_loaded, result.rows_quarantined, result.snapshot_rows) == (1, 1, 3)
     assert result.failures == {"id": {"unique": 1}}
+
+
+def test_content_committed_by_a_concurrent_run_is_already_loaded_not_blocked(
+    tmp_path: Path, ctx: Context, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Two runs of one file at once (append mode, unique ids): the second found no committed
+    batch, then read the first's snapshot as its parent, so every id looked duplicate. It must
+    end as already_loaded (the first load stands), not as a blocked batch in the ledger."""
+    import tabops.data.ingest as ingest
+
+    raw = small_spec_dict(ingest={"mode": "append"})
+    spec = write_project(tmp_path / "p", _csv(*GOOD), raw)
+    first = run_ingest(spec, ctx)
+    real, looks = ingest.find_committed_batch, []
+
+    def before_the_other_commit(*args: Any) -> Any:
+        looks.append(args)  # the first look happened before the other run committed
+        return None if len(looks) == 1 else real(*args)
+
+    monkeypatch.setattr(ingest, "find_committed_batch", before_the_other_commit)
+    second = run_ingest(spec, ctx)
+    assert (first.status, second.status) == ("loaded", "already_loaded")
+    assert [b.status for b in list_batches(ctx.store, "small")] == ["committed"]
