@@ -16,9 +16,11 @@ from typing import Any, Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError, model_validator
+from pydantic_core import ErrorDetails
 
 from tabops.errors import SpecError
 from tabops.safe_yaml import load_yaml, yaml_error_location
+from tabops.validation import format_errors
 
 SPEC_FILENAME = "tabops.yaml"
 PROJECT_NAME_PATTERN = r"^[A-Za-z][A-Za-z0-9_\-]{0,62}$"
@@ -570,43 +572,22 @@ def parse_spec(raw: dict[str, Any], source: str = SPEC_FILENAME) -> ProjectSpec:
 
 
 def format_validation_error(exc: ValidationError, source: str) -> str:
-    """One readable paragraph per pydantic error: key path, what is wrong, what is allowed."""
-    lines = [f"{source} is invalid ({exc.error_count()} problem(s)):"]
-    for error in exc.errors():
-        key = ".".join(str(part) for part in error["loc"]) or "(top level)"
-        if error["type"] == "extra_forbidden":
-            allowed = _allowed_keys(error["loc"])
-            message = "unknown key" + (f"; allowed here: {', '.join(allowed)}" if allowed else "")
-        elif error["type"] == "missing":
-            message = "required key is missing"
-        elif error["type"] == "string_pattern_mismatch":
-            pattern = str((error.get("ctx") or {}).get("pattern", ""))
-            message = f"{error['input']!r} is not allowed: {_PATTERN_RULES.get(pattern, pattern)}"
-        else:
-            message = error["msg"].removeprefix("Value error, ")
-        lines.append(f"  - {key}: {message}")
-    lines.append("Fix the spec (or the --set override) and run the command again.")
-    return "\n".join(lines)
+    """One line per pydantic error: key path, what is wrong, what is allowed."""
+    return format_errors(
+        exc,
+        source,
+        root=ProjectSpec,
+        footer="Fix the spec (or the --set override) and run the command again.",
+        describe=_describe,
+    )
 
 
-def _allowed_keys(loc: tuple[int | str, ...]) -> list[str]:
-    """The keys a model accepts at ``loc`` (the location of an unknown key)."""
-    model: type[BaseModel] = ProjectSpec
-    for part in loc[:-1]:
-        field = model.model_fields.get(str(part))
-        if field is None:
-            # A dict entry (a column name): the values are ColumnSpec.
-            if model is ProjectSpec:
-                return []
-            continue
-        annotation = field.annotation
-        if isinstance(annotation, type) and issubclass(annotation, BaseModel):
-            model = annotation
-        elif str(part) == "columns":
-            model = ColumnSpec
-        else:
-            return []
-    return sorted(model.model_fields)
+def _describe(error: ErrorDetails, loc: list[str]) -> str | None:
+    """The spec's own wording: a name pattern's rule in words."""
+    if error["type"] != "string_pattern_mismatch":
+        return None
+    pattern = str((error.get("ctx") or {}).get("pattern", ""))
+    return f"{error['input']!r} is not allowed: {_PATTERN_RULES.get(pattern, pattern)}"
 
 
 _OVERRIDE = re.compile(r"^(?P<key>[A-Za-z_][\w\-]*(?:\.[\w\-]+)*)=(?P<value>.*)$", re.DOTALL)

@@ -16,9 +16,11 @@ from typing import Annotated, Any, Literal
 import numpy as np
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic_core import ErrorDetails
 
 from tabops.errors import TabopsError
 from tabops.safe_yaml import load_yaml, yaml_error_location
+from tabops.validation import allowed_keys, format_errors
 
 #: Merchant categories (MCC-like names) and how often a terminal belongs to each.
 MERCHANT_CATEGORIES: dict[str, float] = {
@@ -395,47 +397,35 @@ _TAG_MODELS: dict[str, type[BaseModel]] = {
 }
 
 
-def _allowed_keys(loc: tuple[int | str, ...]) -> list[str]:
-    """The settings the model at ``loc`` (the location of an unknown key) accepts."""
-    model: type[BaseModel] = FraudConfig
-    for part in loc[:-1]:
-        if isinstance(part, int):
-            continue
-        if part in _TAG_MODELS:
-            model = _TAG_MODELS[part]
-            continue
-        field = model.model_fields.get(part)
-        if field is None:
-            return []
-        if isinstance(field.annotation, type) and issubclass(field.annotation, BaseModel):
-            model = field.annotation
-    return list(model.model_fields)
-
-
 def format_config_error(exc: ValidationError, source: str) -> str:
     """One line per problem: the setting's key path, what is wrong, what is allowed."""
-    lines = [f"{source} is invalid ({exc.error_count()} problem(s)):"]
-    for error in exc.errors():
-        loc = [str(part) for part in error["loc"] if part not in _TAG_MODELS]
-        kind = error["type"]
-        if kind == "extra_forbidden":
-            what = "fraud scenario" if loc[:1] == ["scenarios"] and len(loc) == 2 else "setting"
-            message = f"unknown {what}; use one of: {', '.join(_allowed_keys(error['loc']))}"
-        elif kind == "missing":
-            message = "required setting is missing"
-        elif kind in ("union_tag_invalid", "union_tag_not_found"):
-            is_drift = loc[:1] == ["drift"]
-            field, allowed = (
-                ("scenario", DRIFT_SCENARIOS) if is_drift else ("distribution", DELAY_DISTRIBUTIONS)
-            )
-            given = (error.get("ctx") or {}).get("tag")
-            what = f"unknown {field} '{given}'" if given else f"'{field}' is missing"
-            message = f"{what}; use one of: {', '.join(allowed)}"
-        else:
-            message = error["msg"].removeprefix("Value error, ")
-        lines.append(f"  - {'.'.join(loc)}: {message}" if loc else f"  - {message}")
-    lines.append("Fix the config (see docs/synth.md for every setting) and run again.")
-    return "\n".join(lines)
+    return format_errors(
+        exc,
+        source,
+        root=FraudConfig,
+        footer="Fix the config (see docs/synth.md for every setting) and run again.",
+        noun="setting",
+        tags=_TAG_MODELS,
+        describe=_describe,
+    )
+
+
+def _describe(error: ErrorDetails, loc: list[str]) -> str | None:
+    """The config's own wording: unknown fraud scenarios, and union tags with their choices."""
+    kind = error["type"]
+    if kind == "extra_forbidden" and loc[:1] == ["scenarios"] and len(loc) == 2:
+        scenarios = allowed_keys(FraudConfig, error["loc"], _TAG_MODELS)
+        return f"unknown fraud scenario; use one of: {', '.join(scenarios)}"
+    if kind in ("union_tag_invalid", "union_tag_not_found"):
+        field, allowed = (
+            ("scenario", DRIFT_SCENARIOS)
+            if loc[:1] == ["drift"]
+            else ("distribution", DELAY_DISTRIBUTIONS)
+        )
+        given = (error.get("ctx") or {}).get("tag")
+        what = f"unknown {field} '{given}'" if given else f"'{field}' is missing"
+        return f"{what}; use one of: {', '.join(allowed)}"
+    return None
 
 
 def parse_fraud_config(raw: Mapping[str, Any], source: str = "fraud config") -> FraudConfig:
