@@ -28,23 +28,31 @@ class CheckResult:
         return asdict(self)
 
 
-def model_score(pipeline: Any, x: pd.DataFrame, spec: ProjectSpec) -> np.ndarray:
-    """One number per row: the positive class's probability, or the regression prediction."""
+def predictions(pipeline: Any, x: pd.DataFrame, spec: ProjectSpec) -> Scores:
+    """What the pipeline says about rows ``x``: class probabilities, or regression values.
+    Computed once and handed to the functions below, which would otherwise each predict."""
     if spec.task == Task.REGRESSION:
-        return np.asarray(pipeline.predict(x), dtype=float)
-    scores = Scores.of(pipeline, x)
+        return Scores(None, np.asarray(pipeline.predict(x), dtype=float))
+    return Scores.of(pipeline, x)
+
+
+def model_score(scores: Scores, spec: ProjectSpec) -> np.ndarray:
+    """One number per row: the positive class's probability, or the regression prediction."""
+    if scores.classes is None:
+        return scores.values
     return scores.of_class(scores.positive(spec.positive_class))
 
 
 def evaluate(
     pipeline: Any, x: pd.DataFrame, y: np.ndarray, spec: ProjectSpec,
-    threshold: float | None = None,
+    threshold: float | None = None, scores: Scores | None = None,
 ) -> Evaluation:  # fmt: skip
     """Every metric of the task. Binary decisions are made at ``threshold``, else at the
-    cost-optimal threshold (``evaluate.costs``), else at the max-F1 one."""
+    cost-optimal threshold (``evaluate.costs``), else at the max-F1 one. ``scores``: the
+    pipeline's :func:`predictions` for ``x``, when the caller has them."""
+    scores = scores or predictions(pipeline, x, spec)
     if spec.task == Task.REGRESSION:
-        return evaluate_regression(y, pipeline.predict(x))
-    scores = Scores.of(pipeline, x)
+        return evaluate_regression(y, scores.values)
     if threshold is None and spec.evaluate.costs is not None and len(scores.classes or []) == 2:
         positive = scores.positive(spec.positive_class)
         truth = (y == positive).astype(int)
@@ -69,10 +77,13 @@ def cost_threshold(truth: np.ndarray, score: np.ndarray, costs: CostSpec) -> flo
 
 def slice_metrics(
     pipeline: Any, x: pd.DataFrame, y: np.ndarray, raw: pd.DataFrame, spec: ProjectSpec,
-    threshold: float | None,
+    threshold: float | None, scores: Scores | None = None,
 ) -> dict[str, dict[str, dict[str, float]]]:  # fmt: skip
     """Metrics per value of each slice column (``raw`` holds the rows' original columns)."""
     result: dict[str, dict[str, dict[str, float]]] = {}
+    if not spec.evaluate.slices:
+        return result
+    scores = scores or predictions(pipeline, x, spec)
     for column in spec.evaluate.slices:
         values = raw[column].astype("object").where(raw[column].notna(), MISSING_CATEGORY)
         per_value: dict[str, dict[str, float]] = {}
@@ -81,17 +92,21 @@ def slice_metrics(
             rows = int(mask.sum())
             metrics: dict[str, float] = {"rows": float(rows)}
             if rows >= MIN_SLICE_ROWS:
-                metrics |= evaluate(pipeline, x[mask], y[mask], spec, threshold).metrics
+                subset = scores.rows(mask)
+                metrics |= evaluate(pipeline, x[mask], y[mask], spec, threshold, subset).metrics
             per_value[value] = metrics
         result[column] = per_value
     return result
 
 
-def behavioural_checks(pipeline: Any, x: pd.DataFrame, spec: ProjectSpec) -> list[CheckResult]:
-    """Run every check of ``spec.evaluate.checks`` on rows ``x`` (the model's input frame)."""
+def behavioural_checks(
+    pipeline: Any, x: pd.DataFrame, spec: ProjectSpec, scores: Scores | None = None
+) -> list[CheckResult]:
+    """Run every check of ``spec.evaluate.checks`` on rows ``x`` (the model's input frame);
+    ``scores``: the pipeline's :func:`predictions` for ``x``, when the caller has them."""
     if not spec.evaluate.checks:
         return []
-    before = model_score(pipeline, x, spec)
+    before = model_score(scores or predictions(pipeline, x, spec), spec)
     return [_check(pipeline, x, before, check, spec) for check in spec.evaluate.checks]
 
 
@@ -101,14 +116,14 @@ def _check(
     changed = x.copy()
     if check.kind == "invariance":
         changed[check.column] = check.value
-        moved = np.abs(model_score(pipeline, changed, spec) - before)
+        moved = np.abs(model_score(predictions(pipeline, changed, spec), spec) - before)
         worst = float(moved.max(initial=0.0))
         passed = worst <= check.tolerance
         detail = f"setting {check.column}={check.value!r} moves scores by up to {worst:.4f}"
     else:
         assert check.delta is not None
         changed[check.column] = changed[check.column] + check.delta
-        shift = model_score(pipeline, changed, spec) - before
+        shift = model_score(predictions(pipeline, changed, spec), spec) - before
         against = -shift if check.direction == "increase" else shift
         worst = float(against.max(initial=0.0))
         passed = worst <= check.tolerance

@@ -28,6 +28,10 @@ class Scores:
         classes = self.classes or []
         return wanted if wanted in classes else classes[-1]
 
+    def rows(self, mask: np.ndarray) -> Scores:
+        """The scores of the rows ``mask`` selects."""
+        return Scores(self.classes, self.values[mask])
+
     def of_class(self, label: str) -> np.ndarray:
         """The probability of ``label`` for every row."""
         return np.asarray(self.values[:, (self.classes or []).index(label)], dtype=float)

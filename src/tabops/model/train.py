@@ -21,7 +21,13 @@ from tabops.context import Context
 from tabops.data.snapshots import read_snapshot
 from tabops.errors import DataError, NotFoundError, SpecError, TabopsError
 from tabops.model.candidates import family
-from tabops.model.evaluate import CheckResult, behavioural_checks, evaluate, slice_metrics
+from tabops.model.evaluate import (
+    CheckResult,
+    behavioural_checks,
+    evaluate,
+    predictions,
+    slice_metrics,
+)
 from tabops.model.frame import model_frame, target_values
 from tabops.model.metrics import Evaluation, orient
 from tabops.model.split import Split, split_rows
@@ -248,7 +254,8 @@ def run_train(
                 ) from exc
             pipeline = build_pipeline(spec, chosen, tuning.best_params).fit(train_x, train_y)
             test_x, test_y = x.iloc[data.split.test], data.y[data.split.test]
-            evaluation = evaluate(pipeline, test_x, test_y, spec)
+            scores = predictions(pipeline, test_x, spec)
+            evaluation = evaluate(pipeline, test_x, test_y, spec, scores=scores)
             candidate = Candidate(
                 estimator=name,
                 params=tuning.best_params,
@@ -260,8 +267,8 @@ def run_train(
                 seconds=time.perf_counter() - candidate_started,
                 run_id=run.run_id,
                 slices=slice_metrics(pipeline, test_x, test_y, data.test_frame, spec,
-                                     evaluation.threshold),
-                checks=behavioural_checks(pipeline, test_x, spec),
+                                     evaluation.threshold, scores),
+                checks=behavioural_checks(pipeline, test_x, spec, scores),
             )  # fmt: skip
             run.finish(candidate, data)
         candidates.append(candidate)

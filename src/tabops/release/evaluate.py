@@ -9,7 +9,13 @@ from typing import Any
 
 from tabops.context import Context
 from tabops.errors import NotFoundError, RegistryError
-from tabops.model.evaluate import CheckResult, behavioural_checks, evaluate, slice_metrics
+from tabops.model.evaluate import (
+    CheckResult,
+    behavioural_checks,
+    evaluate,
+    predictions,
+    slice_metrics,
+)
 from tabops.model.frame import model_frame, target_values
 from tabops.model.metrics import Evaluation
 from tabops.model.report import REPORT_NAME, report_pipeline
@@ -58,9 +64,10 @@ def run_evaluate(spec: ProjectSpec, ctx: Context, version: str | None = None) ->
     rows = frozen_test_rows(spec, ctx, registry, chosen)
     x, y = model_frame(rows, spec), target_values(rows, spec)
     pipeline = registry.load_pipeline(chosen)
-    evaluation = evaluate(pipeline, x, y, spec)
-    slices = slice_metrics(pipeline, x, y, rows.to_pandas(), spec, evaluation.threshold)
-    checks = behavioural_checks(pipeline, x, spec)
+    scores = predictions(pipeline, x, spec)
+    evaluation = evaluate(pipeline, x, y, spec, scores=scores)
+    slices = slice_metrics(pipeline, x, y, rows.to_pandas(), spec, evaluation.threshold, scores)
+    checks = behavioural_checks(pipeline, x, spec, scores)
     folder = ctx.settings.home / "reports" / spec.name / f"v{chosen.version}"
     report_pipeline(
         folder, pipeline, x, y, spec, evaluation,

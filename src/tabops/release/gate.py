@@ -19,7 +19,7 @@ import sqlalchemy as sa
 from tabops.context import Context
 from tabops.data.snapshots import read_snapshot
 from tabops.errors import DataError, TabopsError
-from tabops.model.evaluate import behavioural_checks, evaluate
+from tabops.model.evaluate import behavioural_checks, evaluate, predictions
 from tabops.model.frame import model_frame, target_values
 from tabops.registry.models import CHAMPION, PREVIOUS, ModelVersion, Registry
 from tabops.spec import LOWER_IS_BETTER, PERFECT, ProjectSpec
@@ -61,12 +61,13 @@ def gate(
         registry.load_pipeline(candidate),
     )
     x, y = model_frame(rows, spec), target_values(rows, spec)
-    scored = evaluate(pipeline, x, y, spec).metrics
+    scores = predictions(pipeline, x, spec)
+    scored = evaluate(pipeline, x, y, spec, scores=scores).metrics
     decision.metrics["candidate"] = _finite(scored)
     failures = _data_failures(spec, ctx, candidate) + _perfect_failures(metric, scored, spec)
     failures += [
         f"behavioural check '{c.name}' failed: {c.detail}"
-        for c in behavioural_checks(pipeline, x, spec)
+        for c in behavioural_checks(pipeline, x, spec, scores)
         if not c.passed
     ]
     if champion is not None and champion.run_id == candidate.run_id:

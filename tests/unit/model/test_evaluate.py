@@ -8,7 +8,13 @@ from sklearn.pipeline import Pipeline
 
 from tabops.errors import SpecError
 from tabops.model.candidates import family
-from tabops.model.evaluate import behavioural_checks, cost_threshold, evaluate, slice_metrics
+from tabops.model.evaluate import (
+    behavioural_checks,
+    cost_threshold,
+    evaluate,
+    predictions,
+    slice_metrics,
+)
 from tabops.model.frame import model_frame, target_values
 from tabops.model.tune import build_pipeline
 from tabops.spec import CostSpec, ProjectSpec, parse_spec
@@ -74,6 +80,41 @@ def test_behavioural_checks_pass_and_fail_as_the_model_behaves() -> None:
     pipeline, x, _, _ = _fitted(spec)
     results = {r.name: r.passed for r in behavioural_checks(pipeline, x, spec)}
     assert results == {"x raises risk": True, "x lowers risk": False, "colour matters": False}
+
+
+class _Counting:
+    """A fitted pipeline that counts the rows it is asked to score."""
+
+    def __init__(self, pipeline: Pipeline) -> None:
+        self.pipeline, self.rows_scored = pipeline, 0
+        self.classes_ = pipeline.classes_
+
+    def predict_proba(self, x: Any) -> np.ndarray:
+        self.rows_scored += len(x)
+        return np.asarray(self.pipeline.predict_proba(x))
+
+
+def test_shared_predictions_score_the_base_rows_once_and_give_the_same_results() -> None:
+    spec = _with_evaluate(
+        slices=["color"],
+        checks=[{"name": "x raises risk", "kind": "directional", "column": "x", "delta": 1.0}],
+    )
+    fitted, x, y, raw = _fitted(spec)
+    counting = _Counting(fitted)
+    scores = predictions(counting, x, spec)
+    shared = (
+        evaluate(counting, x, y, spec, scores=scores),
+        slice_metrics(counting, x, y, raw, spec, 0.5, scores),
+        behavioural_checks(counting, x, spec, scores),
+    )
+    # The base rows once, then once more per check (on the changed rows), nothing else.
+    assert counting.rows_scored == 2 * len(x)
+    alone = (
+        evaluate(fitted, x, y, spec),
+        slice_metrics(fitted, x, y, raw, spec, 0.5),
+        behavioural_checks(fitted, x, spec),
+    )
+    assert shared == alone
 
 
 def test_checks_are_validated_against_the_columns() -> None:
