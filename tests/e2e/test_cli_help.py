@@ -42,6 +42,14 @@ def test_help_reflows_and_shows_no_flag_placeholders(words: str, columns: int) -
         )  # fmt: skip
         assert not broken, f"'{words} --help' breaks a sentence at {columns} columns: {line!r}"
     for row in text.splitlines():
-        if "<bool>" in row:
-            assert "--help" in row, f"'{words} --help' shows a flag placeholder: {row.strip()}"
+        assert "<bool>" not in row, f"'{words} --help' shows a flag placeholder: {row.strip()}"
+        assert " range>" not in row, f"'{words} --help' shows a range placeholder: {row.strip()}"
     assert "Example" in text or words in {"quarantine", "data", "examples"}, words
+
+
+@pytest.mark.parametrize("words", ["", "quarantine", "data", "examples", "rules", "synth"])
+def test_group_help_shows_no_flag_placeholders(words: str) -> None:
+    # Groups carry Typer's own flags (--help, and the completion options at the top).
+    text = _help(words, 100)
+    assert "--help" in text
+    assert "<bool>" not in text, text

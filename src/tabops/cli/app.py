@@ -8,10 +8,11 @@ import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from rich.markup import escape
+from typer.core import TyperGroup
 
 from tabops import __version__
 from tabops.console import RichProgress, err, out
@@ -21,8 +22,35 @@ from tabops.progress import SILENT
 from tabops.settings import load_settings
 from tabops.spec import SPEC_FILENAME, ProjectSpec, load_spec
 
+
+class Group(TyperGroup):
+    """Typer's group with tidier value placeholders: none for flags (Typer prints ``<bool>``
+    beside every flag, ``--help`` and the completion options included) and ``<int>`` rather
+    than ``<int range>`` before a range's bounds."""
+
+    def get_params(self, ctx: Any) -> list[Any]:
+        return _tidy_placeholders(super().get_params(ctx))
+
+    def get_command(self, ctx: Any, cmd_name: str) -> Any:
+        command = super().get_command(ctx, cmd_name)
+        if command is not None:  # the help option is cached: fixing it here lasts
+            _tidy_placeholders(command.get_params(ctx))
+        return command
+
+
+def _tidy_placeholders(params: list[Any]) -> list[Any]:
+    for param in params:  # Typer's own copy of click's Option: no isinstance check
+        described = getattr(param, "type_descriptor", None)
+        if getattr(param, "is_flag", False):
+            param.metavar = ""
+        elif param.metavar is None and described is not None and described.is_ranged:
+            param.metavar = f"<{described.ranged_type_name}>"
+    return params
+
+
 app = typer.Typer(
     name="tabops",
+    cls=Group,
     help=(
         "tabops: ingest, validate, version, train, serve and monitor tabular models from one "
         "tabops.yaml.\n\nStart with 'tabops init --data FILE --target COLUMN', then "
@@ -32,9 +60,9 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
     rich_markup_mode="markdown",  # paragraphs reflow to the terminal's width
 )
-quarantine_app = typer.Typer(help="Inspect, export, fix and replay quarantined rows.")
-data_app = typer.Typer(help="Data versions: snapshots and ingest batches.")
-examples_app = typer.Typer(help="Example datasets, exported to CSV on demand.")
+quarantine_app = typer.Typer(cls=Group, help="Inspect, export, fix and replay quarantined rows.")
+data_app = typer.Typer(cls=Group, help="Data versions: snapshots and ingest batches.")
+examples_app = typer.Typer(cls=Group, help="Example datasets, exported to CSV on demand.")
 app.add_typer(quarantine_app, name="quarantine")
 app.add_typer(data_app, name="data")
 app.add_typer(examples_app, name="examples")
@@ -58,7 +86,7 @@ SetOption = Annotated[
     ),
 ]
 JsonOption = Annotated[
-    bool, typer.Option("--json", metavar="", help="Print one JSON document (no progress output).")
+    bool, typer.Option("--json", help="Print one JSON document (no progress output).")
 ]
 
 
@@ -105,13 +133,12 @@ def _version(value: bool) -> None:
 @app.callback()
 def _main(
     debug: Annotated[
-        bool, typer.Option("--debug", metavar="", help="Show tracebacks and debug logs on errors.")
+        bool, typer.Option("--debug", help="Show tracebacks and debug logs on errors.")
     ] = False,
     version: Annotated[
         bool,
         typer.Option(
             "--version",
-            metavar="",
             help="Print the version and exit.",
             is_eager=True,
             callback=_version,
@@ -127,9 +154,7 @@ def _main(
 
 ForceOption = Annotated[
     bool,
-    typer.Option(
-        "--force", metavar="", help="Promote even if the gate refuses (audited as forced)."
-    ),
+    typer.Option("--force", help="Promote even if the gate refuses (audited as forced)."),
 ]
 
 

@@ -40,7 +40,7 @@ def init(
         Path, typer.Option("--output", "-o", help="Folder to write tabops.yaml into.")
     ] = Path(),
     force: Annotated[
-        bool, typer.Option("--force", metavar="", help="Overwrite an existing tabops.yaml.")
+        bool, typer.Option("--force", help="Overwrite an existing tabops.yaml.")
     ] = False,
     delimiter: Annotated[str, typer.Option(help="CSV field delimiter, e.g. ';' or tab.")] = ",",
     encoding: Annotated[str, typer.Option(help="CSV text encoding, e.g. latin-1.")] = "utf-8",
@@ -171,9 +171,7 @@ def ingest(
     overrides: SetOption = None,
     dvc: Annotated[
         bool | None,
-        typer.Option(
-            "--dvc/--no-dvc", metavar="", help="Track the snapshot with DVC (default: ingest.dvc)."
-        ),
+        typer.Option("--dvc/--no-dvc", help="Track the snapshot with DVC (default: ingest.dvc)."),
     ] = None,
     json_output: JsonOption = False,
 ) -> None:

@@ -351,9 +351,7 @@ def report(
     spec: SpecOption = None,
     overrides: SetOption = None,
     version: VersionOption = None,
-    open_it: Annotated[
-        bool, typer.Option("--open", metavar="", help="Open it in a browser.")
-    ] = False,
+    open_it: Annotated[bool, typer.Option("--open", help="Open it in a browser.")] = False,
 ) -> None:
     """Print the path of a version's training report (plots, metrics, slices, checks).
 
@@ -374,7 +372,7 @@ def report(
 def ui(
     port: Annotated[int, typer.Option(min=1, max=65535, help="Port for the MLflow UI.")] = 5000,
     print_only: Annotated[
-        bool, typer.Option("--print", metavar="", help="Print the command instead of running it.")
+        bool, typer.Option("--print", help="Print the command instead of running it.")
     ] = False,
 ) -> None:
     """Start the MLflow UI on this workspace's tracking store (127.0.0.1 only).

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 from rich.markup import escape
 
-from tabops.cli.app import JsonOption, SetOption, SpecOption, app, read_spec
+from tabops.cli.app import Group, JsonOption, SetOption, SpecOption, app, read_spec
 from tabops.console import err, key_values, out, print_json, table
 from tabops.errors import TabopsError
 from tabops.spec import SPEC_FILENAME
@@ -21,6 +21,7 @@ if TYPE_CHECKING:
     from tabops.spec import ProjectSpec
 
 rules_app = typer.Typer(
+    cls=Group,
     help="Decision rules (rules.yaml): check them against the spec, backtest them on labelled "
     "data.",
     no_args_is_help=True,
@@ -39,7 +40,6 @@ NoSpecOption = Annotated[
     bool,
     typer.Option(
         "--no-spec",
-        metavar="",
         help=f"Do not look for a {SPEC_FILENAME}: check syntax and literals only, any field "
         "name allowed.",
     ),

@@ -8,11 +8,12 @@ from typing import Annotated, Any
 import typer
 from rich.markup import escape
 
-from tabops.cli.app import JsonOption, app, check_output, make_context
+from tabops.cli.app import Group, JsonOption, app, check_output, make_context
 from tabops.console import key_values, out, print_json, table
 from tabops.errors import TabopsError
 
 synth_app = typer.Typer(
+    cls=Group,
     help="Synthetic datasets with known ground truth: frauds, late labels, drift.",
     no_args_is_help=True,
 )
