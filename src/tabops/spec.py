@@ -418,6 +418,62 @@ class ServeSpec(_Strict):
     feedback: FeedbackSpec = Field(default_factory=FeedbackSpec)
 
 
+#: Monitoring windows and their length in seconds.
+MONITOR_WINDOWS = {"hour": 3_600, "day": 86_400, "week": 604_800}
+#: What ``tabops monitor`` measures per feature (an alert on one names its ``column``).
+COLUMN_MONITOR_METRICS = ("drift_score", "drifted", "psi", "missing_rate", "unseen_rate")
+#: What it measures per window, besides the task's metrics and their ``estimated_`` forms.
+WINDOW_MONITOR_METRICS = (
+    "rows", "drift_share", "score_drift", "positive_rate", "label_coverage", "rejected_rows",
+)  # fmt: skip
+
+
+class AlertSpec(_Strict):
+    """One alert: fires when a monitored metric crosses its threshold in enough windows in a
+    row, and resolves at the first window back within it."""
+
+    name: str = Field(pattern=PROJECT_NAME_PATTERN)
+    metric: str = Field(
+        description="A monitored metric: a per-feature one (drift_score, drifted, psi, "
+        "missing_rate, unseen_rate; set 'column'), a window one (rows, drift_share, score_drift, "
+        "positive_rate, label_coverage, rejected_rows), a task metric (roc_auc, rmse, ...) "
+        "or its estimate before labels (estimated_roc_auc, ...)."
+    )
+    column: str | None = Field(default=None, description="The feature of a per-feature metric.")
+    above: float | None = Field(default=None, description="Fire when the value is above this.")
+    below: float | None = Field(default=None, description="Fire when the value is below this.")
+    min_rows: int = Field(
+        default=100, ge=1, description="Windows with fewer rows (labelled rows for realized "
+        "performance) are not judged: too few to tell.",
+    )  # fmt: skip
+    windows: int = Field(default=1, ge=1, description="Windows in a row before it fires.")
+    severity: Literal["warning", "critical"] = "warning"
+
+    @model_validator(mode="after")
+    def _one_threshold(self) -> AlertSpec:
+        if (self.above is None) == (self.below is None):
+            raise ValueError(f"alert '{self.name}': set exactly one of 'above' and 'below'")
+        return self
+
+
+class MonitorSpec(_Strict):
+    """What ``tabops monitor`` computes and when it alerts."""
+
+    window: Literal["hour", "day", "week"] = Field(
+        default="day", description="The length of a monitoring window (UTC-aligned)."
+    )
+    drift_share: float = Field(
+        default=0.5, gt=0, le=1,
+        description="The dataset drifts when at least this share of its features drift.",
+    )  # fmt: skip
+    webhook: str | None = Field(
+        default=None,
+        pattern=r"^https?://",
+        description="URL that receives each alert's firing and resolution as a JSON POST.",
+    )
+    alerts: list[AlertSpec] = Field(default_factory=list)
+
+
 class ProjectSpec(_Strict):
     """A whole ``tabops.yaml``."""
 
@@ -435,6 +491,7 @@ class ProjectSpec(_Strict):
     evaluate: EvaluateSpec = Field(default_factory=EvaluateSpec)
     gate: GateSpec = Field(default_factory=GateSpec)
     serve: ServeSpec = Field(default_factory=ServeSpec)
+    monitor: MonitorSpec = Field(default_factory=MonitorSpec)
     decision: DecisionSpec | None = Field(
         default=None, description="Combine rules and the model's score into one decision."
     )
@@ -446,6 +503,7 @@ class ProjectSpec(_Strict):
         self._check_roles()
         self._check_task()
         self._check_evaluate()
+        self._check_alerts()
         allowed = METRICS[self.task]
         if self.train.metric is not None and self.train.metric not in allowed:
             raise ValueError(
@@ -496,6 +554,41 @@ class ProjectSpec(_Strict):
                 raise ValueError(
                     f"evaluate.checks '{check.name}': directional checks need a numeric column"
                 )
+
+    def _check_alerts(self) -> None:
+        names = [alert.name for alert in self.monitor.alerts]
+        if len(set(names)) < len(names):
+            raise ValueError("monitor.alerts: alert names must be unique")
+        for alert in self.monitor.alerts:
+            known = self.monitor_metrics
+            if alert.metric not in known:
+                raise ValueError(
+                    f"monitor.alerts '{alert.name}': unknown metric '{alert.metric}'; "
+                    f"use one of {', '.join(known)}"
+                )
+            per_column = alert.metric in COLUMN_MONITOR_METRICS
+            column = self.columns.get(alert.column or "")
+            if per_column and (column is None or column.role != ColumnRole.FEATURE):
+                raise ValueError(
+                    f"monitor.alerts '{alert.name}': '{alert.metric}' is measured per feature; "
+                    "set 'column' to one of the spec's feature columns"
+                )
+            if not per_column and alert.column is not None:
+                raise ValueError(
+                    f"monitor.alerts '{alert.name}': '{alert.metric}' is not per feature; "
+                    "remove 'column'"
+                )
+
+    @property
+    def monitor_metrics(self) -> tuple[str, ...]:
+        """Every metric ``tabops monitor`` can report (and alerts can watch) for this task."""
+        task_metrics = METRICS[self.task]
+        if self.task == Task.CLASSIFICATION:
+            task_metrics += ("precision", "recall")
+        estimated = (
+            () if self.task == Task.REGRESSION else tuple(f"estimated_{m}" for m in task_metrics)
+        )
+        return COLUMN_MONITOR_METRICS + WINDOW_MONITOR_METRICS + task_metrics + estimated
 
     @property
     def metric(self) -> str:

@@ -178,3 +178,39 @@ def test_a_name_that_breaks_its_pattern_is_explained_in_words(
     with pytest.raises(SpecError, match=words) as info:
         load_spec(path, [override])
     assert "String should match pattern" not in str(info.value)
+
+
+def _alert(**fields: Any) -> dict[str, Any]:
+    return {"monitor": {"alerts": [{"name": "a", "metric": "roc_auc", "below": 0.7} | fields]}}
+
+
+@pytest.mark.parametrize(
+    ("alert", "expected"),
+    [
+        (_alert(metric="entropy"), "unknown metric 'entropy'; use one of drift_score"),
+        (_alert(metric="psi", above=0.2, below=None), "'psi' is measured per feature"),
+        (_alert(metric="psi", column="label", above=0.2, below=None), "set 'column'"),
+        (_alert(column="amount"), "'roc_auc' is not per feature; remove 'column'"),
+        (_alert(above=0.9), "set exactly one of 'above' and 'below'"),
+        (_alert(metric="rmse"), "unknown metric 'rmse'"),  # a regression metric
+        ({"monitor": {"webhook": "ftp://x"}}, "monitor.webhook"),
+        ({"monitor": {"alerts": [_alert()["monitor"]["alerts"][0]] * 2}}, "names must be unique"),
+    ],
+)
+def test_alerts_are_checked_against_the_task_and_the_features(
+    alert: dict[str, Any], expected: str
+) -> None:
+    with pytest.raises(SpecError, match=expected):
+        parse_spec(small_spec_dict() | alert)
+
+
+def test_alerts_accept_every_monitored_metric_of_the_task() -> None:
+    alerts = [
+        {"name": "drift", "metric": "psi", "column": "amount", "above": 0.2, "windows": 2},
+        {"name": "auc", "metric": "estimated_roc_auc", "below": 0.7},
+        {"name": "recall", "metric": "recall", "below": 0.5, "min_rows": 500},
+    ]
+    spec = parse_spec(small_spec_dict() | {"monitor": {"window": "hour", "alerts": alerts}})
+    assert [a.name for a in spec.monitor.alerts] == ["drift", "auc", "recall"]
+    assert spec.monitor.alerts[0].windows == 2 and spec.monitor.window == "hour"
+    assert "estimated_rmse" not in spec.monitor_metrics

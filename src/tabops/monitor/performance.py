@@ -17,10 +17,10 @@ from dataclasses import dataclass
 
 import numpy as np
 from sklearn.isotonic import IsotonicRegression
-from sklearn.metrics import roc_auc_score
+from sklearn.metrics import average_precision_score, log_loss, roc_auc_score
 
 #: Binary classification metrics that can be both realized and estimated.
-BINARY_METRICS = ("roc_auc", "accuracy", "precision", "recall", "f1")
+BINARY_METRICS = ("roc_auc", "pr_auc", "log_loss", "accuracy", "f1", "precision", "recall")
 #: Regression metrics: realized only (a point prediction carries no confidence to estimate from).
 REGRESSION_METRICS = ("rmse", "mae")
 
@@ -82,25 +82,38 @@ def estimated_binary(
     """
     raw = score.astype(float)
     p = calibrate(raw) if calibrate is not None else np.clip(raw, 0.0, 1.0)
-    if metric == "roc_auc":
-        return Estimate(metric, _expected_roc_auc(raw, p), rows=len(p))
+    if metric in ("roc_auc", "pr_auc"):
+        return Estimate(metric, _expected_curve_area(metric, raw, p), rows=len(p))
+    if metric == "log_loss":
+        return Estimate(metric, _expected_log_loss(raw, p), rows=len(p))
     flagged = raw >= threshold
     tp, fp = float(p[flagged].sum()), float((1 - p[flagged]).sum())
     fn, tn = float(p[~flagged].sum()), float((1 - p[~flagged]).sum())
     return Estimate(metric, _from_confusion(metric, tp, fp, fn, tn), rows=len(p))
 
 
-def _expected_roc_auc(raw: np.ndarray, p: np.ndarray) -> float:
-    """The area under the ROC curve expected when each row is positive with probability p."""
+def _expected_curve_area(metric: str, raw: np.ndarray, p: np.ndarray) -> float:
+    """The area under the ROC or precision-recall curve expected when each row is positive
+    with probability ``p``: the curves of expected true and false positive counts."""
     if len(p) == 0 or p.sum() == 0 or (1 - p).sum() == 0:
         return float("nan")
     order = np.argsort(-raw, kind="stable")
     # Tied scores move together along the curve: cumulate at the last row of each tie.
     ranked = raw[order]
     ends = np.r_[np.flatnonzero(np.diff(ranked) != 0), len(ranked) - 1]
-    tpr = np.r_[0.0, np.cumsum(p[order])[ends] / p.sum()]
-    fpr = np.r_[0.0, np.cumsum(1 - p[order])[ends] / (1 - p).sum()]
-    return float(np.trapezoid(tpr, fpr))
+    tp = np.cumsum(p[order])[ends]
+    fp = np.cumsum(1 - p[order])[ends]
+    recall = np.r_[0.0, tp / p.sum()]
+    if metric == "roc_auc":
+        return float(np.trapezoid(recall, np.r_[0.0, fp / (1 - p).sum()]))
+    precision = tp / (tp + fp)  # average precision, as scikit-learn computes it
+    return float(np.sum(np.diff(recall) * precision))
+
+
+def _expected_log_loss(raw: np.ndarray, p: np.ndarray) -> float:
+    """The log loss of the model's probabilities expected under the calibrated ones."""
+    q = np.clip(raw, 1e-15, 1 - 1e-15)
+    return float(-np.mean(p * np.log(q) + (1 - p) * np.log(1 - q))) if len(p) else float("nan")
 
 
 def _binary_metric(metric: str, threshold: float) -> Callable[[np.ndarray, np.ndarray], float]:
@@ -108,9 +121,13 @@ def _binary_metric(metric: str, threshold: float) -> Callable[[np.ndarray, np.nd
         raise ValueError(f"unknown binary metric {metric!r}; use one of {BINARY_METRICS}")
 
     def compute(truth: np.ndarray, score: np.ndarray) -> float:
-        if metric == "roc_auc":
-            both = 0 < truth.sum() < len(truth)
-            return float(roc_auc_score(truth, score)) if both else float("nan")
+        both = 0 < truth.sum() < len(truth)
+        if metric in ("roc_auc", "pr_auc"):
+            area = roc_auc_score if metric == "roc_auc" else average_precision_score
+            return float(area(truth, score)) if both else float("nan")
+        if metric == "log_loss":
+            q = np.clip(score, 1e-15, 1 - 1e-15)
+            return float(log_loss(truth, q, labels=[0, 1])) if len(truth) else float("nan")
         flagged = score >= threshold
         tp = float(np.sum(truth[flagged]))
         fp = float(np.sum(1 - truth[flagged]))

@@ -82,4 +82,4 @@ def test_regression_errors_and_unknown_metrics() -> None:
     assert realized_regression(truth, truth + 2, "mae").value == 2.0
     assert realized_regression(truth, truth + 2, "rmse").value == 2.0
     with pytest.raises(ValueError, match="use one of"):
-        realized_binary(truth, truth, "log_loss", 0.5)
+        realized_binary(truth, truth, "brier", 0.5)
