@@ -22,7 +22,7 @@ from sklearn.metrics import average_precision_score, log_loss, roc_auc_score
 #: Binary classification metrics that can be both realized and estimated.
 BINARY_METRICS = ("roc_auc", "pr_auc", "log_loss", "accuracy", "f1", "precision", "recall")
 #: Regression metrics: realized only (a point prediction carries no confidence to estimate from).
-REGRESSION_METRICS = ("rmse", "mae")
+REGRESSION_METRICS = ("rmse", "mae", "r2")
 
 #: Bootstrap resamples per interval: enough for a stable 95% interval of a window's metric.
 BOOTSTRAP_SAMPLES = 200
@@ -56,6 +56,9 @@ def realized_regression(
 
     def compute(y: np.ndarray, p: np.ndarray) -> float:
         error = p - y
+        if metric == "r2":
+            spread = float(np.sum((y - y.mean()) ** 2))
+            return 1 - float(np.sum(error**2)) / spread if spread > 0 else float("nan")
         return float(np.sqrt(np.mean(error**2)) if metric == "rmse" else np.mean(np.abs(error)))
 
     return _with_interval(metric, compute, truth.astype(float), predicted.astype(float), seed)

@@ -81,5 +81,7 @@ def test_regression_errors_and_unknown_metrics() -> None:
     truth = np.array([1.0, 2.0, 3.0, 4.0])
     assert realized_regression(truth, truth + 2, "mae").value == 2.0
     assert realized_regression(truth, truth + 2, "rmse").value == 2.0
+    assert realized_regression(truth, truth, "r2").value == 1.0
+    assert realized_regression(truth, np.full(4, truth.mean()), "r2").value == 0.0
     with pytest.raises(ValueError, match="use one of"):
         realized_binary(truth, truth, "brier", 0.5)
