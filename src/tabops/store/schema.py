@@ -160,6 +160,38 @@ monitor_metrics = Table(
     Index("ix_monitor_metrics_lookup", "project", "metric", "window_end"),
 )
 
+#: Each alert's firings and resolutions, one row per transition, with its delivery state.
+alert_events = Table(
+    "alert_events",
+    metadata,
+    Column(
+        "id", BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True
+    ),
+    Column("project", String(64), nullable=False),
+    Column("model_name", String(128), nullable=False),
+    Column("alert", String(64), nullable=False),
+    Column("window_end", DateTime(timezone=True), nullable=False),
+    Column("state", String(16), nullable=False),  # firing | resolved
+    Column("severity", String(16), nullable=False),
+    Column("metric", String(64), nullable=False),
+    Column("column_name", String(128)),
+    Column("value", Float, nullable=False),
+    Column("threshold", Float, nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("notified_at", DateTime(timezone=True)),  # null until the webhook took it
+    Column("attempts", Integer, nullable=False, server_default="0"),
+    Column("last_error", Text),
+    Index(
+        "ux_alert_events_transition",
+        "project",
+        "model_name",
+        "alert",
+        "window_end",
+        "state",
+        unique=True,
+    ),
+)
+
 #: Every promotion decision and alias move, with reasons and both models' metrics.
 promotion_audit = Table(
     "promotion_audit",
