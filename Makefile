@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: help install setup-postgres demo demo-fraud test test-fast lint format quality bench-ingest bench-train clean
+.PHONY: help install setup-postgres setup-prometheus demo demo-fraud test test-fast lint format quality bench-ingest bench-train clean
 
 help:  ## List the targets
 	@grep -E '^[a-z-]+:.*##' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-16s %s\n", $$1, $$2}'
@@ -21,13 +21,16 @@ install: $(STAMP)  ## Create .venv and install tabops with its dev tools
 setup-postgres:  ## Install PostgreSQL server binaries if missing (tests start their own cluster)
 	@bash scripts/setup-postgres.sh
 
+setup-prometheus:  ## Install Prometheus and promtool if missing (tests start their own server)
+	@bash scripts/setup-prometheus.sh
+
 demo: install  ## Run the churn example end to end on the embedded default
 	@bash scripts/demo.sh
 
 demo-fraud: install  ## The fraud example: generate, train, backtest rules vs model, serve, simulate
 	@bash examples/fraud/run.sh
 
-test: install setup-postgres  ## Run the whole test suite (unit, integration, CLI), with coverage
+test: install setup-postgres setup-prometheus  ## Run the whole test suite (unit, integration, CLI), with coverage
 	$(BIN)/pytest -n 2 --dist loadgroup --durations=20 --cov --cov-report=term:skip-covered
 
 test-fast: install  ## Unit tests only: no services, no subprocesses (about a minute)
