@@ -5,13 +5,16 @@ from __future__ import annotations
 import asyncio
 from datetime import date
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from tabops.cli.app import JsonOption, app, make_context
 from tabops.console import err, key_values, out, print_json
 from tabops.errors import TabopsError
+
+if TYPE_CHECKING:
+    from tabops.rules.engine import RuleSet
 
 
 @app.command()
@@ -23,6 +26,13 @@ def simulate(
     table: Annotated[
         str | None,
         typer.Option(help="Instead of a server: append transactions to this store table."),
+    ] = None,
+    rules: Annotated[
+        Path | None,
+        typer.Option(
+            help="With --table: decide each row with these rules (decision, fired_rules and "
+            "explanation columns). Default: rules.yaml in the current folder, if there is one."
+        ),
     ] = None,
     project: Annotated[
         str, typer.Option(help="Project the released labels belong to (with --table).")
@@ -92,7 +102,8 @@ def simulate(
             stats = asyncio.run(simulate_http(dataset, to, pace, api_key, concurrency, show))
         else:
             assert table is not None
-            stats = simulate_table(dataset, ctx.store, table, project, pace, show)
+            rule_set = _table_rules(rules)
+            stats = simulate_table(dataset, ctx.store, table, project, pace, show, rule_set)
     finally:
         if status is not None:
             status.stop()
@@ -110,3 +121,12 @@ def simulate(
     ]))  # fmt: skip
     if stats.errors:
         raise typer.Exit(1)
+
+
+def _table_rules(path: Path | None) -> RuleSet | None:
+    """The rules a --table simulation decides with: ``path``, else ./rules.yaml if present."""
+    from tabops.rules.engine import load_rules
+
+    if path is None and not Path("rules.yaml").is_file():
+        return None
+    return load_rules(path or Path("rules.yaml"))

@@ -28,6 +28,8 @@ import pandas as pd
 
 from tabops.errors import TabopsError
 from tabops.model.frame import json_records
+from tabops.rules.engine import RuleSet
+from tabops.rules.policy import DECISIONS, rule_outcome
 from tabops.synth.fraud import GROUND_TRUTH_COLUMNS, FraudDataset
 
 #: Request ids of simulated transactions (what labels are released against).
@@ -272,9 +274,12 @@ async def _release(
 def simulate_table(
     dataset: FraudDataset, store: Any, table: str, project: str, pace: Pace,
     on_progress: Callable[[SimulationStats], None] = lambda s: None,
+    rules: RuleSet | None = None,
 ) -> SimulationStats:  # fmt: skip
     """Append the schedule's transactions to ``table`` as they come due (the original
-    monitor's banking_data flow); release labels into the store's labels table."""
+    monitor's banking_data flow); release labels into the store's labels table. With
+    ``rules``, each row also carries the rules' decision, the rules that fired and the first
+    one's explanation (what the monitor's decision panels chart)."""
     import pyarrow as pa
 
     from tabops.store.bulk import TableWrite
@@ -297,7 +302,10 @@ def simulate_table(
         if end <= position:
             time.sleep(min(0.05, float(schedule.due[position] - elapsed)))
             continue
-        rows = pa.Table.from_pandas(frame.iloc[position:end], preserve_index=False)
+        batch = frame.iloc[position:end]
+        if rules is not None:
+            batch = with_decisions(batch, rules, stats)
+        rows = pa.Table.from_pandas(batch, preserve_index=False)
         store.write_atomically([TableWrite(name, rows)])
         stats.sent += end - position
         stats.answered += end - position
@@ -313,6 +321,26 @@ def simulate_table(
     stats.seconds = time.monotonic() - started
     stats.simulated_until = str(schedule.clock(stats.sent))
     return stats
+
+
+def with_decisions(batch: pd.DataFrame, rules: RuleSet, stats: SimulationStats) -> pd.DataFrame:
+    """``batch`` with the rules' decision (approve when none fired), the ids of the rules that
+    fired (comma-separated) and the first fired rule's explanation; counts into ``stats``."""
+    verdict = rules.evaluate_frame(batch)
+    fired = verdict.fired.to_numpy()
+    ids = np.array([str(r.id) for r in rules.rules], dtype=object)
+    texts = [r.explanation for r in rules.rules]
+    first = np.where(fired.any(axis=1), fired.argmax(axis=1), -1)
+    decided = batch.assign(
+        decision=[DECISIONS[rule_outcome(d)] for d in verdict.decision],
+        fired_rules=[",".join(ids[row]) for row in fired],
+        explanation=pd.Series([texts[i] if i >= 0 else None for i in first], index=batch.index),
+        rules_version=rules.version,
+    )
+    for decision, n in decided["decision"].value_counts().items():
+        stats.decisions[str(decision)] = stats.decisions.get(str(decision), 0) + int(n)
+    stats.rules_fired += int(fired.sum())
+    return decided
 
 
 def _label_rows(batch: pd.DataFrame, project: str) -> list[dict[str, Any]]:

@@ -120,10 +120,27 @@ def test_simulation_into_a_postgresql_table(fraud: ServedProject, pg_url: str) -
             "SELECT column_name FROM information_schema.columns "
             "WHERE table_name = 'banking_data'"))]  # fmt: skip
         labels = conn.execute(sa.text("SELECT count(*) FROM labels")).scalar_one()
+        decided = conn.execute(sa.text(
+            "SELECT decision, fired_rules, explanation, amount, account_blacklisted, "
+            "transaction_type FROM banking_data")).all()  # fmt: skip
     engine.dispose()
     assert rows == stats["sent"] == 250
     assert "is_fraud" not in columns and "amount" in columns  # no ground truth in the stream
     assert labels == stats["labels_released"]
+    # The project's rules.yaml decided every row, as the monitor's decision panels need.
+    counts: dict[str, int] = {}
+    for decision, fired, explanation, amount, blacklisted, kind in decided:
+        counts[decision] = counts.get(decision, 0) + 1
+        realtime = kind == "real-time"
+        expected = [rule for rule, hit in (
+            ("Rule 1", realtime and amount > 100 and not blacklisted),
+            ("Rule 2", realtime and blacklisted), ("Rule 3", realtime)) if hit]  # fmt: skip
+        assert fired == ",".join(expected)
+        assert decision == ("reject" if {"Rule 1", "Rule 2"} & set(expected) else "approve")
+        if "Rule 2" in expected and "Rule 1" not in expected:
+            assert explanation == "Blacklisted card"
+        assert (explanation is None) == (not expected)
+    assert counts == stats["decisions"] and set(counts) <= {"approve", "reject"}
 
 
 @pytest.mark.parametrize(
