@@ -1,0 +1,136 @@
+"""What monitoring reads and writes: a window of logged predictions with the labels that
+arrived for them, and the per-window results (replaced as a whole when a window is recomputed)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import orjson
+import pandas as pd
+import sqlalchemy as sa
+
+from tabops.store import schema
+from tabops.store.db import Store
+
+_p, _l, _m = schema.predictions, schema.labels, schema.monitor_metrics
+
+
+@dataclass(frozen=True)
+class PredictionWindow:
+    """A window's logged predictions: what was served, and the rows it was served for.
+
+    Attributes:
+        served: request_id, model_version, created_at, entity_id, score, decision and
+            ``label``: the label joined by request_id, else the latest label for the entity
+            whose event time is not before the prediction (None while none has come).
+        features: The logged feature values, one column per feature, aligned with ``served``.
+    """
+
+    served: pd.DataFrame
+    features: pd.DataFrame
+
+
+def prediction_window(
+    store: Store, project: str, model_name: str, start: datetime, end: datetime
+) -> PredictionWindow:
+    """The predictions of ``model_name`` logged in ``[start, end)``, oldest first."""
+    by_request = sa.select(_l.c.label).where(
+        _l.c.project == project, _l.c.request_id == _p.c.request_id
+    )
+    query = (
+        sa.select(
+            _p.c.request_id, _p.c.model_version, _p.c.created_at, _p.c.entity_id,
+            _p.c.score, _p.c.decision, _p.c.features,
+            by_request.scalar_subquery().label("label"),
+        )
+        .where(
+            _p.c.project == project, _p.c.model_name == model_name,
+            _p.c.created_at >= start, _p.c.created_at < end,
+        )
+        .order_by(_p.c.created_at, _p.c.request_id)
+    )  # fmt: skip
+    with store.connect() as conn:
+        rows = conn.execute(query).all()
+        frame = pd.DataFrame(rows, columns=list(query.selected_columns.keys()))
+        missing = frame["label"].isna() & frame["entity_id"].notna()
+        if missing.any():
+            frame.loc[missing, "label"] = _entity_labels(conn, project, frame[missing])
+    features = pd.DataFrame([orjson.loads(f) for f in frame.pop("features")], index=frame.index)
+    return PredictionWindow(frame, features)
+
+
+def _entity_labels(conn: sa.Connection, project: str, rows: pd.DataFrame) -> list[Any]:
+    """Per row, the latest entity label whose event time is unset or at/after the prediction."""
+    entities = sorted(set(rows["entity_id"]))
+    found: dict[str, list[tuple[datetime | None, str]]] = {}
+    for start in range(0, len(entities), 500):  # within SQLite's bound-parameter limit
+        query = (
+            sa.select(_l.c.entity_id, _l.c.event_time, _l.c.label)
+            .where(
+                _l.c.project == project,
+                _l.c.request_id.is_(None),
+                _l.c.entity_id.in_(entities[start : start + 500]),
+            )
+            .order_by(_l.c.received_at, _l.c.id)
+        )
+        for entity, event_time, label in conn.execute(query):
+            found.setdefault(entity, []).append((event_time, label))
+    labels: list[Any] = []
+    for entity, created in zip(rows["entity_id"], rows["created_at"], strict=True):
+        fitting = [
+            label for event_time, label in found.get(entity, [])
+            if event_time is None or _aware(event_time) >= _aware(created)
+        ]  # fmt: skip
+        labels.append(fitting[-1] if fitting else None)
+    return labels
+
+
+def _aware(moment: datetime) -> datetime:
+    """SQLite returns naive datetimes (stored as UTC): compare them as UTC."""
+    return moment if moment.tzinfo is not None else pd.Timestamp(moment, tz="UTC").to_pydatetime()
+
+
+def replace_window_metrics(
+    store: Store,
+    project: str,
+    model_name: str,
+    model_version: str,
+    window: tuple[datetime, datetime],
+    rows: Sequence[dict[str, Any]],
+) -> None:
+    """Store a window's results (each row: metric, column_name, value, details), replacing
+    whatever an earlier computation of the same window and model version stored."""
+    start, end = window
+    scope = sa.and_(
+        _m.c.project == project, _m.c.model_name == model_name,
+        _m.c.model_version == model_version, _m.c.window_start == start, _m.c.window_end == end,
+    )  # fmt: skip
+    now = datetime.now(start.tzinfo)
+    values = [
+        {"project": project, "model_name": model_name, "model_version": model_version,
+         "window_start": start, "window_end": end, "computed_at": now, "column_name": None,
+         "details": None, **row}
+        for row in rows
+    ]  # fmt: skip
+    with store.connect() as conn:  # one transaction: readers see the old window or the new
+        conn.execute(sa.delete(_m).where(scope))
+        if values:
+            conn.execute(sa.insert(_m), values)
+
+
+def window_metrics(
+    store: Store, project: str, model_name: str | None = None, metric: str | None = None
+) -> pd.DataFrame:
+    """Stored results, oldest window first (optionally one model's, one metric's)."""
+    query = sa.select(_m).where(_m.c.project == project)
+    if model_name is not None:
+        query = query.where(_m.c.model_name == model_name)
+    if metric is not None:
+        query = query.where(_m.c.metric == metric)
+    query = query.order_by(_m.c.window_end, _m.c.metric, _m.c.column_name)
+    with store.connect() as conn:
+        rows = conn.execute(query).all()
+    return pd.DataFrame(rows, columns=[c.name for c in _m.columns])
