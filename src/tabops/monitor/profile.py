@@ -187,7 +187,10 @@ def _update(
     sketch: ColumnSketch, values: pd.Series, kind: ColumnType, spec: ProjectSpec, name: str
 ) -> None:
     if isinstance(sketch, CategorySketch):
-        sketch.update(_booleans(values) if kind == ColumnType.BOOLEAN else values)
+        if kind == ColumnType.BOOLEAN:
+            _add_booleans(sketch, _numbers(values))
+        else:
+            sketch.update(values)
     elif kind == ColumnType.DATETIME:
         sketch.update(_epoch_seconds(values, spec.columns[name].format))
     else:
@@ -202,10 +205,11 @@ def _numbers(values: pd.Series) -> np.ndarray:
     return np.asarray(numbers, dtype=np.float64)
 
 
-def _booleans(values: pd.Series) -> pd.Series:
+def _add_booleans(sketch: CategorySketch, numbers: np.ndarray) -> None:
     # Booleans as the categories "true"/"false", whatever their dtype (bool, 0/1, nullable).
-    numbers = pd.Series(_numbers(values), index=values.index)
-    return numbers.map({1.0: "true", 0.0: "false"})
+    trues, falses = int((numbers == 1.0).sum()), int((numbers == 0.0).sum())
+    counts = {key: n for key, n in (("true", trues), ("false", falses)) if n}
+    sketch.add_counts(counts, missing=len(numbers) - trues - falses)
 
 
 def _epoch_seconds(values: pd.Series, fmt: str | None) -> np.ndarray:

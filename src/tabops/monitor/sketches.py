@@ -50,18 +50,21 @@ class NumericSketch:
     def update(self, values: np.ndarray) -> None:
         """Add a chunk of float64 values (NaN for missing)."""
         finite_mask = np.isfinite(values)
-        nan_count = int(np.isnan(values).sum())
-        self.missing += nan_count
-        self.infinite += len(values) - int(finite_mask.sum()) - nan_count
-        finite = np.ascontiguousarray(values[finite_mask], dtype=np.float64)
-        if len(finite) == 0:
+        finite_count = int(finite_mask.sum())
+        if finite_count < len(values):
+            nan_count = int(np.isnan(values).sum())
+            self.missing += nan_count
+            self.infinite += len(values) - finite_count - nan_count
+            values = values[finite_mask]
+        if finite_count == 0:
             return
+        finite = np.ascontiguousarray(values, dtype=np.float64)
         self.sketch.update(finite)
         chunk_mean = float(finite.mean())
-        chunk_m2 = float(np.square(finite - chunk_mean).sum())
-        self._add_moments(len(finite), chunk_mean, chunk_m2)
-        self.min = min(self.min, float(finite.min()))
-        self.max = max(self.max, float(finite.max()))
+        deviations = finite - chunk_mean
+        self._add_moments(finite_count, chunk_mean, float(np.dot(deviations, deviations)))
+        # The sketch keeps the exact extremes of all it has seen.
+        self.min, self.max = self.sketch.get_min_value(), self.sketch.get_max_value()
         if self.values is not None:
             self._count_values(finite)
 
@@ -149,14 +152,20 @@ class CategorySketch:
 
     def update(self, values: pd.Series) -> None:
         """Add a chunk of values (None/NaN for missing; others compared as str)."""
-        present = values[values.notna()]
-        self.missing += len(values) - len(present)
-        chunk = present.astype(str).value_counts()
-        merged = dict(self.counts)
+        chunk = values.value_counts(dropna=True, sort=False)
+        counts: dict[str, int] = {}
         for key, n in zip(chunk.index.tolist(), chunk.tolist(), strict=True):
+            counts[str(key)] = counts.get(str(key), 0) + n  # 1 and "1" are one category
+        self.add_counts(counts, missing=len(values) - int(chunk.sum()))
+
+    def add_counts(self, counts: dict[str, int], missing: int = 0) -> None:
+        """Add a chunk already counted."""
+        merged = dict(self.counts)
+        for key, n in counts.items():
             merged[key] = merged.get(key, 0) + n
         self.counts, folded = _cap_counts(merged, self.cap)
         self.other += folded
+        self.missing += missing
 
     def merge(self, other: CategorySketch) -> CategorySketch:
         """The summary of both partitions' rows (neither input changes)."""
