@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import numpy as np
+
 from tabops.monitor.drift import ColumnDrift, column_drift
 from tabops.monitor.sketches import NumericSketch
 
@@ -38,5 +40,4 @@ def positive_rate(scores: NumericSketch, threshold: float) -> float:
     otherwise from the sketch (within its rank error)."""
     if scores.values is not None:
         return sum(n for v, n in scores.values.items() if v >= threshold) / scores.count
-    below = scores.sketch.get_cdf([threshold], inclusive=False)[0]
-    return 1.0 - float(below)
+    return 1.0 - float(scores.cdf(np.array([threshold]), inclusive=False)[0])

@@ -7,7 +7,7 @@ from __future__ import annotations
 import base64
 import math
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
@@ -22,6 +22,9 @@ DEFAULT_KLL_K = 2000
 #: Distinct values a numeric column is counted exactly for: Evidently picks its test by the
 #: number of distinct values (<= 5 means a category-like test), which a sketch cannot tell.
 EXACT_VALUES_CAP = 32
+#: Smallest and largest values kept exactly: a distance like Wasserstein's integrates rank
+#: errors over the value range, and in a heavy tail a small rank error spans a wide range.
+TAIL_SIZE = 1000
 #: Categories counted exactly per column; beyond that the rarest are folded into ``other``.
 DEFAULT_CATEGORY_CAP = 1000
 
@@ -29,8 +32,9 @@ DEFAULT_CATEGORY_CAP = 1000
 @dataclass
 class NumericSketch:
     """A number column: finite values in a KLL sketch plus exact count, mean, variance
-    (mergeable moments), min and max; missing (NaN) and infinite values only counted, as
-    Evidently drops both before testing."""
+    (mergeable moments), the TAIL_SIZE smallest and largest values (so the CDF is exact in
+    both tails); missing (NaN) and infinite values only counted, as Evidently drops both
+    before testing."""
 
     k: int = DEFAULT_KLL_K
     sketch: kll_doubles_sketch = field(init=False)
@@ -43,6 +47,8 @@ class NumericSketch:
     max: float = -math.inf
     #: Exact value counts while the column has at most EXACT_VALUES_CAP distinct values.
     values: dict[float, int] | None = field(default_factory=dict)
+    low: np.ndarray = field(default_factory=lambda: np.empty(0))  # sorted smallest values
+    high: np.ndarray = field(default_factory=lambda: np.empty(0))  # sorted largest values
 
     def __post_init__(self) -> None:
         self.sketch = kll_doubles_sketch(self.k)
@@ -63,8 +69,9 @@ class NumericSketch:
         chunk_mean = float(finite.mean())
         deviations = finite - chunk_mean
         self._add_moments(finite_count, chunk_mean, float(np.dot(deviations, deviations)))
-        # The sketch keeps the exact extremes of all it has seen.
-        self.min, self.max = self.sketch.get_min_value(), self.sketch.get_max_value()
+        self.low = _smallest(np.concatenate([self.low, _smallest(finite)]))
+        self.high = _largest(np.concatenate([self.high, _largest(finite)]))
+        self.min, self.max = float(self.low[0]), float(self.high[-1])
         if self.values is not None:
             self._count_values(finite)
 
@@ -88,6 +95,22 @@ class NumericSketch:
             merged[value] = merged.get(value, 0) + n
         self.values = merged if len(merged) <= EXACT_VALUES_CAP else None
 
+    def cdf(self, points: np.ndarray, *, inclusive: bool = True) -> np.ndarray:
+        """P(X <= x) (or P(X < x) when not ``inclusive``) at each of the sorted distinct
+        ``points``: exact in the tails, from the sketch in between."""
+        if self.count == 0:
+            return np.zeros(len(points))
+        result = np.asarray(self.sketch.get_cdf(points.tolist(), inclusive=inclusive)[:-1])
+        side: Literal["left", "right"] = "right" if inclusive else "left"
+        # Every value below the TAIL_SIZE-th smallest is in ``low``, every value above the
+        # TAIL_SIZE-th largest in ``high``; a point at either edge may have ties outside.
+        in_low = points < self.low[-1] if inclusive else points <= self.low[-1]
+        in_high = points >= self.high[0] if inclusive else points > self.high[0]
+        result[in_low] = np.searchsorted(self.low, points[in_low], side=side) / self.count
+        above = len(self.high) - np.searchsorted(self.high, points[in_high], side=side)
+        result[in_high] = 1.0 - above / self.count
+        return result
+
     @property
     def std(self) -> float:
         """Population standard deviation (ddof=0, as numpy's default that Evidently uses)."""
@@ -103,6 +126,8 @@ class NumericSketch:
             if part.count:
                 out._add_moments(part.count, part.mean, part.m2)
             out.min, out.max = min(out.min, part.min), max(out.max, part.max)
+        out.low = _smallest(np.concatenate([self.low, other.low]))
+        out.high = _largest(np.concatenate([self.high, other.high]))
         out.values = _merge_counts(self.values, other.values, EXACT_VALUES_CAP)
         return out
 
@@ -119,6 +144,8 @@ class NumericSketch:
             "min": self.min if self.count else None,
             "max": self.max if self.count else None,
             "values": None if self.values is None else [[v, n] for v, n in self.values.items()],
+            "low": self.low.tolist(),
+            "high": self.high.tolist(),
         }
 
     @classmethod
@@ -131,6 +158,8 @@ class NumericSketch:
             out.min, out.max = float(data["min"]), float(data["max"])
         values = data["values"]
         out.values = None if values is None else {float(v): int(n) for v, n in values}
+        out.low = np.asarray(data["low"], dtype=np.float64)
+        out.high = np.asarray(data["high"], dtype=np.float64)
         return out
 
 
@@ -217,6 +246,20 @@ def _cap_counts(counts: dict[str, int], cap: int) -> tuple[dict[str, int], int]:
     ranked = sorted(counts.items(), key=lambda item: (-item[1], item[0]))
     kept = dict(ranked[:cap])
     return kept, sum(n for _, n in ranked[cap:])
+
+
+def _smallest(values: np.ndarray) -> np.ndarray:
+    """The TAIL_SIZE smallest of ``values``, sorted."""
+    if len(values) > TAIL_SIZE:
+        values = np.partition(values, TAIL_SIZE - 1)[:TAIL_SIZE]
+    return np.sort(values)
+
+
+def _largest(values: np.ndarray) -> np.ndarray:
+    """The TAIL_SIZE largest of ``values``, sorted."""
+    if len(values) > TAIL_SIZE:
+        values = np.partition(values, len(values) - TAIL_SIZE)[-TAIL_SIZE:]
+    return np.sort(values)
 
 
 def _merge_counts(

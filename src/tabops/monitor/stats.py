@@ -21,20 +21,15 @@ PSI_EMPTY_SHARE = 1e-4
 
 def common_points(a: NumericSketch, b: NumericSketch) -> np.ndarray:
     """Sorted distinct values at which both summaries' CDFs are compared: each one's
-    quantiles on a fine rank grid (which include its min and max)."""
-    points = np.concatenate([a.sketch.get_quantiles(_GRID), b.sketch.get_quantiles(_GRID)])
-    return np.unique(points)
-
-
-def cdf(sketch: NumericSketch, points: np.ndarray) -> np.ndarray:
-    """P(X <= x) at each of the sorted distinct ``points``."""
-    return np.asarray(sketch.sketch.get_cdf(points.tolist(), inclusive=True)[:-1])
+    quantiles on a fine rank grid and its exactly kept tail values."""
+    points = [a.sketch.get_quantiles(_GRID), b.sketch.get_quantiles(_GRID)]
+    return np.unique(np.concatenate([*points, a.low, a.high, b.low, b.high]))
 
 
 def ks_statistic(a: NumericSketch, b: NumericSketch) -> float:
     """Kolmogorov-Smirnov D: the largest gap between the two CDFs."""
     points = common_points(a, b)
-    return float(np.max(np.abs(cdf(a, points) - cdf(b, points))))
+    return float(np.max(np.abs(a.cdf(points) - b.cdf(points))))
 
 
 def ks_pvalue(d: float, n1: int, n2: int) -> float:
@@ -51,7 +46,7 @@ def wasserstein_normed(a: NumericSketch, b: NumericSketch) -> float:
     points = common_points(a, b)
     if len(points) < 2:
         return 0.0
-    gaps = np.abs(cdf(a, points) - cdf(b, points))[:-1]
+    gaps = np.abs(a.cdf(points) - b.cdf(points))[:-1]
     distance_ = float(np.sum(gaps * np.diff(points)))
     return distance_ / max(a.std, 0.001)
 
@@ -92,9 +87,9 @@ def psi(reference: np.ndarray, current: np.ndarray) -> float:
 
 def decile_shares(a: NumericSketch, b: NumericSketch) -> tuple[np.ndarray, np.ndarray]:
     """Both samples' shares in the bins cut at the reference's deciles."""
-    edges = np.unique(a.sketch.get_quantiles(np.linspace(0.1, 0.9, 9))).tolist()
+    edges = np.unique(a.sketch.get_quantiles(np.linspace(0.1, 0.9, 9)))
 
     def shares(s: NumericSketch) -> np.ndarray:
-        return np.diff(np.asarray(s.sketch.get_cdf(edges, inclusive=True)), prepend=0.0)
+        return np.diff(s.cdf(edges), prepend=0.0, append=1.0)
 
     return shares(a), shares(b)

@@ -64,8 +64,8 @@ def test_numeric_statistics_match_scipy_on_the_rows(seed: int) -> None:
     drift = column_drift("x", _numbers(ref), _numbers(cur), numeric=True)
     exact = stats.wasserstein_distance(ref, cur) / np.std(ref)
     assert drift.method == "wasserstein"
-    # The far tail's rank errors weigh most here (lognormal: the max is ~20 std away).
-    assert drift.statistic == pytest.approx(exact, abs=0.035)
+    # Heavy tails (the max ~20 std away) are where rank errors would weigh most.
+    assert drift.statistic == pytest.approx(exact, abs=0.01)
 
     small_ref, small_cur = ref[:800], cur[:900]
     drift = column_drift("x", _numbers(small_ref), _numbers(small_cur), numeric=True)

@@ -37,6 +37,7 @@ def test_profile_of_parts_merges_into_profile_of_whole(spec: ProjectSpec) -> Non
         assert m.mean == pytest.approx(w.mean, rel=1e-12)
         assert m.std == pytest.approx(w.std, rel=1e-9)
         assert m.values == w.values
+        assert np.array_equal(m.low, w.low) and np.array_equal(m.high, w.high)
     amount = merged.features["amount"]
     assert isinstance(amount, NumericSketch)
     assert amount.missing == int(rows["amount"].isna().sum()) > 0
@@ -125,3 +126,15 @@ def test_numbers_track_missing_infinite_and_exact_values() -> None:
     assert (sketch.min, sketch.max) == (1.0, 2.0)
     sketch.update(np.arange(100, dtype=np.float64))
     assert sketch.values is None  # too many distinct values to count exactly
+
+
+def test_cdf_is_exact_in_the_tails() -> None:
+    data = np.random.default_rng(8).lognormal(size=200_000)
+    sketch = NumericSketch()
+    for chunk in np.array_split(data, 7):
+        sketch.update(chunk)
+    ordered = np.sort(data)
+    tails = np.concatenate([ordered[:900:37], ordered[-900::37]])
+    for inclusive, side in ((True, "right"), (False, "left")):
+        exact = np.searchsorted(ordered, tails, side=side) / len(data)
+        assert np.array_equal(sketch.cdf(tails, inclusive=inclusive), exact)
