@@ -29,7 +29,7 @@ TAIL_SIZE = 1000
 DEFAULT_CATEGORY_CAP = 1000
 
 
-@dataclass
+@dataclass(eq=False)  # sketches and arrays have no value equality
 class NumericSketch:
     """A number column: finite values in a KLL sketch plus exact count, mean, variance
     (mergeable moments), the TAIL_SIZE smallest and largest values (so the CDF is exact in
