@@ -109,12 +109,16 @@ def run_tabops(reference: pd.DataFrame, current: pd.DataFrame) -> dict[str, Any]
         }
     )
     start = time.perf_counter()
-    ref_profile, cur_profile = profile_frame(spec, reference), profile_frame(spec, current)
+    ref_profile = profile_frame(spec, reference)
+    reference_done = time.perf_counter()
+    cur_profile = profile_frame(spec, current)
     profiled = time.perf_counter()
     result = data_drift(ref_profile, cur_profile)
     done = time.perf_counter()
     return {
         "seconds": done - start,
+        # What a monitoring window costs once the reference profile is stored.
+        "window_seconds": done - reference_done,
         "drift_seconds": done - profiled,
         "profile_bytes": len(ref_profile.to_bytes()),
         "columns": {
@@ -208,7 +212,8 @@ def main() -> None:
             total += 1
             agree += column["drifted"] == theirs["columns"][name]["drifted"]
         lines += [
-            f"Dataset {seed}: tabops {ours['seconds']:.2f} s (drift from profiles "
+            f"Dataset {seed}: tabops {ours['seconds']:.2f} s (with a stored reference profile "
+            f"{ours['window_seconds']:.2f} s; drift from profiles "
             f"{ours['drift_seconds'] * 1000:.0f} ms, reference profile "
             f"{ours['profile_bytes'] / 1e6:.2f} MB), Evidently {theirs['seconds']:.1f} s",
             "",

@@ -23,7 +23,7 @@ from tabops.monitor.sketches import (
     NumericSketch,
     sketch_from_dict,
 )
-from tabops.spec import ColumnType, ProjectSpec
+from tabops.spec import ColumnType, ProjectSpec, Task
 
 #: Bumped when the stored form changes incompatibly.
 FORMAT_VERSION = 1
@@ -148,9 +148,8 @@ class ProfileBuilder:
             profile.score.update(np.asarray(scores, dtype=np.float64))
         target = self._spec.target
         if target in frame.columns:
-            # Labels are categories (classification) or numbers (regression).
-            kind = ColumnType.CATEGORICAL if self._spec.task == "classification" else None
-            kind = kind or ColumnType.NUMERIC
+            classification = self._spec.task == Task.CLASSIFICATION
+            kind = ColumnType.CATEGORICAL if classification else ColumnType.NUMERIC
             if profile.target is None:
                 profile.target = self._new_sketch(kind)
             _update(profile.target, frame[target], kind, self._spec, target)

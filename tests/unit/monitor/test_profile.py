@@ -138,3 +138,12 @@ def test_cdf_is_exact_in_the_tails() -> None:
     for inclusive, side in ((True, "right"), (False, "left")):
         exact = np.searchsorted(ordered, tails, side=side) / len(data)
         assert np.array_equal(sketch.cdf(tails, inclusive=inclusive), exact)
+
+
+def test_a_regression_target_is_profiled_as_numbers(spec: ProjectSpec) -> None:
+    regression = spec.model_copy(update={"task": "regression", "positive_class": None})
+    rows = make_rows(1_000, seed=9).assign(label=np.arange(1_000, dtype=np.float64))
+    profile = profile_frame(regression, rows)
+    assert isinstance(profile.target, NumericSketch)
+    assert (profile.target.count, profile.target.max) == (1_000, 999.0)
+    assert profile.label_rate is None
