@@ -1,0 +1,162 @@
+"""Data drift: Evidently's method choice, statistics against scipy on the raw rows, and
+verdicts on same-distribution and shifted samples."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+from scipy import stats
+from scipy.spatial import distance
+
+from tabops.monitor.drift import (
+    CHI_SQUARE,
+    JENSEN_SHANNON,
+    KS,
+    WASSERSTEIN,
+    Z_TEST,
+    column_drift,
+    data_drift,
+    default_method,
+)
+from tabops.monitor.profile import profile_frame
+from tabops.monitor.sketches import CategorySketch, NumericSketch
+from tabops.spec import ProjectSpec
+from tests.unit.monitor.conftest import make_rows
+
+
+@pytest.mark.parametrize(
+    ("reference_count", "distinct", "numeric", "expected"),
+    [
+        (1000, 6, True, KS),
+        (1000, 5, True, CHI_SQUARE),
+        (1000, 2, True, Z_TEST),
+        (1000, 3, False, CHI_SQUARE),
+        (1000, 2, False, Z_TEST),
+        (1000, 50, False, CHI_SQUARE),
+        (1001, 6, True, WASSERSTEIN),
+        (1001, 5, True, JENSEN_SHANNON),
+        (1001, 2, False, JENSEN_SHANNON),
+    ],
+)
+def test_default_method_is_evidentlys(
+    reference_count: int, distinct: int, numeric: bool, expected: object
+) -> None:
+    assert default_method(reference_count, distinct, numeric=numeric) is expected
+
+
+def _numbers(values: np.ndarray) -> NumericSketch:
+    sketch = NumericSketch()
+    sketch.update(values)
+    return sketch
+
+
+def _categories(values: np.ndarray) -> CategorySketch:
+    sketch = CategorySketch()
+    sketch.update(pd.Series(values))
+    return sketch
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_numeric_statistics_match_scipy_on_the_rows(seed: int) -> None:
+    rng = np.random.default_rng(seed)
+    ref, cur = rng.lognormal(size=50_000), rng.lognormal(0.1, 1.1, size=40_000)
+    drift = column_drift("x", _numbers(ref), _numbers(cur), numeric=True)
+    exact = stats.wasserstein_distance(ref, cur) / np.std(ref)
+    assert drift.method == "wasserstein"
+    # Heavy tails (the max ~20 std away) are where rank errors would weigh most.
+    assert drift.statistic == pytest.approx(exact, abs=0.01)
+
+    small_ref, small_cur = ref[:800], cur[:900]
+    drift = column_drift("x", _numbers(small_ref), _numbers(small_cur), numeric=True)
+    assert drift.method == "ks"
+    assert drift.statistic == pytest.approx(stats.ks_2samp(small_ref, small_cur).pvalue, abs=0.05)
+
+
+def test_category_statistics_match_scipy_exactly() -> None:
+    rng = np.random.default_rng(7)
+    ref = rng.choice(list("abcd"), p=[0.4, 0.3, 0.2, 0.1], size=900)
+    cur = rng.choice(list("abcd"), p=[0.3, 0.3, 0.3, 0.1], size=700)
+    ref_counts = np.array([np.sum(ref == k) for k in "abcd"])
+    cur_counts = np.array([np.sum(cur == k) for k in "abcd"])
+
+    drift = column_drift("c", _categories(ref), _categories(cur), numeric=False)
+    expected = cur_counts.sum() / ref_counts.sum() * ref_counts
+    assert drift.method == "chisquare"
+    assert drift.statistic == pytest.approx(stats.chisquare(cur_counts, expected).pvalue)
+
+    big = column_drift("c", _categories(np.tile(ref, 2)), _categories(cur), numeric=False)
+    assert big.method == "jensenshannon"
+    js = distance.jensenshannon(ref_counts / ref_counts.sum(), cur_counts / cur_counts.sum())
+    assert big.statistic == pytest.approx(js)
+
+
+def test_binary_columns_use_the_proportion_z_test() -> None:
+    ref, cur = np.array([1.0] * 300 + [0.0] * 700), np.array([1.0] * 380 + [0.0] * 620)
+    drift = column_drift("b", _numbers(ref), _numbers(cur), numeric=True)
+    pooled = (300 + 380) / 2000
+    z = (0.3 - 0.38) / np.sqrt(pooled * (1 - pooled) * (2 / 1000))
+    assert drift.method == "z"
+    assert drift.statistic == pytest.approx(2 * stats.norm.sf(abs(z)))
+    assert drift.drifted
+    same = column_drift("b", _numbers(np.ones(50)), _numbers(np.ones(60)), numeric=True)
+    assert (same.statistic, same.drifted) == (1.0, False)
+
+
+def test_a_category_new_in_current_data_drifts() -> None:
+    ref = np.array(["a"] * 500 + ["b"] * 400 + ["c"] * 100)
+    cur = np.array(["a"] * 500 + ["b"] * 400 + ["c"] * 90 + ["new"] * 10)
+    drift = column_drift("c", _categories(ref), _categories(cur), numeric=False)
+    assert drift.method == "chisquare" and drift.statistic == 0.0 and drift.drifted
+
+
+@pytest.mark.parametrize(("reference_rows", "current_rows"), [(1000, 250), (20_000, 20_000)])
+def test_samples_of_one_distribution_rarely_drift(
+    spec: ProjectSpec, reference_rows: int, current_rows: int
+) -> None:
+    columns, datasets = [], []
+    for seed in range(10):
+        reference = profile_frame(spec, make_rows(reference_rows, seed=seed))
+        current = profile_frame(spec, make_rows(current_rows, seed=100 + seed))
+        result = data_drift(reference, current)
+        datasets.append(result.drifted)
+        columns += [c.drifted for c in result.columns]
+        assert all(c.psi < 0.1 for c in result.columns)  # the usual 'no change' band
+    # p-value tests alarm in 5% or more of same-distribution pairs by design (Evidently's
+    # chi-square takes the reference as the truth); distances on large samples almost never.
+    small = reference_rows <= 1000
+    assert sum(columns) <= (6 if small else 0)
+    assert sum(datasets) <= (1 if small else 0)
+
+
+@pytest.mark.parametrize("rows", [600, 20_000])
+def test_a_shifted_mean_and_a_new_category_mix_drift(spec: ProjectSpec, rows: int) -> None:
+    reference = profile_frame(spec, make_rows(rows, seed=1))
+    current = profile_frame(
+        spec, make_rows(rows, seed=2, shift=0.5, colors=(0.1, 0.2, 0.3, 0.4), flag_rate=0.5)
+    )
+    result = data_drift(reference, current)
+    by_column = {c.column: c for c in result.columns}
+    assert {n for n, c in by_column.items() if c.drifted} == {"amount", "color", "flag"}
+    assert by_column["amount"].psi > 0.1 and by_column["color"].psi > 0.1
+    assert result.share_drifted == pytest.approx(3 / 4)
+    assert result.drifted
+    expected_method = "ks" if rows <= 1000 else "wasserstein"
+    assert by_column["amount"].method == expected_method
+    assert by_column["amount"].reference_count < rows  # missing values are left out
+
+
+def test_datetimes_and_text_are_skipped_with_a_reason(spec: ProjectSpec) -> None:
+    reference = profile_frame(spec, make_rows(500, seed=1))
+    result = data_drift(reference, profile_frame(spec, make_rows(500, seed=2)))
+    assert set(result.skipped) == {"opened", "note"}
+    assert [c.column for c in result.columns] == ["amount", "items", "color", "flag"]
+    assert [c.column_type for c in result.columns] == ["numerical"] * 2 + ["categorical"] * 2
+
+
+def test_an_empty_current_column_is_skipped(spec: ProjectSpec) -> None:
+    current_rows = make_rows(200, seed=2)
+    current_rows["amount"] = np.nan
+    reference = profile_frame(spec, make_rows(500, seed=1))
+    result = data_drift(reference, profile_frame(spec, current_rows))
+    assert result.skipped["amount"] == "no values in the current"
