@@ -74,6 +74,11 @@ class Calibrator:
     def __call__(self, score: np.ndarray) -> np.ndarray:
         return np.asarray(self._isotonic.predict(score.astype(float)), dtype=float)
 
+    def points(self) -> tuple[list[float], list[float]]:
+        """The fit's (score, probability) breakpoints: refitting on them gives the same map."""
+        iso = self._isotonic
+        return [float(v) for v in iso.X_thresholds_], [float(v) for v in iso.y_thresholds_]
+
 
 def estimated_binary(
     score: np.ndarray, metric: str, threshold: float, calibrate: Calibrator | None = None

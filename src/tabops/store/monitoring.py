@@ -62,6 +62,16 @@ def prediction_window(
     return PredictionWindow(frame, features)
 
 
+def logged_span(store: Store, project: str, model_name: str) -> tuple[datetime, datetime] | None:
+    """When ``model_name``'s first and last logged predictions were made (None if none were)."""
+    query = sa.select(sa.func.min(_p.c.created_at), sa.func.max(_p.c.created_at)).where(
+        _p.c.project == project, _p.c.model_name == model_name
+    )
+    with store.connect() as conn:
+        first, last = conn.execute(query).one()
+    return None if first is None else (_aware(first), _aware(last))
+
+
 def _entity_labels(conn: sa.Connection, project: str, rows: pd.DataFrame) -> list[Any]:
     """Per row, the latest entity label whose event time is unset or at/after the prediction."""
     entities = sorted(set(rows["entity_id"]))

@@ -160,6 +160,17 @@ monitor_metrics = Table(
     Index("ix_monitor_metrics_lookup", "project", "metric", "window_end"),
 )
 
+#: Each model version's reference: its training data's profile, score calibration, threshold.
+reference_profiles = Table(
+    "reference_profiles",
+    metadata,
+    Column("project", String(64), primary_key=True),
+    Column("model_name", String(128), primary_key=True),
+    Column("model_version", String(32), primary_key=True),
+    Column("reference", Text, nullable=False),  # JSON (tabops.monitor.reference)
+    Column("created_at", DateTime(timezone=True), nullable=False),
+)
+
 #: Each alert's firings and resolutions, one row per transition, with its delivery state.
 alert_events = Table(
     "alert_events",

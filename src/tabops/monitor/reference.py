@@ -1,0 +1,132 @@
+"""A model version's reference: what the monitor compares production with.
+
+Built at registration from the version's training snapshot (the feature profile and the
+model's score distribution) and its frozen test rows (the isotonic calibration that turns its
+scores into probabilities for performance estimation, and its decision threshold), and kept
+in the store by model version.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+
+from tabops.context import Context
+from tabops.data.snapshots import read_snapshot
+from tabops.errors import DataError
+from tabops.model.evaluate import evaluate, model_score, predictions
+from tabops.model.frame import model_frame, target_values
+from tabops.monitor.performance import Calibrator
+from tabops.monitor.profile import DatasetProfile, ProfileBuilder
+from tabops.registry.models import registry_for
+from tabops.release.gate import frozen_test_rows
+from tabops.spec import ProjectSpec, Task
+from tabops.store.ledger import find_snapshot
+from tabops.store.references import load_reference, save_reference
+
+#: Rows scored at once while profiling the snapshot: bounded memory on any size.
+CHUNK_ROWS = 100_000
+
+
+@dataclass(frozen=True)
+class Reference:
+    """The profile of the training data, and how the version's scores read as probabilities."""
+
+    profile: DatasetProfile
+    threshold: float | None  # the binary decision threshold (serving's)
+    positive: str | None  # the positive class of a binary classifier
+    calibration: tuple[list[float], list[float]] | None  # isotonic (score, probability) points
+    test_metrics: dict[str, float]
+
+    def calibrator(self) -> Calibrator | None:
+        if self.calibration is None:
+            return None
+        scores, truth = (np.asarray(v, dtype=float) for v in self.calibration)
+        return Calibrator(truth, scores)
+
+    def to_json(self) -> str:
+        return json.dumps(
+            {"profile": self.profile.to_dict(), "threshold": self.threshold,
+             "positive": self.positive, "calibration": self.calibration,
+             "test_metrics": self.test_metrics},
+            separators=(",", ":"),
+        )  # fmt: skip
+
+    @classmethod
+    def from_json(cls, text: str) -> Reference:
+        doc: dict[str, Any] = json.loads(text)
+        calibration = doc["calibration"]
+        return cls(
+            DatasetProfile.from_dict(doc["profile"]),
+            doc["threshold"],
+            doc["positive"],
+            None if calibration is None else (calibration[0], calibration[1]),
+            doc["test_metrics"],
+        )
+
+
+def build_reference(
+    spec: ProjectSpec, snapshot: pa.Table, pipeline: Any, test_rows: pa.Table
+) -> Reference:
+    """The reference of a fitted ``pipeline`` trained on ``snapshot`` and tested on
+    ``test_rows`` (rows with a target, as the gate scores them)."""
+    builder = ProfileBuilder(spec)
+    for chunk in _chunks(snapshot.filter(snapshot.column(spec.target).is_valid())):
+        builder.add(chunk, model_score(predictions(pipeline, model_frame(chunk, spec), spec), spec))
+    x, y = model_frame(test_rows, spec), target_values(test_rows, spec)
+    scores = predictions(pipeline, x, spec)
+    evaluation = evaluate(pipeline, x, y, spec, scores=scores)
+    calibration, positive = None, None
+    binary = spec.task == Task.CLASSIFICATION and len(scores.classes or []) == 2
+    if binary:
+        positive = scores.positive(spec.positive_class)
+        truth = (y == positive).astype(float)
+        # Points of the test rows' isotonic fit: enough to rebuild it, without the rows.
+        fitted = Calibrator(truth, scores.of_class(positive))
+        calibration = fitted.points()
+    return Reference(
+        builder.build(),
+        evaluation.threshold if binary else None,
+        positive,
+        calibration,
+        {k: v for k, v in evaluation.metrics.items() if np.isfinite(v)},
+    )
+
+
+def _chunks(table: pa.Table) -> Iterator[pa.Table]:
+    for start in range(0, table.num_rows, CHUNK_ROWS):
+        yield table.slice(start, CHUNK_ROWS)
+
+
+def store_reference(spec: ProjectSpec, ctx: Context, version: str) -> Reference:
+    """Build a registered version's reference from its training snapshot, pipeline and frozen
+    test rows, and keep it in the store (what registration does; the monitor, for versions
+    registered before references existed)."""
+    registry = registry_for(spec, ctx)
+    chosen = registry.version(version)
+    found = find_snapshot(ctx.store, spec.name, chosen.snapshot_hash)
+    if found is None:
+        raise DataError(
+            f"Version {version} was trained on snapshot {chosen.snapshot_hash[:16]}, which this "
+            "workspace's store does not know; its reference profile needs that snapshot."
+        )
+    reference = build_reference(
+        spec,
+        read_snapshot(Path(found.path)),
+        registry.load_pipeline(chosen),
+        frozen_test_rows(spec, ctx, registry, chosen),
+    )
+    save_reference(ctx.store, spec.name, registry.name, version, reference.to_json())
+    return reference
+
+
+def reference_for(spec: ProjectSpec, ctx: Context, version: str) -> Reference:
+    """A version's stored reference, built and stored first if it has none."""
+    doc = load_reference(ctx.store, spec.name, spec.name, version)
+    return Reference.from_json(doc) if doc is not None else store_reference(spec, ctx, version)

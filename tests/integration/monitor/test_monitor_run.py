@@ -1,0 +1,113 @@
+"""``run_monitor`` end to end: predictions served by the real app and logged by its journal,
+late labels, a day with a drifted feature; windows measured against the version's reference,
+alerts judged and delivered once, and a second run that changes nothing."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import numpy as np
+import pytest
+import sqlalchemy as sa
+from fastapi.testclient import TestClient
+
+from tabops.monitor.run import run_monitor
+from tabops.serve.app import create_app
+from tabops.spec import parse_spec
+from tabops.store import schema
+from tabops.store.alerts import events
+from tabops.store.monitoring import window_metrics
+from tests.integration.serve.conftest import ServedProject, make_project
+from tests.unit.model.conftest import synthetic_table
+
+pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("mlflow")]
+
+DAY0 = datetime(2026, 11, 2, tzinfo=UTC)
+ALERTS = [
+    {"name": "x-drift", "metric": "psi", "column": "x", "above": 0.2},
+    {"name": "data-drift", "metric": "drift_share", "above": 0.3, "windows": 1},
+    {"name": "auc-drop", "metric": "roc_auc", "below": 0.5, "min_rows": 50},
+]
+
+
+@pytest.fixture(scope="module")
+def monitored(tmp_path_factory: pytest.TempPathFactory) -> ServedProject:
+    """A registered champion that served three days: two like its training data, one with
+    ``x`` shifted; labels came for the first day only."""
+    project = make_project(tmp_path_factory.mktemp("monitored"), rows=800)
+    records = synthetic_table(900, seed=7).to_pylist()
+    days = {"day0": records[:300], "day1": records[300:600],
+            "day2": [{**r, "x": r["x"] + 3.0} for r in records[600:]]}  # fmt: skip
+    with TestClient(create_app(project.spec, project.settings)) as client:
+        for day, rows in days.items():
+            body = [{k: _plain(v) for k, v in r.items() if k not in ("label", "id")} for r in rows]
+            answer = client.post("/predict", json=body, headers={"x-request-id": day})
+            assert answer.status_code == 200, answer.text
+    store = project.ctx.store
+    p = schema.predictions
+    with store.connect() as conn:
+        for offset, day in enumerate(days):
+            conn.execute(
+                sa.update(p).where(p.c.request_id.like(f"{day}-%"))
+                .values(created_at=DAY0 + timedelta(days=offset, hours=6))
+            )  # fmt: skip
+        conn.execute(schema.labels.insert(), [
+            {"project": "synthetic", "request_id": f"day0-{i}", "entity_id": None,
+             "event_time": None, "label": r["label"], "source": "test",
+             "received_at": DAY0 + timedelta(days=5)}
+            for i, r in enumerate(days["day0"])
+        ])  # fmt: skip
+    raw = project.spec.model_dump(mode="json", exclude_none=True)
+    (project.folder / "tabops.yaml").write_text(
+        __import__("yaml").safe_dump(raw | {"monitor": {"alerts": ALERTS}})
+    )
+    return project
+
+
+def _plain(value: object) -> object:
+    return value.isoformat() if isinstance(value, datetime) else value
+
+
+def _values(frame, metric: str, column: str | None = None) -> list[float]:  # type: ignore[no-untyped-def]
+    rows = frame[(frame["metric"] == metric)]
+    if column is not None:
+        rows = rows[rows["column_name"] == column]
+    return [round(v, 6) for v in rows["value"]]
+
+
+def test_windows_drift_performance_and_alerts(monitored: ServedProject) -> None:
+    spec, ctx = monitored.spec, monitored.ctx
+    assert len(spec.monitor.alerts) == 3
+    result = run_monitor(spec, ctx)
+    assert [(w.start, w.rows) for w in result.windows] == [
+        (DAY0 + timedelta(days=d), 300) for d in range(3)
+    ]
+    assert result.skipped == {}
+    stored = window_metrics(ctx.store, "synthetic", "synthetic")
+    assert _values(stored, "rows") == [300, 300, 300]
+    psi = _values(stored, "psi", "x")
+    assert psi[0] < 0.2 and psi[1] < 0.2 and psi[2] > 1.0  # only the shifted day drifts
+    assert _values(stored, "drifted", "x") == [0, 0, 1]
+    assert _values(stored, "label_coverage") == [1, 0, 0]
+    realized = _values(stored, "roc_auc")
+    estimated = _values(stored, "estimated_roc_auc")
+    assert len(realized) == 1 and realized[0] > 0.8  # labels only for the first day
+    assert len(estimated) == 3 and abs(estimated[0] - realized[0]) < 0.08
+
+    fired = {(t.alert, t.state, t.window_end) for t in result.transitions}
+    assert ("x-drift", "firing", DAY0 + timedelta(days=3)) in fired
+    assert not any(t.alert == "auc-drop" for t in result.transitions)
+    assert result.delivery is not None and result.delivery.delivered == len(result.transitions)
+
+    again = run_monitor(spec, ctx)  # the same windows again: replaced, nothing new
+    assert len(window_metrics(ctx.store, "synthetic", "synthetic")) == len(stored)
+    assert again.delivery is not None
+    assert (again.delivery.recorded, again.delivery.delivered) == (0, 0)
+    assert len(events(ctx.store, "synthetic")) == len(result.transitions)
+
+
+def test_a_window_range_measures_only_its_windows(monitored: ServedProject) -> None:
+    spec, ctx = monitored.spec, monitored.ctx
+    result = run_monitor(spec, ctx, DAY0 + timedelta(days=1), DAY0 + timedelta(days=2))
+    assert [w.start for w in result.windows] == [DAY0 + timedelta(days=1)]
+    assert np.isfinite(parse_spec(spec.model_dump(mode="json")).monitor.drift_share)
