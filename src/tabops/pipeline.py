@@ -9,6 +9,7 @@ from tabops.context import Context
 from tabops.data.ingest import IngestResult, run_ingest
 from tabops.errors import TabopsError
 from tabops.model.train import TrainResult, run_train
+from tabops.monitor.reference import on_registered
 from tabops.registry.tracking import MlflowTracking
 from tabops.release.register import RegisterResult, run_register
 from tabops.spec import ProjectSpec
@@ -62,7 +63,9 @@ def run_lifecycle(spec: ProjectSpec, ctx: Context, force: bool = False) -> RunRe
         result.train = run_train(spec, ctx, tracking)
         stage = "register"
         with ctx.progress.step("Registering and gating"):
-            result.register = run_register(spec, ctx, run_id=result.train.best.run_id, force=force)
+            result.register = run_register(
+                spec, ctx, result.train.best.run_id, force, on_registered(spec, ctx)
+            )
     except TabopsError as exc:
         result.error, result.failed_stage = exc, stage
     return result

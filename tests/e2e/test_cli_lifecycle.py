@@ -8,6 +8,9 @@ from typing import Any
 
 import pytest
 
+from tabops.monitor.reference import Reference
+from tabops.store.db import open_store
+from tabops.store.references import load_reference
 from tests.e2e.test_cli import as_json, assert_user_error, tabops
 
 pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("mlflow-cli")]
@@ -69,6 +72,12 @@ def test_worse_model_is_refused_then_forced_then_rolled_back(
     refused = tabops("register", cwd=project)
     assert refused.returncode == 3
     assert "refused" in refused.stdout and "worse than the champion" in refused.stdout
+    # Both registrations (by run and by register) kept the version's reference profile.
+    store = open_store(f"sqlite:///{project / '.tabops' / 'tabops.db'}")
+    for version in ("1", "2"):
+        doc = load_reference(store, "churn", "churn", version)
+        assert doc is not None, version
+        assert Reference.from_json(doc).profile.rows == 7043
     forced = as_json(tabops("promote", "--version", "2", "--force", "--json", cwd=project))
     assert forced["promoted"] and forced["champion"] == "1"
     back = as_json(tabops("rollback", "--json", cwd=project))

@@ -113,12 +113,14 @@ def register(
 
     Example: tabops register
     """
+    from tabops.monitor.reference import on_registered
     from tabops.release.register import run_register
 
     project = read_spec(spec, overrides)
     ctx = make_context(json_output)
     with ctx.progress.step("Registering and gating"):
-        result = run_register(project, ctx, run_id=run, force=force)
+        hook = on_registered(project, ctx)
+        result = run_register(project, ctx, run_id=run, force=force, on_registered=hook)
     if json_output:
         print_json(result.to_dict())
     else:

@@ -24,8 +24,9 @@ from tabops.model.evaluate import evaluate, model_score, predictions
 from tabops.model.frame import model_frame, target_values
 from tabops.monitor.performance import Calibrator
 from tabops.monitor.profile import DatasetProfile, ProfileBuilder
-from tabops.registry.models import registry_for
+from tabops.registry.models import ModelVersion, registry_for
 from tabops.release.gate import frozen_test_rows
+from tabops.release.register import OnRegistered
 from tabops.spec import ProjectSpec, Task
 from tabops.store.ledger import find_snapshot
 from tabops.store.references import load_reference, save_reference
@@ -105,24 +106,35 @@ def _chunks(table: pa.Table) -> Iterator[pa.Table]:
 
 
 def store_reference(spec: ProjectSpec, ctx: Context, version: str) -> Reference:
-    """Build a registered version's reference from its training snapshot, pipeline and frozen
-    test rows, and keep it in the store (what registration does; the monitor, for versions
-    registered before references existed)."""
+    """Build a registered version's reference and keep it in the store (for versions
+    registered before references existed; registration uses :func:`on_registered`)."""
     registry = registry_for(spec, ctx)
     chosen = registry.version(version)
-    found = find_snapshot(ctx.store, spec.name, chosen.snapshot_hash)
+    test_rows = frozen_test_rows(spec, ctx, registry, chosen)
+    return _store_built(spec, ctx, chosen, test_rows, registry.load_pipeline(chosen))
+
+
+def on_registered(spec: ProjectSpec, ctx: Context) -> OnRegistered:
+    """The registration hook that stores each new version's reference."""
+
+    def hook(version: ModelVersion, test_rows: pa.Table, pipeline: Any) -> None:
+        _store_built(spec, ctx, version, test_rows, pipeline)
+
+    return hook
+
+
+def _store_built(
+    spec: ProjectSpec, ctx: Context, version: ModelVersion, test_rows: pa.Table, pipeline: Any
+) -> Reference:
+    found = find_snapshot(ctx.store, spec.name, version.snapshot_hash)
     if found is None:
         raise DataError(
-            f"Version {version} was trained on snapshot {chosen.snapshot_hash[:16]}, which this "
-            "workspace's store does not know; its reference profile needs that snapshot."
+            f"Version {version.version} was trained on snapshot {version.snapshot_hash[:16]}, "
+            "which this workspace's store does not know; its reference profile needs it."
         )
-    reference = build_reference(
-        spec,
-        read_snapshot(Path(found.path)),
-        registry.load_pipeline(chosen),
-        frozen_test_rows(spec, ctx, registry, chosen),
-    )
-    save_reference(ctx.store, spec.name, registry.name, version, reference.to_json())
+    snapshot = read_snapshot(Path(found.path))
+    reference = build_reference(spec, snapshot, pipeline, test_rows)
+    save_reference(ctx.store, spec.name, version.name, version.version, reference.to_json())
     return reference
 
 

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
+
+import pyarrow as pa
 
 from tabops.context import Context
 from tabops.errors import DataError, NotFoundError, TabopsError
@@ -13,6 +16,10 @@ from tabops.registry.tracking import VERSION_TAGS, MlflowTracking
 from tabops.release.gate import Decision, frozen_test_rows, gate
 from tabops.spec import ProjectSpec
 from tabops.store.ledger import find_snapshot
+
+#: Called with a new version, its frozen test rows and its pipeline, before the gate (what
+#: later stages keep per version, e.g. monitoring's reference profile, without reloading).
+OnRegistered = Callable[[ModelVersion, pa.Table, Any], None]
 
 
 @dataclass
@@ -33,7 +40,11 @@ class RegisterResult:
 
 
 def run_register(
-    spec: ProjectSpec, ctx: Context, run_id: str | None = None, force: bool = False
+    spec: ProjectSpec,
+    ctx: Context,
+    run_id: str | None = None,
+    force: bool = False,
+    on_registered: OnRegistered | None = None,
 ) -> RegisterResult:
     """Register the best candidate of the last ``tabops train`` (or run ``run_id``) as a new
     version, then gate it against the champion."""
@@ -61,6 +72,8 @@ def run_register(
     loaded = frozen_test_rows(spec, ctx, registry, version), registry.load_pipeline(version)
     if KIND_TAG not in version.tags:
         version, compiled = compile_version(spec, registry, version, *loaded)
+    if on_registered is not None:
+        on_registered(version, *loaded)
     decision = gate(spec, ctx, registry, version, force=force, loaded=loaded)
     return RegisterResult(version, decision, compiled.report() if compiled else None)
 
