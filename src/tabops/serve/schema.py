@@ -9,7 +9,8 @@ Nothing else is coerced: ``1.5`` is not an integer and in JSON ``"3"`` is not a 
 ``id`` may be sent too; they are logged as the entity id, never given to the model.
 
 A valid record becomes a *model row*: the model-frame columns of
-:func:`tabops.model.frame.model_frame` (datetimes expanded into parts), ready for a predictor.
+:func:`tabops.model.frame.model_frame` (datetimes as naive UTC times, which the predictor
+expands as the trained pipeline does), ready for a predictor.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from tabops.model.columns import DATETIME_PARTS, feature_names
+from tabops.model.columns import feature_names
 from tabops.spec import ColumnRole, ColumnType, ProjectSpec
 from tabops.values import BooleanTokens, read_number
 
@@ -93,14 +94,8 @@ class RequestSchema:
 
     @property
     def model_columns(self) -> list[str]:
-        """The model frame's columns, in order (datetimes expanded)."""
-        names: list[str] = []
-        for column in self.features:
-            if column.type == ColumnType.DATETIME:
-                names += [f"{column.name}__{part}" for part in DATETIME_PARTS]
-            else:
-                names.append(column.name)
-        return names
+        """The model frame's columns, in order: the features."""
+        return [column.name for column in self.features]
 
     def model_rows(
         self, records: list[Any], batch: bool, text: bool = False
@@ -154,12 +149,9 @@ class RequestSchema:
             except ValueError as exc:
                 problems.append(Problem(column.name, str(exc), where))
                 continue
-            if column.type == ColumnType.DATETIME:
-                row.update(converted)
-            else:
-                row[column.name] = converted
-                if column.booleans is not None and type(value) is not bool:
-                    record[column.name] = converted == 1.0  # a token: log it as a boolean
+            row[column.name] = converted
+            if column.booleans is not None and type(value) is not bool:
+                record[column.name] = converted == 1.0  # a token: log it as a boolean
         return row
 
     def _from_text(self, column: Column, text: str) -> Any:
@@ -231,10 +223,7 @@ def _column(spec: ProjectSpec, name: str) -> Column:
 
 
 def _put_null(row: dict[str, Any], column: Column) -> None:
-    if column.type == ColumnType.DATETIME:
-        row.update({f"{column.name}__{part}": None for part in DATETIME_PARTS})
-    else:
-        row[column.name] = "" if column.type == ColumnType.TEXT else None
+    row[column.name] = "" if column.type == ColumnType.TEXT else None
 
 
 def _number(column: Column, value: Any) -> float:
@@ -301,7 +290,8 @@ def _refuse_nul(value: str) -> None:
         raise ValueError("must not contain the NUL character (\\u0000)")
 
 
-def _datetime(column: Column, value: Any) -> dict[str, float]:
+def _datetime(column: Column, value: Any) -> datetime:
+    """The time as a naive UTC ``datetime``, as the model frame has it."""
     if type(value) is not str or len(value) > 64:
         raise ValueError(f"must be a date-time string, not {_json_name(value)}")
     try:
@@ -313,12 +303,12 @@ def _datetime(column: Column, value: Any) -> dict[str, float]:
         expected = f"the format {column.format}" if column.format else "ISO 8601"
         raise ValueError(f"'{value}' is not a date-time in {expected}") from None
     # Like pandas.to_datetime(utc=True): naive times are UTC, aware ones converted to UTC.
+    if stamp.tzinfo is None:
+        return stamp
     try:
-        stamp = stamp.replace(tzinfo=UTC) if stamp.tzinfo is None else stamp.astimezone(UTC)
+        return stamp.astimezone(UTC).replace(tzinfo=None)
     except OverflowError:  # e.g. 0001-01-01T00:00:00+01:00 is before year 1 in UTC
         raise ValueError(f"'{value}' is outside the years 1-9999 in UTC") from None
-    parts = (stamp.year, stamp.month, stamp.day, stamp.weekday(), stamp.hour)
-    return {f"{column.name}__{p}": float(v) for p, v in zip(DATETIME_PARTS, parts, strict=True)}
 
 
 _CONVERTERS: dict[ColumnType, Converter] = {
