@@ -17,10 +17,11 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+from tabops.limits import Limits
 from tabops.model.columns import feature_names
 from tabops.spec import ColumnRole, ColumnType, ProjectSpec
 from tabops.values import BooleanTokens, read_number
@@ -68,9 +69,7 @@ class Column:
     name: str
     type: ColumnType
     nullable: bool
-    min: float | None = None
-    max: float | None = None
-    categories: frozenset[str] | None = None
+    limits: Limits = field(default_factory=Limits)  # range, categories: tabops.limits
     format: str | None = None
     booleans: BooleanTokens | None = None  # boolean columns: the strings read as true/false
 
@@ -206,19 +205,9 @@ class RequestSchema:
 
 def _column(spec: ProjectSpec, name: str) -> Column:
     declared = spec.columns[name]
-    categories = frozenset(declared.categories) if declared.categories else None
-    if declared.type != ColumnType.CATEGORICAL:
-        categories = None
     booleans = BooleanTokens.of(declared) if declared.type == ColumnType.BOOLEAN else None
     return Column(
-        name,
-        declared.type,
-        declared.nullable,
-        declared.min,
-        declared.max,
-        categories,
-        declared.format,
-        booleans,
+        name, declared.type, declared.nullable, Limits.of(declared), declared.format, booleans
     )
 
 
@@ -244,10 +233,9 @@ def _number(column: Column, value: Any) -> float:
         # What the OpenAPI schema promises; past it a JSON parser may already have rounded the
         # client's integer to a float (orjson does for integers beyond 64 bits).
         raise ValueError(f"must be between -2^53 and 2^53 to be exact in float64, not {value!r}")
-    if column.min is not None and number < column.min:
-        raise ValueError(f"must be at least {column.min:g}, not {value!r}")
-    if column.max is not None and number > column.max:
-        raise ValueError(f"must be at most {column.max:g}, not {value!r}")
+    check = column.limits.number_check(number)
+    if check is not None:
+        raise ValueError(column.limits.problem(check, value))
     return number
 
 
@@ -273,8 +261,9 @@ def _category(column: Column, value: Any) -> str:
     if len(value) > MAX_STRING:
         raise ValueError(f"is longer than {MAX_STRING} characters")
     _refuse_nul(value)
-    if column.categories is not None and value not in column.categories:
-        raise ValueError(f"'{value[:64]}' is not one of the categories {sorted(column.categories)}")
+    check = column.limits.category_check(value)
+    if check is not None:
+        raise ValueError(column.limits.problem(check, value))
     return value
 
 
@@ -355,10 +344,10 @@ def _json_type(column: Column) -> dict[str, Any]:
     schema: dict[str, Any]
     if column.type in _NUMERIC:
         schema = {"type": "integer" if column.type == ColumnType.INTEGER else "number"}
-        if column.min is not None:
-            schema["minimum"] = column.min
-        if column.max is not None:
-            schema["maximum"] = column.max
+        if column.limits.min is not None:
+            schema["minimum"] = column.limits.min
+        if column.limits.max is not None:
+            schema["maximum"] = column.limits.max
         if column.type == ColumnType.INTEGER:  # exactly representable in float64
             schema.setdefault("minimum", -_EXACT_INT)
             schema.setdefault("maximum", _EXACT_INT)
@@ -373,8 +362,8 @@ def _json_type(column: Column) -> dict[str, Any]:
         schema = {"type": "string", "description": f"A date-time as {column.format}"}
     elif column.type == ColumnType.DATETIME:
         schema = {"type": "string", "format": "date-time"}
-    elif column.type == ColumnType.CATEGORICAL and column.categories is not None:
-        schema = {"type": "string", "enum": sorted(column.categories)}
+    elif column.limits.categories is not None:
+        schema = {"type": "string", "enum": sorted(column.limits.categories)}
     elif column.type == ColumnType.CATEGORICAL:
         schema = {"type": "string", "maxLength": MAX_STRING}
     else:
