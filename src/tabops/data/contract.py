@@ -19,6 +19,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from tabops.limits import CATEGORY, MAX, MIN, Limits
 from tabops.spec import ColumnRole, ColumnSpec, ColumnType, ProjectSpec
 from tabops.values import FLOAT_PATTERN, INTEGER_PATTERN, BooleanTokens
 
@@ -271,25 +272,24 @@ def _check_column(source: pa.Array, col: ColumnSpec, null_values: list[str]) -> 
     if not col.nullable:
         checks["missing"] = null
         messages["missing"] = "missing value (the column is not nullable)"
-    if col.min is not None:
-        checks["min"] = _as_numpy_mask(pc.less(values, col.min))
-        messages["min"] = lambda i: f"{values[i].as_py()} is below min {col.min:g}"
-    if col.max is not None:
-        checks["max"] = _as_numpy_mask(pc.greater(values, col.max))
-        messages["max"] = lambda i: f"{values[i].as_py()} is above max {col.max:g}"
-    if col.categories is not None and col.type == ColumnType.CATEGORICAL:
-        allowed = pa.array(col.categories, type=pa.string())
-        checks["category"] = _as_numpy_mask(pc.invert(pc.is_in(values, value_set=allowed))) & ~null
-        messages["category"] = lambda i: (
-            f"unknown category {values[i].as_py()!r}; allowed: {_short_list(col.categories)}"
-        )
+    # The limits' rule (tabops.limits), applied to the whole column at once.
+    limits = Limits.of(col)
+    failing: dict[str, pa.Array] = {}
+    if limits.min is not None:
+        failing[MIN] = pc.less(values, limits.min)
+    if limits.max is not None:
+        failing[MAX] = pc.greater(values, limits.max)
+    if limits.categories is not None:
+        allowed = pa.array(limits.categories, type=pa.string())
+        failing[CATEGORY] = pc.invert(pc.is_in(values, value_set=allowed))
+    for check, mask in failing.items():
+        checks[check] = _as_numpy_mask(mask) & ~null
+        messages[check] = _limit_message(limits, check, values)
     return _Column(values=values, checks=checks, messages=messages)
 
 
-def _short_list(values: list[str] | None, limit: int = 8) -> str:
-    values = values or []
-    shown = ", ".join(repr(v) for v in values[:limit])
-    return shown + (f", ... ({len(values)} in all)" if len(values) > limit else "")
+def _limit_message(limits: Limits, check: str, values: pa.Array) -> Any:
+    return lambda i: limits.reason(check, values[i].as_py())
 
 
 def _type_message(source: pa.Array, position: int, col: ColumnSpec) -> str:
@@ -334,8 +334,9 @@ def _clean_strings(source: pa.Array, col: ColumnSpec) -> pa.Array | None:
             return _as_utc(pc.cast(source, pa.timestamp("us")))
     except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
         return None
-    if kind == ColumnType.CATEGORICAL and col.categories is not None:
-        allowed = pa.array(col.categories, type=pa.string())
+    categories = Limits.of(col).categories
+    if categories is not None:  # categorical, every value allowed
+        allowed = pa.array(categories, type=pa.string())
         return source if pc.all(pc.is_in(source, value_set=allowed)).as_py() else None
     return None
 

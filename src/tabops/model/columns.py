@@ -5,8 +5,6 @@ from __future__ import annotations
 
 from tabops.spec import ColumnRole, ProjectSpec
 
-#: Parts a datetime feature is expanded into (numbers a model can use).
-DATETIME_PARTS = ("year", "month", "day", "dayofweek", "hour")
 #: A missing category as the pipeline sees it (the categorical imputer's fill value): its own
 #: one-hot column, in training, evaluation slices and compiled serving alike.
 MISSING_CATEGORY = "(missing)"

@@ -5,7 +5,8 @@ The sklearn pipeline spends ~5 ms per row in pandas and ColumnTransformer overhe
 
 * the preprocessing becomes an :class:`EncoderPlan`, the fitted parameters of tabops'
   ColumnTransformer (imputer statistics, scaler moments, one-hot positions) applied with plain
-  Python for one row and with numpy for a frame;
+  Python for one row and with numpy for a frame, after the pipeline's datetime step (its
+  columns, expanded by the functions that step uses: :mod:`tabops.model.datetimes`);
 * the estimator becomes an ONNX graph (onnxmltools for LightGBM and XGBoost, skl2onnx for
   scikit-learn estimators) run by ONNX Runtime on one thread.
 
@@ -27,6 +28,7 @@ import numpy as np
 import pandas as pd
 
 from tabops.model.columns import MISSING_CATEGORY
+from tabops.model.datetimes import DATETIME_STEP, array_parts, part_columns, value_parts
 
 log = logging.getLogger(__name__)
 
@@ -67,6 +69,7 @@ class EncoderPlan:
     unknown: list[int | None]  # position for an unseen category (the infrequent column)
     widths: list[int]
     numeric_first: bool = True
+    datetimes: list[str] = field(default_factory=list)  # expanded into parts among ``numeric``
 
     @property
     def width(self) -> int:
@@ -74,7 +77,9 @@ class EncoderPlan:
 
     @property
     def columns(self) -> list[str]:
-        return self.numeric + self.categorical
+        """The model-frame columns the plan reads (datetimes before their expansion)."""
+        expanded = {c for name in self.datetimes for c in part_columns(name)}
+        return [c for c in self.numeric if c not in expanded] + self.datetimes + self.categorical
 
     def to_json(self) -> str:
         return json.dumps(asdict(self), sort_keys=True)
@@ -90,7 +95,7 @@ class EncoderPlan:
         n = len(frame)
         blocks: list[np.ndarray] = []
         if self.numeric:
-            values = frame[self.numeric].to_numpy(dtype=np.float64, na_value=np.nan)
+            values = self._numbers(frame)
             missing = np.isnan(values)
             imputed = np.where(missing, np.asarray(self.medians), values)
             matrix = np.hstack([imputed, missing[:, self.indicators].astype(np.float64)])
@@ -111,9 +116,27 @@ class EncoderPlan:
             blocks.insert(len(blocks) if self.numeric_first else 0, np.hstack(onehot))
         return np.hstack(blocks) if blocks else np.zeros((n, 0))
 
+    def _numbers(self, frame: pd.DataFrame) -> np.ndarray:
+        """The numeric columns as float64, datetime parts computed from their columns."""
+        if not self.datetimes:
+            return frame[self.numeric].to_numpy(dtype=np.float64, na_value=np.nan)
+        parts: dict[str, np.ndarray] = {}
+        for name in self.datetimes:
+            parts.update(zip(part_columns(name), array_parts(frame[name]).T, strict=True))
+        return np.column_stack(
+            [
+                parts[c] if c in parts else frame[c].to_numpy(dtype=np.float64, na_value=np.nan)
+                for c in self.numeric
+            ]
+        ).reshape(len(frame), len(self.numeric))
+
     def encode_row(self, row: Mapping[str, Any]) -> list[float]:
         """The model vector for one model-frame row (plain Python: microseconds)."""
         numbers: list[float] = []
+        if self.datetimes:
+            row = {**row}
+            for name in self.datetimes:
+                row.update(zip(part_columns(name), value_parts(row.get(name)), strict=True))
         if self.numeric:
             imputed = []
             flags = []
@@ -142,7 +165,10 @@ def plan_from_pipeline(pipeline: Any) -> EncoderPlan:
     """The :class:`EncoderPlan` of a fitted tabops pipeline (see ``features.py``)."""
     from sklearn.compose import ColumnTransformer
 
-    pre = pipeline[:-1]
+    pre = [step for _, step in pipeline.steps[:-1]]
+    datetimes: list[str] = []
+    if pipeline.steps[0][0] == DATETIME_STEP:  # DatetimeParts: its columns, expanded as it does
+        datetimes = list(pre.pop(0).columns)
     if len(pre) != 1 or not isinstance(pre[0], ColumnTransformer):
         raise NotCompilableError("the pipeline is not one ColumnTransformer and an estimator")
     transformer = pre[0]
@@ -173,6 +199,7 @@ def plan_from_pipeline(pipeline: Any) -> EncoderPlan:
         unknown=categorical.get("unknown", []),
         widths=categorical.get("widths", []),
         numeric_first=names[0] == "numeric",
+        datetimes=datetimes,
     )
     n_out = getattr(pipeline[-1], "n_features_in_", plan.width)
     if plan.width != n_out:

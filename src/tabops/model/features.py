@@ -1,16 +1,21 @@
-"""The preprocessing half of the pipeline: a ColumnTransformer derived from the spec's types."""
+"""The preprocessing half of the pipeline, derived from the spec's types: datetimes expanded
+into parts (:class:`DatetimeParts`), then a ColumnTransformer."""
 
 from __future__ import annotations
 
 from typing import Any
 
+import numpy as np
+import pandas as pd
+from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.compose import ColumnTransformer
 from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.impute import SimpleImputer
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import OneHotEncoder, StandardScaler
 
-from tabops.model.columns import DATETIME_PARTS, MISSING_CATEGORY, feature_names
+from tabops.model.columns import MISSING_CATEGORY, feature_names
+from tabops.model.datetimes import array_parts, part_columns
 from tabops.spec import ColumnType, ProjectSpec
 
 #: Categories seen less often than this in training share one "infrequent" column.
@@ -20,9 +25,41 @@ MAX_CATEGORIES = 50
 MAX_TEXT_FEATURES = 5000
 
 
+class DatetimeParts(TransformerMixin, BaseEstimator):  # type: ignore[misc]
+    """The pipeline's first step: each datetime column (naive UTC times, as
+    :func:`tabops.model.frame.model_frame` gives them) replaced by its parts, as numbers
+    (:mod:`tabops.model.datetimes`), so that the logged pipeline takes raw datetime columns.
+
+    Stateless; the compiled predictor reads ``columns`` and expands with the same functions.
+    """
+
+    def __init__(self, columns: tuple[str, ...] = ()) -> None:
+        self.columns = columns
+
+    def fit(self, x: pd.DataFrame, y: Any = None) -> DatetimeParts:
+        self.feature_names_in_ = np.asarray(x.columns, dtype=object)
+        return self
+
+    def transform(self, x: pd.DataFrame) -> pd.DataFrame:
+        if not self.columns:
+            return x
+        parts = {
+            column: values
+            for name in self.columns
+            for column, values in zip(part_columns(name), array_parts(x[name]).T, strict=True)
+        }
+        kept = x.drop(columns=list(self.columns))
+        return pd.concat([kept, pd.DataFrame(parts, index=x.index)], axis=1)
+
+
+def datetime_columns(spec: ProjectSpec) -> tuple[str, ...]:
+    """The datetime features, in spec order: what :class:`DatetimeParts` expands."""
+    return tuple(n for n in feature_names(spec) if spec.columns[n].type == ColumnType.DATETIME)
+
+
 def build_preprocessor(spec: ProjectSpec) -> ColumnTransformer:
-    """Impute and scale numbers, one-hot encode categories (unknown ones ignored), expand
-    datetimes into parts (done in :func:`tabops.model.frame.model_frame`), TF-IDF for text."""
+    """Impute and scale numbers (datetime parts among them, from :class:`DatetimeParts`),
+    one-hot encode categories (unknown ones ignored), TF-IDF for text."""
     numeric: list[str] = []
     categorical: list[str] = []
     steps: list[tuple[str, Any, Any]] = []
@@ -31,7 +68,7 @@ def build_preprocessor(spec: ProjectSpec) -> ColumnTransformer:
         if kind in (ColumnType.NUMERIC, ColumnType.INTEGER, ColumnType.BOOLEAN):
             numeric.append(name)
         elif kind == ColumnType.DATETIME:
-            numeric += [f"{name}__{part}" for part in DATETIME_PARTS]
+            numeric += part_columns(name)
         elif kind == ColumnType.CATEGORICAL:
             categorical.append(name)
         else:  # text: one vectoriser per column, which takes the column as 1-D strings

@@ -13,14 +13,15 @@ import pandas as pd
 import pyarrow as pa
 
 from tabops.data.contract import iso_datetimes
-from tabops.model.columns import DATETIME_PARTS, feature_names
+from tabops.model.columns import feature_names
 from tabops.spec import ColumnType, ProjectSpec
 
 
 def model_frame(data: pa.Table | pd.DataFrame, spec: ProjectSpec) -> pd.DataFrame:
     """The features of ``data`` as the pipeline's input: numbers and booleans as float64
     (NaN for missing), categories as object (NaN for missing), text as str ('' for missing),
-    datetimes expanded into float parts."""
+    datetimes as naive UTC ``datetime64[us]`` (NaT for missing; the pipeline's first step
+    expands them into parts)."""
     frame = data.to_pandas() if isinstance(data, pa.Table) else data
     columns: dict[str, pd.Series] = {}
     for name in feature_names(spec):
@@ -28,8 +29,7 @@ def model_frame(data: pa.Table | pd.DataFrame, spec: ProjectSpec) -> pd.DataFram
         values = frame[name]
         if kind == ColumnType.DATETIME:
             stamps = _utc_stamps(values, spec.columns[name].format)
-            for part in DATETIME_PARTS:
-                columns[f"{name}__{part}"] = getattr(stamps.dt, part).astype("float64")
+            columns[name] = stamps.dt.tz_convert(None).astype("datetime64[us]")
         elif kind in (ColumnType.NUMERIC, ColumnType.INTEGER, ColumnType.BOOLEAN):
             columns[name] = pd.to_numeric(values.astype("object"), errors="coerce").astype(
                 "float64"

@@ -16,8 +16,9 @@ from sklearn.pipeline import Pipeline
 
 from tabops.errors import DataError
 from tabops.model.candidates import Family
+from tabops.model.datetimes import DATETIME_STEP
 from tabops.model.evaluate import evaluate
-from tabops.model.features import build_preprocessor
+from tabops.model.features import DatetimeParts, build_preprocessor, datetime_columns
 from tabops.model.metrics import orient
 from tabops.progress import Advance
 from tabops.spec import ProjectSpec, SearchRange, Task
@@ -56,9 +57,14 @@ class Tuning:
 
 
 def build_pipeline(spec: ProjectSpec, family: Family, params: dict[str, Any]) -> Pipeline:
-    """The one artifact: preprocessing from the spec's types, then the estimator."""
+    """The one artifact: preprocessing from the spec's types, then the estimator. It takes
+    the model frame's raw columns, datetimes included (no expansion outside it)."""
     return Pipeline(
-        [("features", build_preprocessor(spec)), ("model", family.build(params, spec.train.seed))]
+        [
+            (DATETIME_STEP, DatetimeParts(datetime_columns(spec))),
+            ("features", build_preprocessor(spec)),
+            ("model", family.build(params, spec.train.seed)),
+        ]
     )
 
 

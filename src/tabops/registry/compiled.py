@@ -84,18 +84,35 @@ def request_records(rows: pa.Table, spec: ProjectSpec, limit: int) -> list[dict[
 
 def load_predictor(registry: Registry, version: ModelVersion, columns: list[str]) -> Predictor:
     """The version's compiled predictor (hash-verified), or its sklearn pipeline when the
-    version was not compiled or failed its parity check."""
+    version was not compiled or failed its parity check; refused when it reads columns other
+    than ``columns`` (the model frame's)."""
     if version.tags.get(KIND_TAG) != "onnx":
         pipeline = registry.load_pipeline(version)
+        _check_inputs(registry, version, getattr(pipeline, "feature_names_in_", columns), columns)
         return SklearnPredictor(pipeline, columns)
     onnx_model = _verified(registry, version, ONNX_FILE).read_bytes()
     plan = EncoderPlan.from_json(_verified(registry, version, PLAN_FILE).read_text("utf-8"))
+    _check_inputs(registry, version, plan.columns, columns)
     report = json.loads(registry.run_artifact(version.run_id, _path(REPORT_FILE)).read_text())
     classes = report.get("classes")
     exact = None
     if _HASH_TAGS[EXACT_FILE] in version.tags:
         exact = _verified(registry, version, EXACT_FILE).read_text("utf-8")
     return OnnxPredictor(plan, onnx_model, classes, exact)
+
+
+def _check_inputs(
+    registry: Registry, version: ModelVersion, reads: Any, columns: list[str]
+) -> None:
+    """A version built for other model-frame columns (one trained before its pipeline took raw
+    datetime columns reads their expanded parts) is refused, never fed missing values."""
+    unknown = [str(name) for name in reads if name not in columns]
+    if unknown:
+        raise TabopsError(
+            f"Refusing to load {registry.name} version {version.version}: it reads columns "
+            f"{unknown[:5]} that the model frame does not have (trained with an older tabops?). "
+            "Retrain and register a new version."
+        )
 
 
 def request_example(registry: Registry, version: ModelVersion) -> list[dict[str, Any]]:

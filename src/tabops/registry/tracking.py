@@ -23,6 +23,7 @@ import pyarrow.parquet as pq
 from tabops.digest import file_sha256
 from tabops.errors import NotFoundError, TabopsError
 from tabops.model.columns import input_schema
+from tabops.model.features import DatetimeParts
 from tabops.model.frame import model_frame
 from tabops.model.report import report_pipeline
 from tabops.model.train import Candidate, TrainData
@@ -39,18 +40,21 @@ BEST_TAG = "tabops.best"
 #: Run tags copied onto the registered version: what the gate and serving need to know.
 VERSION_TAGS = ("tabops.snapshot_hash", "tabops.spec_hash", "tabops.artifact_sha256",
                 "tabops.input_schema", "tabops.estimator", "tabops.metric")  # fmt: skip
-#: Modules whose types tabops' pipelines are made of; skops loads nothing else.
+#: Modules whose types tabops' pipelines are made of, and tabops' own steps; skops loads
+#: nothing else.
 TRUSTED_MODULES = ("sklearn.", "lightgbm.", "xgboost.", "numpy.", "scipy.", "collections.")
+TABOPS_TYPES = (f"{DatetimeParts.__module__}.{DatetimeParts.__qualname__}",)
 _VERSIONED = ("tabops", "scikit-learn", "lightgbm", "xgboost", "numpy", "pandas", "pyarrow",
               "optuna", "mlflow", "skops")  # fmt: skip
 
 
 def trusted_types(pipeline: Any) -> list[str]:
-    """The skops types a fitted pipeline needs, refused if any lies outside TRUSTED_MODULES."""
+    """The skops types a fitted pipeline needs, refused if any lies outside TRUSTED_MODULES
+    and TABOPS_TYPES."""
     import skops.io
 
     needed = skops.io.get_untrusted_types(data=skops.io.dumps(pipeline))
-    foreign = [t for t in needed if not t.startswith(TRUSTED_MODULES)]
+    foreign = [t for t in needed if not t.startswith(TRUSTED_MODULES) and t not in TABOPS_TYPES]
     if foreign:
         raise TabopsError(f"The fitted pipeline holds types tabops does not trust: {foreign}.")
     return list(needed)

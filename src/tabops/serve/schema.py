@@ -9,18 +9,20 @@ Nothing else is coerced: ``1.5`` is not an integer and in JSON ``"3"`` is not a 
 ``id`` may be sent too; they are logged as the entity id, never given to the model.
 
 A valid record becomes a *model row*: the model-frame columns of
-:func:`tabops.model.frame.model_frame` (datetimes expanded into parts), ready for a predictor.
+:func:`tabops.model.frame.model_frame` (datetimes as naive UTC times, which the predictor
+expands as the trained pipeline does), ready for a predictor.
 """
 
 from __future__ import annotations
 
 import math
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from tabops.model.columns import DATETIME_PARTS, feature_names
+from tabops.limits import Limits
+from tabops.model.columns import feature_names
 from tabops.spec import ColumnRole, ColumnType, ProjectSpec
 from tabops.values import BooleanTokens, read_number
 
@@ -67,9 +69,7 @@ class Column:
     name: str
     type: ColumnType
     nullable: bool
-    min: float | None = None
-    max: float | None = None
-    categories: frozenset[str] | None = None
+    limits: Limits = field(default_factory=Limits)  # range, categories: tabops.limits
     format: str | None = None
     booleans: BooleanTokens | None = None  # boolean columns: the strings read as true/false
 
@@ -93,14 +93,8 @@ class RequestSchema:
 
     @property
     def model_columns(self) -> list[str]:
-        """The model frame's columns, in order (datetimes expanded)."""
-        names: list[str] = []
-        for column in self.features:
-            if column.type == ColumnType.DATETIME:
-                names += [f"{column.name}__{part}" for part in DATETIME_PARTS]
-            else:
-                names.append(column.name)
-        return names
+        """The model frame's columns, in order: the features."""
+        return [column.name for column in self.features]
 
     def model_rows(
         self, records: list[Any], batch: bool, text: bool = False
@@ -154,12 +148,9 @@ class RequestSchema:
             except ValueError as exc:
                 problems.append(Problem(column.name, str(exc), where))
                 continue
-            if column.type == ColumnType.DATETIME:
-                row.update(converted)
-            else:
-                row[column.name] = converted
-                if column.booleans is not None and type(value) is not bool:
-                    record[column.name] = converted == 1.0  # a token: log it as a boolean
+            row[column.name] = converted
+            if column.booleans is not None and type(value) is not bool:
+                record[column.name] = converted == 1.0  # a token: log it as a boolean
         return row
 
     def _from_text(self, column: Column, text: str) -> Any:
@@ -214,27 +205,14 @@ class RequestSchema:
 
 def _column(spec: ProjectSpec, name: str) -> Column:
     declared = spec.columns[name]
-    categories = frozenset(declared.categories) if declared.categories else None
-    if declared.type != ColumnType.CATEGORICAL:
-        categories = None
     booleans = BooleanTokens.of(declared) if declared.type == ColumnType.BOOLEAN else None
     return Column(
-        name,
-        declared.type,
-        declared.nullable,
-        declared.min,
-        declared.max,
-        categories,
-        declared.format,
-        booleans,
+        name, declared.type, declared.nullable, Limits.of(declared), declared.format, booleans
     )
 
 
 def _put_null(row: dict[str, Any], column: Column) -> None:
-    if column.type == ColumnType.DATETIME:
-        row.update({f"{column.name}__{part}": None for part in DATETIME_PARTS})
-    else:
-        row[column.name] = "" if column.type == ColumnType.TEXT else None
+    row[column.name] = "" if column.type == ColumnType.TEXT else None
 
 
 def _number(column: Column, value: Any) -> float:
@@ -255,10 +233,9 @@ def _number(column: Column, value: Any) -> float:
         # What the OpenAPI schema promises; past it a JSON parser may already have rounded the
         # client's integer to a float (orjson does for integers beyond 64 bits).
         raise ValueError(f"must be between -2^53 and 2^53 to be exact in float64, not {value!r}")
-    if column.min is not None and number < column.min:
-        raise ValueError(f"must be at least {column.min:g}, not {value!r}")
-    if column.max is not None and number > column.max:
-        raise ValueError(f"must be at most {column.max:g}, not {value!r}")
+    check = column.limits.number_check(number)
+    if check is not None:
+        raise ValueError(column.limits.problem(check, value))
     return number
 
 
@@ -284,8 +261,9 @@ def _category(column: Column, value: Any) -> str:
     if len(value) > MAX_STRING:
         raise ValueError(f"is longer than {MAX_STRING} characters")
     _refuse_nul(value)
-    if column.categories is not None and value not in column.categories:
-        raise ValueError(f"'{value[:64]}' is not one of the categories {sorted(column.categories)}")
+    check = column.limits.category_check(value)
+    if check is not None:
+        raise ValueError(column.limits.problem(check, value))
     return value
 
 
@@ -301,7 +279,8 @@ def _refuse_nul(value: str) -> None:
         raise ValueError("must not contain the NUL character (\\u0000)")
 
 
-def _datetime(column: Column, value: Any) -> dict[str, float]:
+def _datetime(column: Column, value: Any) -> datetime:
+    """The time as a naive UTC ``datetime``, as the model frame has it."""
     if type(value) is not str or len(value) > 64:
         raise ValueError(f"must be a date-time string, not {_json_name(value)}")
     try:
@@ -313,12 +292,12 @@ def _datetime(column: Column, value: Any) -> dict[str, float]:
         expected = f"the format {column.format}" if column.format else "ISO 8601"
         raise ValueError(f"'{value}' is not a date-time in {expected}") from None
     # Like pandas.to_datetime(utc=True): naive times are UTC, aware ones converted to UTC.
+    if stamp.tzinfo is None:
+        return stamp
     try:
-        stamp = stamp.replace(tzinfo=UTC) if stamp.tzinfo is None else stamp.astimezone(UTC)
+        return stamp.astimezone(UTC).replace(tzinfo=None)
     except OverflowError:  # e.g. 0001-01-01T00:00:00+01:00 is before year 1 in UTC
         raise ValueError(f"'{value}' is outside the years 1-9999 in UTC") from None
-    parts = (stamp.year, stamp.month, stamp.day, stamp.weekday(), stamp.hour)
-    return {f"{column.name}__{p}": float(v) for p, v in zip(DATETIME_PARTS, parts, strict=True)}
 
 
 _CONVERTERS: dict[ColumnType, Converter] = {
@@ -365,10 +344,10 @@ def _json_type(column: Column) -> dict[str, Any]:
     schema: dict[str, Any]
     if column.type in _NUMERIC:
         schema = {"type": "integer" if column.type == ColumnType.INTEGER else "number"}
-        if column.min is not None:
-            schema["minimum"] = column.min
-        if column.max is not None:
-            schema["maximum"] = column.max
+        if column.limits.min is not None:
+            schema["minimum"] = column.limits.min
+        if column.limits.max is not None:
+            schema["maximum"] = column.limits.max
         if column.type == ColumnType.INTEGER:  # exactly representable in float64
             schema.setdefault("minimum", -_EXACT_INT)
             schema.setdefault("maximum", _EXACT_INT)
@@ -383,8 +362,8 @@ def _json_type(column: Column) -> dict[str, Any]:
         schema = {"type": "string", "description": f"A date-time as {column.format}"}
     elif column.type == ColumnType.DATETIME:
         schema = {"type": "string", "format": "date-time"}
-    elif column.type == ColumnType.CATEGORICAL and column.categories is not None:
-        schema = {"type": "string", "enum": sorted(column.categories)}
+    elif column.limits.categories is not None:
+        schema = {"type": "string", "enum": sorted(column.limits.categories)}
     elif column.type == ColumnType.CATEGORICAL:
         schema = {"type": "string", "maxLength": MAX_STRING}
     else:

@@ -72,8 +72,8 @@ def value_for(column: Column) -> st.SearchStrategy[Any]:
     """Valid JSON values for one column, from its declared type and contract."""
     strategy: st.SearchStrategy[Any]
     if column.type in (ColumnType.NUMERIC, ColumnType.INTEGER):
-        lo = -EXACT if column.min is None else max(column.min, -EXACT)
-        hi = EXACT if column.max is None else min(column.max, EXACT)
+        lo = -EXACT if column.limits.min is None else max(column.limits.min, -EXACT)
+        hi = EXACT if column.limits.max is None else min(column.limits.max, EXACT)
         ints = st.integers(math.ceil(lo), math.floor(hi))
         if column.type == ColumnType.INTEGER:
             strategy = ints | ints.map(float)
@@ -81,8 +81,8 @@ def value_for(column: Column) -> st.SearchStrategy[Any]:
             strategy = ints | st.floats(lo, hi, allow_nan=False, allow_infinity=False)
     elif column.type == ColumnType.BOOLEAN:
         strategy = st.booleans()
-    elif column.type == ColumnType.CATEGORICAL and column.categories:
-        strategy = st.sampled_from(sorted(column.categories))
+    elif column.limits.categories:
+        strategy = st.sampled_from(sorted(column.limits.categories))
     elif column.type == ColumnType.CATEGORICAL:
         strategy = st.text(STORABLE, max_size=MAX_STRING)
     elif column.type == ColumnType.DATETIME:

@@ -83,8 +83,7 @@ def test_compiled_scores_match_the_sklearn_pipeline(
     pipeline = registry.load_pipeline(version)
     frame = pd.DataFrame(
         [{"x": r["x"], "n": float("nan"), "color": r["color"], "flag": 1.0,
-          "when__year": 2026.0, "when__month": 3.0, "when__day": 1.0, "when__dayofweek": 6.0,
-          "when__hour": 10.0} for r in records]
+          "when": pd.Timestamp(r["when"]).tz_convert(None)} for r in records]
     )  # fmt: skip
     expected = pipeline.predict_proba(frame)[:, list(pipeline.classes_).index("yes")]
     served = [p["score"] for p in response.json()["predictions"]]

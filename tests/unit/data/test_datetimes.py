@@ -1,16 +1,21 @@
 """ISO 8601 date-times with any mix of offsets, 'Z' and naive values: the contract, the
-training frame and serving all read each value as the same UTC instant."""
+training frame and serving all read each value as the same UTC instant, and the trained
+pipeline's datetime step and the compiled predictor's row path expand it into the same parts."""
 
 from __future__ import annotations
 
 import datetime as dt
 
+import numpy as np
+import pandas as pd
 import pyarrow as pa
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from tabops.data.contract import check_contract
-from tabops.model.frame import DATETIME_PARTS, model_frame
+from tabops.model.datetimes import value_parts
+from tabops.model.features import DatetimeParts
+from tabops.model.frame import model_frame
 from tabops.serve.schema import Column, _datetime
 from tabops.spec import ColumnType, parse_spec
 
@@ -54,7 +59,7 @@ def _as_utc(text: str) -> dt.datetime | None:
         return None
 
 
-def _served(column: Column, value: str) -> dict[str, float] | None:
+def _served(column: Column, value: str) -> dt.datetime | None:
     try:
         return _datetime(column, value)
     except ValueError:
@@ -76,12 +81,11 @@ def test_mixed_offsets_are_read_as_utc_everywhere(values: list[str]) -> None:
     column = Column("at", ColumnType.DATETIME, nullable=True)
     served = [_served(column, v) if v else None for v in values]
     inside = table.filter(pa.array([i not in outside for i in range(len(values))]))
+    kept = [stamp for i, stamp in enumerate(served) if i not in outside]
     for frame in (model_frame(result.good, SPEC), model_frame(inside, SPEC)):
-        kept = [parts for i, parts in enumerate(served) if i not in outside]
-        for row, parts in enumerate(kept):
-            for part in DATETIME_PARTS:
-                trained = frame[f"at__{part}"].iloc[row]
-                assert (trained != trained) if parts is None else trained == parts[f"at__{part}"]
+        assert [None if v is pd.NaT else v for v in frame["at"].tolist()] == kept
+        trained = DatetimeParts(("at",)).fit(frame).transform(frame).to_numpy()
+        np.testing.assert_array_equal(trained, np.array([value_parts(s) for s in kept]))
     assert all(served[i] is None for i in outside)
 
 

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 import pytest
 from sklearn.pipeline import Pipeline
 
@@ -12,11 +15,13 @@ from tabops.model.compile import (
     PARITY_TOLERANCE,
     EncoderPlan,
     OnnxPredictor,
+    SklearnPredictor,
     compile_pipeline,
     plan_from_pipeline,
 )
 from tabops.model.features import build_preprocessor
 from tabops.model.frame import model_frame, target_values
+from tabops.model.tune import build_pipeline
 from tabops.spec import ProjectSpec, parse_spec
 from tests.unit.model.conftest import synthetic_spec, synthetic_table
 
@@ -146,3 +151,44 @@ def test_a_compiled_form_that_fails_to_run_falls_back(monkeypatch: pytest.Monkey
     monkeypatch.setattr(OnnxPredictor, "predict_frame", broken)
     compiled = compile_pipeline(pipeline, frame)
     assert compiled.kind == "sklearn" and "RuntimeError" in compiled.reason
+
+
+def test_datetimes_are_expanded_by_the_pipelines_own_step_in_every_path() -> None:
+    """The pipeline takes raw datetime columns; the compiled plan expands them with that
+    step's columns, for a frame and for rows as serving sends them (naive UTC, None)."""
+    raw = synthetic_spec().model_dump(mode="json")
+    raw["columns"]["when"] = {"type": "datetime", "nullable": True}  # a feature now
+    spec = parse_spec(raw)
+    rng = np.random.default_rng(5)
+    table = synthetic_table(600)
+    when = table.column("when").to_pandas()
+    years = rng.choice([1850, 2026, 2600], len(when))  # beyond pandas' nanosecond range too
+    stamps = [
+        None if rng.random() < 0.1 else t.replace(year=int(y))
+        for t, y in zip(when, years, strict=True)
+    ]
+    table = table.set_column(
+        table.column_names.index("when"), "when", pa.array(stamps, pa.timestamp("us", "UTC"))
+    )
+    frame = model_frame(table, spec)
+    pipeline = build_pipeline(spec, FAMILIES[spec.task]["lightgbm"], {"n_estimators": 30})
+    labels = target_values(table, spec)
+    labels[(years == 2600) & frame["when"].notna().to_numpy()] = "yes"  # the model needs "when"
+    pipeline.fit(frame, labels)
+    assert pipeline.steps[0][1].columns == ("when",)
+    compiled = compile_pipeline(pipeline, frame)
+    assert compiled.kind == "onnx", compiled.reason
+    assert compiled.plan is not None and compiled.plan.datetimes == ["when"]
+    assert "when" in compiled.plan.columns and "when__year" not in compiled.plan.columns
+    predictor = OnnxPredictor(compiled.plan, compiled.onnx_model, compiled.classes,
+                              compiled.exact_model)  # fmt: skip
+    reference = pipeline.predict_proba(frame)
+    np.testing.assert_allclose(predictor.predict_frame(frame), reference, atol=PARITY_TOLERANCE)
+    rows = [
+        {**row, "when": None if row["when"] is pd.NaT else row["when"].to_pydatetime()}
+        for row in frame.head(200).to_dict(orient="records")
+    ]
+    assert {type(row["when"]) for row in rows} == {datetime, type(None)}
+    for path in (predictor, SklearnPredictor(pipeline, list(frame.columns))):
+        by_row = path.predict_rows(rows)
+        np.testing.assert_allclose(by_row, reference[:200], atol=PARITY_TOLERANCE)

@@ -3,7 +3,7 @@ from __future__ import annotations
 import numpy as np
 import pyarrow as pa
 
-from tabops.model.features import build_preprocessor
+from tabops.model.features import DatetimeParts, build_preprocessor
 from tabops.model.frame import model_frame, target_values
 from tabops.spec import parse_spec
 from tests.unit.model.conftest import synthetic_spec, synthetic_table
@@ -31,11 +31,13 @@ def test_datetime_features_become_parts() -> None:
     table = pa.table({"at": pa.array(["2026-03-04T05:00:00"]).cast(pa.timestamp("us")),
                       "y": [1.0]})  # fmt: skip
     frame = model_frame(table, spec)
-    assert frame.iloc[0].to_dict() == {
+    assert str(frame["at"].dtype) == "datetime64[us]"  # naive UTC: the pipeline expands it
+    parts = DatetimeParts(("at",)).fit(frame).transform(frame)
+    assert parts.iloc[0].to_dict() == {
         "at__year": 2026.0, "at__month": 3.0, "at__day": 4.0, "at__dayofweek": 2.0,
         "at__hour": 5.0,
     }  # fmt: skip
-    assert build_preprocessor(spec).fit_transform(frame).shape == (1, 5)  # nothing missing
+    assert build_preprocessor(spec).fit_transform(parts).shape == (1, 5)  # nothing missing
 
 
 def test_preprocessor_handles_unknown_categories_and_nulls() -> None:
