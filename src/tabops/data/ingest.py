@@ -40,13 +40,12 @@ from tabops.errors import DataError, SpecError
 from tabops.progress import Advance
 from tabops.spec import ProjectSpec
 from tabops.store import schema
-from tabops.store.bulk import Put
+from tabops.store.bulk import Put, rows_for
 from tabops.store.ledger import (
     find_committed_batch,
     is_conflict,
     latest_snapshot,
     record_blocked_batch,
-    rows_for,
     snapshot_exists,
 )
 

@@ -10,35 +10,6 @@ import sqlalchemy as sa
 from tabops.store import schema
 from tabops.store.db import Store
 
-_SQL_TO_ARROW: list[tuple[type[Any], pa.DataType]] = [
-    (sa.BigInteger, pa.int64()),
-    (sa.Integer, pa.int32()),  # after BigInteger, its subclass: binary COPY needs exact widths
-    (sa.Float, pa.float64()),
-    (sa.DateTime, pa.timestamp("us", tz="UTC")),
-    (sa.Boolean, pa.bool_()),
-]
-
-
-def arrow_schema(table: sa.Table, columns: list[str]) -> pa.Schema:
-    """The Arrow schema matching ``columns`` of a store table (for bulk writes)."""
-    fields = []
-    for name in columns:
-        arrow_type = pa.string()
-        for sql_type, candidate in _SQL_TO_ARROW:
-            if isinstance(table.c[name].type, sql_type):
-                arrow_type = candidate
-                break
-        fields.append(pa.field(name, arrow_type))
-    return pa.schema(fields)
-
-
-def rows_for(table: sa.Table, rows: list[dict[str, Any]]) -> pa.Table:
-    """Rows for a store table as Arrow, typed to the table's columns."""
-    columns = [c.name for c in table.columns if not (c.primary_key and c.autoincrement is True)]
-    if rows:
-        columns = [c for c in columns if c in rows[0]]
-    return pa.Table.from_pylist(rows, schema=arrow_schema(table, columns))
-
 
 def is_conflict(exc: BaseException) -> bool:
     """Whether ``exc`` is a unique-key violation from either backend."""
