@@ -98,7 +98,8 @@ class AdbcTransaction:
 
 
 class SqlTransaction:
-    """Bulk writes through SQLAlchemy (the store on SQLite)."""
+    """Bulk writes through SQLAlchemy: the store on SQLite, and on either backend the writes
+    that share a transaction with updates (a quarantine replay)."""
 
     def __init__(self, conn: Connection) -> None:
         self._conn = conn
@@ -122,9 +123,10 @@ class SqlTransaction:
         yield lambda batch: self.append(table, pa.Table.from_batches([batch], schema))
 
     def insert_new(self, table: str, rows: pa.Table) -> int:
-        # One executemany of plain tuples: SQLAlchemy's per-row work costs three times the
-        # insert itself, which counts for the prediction log at thousands of rows a second;
-        # only the columns whose type needs it (times) are converted.
+        # SQLite only (PostgreSQL's bulk writes are ADBC's). One executemany of plain tuples:
+        # SQLAlchemy's per-row work costs three times the insert itself, which counts for the
+        # prediction log at thousands of rows a second; only the columns whose type needs it
+        # (times) are converted.
         target = schema.metadata.tables[table]
         dialect = self._conn.dialect
         statement = (

@@ -16,6 +16,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
+from urllib.parse import quote, urlencode
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine, make_url
@@ -69,8 +70,11 @@ def redact(url: str) -> str:
         return "<invalid URL>"
 
 
-def _libpq_uri(url: sa.URL) -> str:
-    return url.set(drivername="postgresql").render_as_string(hide_password=False)
+def _libpq_uri(url: sa.URL, params: dict[str, str]) -> str:
+    """A libpq URI; ``params`` are percent-encoded (libpq reads no '+' as a space)."""
+    uri = url.set(drivername="postgresql").render_as_string(hide_password=False)
+    extra = urlencode(params, quote_via=quote)
+    return f"{uri}{'&' if '?' in uri else '?'}{extra}" if extra else uri
 
 
 @dataclass(frozen=True)
@@ -221,7 +225,7 @@ class Store:
         from tabops.store.bulk import AdbcTransaction
 
         try:
-            conn = dbapi.connect(_libpq_uri(self._url.update_query_dict(self._timeouts)))
+            conn = dbapi.connect(_libpq_uri(self._url, self._timeouts))
         except dbapi.Error as exc:
             raise self._unreachable(exc) from exc
         try:

@@ -118,6 +118,30 @@ class PredictionWriter:
         return inserted
 
 
+def shadow_pairs(store: Store, project: str) -> list[dict[str, Any]]:
+    """Each request both the champion and a challenger answered: the champion's and the
+    challenger's version, score and decision, the label if one came, the time."""
+    p, s, lab = schema.predictions, schema.shadow_predictions, schema.labels
+    query = (
+        sa.select(
+            p.c.request_id,
+            p.c.model_version.label("champion"),
+            p.c.score.label("champion_score"),
+            p.c.decision.label("champion_decision"),
+            s.c.model_version.label("challenger"),
+            s.c.score.label("challenger_score"),
+            s.c.decision.label("challenger_decision"),
+            lab.c.label,
+            p.c.created_at,
+        )
+        .join(s, sa.and_(s.c.request_id == p.c.request_id, s.c.project == p.c.project))
+        .outerjoin(lab, sa.and_(lab.c.request_id == p.c.request_id, lab.c.project == p.c.project))
+        .where(p.c.project == project)
+    )
+    with store.connect() as conn:
+        return [dict(row) for row in conn.execute(query).mappings()]
+
+
 def _arrow(table: sa.Table, project: str, fields: tuple[str, ...], rows: list[Any]) -> pa.Table:
     """Journaled rows as Arrow columns typed to ``table``."""
     import pyarrow as pa
