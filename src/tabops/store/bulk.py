@@ -4,7 +4,7 @@ only reads and writes rows (serving's prediction log) does not load pyarrow."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol, TypeAlias
@@ -32,6 +32,8 @@ class TableWrite:
 
 
 Rows: TypeAlias = pa.Table | pa.RecordBatchReader
+#: Rows as Python values, column by column (for writes too small or too hot for Arrow).
+Columns: TypeAlias = Mapping[str, Sequence[Any]]
 
 
 #: Puts one batch into a streaming append.
@@ -52,9 +54,10 @@ class BulkTransaction(Protocol):
         """Append batches one by one as they are produced (see :meth:`append`)."""
         ...
 
-    def insert_new(self, table: str, rows: pa.Table) -> int:
-        """Insert the ``rows`` whose primary key is not in the store ``table`` yet (retries and
-        replays stay idempotent); how many were inserted."""
+    def insert_new(self, table: str, columns: Columns) -> int:
+        """Insert the rows whose primary key is not in the store ``table`` yet (retries and
+        replays stay idempotent); how many were inserted. The rows come as ``columns``, each
+        typed as the table's column of its name (times as aware datetimes)."""
         ...
 
 
@@ -79,17 +82,19 @@ class AdbcTransaction:
 
         return background(copy, name=f"copy-{table}")
 
-    def insert_new(self, table: str, rows: pa.Table) -> int:
+    def insert_new(self, table: str, columns: Columns) -> int:
         # COPY into a private staging table, then keep what is new: COPY itself cannot skip
         # rows whose key exists.
         target = schema.metadata.tables[table]
-        columns = ", ".join(f'"{validate_identifier(c, "column")}"' for c in rows.column_names)
+        arrow = arrow_schema(target, list(columns))
+        rows = pa.table([pa.array(columns[f.name], f.type) for f in arrow], schema=arrow)
+        names = ", ".join(f'"{validate_identifier(c, "column")}"' for c in columns)
         keys = ", ".join(f'"{c.name}"' for c in target.primary_key.columns)
         stage = f"tabops_stage_{table}"
         self._cursor.execute(f'CREATE TEMP TABLE {stage} (LIKE "{table}") ON COMMIT DROP')
         self._cursor.adbc_ingest(stage, rows, mode="append", temporary=True)
         self._cursor.execute(
-            f'INSERT INTO "{table}" ({columns}) SELECT {columns} FROM {stage} '
+            f'INSERT INTO "{table}" ({names}) SELECT {names} FROM {stage} '
             f"ON CONFLICT ({keys}) DO NOTHING"
         )
         inserted = int(self._cursor.rowcount)
@@ -122,7 +127,7 @@ class SqlTransaction:
         self.append(table, schema.empty_table(), replace)
         yield lambda batch: self.append(table, pa.Table.from_batches([batch], schema))
 
-    def insert_new(self, table: str, rows: pa.Table) -> int:
+    def insert_new(self, table: str, columns: Columns) -> int:
         # SQLite only (PostgreSQL's bulk writes are ADBC's). One executemany of plain tuples:
         # SQLAlchemy's per-row work costs three times the insert itself, which counts for the
         # prediction log at thousands of rows a second; only the columns whose type needs it
@@ -131,16 +136,16 @@ class SqlTransaction:
         dialect = self._conn.dialect
         statement = (
             sqlite.insert(target)
-            .values({name: sa.bindparam(name) for name in rows.column_names})
+            .values({name: sa.bindparam(name) for name in columns})
             .on_conflict_do_nothing()
             .compile(dialect=dialect)
         )
-        columns = []
+        ordered = []
         for name in statement.positiontup or ():
-            values = rows.column(name).to_pylist()
             convert = target.c[name].type.dialect_impl(dialect).bind_processor(dialect)
-            columns.append(values if convert is None else [convert(v) for v in values])
-        result = self._conn.exec_driver_sql(statement.string, list(zip(*columns, strict=True)))
+            values = columns[name]
+            ordered.append(values if convert is None else [convert(v) for v in values])
+        result = self._conn.exec_driver_sql(statement.string, list(zip(*ordered, strict=True)))
         return int(result.rowcount)
 
 

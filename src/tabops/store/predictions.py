@@ -10,16 +10,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import orjson
 import sqlalchemy as sa
 
 from tabops.store import schema
 from tabops.store.db import Store
-
-if TYPE_CHECKING:
-    import pyarrow as pa
 
 #: A served prediction as journaled: its table's columns but ``project``, in table order.
 PREDICTION_FIELDS = ("request_id", "model_name", "model_version", "created_at", "entity_id",
@@ -113,7 +110,7 @@ class PredictionWriter:
             ):
                 if values:
                     inserted += transaction.insert_new(
-                        table.name, _arrow(table, project, fields, values)
+                        table.name, _columns(project, fields, values)
                     )
         return inserted
 
@@ -142,12 +139,8 @@ def shadow_pairs(store: Store, project: str) -> list[dict[str, Any]]:
         return [dict(row) for row in conn.execute(query).mappings()]
 
 
-def _arrow(table: sa.Table, project: str, fields: tuple[str, ...], rows: list[Any]) -> pa.Table:
-    """Journaled rows as Arrow columns typed to ``table``."""
-    import pyarrow as pa
-
-    from tabops.store.bulk import arrow_schema
-
+def _columns(project: str, fields: tuple[str, ...], rows: list[Any]) -> dict[str, list[Any]]:
+    """Journaled rows as column values typed as the table's."""
     columns = list(zip(*rows, strict=True))
     if len(columns) != len(fields):
         raise ValueError(f"a row of {len(columns)} values, not {len(fields)}")
@@ -161,6 +154,4 @@ def _arrow(table: sa.Table, project: str, fields: tuple[str, ...], rows: list[An
             values[name] = [orjson.dumps(v).decode() for v in column]
         else:
             values[name] = list(column)
-    names = [c.name for c in table.columns if c.name in values]
-    arrow = arrow_schema(table, names)
-    return pa.table([pa.array(values[n], type=arrow.field(n).type) for n in names], schema=arrow)
+    return values
