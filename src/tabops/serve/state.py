@@ -105,8 +105,8 @@ class ServeState:
         now, single = time.time(), challenger.score_of(scores)
         self.journal.append([
             ShadowPrediction(f"{request_id}-{i}" if batch else request_id, challenger.name,
-                      challenger.version.version, now, output, float(score),
-                      output.get("label"), latency)
+                             challenger.version.version, now, output, float(score),
+                             output.get("label"), latency)
             for i, (output, score) in enumerate(zip(outputs, single, strict=True))
         ])  # fmt: skip
 
