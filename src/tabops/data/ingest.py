@@ -42,11 +42,13 @@ from tabops.spec import ProjectSpec
 from tabops.store import schema
 from tabops.store.bulk import Put
 from tabops.store.ledger import (
+    BatchRecord,
+    SnapshotRecord,
     find_committed_batch,
     is_conflict,
     latest_snapshot,
     record_blocked_batch,
-    rows_for,
+    record_load,
     snapshot_exists,
 )
 
@@ -211,10 +213,13 @@ def _load(
             if spec.ingest.dvc if dvc is None else dvc:
                 versioning.track(path, spec.root, spec.ingest.dvc_remote)
                 result.dvc_tracked = True
-            transaction.append("quarantine", _quarantine_rows(spec, stream, tally, result.batch_id))
-            if not snapshot_exists(store, spec.name, digest):  # same rows as an earlier batch
-                transaction.append("snapshots", _snapshot_row(spec, result, _hash_of(parent)))
-            transaction.append("ingest_batches", _ledger_row(spec, result, started_at))
+            new = not snapshot_exists(store, spec.name, digest)  # else: rows of an earlier batch
+            record_load(
+                transaction,
+                _batch_record(spec, result, started_at),
+                _snapshot_record(spec, result, _hash_of(parent)) if new else None,
+                _quarantine_rows(spec, stream, tally, result.batch_id),
+            )
     except Exception as exc:
         if not is_conflict(exc):
             raise
@@ -294,7 +299,7 @@ def _blocked(
         result.rows_in = rows + result.rows_rejected
         result.rows_quarantined = rows  # nothing is checked against a drifted schema
     result.seconds = time.perf_counter() - started
-    record_blocked_batch(ctx.store, _ledger_row(spec, result, started_at))
+    record_blocked_batch(ctx.store, _batch_record(spec, result, started_at))
     return result
 
 
@@ -336,7 +341,7 @@ def _block_reasons(spec: ProjectSpec, result: IngestResult, retyped: list[str]) 
 
 def _quarantine_rows(
     spec: ProjectSpec, stream: SourceStream, tally: _Tally, batch_id: str
-) -> pa.Table:
+) -> list[dict[str, Any]]:
     now = datetime.now(UTC)
     base = {"project": spec.name, "batch_id": batch_id, "status": "open", "created_at": now}
     rows: list[dict[str, Any]] = [
@@ -366,25 +371,27 @@ def _quarantine_rows(
                 "reasons": json.dumps([r.as_dict() for r in tally.reasons[position]]),
             }
         )
-    return rows_for(schema.quarantine, rows)
+    return rows
 
 
-def _snapshot_row(spec: ProjectSpec, result: IngestResult, parent_hash: str | None) -> pa.Table:
-    row = {
-        "project": spec.name,
-        "snapshot_hash": result.snapshot_hash,
-        "path": result.snapshot_path,
-        "rows": result.snapshot_rows,
-        "columns": len(spec.columns),
-        "batch_id": result.batch_id,
-        "parent_hash": parent_hash,
-        "source": result.source,
-        "created_at": datetime.now(UTC),
-    }
-    return rows_for(schema.snapshots, [row])
+def _snapshot_record(
+    spec: ProjectSpec, result: IngestResult, parent_hash: str | None
+) -> SnapshotRecord:
+    assert result.snapshot_hash and result.snapshot_path and result.snapshot_rows is not None
+    return SnapshotRecord(
+        project=spec.name,
+        snapshot_hash=result.snapshot_hash,
+        path=result.snapshot_path,
+        rows=result.snapshot_rows,
+        columns=len(spec.columns),
+        batch_id=result.batch_id,
+        parent_hash=parent_hash,
+        source=result.source,
+        created_at=datetime.now(UTC),
+    )
 
 
-def _ledger_row(spec: ProjectSpec, result: IngestResult, started_at: datetime) -> pa.Table:
+def _batch_record(spec: ProjectSpec, result: IngestResult, started_at: datetime) -> BatchRecord:
     report = {
         "failures": result.failures,
         "structural": result.structural,
@@ -392,20 +399,19 @@ def _ledger_row(spec: ProjectSpec, result: IngestResult, started_at: datetime) -
         "mode": spec.ingest.mode,
         "table": spec.ingest.table,
     }
-    row = {
-        "batch_id": result.batch_id,
-        "project": spec.name,
-        "source": result.source,
-        "content_hash": result.content_hash,
-        "spec_hash": spec.spec_hash,
-        "status": "committed" if result.status == "loaded" else "blocked",
-        "rows_in": result.rows_in,
-        "rows_loaded": result.rows_loaded,
-        "rows_quarantined": result.rows_quarantined,
-        "rows_rejected": result.rows_rejected,
-        "snapshot_hash": result.snapshot_hash,
-        "report": json.dumps(report),
-        "started_at": started_at,
-        "finished_at": datetime.now(UTC),
-    }
-    return rows_for(schema.ingest_batches, [row])
+    return BatchRecord(
+        batch_id=result.batch_id,
+        project=spec.name,
+        source=result.source,
+        content_hash=result.content_hash,
+        spec_hash=spec.spec_hash,
+        status="committed" if result.status == "loaded" else "blocked",
+        rows_in=result.rows_in,
+        rows_loaded=result.rows_loaded,
+        rows_quarantined=result.rows_quarantined,
+        rows_rejected=result.rows_rejected,
+        snapshot_hash=result.snapshot_hash,
+        report=report,
+        started_at=started_at,
+        finished_at=datetime.now(UTC),
+    )

@@ -27,10 +27,16 @@ from tabops.data.snapshots import read_snapshot, write_snapshot
 from tabops.data.sources import read_file
 from tabops.errors import DataError, NotFoundError
 from tabops.spec import CsvOptions, ProjectSpec
-from tabops.store import schema
-from tabops.store.bulk import table_for
-from tabops.store.db import Store, validate_identifier
-from tabops.store.ledger import latest_snapshot
+from tabops.store import quarantine as quarantine_store
+from tabops.store.bulk import TableWrite
+from tabops.store.db import Store
+from tabops.store.ledger import (
+    BatchRecord,
+    ReplayLoad,
+    SnapshotRecord,
+    latest_snapshot,
+    record_replay,
+)
 
 ID_COLUMN = "_quarantine_id"
 HELPER_COLUMNS = (ID_COLUMN, "_line", "_reasons", "_raw")
@@ -93,23 +99,12 @@ def list_entries(
     limit: int | None = 100,
 ) -> list[QuarantineEntry]:
     """Quarantined rows of ``project``, oldest first, filtered by batch and status."""
-    t = schema.quarantine
-    query = sa.select(t).where(t.c.project == project).order_by(t.c.id)
-    if batch_id is not None:
-        query = query.where(t.c.batch_id == batch_id)
-    if status is not None:
-        query = query.where(t.c.status == status)
-    if limit is not None:
-        query = query.limit(limit)
-    with store.connect() as conn:
-        return [QuarantineEntry.from_row(row) for row in conn.execute(query)]
+    rows = quarantine_store.quarantined_rows(store, project, batch_id, status, limit)
+    return [QuarantineEntry.from_row(row) for row in rows]
 
 
 def get_entry(store: Store, project: str, entry_id: int) -> QuarantineEntry:
-    t = schema.quarantine
-    query = sa.select(t).where(t.c.project == project, t.c.id == entry_id)
-    with store.connect() as conn:
-        row = conn.execute(query).first()
+    row = quarantine_store.quarantined_row(store, project, entry_id)
     if row is None:
         raise NotFoundError(
             f"No quarantined row {entry_id} in project {project}. "
@@ -166,7 +161,7 @@ def replay(spec: ProjectSpec, ctx: Context, fixes: Path) -> ReplayResult:
         )
     ids = _entry_ids(table.column(ID_COLUMN).to_pylist(), batch.lines, fixes)
     store = ctx.store
-    open_ids = _open_ids(store, spec.name, ids)
+    open_ids = quarantine_store.open_ids(store, spec.name, ids)
     first_position: dict[int, int] = {}
     for position, entry_id in enumerate(ids):
         if entry_id in open_ids:
@@ -189,10 +184,9 @@ def replay(spec: ProjectSpec, ctx: Context, fixes: Path) -> ReplayResult:
     if not good_ids and not bad:
         return result
 
-    batch_id = new_batch_id()
-    now = datetime.now(UTC)
-    snapshot_hash = None
+    load = None
     if good_ids:
+        batch_id, now = new_batch_id(), datetime.now(UTC)
         combined = checked.good
         if previous is not None:
             combined = pa.concat_tables(
@@ -200,58 +194,40 @@ def replay(spec: ProjectSpec, ctx: Context, fixes: Path) -> ReplayResult:
             )
         snapshot_hash, path = write_snapshot(combined, ctx.settings.snapshots_dir / spec.name)
         result.batch_id, result.snapshot_hash = batch_id, snapshot_hash
-
-    q = schema.quarantine
-    with store.connect() as conn:
-        if good_ids:
-            marked = conn.execute(
-                q.update()
-                .where(q.c.id.in_(good_ids), q.c.status == "open")
-                .values(status="replayed", replayed_batch_id=batch_id)
-            )
-            if marked.rowcount != len(good_ids):  # a concurrent replay took some: undo ours
-                raise DataError("These rows were replayed by another run meanwhile; run again.")
-            conn.execute(
-                schema.snapshots.insert().values(
-                    project=spec.name,
-                    snapshot_hash=snapshot_hash,
-                    path=str(path),
-                    rows=combined.num_rows,
-                    columns=len(spec.columns),
-                    batch_id=batch_id,
-                    parent_hash=None if parent is None else parent.snapshot_hash,
-                    source=f"replay of {fixes}",
-                    created_at=now,
-                )
-            )
-            conn.execute(
-                schema.ingest_batches.insert().values(
-                    batch_id=batch_id,
-                    project=spec.name,
-                    source=f"replay of {fixes}",
-                    content_hash=batch.content_hash,
-                    spec_hash=spec.spec_hash,
-                    status="replayed",
-                    rows_in=len(keep),
-                    rows_loaded=len(good_ids),
-                    rows_quarantined=len(bad),
-                    rows_rejected=0,
-                    snapshot_hash=snapshot_hash,
-                    report=json.dumps({"replayed_ids": good_ids}),
-                    started_at=now,
-                    finished_at=datetime.now(UTC),
-                )
-            )
-            if spec.ingest.table:
-                target = table_for(validate_identifier(spec.ingest.table), checked.good.schema)
-                target.create(conn, checkfirst=True)
-                conn.execute(target.insert(), checked.good.to_pylist())
-        for entry_id, reasons in bad.items():
-            conn.execute(
-                q.update()
-                .where(q.c.id == entry_id)
-                .values(reasons=json.dumps([r.as_dict() for r in reasons]))
-            )
+        source = f"replay of {fixes}"
+        load = ReplayLoad(
+            BatchRecord(
+                batch_id=batch_id,
+                project=spec.name,
+                source=source,
+                content_hash=batch.content_hash,
+                spec_hash=spec.spec_hash,
+                status="replayed",
+                rows_in=len(keep),
+                rows_loaded=len(good_ids),
+                rows_quarantined=len(bad),
+                rows_rejected=0,
+                snapshot_hash=snapshot_hash,
+                report={"replayed_ids": good_ids},
+                started_at=now,
+                finished_at=datetime.now(UTC),
+            ),
+            SnapshotRecord(
+                project=spec.name,
+                snapshot_hash=snapshot_hash,
+                path=str(path),
+                rows=combined.num_rows,
+                columns=len(spec.columns),
+                batch_id=batch_id,
+                parent_hash=None if parent is None else parent.snapshot_hash,
+                source=source,
+                created_at=now,
+            ),
+            good_ids,
+            TableWrite(spec.ingest.table, checked.good) if spec.ingest.table else None,
+        )
+    still_bad = {entry_id: [r.as_dict() for r in reasons] for entry_id, reasons in bad.items()}
+    record_replay(store, still_bad, load)
     return result
 
 
@@ -269,10 +245,3 @@ def _entry_ids(values: list[object], lines: np.ndarray | None, fixes: Path) -> l
             )
         ids.append(int(text))
     return ids
-
-
-def _open_ids(store: Store, project: str, ids: list[int]) -> set[int]:
-    q = schema.quarantine
-    query = sa.select(q.c.id).where(q.c.project == project, q.c.status == "open", q.c.id.in_(ids))
-    with store.connect() as conn:
-        return {row.id for row in conn.execute(query)}

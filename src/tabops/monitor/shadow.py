@@ -8,10 +8,9 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-import sqlalchemy as sa
 
-from tabops.store import schema
 from tabops.store.db import Store
+from tabops.store.predictions import shadow_pairs
 
 
 @dataclass
@@ -42,25 +41,7 @@ def compare_shadow(
     store: Store, project: str, task: str, positive: str | None
 ) -> list[ShadowComparison]:
     """Every champion/challenger pair that answered the same requests, newest first."""
-    p, s, lab = schema.predictions, schema.shadow_predictions, schema.labels
-    query = (
-        sa.select(
-            p.c.request_id,
-            p.c.model_version.label("champion"),
-            p.c.score.label("champion_score"),
-            p.c.decision.label("champion_decision"),
-            s.c.model_version.label("challenger"),
-            s.c.score.label("challenger_score"),
-            s.c.decision.label("challenger_decision"),
-            lab.c.label,
-            p.c.created_at,
-        )
-        .join(s, sa.and_(s.c.request_id == p.c.request_id, s.c.project == p.c.project))
-        .outerjoin(lab, sa.and_(lab.c.request_id == p.c.request_id, lab.c.project == p.c.project))
-        .where(p.c.project == project)
-    )
-    with store.connect() as conn:
-        frame = pd.DataFrame(conn.execute(query).mappings().all())
+    frame = pd.DataFrame(shadow_pairs(store, project))
     if frame.empty:
         return []
     comparisons = []

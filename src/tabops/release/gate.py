@@ -5,16 +5,13 @@ and every manual promotion or rollback, is written to the audit table."""
 from __future__ import annotations
 
 import getpass
-import json
 import math
 from dataclasses import asdict, dataclass, field
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
 import pyarrow.parquet as pq
-import sqlalchemy as sa
 
 from tabops.context import Context
 from tabops.data.snapshots import read_snapshot
@@ -23,7 +20,7 @@ from tabops.model.evaluate import behavioural_checks, evaluate, predictions
 from tabops.model.frame import model_frame, target_values
 from tabops.registry.models import CHAMPION, PREVIOUS, ModelVersion, Registry
 from tabops.spec import LOWER_IS_BETTER, PERFECT, ProjectSpec
-from tabops.store import schema
+from tabops.store.audit import decisions, record_decision
 from tabops.store.ledger import find_snapshot
 
 
@@ -115,37 +112,22 @@ def rollback(spec: ProjectSpec, ctx: Context, registry: Registry) -> Decision:
 
 
 def audit(ctx: Context, spec: ProjectSpec, decision: Decision) -> None:
-    with ctx.store.connect() as conn:
-        conn.execute(
-            schema.promotion_audit.insert().values(
-                project=spec.name,
-                model_name=decision.model,
-                action=decision.action,
-                decision="promoted" if decision.promoted else "refused",
-                from_version=decision.champion,
-                to_version=decision.candidate,
-                reasons=json.dumps(decision.reasons),
-                metrics=json.dumps({**decision.metrics, "settings": decision.settings}),
-                actor=_actor(),
-                created_at=datetime.now(UTC),
-            )
-        )
+    record_decision(
+        ctx.store,
+        spec.name,
+        decision.model,
+        decision.action,
+        decision.promoted,
+        (decision.champion, decision.candidate),
+        decision.reasons,
+        {**decision.metrics, "settings": decision.settings},
+        _actor(),
+    )
 
 
 def history(ctx: Context, spec: ProjectSpec, limit: int = 50) -> list[dict[str, Any]]:
     """Audited decisions, newest first."""
-    table = schema.promotion_audit
-    query = (
-        sa.select(table)
-        .where(table.c.project == spec.name)
-        .order_by(table.c.created_at.desc(), table.c.id.desc())
-        .limit(limit)
-    )
-    with ctx.store.connect() as conn:
-        rows = [dict(row._mapping) for row in conn.execute(query)]
-    for row in rows:
-        row["reasons"], row["metrics"] = json.loads(row["reasons"]), json.loads(row["metrics"])
-    return rows
+    return decisions(ctx.store, spec.name, limit)
 
 
 def frozen_test_rows(

@@ -10,31 +10,29 @@ dropped only when the journal would grow past its disk cap, and drops are counte
 Journal files are ``<owner>.<seq>.jsonl`` in ``<home>/journal/<project>/``; each process holds
 an exclusive lock on ``<owner>.lock`` while it lives, so a starting server can tell the
 journals of dead processes from live ones and replay them.
+
+The rows' format and the SQL that stores them live in :mod:`tabops.store.predictions`; this
+module keeps what is serving's own: the journal, the background copy, and riding out outages.
 """
 
 from __future__ import annotations
 
-import contextlib
 import fcntl
 import logging
 import os
 import socket
-import sqlite3
 import threading
 import time
 from collections import deque
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import orjson
-import psycopg
-import sqlalchemy as sa
 
-from tabops.store import schema
-from tabops.store.db import open_store, sqlalchemy_url
+from tabops.store.db import Store
+from tabops.store.predictions import Prediction, PredictionWriter, ShadowPrediction, is_data_error
 
 log = logging.getLogger(__name__)
 
@@ -43,79 +41,6 @@ _ROTATE_BYTES = 16 * 1024 * 1024
 _POLL_SECONDS = 0.2  # between copies that found little: bigger batches cost less per row
 _SMALL_BATCH = 500
 _ADOPT_SECONDS = 5.0
-#: What the store raises for a row it will never take (as opposed to being unreachable).
-_DATA_ERRORS = (psycopg.DataError, psycopg.IntegrityError, sqlite3.IntegrityError,
-                sqlite3.DataError, ValueError, TypeError, OverflowError)  # fmt: skip
-_SHADOW_COLUMNS = ("request_id", "project", "model_name", "model_version", "created_at",
-                   "outputs", "score", "decision", "latency_ms")  # fmt: skip
-_COLUMNS = (
-    "request_id",
-    "project",
-    "model_name",
-    "model_version",
-    "created_at",
-    "entity_id",
-    "features",
-    "outputs",
-    "score",
-    "decision",
-    "rules",
-    "latency_ms",
-)
-
-
-@dataclass
-class LogRow:
-    """One prediction as logged."""
-
-    request_id: str
-    model_name: str
-    model_version: str
-    created_at: float  # seconds since the epoch
-    entity_id: str | None
-    features: dict[str, Any]
-    outputs: dict[str, Any]
-    score: float | None
-    decision: str | None
-    latency_ms: float
-    rules: dict[str, Any] | None = None
-
-    def encode(self) -> bytes:
-        return orjson.dumps(
-            [
-                self.request_id,
-                self.model_name,
-                self.model_version,
-                self.created_at,
-                self.entity_id,
-                self.features,
-                self.outputs,
-                self.score,
-                self.decision,
-                self.rules,
-                self.latency_ms,
-            ]
-        )
-
-
-@dataclass
-class ShadowRow:
-    """The challenger's answer to a request the champion served (scored in shadow)."""
-
-    request_id: str
-    model_name: str
-    model_version: str
-    created_at: float
-    outputs: dict[str, Any]
-    score: float | None
-    decision: str | None
-    latency_ms: float
-
-    def encode(self) -> bytes:
-        return orjson.dumps(
-            {"shadow": [self.request_id, self.model_name, self.model_version, self.created_at,
-                        self.outputs, self.score, self.decision, self.latency_ms]}
-        )  # fmt: skip
 
 
 @dataclass
@@ -142,7 +67,7 @@ class _Segment:
 class PredictionLog:
     """Append-only journal plus the writer that copies it into the store."""
 
-    def __init__(self, folder: Path, store_url: str, project: str, max_bytes: int) -> None:
+    def __init__(self, folder: Path, store: Store, project: str, max_bytes: int) -> None:
         self.folder, self.project, self.max_bytes = folder, project, max_bytes
         self.stats = LogStats()
         folder.mkdir(parents=True, exist_ok=True)
@@ -161,11 +86,11 @@ class PredictionLog:
         self._stop = threading.Event()
         self._drain_by: float | None = None
         self._thread = threading.Thread(target=self._run, name="tabops-prediction-log", daemon=True)
-        self._writer = _StoreWriter(store_url)
+        self._writer = PredictionWriter(store)
 
     # -- the request side ---------------------------------------------------------------
 
-    def append(self, rows: Sequence[LogRow | ShadowRow]) -> bool:
+    def append(self, rows: Sequence[Prediction | ShadowPrediction]) -> bool:
         """Journal ``rows`` (one write); False when they were dropped at the disk cap."""
         data = b"".join(row.encode() + b"\n" for row in rows)
         with self._append_lock:
@@ -193,6 +118,7 @@ class PredictionLog:
     # -- lifecycle ----------------------------------------------------------------------
 
     def start(self) -> None:
+        self._writer.prepare()
         self._adopt_orphans()
         self._thread.start()
 
@@ -208,7 +134,6 @@ class PredictionLog:
             for segment in list(self._segments):  # empty, fully copied files are removed
                 if segment.offset >= segment.path.stat().st_size:
                     segment.path.unlink(missing_ok=True)
-        self._writer.dispose()
         os.close(self._lock_fd)
         if not any(self.folder.glob(f"{self._owner}.*.jsonl")):
             (self.folder / f"{self._owner}.lock").unlink(missing_ok=True)
@@ -304,7 +229,9 @@ class PredictionLog:
         until they are found), so that one bad row never stalls the log."""
         try:
             return self._writer.write(self.project, rows)
-        except _DATA_ERRORS as exc:
+        except Exception as exc:
+            if not is_data_error(exc):
+                raise
             if len(rows) == 1:
                 self._reject(rows[0], exc)
                 return 1
@@ -369,146 +296,6 @@ class PredictionLog:
             lock.unlink(missing_ok=True)
             os.close(fd)
         self._orphan_locks.clear()
-
-
-class _StoreWriter:
-    """Idempotent bulk inserts into the predictions table (COPY on PostgreSQL)."""
-
-    def __init__(self, store_url: str) -> None:
-        url = sa.make_url(sqlalchemy_url(store_url))
-        self.postgres = url.get_backend_name() == "postgresql"
-        args: dict[str, Any] = (
-            {"connect_timeout": 3, "options": "-c statement_timeout=15000"}
-            if self.postgres
-            else {"timeout": 10}
-        )
-        self.engine = sa.create_engine(url, pool_pre_ping=True, pool_size=1, connect_args=args)
-        self.store_url, self.migrated = store_url, False
-        self.sqlite_path = None if self.postgres else url.database
-        self._sqlite: sqlite3.Connection | None = None
-
-    def write(self, project: str, rows: list[Any]) -> int:
-        """Insert what is new of ``rows``; the number of rows inserted."""
-        if not self.migrated:  # the store may have been down (or empty) when the server started
-            open_store(self.store_url).engine.dispose()
-            self.migrated = True
-        sqlite = not self.postgres
-        served = [_record(project, r, sqlite) for r in rows if isinstance(r, list)]
-        shadow = [_shadow_record(project, r["shadow"], sqlite) for r in rows if isinstance(r, dict)]
-        inserted = 0
-        for table, columns, records in (
-            (schema.predictions, _COLUMNS, served),
-            (schema.shadow_predictions, _SHADOW_COLUMNS, shadow),
-        ):
-            if not records:
-                continue
-            if self.postgres:
-                inserted += self._copy(table, columns, records)
-            else:
-                inserted += self._insert_sqlite(table.name, columns, records)
-        return inserted
-
-    def _insert_sqlite(
-        self, table: str, columns: tuple[str, ...], records: list[tuple[Any, ...]]
-    ) -> int:
-        """Plain sqlite3: a third of SQLAlchemy's cost per row, which counts at 1,000s/s."""
-        if self._sqlite is None:
-            self._sqlite = sqlite3.connect(
-                self.sqlite_path or ":memory:", timeout=30, check_same_thread=False
-            )  # used by the writer thread only; closed after it stopped
-            # WAL + NORMAL: no fsync per batch; the journal already holds every row.
-            self._sqlite.execute("PRAGMA journal_mode=WAL")
-            self._sqlite.execute("PRAGMA synchronous=NORMAL")
-        marks = ", ".join("?" * len(columns))
-        try:
-            with self._sqlite:  # one transaction
-                cursor = self._sqlite.executemany(
-                    f"INSERT OR IGNORE INTO {table} ({', '.join(columns)}) VALUES ({marks})",
-                    records,
-                )
-        except sqlite3.Error:
-            self._sqlite.close()
-            self._sqlite = None
-            raise
-        return cursor.rowcount
-
-    def _copy(self, table: sa.Table, names: tuple[str, ...], records: list[tuple[Any, ...]]) -> int:
-        """COPY into a temporary table, then insert what is new (idempotent on the key)."""
-        columns, stage = ", ".join(names), f"tabops_stage_{table.name}"
-        keys = ", ".join(c.name for c in table.primary_key.columns)
-        raw = self.engine.raw_connection()
-        try:
-            connection: Any = raw.driver_connection  # psycopg: COPY support
-            with connection.cursor() as cursor:
-                cursor.execute(
-                    f"CREATE TEMP TABLE IF NOT EXISTS {stage} "
-                    f"(LIKE {table.name}) ON COMMIT DELETE ROWS"
-                )
-                with cursor.copy(f"COPY {stage} ({columns}) FROM STDIN") as copy:
-                    for record in records:
-                        copy.write_row(record)
-                cursor.execute(
-                    f"INSERT INTO {table.name} ({columns}) SELECT {columns} "
-                    f"FROM {stage} ON CONFLICT ({keys}) DO NOTHING"
-                )
-                inserted = cursor.rowcount
-            raw.commit()
-            return int(inserted)
-        except Exception:
-            with contextlib.suppress(Exception):
-                raw.invalidate()
-            raise
-        finally:
-            with contextlib.suppress(Exception):
-                raw.close()
-
-    def dispose(self) -> None:
-        if self._sqlite is not None:
-            self._sqlite.close()
-        self.engine.dispose()
-
-
-def _record(project: str, row: list[Any], sqlite: bool) -> tuple[Any, ...]:
-    (
-        request_id,
-        model,
-        version,
-        created,
-        entity,
-        features,
-        outputs,
-        score,
-        decision,
-        rules,
-        latency,
-    ) = row
-    stamp = datetime.fromtimestamp(created, UTC)
-    return (
-        request_id,
-        project,
-        model,
-        version,
-        _sqlite_time(stamp) if sqlite else stamp,
-        entity,
-        orjson.dumps(features).decode(),
-        orjson.dumps(outputs).decode(),
-        score,
-        decision,
-        None if rules is None else orjson.dumps(rules).decode(),
-        latency,
-    )
-
-
-def _shadow_record(project: str, row: list[Any], sqlite: bool) -> tuple[Any, ...]:
-    request_id, model, version, created, outputs, score, decision, latency = row
-    stamp = datetime.fromtimestamp(created, UTC)
-    return (request_id, project, model, version, _sqlite_time(stamp) if sqlite else stamp,
-            orjson.dumps(outputs).decode(), score, decision, latency)  # fmt: skip
-
-
-def _sqlite_time(stamp: datetime) -> str:
-    """A UTC time as SQLAlchemy's DateTime keeps it on SQLite."""
-    return stamp.replace(tzinfo=None).strftime("%Y-%m-%d %H:%M:%S.%f")
 
 
 def _first_line(exc: Exception) -> str:

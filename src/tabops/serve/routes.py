@@ -599,7 +599,8 @@ def _keep_labels(state: ServeState, rows: list[dict[str, Any]]) -> tuple[int, li
         if unknown and not state.limits.feedback.accept_unknown_ids:
             skip = set(unknown)
             rows = [r for r in rows if r["request_id"] not in skip]
-        upsert_labels(state.settings.store_url, rows)
+        assert state.store is not None  # opened at startup
+        upsert_labels(state.store, rows)
     except TabopsError:
         raise
     except Exception as exc:
@@ -614,7 +615,8 @@ def _unknown_request_ids(state: ServeState, rows: list[dict[str, Any]]) -> list[
     from tabops.store.labels import logged_request_ids
 
     def unlogged(ids: list[str]) -> list[str]:
-        found = logged_request_ids(state.settings.store_url, state.spec.name, ids) if ids else set()
+        assert state.store is not None  # opened at startup
+        found = logged_request_ids(state.store, state.spec.name, ids) if ids else set()
         return [i for i in ids if i not in found]
 
     unknown = unlogged([r["request_id"] for r in rows if r["request_id"] is not None])

@@ -14,15 +14,19 @@ import numpy as np
 from tabops.errors import RegistryError, TabopsError
 from tabops.registry.models import CHALLENGER, CHAMPION, ModelVersion, Registry
 from tabops.serve.http import Auth
-from tabops.serve.journal import LogRow, PredictionLog, ShadowRow
+from tabops.serve.journal import PredictionLog
 from tabops.serve.metrics import ServeMetrics
 from tabops.serve.model import ServedModel, check_replacement, load_served, load_version
 from tabops.settings import Settings
 from tabops.spec import ProjectSpec
+from tabops.store.db import Store, Timeouts, open_store
+from tabops.store.predictions import Prediction, ShadowPrediction
 
 log = logging.getLogger(__name__)
 #: Failures to fetch a version (registry or network down), not verdicts on the version.
 UNREACHABLE = (RegistryError, OSError)
+#: A hung store fails fast: the journal keeps the rows meanwhile, /feedback answers 503.
+STORE_TIMEOUTS = Timeouts(connect=3, statement=15)
 
 
 @dataclass
@@ -35,6 +39,7 @@ class ServeState:
     metrics: ServeMetrics = field(default_factory=ServeMetrics)
     served: ServedModel | None = None
     challenger: ServedModel | None = None  # scored in shadow, never answered
+    store: Store | None = None  # one per worker, shared by the prediction log and /feedback
     journal: PredictionLog | None = None
     registry: Registry | None = None
     auth: Auth = field(default_factory=lambda: Auth([], None))
@@ -48,17 +53,20 @@ class ServeState:
         return self.spec.serve
 
     def start(self) -> None:
-        """Load and check the model (unless ``tabops serve`` did already), open the prediction
-        log (blocking: run in a thread)."""
+        """Load and check the model (unless ``tabops serve`` did already), open the store
+        (unless given; it is migrated at its first use, as it may be down now) and the
+        prediction log (blocking: run in a thread)."""
         self.registry = Registry(self.settings.mlflow_uri, self.spec.name)
         if self.served is None:
             self.served = load_served(self.spec, self.registry, self.alias)
         if self.alias == CHAMPION:
             self.challenger = self._load_challenger(self.registry.by_alias(CHALLENGER))
+        if self.store is None:
+            self.store = open_store(self.settings.store_url, False, STORE_TIMEOUTS)
         folder = self.settings.home / "journal" / self.spec.name
         self.journal = PredictionLog(
             folder,
-            self.settings.store_url,
+            self.store,
             self.spec.name,
             self.limits.spill_max_mb * 1024 * 1024,
         )
@@ -96,9 +104,9 @@ class ServeState:
         latency = (time.perf_counter() - started) * 1000
         now, single = time.time(), challenger.score_of(scores)
         self.journal.append([
-            ShadowRow(f"{request_id}-{i}" if batch else request_id, challenger.name,
-                      challenger.version.version, now, output, float(score),
-                      output.get("label"), latency)
+            ShadowPrediction(f"{request_id}-{i}" if batch else request_id, challenger.name,
+                             challenger.version.version, now, output, float(score),
+                             output.get("label"), latency)
             for i, (output, score) in enumerate(zip(outputs, single, strict=True))
         ])  # fmt: skip
 
@@ -117,6 +125,8 @@ class ServeState:
     def stop(self) -> None:
         if self.journal is not None:
             self.journal.close(self.limits.grace_period)
+        if self.store is not None:
+            self.store.engine.dispose()
 
     def log_predictions(
         self,
@@ -133,7 +143,7 @@ class ServeState:
         latency = (time.perf_counter() - started) * 1000
         single = served.score_of(scores)
         rows = [
-            LogRow(
+            Prediction(
                 request_id=f"{request_id}-{i}" if batch else request_id,
                 model_name=served.name,
                 model_version=served.version.version,

@@ -4,13 +4,14 @@ only reads and writes rows (serving's prediction log) does not load pyarrow."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol, TypeAlias
 
 import pyarrow as pa
 import sqlalchemy as sa
+from sqlalchemy.dialects import sqlite
 from sqlalchemy.engine import Connection
 
 from tabops.background import background
@@ -31,6 +32,8 @@ class TableWrite:
 
 
 Rows: TypeAlias = pa.Table | pa.RecordBatchReader
+#: Rows as Python values, column by column (for writes too small or too hot for Arrow).
+Columns: TypeAlias = Mapping[str, Sequence[Any]]
 
 
 #: Puts one batch into a streaming append.
@@ -49,6 +52,12 @@ class BulkTransaction(Protocol):
         self, table: str, schema: pa.Schema, replace: bool = False
     ) -> AbstractContextManager[Put]:
         """Append batches one by one as they are produced (see :meth:`append`)."""
+        ...
+
+    def insert_new(self, table: str, columns: Columns) -> int:
+        """Insert the rows whose primary key is not in the store ``table`` yet (retries and
+        replays stay idempotent); how many were inserted. The rows come as ``columns``, each
+        typed as the table's column of its name (times as aware datetimes)."""
         ...
 
 
@@ -73,8 +82,30 @@ class AdbcTransaction:
 
         return background(copy, name=f"copy-{table}")
 
+    def insert_new(self, table: str, columns: Columns) -> int:
+        # COPY into a private staging table, then keep what is new: COPY itself cannot skip
+        # rows whose key exists.
+        target = schema.metadata.tables[table]
+        arrow = arrow_schema(target, list(columns))
+        rows = pa.table([pa.array(columns[f.name], f.type) for f in arrow], schema=arrow)
+        names = ", ".join(f'"{validate_identifier(c, "column")}"' for c in columns)
+        keys = ", ".join(f'"{c.name}"' for c in target.primary_key.columns)
+        stage = f"tabops_stage_{table}"
+        self._cursor.execute(f'CREATE TEMP TABLE {stage} (LIKE "{table}") ON COMMIT DROP')
+        self._cursor.adbc_ingest(stage, rows, mode="append", temporary=True)
+        self._cursor.execute(
+            f'INSERT INTO "{table}" ({names}) SELECT {names} FROM {stage} '
+            f"ON CONFLICT ({keys}) DO NOTHING"
+        )
+        inserted = int(self._cursor.rowcount)
+        self._cursor.execute(f"DROP TABLE {stage}")
+        return inserted
+
 
 class SqlTransaction:
+    """Bulk writes through SQLAlchemy: the store on SQLite, and on either backend the writes
+    that share a transaction with updates (a quarantine replay)."""
+
     def __init__(self, conn: Connection) -> None:
         self._conn = conn
 
@@ -95,6 +126,27 @@ class SqlTransaction:
     def stream(self, table: str, schema: pa.Schema, replace: bool = False) -> Iterator[Put]:
         self.append(table, schema.empty_table(), replace)
         yield lambda batch: self.append(table, pa.Table.from_batches([batch], schema))
+
+    def insert_new(self, table: str, columns: Columns) -> int:
+        # SQLite only (PostgreSQL's bulk writes are ADBC's). One executemany of plain tuples:
+        # SQLAlchemy's per-row work costs three times the insert itself, which counts for the
+        # prediction log at thousands of rows a second; only the columns whose type needs it
+        # (times) are converted.
+        target = schema.metadata.tables[table]
+        dialect = self._conn.dialect
+        statement = (
+            sqlite.insert(target)
+            .values({name: sa.bindparam(name) for name in columns})
+            .on_conflict_do_nothing()
+            .compile(dialect=dialect)
+        )
+        ordered = []
+        for name in statement.positiontup or ():
+            convert = target.c[name].type.dialect_impl(dialect).bind_processor(dialect)
+            values = columns[name]
+            ordered.append(values if convert is None else [convert(v) for v in values])
+        result = self._conn.exec_driver_sql(statement.string, list(zip(*ordered, strict=True)))
+        return int(result.rowcount)
 
 
 _ARROW_TO_SQL: list[tuple[Any, Any]] = [
@@ -117,3 +169,33 @@ def table_for(name: str, arrow_schema: pa.Schema) -> sa.Table:
                 break
         columns.append(sa.Column(field.name, sql_type))
     return sa.Table(name, sa.MetaData(), *columns)
+
+
+_SQL_TO_ARROW: list[tuple[type[Any], pa.DataType]] = [
+    (sa.BigInteger, pa.int64()),
+    (sa.Integer, pa.int32()),  # after BigInteger, its subclass: binary COPY needs exact widths
+    (sa.Float, pa.float64()),
+    (sa.DateTime, pa.timestamp("us", tz="UTC")),
+    (sa.Boolean, pa.bool_()),
+]
+
+
+def arrow_schema(table: sa.Table, columns: Sequence[str]) -> pa.Schema:
+    """The Arrow schema matching ``columns`` of a store table (for bulk writes)."""
+    fields = []
+    for name in columns:
+        arrow_type = pa.string()
+        for sql_type, candidate in _SQL_TO_ARROW:
+            if isinstance(table.c[name].type, sql_type):
+                arrow_type = candidate
+                break
+        fields.append(pa.field(name, arrow_type))
+    return pa.schema(fields)
+
+
+def rows_for(table: sa.Table, rows: list[dict[str, Any]]) -> pa.Table:
+    """Rows for a store table as Arrow, typed to the table's columns."""
+    columns = [c.name for c in table.columns if not (c.primary_key and c.autoincrement is True)]
+    if rows:
+        columns = [c for c in columns if c in rows[0]]
+    return pa.Table.from_pylist(rows, schema=arrow_schema(table, columns))

@@ -13,8 +13,10 @@ import re
 import threading
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
+from urllib.parse import quote, urlencode
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine, make_url
@@ -68,14 +70,35 @@ def redact(url: str) -> str:
         return "<invalid URL>"
 
 
-def _libpq_uri(url: sa.URL) -> str:
-    return url.set(drivername="postgresql").render_as_string(hide_password=False)
+def _libpq_uri(url: sa.URL, params: dict[str, str]) -> str:
+    """A libpq URI; ``params`` are percent-encoded (libpq reads no '+' as a space)."""
+    uri = url.set(drivername="postgresql").render_as_string(hide_password=False)
+    extra = urlencode(params, quote_via=quote)
+    return f"{uri}{'&' if '?' in uri else '?'}{extra}" if extra else uri
+
+
+@dataclass(frozen=True)
+class Timeouts:
+    """How long a PostgreSQL connection attempt and a statement may take, in seconds: the
+    server sets them so that a hung database fails fast (a CLI run waits as long as the
+    database needs)."""
+
+    connect: int
+    statement: float
+
+    def libpq(self) -> dict[str, str]:
+        """As libpq connection parameters (psycopg's keywords and ADBC's URI alike)."""
+        statement_ms = int(self.statement * 1000)
+        return {
+            "connect_timeout": str(self.connect),
+            "options": f"-c statement_timeout={statement_ms}",
+        }
 
 
 class Store:
     """The tabops store: an engine plus the operations that differ by backend."""
 
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, timeouts: Timeouts | None = None) -> None:
         self.url = sqlalchemy_url(url)
         self._url = make_url(self.url)
         if self._url.get_backend_name() not in ("sqlite", "postgresql"):
@@ -86,11 +109,15 @@ class Store:
                 "SQLite file)."
             )
         self.is_postgres = self._url.get_backend_name() == "postgresql"
+        self._timeouts = timeouts.libpq() if timeouts and self.is_postgres else {}
         if self._url.get_backend_name() == "sqlite" and self._url.database:
             Path(self._url.database).parent.mkdir(parents=True, exist_ok=True)
-        self.engine: Engine = sa.create_engine(self.url, pool_pre_ping=True)
+        self.engine: Engine = sa.create_engine(
+            self.url, pool_pre_ping=True, connect_args=self._timeouts
+        )
         if self._url.get_backend_name() == "sqlite":
             sa.event.listen(self.engine, "connect", _sqlite_pragmas)
+        self._migrated = False
 
     def __repr__(self) -> str:
         return f"Store({redact(self.url)})"
@@ -128,6 +155,13 @@ class Store:
         # (the prediction-log writer and a request) break each other, so one at a time.
         with _MIGRATION_LOCK:
             self._upgrade(command, Config())
+            self._migrated = True
+
+    def ensure_migrated(self) -> None:
+        """Migrate unless this object did already: a server opens its store without waiting
+        for the database, and the first write (retried until the database answers) migrates."""
+        if not self._migrated:
+            self.migrate()
 
     def _upgrade(self, command: Any, config: Any) -> None:
         config.set_main_option("script_location", "tabops.store:migrations")
@@ -143,22 +177,46 @@ class Store:
             raise self._unreachable(exc) from exc
 
     @contextmanager
-    def bulk(self) -> Iterator[BulkTransaction]:
+    def bulk(self, durable: bool = True) -> Iterator[BulkTransaction]:
         """One transaction for bulk appends: everything in it lands, or nothing does.
 
         On PostgreSQL the rows go through ADBC's Arrow-native binary COPY, streamed from a
         record batch reader as they are produced; elsewhere through SQLAlchemy.
         Unique-key violations raise sqlalchemy.exc.IntegrityError (SQLite) or
-        adbc_driver_manager.IntegrityError (PostgreSQL).
+        adbc_driver_manager.IntegrityError (PostgreSQL). ``durable=False`` (SQLite) commits
+        without waiting for the disk: for rows that a journal on disk holds anyway.
         """
         from tabops.store.bulk import SqlTransaction
 
         if self.is_postgres:
             with self._adbc_transaction() as transaction:
                 yield transaction
-        else:
+        elif durable:
             with self.connect() as conn:
                 yield SqlTransaction(conn)
+        else:
+            with self._sqlite_without_sync() as conn:
+                yield SqlTransaction(conn)
+
+    @contextmanager
+    def _sqlite_without_sync(self) -> Iterator[Connection]:
+        """A transaction committed without fsync (WAL + synchronous=NORMAL); the pooled
+        connection gets its full sync back afterwards."""
+        try:
+            with self.engine.connect() as conn:
+                conn.exec_driver_sql("PRAGMA synchronous=NORMAL")
+                conn.commit()
+                try:
+                    with conn.begin():
+                        yield conn
+                finally:
+                    try:
+                        conn.exec_driver_sql("PRAGMA synchronous=FULL")
+                        conn.commit()
+                    except sa.exc.SQLAlchemyError:
+                        conn.invalidate()  # never back to the pool without its full sync
+        except sa.exc.OperationalError as exc:
+            raise self._unreachable(exc) from exc
 
     @contextmanager
     def _adbc_transaction(self) -> Iterator[BulkTransaction]:
@@ -167,7 +225,7 @@ class Store:
         from tabops.store.bulk import AdbcTransaction
 
         try:
-            conn = dbapi.connect(_libpq_uri(self._url))
+            conn = dbapi.connect(_libpq_uri(self._url, self._timeouts))
         except dbapi.Error as exc:
             raise self._unreachable(exc) from exc
         try:
@@ -205,10 +263,10 @@ class Store:
         return pa.Table.from_pylist(rows) if rows else pa.table({c: [] for c in columns})
 
 
-def open_store(url: str, migrate: bool = True) -> Store:
+def open_store(url: str, migrate: bool = True, timeouts: Timeouts | None = None) -> Store:
     """Open (and by default migrate) the store at ``url``."""
     try:
-        store = Store(url)
+        store = Store(url, timeouts)
     except SQLAlchemyError as exc:
         raise StoreError(f"Cannot open the tabops store at {redact(url)}: {exc}") from exc
     if migrate:

@@ -2,26 +2,21 @@
 
 from __future__ import annotations
 
-from functools import lru_cache
 from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 
 from tabops.store import schema
-from tabops.store.db import Store, open_store
+from tabops.store.db import Store
 
 
-@lru_cache(maxsize=4)
-def _store(url: str) -> Store:
-    return open_store(url)
-
-
-def logged_request_ids(url: str, project: str, request_ids: list[str]) -> set[str]:
+def logged_request_ids(store: Store, project: str, request_ids: list[str]) -> set[str]:
     """The ones of ``request_ids`` that name a logged prediction of ``project``."""
+    store.ensure_migrated()
     table = schema.predictions
     found: set[str] = set()
-    with _store(url).connect() as conn:
+    with store.connect() as conn:
         for start in range(0, len(request_ids), 500):  # within SQLite's bound-parameter limit
             query = sa.select(table.c.request_id).where(
                 table.c.project == project,
@@ -31,9 +26,9 @@ def logged_request_ids(url: str, project: str, request_ids: list[str]) -> set[st
     return found
 
 
-def upsert_labels(url: str, rows: list[dict[str, Any]]) -> None:
+def upsert_labels(store: Store, rows: list[dict[str, Any]]) -> None:
     """Insert labels; a label for a request_id that already has one replaces it."""
-    store = _store(url)
+    store.ensure_migrated()
     table = schema.labels
     dialect = postgresql if store.is_postgres else sqlite
     by_request = [r for r in rows if r["request_id"] is not None]

@@ -1,43 +1,114 @@
-"""Reads and small writes of the ingestion ledger and the snapshot catalogue."""
+"""The ingestion ledger (batches, the snapshot catalogue, quarantined rows): one writer for
+every load, ingest and quarantine replay alike, and the ledger's reads."""
 
 from __future__ import annotations
 
+import json
+from dataclasses import asdict, dataclass
+from datetime import datetime
 from typing import Any
 
-import pyarrow as pa
 import sqlalchemy as sa
 
+from tabops.errors import DataError
 from tabops.store import schema
+from tabops.store.bulk import BulkTransaction, SqlTransaction, TableWrite, rows_for
 from tabops.store.db import Store
 
-_SQL_TO_ARROW: list[tuple[type[Any], pa.DataType]] = [
-    (sa.BigInteger, pa.int64()),
-    (sa.Integer, pa.int32()),  # after BigInteger, its subclass: binary COPY needs exact widths
-    (sa.Float, pa.float64()),
-    (sa.DateTime, pa.timestamp("us", tz="UTC")),
-    (sa.Boolean, pa.bool_()),
-]
+
+@dataclass(frozen=True)
+class BatchRecord:
+    """One load as the ledger keeps it (an ``ingest_batches`` row)."""
+
+    batch_id: str
+    project: str
+    source: str
+    content_hash: str
+    spec_hash: str
+    status: str  # committed | blocked | replayed
+    rows_in: int
+    rows_loaded: int
+    rows_quarantined: int
+    rows_rejected: int
+    snapshot_hash: str | None
+    report: dict[str, Any]
+    started_at: datetime
+    finished_at: datetime
 
 
-def arrow_schema(table: sa.Table, columns: list[str]) -> pa.Schema:
-    """The Arrow schema matching ``columns`` of a store table (for bulk writes)."""
-    fields = []
-    for name in columns:
-        arrow_type = pa.string()
-        for sql_type, candidate in _SQL_TO_ARROW:
-            if isinstance(table.c[name].type, sql_type):
-                arrow_type = candidate
-                break
-        fields.append(pa.field(name, arrow_type))
-    return pa.schema(fields)
+@dataclass(frozen=True)
+class SnapshotRecord:
+    """A snapshot in the catalogue (a ``snapshots`` row)."""
+
+    project: str
+    snapshot_hash: str
+    path: str
+    rows: int
+    columns: int
+    batch_id: str
+    parent_hash: str | None
+    source: str
+    created_at: datetime
 
 
-def rows_for(table: sa.Table, rows: list[dict[str, Any]]) -> pa.Table:
-    """Rows for a store table as Arrow, typed to the table's columns."""
-    columns = [c.name for c in table.columns if not (c.primary_key and c.autoincrement is True)]
-    if rows:
-        columns = [c for c in columns if c in rows[0]]
-    return pa.Table.from_pylist(rows, schema=arrow_schema(table, columns))
+@dataclass(frozen=True)
+class ReplayLoad:
+    """What a quarantine replay loads: its batch and snapshot, the quarantine entries it
+    replays, and their rows for the spec's ``ingest.table``, if any."""
+
+    batch: BatchRecord
+    snapshot: SnapshotRecord
+    replayed: list[int]
+    published: TableWrite | None = None
+
+
+def record_load(
+    transaction: BulkTransaction,
+    batch: BatchRecord,
+    snapshot: SnapshotRecord | None = None,
+    quarantined: list[dict[str, Any]] | None = None,
+) -> None:
+    """Write a load's ledger rows in ``transaction``: its quarantined rows (``quarantine``
+    columns), its snapshot when the catalogue does not hold it yet, and its batch."""
+    if quarantined:
+        transaction.append("quarantine", rows_for(schema.quarantine, quarantined))
+    if snapshot is not None:
+        transaction.append("snapshots", rows_for(schema.snapshots, [asdict(snapshot)]))
+    row = asdict(batch) | {"report": json.dumps(batch.report)}
+    transaction.append("ingest_batches", rows_for(schema.ingest_batches, [row]))
+
+
+def record_blocked_batch(store: Store, batch: BatchRecord) -> None:
+    """Record a blocked batch in the ledger (nothing else of it is written)."""
+    with store.bulk() as transaction:
+        record_load(transaction, batch)
+
+
+def record_replay(
+    store: Store,
+    still_bad: dict[int, list[dict[str, Any]]],
+    load: ReplayLoad | None = None,
+) -> None:
+    """In one transaction: record the replay's ``load`` (its quarantine entries, still open,
+    marked replayed), and give the ``still_bad`` entries their new reasons. Raises
+    :class:`DataError` when a concurrent replay took some of the entries meanwhile (nothing is
+    written then)."""
+    q = schema.quarantine
+    with store.connect() as conn:
+        if load is not None:
+            marked = conn.execute(
+                q.update()
+                .where(q.c.id.in_(load.replayed), q.c.status == "open")
+                .values(status="replayed", replayed_batch_id=load.batch.batch_id)
+            )
+            if marked.rowcount != len(load.replayed):  # a concurrent replay took some: undo ours
+                raise DataError("These rows were replayed by another run meanwhile; run again.")
+            transaction = SqlTransaction(conn)
+            record_load(transaction, load.batch, load.snapshot)
+            if load.published is not None:
+                transaction.append(load.published.table, load.published.rows)
+        for entry_id, reasons in still_bad.items():
+            conn.execute(q.update().where(q.c.id == entry_id).values(reasons=json.dumps(reasons)))
 
 
 def is_conflict(exc: BaseException) -> bool:
@@ -59,12 +130,6 @@ def find_committed_batch(store: Store, project: str, content_hash: str) -> sa.Ro
     )
     with store.connect() as conn:
         return conn.execute(query).first()
-
-
-def record_blocked_batch(store: Store, row: pa.Table) -> None:
-    """Record a blocked batch in the ledger (nothing else of it is written)."""
-    with store.connect() as conn:
-        conn.execute(schema.ingest_batches.insert(), row.to_pylist())
 
 
 def latest_snapshot(store: Store, project: str) -> sa.Row[Any] | None:

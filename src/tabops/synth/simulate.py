@@ -313,7 +313,7 @@ def simulate_table(
         due = int(np.searchsorted(schedule.label_times, schedule.clock(position), side="right"))
         if due > released:
             batch = schedule.labels.iloc[released:due]
-            upsert_labels(store.url, _label_rows(batch, project))
+            upsert_labels(store, _label_rows(batch, project))
             stats.labels_released += due - released
             released = due
         stats.labels_pending = len(schedule.labels) - released

@@ -14,9 +14,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from tabops.model.datetimes import value_parts
-from tabops.serve.journal import LogRow
 from tabops.serve.schema import InvalidRecordsError, RequestSchema
 from tabops.spec import parse_spec
+from tabops.store.predictions import Prediction
 from tests.integration.serve.conftest import served_spec_dict, valid_record
 from tests.integration.serve.strategies import mutations, valid_records
 
@@ -185,4 +185,4 @@ def test_whatever_is_accepted_can_be_logged(amount: Any, note: str) -> None:
         assert ("note" in refused) is ("\x00" in note)
         return
     assert storable and "\x00" not in note
-    LogRow("r", "m", "1", 0.0, None, record, {}, None, None, 0.0).encode()  # does not raise
+    Prediction("r", "m", "1", 0.0, None, record, {}, None, None, 0.0).encode()  # does not raise

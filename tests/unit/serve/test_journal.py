@@ -12,13 +12,16 @@ import pytest
 import sqlalchemy as sa
 
 from tabops.serve import journal as journal_module
-from tabops.serve.journal import LogRow, PredictionLog
-from tabops.store.db import sqlalchemy_url
+from tabops.serve.journal import PredictionLog
+from tabops.store.db import Store, sqlalchemy_url
+from tabops.store.predictions import Prediction
 
 
-def _rows(start: int, count: int) -> list[LogRow]:
+def _rows(start: int, count: int) -> list[Prediction]:
     return [
-        LogRow(f"r{i}", "m", "1", time.time(), None, {"x": i}, {"label": "yes"}, 0.5, "yes", 1.0)
+        Prediction(
+            f"r{i}", "m", "1", time.time(), None, {"x": i}, {"label": "yes"}, 0.5, "yes", 1.0
+        )
         for i in range(start, start + count)
     ]
 
@@ -44,7 +47,7 @@ def url(tmp_path: Path) -> str:
 
 
 def test_rows_reach_the_store_once_and_the_journal_empties(tmp_path: Path, url: str) -> None:
-    journal = PredictionLog(tmp_path / "journal", url, "p", max_bytes=10**8)
+    journal = PredictionLog(tmp_path / "journal", Store(url), "p", max_bytes=10**8)
     journal.start()
     assert journal.append(_rows(0, 50)) and journal.append(_rows(50, 50))
     assert journal.append(_rows(0, 10))  # a client retry with the same request ids
@@ -58,12 +61,14 @@ def test_rows_reach_the_store_once_and_the_journal_empties(tmp_path: Path, url: 
 
 def test_a_dead_process_journal_is_replayed_by_the_next_start(tmp_path: Path, url: str) -> None:
     folder = tmp_path / "journal"
-    dead = PredictionLog(folder, "postgresql://nobody@127.0.0.1:1/none", "p", max_bytes=10**8)
+    dead = PredictionLog(
+        folder, Store("postgresql://nobody@127.0.0.1:1/none"), "p", max_bytes=10**8
+    )
     dead.append(_rows(0, 30))  # never started: as if killed before its writer ran
     with (folder / f"{dead._owner}.000000.jsonl").open("ab") as handle:
         handle.write(b'["torn line, cut by a crash')  # no newline: ignored, not replayed
     os.close(dead._lock_fd)  # the process "dies": its lock is released
-    survivor = PredictionLog(folder, url, "p", max_bytes=10**8)
+    survivor = PredictionLog(folder, Store(url), "p", max_bytes=10**8)
     survivor.start()
     _wait(lambda: len(_stored(tmp_path / "store.db")) == 30)
     _wait(lambda: survivor.stats.dropped == 1)  # the torn line, counted
@@ -74,9 +79,11 @@ def test_a_dead_process_journal_is_replayed_by_the_next_start(tmp_path: Path, ur
 
 def test_a_live_process_journal_is_left_alone(tmp_path: Path, url: str) -> None:
     folder = tmp_path / "journal"
-    live = PredictionLog(folder, "postgresql://nobody@127.0.0.1:1/none", "p", max_bytes=10**8)
+    live = PredictionLog(
+        folder, Store("postgresql://nobody@127.0.0.1:1/none"), "p", max_bytes=10**8
+    )
     live.append(_rows(0, 5))
-    other = PredictionLog(folder, url, "p", max_bytes=10**8)
+    other = PredictionLog(folder, Store(url), "p", max_bytes=10**8)
     other.start()
     other.append(_rows(100, 1))
     _wait(lambda: other.backlog_rows == 0)
@@ -86,7 +93,7 @@ def test_a_live_process_journal_is_left_alone(tmp_path: Path, url: str) -> None:
 
 def test_rows_past_the_disk_cap_are_dropped_and_counted(tmp_path: Path) -> None:
     down = "postgresql://nobody@127.0.0.1:1/none"  # the store never answers
-    journal = PredictionLog(tmp_path / "journal", down, "p", max_bytes=2000)
+    journal = PredictionLog(tmp_path / "journal", Store(down), "p", max_bytes=2000)
     journal.start()
     kept = sum(journal.append(_rows(i, 1)) for i in range(50))
     assert 0 < kept < 50
@@ -101,7 +108,7 @@ def test_a_line_longer_than_one_read_is_copied(
     tmp_path: Path, url: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr(journal_module, "_READ_BYTES", 256)
-    journal = PredictionLog(tmp_path / "journal", url, "p", max_bytes=10**8)
+    journal = PredictionLog(tmp_path / "journal", Store(url), "p", max_bytes=10**8)
     journal.start()
     big = _rows(0, 1)
     big[0].features = {"note": "x" * 5000}  # 20 reads long
@@ -118,13 +125,15 @@ def _kill(journal: PredictionLog) -> None:
 
 def test_a_row_the_store_refuses_is_set_aside_and_the_rest_copied(tmp_path: Path, url: str) -> None:
     folder = tmp_path / "journal"
-    dead = PredictionLog(folder, "postgresql://nobody@127.0.0.1:1/none", "p", max_bytes=10**8)
+    dead = PredictionLog(
+        folder, Store("postgresql://nobody@127.0.0.1:1/none"), "p", max_bytes=10**8
+    )
     dead.append(_rows(0, 20))
     with (folder / f"{dead._owner}.000000.jsonl").open("ab") as handle:
         handle.write(b'["r-bad", "m"]\n')  # JSON, but not a log row (a bug, or another version)
     dead.append(_rows(20, 20))
     _kill(dead)
-    survivor = PredictionLog(folder, url, "p", max_bytes=10**8)
+    survivor = PredictionLog(folder, Store(url), "p", max_bytes=10**8)
     survivor.start()
     _wait(lambda: len(_stored(tmp_path / "store.db")) == 40)
     survivor.close(5)
@@ -136,7 +145,7 @@ def test_a_row_the_store_refuses_is_set_aside_and_the_rest_copied(tmp_path: Path
 def test_postgresql_refusing_a_row_does_not_stall_the_log(tmp_path: Path, pg_url: str) -> None:
     """PostgreSQL text cannot hold NUL: such a row (the request schema refuses it, but the log
     must not trust that) is set aside while the rows around it are copied."""
-    journal = PredictionLog(tmp_path / "journal", pg_url, "p", max_bytes=10**8)
+    journal = PredictionLog(tmp_path / "journal", Store(pg_url), "p", max_bytes=10**8)
     journal.start()
     bad = _rows(100, 1)
     bad[0].entity_id = "a\x00b"
@@ -152,7 +161,7 @@ def test_postgresql_refusing_a_row_does_not_stall_the_log(tmp_path: Path, pg_url
         stored = conn.execute(sa.text("SELECT count(*) FROM predictions")).scalar_one()
     engine.dispose()
     assert stored == 65
-    assert "NUL" in (tmp_path / "journal" / "rejected.jsonl").read_text()
+    assert "0x00" in (tmp_path / "journal" / "rejected.jsonl").read_text()  # the reason
 
 
 def test_a_lock_removed_while_adopting_is_skipped(
@@ -170,7 +179,7 @@ def test_a_lock_removed_while_adopting_is_skipped(
         return real_open(path, *args)  # type: ignore[arg-type]
 
     monkeypatch.setattr(journal_module.os, "open", vanishing)
-    journal = PredictionLog(folder, url, "p", max_bytes=10**8)
+    journal = PredictionLog(folder, Store(url), "p", max_bytes=10**8)
     journal.start()  # adopts at start, then every few seconds: neither may fail
     journal.append(_rows(0, 3))
     _wait(lambda: journal.backlog_rows == 0)
