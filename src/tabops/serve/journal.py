@@ -27,14 +27,12 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import orjson
-import psycopg
-import sqlalchemy as sa
 
-from tabops.store import schema
-from tabops.store.db import open_store, sqlalchemy_url
+if TYPE_CHECKING:
+    import sqlalchemy as sa
 
 log = logging.getLogger(__name__)
 
@@ -44,8 +42,9 @@ _POLL_SECONDS = 0.2  # between copies that found little: bigger batches cost les
 _SMALL_BATCH = 500
 _ADOPT_SECONDS = 5.0
 #: What the store raises for a row it will never take (as opposed to being unreachable).
-_DATA_ERRORS = (psycopg.DataError, psycopg.IntegrityError, sqlite3.IntegrityError,
-                sqlite3.DataError, ValueError, TypeError, OverflowError)  # fmt: skip
+#: (psycopg's DataError and IntegrityError join them on PostgreSQL: _StoreWriter.data_errors.)
+_DATA_ERRORS: tuple[type[Exception], ...] = (sqlite3.IntegrityError, sqlite3.DataError,
+                                             ValueError, TypeError, OverflowError)  # fmt: skip
 _SHADOW_COLUMNS = ("request_id", "project", "model_name", "model_version", "created_at",
                    "outputs", "score", "decision", "latency_ms")  # fmt: skip
 _COLUMNS = (
@@ -304,7 +303,7 @@ class PredictionLog:
         until they are found), so that one bad row never stalls the log."""
         try:
             return self._writer.write(self.project, rows)
-        except _DATA_ERRORS as exc:
+        except self._writer.data_errors as exc:
             if len(rows) == 1:
                 self._reject(rows[0], exc)
                 return 1
@@ -375,8 +374,18 @@ class _StoreWriter:
     """Idempotent bulk inserts into the predictions table (COPY on PostgreSQL)."""
 
     def __init__(self, store_url: str) -> None:
+        # The store's stack (~1 s of imports) loads with the log, not with the server module.
+        import sqlalchemy as sa
+
+        from tabops.store.db import sqlalchemy_url
+
         url = sa.make_url(sqlalchemy_url(store_url))
         self.postgres = url.get_backend_name() == "postgresql"
+        self.data_errors = _DATA_ERRORS
+        if self.postgres:
+            import psycopg
+
+            self.data_errors += (psycopg.DataError, psycopg.IntegrityError)
         args: dict[str, Any] = (
             {"connect_timeout": 3, "options": "-c statement_timeout=15000"}
             if self.postgres
@@ -389,6 +398,9 @@ class _StoreWriter:
 
     def write(self, project: str, rows: list[Any]) -> int:
         """Insert what is new of ``rows``; the number of rows inserted."""
+        from tabops.store import schema
+        from tabops.store.db import open_store
+
         if not self.migrated:  # the store may have been down (or empty) when the server started
             open_store(self.store_url).engine.dispose()
             self.migrated = True
