@@ -119,6 +119,10 @@ class RestReader:
             if exc.code == 404:
                 raise RegistryError(f"Run {run_id} has no artifact {path}.") from exc
             raise self._refused(exc, _error_of(exc)) from exc
+        except OSError as exc:  # the connection broke mid-file
+            raise RegistryError(
+                f"Downloading {path} of run {run_id} from {self._shown} failed: {exc}"
+            ) from exc
         partial.replace(target)
         return target
 
