@@ -18,6 +18,7 @@ from tabops import __version__
 from tabops.console import RichProgress, err, out
 from tabops.context import Context
 from tabops.errors import TabopsError
+from tabops.extras import missing_extra
 from tabops.progress import SILENT
 from tabops.settings import load_settings
 from tabops.spec import SPEC_FILENAME, ProjectSpec, load_spec
@@ -185,6 +186,10 @@ def main(args: Sequence[str] | None = None) -> None:
     except Exception as exc:
         if _state["debug"]:
             raise
+        missing = missing_extra(exc)  # a training command in a serving-only install
+        if missing is not None:
+            err.print(f"[red bold]Error:[/red bold] {escape(missing)}")
+            sys.exit(TabopsError.exit_code)
         err.print(
             f"[red bold]Internal error:[/red bold] {type(exc).__name__}: {escape(str(exc))}\n"
             "This is a bug in tabops; run again with --debug for the traceback and report it."

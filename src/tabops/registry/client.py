@@ -69,7 +69,7 @@ def _probe(uri: str) -> None:
 
 
 #: MLflow error codes that mean "no such thing", not "the service failed".
-_MISSING = frozenset({"RESOURCE_DOES_NOT_EXIST", "INVALID_PARAMETER_VALUE"})
+MISSING = frozenset({"RESOURCE_DOES_NOT_EXIST", "INVALID_PARAMETER_VALUE"})
 
 
 @contextmanager
@@ -81,7 +81,7 @@ def registry_errors(uri: str, passthrough: bool = False) -> Iterator[None]:
     try:
         yield
     except MlflowException as exc:
-        if passthrough and exc.error_code in _MISSING:
+        if passthrough and exc.error_code in MISSING:
             raise
         message = str(exc).strip().splitlines()[0][:300]
         status = int(exc.get_http_status_code())  # type: ignore[no-untyped-call]

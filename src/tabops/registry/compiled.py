@@ -10,9 +10,7 @@ from __future__ import annotations
 import json
 import tempfile
 from pathlib import Path
-from typing import Any
-
-import pyarrow as pa
+from typing import TYPE_CHECKING, Any
 
 from tabops.digest import file_sha256
 from tabops.errors import TabopsError
@@ -25,10 +23,12 @@ from tabops.model.compile import (
     SklearnPredictor,
     compile_pipeline,
 )
-from tabops.model.frame import json_records, model_frame
 from tabops.registry.client import registry_errors
 from tabops.registry.models import ModelVersion, Registry
 from tabops.spec import ProjectSpec
+
+if TYPE_CHECKING:
+    import pyarrow as pa
 
 COMPILED_DIR = "compiled"
 ONNX_FILE, PLAN_FILE, REPORT_FILE, EXAMPLE_FILE, EXACT_FILE = (
@@ -54,6 +54,8 @@ def compile_version(
 ) -> tuple[ModelVersion, Compiled]:  # fmt: skip
     """Compile ``version``'s ``pipeline``, check parity on its frozen test rows, log the
     result."""
+    from tabops.model.frame import model_frame  # pyarrow: registration only, never serving
+
     compiled = compile_pipeline(pipeline, model_frame(test_rows, spec))
     folder = Path(tempfile.mkdtemp(prefix="tabops-compiled-"))
     files = {
@@ -79,6 +81,8 @@ def compile_version(
 
 def request_records(rows: pa.Table, spec: ProjectSpec, limit: int) -> list[dict[str, Any]]:
     """Rows as the JSON records a client sends (features only; datetimes as ISO strings)."""
+    from tabops.model.frame import json_records
+
     return json_records(rows.select(feature_names(spec)).slice(0, limit).to_pandas())
 
 

@@ -8,13 +8,16 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
 from tabops.context import Context
 from tabops.digest import file_sha256
 from tabops.errors import NotFoundError, RegistryError, TabopsError
+from tabops.extras import missing_extra
 from tabops.registry.client import connect, registry_errors
+from tabops.registry.rest import RestReader, rest_supported, tags_of
 from tabops.spec import ProjectSpec
 
 CHAMPION, PREVIOUS, CHALLENGER = "champion", "previous", "challenger"
@@ -50,11 +53,21 @@ _MAX_VERSION = 2**31 - 1
 
 
 class Registry:
-    """Model versions of one registered model (named after the project)."""
+    """Model versions of one registered model (named after the project).
+
+    On a tracking server, reads go over its REST API (:mod:`tabops.registry.rest`): serving
+    resolves and fetches a version without importing mlflow. Writes, local stores and artifact
+    stores the server does not proxy use the MLflow client, made on first use.
+    """
 
     def __init__(self, tracking_uri: str, name: str) -> None:
         self.uri, self.name = tracking_uri, name
-        self.client = connect(tracking_uri)
+        self._rest = RestReader(tracking_uri) if rest_supported(tracking_uri) else None
+
+    @cached_property
+    def client(self) -> Any:
+        """The MLflow client (importing mlflow takes seconds: only when it is needed)."""
+        return connect(self.uri)
 
     def register(self, run_id: str, model_uri: str, tags: dict[str, str]) -> ModelVersion:
         """A version of the model from a run's logged pipeline (new unless already registered)."""
@@ -81,25 +94,34 @@ class Registry:
         return self.version(str(created.version))
 
     def version(self, version: str) -> ModelVersion:
-        from mlflow.exceptions import MlflowException
-
         if not (version.isascii() and version.isdigit() and 1 <= int(version) <= _MAX_VERSION):
             # MLflow would fail in its store (an int past the column's range) and blame it.
             raise NotFoundError(
                 f"Model {self.name} has no version '{version}': versions are whole numbers "
                 "from 1 up. 'tabops history' lists versions."
             )
+        missing = NotFoundError(
+            f"Model {self.name} has no version {version}. 'tabops history' lists versions."
+        )
+        if self._rest is not None:
+            found = self._rest.version(self.name, version)
+            if found is None:
+                raise missing
+            return _rest_version(found)
+        from mlflow.exceptions import MlflowException
+
         try:
             with registry_errors(self.uri, passthrough=True):
                 found = self.client.get_model_version(self.name, version)
         except MlflowException as exc:
-            raise NotFoundError(
-                f"Model {self.name} has no version {version}. 'tabops history' lists versions."
-            ) from exc
+            raise missing from exc
         return _version(found)
 
     def by_alias(self, alias: str) -> ModelVersion | None:
         """The version an alias points at, or None when the alias is not set."""
+        if self._rest is not None:
+            found = self._rest.version_by_alias(self.name, alias)
+            return None if found is None else _rest_version(found)
         from mlflow.exceptions import MlflowException
 
         try:
@@ -123,6 +145,11 @@ class Registry:
 
     def run_artifact(self, run_id: str, path: str) -> Path:
         """A run's artifact as a local file (downloaded when the store is remote)."""
+        if self._rest is not None:
+            found = self._rest.artifact(run_id, path)
+            if found is not None:
+                return found
+        self.client  # noqa: B018  (connects: MLflow quietened and pointed at this store)
         import mlflow.artifacts
 
         with registry_errors(self.uri):
@@ -134,6 +161,10 @@ class Registry:
 
     def run_summary(self, run_id: str) -> tuple[dict[str, float], int]:
         """A run's metrics and its start time (milliseconds since the epoch)."""
+        if self._rest is not None:
+            run = self._rest.run(run_id)
+            metrics = {m["key"]: float(m["value"]) for m in run.get("data", {}).get("metrics", [])}
+            return metrics, int(run["info"].get("start_time") or 0)
         with registry_errors(self.uri):
             run = self.client.get_run(run_id)
         return dict(run.data.metrics), int(run.info.start_time or 0)
@@ -141,8 +172,19 @@ class Registry:
     def load_pipeline(self, version: ModelVersion) -> Any:
         """The version's fitted pipeline, loaded only if its file's SHA-256 is the recorded one
         (a tampered artifact is refused before deserialisation)."""
-        import mlflow.artifacts
-        import mlflow.sklearn
+        try:
+            self.client  # noqa: B018  (connects: MLflow quietened and pointed at this store)
+            import mlflow.artifacts
+            import mlflow.sklearn
+            import sklearn  # noqa: F401  (mlflow.sklearn imports it only when loading)
+        except ModuleNotFoundError as exc:
+            hint = missing_extra(exc)
+            if hint is None:
+                raise
+            raise TabopsError(
+                f"Version {version.version} of {self.name} is not compiled: it is served by its "
+                f"scikit-learn pipeline. {hint}"
+            ) from exc
 
         with registry_errors(self.uri):
             folder = Path(
@@ -177,6 +219,19 @@ def _version(found: Any) -> ModelVersion:
         run_id=found.run_id,
         source=found.source,
         tags=dict(found.tags),
+    )
+
+
+def _rest_version(found: dict[str, Any]) -> ModelVersion:
+    """A version from the REST API's ``model_version`` document."""
+    if not found.get("run_id"):
+        raise RegistryError(f"Model version {found.get('version')} has no source run.")
+    return ModelVersion(
+        name=found["name"],
+        version=str(found["version"]),
+        run_id=found["run_id"],
+        source=found.get("source", ""),
+        tags=tags_of(found),
     )
 
 

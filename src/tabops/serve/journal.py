@@ -27,12 +27,14 @@ from collections import deque
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import orjson
 
-from tabops.store.db import Store
 from tabops.store.predictions import Prediction, PredictionWriter, ShadowPrediction, is_data_error
+
+if TYPE_CHECKING:
+    from tabops.store.db import Store
 
 log = logging.getLogger(__name__)
 

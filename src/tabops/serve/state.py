@@ -7,7 +7,7 @@ import asyncio
 import logging
 import time
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -19,14 +19,17 @@ from tabops.serve.metrics import ServeMetrics
 from tabops.serve.model import ServedModel, check_replacement, load_served, load_version
 from tabops.settings import Settings
 from tabops.spec import ProjectSpec
-from tabops.store.db import Store, Timeouts, open_store
 from tabops.store.predictions import Prediction, ShadowPrediction
+
+if TYPE_CHECKING:
+    from tabops.store.db import Store
 
 log = logging.getLogger(__name__)
 #: Failures to fetch a version (registry or network down), not verdicts on the version.
 UNREACHABLE = (RegistryError, OSError)
 #: A hung store fails fast: the journal keeps the rows meanwhile, /feedback answers 503.
-STORE_TIMEOUTS = Timeouts(connect=3, statement=15)
+#: The store's connect and statement timeouts, in seconds: fail fast, the journal holds rows.
+STORE_TIMEOUTS = (3, 15)
 
 
 @dataclass
@@ -62,7 +65,11 @@ class ServeState:
         if self.alias == CHAMPION:
             self.challenger = self._load_challenger(self.registry.by_alias(CHALLENGER))
         if self.store is None:
-            self.store = open_store(self.settings.store_url, False, STORE_TIMEOUTS)
+            from tabops.store.db import Timeouts, open_store  # SQLAlchemy: loaded on start
+
+            connect, statement = STORE_TIMEOUTS
+            timeouts = Timeouts(connect=connect, statement=statement)
+            self.store = open_store(self.settings.store_url, False, timeouts)
         folder = self.settings.home / "journal" / self.spec.name
         self.journal = PredictionLog(
             folder,

@@ -3,20 +3,19 @@
 The row format is defined once, here: a row is journaled as the JSON array of its table's
 columns but ``project`` (the log's own), in the order of :data:`PREDICTION_FIELDS` or
 :data:`SHADOW_FIELDS`, and those arrays come back to :class:`PredictionWriter` to be stored.
-Importing this module loads no pyarrow (serving's import stays light); writing does.
+Importing this module loads no SQLAlchemy or pyarrow (serving's import stays light); writing does.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import orjson
-import sqlalchemy as sa
 
-from tabops.store import schema
-from tabops.store.db import Store
+if TYPE_CHECKING:
+    from tabops.store.db import Store
 
 #: A served prediction as journaled: its table's columns but ``project``, in table order.
 PREDICTION_FIELDS = ("request_id", "model_name", "model_version", "created_at", "entity_id",
@@ -70,6 +69,8 @@ def is_data_error(exc: BaseException) -> bool:
     unreachable: a malformed row, a value a column cannot hold, a constraint."""
     if isinstance(exc, ValueError | TypeError | OverflowError | LookupError):
         return True  # a row of the wrong shape, or values Arrow cannot type
+    import sqlalchemy as sa  # SQLAlchemy is loaded once the log writes: serving imports stay light
+
     if isinstance(exc, sa.exc.IntegrityError | sa.exc.DataError):
         return True
     from adbc_driver_manager import DataError, IntegrityError
@@ -97,6 +98,8 @@ class PredictionWriter:
     def write(self, project: str, rows: list[Any]) -> int:
         """Insert what is new of ``rows`` (decoded journal lines of ``project``); the number of
         rows inserted. Rows the store refuses raise an error :func:`is_data_error` knows."""
+        from tabops.store import schema
+
         self._store.ensure_migrated()  # the store may have been down or empty at startup
         served = [row for row in rows if isinstance(row, list)]
         shadow = [row["shadow"] for row in rows if isinstance(row, dict)]
@@ -118,6 +121,10 @@ class PredictionWriter:
 def shadow_pairs(store: Store, project: str) -> list[dict[str, Any]]:
     """Each request both the champion and a challenger answered: the champion's and the
     challenger's version, score and decision, the label if one came, the time."""
+    import sqlalchemy as sa
+
+    from tabops.store import schema
+
     p, s, lab = schema.predictions, schema.shadow_predictions, schema.labels
     query = (
         sa.select(

@@ -151,13 +151,15 @@ def running_server(
     *args: str,
     env: dict[str, str] | None = None,
     ready_timeout: float = 180,
+    executable: str = TABOPS,
 ) -> Iterator[Server]:
-    """``tabops serve`` as a subprocess on a free loopback port, ready before yielding."""
+    """``tabops serve`` (``executable``) as a subprocess on a free loopback port, ready before
+    yielding."""
     port = free_port()
     log = project.folder / f"serve-{port}.log"
     with log.open("wb") as sink:
         process = subprocess.Popen(
-            [TABOPS, "serve", "--spec", str(project.folder), "--port", str(port), *args],
+            [executable, "serve", "--spec", str(project.folder), "--port", str(port), *args],
             cwd=project.folder, env=env or project.env(), stdout=sink, stderr=subprocess.STDOUT,
         )  # fmt: skip
     server = Server(process, f"http://127.0.0.1:{port}", log)
