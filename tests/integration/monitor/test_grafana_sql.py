@@ -84,19 +84,21 @@ def _sql_targets(spec: ProjectSpec) -> dict[str, str]:
     return found
 
 
-def _run(store: Store, sql: str, start: datetime = START, end: datetime = END) -> sa.CursorResult:
+def _run(
+    store: Store, sql: str, start: datetime = START, end: datetime = END
+) -> tuple[list[str], list[sa.Row[Any]]]:
+    """The query's column names and rows, its macros expanded for the range start..end."""
     with store.connect() as conn:
         result = conn.execute(sa.text(expand_sql(sql, start, end)))
-        result.rows = result.all()  # type: ignore[attr-defined]
-        return result
+        return list(result.keys()), list(result.all())
 
 
 def test_every_sql_panel_returns_the_shape_its_panel_draws(store: Store, spec: ProjectSpec) -> None:
     queries = _sql_targets(spec)
     assert len(queries) == 13
     results = {title: _run(store, sql) for title, sql in queries.items()}
-    columns = {title: list(r.keys()) for title, r in results.items()}
-    rows = {title: r.rows for title, r in results.items()}  # type: ignore[attr-defined]
+    columns = {title: names for title, (names, _) in results.items()}
+    rows = {title: found for title, (_, found) in results.items()}
     with store.connect() as conn:
         total, rejected = conn.execute(sa.text(
             "SELECT count(*), count(*) FILTER (WHERE decision = 'reject') FROM banking_data"
@@ -144,5 +146,5 @@ def test_the_time_filter_keeps_rows_out_of_the_dashboards_range(
 ) -> None:
     queries = _sql_targets(spec)
     later = (END + timedelta(days=30), END + timedelta(days=31))
-    assert _run(store, queries["Rejected"], *later).rows == [(0,)]  # type: ignore[attr-defined]
-    assert _run(store, queries["Drift score per feature"], *later).rows == []  # type: ignore[attr-defined]
+    assert _run(store, queries["Rejected"], *later)[1] == [(0,)]
+    assert _run(store, queries["Drift score per feature"], *later)[1] == []
