@@ -31,6 +31,12 @@ from grafana_foundation_sdk.cog import builder as cogbuilder
 from grafana_foundation_sdk.cog import runtime, variants
 from grafana_foundation_sdk.cog.encoder import JSONEncoder
 from grafana_foundation_sdk.models import dashboard as model
+from grafana_foundation_sdk.models.common import (
+    LegendDisplayMode,
+    LegendPlacement,
+    SortOrder,
+    TooltipDisplayMode,
+)
 from grafana_foundation_sdk.models.prometheus import PromQueryFormat
 
 from tabops.errors import TabopsError
@@ -79,6 +85,15 @@ def _every(frame: Any) -> Any:
     return frame.reduce_options(common.ReduceDataOptions().values(True).calcs([]))
 
 
+def _legend(series: Any) -> Any:
+    """A legend below and a tooltip listing every series (the panels' options, set in full:
+    Grafana and the SDK's model both read options that are never null)."""
+    legend = (common.VizLegendOptions().display_mode(LegendDisplayMode.LIST)
+              .placement(LegendPlacement.BOTTOM).show_legend(True))  # fmt: skip
+    tooltip = common.VizTooltipOptions().mode(TooltipDisplayMode.MULTI).sort(SortOrder.NONE)
+    return series.legend(legend).tooltip(tooltip)
+
+
 def _total(frame: Any) -> Any:
     return frame.reduce_options(common.ReduceDataOptions().values(False).calcs(["lastNotNull"]))
 
@@ -114,13 +129,13 @@ def decisions_dashboard(spec: ProjectSpec, transactions: str) -> model.Dashboard
                         "blacklisted, count(*) FILTER (WHERE NOT account_blacklisted) AS "
                         f'"not blacklisted" FROM {t} WHERE {when} '
                         "GROUP BY decision ORDER BY decision")))
-        .with_panel(timeseries.Panel().title("Decisions per hour").datasource(_STORE)
+        .with_panel(_legend(timeseries.Panel()).title("Decisions per hour").datasource(_STORE)
                     .span(12).height(8)
                     .with_target(SqlQuery(
                         "SELECT $__timeGroupAlias(tx_datetime, '1h'), decision AS metric, "
                         f"count(*) AS transactions FROM {t} WHERE {when} "
                         "GROUP BY 1, 2 ORDER BY 1", fmt="time_series")))
-        .with_panel(table.Panel().title("Latest rejections").datasource(_STORE)
+        .with_panel(table.Panel().show_header(True).title("Latest rejections").datasource(_STORE)
                     .span(12).height(8)
                     .with_target(SqlQuery(
                         "SELECT tx_datetime, amount, transaction_type, account_blacklisted, "
@@ -146,8 +161,10 @@ def model_health_dashboard(spec: ProjectSpec) -> model.Dashboard:
         )
 
     def over_time(title: str, query: SqlQuery, unit: str = "none") -> timeseries.Panel:
-        return (timeseries.Panel().title(title).datasource(_STORE).span(12).height(8)
-                .unit(unit).with_target(query))  # fmt: skip
+        built: timeseries.Panel = _legend(timeseries.Panel())
+        return (
+            built.title(title).datasource(_STORE).span(12).height(8).unit(unit).with_target(query)
+        )
 
     primary = spec.metric
     performance = (primary,) if spec.task == Task.REGRESSION else (primary, f"estimated_{primary}")
@@ -161,7 +178,7 @@ def model_health_dashboard(spec: ProjectSpec) -> model.Dashboard:
                               unit="percentunit"))
         .with_panel(over_time("Share of drifted features", series(("drift_share",), "metric"),
                               unit="percentunit"))
-        .with_panel(statetimeline.Panel().title("Alert states").datasource(_STORE)
+        .with_panel(_legend(statetimeline.Panel()).title("Alert states").datasource(_STORE)
                     .span(12).height(8)
                     .mappings([_state_map()])
                     .with_target(SqlQuery(
@@ -169,7 +186,7 @@ def model_health_dashboard(spec: ProjectSpec) -> model.Dashboard:
                         "CASE WHEN state = 'firing' THEN 1 ELSE 0 END AS value "
                         f"FROM alert_events WHERE {project} AND {when} ORDER BY 1",
                         fmt="time_series")))
-        .with_panel(table.Panel().title("Alerts now (latest transition of each)")
+        .with_panel(table.Panel().show_header(True).title("Alerts now (latest transition of each)")
                     .datasource(_STORE).span(24).height(8)
                     .with_target(SqlQuery(
                         "SELECT DISTINCT ON (model_name, alert) model_name, alert, state, "
@@ -186,7 +203,8 @@ def service_dashboard(spec: ProjectSpec) -> model.Dashboard:
     rate = "[$__rate_interval]"
 
     def panel(title: str, unit: str, *queries: prometheus.Dataquery) -> timeseries.Panel:
-        built = timeseries.Panel().title(title).datasource(_PROMETHEUS).span(12).height(8)
+        built: timeseries.Panel = _legend(timeseries.Panel())
+        built = built.title(title).datasource(_PROMETHEUS).span(12).height(8)
         return built.unit(unit).targets(list(queries))
 
     quantiles = [
