@@ -1,22 +1,94 @@
-"""Commands for watching a model in production: ``tabops monitor provision`` (Grafana and
+"""Commands for watching a model in production: ``tabops monitor run`` (measure the
+prediction log's windows, judge the alerts) and ``tabops monitor provision`` (Grafana and
 Prometheus files generated from the spec)."""
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
-from tabops.cli.app import Group, SetOption, SpecOption, app, read_spec
-from tabops.console import out
+from tabops.cli.app import Group, JsonOption, SetOption, SpecOption, app, make_context, read_spec
+from tabops.console import key_values, out, print_json
+from tabops.errors import TabopsError
 
 monitor_app = typer.Typer(
     cls=Group,
-    help="Watch the model in production: Grafana dashboards and Prometheus rules.",
+    help="Watch the model in production: drift, performance and alerts per window; Grafana "
+    "dashboards and Prometheus rules.",
     no_args_is_help=True,
 )
 app.add_typer(monitor_app, name="monitor")
+
+
+@monitor_app.command("run")
+def run_command(
+    since: Annotated[
+        str | None,
+        typer.Option(
+            help="First day (or time) to measure, ISO 8601 in UTC. Default: the first "
+            "logged prediction."
+        ),
+    ] = None,
+    until: Annotated[
+        str | None,
+        typer.Option(
+            help="End of the range, exclusive, ISO 8601 in UTC. Default: after the "
+            "last logged prediction."
+        ),
+    ] = None,
+    spec: SpecOption = None,
+    overrides: SetOption = None,
+    json_output: JsonOption = False,
+) -> None:
+    """Measure every window of the prediction log against each served version's reference
+    (data and prediction drift, data quality, realized and estimated performance), store the
+    results, then judge the spec's alerts and deliver their firings and resolutions (log,
+    webhook). Windows already measured are replaced: run it on a schedule.
+
+    Example: tabops monitor run --since 2026-11-01 --until 2026-12-01
+    """
+    from tabops.monitor.run import run_monitor
+
+    project = read_spec(spec, overrides)
+    start, end = _moment(since, "--since"), _moment(until, "--until")
+    if start is not None and end is not None and end <= start:
+        raise TabopsError(f"--until {until} is not after --since {since}.")
+    ctx = make_context(json_output)
+    result = run_monitor(project, ctx, start, end)
+    if json_output:
+        print_json(result.to_dict())
+        return
+    versions = sorted({w.model_version for w in result.windows})
+    delivery = result.delivery
+    out.print(key_values("Monitoring", [
+        ("windows measured", f"{len(result.windows):,} ({project.monitor.window}ly)"),
+        ("model versions", ", ".join(versions) or "-"),
+        ("predictions", f"{sum(w.rows for w in result.windows):,}"),
+        ("alert transitions", f"{len(result.transitions):,} (all windows)"),
+        ("delivered now", "-" if delivery is None else f"{delivery.delivered:,} "
+                          f"({delivery.failed:,} failed, retried next run)"),
+    ]))  # fmt: skip
+    for version, reason in result.skipped.items():
+        out.print(f"[yellow]version {version} not measured:[/] {reason}")
+    for transition in result.transitions:
+        out.print(transition.describe())
+
+
+def _moment(text: str | None, option: str) -> datetime | None:
+    """An ISO 8601 date or time, read as UTC when it has no offset."""
+    if text is None:
+        return None
+    try:
+        moment = datetime.fromisoformat(text)
+    except ValueError:
+        raise TabopsError(
+            f"{option} {text!r} is not an ISO 8601 date or time: use e.g. 2026-11-01 or "
+            "2026-11-01T06:00:00+00:00."
+        ) from None
+    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment
 
 
 @monitor_app.command("provision")

@@ -4,6 +4,8 @@ alerts judged and delivered once, and a second run that changes nothing."""
 
 from __future__ import annotations
 
+import json
+import subprocess
 from datetime import UTC, datetime, timedelta
 
 import numpy as np
@@ -17,7 +19,7 @@ from tabops.spec import parse_spec
 from tabops.store import schema
 from tabops.store.alerts import events
 from tabops.store.monitoring import window_metrics
-from tests.integration.serve.conftest import ServedProject, make_project
+from tests.integration.serve.conftest import TABOPS, ServedProject, make_project
 from tests.unit.model.conftest import synthetic_table
 
 pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("mlflow")]
@@ -111,3 +113,22 @@ def test_a_window_range_measures_only_its_windows(monitored: ServedProject) -> N
     result = run_monitor(spec, ctx, DAY0 + timedelta(days=1), DAY0 + timedelta(days=2))
     assert [w.start for w in result.windows] == [DAY0 + timedelta(days=1)]
     assert np.isfinite(parse_spec(spec.model_dump(mode="json")).monitor.drift_share)
+
+
+def test_the_cli_runs_the_monitor_and_explains_bad_dates(monitored: ServedProject) -> None:
+    def tabops(*args: str) -> subprocess.CompletedProcess[str]:
+        command = [TABOPS, "monitor", "run", *args]
+        return subprocess.run(command, cwd=monitored.folder, env=monitored.env(),
+                              capture_output=True, text=True, timeout=600)  # fmt: skip
+
+    result = tabops("--json")
+    assert result.returncode == 0, result.stderr
+    document = json.loads(result.stdout)
+    assert [w["rows"] for w in document["windows"]] == [300, 300, 300]
+    assert "x-drift" in {a["alert"] for a in document["alerts"]}
+    printed = tabops("--since", "2026-11-03", "--until", "2026-11-04")
+    assert printed.returncode == 0, printed.stderr
+    assert "windows measured" in printed.stdout and "alert 'x-drift' FIRING" in printed.stdout
+    bad = tabops("--since", "yesterday")
+    assert bad.returncode == 2 and "--since 'yesterday' is not an ISO 8601" in bad.stderr
+    assert "Traceback" not in bad.stderr
