@@ -10,17 +10,14 @@ import os
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
-from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.openapi.utils import get_openapi
 from starlette.exceptions import HTTPException
 from starlette.responses import Response
 
 from tabops.errors import TabopsError
 from tabops.registry.models import CHAMPION
-from tabops.serve.fast import FastPredict
 from tabops.serve.http import (
     ApiError,
     Auth,
@@ -31,7 +28,9 @@ from tabops.serve.http import (
     body_too_large,
     error_response,
 )
-from tabops.serve.routes import router
+from tabops.serve.openapi import document
+from tabops.serve.routes import ROUTERS
+from tabops.serve.routes.predict import FastPredict
 from tabops.serve.state import ServeState
 from tabops.settings import Settings, load_settings
 from tabops.spec import ProjectSpec, load_spec
@@ -90,9 +89,10 @@ def create_app(spec: ProjectSpec, settings: Settings, alias: str = CHAMPION) -> 
         lifespan=lifespan,
     )
     app.state.tabops = state
-    app.include_router(router)
+    for router in ROUTERS:
+        app.include_router(router)
     _handle_errors(app)
-    app.openapi = lambda: _openapi(app, state)  # type: ignore[method-assign]
+    app.openapi = lambda: document(app, state)  # type: ignore[method-assign]
     limits = spec.serve
     app.add_middleware(FastPredict, state=state)  # inside the Guard: ids, limits, metrics
     app.add_middleware(
@@ -141,27 +141,6 @@ def _handle_errors(app: FastAPI) -> None:
         ]
         shown = "; ".join(f"{d['field'] or '(body)'}: {d['message']}" for d in details[:10])
         return error_response(request, ApiError(422, "invalid_request", shown, details=details))
-
-
-def _openapi(app: FastAPI, state: ServeState) -> dict[str, Any]:
-    """The OpenAPI document, with the request record generated from the model's schema."""
-    document = get_openapi(
-        title=app.title, version=app.version, summary=app.summary, routes=app.routes
-    )
-    schemas = document.setdefault("components", {}).setdefault("schemas", {})
-    served = state.served
-    record: dict[str, Any] = {"type": "object"}
-    if served is not None:
-        record = served.schema.json_schema()
-        if served.example:
-            record["examples"] = served.example[:1]
-    record["description"] = "One record: every feature of the model, typed as in tabops.yaml."
-    schemas["Record"] = record
-    document["components"]["securitySchemes"] = {
-        "bearer": {"type": "http", "scheme": "bearer"},
-        "apiKey": {"type": "apiKey", "in": "header", "name": "X-API-Key"},
-    }
-    return document
 
 
 def app_from_env() -> FastAPI:

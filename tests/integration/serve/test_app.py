@@ -8,6 +8,8 @@ import time
 import pytest
 from fastapi.testclient import TestClient
 
+from tabops.serve.app import create_app
+from tabops.serve.routes.predict import FastPredict
 from tests.integration.serve.conftest import ServedProject, valid_record
 
 pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("serve")]
@@ -41,6 +43,26 @@ def test_predict_one_record_answers_label_score_threshold_and_logs_it(
     assert version == body["version"] and decision == body["label"]
     assert score == pytest.approx(body["score"])
     assert '"color":"red"' in features
+
+
+def test_post_predict_is_answered_before_routing_and_documented_by_its_route(
+    client: TestClient, project: ServedProject
+) -> None:
+    """One implementation of /predict: FastPredict answers every POST /predict (one record or a
+    batch, as the OpenAPI document says); the FastAPI route only documents it and never runs."""
+    documented = client.get("/openapi.json").json()["paths"]["/predict"]
+    assert set(documented) == {"post"}
+    body = documented["post"]["requestBody"]["content"]["application/json"]["schema"]
+    assert body["anyOf"][0] == {"$ref": "#/components/schemas/Record"}
+    assert body["anyOf"][1]["items"] == {"$ref": "#/components/schemas/Record"}
+    assert client.post("/predict", json=valid_record()).status_code == 200
+    assert client.post("/predict", json=[valid_record()]).status_code == 200
+    routed_only = create_app(project.spec, project.settings)
+    routed_only.user_middleware = [
+        m for m in routed_only.user_middleware if m.cls is not FastPredict
+    ]
+    without_fast_path = TestClient(routed_only, raise_server_exceptions=False)  # no lifespan
+    assert without_fast_path.post("/predict", json=valid_record()).status_code == 500
 
 
 def test_a_reused_request_id_keeps_the_first_row_and_is_counted(

@@ -135,9 +135,9 @@ def test_matrix_report() -> None:
 
 
 def test_an_unauthenticated_request_is_refused_before_its_body_is_used(keyed: TestClient) -> None:
-    """The prediction routes check the key before reading the body: no validation details and
+    """The keyed routes check the key before reading the body: no validation details and
     no prediction for a caller without a key."""
-    for path in ("/predict", "/invocations", "/v2/models/synthetic/infer"):
+    for path in ("/predict", "/invocations", "/v2/models/synthetic/infer", "/feedback"):
         response = keyed.post(path, json={"x": "not even valid"})
         assert response.status_code == 401, (path, response.text)
 

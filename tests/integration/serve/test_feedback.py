@@ -21,7 +21,7 @@ from hypothesis import strategies as st
 from tabops.serve.app import create_app
 from tabops.serve.http import ApiError
 from tabops.serve.model import ServedModel
-from tabops.serve.routes import Label, _label_row
+from tabops.serve.routes.feedback import Label, _label_row
 from tabops.serve.state import ServeState
 from tests.integration.serve.checks import check_response, shared_project
 from tests.integration.serve.conftest import ServedProject, valid_record

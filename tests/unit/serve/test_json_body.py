@@ -11,7 +11,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from tabops.serve.http import ApiError
-from tabops.serve.routes import parse_json
+from tabops.serve.json_body import parse_json
 
 #: Numbers float64 cannot hold: integers of 310+ digits, exponents past 308, either sign.
 HUGE = st.builds(
