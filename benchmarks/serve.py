@@ -499,7 +499,7 @@ def wrk(server: Server, script: Path, connections: int, seconds: float) -> dict[
     out = done.stdout
     if done.returncode != 0 or "Requests/sec" not in out:
         sys.exit(f"wrk failed on {server.name}:\n{out}\n{done.stderr}")
-    percentiles = dict(re.findall(r"^\s+(50|90|99)%\s+(\S+)$", out, re.MULTILINE))
+    percentiles = dict(re.findall(r"^\s+(50|90|99)%\s+(\S+)\s*$", out, re.MULTILINE))  # "1.04s "
     non_2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
     sockets = re.search(
         r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", out
