@@ -13,11 +13,8 @@ from typing import Any
 import yaml
 
 from tabops.monitor.alerts import threshold_of
+from tabops.serve.monitor_gauges import ALERT_GAUGE, VALUE_GAUGE
 from tabops.spec import AlertSpec, ProjectSpec
-
-#: The gauges ``tabops serve`` exports from the monitoring tables.
-ALERT_GAUGE = "tabops_monitor_alert_firing"
-VALUE_GAUGE = "tabops_monitor_value"
 
 #: Service rules: (name, PromQL, for, severity, summary).
 _SERVICE_RULES = (

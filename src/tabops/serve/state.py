@@ -17,6 +17,7 @@ from tabops.serve.http import Auth
 from tabops.serve.journal import PredictionLog
 from tabops.serve.metrics import ServeMetrics
 from tabops.serve.model import ServedModel, check_replacement, load_served, load_version
+from tabops.serve.monitor_gauges import MonitorGauges
 from tabops.settings import Settings
 from tabops.spec import ProjectSpec
 from tabops.store.predictions import Prediction, ShadowPrediction
@@ -50,6 +51,10 @@ class ServeState:
     draining: bool = False
     refused: dict[str, str] = field(default_factory=dict)  # version -> why it was refused
     _reload_lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+    monitor_gauges: MonitorGauges = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.monitor_gauges = MonitorGauges(self.spec)
 
     @property
     def limits(self) -> Any:

@@ -144,3 +144,26 @@ def window_metrics(
     with store.connect() as conn:
         rows = conn.execute(query).all()
     return pd.DataFrame(rows, columns=[c.name for c in _m.columns])
+
+
+def latest_values(
+    store: Store, project: str, model_name: str, wanted: Sequence[tuple[str, str | None]]
+) -> dict[tuple[str, str | None], float]:
+    """The most recent window's value of each (metric, column) in ``wanted`` that has one."""
+    found: dict[tuple[str, str | None], float] = {}
+    with store.connect() as conn:
+        for metric, column in wanted:
+            query = (
+                sa.select(_m.c.value)
+                .where(
+                    _m.c.project == project, _m.c.model_name == model_name,
+                    _m.c.metric == metric,
+                    _m.c.column_name.is_(None) if column is None else _m.c.column_name == column,
+                )
+                .order_by(_m.c.window_end.desc(), _m.c.id.desc())
+                .limit(1)
+            )  # fmt: skip
+            value = conn.execute(query).scalar_one_or_none()
+            if value is not None:
+                found[(metric, column)] = float(value)
+    return found

@@ -101,6 +101,12 @@ def test_windows_drift_performance_and_alerts(monitored: ServedProject) -> None:
     assert not any(t.alert == "auc-drop" for t in result.transitions)
     assert result.delivery is not None and result.delivery.delivered == len(result.transitions)
 
+    with TestClient(create_app(spec, monitored.settings)) as client:  # what Prometheus scrapes
+        scraped = client.get("/metrics").text
+    gauge = 'tabops_monitor_alert_firing{project="synthetic",alert="%s",severity="warning"}'
+    assert f"{gauge % 'x-drift'} 1.0" in scraped and f"{gauge % 'auc-drop'} 0.0" in scraped
+    assert 'tabops_monitor_value{project="synthetic",metric="psi",column="x"}' in scraped
+
     again = run_monitor(spec, ctx)  # the same windows again: replaced, nothing new
     assert len(window_metrics(ctx.store, "synthetic", "synthetic")) == len(stored)
     assert again.delivery is not None

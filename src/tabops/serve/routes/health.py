@@ -4,6 +4,7 @@ answered even under overload), and the served model's description (keyed)."""
 from __future__ import annotations
 
 from fastapi import APIRouter
+from starlette.concurrency import run_in_threadpool
 from starlette.responses import Response
 
 from tabops.serve.deps import KEYED, Served, State
@@ -74,4 +75,5 @@ async def metrics(state: State) -> Response:
     from tabops.serve.metrics import CONTENT_TYPE_LATEST
 
     state.metrics.refresh(state.served, state.journal)
-    return Response(state.metrics.exposition(), media_type=CONTENT_TYPE_LATEST)
+    judged = await run_in_threadpool(state.monitor_gauges.exposition, state.store)
+    return Response(state.metrics.exposition() + judged, media_type=CONTENT_TYPE_LATEST)
