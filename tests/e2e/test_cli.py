@@ -151,7 +151,7 @@ def test_schema_drift_blocks_with_exit_code_3(project: Path) -> None:
             ("Cannot download",),
         ),
         (("init", "--data", "data/churn.csv", "--target", "churn"), ("--force",)),
-        (("spec", "--set", "contract.bogus=1"), ("tabops.yaml", "contract.bogus", "allowed")),
+        (("spec", "--set", "contract.bogus=1"), ("tabops.yaml", "contract.bogus", "use one of")),
         (("spec", "--set", "task=clustering"), ("task", "classification")),
         (("spec", "--set", "nonsense"), ("key.path=value",)),
         (("quarantine", "show", "424242"), ("424242",)),

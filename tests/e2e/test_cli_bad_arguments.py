@@ -115,6 +115,17 @@ CORPUS: dict[str, list[Case]] = {
         case(**BAD_TRACKING),
     ],
     "shadow": [case(**MYSQL), case("--set", "serve.shadow=1")],
+    "monitor run": [
+        case("--since", "yesterday"),
+        case("--since", "2026-11-02", "--until", "2026-11-01"),
+        case("--set", "monitor.window=fortnight"),
+        case(**MYSQL),
+    ],
+    "monitor provision": [
+        case("--out", "/etc/passwd/x"),
+        case("--table", "x; DROP TABLE y"),
+        case("--set", "monitor.alerts=[{name: a, metric: entropy, above: 1}]"),
+    ],
     "simulate": [
         case(),
         case("--to", "http://example.com"),

@@ -44,7 +44,12 @@ def _tidy_placeholders(params: list[Any]) -> list[Any]:
         described = getattr(param, "type_descriptor", None)
         if getattr(param, "is_flag", False):
             param.metavar = ""
-        elif param.metavar is None and described is not None and described.is_ranged:
+        elif (
+            param.param_type_name == "option"  # an argument's metavar is its name column
+            and param.metavar is None
+            and described is not None
+            and described.is_ranged
+        ):
             param.metavar = f"<{described.ranged_type_name}>"
     return params
 
