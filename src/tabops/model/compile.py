@@ -29,6 +29,7 @@ import pandas as pd
 
 from tabops.model.columns import MISSING_CATEGORY
 from tabops.model.datetimes import DATETIME_STEP, array_parts, part_columns, value_parts
+from tabops.model.exact import ExactTrees
 
 log = logging.getLogger(__name__)
 
@@ -311,12 +312,9 @@ def estimator_to_onnx(estimator: Any, n_features: int) -> bytes:
 class OnnxPredictor:
     """The compiled predictor: an :class:`EncoderPlan` then the estimator in ONNX Runtime.
 
-    ONNX tree ensembles compare float32 inputs with float32 thresholds, while LightGBM compares
-    float64 values with float64 thresholds: a value whose float32 rounding equals a split's
-    float32 threshold can fall on the other side of that split. Such rows are rare (LightGBM
-    puts thresholds right next to training values) and detectable: with ``exact_model`` (the
-    LightGBM model as text) they are scored by LightGBM itself, so every row gets the
-    pipeline's score.
+    With ``exact_model`` (a LightGBM model as text), the rows ONNX's float32 comparisons could
+    send down another branch are scored by LightGBM itself (:mod:`tabops.model.exact`), so
+    every row gets the pipeline's score.
     """
 
     kind = "onnx"
@@ -337,39 +335,16 @@ class OnnxPredictor:
         outputs = [o.name for o in self.session.get_outputs()]
         # Classifiers answer (label, probabilities); regressors one prediction column.
         self._output = [outputs[1] if classes is not None else outputs[0]]
-        self._exact: Any = None
-        self._splits: list[tuple[int, frozenset[float]]] = []
-        if exact_model is not None:
-            import lightgbm
-
-            self._exact = lightgbm.Booster(model_str=exact_model)
-            self._splits = split_thresholds(onnx_model)
+        self._exact = None if exact_model is None else ExactTrees(exact_model, classes is not None)
 
     def _run(self, matrix: np.ndarray) -> np.ndarray:
         single = matrix.astype(np.float32)
         result = np.asarray(self.session.run(self._output, {"x": single})[0], dtype=np.float64)
         if self._exact is not None:
-            ambiguous = self._ambiguous(single)
+            ambiguous = self._exact.on_threshold(single)
             if ambiguous.any():
-                result[ambiguous] = self._exact_scores(matrix[ambiguous])
+                result[ambiguous] = self._exact.scores(matrix[ambiguous])
         return result if self.classes is not None else result.reshape(-1)
-
-    def _ambiguous(self, single: np.ndarray) -> np.ndarray:
-        """Rows with a value on a split threshold once rounded to float32."""
-        if len(single) == 1:  # the serving path: set lookups beat numpy calls for one row
-            row = single[0].tolist()
-            hit = any(row[column] in values for column, values in self._splits)
-            return np.array([hit])
-        mask = np.zeros(len(single), dtype=bool)
-        for column, values in self._splits:
-            mask |= np.isin(single[:, column], np.fromiter(values, np.float32))
-        return mask
-
-    def _exact_scores(self, rows: np.ndarray) -> np.ndarray:
-        scores = np.asarray(self._exact.predict(rows, num_threads=1), dtype=np.float64)
-        if self.classes is not None and scores.ndim == 1:  # binary: P(second class)
-            return np.column_stack([1 - scores, scores])
-        return scores.reshape(len(rows), -1) if self.classes is not None else scores
 
     def predict_frame(self, frame: pd.DataFrame) -> np.ndarray:
         return self._run(self.plan.encode_frame(frame))
@@ -377,25 +352,6 @@ class OnnxPredictor:
     def predict_rows(self, rows: Sequence[Mapping[str, Any]]) -> np.ndarray:
         matrix = np.array([self.plan.encode_row(row) for row in rows], dtype=np.float64)
         return self._run(matrix.reshape(len(rows), self.plan.width))
-
-
-def split_thresholds(onnx_model: bytes) -> list[tuple[int, frozenset[float]]]:
-    """Each input column's split thresholds in the ONNX tree ensemble (as float32 values)."""
-    import onnx
-
-    graph = onnx.load_from_string(onnx_model).graph
-    by_column: dict[int, set[float]] = {}
-    for node in graph.node:
-        if not node.op_type.startswith("TreeEnsemble"):
-            continue
-        attributes = {a.name: onnx.helper.get_attribute_value(a) for a in node.attribute}
-        modes = [m.decode() if isinstance(m, bytes) else m for m in attributes["nodes_modes"]]
-        for column, value, mode in zip(
-            attributes["nodes_featureids"], attributes["nodes_values"], modes, strict=True
-        ):
-            if mode != "LEAF":
-                by_column.setdefault(int(column), set()).add(float(np.float32(value)))
-    return [(column, frozenset(values)) for column, values in sorted(by_column.items())]
 
 
 class SklearnPredictor:

@@ -19,6 +19,7 @@ from tabops.model.compile import (
     compile_pipeline,
     plan_from_pipeline,
 )
+from tabops.model.exact import split_thresholds
 from tabops.model.features import build_preprocessor
 from tabops.model.frame import model_frame, target_values
 from tabops.model.tune import build_pipeline
@@ -140,6 +141,30 @@ def test_values_on_a_lightgbm_split_in_float32_get_lightgbm_own_score() -> None:
     rows = frame.head(100).to_dict(orient="records")
     one_by_one = np.vstack([guarded.predict_rows([row]) for row in rows])
     assert np.abs(one_by_one - reference[:100]).max() <= PARITY_TOLERANCE
+
+
+@pytest.mark.parametrize("task", ["classification", "regression"])
+def test_thresholds_read_from_lightgbm_text_are_the_onnx_graphs(task: str) -> None:
+    # Serving reads the split thresholds from LightGBM's text (no onnx import); the graph
+    # ONNX Runtime runs is the authority on which float32 values it compares with.
+    import onnx
+
+    spec = synthetic_spec(task)
+    pipeline, frame = _fitted(spec, "lightgbm")
+    compiled = compile_pipeline(pipeline, frame)
+    assert compiled.kind == "onnx" and compiled.exact_model is not None
+    graph = onnx.load_from_string(compiled.onnx_model).graph
+    expected: dict[int, set[float]] = {}
+    for node in graph.node:
+        if node.op_type.startswith("TreeEnsemble"):
+            attributes = {a.name: onnx.helper.get_attribute_value(a) for a in node.attribute}
+            for column, value, mode in zip(attributes["nodes_featureids"],
+                                           attributes["nodes_values"],
+                                           attributes["nodes_modes"], strict=True):  # fmt: skip
+                if mode not in (b"LEAF", "LEAF"):
+                    expected.setdefault(int(column), set()).add(float(np.float32(value)))
+    found = dict(split_thresholds(compiled.exact_model))
+    assert expected and found == {column: frozenset(v) for column, v in expected.items()}
 
 
 def test_a_compiled_form_that_fails_to_run_falls_back(monkeypatch: pytest.MonkeyPatch) -> None:

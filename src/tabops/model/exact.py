@@ -1,0 +1,87 @@
+"""LightGBM's own model, for the rows its ONNX graph may score differently.
+
+ONNX tree ensembles compare float32 inputs with float32 thresholds, while LightGBM compares
+float64 values with float64 thresholds: a value whose float32 rounding equals a split's float32
+threshold can fall on the other side of that split. :class:`ExactTrees` finds those rows from
+the thresholds written in LightGBM's model text (no ONNX parsing) and scores them with LightGBM
+itself.
+
+Importing LightGBM takes seconds (it brings pandas, and scikit-learn where installed) while the
+rows that need it are rare, so it is loaded on a background thread when the model is: serving
+is ready without waiting for it, and a row that needs it before it is there waits for it.
+"""
+
+from __future__ import annotations
+
+import threading
+from typing import Any
+
+import numpy as np
+
+#: LightGBM's decision_type bit for a categorical split (its threshold indexes a category
+#: list; categories are small integers, exact in float32).
+_CATEGORICAL_SPLIT = 1
+
+
+def split_thresholds(model_text: str) -> list[tuple[int, frozenset[float]]]:
+    """Each feature's numeric split thresholds in a LightGBM model, as float32 values."""
+    by_feature: dict[int, set[float]] = {}
+    features: list[str] = []
+    thresholds: list[str] = []
+    for line in model_text.splitlines():
+        key, _, value = line.partition("=")
+        if key == "Tree":  # a one-leaf tree has no split lines: forget the previous tree's
+            features, thresholds = [], []
+        elif key == "split_feature":
+            features = value.split()
+        elif key == "threshold":
+            thresholds = value.split()
+        elif key == "decision_type":
+            for feature, threshold, kind in zip(features, thresholds, value.split(), strict=True):
+                if not int(kind) & _CATEGORICAL_SPLIT:
+                    by_feature.setdefault(int(feature), set()).add(float(np.float32(threshold)))
+    return [(feature, frozenset(values)) for feature, values in sorted(by_feature.items())]
+
+
+class ExactTrees:
+    """Which rows sit on a split threshold, and LightGBM's scores for them."""
+
+    def __init__(self, model_text: str, classifier: bool) -> None:
+        self.splits = split_thresholds(model_text)
+        self._classifier = classifier
+        self._booster: Any = None
+        self._failure: BaseException | None = None
+        self._loaded = threading.Event()
+        threading.Thread(
+            target=self._load, args=(model_text,), name="tabops-lightgbm", daemon=True
+        ).start()
+
+    def _load(self, model_text: str) -> None:
+        try:
+            import lightgbm
+
+            self._booster = lightgbm.Booster(model_str=model_text)
+        except BaseException as exc:  # re-raised where the booster is needed
+            self._failure = exc
+        finally:
+            self._loaded.set()
+
+    def on_threshold(self, single: np.ndarray) -> np.ndarray:
+        """Rows (of the float32 matrix) with a value on a split threshold."""
+        if len(single) == 1:  # the serving path: set lookups beat numpy calls for one row
+            row = single[0].tolist()
+            return np.array([any(row[column] in values for column, values in self.splits)])
+        mask = np.zeros(len(single), dtype=bool)
+        for column, values in self.splits:
+            mask |= np.isin(single[:, column], np.fromiter(values, np.float32))
+        return mask
+
+    def scores(self, rows: np.ndarray) -> np.ndarray:
+        """LightGBM's scores for ``rows`` (float64), shaped as the ONNX graph's output."""
+        self._loaded.wait()
+        if self._failure is not None:
+            raise RuntimeError("LightGBM could not load the model") from self._failure
+        scores = np.asarray(self._booster.predict(rows, num_threads=1), dtype=np.float64)
+        if self._classifier and scores.ndim == 1:  # binary: P(second class)
+            return np.column_stack([1 - scores, scores])
+        return scores.reshape(len(rows), -1) if self._classifier else scores
