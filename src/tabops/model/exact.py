@@ -48,6 +48,9 @@ class ExactTrees:
 
     def __init__(self, model_text: str, classifier: bool) -> None:
         self.splits = split_thresholds(model_text)
+        # Every threshold of every feature: a row sharing no value with it (nearly all rows)
+        # is cleared by one set operation.
+        self._any_threshold = frozenset().union(*(values for _, values in self.splits))
         self._classifier = classifier
         self._booster: Any = None
         self._failure: BaseException | None = None
@@ -70,6 +73,8 @@ class ExactTrees:
         """Rows (of the float32 matrix) with a value on a split threshold."""
         if len(single) == 1:  # the serving path: set lookups beat numpy calls for one row
             row = single[0].tolist()
+            if self._any_threshold.isdisjoint(row):
+                return np.zeros(1, dtype=bool)
             return np.array([any(row[column] in values for column, values in self.splits)])
         mask = np.zeros(len(single), dtype=bool)
         for column, values in self.splits:

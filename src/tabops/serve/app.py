@@ -87,6 +87,10 @@ def create_app(spec: ProjectSpec, settings: Settings, alias: str = CHAMPION) -> 
         summary=f"Predictions from the '{alias}' version of the {spec.name} model.",
         version="1",
         lifespan=lifespan,
+        # FastAPI's native OpenTelemetry looks up three global providers on every request
+        # when the opentelemetry package is installed (MLflow brings it): off, as tabops
+        # exports its own Prometheus metrics.
+        telemetry={"tracing": False, "metrics": False, "logs": False},
     )
     app.state.tabops = state
     for router in ROUTERS:
@@ -100,9 +104,7 @@ def create_app(spec: ProjectSpec, settings: Settings, alias: str = CHAMPION) -> 
         max_body=limits.max_body_bytes,
         max_in_flight=limits.max_in_flight,
         body_timeout=limits.body_timeout,
-        observe=lambda route, status, seconds: state.metrics.requests.labels(
-            route, str(status)
-        ).observe(seconds),
+        observe=state.metrics.observe_request,
         overloaded=lambda reason: state.metrics.overload.labels(reason).inc(),
         body_timed_out=state.metrics.body_timeouts.inc,
     )

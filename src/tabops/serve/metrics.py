@@ -9,7 +9,7 @@ values to that folder and ``/metrics`` sums the live workers.
 from __future__ import annotations
 
 import os
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from prometheus_client import (
     CONTENT_TYPE_LATEST,
@@ -71,6 +71,10 @@ class ServeMetrics:
             registry=registry,
         )
 
+        # Label children, looked up once: labels() costs microseconds on the hot path.
+        self._request_children: dict[tuple[str, int], Any] = {}
+        self._prediction_children: dict[tuple[str, str], Any] = {}
+
         def gauge(
             name: str,
             text: str,
@@ -110,6 +114,22 @@ class ServeMetrics:
             mode="liveall",
         )
         self._shown: tuple[str, str, str] | None = None
+
+    def observe_request(self, route: str, status: int, seconds: float) -> None:
+        child = self._request_children.get((route, status))
+        if child is None:
+            child = self._request_children[route, status] = self.requests.labels(
+                route, str(status)
+            )
+        child.observe(seconds)
+
+    def count_predictions(self, model: str, version: str, rows: int) -> None:
+        child = self._prediction_children.get((model, version))
+        if child is None:
+            child = self._prediction_children[model, version] = self.predictions.labels(
+                model, version
+            )
+        child.inc(rows)
 
     def refresh(self, served: ServedModel | None, journal: PredictionLog | None) -> None:
         """Copy the current state into the gauges."""

@@ -172,7 +172,7 @@ class ServeState:
         ]
         if self.journal is not None:
             self.journal.append(rows)
-        self.metrics.predictions.labels(served.name, served.version.version).inc(len(rows))
+        self.metrics.count_predictions(served.name, served.version.version, len(rows))
         if served.classes is not None:
             for score in single:
                 self.metrics.scores.observe(score)
