@@ -118,9 +118,7 @@ class ServeMetrics:
     def observe_request(self, route: str, status: int, seconds: float) -> None:
         child = self._request_children.get((route, status))
         if child is None:
-            child = self._request_children[route, status] = self.requests.labels(
-                route, str(status)
-            )
+            child = self._request_children[route, status] = self.requests.labels(route, str(status))
         child.observe(seconds)
 
     def count_predictions(self, model: str, version: str, rows: int) -> None:
