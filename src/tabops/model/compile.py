@@ -306,7 +306,17 @@ def estimator_to_onnx(estimator: Any, n_features: int) -> bytes:
             )
         else:
             raise NotCompilableError(f"no ONNX converter for {type(estimator).__name__}")
+    _dynamic_batch(model.graph)
     return bytes(model.SerializeToString())
+
+
+def _dynamic_batch(graph: Any) -> None:
+    """Give every output a dynamic first dimension: onnxmltools declares LightGBM's ``label``
+    with a batch of 1, and ONNX Runtime warns on every call with more rows."""
+    for output in graph.output:
+        dims = output.type.tensor_type.shape.dim
+        if dims and dims[0].dim_value == 1:
+            dims[0].dim_param = "N"  # replaces the fixed value (a oneof)
 
 
 class OnnxPredictor:

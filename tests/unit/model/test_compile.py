@@ -167,6 +167,18 @@ def test_thresholds_read_from_lightgbm_text_are_the_onnx_graphs(task: str) -> No
     assert expected and found == {column: frozenset(v) for column, v in expected.items()}
 
 
+@pytest.mark.parametrize("estimator", ["lightgbm", "linear"])
+def test_every_output_has_a_dynamic_batch_dimension(estimator: str) -> None:
+    # A fixed batch of 1 (onnxmltools' LightGBM label) makes ONNX Runtime warn on every call.
+    import onnx
+
+    pipeline, frame = _fitted(synthetic_spec(), estimator)
+    compiled = compile_pipeline(pipeline, frame)
+    graph = onnx.load_from_string(compiled.onnx_model).graph
+    first = [output.type.tensor_type.shape.dim[0] for output in graph.output]
+    assert first and not any(d.dim_value for d in first), first  # a name or unknown
+
+
 def test_a_compiled_form_that_fails_to_run_falls_back(monkeypatch: pytest.MonkeyPatch) -> None:
     pipeline, frame = _fitted(synthetic_spec(), "linear")
 
