@@ -4,7 +4,7 @@ Prometheus counters and per-minute buckets that the prediction log stores once e
 from __future__ import annotations
 
 import time
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
@@ -163,3 +163,27 @@ def test_the_prediction_log_stores_each_bucket_once(tmp_path: Path) -> None:
         start,
         datetime.fromtimestamp(MINUTE + 3600, UTC),
     )
+
+
+def test_buckets_journaled_while_the_store_is_down_are_stored_by_the_next_start(
+    tmp_path: Path,
+) -> None:
+    folder = tmp_path / "journal"
+    down = PredictionLog(folder, Store("postgresql://nobody@127.0.0.1:1/none"), "shop", 10**8)
+    down.start()
+    assert down.append([_bucket("a-0", MINUTE, x__missing=3)])
+    deadline = time.monotonic() + 60
+    while down.stats.store_up:
+        assert time.monotonic() < deadline, "timed out"
+        time.sleep(0.02)
+    down.close(0.5)
+    assert list(folder.glob("*.jsonl"))  # kept on disk, as predictions are
+
+    store = Store(f"sqlite:///{tmp_path / 'store.db'}")
+    up = PredictionLog(folder, store, "shop", 10**8)
+    up.start()  # adopts the journal of the log that could not write
+    up.close(60)  # stops once that journal is copied (60 s at most)
+    minute = datetime.fromtimestamp(MINUTE, UTC)
+    counts = refused_counts(store, "shop", "shop", minute, minute + timedelta(minutes=1))
+    assert counts.requests == {"3": (2, 3)} and counts.fields == {"3": {"x": {"missing": 3}}}
+    assert not list(folder.glob("*.jsonl"))
