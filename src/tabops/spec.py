@@ -421,10 +421,13 @@ class ServeSpec(_Strict):
 #: Monitoring windows and their length in seconds.
 MONITOR_WINDOWS = {"hour": 3_600, "day": 86_400, "week": 604_800}
 #: What ``tabops monitor`` measures per feature (an alert on one names its ``column``).
-COLUMN_MONITOR_METRICS = ("drift_score", "drifted", "psi", "missing_rate", "unseen_rate")
+COLUMN_MONITOR_METRICS = (
+    "drift_score", "drifted", "psi", "missing_rate", "unseen_rate", "rejected_field",
+)  # fmt: skip
 #: What it measures per window, besides the task's metrics and their ``estimated_`` forms.
 WINDOW_MONITOR_METRICS = (
     "rows", "drift_share", "score_drift", "positive_rate", "label_coverage", "rejected_rows",
+    "rejected_requests", "rejected_rate",
 )  # fmt: skip
 
 
@@ -435,8 +438,9 @@ class AlertSpec(_Strict):
     name: str = Field(pattern=PROJECT_NAME_PATTERN)
     metric: str = Field(
         description="A monitored metric: a per-feature one (drift_score, drifted, psi, "
-        "missing_rate, unseen_rate; set 'column'), a window one (rows, drift_share, score_drift, "
-        "positive_rate, label_coverage, rejected_rows), a task metric (roc_auc, rmse, ...) "
+        "missing_rate, unseen_rate, rejected_field; set 'column'), a window one (rows, "
+        "drift_share, score_drift, positive_rate, label_coverage, rejected_rows, "
+        "rejected_requests, rejected_rate), a task metric (roc_auc, rmse, ...) "
         "or its estimate before labels (estimated_roc_auc, ...)."
     )
     column: str | None = Field(default=None, description="The feature of a per-feature metric.")

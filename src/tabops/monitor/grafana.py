@@ -147,8 +147,8 @@ def decisions_dashboard(spec: ProjectSpec, transactions: str) -> model.Dashboard
 
 
 def model_health_dashboard(spec: ProjectSpec) -> model.Dashboard:
-    """Drift per feature, realized vs estimated performance, label coverage and alert states
-    from what ``tabops monitor`` stores."""
+    """Drift per feature, realized vs estimated performance, label coverage, refused requests
+    and alert states from what ``tabops monitor`` and the servers store."""
     project = f"project = '{spec.name}'"  # the name's pattern allows no quote
     when = "$__timeFilter(window_end)"
 
@@ -178,6 +178,13 @@ def model_health_dashboard(spec: ProjectSpec) -> model.Dashboard:
                               unit="percentunit"))
         .with_panel(over_time("Share of drifted features", series(("drift_share",), "metric"),
                               unit="percentunit"))
+        .with_panel(over_time("Refused share of records", series(("rejected_rate",),
+                                                                 "model_version"),
+                              unit="percentunit"))
+        .with_panel(over_time("Refused records by field (per hour)", SqlQuery(
+            "SELECT $__timeGroupAlias(minute, '1h'), field || ' ' || reason AS metric, "
+            f"sum(records) AS value FROM rejected_fields WHERE {project} AND "
+            "$__timeFilter(minute) GROUP BY 1, 2 ORDER BY 1", fmt="time_series")))
         .with_panel(_legend(statetimeline.Panel()).title("Alert states").datasource(_STORE)
                     .span(12).height(8)
                     .mappings([_state_map()])
@@ -198,7 +205,8 @@ def model_health_dashboard(spec: ProjectSpec) -> model.Dashboard:
 
 
 def service_dashboard(spec: ProjectSpec) -> model.Dashboard:
-    """Request rate, latency percentiles, errors and the prediction log from ``/metrics``."""
+    """Request rate, latency percentiles, errors, refused records and the prediction log from
+    ``/metrics``."""
     requests = "tabops_request_duration_seconds"
     rate = "[$__rate_interval]"
 
@@ -234,6 +242,10 @@ def service_dashboard(spec: ProjectSpec) -> model.Dashboard:
         .with_panel(panel("Predictions per second by model version", "short",
                           _promql(f"sum by (model, version) (rate(tabops_predictions_total{rate}))",
                                   "{{model}} {{version}}")))
+        .with_panel(panel("Refused records per second by field", "short",
+                          _promql("sum by (field, reason) "
+                                  f"(rate(tabops_rejected_fields_total{rate}))",
+                                  "{{field}} {{reason}}")))
         .build()
     )  # fmt: skip
 

@@ -21,6 +21,7 @@ from tabops.errors import TabopsError
 from tabops.monitor.alerts import Observation, Transition, transitions
 from tabops.monitor.notify import Delivery, notify
 from tabops.monitor.reference import Reference, reference_for
+from tabops.monitor.rejections import monitored_span, rejection_rows, with_refusing_versions
 from tabops.monitor.window import measure_window
 from tabops.spec import MONITOR_WINDOWS, AlertSpec, ProjectSpec
 from tabops.store.db import Store
@@ -31,6 +32,7 @@ from tabops.store.monitoring import (
     replace_window_metrics,
     window_metrics,
 )
+from tabops.store.rejections import refused_counts
 
 
 @dataclass
@@ -80,10 +82,10 @@ def run_monitor(
     start: datetime | None = None,
     end: datetime | None = None,
 ) -> MonitorResult:
-    """Measure the windows in ``[start, end)`` (default: all logged predictions), then judge
-    and deliver the alerts over every stored window."""
+    """Measure the windows in ``[start, end)`` (default: all logged predictions and refused
+    requests), then judge and deliver the alerts over every stored window."""
     result, store = MonitorResult(), ctx.store
-    span = logged_span(store, spec.name, spec.name)
+    span = monitored_span(store, spec.name, spec.name, logged_span(store, spec.name, spec.name))
     if span is not None:
         first = start or span[0]
         last = end or span[1] + timedelta(microseconds=1)
@@ -104,8 +106,9 @@ def _measure(
 ) -> None:
     store = ctx.store
     window = prediction_window(store, spec.name, spec.name, *bounds)
-    for key, positions in window.served.groupby("model_version").indices.items():
-        version = str(key)
+    refused = refused_counts(store, spec.name, spec.name, *bounds)
+    groups = with_refusing_versions(window.served.groupby("model_version").indices, refused)
+    for version, positions in groups.items():
         if version not in references:
             try:
                 references[version] = reference_for(spec, ctx, version)
@@ -116,7 +119,9 @@ def _measure(
             result.skipped[version] = reference
             continue
         part = PredictionWindow(window.served.iloc[positions], window.features.iloc[positions])
-        rows = measure_window(spec, reference, part)
+        rows = measure_window(spec, reference, part) + rejection_rows(
+            refused, version, len(positions)
+        )
         stored = [{**r, "details": _json(r["details"])} for r in rows]
         replace_window_metrics(store, spec.name, spec.name, version, bounds, stored)
         result.windows.append(WindowSummary(*bounds, version, len(positions), len(rows)))

@@ -29,6 +29,7 @@ from tabops.serve.http import (
     error_response,
 )
 from tabops.serve.openapi import document
+from tabops.serve.rejections import PREDICTION_ROUTES
 from tabops.serve.routes import ROUTERS
 from tabops.serve.routes.predict import FastPredict
 from tabops.serve.state import ServeState
@@ -114,6 +115,9 @@ def create_app(spec: ProjectSpec, settings: Settings, alias: str = CHAMPION) -> 
 def _handle_errors(app: FastAPI) -> None:
     @app.exception_handler(ApiError)
     async def api_error(request: Request, exc: ApiError) -> Response:
+        if getattr(request.scope.get("route"), "path", None) in PREDICTION_ROUTES:
+            state = request.app.state.tabops
+            state.rejections.count(exc, state.served)
         return error_response(request, exc)
 
     @app.exception_handler(HTTPException)

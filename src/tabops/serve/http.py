@@ -15,12 +15,15 @@ import re
 import secrets
 import time
 from collections.abc import Awaitable, Callable, MutableMapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import orjson
 from starlette.background import BackgroundTask
 from starlette.requests import Request
 from starlette.responses import Response
+
+if TYPE_CHECKING:
+    from tabops.serve.schema import InvalidRecordsError
 
 log = logging.getLogger(__name__)
 
@@ -54,10 +57,12 @@ class ApiError(Exception):
         *,
         details: list[dict[str, Any]] | None = None,
         headers: dict[str, str] | None = None,
+        invalid: InvalidRecordsError | None = None,
     ) -> None:
         super().__init__(message)
         self.status, self.code, self.message = status, code, message
         self.details, self.headers = details, headers or {}
+        self.invalid = invalid  # the records' every problem, for the refusal counts (not sent)
 
 
 def error_body(code: str, message: str, request_id: str, details: Any = None) -> bytes:

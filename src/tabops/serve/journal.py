@@ -11,6 +11,9 @@ Journal files are ``<owner>.<seq>.jsonl`` in ``<home>/journal/<project>/``; each
 an exclusive lock on ``<owner>.lock`` while it lives, so a starting server can tell the
 journals of dead processes from live ones and replay them.
 
+The log also carries the server's refusal counts, a line per model version and minute
+(:mod:`tabops.serve.rejections`), so that they ride out a store outage as predictions do.
+
 The rows' format and the SQL that stores them live in :mod:`tabops.store.predictions`; this
 module keeps what is serving's own: the journal, the background copy, and riding out outages.
 """
@@ -32,6 +35,7 @@ from typing import TYPE_CHECKING, Any
 import orjson
 
 from tabops.store.predictions import Prediction, PredictionWriter, ShadowPrediction, is_data_error
+from tabops.store.rejections import RejectedBucket
 
 if TYPE_CHECKING:
     from tabops.store.db import Store
@@ -92,7 +96,7 @@ class PredictionLog:
 
     # -- the request side ---------------------------------------------------------------
 
-    def append(self, rows: Sequence[Prediction | ShadowPrediction]) -> bool:
+    def append(self, rows: Sequence[Prediction | ShadowPrediction | RejectedBucket]) -> bool:
         """Journal ``rows`` (one write); False when they were dropped at the disk cap."""
         data = b"".join(row.encode() + b"\n" for row in rows)
         with self._append_lock:

@@ -64,6 +64,18 @@ class ServeMetrics:
             "Requests answered 408: their body did not arrive within serve.body_timeout.",
             registry=registry,
         )
+        self.rejected_requests = Counter(
+            "tabops_rejected_requests",
+            "Prediction requests refused for their content: 422, or a body that is not JSON.",
+            registry=registry,
+        )
+        self.rejected_fields = Counter(
+            "tabops_rejected_fields",
+            "Records refused, by field (a column of the spec, or '(other)') and reason (missing, "
+            "type, min, max, category, unknown_field, malformed).",
+            ["field", "reason"],
+            registry=registry,
+        )
         self.reloads = Counter(
             "tabops_model_reloads",
             "Hot reload attempts by result (loaded, refused, failed).",

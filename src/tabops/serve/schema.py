@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from tabops.limits import Limits
+from tabops.limits import CATEGORY, MAX, MIN, Limits
 from tabops.model.columns import feature_names
 from tabops.spec import ColumnRole, ColumnType, ProjectSpec
 from tabops.values import BooleanTokens, read_number
@@ -33,6 +33,10 @@ _NUMERIC = (ColumnType.NUMERIC, ColumnType.INTEGER)
 _EXACT_INT = 2**53
 _INT64_MIN, _UINT64_MAX = -(2**63), 2**64 - 1
 _NUL = "\x00"  # PostgreSQL text cannot hold it: a logged record with one could never be stored
+#: What is wrong with a field (:attr:`Problem.kind`), for the refusal counts: the data
+#: contract's checks (missing, type, min, max, category) and serving's own two.
+MISSING, TYPE, UNKNOWN_FIELD, MALFORMED = "missing", "type", "unknown_field", "malformed"
+KINDS = (MISSING, TYPE, MIN, MAX, CATEGORY, UNKNOWN_FIELD, MALFORMED)
 
 
 @dataclass(frozen=True)
@@ -42,6 +46,7 @@ class Problem:
     field: str
     message: str
     record: int | None = None  # position in a batch; None for a single record
+    kind: str = TYPE  # one of KINDS; not sent to clients (the message says it)
 
     def to_dict(self) -> dict[str, Any]:
         where = {} if self.record is None else {"record": self.record}
@@ -53,10 +58,11 @@ class Problem:
 
 
 class InvalidRecordsError(Exception):
-    """Records that do not fit the schema; ``problems`` names every field."""
+    """Records that do not fit the schema; ``problems`` names every field, ``records`` is how
+    many records the request had (all refused with it)."""
 
-    def __init__(self, problems: list[Problem]) -> None:
-        self.problems = problems
+    def __init__(self, problems: list[Problem], records: int = 1) -> None:
+        self.problems, self.records = problems, records
         shown = "; ".join(str(p) for p in problems[:10])
         more = f" (and {len(problems) - 10} more)" if len(problems) > 10 else ""
         super().__init__(f"{len(problems)} invalid field(s): {shown}{more}")
@@ -75,6 +81,14 @@ class Column:
 
 
 Converter = Callable[[Column, Any], Any]  # raises ValueError with the problem
+
+
+class _OutOfLimitsError(ValueError):
+    """A value of the right type outside the contract's limits; ``check`` is the one it fails."""
+
+    def __init__(self, check: str, message: str) -> None:
+        super().__init__(message)
+        self.check = check
 
 
 class RequestSchema:
@@ -110,7 +124,7 @@ class RequestSchema:
         for position, record in enumerate(records):
             where = position if batch else None
             if not isinstance(record, dict):
-                problems.append(Problem("(record)", "must be a JSON object", where))
+                problems.append(Problem("(record)", "must be a JSON object", where, MALFORMED))
                 continue
             rows.append(self._features(record, where, text, problems))
             for name in self.ids:
@@ -121,9 +135,11 @@ class RequestSchema:
                 for name in record:
                     if name not in self.known:
                         shown = name if len(name) <= 64 else name[:64] + "..."
-                        problems.append(Problem(shown, "is not an input of this model", where))
+                        problems.append(
+                            Problem(shown, "is not an input of this model", where, UNKNOWN_FIELD)
+                        )
         if problems:
-            raise InvalidRecordsError(problems)
+            raise InvalidRecordsError(problems, len(records))
         return rows
 
     def _features(
@@ -133,7 +149,7 @@ class RequestSchema:
         row: dict[str, Any] = {}
         for column, convert in self._converters:
             if column.name not in record:
-                problems.append(Problem(column.name, "is missing", where))
+                problems.append(Problem(column.name, "is missing", where, MISSING))
                 continue
             value = record[column.name]
             try:
@@ -141,12 +157,13 @@ class RequestSchema:
                     value = record[column.name] = self._from_text(column, value)
                 if value is None:
                     if not column.nullable:
-                        problems.append(Problem(column.name, "must not be null", where))
+                        problems.append(Problem(column.name, "must not be null", where, MISSING))
                     _put_null(row, column)
                     continue
                 converted = convert(column, value)
             except ValueError as exc:
-                problems.append(Problem(column.name, str(exc), where))
+                kind = exc.check if isinstance(exc, _OutOfLimitsError) else TYPE
+                problems.append(Problem(column.name, str(exc), where, kind))
                 continue
             row[column.name] = converted
             if column.booleans is not None and type(value) is not bool:
@@ -235,7 +252,7 @@ def _number(column: Column, value: Any) -> float:
         raise ValueError(f"must be between -2^53 and 2^53 to be exact in float64, not {value!r}")
     check = column.limits.number_check(number)
     if check is not None:
-        raise ValueError(column.limits.problem(check, value))
+        raise _OutOfLimitsError(check, column.limits.problem(check, value))
     return number
 
 
@@ -263,7 +280,7 @@ def _category(column: Column, value: Any) -> str:
     _refuse_nul(value)
     check = column.limits.category_check(value)
     if check is not None:
-        raise ValueError(column.limits.problem(check, value))
+        raise _OutOfLimitsError(check, column.limits.problem(check, value))
     return value
 
 

@@ -45,7 +45,7 @@ async def score(
             outputs, scores = await run_in_threadpool(served.predict, records, batch, text)
     except InvalidRecordsError as exc:
         details = [p.to_dict() for p in exc.problems[:100]]
-        raise ApiError(422, "invalid_records", str(exc), details=details) from None
+        raise ApiError(422, "invalid_records", str(exc), details=details, invalid=exc) from None
     state.log_predictions(served, request_id, records, outputs, scores, batch, arrived)
     return outputs, scores
 

@@ -18,6 +18,7 @@ from tabops.serve.journal import PredictionLog
 from tabops.serve.metrics import ServeMetrics
 from tabops.serve.model import ServedModel, check_replacement, load_served, load_version
 from tabops.serve.monitor_gauges import MonitorGauges
+from tabops.serve.rejections import Rejections
 from tabops.settings import Settings
 from tabops.spec import ProjectSpec
 from tabops.store.predictions import Prediction, ShadowPrediction
@@ -52,9 +53,11 @@ class ServeState:
     refused: dict[str, str] = field(default_factory=dict)  # version -> why it was refused
     _reload_lock: asyncio.Lock = field(default_factory=asyncio.Lock)
     monitor_gauges: MonitorGauges = field(init=False)
+    rejections: Rejections = field(init=False)
 
     def __post_init__(self) -> None:
         self.monitor_gauges = MonitorGauges(self.spec)
+        self.rejections = Rejections(self.metrics)
 
     @property
     def limits(self) -> Any:
@@ -136,9 +139,17 @@ class ServeState:
 
     def stop(self) -> None:
         if self.journal is not None:
+            self.journal_rejections(final=True)
             self.journal.close(self.limits.grace_period)
         if self.store is not None:
             self.store.engine.dispose()
+
+    def journal_rejections(self, final: bool = False) -> None:
+        """Journal the refusal counts of the minutes that are over (all of them when ``final``):
+        the prediction log's writer stores them."""
+        buckets = self.rejections.drain(final)
+        if buckets and self.journal is not None:
+            self.journal.append(buckets)
 
     def log_predictions(
         self,
@@ -267,6 +278,7 @@ class ServeState:
         while True:
             await asyncio.sleep(min(1.0, self.limits.reload_interval))
             self.metrics.refresh(self.served, self.journal)
+            self.journal_rejections()
             if time.monotonic() >= next_check:
                 try:
                     await self.reload()

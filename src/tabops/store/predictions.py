@@ -99,11 +99,13 @@ class PredictionWriter:
         """Insert what is new of ``rows`` (decoded journal lines of ``project``); the number of
         rows inserted. Rows the store refuses raise an error :func:`is_data_error` knows."""
         from tabops.store import schema
+        from tabops.store.rejections import TAG, insert_buckets
 
         self._store.ensure_migrated()  # the store may have been down or empty at startup
         served = [row for row in rows if isinstance(row, list)]
-        shadow = [row["shadow"] for row in rows if isinstance(row, dict)]
-        if len(served) + len(shadow) != len(rows):
+        shadow = [row["shadow"] for row in rows if isinstance(row, dict) and "shadow" in row]
+        refused = [row[TAG] for row in rows if isinstance(row, dict) and TAG in row]
+        if len(served) + len(shadow) + len(refused) != len(rows):
             raise ValueError("a journal line that is no prediction-log row")
         inserted = 0
         with self._store.bulk(durable=False) as transaction:  # the journal holds every row
@@ -115,6 +117,8 @@ class PredictionWriter:
                     inserted += transaction.insert_new(
                         table.name, _columns(project, fields, values)
                     )
+            if refused:  # the refusal counts journaled beside the predictions
+                inserted += insert_buckets(transaction, project, refused)
         return inserted
 
 

@@ -160,6 +160,36 @@ monitor_metrics = Table(
     Index("ix_monitor_metrics_lookup", "project", "metric", "window_end"),
 )
 
+#: Prediction requests a server refused (422, or a body that is not JSON), per minute, model
+#: version and process (``id``): summed over ids when read.
+rejected_requests = Table(
+    "rejected_requests",
+    metadata,
+    Column("id", String(64), primary_key=True),
+    Column("project", String(64), nullable=False),
+    Column("model_name", String(128), nullable=False),
+    Column("model_version", String(32), nullable=False),
+    Column("minute", DateTime(timezone=True), nullable=False),
+    Column("requests", BigInteger, nullable=False),
+    Column("records", BigInteger, nullable=False),  # in the refused requests
+    Index("ix_rejected_requests_project_minute", "project", "minute"),
+)
+
+#: The same minutes by field and reason: records refused for each (field, reason).
+rejected_fields = Table(
+    "rejected_fields",
+    metadata,
+    Column("id", String(64), primary_key=True),  # the rejected_requests row's
+    Column("field", String(128), primary_key=True),  # a column of the spec, or "(other)"
+    Column("reason", String(32), primary_key=True),  # missing, type, min, max, category, ...
+    Column("project", String(64), nullable=False),
+    Column("model_name", String(128), nullable=False),
+    Column("model_version", String(32), nullable=False),
+    Column("minute", DateTime(timezone=True), nullable=False),
+    Column("records", BigInteger, nullable=False),
+    Index("ix_rejected_fields_project_minute", "project", "minute"),
+)
+
 #: Each model version's reference: its training data's profile, score calibration, threshold.
 reference_profiles = Table(
     "reference_profiles",

@@ -10,6 +10,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
+import orjson
 import pytest
 import sqlalchemy as sa
 
@@ -19,6 +20,8 @@ from tabops.spec import ProjectSpec, load_spec
 from tabops.store import schema
 from tabops.store.alerts import record_transitions
 from tabops.store.db import Store, open_store
+from tabops.store.predictions import PredictionWriter
+from tabops.store.rejections import RejectedBucket
 from tabops.synth.config import parse_fraud_config
 from tabops.synth.fraud import generate_fraud
 from tabops.synth.simulate import Pace, simulate_table
@@ -61,16 +64,30 @@ def _monitor_rows(store: Store, spec: ProjectSpec) -> None:
                  for m in ("drift_score", "psi") for c in FEATURES]  # fmt: skip
         rows += [{**window, "metric": m, "column_name": None, "value": v} for m, v in (
             (spec.metric, 0.9 - day / 10), (f"estimated_{spec.metric}", 0.88),
-            ("label_coverage", 0.5),
+            ("label_coverage", 0.5), ("rejected_rate", 0.01 * day),
             ("drift_share", day / 2))]  # fmt: skip
     with store.connect() as conn:
         conn.execute(sa.insert(schema.monitor_metrics), rows)
     event = {"alert": "auc-drop", "severity": "critical", "metric": "roc_auc",
              "column_name": None, "threshold": 0.8}  # fmt: skip
+    # Refusals as servers store them: two processes' buckets of one minute, and a later hour.
+    buckets = [
+        RejectedBucket("a-0", spec.name, "1", _epoch(START, minutes=5), 2, 3,
+                       {("amount", "max"): 2, ("(other)", "malformed"): 1}),
+        RejectedBucket("b-0", spec.name, "1", _epoch(START, minutes=5), 1, 1,
+                       {("amount", "max"): 1}),
+        RejectedBucket("a-1", spec.name, "1", _epoch(START, minutes=65), 1, 1,
+                       {("transaction_type", "category"): 1}),
+    ]  # fmt: skip
+    PredictionWriter(store).write(spec.name, [orjson.loads(b.encode()) for b in buckets])
     record_transitions(store, spec.name, spec.name, [
         {**event, "window_end": START + timedelta(days=2), "state": "firing", "value": 0.8},
         {**event, "window_end": START + timedelta(days=3), "state": "resolved", "value": 0.9},
     ])  # fmt: skip
+
+
+def _epoch(moment: datetime, minutes: int) -> int:
+    return int((moment + timedelta(minutes=minutes)).timestamp())
 
 
 def _sql_targets(spec: ProjectSpec) -> dict[str, str]:
@@ -95,7 +112,7 @@ def _run(
 
 def test_every_sql_panel_returns_the_shape_its_panel_draws(store: Store, spec: ProjectSpec) -> None:
     queries = _sql_targets(spec)
-    assert len(queries) == 13
+    assert len(queries) == 15
     results = {title: _run(store, sql) for title, sql in queries.items()}
     columns = {title: names for title, (names, _) in results.items()}
     rows = {title: found for title, (_, found) in results.items()}
@@ -129,6 +146,7 @@ def test_every_sql_panel_returns_the_shape_its_panel_draws(store: Store, spec: P
                          (f"Realized vs estimated {primary}", {f"{primary} 1",
                                                                f"estimated_{primary} 1"}),
                          ("Label coverage", {"1"}), ("Share of drifted features", {"drift_share"}),
+                         ("Refused share of records", {"1"}),
                          ("Alert states", {"auc-drop"})]:  # fmt: skip
         assert columns[title] == ["time", "metric", "value"], title
         assert {metric for _, metric, _ in rows[title]} == names, title
@@ -137,6 +155,11 @@ def test_every_sql_panel_returns_the_shape_its_panel_draws(store: Store, spec: P
         times = [t for t, _, _ in rows[title]]
         assert times == sorted(times), f"{title}: Grafana needs rows in time order"
     assert [v for _, _, v in rows["Alert states"]] == [1, 0]
+    refused = "Refused records by field (per hour)"
+    assert columns[refused] == ["time", "metric", "value"]
+    hour = Decimal(int(START.timestamp()))
+    assert rows[refused] == [(hour, "(other) malformed", 1), (hour, "amount max", 3),
+                             (hour + 3600, "transaction_type category", 1)]  # fmt: skip
     now = rows["Alerts now (latest transition of each)"]
     assert [(r.alert, r.state) for r in now] == [("auc-drop", "resolved")]
 

@@ -152,7 +152,7 @@ def test_rules_load_panels_evaluate_and_a_stopped_store_fires_its_alert(
 
     # Each panel's query, expanded as Grafana would, evaluates; all but the quiet ones have data.
     queries = _service_queries(project, tmp_path / "deploy")
-    assert len(queries) == 11
+    assert len(queries) == 12
     for title, expr in queries.items():
         query = expand_promql(expr, SCRAPE)
         if title.split(" [")[0] in QUIET_PANELS:
@@ -163,6 +163,9 @@ def test_rules_load_panels_evaluate_and_a_stopped_store_fires_its_alert(
     errors = prometheus.get("query", query=expand_promql(queries["Errors per second by status [A]"],
                                                          SCRAPE))["result"]  # fmt: skip
     assert {e["metric"]["status"] for e in errors} == {"422"}
+    refused = prometheus.get("query", query=expand_promql(
+        queries["Refused records per second by field [A]"], SCRAPE))["result"]  # fmt: skip
+    assert [(r["metric"]["field"], r["metric"]["reason"]) for r in refused] == [("x", "type")]
     assert "TabopsPredictionLogStoreDown" not in prometheus.alerts()
 
     # The store stops: the next write fails, the gauge drops to 0, the alert fires.

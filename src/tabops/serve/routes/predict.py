@@ -55,6 +55,7 @@ class FastPredict:
             if self.state.challenger is not None:
                 shadow = (state["request_id"], records, batch)
         except ApiError as error:
+            self.state.rejections.count(error, self.state.served)
             status = error.status
             content = error_body(error.code, error.message, state["request_id"], error.details)
             extra = [(k.encode(), v.encode()) for k, v in error.headers.items()]
