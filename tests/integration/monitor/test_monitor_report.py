@@ -13,11 +13,13 @@ import sqlalchemy as sa
 import yaml
 from fastapi.testclient import TestClient
 
+from tabops.context import Context
 from tabops.model.columns import feature_names
 from tabops.monitor.report import gather_report
 from tabops.monitor.report_html import SECTIONS, write_report
 from tabops.monitor.run import run_monitor
 from tabops.serve.app import create_app
+from tabops.settings import Settings
 from tabops.store import schema
 from tabops.store.alerts import events
 from tests.integration.serve.conftest import (
@@ -125,6 +127,32 @@ def test_performance_is_drawn_with_labels_and_explained_without(
                     "performance")  # fmt: skip
     assert 'id="no-labels"' in late and ">realized<" not in late
     assert ">estimated (CBPE)<" in late
+
+
+@pytest.mark.postgres
+def test_the_report_reads_a_postgresql_store(
+    monitored: ServedProject, pg_url: str, tmp_path: Path
+) -> None:
+    """The same log, labels and reference copied into PostgreSQL and measured there."""
+    postgres = Context(settings=Settings(home=monitored.home, database_url=pg_url))
+    for table in (schema.predictions, schema.labels, schema.reference_profiles):
+        with monitored.ctx.store.connect() as source:
+            rows = [_aware(dict(r._mapping)) for r in source.execute(sa.select(table))]
+        with postgres.store.connect() as target:
+            target.execute(sa.insert(table), rows)
+    run_monitor(monitored.spec, postgres)
+    report = gather_report(monitored.spec, postgres)
+    assert report.versions == {"1": 900} and len(report.windows) == 3
+    page = write_report(report, tmp_path / "pg.html").read_text(encoding="utf-8")
+    assert 'class="card drifted" id="feature-x"' in page
+    assert ">realized 95% CI<" in _section(page, "performance")
+    assert "<td>x-drift</td><td>firing</td>" in _section(page, "alerts")
+
+
+def _aware(row: dict[str, object]) -> dict[str, object]:
+    """SQLite gives back naive UTC datetimes: make them say so for PostgreSQL."""
+    return {k: v.replace(tzinfo=UTC) if isinstance(v, datetime) and v.tzinfo is None else v
+            for k, v in row.items()}  # fmt: skip
 
 
 def _tabops(project: ServedProject, *args: str) -> subprocess.CompletedProcess[str]:
