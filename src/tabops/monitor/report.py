@@ -59,6 +59,7 @@ class MonitorReport:
 
     project: str
     task: Task
+    primary_metric: str
     window: str
     series: pd.DataFrame
     versions: dict[str, int]
@@ -116,6 +117,7 @@ def gather_report(
     return MonitorReport(
         project=spec.name,
         task=spec.task,
+        primary_metric=spec.metric,
         window=spec.monitor.window,
         series=series,
         versions={str(v): int(n) for v, n in rows.items()},

@@ -204,36 +204,42 @@ def _prediction(report: MonitorReport) -> str:
 def _performance(report: MonitorReport) -> str:
     present = set(report.series["metric"])
     known = REGRESSION_METRICS if report.task == Task.REGRESSION else BINARY_METRICS
-    metrics = [m for m in known if m in present or f"estimated_{m}" in present]
-    realized = [m for m in metrics if m in present]
+    ranked = sorted(known, key=lambda m: m != report.primary_metric)  # the primary first
+    metrics = [m for m in ranked if m in present or f"estimated_{m}" in present]
     parts = [_heading("performance")]
-    if not realized:
-        parts.append(
-            '<p class="note" id="no-labels">No labels have arrived for these windows, so '
-            "realized performance cannot be shown yet: it appears once labels come in "
-            "(POST /feedback or a label load), next to the estimates. "
-            + ("Estimated performance (CBPE) needs no labels:" if metrics else "")
-            + "</p>"
-        )
+    if not any(m in present for m in metrics):
+        parts.append(f'<p class="note" id="no-labels">{_text(_no_realized(report, metrics))}</p>')
     drawn = plots.performance(report, metrics)
     if drawn:
         caption = ("Realized performance with its bootstrap 95% interval, estimated "
                    "performance (CBPE, from the scores alone) on the same axes, and the share "
                    "of rows labelled")  # fmt: skip
         parts.append(_plot(drawn, caption, "performance"))
-        parts.append(_performance_table(report, metrics))
+    parts.append(_performance_table(report, metrics[0] if metrics else None))
     return "".join(parts)
 
 
-def _performance_table(report: MonitorReport, metrics: Sequence[str]) -> str:
+def _no_realized(report: MonitorReport, metrics: Sequence[str]) -> str:
+    """Why no realized performance is drawn."""
+    if report.values("label_coverage")["value"].fillna(0).gt(0).any():
+        return ("Labels arrived, but no single-score metric is measured for this model (a "
+                "multiclass classifier): only the label coverage is shown.")  # fmt: skip
+    estimated = " Estimated performance (CBPE) needs no labels: see below." if metrics else ""
+    return ("No labels have arrived for these windows, so realized performance cannot be "
+            "shown yet: it appears once labels come in (POST /feedback or a label load)."
+            + estimated)  # fmt: skip
+
+
+def _performance_table(report: MonitorReport, metric: str | None) -> str:
+    """The exact values per window: coverage, and the primary metric realized and estimated."""
     header = ["window", "rows", "label coverage"]
-    for metric in metrics:
-        header += [metric, "95% interval", f"estimated {metric}"]
+    if metric is not None:
+        header += [f"{metric} realized", "95% interval", f"{metric} estimated"]
     rows = []
     for start in report.windows:
         row: list[Any] = [_day(start), _value(report, "rows", start),
                           _value(report, "label_coverage", start)]  # fmt: skip
-        for metric in metrics:
+        if metric is not None:
             interval = _details(report, metric, start)
             low, high = interval.get("low"), interval.get("high")
             row += [

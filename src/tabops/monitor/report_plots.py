@@ -61,11 +61,11 @@ def distribution(view: FeatureView) -> str | None:
         labels, shares = _category_shares(ref, cur)
         return render(lambda f: _bars(f.add_subplot(), labels, shares), _CARD)
     assert isinstance(ref, NumericSketch) and isinstance(cur, NumericSketch)
-    if ref.values is not None and cur.values is not None:  # few distinct values: count them
+    dates = view.kind == ColumnType.DATETIME
+    if ref.values is not None and cur.values is not None and not dates:  # few values: count
         labels, shares = _value_shares(ref, cur)
         return render(lambda f: _bars(f.add_subplot(), labels, shares), _CARD)
     edges, shares = _histogram(ref, cur)
-    dates = view.kind == ColumnType.DATETIME
     return render(lambda f: _steps(f.add_subplot(), edges, shares, dates=dates), _CARD)
 
 
@@ -239,7 +239,7 @@ def prediction(report: MonitorReport) -> str | None:
 def performance(report: MonitorReport, metrics: Sequence[str]) -> str | None:
     """Per metric: realized (with its bootstrap 95% interval) and estimated on the same axes;
     then the label coverage."""
-    if not metrics:
+    if not metrics and report.values("label_coverage").empty:
         return None
     panels = len(metrics) + 1
     columns = min(panels, 3)
@@ -249,7 +249,8 @@ def performance(report: MonitorReport, metrics: Sequence[str]) -> str | None:
         axes = figure.subplots(rows, columns, squeeze=False).ravel()
         for ax, metric in zip(axes, metrics, strict=False):
             _performance_panel(ax, report, metric)
-        axes[0].legend(loc="lower left", fontsize="x-small")  # the same in every panel
+        if metrics:
+            axes[0].legend(loc="lower left", fontsize="x-small")  # the same in every panel
         _coverage_panel(axes[len(metrics)], report)
         for ax in axes[panels:]:
             ax.set_axis_off()
