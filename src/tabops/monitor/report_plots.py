@@ -62,11 +62,18 @@ def distribution(view: FeatureView) -> str | None:
         return render(lambda f: _bars(f.add_subplot(), labels, shares), _CARD)
     assert isinstance(ref, NumericSketch) and isinstance(cur, NumericSketch)
     dates = view.kind == ColumnType.DATETIME
-    if ref.values is not None and cur.values is not None and not dates:  # few values: count
+    if _few_values(ref, cur) and not dates:
         labels, shares = _value_shares(ref, cur)
         return render(lambda f: _bars(f.add_subplot(), labels, shares), _CARD)
     edges, shares = _histogram(ref, cur)
     return render(lambda f: _steps(f.add_subplot(), edges, shares, dates=dates), _CARD)
+
+
+def _few_values(ref: NumericSketch, cur: NumericSketch) -> bool:
+    """Whether both sides were counted exactly, with few enough values for one bar each."""
+    if ref.values is None or cur.values is None:
+        return False
+    return len(ref.values.keys() | cur.values.keys()) <= _TOP_CATEGORIES
 
 
 def _category_shares(
