@@ -113,7 +113,7 @@ def report_command(
     report = gather_report(project, make_context(False), start, end)
     written = write_report(report, out_path)
     drifted = sum(1 for f in report.features if f.drifted)
-    out.print(str(written))
+    out.print(str(written.resolve()))
     out.print(
         f"{len(report.windows):,} {report.cadence} windows, {report.rows:,} "
         f"predictions, versions {', '.join(sorted(report.versions))}; latest window: "

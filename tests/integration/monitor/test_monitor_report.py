@@ -166,7 +166,7 @@ def test_the_cli_writes_the_page_and_summarises_it(monitored: ServedProject) -> 
     assert result.returncode == 0, result.stderr
     written = monitored.folder / "monitoring.html"
     printed = " ".join(result.stdout.split())  # as one line, however the terminal wraps it
-    assert printed.startswith(str(written.name)) and written.stat().st_size > 10_000
+    assert printed.startswith(str(written.resolve())) and written.stat().st_size > 10_000
     assert "3 daily windows, 900 predictions, versions 1" in printed
     assert "1 of 5 features drifted; alerts firing: x-drift" in printed
 
