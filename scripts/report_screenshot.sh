@@ -18,6 +18,13 @@ rm -rf "$work"
 mkdir -p "$work"
 cp "$root/examples/fraud/"{tabops.yaml,rules.yaml,synth.yaml} "$work/"
 cd "$work"
+cat >> tabops.yaml <<'YAML'
+monitor:
+  alerts:
+    - {name: amount-drift, metric: drifted, column: amount, above: 0.5}
+    - {name: dataset-drift, metric: drift_share, above: 0.25, windows: 2, severity: critical}
+    - {name: pr-auc-drop, metric: pr_auc, below: 0.3, min_rows: 500}
+YAML
 # The stream's config: the example's, plus labels within days and the drift calendar.
 cat synth.yaml - > stream.yaml <<'YAML'
 maturity_days: 2
@@ -29,7 +36,7 @@ drift:
 YAML
 
 rule "1. Train and register on 60 generated days"
-"$bin/tabops" synth fraud --config synth.yaml --days 60 --customers 2000 --seed 7 \
+"$bin/tabops" synth fraud --config synth.yaml --days 60 --customers 600 --seed 7 \
   -o data/train --format csv
 "$bin/tabops" run --trials 2
 
@@ -51,22 +58,28 @@ PY
   --customers 600 --seed 8 --start-date 2026-04-01 --day-seconds 0.5 --duration 900 --count 100000
 kill -TERM $server && wait $server
 trap - EXIT
-# The log holds wall-clock times (the whole stream took minutes); the accelerated clock's own
-# time is each transaction's: stamp every prediction with it, so the monitor sees 21 days.
+# The log holds wall-clock times (the whole stream took minutes), and the simulated clock ran on
+# until every label was out. Make the log what a report made at the end of the 21st day sees:
+# each prediction at its transaction's simulated time, and no label from after that day.
 "$bin/python" - <<'PY'
 import sqlite3
+from datetime import date
 from pathlib import Path
+
 from tabops.synth.config import load_fraud_config
 from tabops.synth.fraud import generate_fraud
-from datetime import date
-config = load_fraud_config(Path("stream.yaml"), {"days": 21, "n_customers": 600, "seed": 8,
-                                                 "start_date": date(2026, 4, 1)})
-frame = generate_fraud(config).transactions
-times = [(t.strftime("%Y-%m-%d %H:%M:%S.%f"), f"tx-{i}") for i, t in zip(frame["transaction_id"], frame["tx_datetime"])]
+
+settings = {"days": 21, "n_customers": 600, "seed": 8, "start_date": date(2026, 4, 1)}
+stream = generate_fraud(load_fraud_config(Path("stream.yaml"), settings))
+frame, labels = stream.transactions, stream.labels
+stamp = "%Y-%m-%d %H:%M:%S.%f"
+times = [(t.strftime(stamp), f"tx-{i}") for i, t in zip(frame["transaction_id"], frame["tx_datetime"])]
+late = labels[labels["label_time"] >= "2026-04-22"]["transaction_id"]
 db = sqlite3.connect(".tabops/tabops.db")
 db.executemany("update predictions set created_at = ? where request_id = ?", times)
+db.executemany("delete from labels where request_id = ?", [(f"tx-{i}",) for i in late])
 db.commit()
-print("predictions stamped with their simulated time:", db.total_changes)
+print(f"{len(times):,} predictions stamped with their simulated time; {len(late):,} later labels left out")
 PY
 
 rule "3. Measure every day, then write the report"

@@ -55,6 +55,7 @@ tr.bad td { background: #fdecec; }
         margin: 0.5em 0 1em; }
 .plot svg, .card svg { width: 100%; height: auto; }
 .note { color: #59636e; }
+summary { cursor: pointer; color: #1f6fb4; margin: 0.5em 0; }
 """
 
 
@@ -136,8 +137,21 @@ def _features(report: MonitorReport) -> str:
     header = ["feature", "type", "method", "score", "threshold", "PSI", "verdict"]
     bad = [bool(v.drifted) for v in report.features]
     parts.append(_table(header, rows, bad, raw_first=True))
-    parts.append(f'<div class="cards">{"".join(_card(v) for v in report.features)}</div>')
+    drifted = [v for v in report.features if v.drifted]
+    others = [v for v in report.features if not v.drifted]
+    if drifted:
+        parts.append(_cards(drifted))
+    if others:  # folded when some drifted: those are what the reader came for
+        state = "" if drifted else " open"
+        parts.append(
+            f"<details{state}><summary>{len(others)} features without drift, or not "
+            f"compared: their distributions</summary>{_cards(others)}</details>"
+        )
     return "".join(parts)
+
+
+def _cards(views: Sequence[FeatureView]) -> str:
+    return f'<div class="cards">{"".join(_card(v) for v in views)}</div>'
 
 
 def _card(view: FeatureView) -> str:

@@ -107,6 +107,8 @@ def test_the_page_shows_every_feature_section_and_alert(
         features.index(f'id="feature-{n}"') for n in ("n", "color", "flag")
     )
     assert 'class="card drifted" id="feature-x"' in features
+    # The others are folded away below the drifted one.
+    assert features.index("<details>") < features.index('id="feature-color"')
     stored = events(monitored.ctx.store, "synthetic")
     assert any(e["alert"] == "x-drift" and e["state"] == "firing" for e in stored)
     alerts = _section(page, "alerts")
