@@ -121,6 +121,13 @@ CORPUS: dict[str, list[Case]] = {
         case("--set", "monitor.window=fortnight"),
         case(**MYSQL),
     ],
+    "monitor report": [
+        case("--out", "/etc/passwd/x"),
+        case("--out", "/nonexistent/dir/report.html"),
+        case("--since", "last week"),
+        case("--since", "2026-11-02", "--until", "2026-11-01"),
+        case(),  # nothing measured yet: run 'tabops monitor run' first
+    ],
     "monitor provision": [
         case("--out", "/etc/passwd/x"),
         case("--table", "x; DROP TABLE y"),

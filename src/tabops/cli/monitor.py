@@ -1,6 +1,7 @@
 """Commands for watching a model in production: ``tabops monitor run`` (measure the
-prediction log's windows, judge the alerts) and ``tabops monitor provision`` (Grafana and
-Prometheus files generated from the spec)."""
+prediction log's windows, judge the alerts), ``tabops monitor report`` (one HTML page of what
+was measured) and ``tabops monitor provision`` (Grafana and Prometheus files generated from the
+spec)."""
 
 from __future__ import annotations
 
@@ -75,6 +76,50 @@ def run_command(
         out.print(f"[yellow]version {version} not measured:[/] {reason}")
     for transition in result.transitions:
         out.print(transition.describe())
+
+
+@monitor_app.command("report")
+def report_command(
+    out_path: Annotated[
+        Path, typer.Option("--out", help="The HTML file to write (its folder must exist).")
+    ] = Path("monitor-report.html"),
+    since: Annotated[
+        str | None,
+        typer.Option(help="Show windows from this day (or time), ISO 8601 in UTC. Default: all."),
+    ] = None,
+    until: Annotated[
+        str | None,
+        typer.Option(help="Show windows before this day (or time), ISO 8601 in UTC."),
+    ] = None,
+    spec: SpecOption = None,
+    overrides: SetOption = None,
+) -> None:
+    """Write one self-contained HTML page of what 'tabops monitor run' stored: per-feature
+    reference vs current distributions with their drift verdicts, drift over time, prediction
+    drift, realized and estimated performance with label coverage, data quality and the alert
+    transitions. Needs matplotlib (tabops[train]).
+
+    Example: tabops monitor report --out report.html --since 2026-11-01
+    """
+    from tabops.cli.app import check_output
+    from tabops.monitor.report import gather_report
+    from tabops.monitor.report_html import write_report
+
+    check_output(out_path, "--out", folder=False)
+    project = read_spec(spec, overrides)
+    start, end = _moment(since, "--since"), _moment(until, "--until")
+    if start is not None and end is not None and end <= start:
+        raise TabopsError(f"--until {until} is not after --since {since}.")
+    report = gather_report(project, make_context(False), start, end)
+    written = write_report(report, out_path)
+    drifted = sum(1 for f in report.features if f.drifted)
+    out.print(str(written.resolve()))
+    out.print(
+        f"{len(report.windows):,} {report.cadence} windows, {report.rows:,} "
+        f"predictions, versions {', '.join(sorted(report.versions))}; latest window: "
+        f"{drifted} of {len(report.features)} features drifted; alerts firing: "
+        f"{', '.join(report.firing) or 'none'}"
+    )
 
 
 def _moment(text: str | None, option: str) -> datetime | None:
