@@ -73,5 +73,9 @@ bench-serve-startup: install  ## Import time of the server module and start-to-r
 bench-synth: install  ## Synthetic fraud generator: transactions per second on one core
 	OMP_NUM_THREADS=1 $(BIN)/python benchmarks/synth.py
 
+.PHONY: bench-monitor-truth
+bench-monitor-truth: install  ## The monitor vs the fraud generator's drift calendar: delays, false alarms, CBPE
+	$(BIN)/python benchmarks/monitor_truth.py
+
 clean:  ## Remove the virtual environment, demo output and caches
 	rm -rf $(VENV) demo .pytest_cache .mypy_cache .ruff_cache
