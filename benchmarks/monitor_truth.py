@@ -43,6 +43,7 @@ import yaml
 
 from tabops.context import Context
 from tabops.model.frame import json_records, model_frame
+from tabops.monitor.performance import Calibrator, estimated_binary, realized_binary
 from tabops.monitor.reference import reference_for
 from tabops.monitor.run import run_monitor
 from tabops.pipeline import run_lifecycle
@@ -52,7 +53,7 @@ from tabops.serve.schema import RequestSchema
 from tabops.settings import Settings
 from tabops.spec import ProjectSpec, load_spec
 from tabops.store.labels import upsert_labels
-from tabops.store.monitoring import window_metrics
+from tabops.store.monitoring import prediction_window, window_metrics
 from tabops.store.predictions import Prediction, PredictionWriter
 from tabops.synth.config import FraudConfig, load_fraud_config
 from tabops.synth.fraud import GROUND_TRUTH_COLUMNS, FraudDataset, generate_fraud
@@ -92,6 +93,7 @@ class Truth:
     free: list[datetime] = field(default_factory=list)
     false_alarms: dict[datetime, list[str]] = field(default_factory=dict)
     cbpe: list[dict[str, Any]] = field(default_factory=list)
+    pooled: dict[str, float] = field(default_factory=dict)
 
 
 def generate(config: FraudConfig) -> FraudDataset:
@@ -179,7 +181,37 @@ def measure(spec: ProjectSpec, ctx: Context, data: FraudDataset) -> Truth:
         reference_missing=reference_missing,
     )
     judge(truth)
+    truth.pooled = pooled_cbpe(spec, ctx, version, [row["window"] for row in truth.cbpe])
     return truth
+
+
+def pooled_cbpe(
+    spec: ProjectSpec, ctx: Context, version: str, windows: list[datetime]
+) -> dict[str, float]:
+    """Where CBPE's gap comes from, over the compared windows pooled: the estimate with the
+    reference's calibration (fitted on the frozen test rows), and with one refitted on these
+    rows' own labels (what the estimate would be if the test rows' calibration still held)."""
+    if not windows:
+        return {}
+    parts = [prediction_window(ctx.store, spec.name, spec.name, w, w + timedelta(days=1))
+             for w in windows]  # fmt: skip
+    served = pd.concat([part.served for part in parts])
+    score = pd.to_numeric(served["score"]).to_numpy(dtype=float)
+    truth = (served["label"] == "1").to_numpy()
+    reference = reference_for(spec, ctx, version)
+    calibrate = reference.calibrator()
+    assert calibrate is not None and reference.threshold is not None
+    refitted = Calibrator(truth, score)
+    bottom = calibrate(score) == 0  # rows the test rows' calibration calls never positive
+    return {
+        "realized": realized_binary(truth, score, "roc_auc", reference.threshold).value,
+        "estimated": estimated_binary(score, "roc_auc", reference.threshold, calibrate).value,
+        "refitted": estimated_binary(score, "roc_auc", reference.threshold, refitted).value,
+        "test_roc_auc": reference.test_metrics.get("roc_auc", float("nan")),
+        "bottom_share": float(bottom.mean()),
+        "bottom_fraud_rate": float(truth[bottom].mean()) if bottom.any() else float("nan"),
+        "fraud_rate": float(truth.mean()),
+    }
 
 
 def _active(truth: Truth, window: datetime) -> list[dict[str, Any]]:
@@ -298,6 +330,16 @@ def report(truth: Truth, header: list[str]) -> tuple[str, dict[str, bool]]:
                   f"difference {np.mean(gaps):.3f}, largest {max(gaps):.3f}; within "
                   f"{TOLERANCE} on {within} of {len(gaps)}; inside the realized value's 95% "
                   f"bootstrap interval on {inside} of {len(gaps)}."]  # fmt: skip
+    pooled = truth.pooled
+    if pooled:
+        lines += ["", f"Pooled over those windows: realized {pooled['realized']:.3f}, estimated "
+                  f"{pooled['estimated']:.3f} (the model's test ROC AUC: "
+                  f"{pooled['test_roc_auc']:.3f}); with the calibration refitted on these rows' "
+                  f"own labels the same estimator gives {pooled['refitted']:.3f}. The "
+                  f"{pooled['bottom_share']:.0%} lowest-scored rows, which the test rows' "
+                  f"calibration calls never fraudulent (no fraud among them in the test "
+                  f"period), hold {pooled['bottom_fraud_rate']:.2%} frauds here (all rows: "
+                  f"{pooled['fraud_rate']:.2%})."]  # fmt: skip
     met = {
         "feature drifts detected within 2 windows": detected,
         "false alarms <= 1 in 20 drift-free windows": alarms <= len(truth.free) / 20,
