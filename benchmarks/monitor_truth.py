@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import platform
 import shutil
 import sys
@@ -359,6 +360,7 @@ def main() -> None:
     parser.add_argument("--write", action="store_true")
     args = parser.parse_args()
 
+    load = os.getloadavg()[0]
     started = time.perf_counter()
     config = load_fraud_config(CONFIG, {"n_customers": args.customers, "seed": args.seed})
     data = generate(config)
@@ -378,8 +380,8 @@ def main() -> None:
     header = [
         "## The monitor against the fraud generator's drift calendar",
         "",
-        f"`{command.strip()}` on {platform.machine()} ({platform.processor() or 'cpu'}, "
-        f"{_cores()} cores shared), {datetime.now(UTC):%Y-%m-%d}: seed {config.seed}, "
+        f"`{command.strip()}` on {_cpu_model()} ({os.cpu_count()} cores shared with other jobs, "
+        f"load average {load:.1f} at the start), {datetime.now(UTC):%Y-%m-%d}: seed {config.seed}, "
         f"{config.n_customers:,} customers, {len(data.transactions):,} transactions over "
         f"{config.days} days; trained on days {WARMUP_DAYS}-{WARMUP_DAYS + TRAIN_DAYS - 1} "
         f"({len(train):,} rows), monitored {len(later):,} logged predictions in "
@@ -398,10 +400,11 @@ def main() -> None:
         write_section("monitor-truth", body)
 
 
-def _cores() -> int:
-    import os
-
-    return os.cpu_count() or 1
+def _cpu_model() -> str:
+    for line in Path("/proc/cpuinfo").read_text().splitlines():
+        if line.startswith("model name"):
+            return line.split(":", 1)[1].strip()
+    return platform.machine()
 
 
 if __name__ == "__main__":
