@@ -56,7 +56,7 @@ from tabops.spec import ProjectSpec, load_spec
 from tabops.store.labels import upsert_labels
 from tabops.store.monitoring import prediction_window, window_metrics
 from tabops.store.predictions import Prediction, PredictionWriter
-from tabops.synth.config import FraudConfig, load_fraud_config
+from tabops.synth.config import load_fraud_config
 from tabops.synth.fraud import GROUND_TRUTH_COLUMNS, FraudDataset, generate_fraud
 
 HERE = Path(__file__).resolve().parent
@@ -95,10 +95,6 @@ class Truth:
     false_alarms: dict[datetime, list[str]] = field(default_factory=dict)
     cbpe: list[dict[str, Any]] = field(default_factory=list)
     pooled: dict[str, float] = field(default_factory=dict)
-
-
-def generate(config: FraudConfig) -> FraudDataset:
-    return generate_fraud(config)
 
 
 def split(data: FraudDataset, warmup: int, train_days: int) -> tuple[pd.DataFrame, pd.DataFrame]:
@@ -144,15 +140,17 @@ def log_predictions(
     threshold = float(metrics["threshold"])
     records = json_records(frame[schema.model_columns])
     times = (frame["tx_datetime"] - pd.Timestamp(0)) / pd.Timedelta(seconds=1)
-    writer = PredictionWriter(ctx.store)
-    rows = [
+    decisions = np.where(scores >= threshold, "1", "0")
+    # Journal lines, as serving's journal hands them to the prediction-log writer.
+    lines = [
         Prediction(f"tx-{tid}", spec.name, version.version, float(at), None, record,
-                   {"label": "1" if s >= threshold else "0", "score": float(s)}, float(s),
-                   "1" if s >= threshold else "0", 0.0).encode()
-        for tid, at, record, s in zip(frame["transaction_id"], times, records, scores, strict=True)
+                   {"label": label, "score": float(s)}, float(s), label, 0.0).encode()
+        for tid, at, record, s, label in zip(frame["transaction_id"], times, records, scores,
+                                             decisions, strict=True)
     ]  # fmt: skip
-    for start in range(0, len(rows), 50_000):
-        writer.write(spec.name, [orjson.loads(r) for r in rows[start : start + 50_000]])
+    writer = PredictionWriter(ctx.store)
+    for start in range(0, len(lines), 50_000):
+        writer.write(spec.name, [orjson.loads(line) for line in lines[start : start + 50_000]])
     mine = labels[labels["transaction_id"].isin(set(later["transaction_id"]))]
     upsert_labels(ctx.store, [
         {"project": spec.name, "request_id": f"tx-{tid}", "entity_id": None, "event_time": None,
@@ -363,7 +361,7 @@ def main() -> None:
     load = os.getloadavg()[0]
     started = time.perf_counter()
     config = load_fraud_config(CONFIG, {"n_customers": args.customers, "seed": args.seed})
-    data = generate(config)
+    data = generate_fraud(config)
     train, later = split(data, WARMUP_DAYS, TRAIN_DAYS)
     folder = args.keep or Path(tempfile.mkdtemp(prefix="monitor-truth-"))
     try:

@@ -10,7 +10,6 @@ from pathlib import Path
 import pytest
 from benchmarks.monitor_truth import (
     Truth,
-    generate,
     log_predictions,
     measure,
     split,
@@ -18,6 +17,7 @@ from benchmarks.monitor_truth import (
 )
 
 from tabops.synth.config import parse_fraud_config
+from tabops.synth.fraud import generate_fraud
 
 pytestmark = pytest.mark.slow
 
@@ -38,7 +38,7 @@ CONFIG = {
 
 @pytest.fixture(scope="module")
 def truth(tmp_path_factory: pytest.TempPathFactory) -> Truth:
-    data = generate(parse_fraud_config(CONFIG))
+    data = generate_fraud(parse_fraud_config(CONFIG))
     train, later = split(data, WARMUP, TRAIN)
     spec, ctx = train_champion(Path(tmp_path_factory.mktemp("truth")), train, trials=1)
     log_predictions(spec, ctx, later, data.labels)
