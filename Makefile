@@ -77,5 +77,9 @@ bench-synth: install  ## Synthetic fraud generator: transactions per second on o
 docs-screenshot: install  ## Regenerate docs/images/monitor-report.png (fraud stream, headless Chromium)
 	@bash scripts/report_screenshot.sh
 
+.PHONY: bench-monitor-truth
+bench-monitor-truth: install  ## The monitor vs the fraud generator's drift calendar: delays, false alarms, CBPE
+	$(BIN)/python benchmarks/monitor_truth.py
+
 clean:  ## Remove the virtual environment, demo output and caches
 	rm -rf $(VENV) demo .pytest_cache .mypy_cache .ruff_cache

@@ -470,6 +470,11 @@ class MonitorSpec(_Strict):
         default=0.5, gt=0, le=1,
         description="The dataset drifts when at least this share of its features drift.",
     )  # fmt: skip
+    drift_exclude: list[str] = Field(
+        default_factory=list,
+        description="Features whose drift is not judged (still profiled and quality-checked): "
+        "e.g. a day-of-week flag, which every daily window sees differently from the week.",
+    )
     webhook: str | None = Field(
         default=None,
         pattern=r"^https?://",
@@ -560,6 +565,12 @@ class ProjectSpec(_Strict):
                 )
 
     def _check_alerts(self) -> None:
+        for name in self.monitor.drift_exclude:
+            column = self.columns.get(name)
+            if column is None or column.role != ColumnRole.FEATURE:
+                raise ValueError(
+                    f"monitor.drift_exclude: '{name}' is not one of the spec's feature columns"
+                )
         names = [alert.name for alert in self.monitor.alerts]
         if len(set(names)) < len(names):
             raise ValueError("monitor.alerts: alert names must be unique")

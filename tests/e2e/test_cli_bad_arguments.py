@@ -143,6 +143,7 @@ CORPUS: dict[str, list[Case]] = {
         case("--table", "t", "--config", "duplicate-keys.yaml"),
         case("--table", "t", "--concurrency", "0"),
         case("--table", "t", "--days", "0"),
+        case("--table", "t", "--warmup-days", "-1"),
     ],
     "quarantine list": [case("--status", "weird"), case("--limit", "0"), case(**MYSQL)],
     "quarantine show": [case(), case("abc"), case("999999"), case("99999999999999999999")],

@@ -195,6 +195,8 @@ def _alert(**fields: Any) -> dict[str, Any]:
         (_alert(metric="rmse"), "unknown metric 'rmse'"),  # a regression metric
         ({"monitor": {"webhook": "ftp://x"}}, "monitor.webhook"),
         ({"monitor": {"alerts": [_alert()["monitor"]["alerts"][0]] * 2}}, "names must be unique"),
+        ({"monitor": {"drift_exclude": ["label"]}}, "drift_exclude: 'label' is not one of"),
+        ({"monitor": {"drift_exclude": ["nope"]}}, "drift_exclude: 'nope' is not one of"),
     ],
 )
 def test_alerts_are_checked_against_the_task_and_the_features(

@@ -46,6 +46,14 @@ def simulate(
     start_date: Annotated[
         str | None, typer.Option(help="First simulated day, YYYY-MM-DD (e.g. after training).")
     ] = None,
+    warmup_days: Annotated[
+        int,
+        typer.Option(
+            min=0,
+            help="Generate this many days before the first one without sending them: they "
+            "only warm the history features up (their windows reach 30 days back).",
+        ),
+    ] = 0,
     rate: Annotated[
         float, typer.Option(help="Transactions per second (without --day-seconds).")
     ] = 50.0,
@@ -70,7 +78,13 @@ def simulate(
     """
     from tabops.synth.config import load_fraud_config
     from tabops.synth.fraud import generate_fraud
-    from tabops.synth.simulate import Pace, SimulationStats, simulate_http, simulate_table
+    from tabops.synth.simulate import (
+        Pace,
+        SimulationStats,
+        simulate_http,
+        simulate_table,
+        with_warmup,
+    )
 
     if (to is None) == (table is None):
         raise TabopsError("Give exactly one target: --to URL (a running server) or --table NAME.")
@@ -82,7 +96,8 @@ def simulate(
         except ValueError:
             raise TabopsError(f"--start-date {start_date}: use YYYY-MM-DD.") from None
     ctx = make_context(json_output)
-    dataset = generate_fraud(load_fraud_config(config, overrides), ctx.progress)
+    settings = load_fraud_config(config, overrides)
+    dataset = with_warmup(settings, warmup_days, lambda c: generate_fraud(c, ctx.progress))
     keys = ctx.settings.api_keys
     api_key = keys[0].get_secret_value() if keys else None
     status = None if json_output else err.status("Simulating")

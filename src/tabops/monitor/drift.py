@@ -4,6 +4,7 @@ PSI, and the dataset verdict from the share of drifted features."""
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import dataclass
 
 import numpy as np
@@ -67,15 +68,22 @@ class DataDrift:
 
 
 def data_drift(
-    reference: DatasetProfile, current: DatasetProfile, *, drift_share: float = DEFAULT_DRIFT_SHARE
+    reference: DatasetProfile,
+    current: DatasetProfile,
+    *,
+    drift_share: float = DEFAULT_DRIFT_SHARE,
+    exclude: Collection[str] = (),
 ) -> DataDrift:
-    """Drift of every feature the reference profiles, and the dataset verdict."""
+    """Drift of every feature the reference profiles but those in ``exclude``, and the
+    dataset verdict."""
     columns: list[ColumnDrift] = []
     skipped = dict(reference.skipped)
     for name, ref in reference.features.items():
         kind = reference.types[name]
         cur = current.features.get(name)
-        if kind == ColumnType.DATETIME:
+        if name in exclude:
+            skipped[name] = "excluded by monitor.drift_exclude"
+        elif kind == ColumnType.DATETIME:
             # Time moves on, so a date always "drifts"; Evidently's preset skips them too.
             skipped[name] = "datetime: compared through its parts, not its instants"
         elif cur is None:

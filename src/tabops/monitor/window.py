@@ -54,7 +54,8 @@ def _drift(
     spec: ProjectSpec, reference: Reference, features: pd.DataFrame, score: np.ndarray
 ) -> list[Row]:
     current = profile_frame(spec, features, score)
-    drift = data_drift(reference.profile, current, drift_share=spec.monitor.drift_share)
+    drift = data_drift(reference.profile, current, drift_share=spec.monitor.drift_share,
+                       exclude=spec.monitor.drift_exclude)  # fmt: skip
     rows = [_row("drift_share", drift.share_drifted, drifted=drift.drifted,
                  threshold=drift.drift_share, skipped=drift.skipped)]  # fmt: skip
     for column in drift.columns:

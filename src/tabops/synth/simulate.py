@@ -18,8 +18,8 @@ import asyncio
 import ipaddress
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
-from datetime import UTC
+from dataclasses import asdict, dataclass, field, replace
+from datetime import UTC, timedelta
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -30,6 +30,7 @@ from tabops.errors import TabopsError
 from tabops.model.frame import json_records
 from tabops.rules.engine import RuleSet
 from tabops.rules.policy import DECISIONS, rule_outcome
+from tabops.synth.config import FraudConfig
 from tabops.synth.fraud import GROUND_TRUTH_COLUMNS, FraudDataset
 
 #: Request ids of simulated transactions (what labels are released against).
@@ -72,6 +73,28 @@ class Pace:
             self.duration is not None and self.duration <= 0
         ):
             raise TabopsError("--count must be at least 1 and --duration positive.")
+
+
+def with_warmup(
+    config: FraudConfig, days: int, generate: Callable[[FraudConfig], FraudDataset]
+) -> FraudDataset:
+    """The dataset of ``config``, generated from ``days`` earlier so that its history features
+    are warm on its first day; the earlier days' transactions (and their labels) are dropped.
+    The drift calendar's days still count from ``config.start_date``."""
+    if days == 0:
+        return generate(config)
+    shifted = [e.model_copy(update={"start_day": e.start_day + days, "end_day": e.end_day + days})
+               for e in config.drift]  # fmt: skip
+    early = config.model_copy(update={
+        "start_date": config.start_date - timedelta(days=days), "days": config.days + days,
+        "drift": shifted,
+    })  # fmt: skip
+    data = generate(early)
+    first = pd.Timestamp(config.start_date)
+    transactions = data.transactions[data.transactions["tx_datetime"] >= first]
+    kept = data.labels["transaction_id"].isin(set(transactions["transaction_id"]))
+    return replace(data, config=config, transactions=transactions.reset_index(drop=True),
+                   labels=data.labels[kept].reset_index(drop=True))  # fmt: skip
 
 
 def loopback_url(url: str) -> str:

@@ -160,3 +160,14 @@ def test_an_empty_current_column_is_skipped(spec: ProjectSpec) -> None:
     reference = profile_frame(spec, make_rows(500, seed=1))
     result = data_drift(reference, profile_frame(spec, current_rows))
     assert result.skipped["amount"] == "no values in the current"
+
+
+def test_excluded_features_are_skipped_and_left_out_of_the_share(spec: ProjectSpec) -> None:
+    reference = profile_frame(spec, make_rows(5000, seed=1))
+    current = profile_frame(spec, make_rows(5000, seed=2, shift=0.5, flag_rate=0.6))
+    judged = data_drift(reference, current)
+    assert {c.column for c in judged.columns if c.drifted} == {"amount", "flag"}
+    result = data_drift(reference, current, exclude=["flag"])
+    assert result.skipped["flag"] == "excluded by monitor.drift_exclude"
+    assert [c.column for c in result.columns] == ["amount", "items", "color"]
+    assert result.share_drifted == pytest.approx(1 / 3)

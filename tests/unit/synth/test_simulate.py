@@ -13,8 +13,16 @@ import pandas as pd
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from tabops.synth.fraud import FraudDataset
-from tabops.synth.simulate import Finished, Pace, Schedule, SimulationStats, _release
+from tabops.synth.config import parse_fraud_config
+from tabops.synth.fraud import FraudDataset, generate_fraud
+from tabops.synth.simulate import (
+    Finished,
+    Pace,
+    Schedule,
+    SimulationStats,
+    _release,
+    with_warmup,
+)
 
 START = datetime(2026, 2, 1)
 
@@ -88,3 +96,23 @@ def test_after_the_last_transaction_the_clock_runs_at_the_day_seconds_pace() -> 
     assert schedule.clock(2) == np.datetime64(START + timedelta(minutes=10))
     assert schedule.clock(2, after=1.0) == np.datetime64(START + timedelta(hours=12, minutes=10))
     assert Schedule(dataset([0], [0]), Pace()).clock(1, after=5.0) == np.datetime64(START)
+
+
+def test_warmup_days_are_generated_but_not_sent_and_the_calendar_keeps_its_days() -> None:
+    config = parse_fraud_config({
+        "n_customers": 200, "days": 4, "start_date": "2026-04-01", "history_features": True,
+        "drift": [{"scenario": "null_column", "start_day": 2, "end_day": 3, "column": "amount"}],
+    })  # fmt: skip
+    cold = generate_fraud(config)
+    warm = with_warmup(config, 10, generate_fraud)
+    tx = warm.transactions
+    assert tx["tx_datetime"].min() >= pd.Timestamp("2026-04-01")
+    assert tx["tx_datetime"].max() < pd.Timestamp("2026-04-05")
+    assert set(warm.labels["transaction_id"]) == set(tx["transaction_id"])
+    emptied = tx.loc[tx["amount"].isna(), "tx_datetime"].dt.normalize().unique()
+    assert list(emptied) == [pd.Timestamp("2026-04-03")]  # day 2, counted from the start date
+    first_day = tx["tx_datetime"] < pd.Timestamp("2026-04-02")
+    cold_first = cold.transactions["tx_datetime"] < pd.Timestamp("2026-04-02")
+    # Warm: a customer's 7-day count on the first day includes the days before it.
+    warm_mean = tx.loc[first_day, "customer_nb_tx_7d"].mean()
+    assert warm_mean > 2 * cold.transactions.loc[cold_first, "customer_nb_tx_7d"].mean()
