@@ -157,7 +157,10 @@ monitor_metrics = Table(
     Column("value", Float),
     Column("details", Text),  # JSON
     Column("computed_at", DateTime(timezone=True), nullable=False),
+    # "predictions" (the log) or the name a `monitor run --data` stored a file or table under.
+    Column("source", String(128), nullable=False, server_default="predictions"),
     Index("ix_monitor_metrics_lookup", "project", "metric", "window_end"),
+    Index("ix_monitor_metrics_source", "project", "source", "window_end"),
 )
 
 #: Each model version's reference: its training data's profile, score calibration, threshold.
@@ -192,6 +195,7 @@ alert_events = Table(
     Column("notified_at", DateTime(timezone=True)),  # null until the webhook took it
     Column("attempts", Integer, nullable=False, server_default="0"),
     Column("last_error", Text),
+    Column("source", String(128), nullable=False, server_default="predictions"),  # as above
     Index(
         "ux_alert_events_transition",
         "project",
@@ -199,6 +203,7 @@ alert_events = Table(
         "alert",
         "window_end",
         "state",
+        "source",
         unique=True,
     ),
 )
