@@ -212,11 +212,12 @@ class _ChunkReader:
         score, labels, good_keys = self._score(features), label[good], keys[good]
         for key in np.unique(keys[inside]).tolist():
             measuring = window(bounds[key])
-            here = (keys == key) & refused
-            measuring.refused(int(here.sum()), {
+            here = keys == key
+            found = {
                 name: {check: int((mask & here).sum()) for check, mask in checks.items()}
                 for name, checks in failed.items()
-            })  # fmt: skip
+            }
+            measuring.refused(int((refused & here).sum()), found)
             chosen = good_keys == key
             if chosen.any():
                 measuring.add(features[chosen], score[chosen], labels[chosen])

@@ -91,8 +91,9 @@ class WindowMeasurement:
         counts = self._refused if self._refused is not None else {}
         for column, checks in values.items():
             for check, n in checks.items():
-                kept = counts.setdefault(column, {})
-                kept[check] = kept.get(check, 0) + n
+                if n:
+                    kept = counts.setdefault(column, {})
+                    kept[check] = kept.get(check, 0) + n
         self._refused = counts
 
     def _truth_of(self, labels: pd.Series) -> np.ndarray:

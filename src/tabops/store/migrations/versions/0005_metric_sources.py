@@ -19,17 +19,20 @@ depends_on = None
 _EVENT_KEY = ["project", "model_name", "alert", "window_end", "state"]
 
 
-def upgrade() -> None:
+def _source() -> sa.Column[str]:
     # The rows already stored came from the prediction log: the default says so.
-    source = sa.Column("source", sa.String(128), nullable=False, server_default="predictions")
+    return sa.Column("source", sa.String(128), nullable=False, server_default="predictions")
+
+
+def upgrade() -> None:
     with op.batch_alter_table("monitor_metrics") as batch:
-        batch.add_column(source.copy())
+        batch.add_column(_source())
     op.create_index(
         "ix_monitor_metrics_source", "monitor_metrics", ["project", "source", "window_end"]
     )
     op.drop_index("ux_alert_events_transition", "alert_events")
     with op.batch_alter_table("alert_events") as batch:
-        batch.add_column(source.copy())
+        batch.add_column(_source())
     op.create_index(
         "ux_alert_events_transition", "alert_events", [*_EVENT_KEY, "source"], unique=True
     )
