@@ -110,9 +110,10 @@ def run_data_monitor(
     """Measure ``source`` with ``version`` (default: the champion), store its windows under
     ``name`` (default: the table's or file's name), judge and deliver its alerts."""
     result = MonitorResult(source=check_source_name(name or source.name), data=DataCounts())
+    stream = source.open(spec, chunk_rows)  # a missing file or column: said before loading
+    _check_features(spec, stream)
     served = _load(spec, ctx, version)
     reference = reference_for(spec, ctx, served.version.version)
-    stream = source.open(spec, chunk_rows)
     reader = _ChunkReader(spec, stream, served, start, end)
     windows: dict[Bounds, WindowMeasurement] = {}
     now = datetime.now(UTC)
@@ -148,6 +149,16 @@ def _load(spec: ProjectSpec, ctx: Context, version: str | None) -> ServedModel:
     return load_version(spec, registry, registry.version(version), f"version {version}")
 
 
+def _check_features(spec: ProjectSpec, stream: RowStream) -> None:
+    present = set(stream.columns)
+    missing = [n for n in feature_names(spec) if n not in present]
+    if missing:
+        raise DataError(
+            f"{stream.description} lacks the model's feature column(s) {missing}; it "
+            f"has {sorted(present)[:20]}. Pass data with the spec's columns."
+        )
+
+
 class _ChunkReader:
     """Types, scores and windows one chunk of rows at a time."""
 
@@ -160,12 +171,6 @@ class _ChunkReader:
         end: datetime | None,
     ) -> None:
         present = set(stream.columns)
-        missing = [n for n in feature_names(spec) if n not in present]
-        if missing:
-            raise DataError(
-                f"{stream.description} lacks the model's feature column(s) {missing}; it "
-                f"has {sorted(present)[:20]}. Pass data with the spec's columns."
-            )
         self.spec, self.served = spec, served
         stamps = [n for n in spec.columns_with_role(ColumnRole.TIMESTAMP) if n in present]
         self.timestamp = stamps[0] if stamps else None
