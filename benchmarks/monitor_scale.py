@@ -269,6 +269,7 @@ def _report(args: argparse.Namespace, results: list[tuple[str, str, float, int]]
         f"Command: `python benchmarks/monitor_scale.py --rows {args.rows}"
         + (" --profile-only" if args.profile_only else "")
         + (f" --measure-rows {args.measure_rows}" if args.measure_rows else "")
+        + (f" --chunk-rows {args.chunk_rows}" if args.chunk_rows != 100_000 else "")
         + " --write` (or `make bench-monitor-scale`).",
     ]
     return "\n".join(lines) + "\n"

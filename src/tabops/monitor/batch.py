@@ -183,7 +183,6 @@ class _ChunkReader:
         self.end = end
         self.target = spec.target if spec.target in present else None
         self.size = timedelta(seconds=MONITOR_WINDOWS[spec.monitor.window])
-        self.rows = 0  # of the chunk being measured
 
     def measure(
         self,
@@ -193,7 +192,7 @@ class _ChunkReader:
         untimed: Bounds | None,
     ) -> None:
         table = pa.Table.from_batches([batch])
-        self.rows = rows = table.num_rows
+        rows = table.num_rows
         counts.read += rows
         nulls = self.spec.source.csv.null_values
         typed: dict[str, pa.Array] = {}
@@ -206,7 +205,8 @@ class _ChunkReader:
             for mask in failed[name].values():
                 refused |= mask
         label = self._labels(table, failed, nulls)
-        keys, bounds = self._windows(typed[self.timestamp] if self.timestamp else None, untimed)
+        stamps = typed[self.timestamp] if self.timestamp else None
+        keys, bounds = self._windows(stamps, rows, untimed)
         inside = keys >= 0
         counts.outside += int((keys == _OUTSIDE).sum())
         counts.unplaced += int((keys == _UNPLACED).sum())
@@ -249,13 +249,13 @@ class _ChunkReader:
         return labels
 
     def _windows(
-        self, stamps: pa.Array | None, untimed: Bounds | None
+        self, stamps: pa.Array | None, rows: int, untimed: Bounds | None
     ) -> tuple[np.ndarray, dict[int, Bounds]]:
         """Each row's window number (or _OUTSIDE --since/--until, or _UNPLACED: no valid
         timestamp) and the bounds of each number."""
         if stamps is None:
             assert untimed is not None
-            return np.zeros(self.rows, dtype=np.int64), {0: untimed}
+            return np.zeros(rows, dtype=np.int64), {0: untimed}
         valid = np.asarray(pc.is_valid(stamps).to_numpy(zero_copy_only=False), dtype=bool)
         micros = pc.fill_null(pc.cast(stamps, pa.int64()), 0).to_numpy(zero_copy_only=False)
         keys = np.where(valid, (micros - _micros(_EPOCH)) // _micros(self.size), _UNPLACED)
