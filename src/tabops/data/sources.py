@@ -301,7 +301,9 @@ def stream_file(location: str | Path, csv_options: CsvOptions | None, chunk_rows
         )
     path = local_file(text)
     try:
-        parquet = pq.ParquetFile(path)
+        # pre_buffer off: on, the reader keeps every row group it read (RSS grows with the
+        # file: 3.4 GB for 10M rows x 52 columns, against 0.4 GB off).
+        parquet = pq.ParquetFile(path, pre_buffer=False)
     except (pa.ArrowInvalid, OSError) as exc:
         raise DataError(f"{path} is not a readable Parquet file: {exc}.") from exc
 
