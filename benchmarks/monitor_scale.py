@@ -3,8 +3,9 @@
 Generates ``--rows`` rows (default 10,000,000) x 50 columns (30 numeric, some with missing
 values, 20 categorical with 3 to 500 levels) plus a binary target and a timestamp spread
 over 28 days, in chunks, to a Parquet file, and COPYs them into a throwaway PostgreSQL
-cluster's table. Then, each in its own child process whose peak RSS is read from the kernel
-(``os.wait4``):
+cluster's table. Then, each in its own child process reporting its peak RSS (``VmHWM``: the
+kernel's high-water mark of the process' own memory since exec; ``ru_maxrss`` would count
+the forking parent's memory too):
 
 - profile: the drift profile alone, streamed (rows typed by the data contract as ingest
   types them, profiled chunk by chunk), from the Parquet file and from the table;
@@ -144,22 +145,40 @@ def child_profile(args: argparse.Namespace) -> None:
     profile = builder.build()
     seconds = time.perf_counter() - started
     print(json.dumps({"rows": rows, "seconds": seconds, "profiled": profile.rows}))
+    Path(args.peak_file).write_text(str(peak_rss()))
+
+
+def peak_rss() -> int:
+    """This process' peak resident memory in bytes since it started (Linux)."""
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) * 1024
+    raise RuntimeError("no VmHWM in /proc/self/status")
+
+
+def child_cli(args: argparse.Namespace) -> None:
+    """In the child: a tabops command, in process, then its peak RSS."""
+    from tabops.cli import main as tabops
+
+    try:
+        tabops(args.command)
+    except SystemExit as exc:
+        if exc.code:
+            raise
+    Path(args.peak_file).write_text(str(peak_rss()))
 
 
 def run_child(command: list[str], **kwargs: Any) -> tuple[dict[str, Any], float, int]:
-    """Run ``command`` to completion, reaped with ``os.wait4`` for its own peak RSS: its
-    JSON output, wall seconds and peak RSS in bytes."""
-    started = time.perf_counter()
-    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, **kwargs)
-    out_path, err_path = process.stdout, process.stderr
-    assert out_path is not None and err_path is not None
-    stdout, stderr = out_path.read(), err_path.read()
-    _, status, usage = os.wait4(process.pid, 0)
-    process.returncode = os.waitstatus_to_exitcode(status)
-    seconds = time.perf_counter() - started
-    if process.returncode != 0:
-        raise RuntimeError(f"{' '.join(command[:6])} failed: {stderr.decode()[-3000:]}")
-    return json.loads(stdout), seconds, usage.ru_maxrss * 1024  # Linux: kilobytes
+    """Run a ``--child`` of this script to completion: its JSON output, wall seconds and
+    peak RSS in bytes."""
+    with tempfile.NamedTemporaryFile(prefix="tabops-peak-") as peak:
+        started = time.perf_counter()
+        command = [*command[:2], "--peak-file", peak.name, *command[2:]]
+        done = subprocess.run(command, capture_output=True, **kwargs)
+        seconds = time.perf_counter() - started
+        if done.returncode != 0:
+            raise RuntimeError(f"{' '.join(command[:6])} failed: {done.stderr.decode()[-3000:]}")
+        return json.loads(done.stdout), seconds, int(Path(peak.name).read_text())
 
 
 def train_champion(folder: Path, parquet: Path, env: dict[str, str]) -> None:
@@ -181,12 +200,17 @@ def main() -> None:
     parser.add_argument("--measure-rows", type=int, help="Rows of the full --data run.")
     parser.add_argument("--profile-only", action="store_true", help="Skip the full --data run.")
     parser.add_argument("--write", action="store_true", help="Record the result in BENCHMARKS.md.")
-    parser.add_argument("--child", choices=["profile"], help=argparse.SUPPRESS)
+    parser.add_argument("--child", choices=["profile", "cli"], help=argparse.SUPPRESS)
     parser.add_argument("--source", help=argparse.SUPPRESS)
     parser.add_argument("--table", help=argparse.SUPPRESS)
+    parser.add_argument("--peak-file", help=argparse.SUPPRESS)
+    parser.add_argument("command", nargs="*", help=argparse.SUPPRESS)  # --child cli: after --
     args = parser.parse_args()
-    if args.child:
+    if args.child == "profile":
         child_profile(args)
+        return
+    if args.child == "cli":
+        child_cli(args)
         return
 
     from tabops.devtools.postgres import postgres_cluster
@@ -222,8 +246,8 @@ def main() -> None:
             env = {k: v for k, v in os.environ.items() if not k.startswith(("TABOPS_", "MLFLOW_"))}
             env |= {"TABOPS_HOME": str(folder / ".tabops")}
             train_champion(folder, parquet, env)
-            tabops = str(Path(sys.executable).with_name("tabops"))
-            run = [tabops, "monitor", "run", "--chunk-rows", str(args.chunk_rows), "--json"]
+            run = [sys.executable, __file__, "--child", "cli", "--", "monitor", "run",
+                   "--chunk-rows", str(args.chunk_rows), "--json"]  # fmt: skip
             for label, where in (("Parquet", ["--data", str(parquet)]),
                                  ("PostgreSQL", ["--data", url, "--table", TABLE])):  # fmt: skip
                 output, seconds, peak = run_child([*run, *where], cwd=folder, env=env)
@@ -248,7 +272,7 @@ def _report(args: argparse.Namespace, results: list[tuple[str, str, float, int]]
         f"{args.rows:,} rows x 50 features (30 numeric, 20 categorical with 3 to 500 levels) "
         f"plus a binary target and a timestamp over {SPAN_DAYS} days, read in chunks of "
         f"{args.chunk_rows:,} rows from a Parquet file and from a PostgreSQL table (local "
-        "cluster, server-side cursor). Each run is its own process; peak RSS from the kernel.",
+        "cluster, server-side cursor). Each run is its own process; peak RSS is its VmHWM.",
         "",
         "| what | from | seconds | peak RSS | within 2 GB |",
         "|---|---|---|---|---|",
