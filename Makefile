@@ -69,6 +69,10 @@ bench-serve: install setup-loadgen  ## 1-row requests: tabops serve vs mlflow mo
 bench-serve-startup: install  ## Import time of the server module and start-to-ready, tabops vs mlflow
 	$(BIN)/python benchmarks/serve_startup.py
 
+.PHONY: bench-monitor-scale
+bench-monitor-scale: install setup-postgres  ## Peak memory of monitor run --data on 10M rows x 50 columns (Parquet, PostgreSQL)
+	$(BIN)/python benchmarks/monitor_scale.py --measure-rows 1000000 --write
+
 .PHONY: bench-synth
 bench-synth: install  ## Synthetic fraud generator: transactions per second on one core
 	OMP_NUM_THREADS=1 $(BIN)/python benchmarks/synth.py

@@ -7,13 +7,27 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from tabops.cli.app import Group, JsonOption, SetOption, SpecOption, app, make_context, read_spec
+from tabops.cli.app import (
+    Group,
+    JsonOption,
+    SetOption,
+    SpecOption,
+    VersionOption,
+    app,
+    make_context,
+    read_spec,
+)
 from tabops.console import key_values, out, print_json
 from tabops.errors import TabopsError
+
+if TYPE_CHECKING:
+    from tabops.context import Context
+    from tabops.monitor.run import MonitorResult
+    from tabops.spec import ProjectSpec
 
 monitor_app = typer.Typer(
     cls=Group,
@@ -40,6 +54,37 @@ def run_command(
             "last logged prediction."
         ),
     ] = None,
+    data: Annotated[
+        str | None,
+        typer.Option(
+            "--data",
+            help="Measure this file (CSV, compressed CSV or Parquet) or, with --table, this "
+            "database's table (an SQLAlchemy URL, as source.url in the spec) instead of the "
+            "prediction log: rows scored by the model, windows by the spec's timestamp column "
+            "when the data has one, else one window (the one the run falls in).",
+        ),
+    ] = None,
+    table: Annotated[
+        str | None,
+        typer.Option("--table", help="With --data URL: the table to read (as source.table)."),
+    ] = None,
+    name: Annotated[
+        str | None,
+        typer.Option(
+            "--name",
+            help="With --data: the name its results and alerts are stored under (a series "
+            "apart from the log's). Default: the table's name or the file's up to its first dot.",
+        ),
+    ] = None,
+    version: VersionOption = None,
+    chunk_rows: Annotated[
+        int,
+        typer.Option(
+            "--chunk-rows",
+            min=1,
+            help="With --data: rows read, scored and profiled at once (memory per chunk).",
+        ),
+    ] = 100_000,
     spec: SpecOption = None,
     overrides: SetOption = None,
     json_output: JsonOption = False,
@@ -49,7 +94,13 @@ def run_command(
     results, then judge the spec's alerts and deliver their firings and resolutions (log,
     webhook). Windows already measured are replaced: run it on a schedule.
 
+    With --data, measure a file or table the same way, scored by the champion (or
+    --version), read in chunks; its results and alerts are kept apart under --name. Values the
+    data contract refuses are counted (refused_rows, refused_values), not measured.
+
     Example: tabops monitor run --since 2026-11-01 --until 2026-12-01
+
+    Example: tabops monitor run --data scored/2026-11.parquet --name november
     """
     from tabops.monitor.run import run_monitor
 
@@ -57,17 +108,36 @@ def run_command(
     start, end = _moment(since, "--since"), _moment(until, "--until")
     if start is not None and end is not None and end <= start:
         raise TabopsError(f"--until {until} is not after --since {since}.")
+    if data is None:
+        for option, given in (("--table", table), ("--name", name), ("--version", version)):
+            if given is not None:
+                raise TabopsError(f"{option} goes with --data (a file or table to measure).")
     ctx = make_context(json_output)
-    result = run_monitor(project, ctx, start, end)
+    result: MonitorResult
+    if data is None:
+        result = run_monitor(project, ctx, start, end)
+    else:
+        result = _run_data(project, ctx, data, table, name, version, start, end, chunk_rows,
+                           json_output)  # fmt: skip
     if json_output:
         print_json(result.to_dict())
         return
     versions = sorted({w.model_version for w in result.windows})
     delivery = result.delivery
-    out.print(key_values("Monitoring", [
+    counted = result.data
+    out.print(key_values("Monitoring" if counted is None else f"Monitoring {result.source}", [
         ("windows measured", f"{len(result.windows):,} ({project.monitor.window}ly)"),
         ("model versions", ", ".join(versions) or "-"),
-        ("predictions", f"{sum(w.rows for w in result.windows):,}"),
+        ("predictions" if counted is None else "rows measured",
+         f"{sum(w.rows for w in result.windows):,}"),
+        *([] if counted is None else [
+            ("rows read", f"{counted.read:,}"),
+            ("refused by the contract", f"{counted.refused + counted.unplaced:,}"
+                                        + (f" ({counted.unplaced:,} without a timestamp)"
+                                           if counted.unplaced else "")),
+            ("outside --since/--until", f"{counted.outside:,}"),
+            ("malformed records", f"{counted.rejected:,}"),
+        ]),
         ("alert transitions", f"{len(result.transitions):,} (all windows)"),
         ("delivered now", "-" if delivery is None else f"{delivery.delivered:,} "
                           f"({delivery.failed:,} failed, retried next run)"),
@@ -120,6 +190,39 @@ def report_command(
         f"{drifted} of {len(report.features)} features drifted; alerts firing: "
         f"{', '.join(report.firing) or 'none'}"
     )
+
+
+def _run_data(
+    project: ProjectSpec,
+    ctx: Context,
+    data: str,
+    table: str | None,
+    name: str | None,
+    version: str | None,
+    start: datetime | None,
+    end: datetime | None,
+    chunk_rows: int,
+    json_output: bool,
+) -> MonitorResult:
+    from tabops.console import RichProgress
+    from tabops.monitor.batch import DataSource, run_data_monitor
+    from tabops.progress import SILENT
+    from tabops.store.db import redact
+
+    is_url = "://" in data and not data.startswith(("file://", "http://", "https://"))
+    if is_url and table is None:
+        raise TabopsError(
+            f"--data {redact(data)} is a database URL: name the table to read with --table."
+        )
+    if table is not None and not is_url:
+        raise TabopsError(
+            f"--table goes with a database URL in --data (e.g. postgresql://host/db), not "
+            f"with the file {data}."
+        )
+    return run_data_monitor(
+        project, ctx, DataSource(data, table), name=name, version=version, start=start,
+        end=end, chunk_rows=chunk_rows, progress=SILENT if json_output else RichProgress(),
+    )  # fmt: skip
 
 
 def _moment(text: str | None, option: str) -> datetime | None:

@@ -265,6 +265,16 @@ def _as_numpy_mask(array: pa.Array) -> np.ndarray:
     return np.asarray(pc.fill_null(array, False).to_numpy(zero_copy_only=False), dtype=bool)
 
 
+def check_values(
+    source: pa.Array, col: ColumnSpec, null_values: list[str]
+) -> tuple[pa.Array, dict[str, np.ndarray]]:
+    """One column typed as ingest types it (null where a value is invalid), with the mask of
+    the rows failing each of its checks (type, missing, min, max, category): the values
+    ingest would quarantine, for readers that count them instead (``monitor run --data``)."""
+    checked = _check_column(source, col, null_values)
+    return checked.values, checked.checks
+
+
 def _check_column(source: pa.Array, col: ColumnSpec, null_values: list[str]) -> _Column:
     values, null, bad_type = _typed(source, col, null_values)
     checks: dict[str, np.ndarray] = {"type": bad_type}

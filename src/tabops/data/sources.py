@@ -11,7 +11,7 @@ import io
 import re
 import urllib.parse
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -105,12 +105,23 @@ def read_bytes(location: str | Path) -> tuple[bytes, str]:
         if len(data) > _MAX_DOWNLOAD_BYTES:
             raise DataError(f"{text} is larger than 2 GiB; download it and pass the file.")
         return data, text
+    path = local_file(text)
+    try:
+        return path.read_bytes(), str(path)
+    except OSError as exc:
+        raise DataError(f"Cannot read {path}: {exc.strerror}.") from exc
+
+
+def local_file(location: str) -> Path:
+    """The existing local file ``location`` names (a path or a file:// URL)."""
+    scheme = urllib.parse.urlparse(location).scheme
     if len(scheme) > 1 and scheme != "file":  # one letter is a Windows drive
         raise DataError(
-            f"Cannot read {text}: '{scheme}://' sources are not supported. Use a local path, an "
-            "http(s) URL, or an SQL source (source.url with source.table or source.query)."
+            f"Cannot read {location}: '{scheme}://' sources are not supported. Use a local "
+            "path, an http(s) URL, or an SQL source (source.url with source.table or "
+            "source.query)."
         )
-    path = Path(text.removeprefix("file://")).expanduser()
+    path = Path(location.removeprefix("file://")).expanduser()
     if not path.exists():
         raise DataError(
             f"Data file {path} does not exist (looked in {path.resolve().parent}). Check the "
@@ -118,10 +129,7 @@ def read_bytes(location: str | Path) -> tuple[bytes, str]:
         )
     if path.is_dir():
         raise DataError(f"{path} is a folder; name a CSV or Parquet file instead.")
-    try:
-        return path.read_bytes(), str(path)
-    except OSError as exc:
-        raise DataError(f"Cannot read {path}: {exc.strerror}.") from exc
+    return path
 
 
 def sha256(data: bytes) -> str:
@@ -198,15 +206,7 @@ def _decompressed(data: bytes, description: str) -> bytes:
 
 def read_sql(url: str, table: str | None = None, query: str | None = None) -> SourceStream:
     """Read an SQL table or query through SQLAlchemy; the hash covers the rows read."""
-    try:
-        engine = sa.create_engine(sqlalchemy_url(url))
-    except (ArgumentError, SQLAlchemyError) as exc:
-        raise DataError(f"source.url '{redact(url)}' is not usable: {exc}.") from exc
-    except ImportError as exc:  # a dialect whose driver is not installed
-        raise DataError(
-            f"source.url '{redact(url)}': its database driver is not installed ({exc}). "
-            "Install the driver, or use sqlite:///path/to/file.db or postgresql://..."
-        ) from exc
+    engine = _engine(url)
     if table is not None:
         validate_identifier(table)
         statement: sa.Executable = sa.select(sa.text("*")).select_from(sa.table(table))
@@ -220,17 +220,33 @@ def read_sql(url: str, table: str | None = None, query: str | None = None) -> So
             columns = list(result.keys())
             rows = result.fetchall()
     except SQLAlchemyError as exc:
-        reason = str(getattr(exc, "orig", exc)).strip().splitlines()[0]
-        raise DataError(
-            f"Cannot read {description}: {reason}. Check source.url and source.table/query, "
-            "and that the database is running."
-        ) from exc
+        raise _sql_error(exc, description) from exc
     finally:
         engine.dispose()
     arrow = pa.table({name: _sql_column([r[i] for r in rows]) for i, name in enumerate(columns)})
     sink = io.BytesIO()
     pq.write_table(arrow, sink)
     return SourceStream(description, sha256(sink.getvalue()), table=arrow)
+
+
+def _engine(url: str) -> sa.Engine:
+    try:
+        return sa.create_engine(sqlalchemy_url(url))
+    except (ArgumentError, SQLAlchemyError) as exc:
+        raise DataError(f"source.url '{redact(url)}' is not usable: {exc}.") from exc
+    except ImportError as exc:  # a dialect whose driver is not installed
+        raise DataError(
+            f"source.url '{redact(url)}': its database driver is not installed ({exc}). "
+            "Install the driver, or use sqlite:///path/to/file.db or postgresql://..."
+        ) from exc
+
+
+def _sql_error(exc: SQLAlchemyError, description: str) -> DataError:
+    reason = str(getattr(exc, "orig", exc)).strip().splitlines()[0]
+    return DataError(
+        f"Cannot read {description}: {reason}. Check source.url and source.table/query, "
+        "and that the database is running."
+    )
 
 
 def _sql_column(values: list[object]) -> pa.Array:
@@ -242,6 +258,100 @@ def _sql_column(values: list[object]) -> pa.Array:
         return pa.array(values)
     except (pa.ArrowInvalid, pa.ArrowTypeError, OverflowError):
         return pa.array([None if v is None else str(v) for v in values], type=pa.string())
+
+
+class RowStream:
+    """Rows of a file or table in batches of at most ``chunk_rows``: Parquet files and SQL
+    tables are read a batch at a time (memory bounded whatever their size), CSV files as
+    ingest reads them (the file's bytes in memory, its rows parsed a batch at a time).
+
+    ``rejects`` (structurally broken CSV records) is complete once :meth:`batches` is
+    exhausted."""
+
+    def __init__(
+        self,
+        description: str,
+        columns: list[str],
+        expected_rows: int | None,
+        batches: Callable[[], Iterator[pa.RecordBatch]],
+        rejects: Callable[[], list[StructuralReject]] = list,
+    ) -> None:
+        self.description, self.columns, self.expected_rows = description, columns, expected_rows
+        self._batches, self._rejects = batches, rejects
+
+    def batches(self) -> Iterator[pa.RecordBatch]:
+        return self._batches()
+
+    @property
+    def rejects(self) -> list[StructuralReject]:
+        return self._rejects()
+
+
+def stream_file(location: str | Path, csv_options: CsvOptions | None, chunk_rows: int) -> RowStream:
+    """A local CSV or Parquet file (by suffix; CSV may be compressed) as a :class:`RowStream`."""
+    text = str(location)
+    if not text.lower().endswith((".parquet", ".pq")):
+        stream = open_file(location, csv_options)
+        return RowStream(
+            stream.description,
+            stream.schema.names,
+            stream.expected_rows,
+            lambda: _rechunked(stream.batches(), chunk_rows),
+            lambda: stream.rejects,
+        )
+    path = local_file(text)
+    try:
+        # pre_buffer off: on, the reader keeps the row groups it read (RSS grows with the
+        # file: 1.2 GB after 3M rows x 52 columns, against 0.4 GB off).
+        parquet = pq.ParquetFile(path, pre_buffer=False)
+    except (pa.ArrowInvalid, OSError) as exc:
+        raise DataError(f"{path} is not a readable Parquet file: {exc}.") from exc
+
+    def batches() -> Iterator[pa.RecordBatch]:
+        try:
+            yield from parquet.iter_batches(batch_size=chunk_rows)
+        except (pa.ArrowInvalid, OSError) as exc:
+            raise DataError(f"{path} is not a readable Parquet file: {exc}.") from exc
+
+    return RowStream(str(path), parquet.schema_arrow.names, parquet.metadata.num_rows, batches)
+
+
+def _rechunked(batches: Iterator[pa.RecordBatch], rows: int) -> Iterator[pa.RecordBatch]:
+    for batch in batches:
+        for start in range(0, batch.num_rows, rows):
+            yield batch.slice(start, rows)
+
+
+def stream_sql_table(url: str, table: str, chunk_rows: int) -> RowStream:
+    """An SQL table as a :class:`RowStream`, fetched ``chunk_rows`` at a time through a
+    server-side cursor (PostgreSQL), each column typed as :func:`read_sql` types it."""
+    validate_identifier(table)
+    description = f"{redact(url)} table {table}"
+    source = sa.table(table)
+    engine = _engine(url)
+    try:
+        with engine.connect() as conn:
+            names = list(conn.execute(sa.select(sa.text("*")).select_from(source).limit(0)).keys())
+            total = conn.execute(sa.select(sa.func.count()).select_from(source)).scalar_one()
+    except SQLAlchemyError as exc:
+        engine.dispose()
+        raise _sql_error(exc, description) from exc
+
+    def batches() -> Iterator[pa.RecordBatch]:
+        try:
+            with engine.connect() as conn:
+                streaming = conn.execution_options(yield_per=chunk_rows)
+                result = streaming.execute(sa.select(sa.text("*")).select_from(source))
+                for rows in result.partitions(chunk_rows):
+                    yield pa.RecordBatch.from_arrays(
+                        [_sql_column([r[i] for r in rows]) for i in range(len(names))], names
+                    )
+        except SQLAlchemyError as exc:
+            raise _sql_error(exc, description) from exc
+        finally:
+            engine.dispose()
+
+    return RowStream(description, names, int(total), batches)
 
 
 def open_source(source: SourceSpec, root: Path) -> SourceStream:

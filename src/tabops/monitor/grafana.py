@@ -41,6 +41,7 @@ from grafana_foundation_sdk.models.prometheus import PromQueryFormat
 
 from tabops.errors import TabopsError
 from tabops.spec import ProjectSpec, Task
+from tabops.store.monitoring import LOG_SOURCE
 
 STORE_UID = "tabops-store"
 PROMETHEUS_UID = "tabops-prometheus"
@@ -149,7 +150,9 @@ def decisions_dashboard(spec: ProjectSpec, transactions: str) -> model.Dashboard
 def model_health_dashboard(spec: ProjectSpec) -> model.Dashboard:
     """Drift per feature, realized vs estimated performance, label coverage, refused requests
     and alert states from what ``tabops monitor`` and the servers store."""
-    project = f"project = '{spec.name}'"  # the name's pattern allows no quote
+    # The name's pattern allows no quote. The prediction log's series only: files and tables
+    # measured with `monitor run --data` are kept apart (their own source).
+    project = f"project = '{spec.name}' AND source = '{LOG_SOURCE}'"
     when = "$__timeFilter(window_end)"
 
     def series(metrics: tuple[str, ...], name: str) -> SqlQuery:
@@ -183,7 +186,7 @@ def model_health_dashboard(spec: ProjectSpec) -> model.Dashboard:
                               unit="percentunit"))
         .with_panel(over_time("Refused records by field (per hour)", SqlQuery(
             "SELECT $__timeGroupAlias(minute, '1h'), field || ' ' || reason AS metric, "
-            f"sum(records) AS value FROM rejected_fields WHERE {project} AND "
+            f"sum(records) AS value FROM rejected_fields WHERE project = '{spec.name}' AND "
             "$__timeFilter(minute) GROUP BY 1, 2 ORDER BY 1", fmt="time_series")))
         .with_panel(_legend(statetimeline.Panel()).title("Alert states").datasource(_STORE)
                     .span(12).height(8)

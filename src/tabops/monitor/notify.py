@@ -17,6 +17,7 @@ from typing import Any
 from tabops.monitor.alerts import Transition
 from tabops.store.alerts import mark_delivered, mark_failed, record_transitions, undelivered
 from tabops.store.db import Store
+from tabops.store.monitoring import LOG_SOURCE
 
 log = logging.getLogger(__name__)
 
@@ -39,11 +40,14 @@ def notify(
     model_name: str,
     found: Sequence[Transition],
     webhook: str | None,
+    source: str = LOG_SOURCE,
 ) -> Delivery:
-    """Record ``found`` (already recorded ones are skipped) and deliver every undelivered one."""
-    recorded = record_transitions(store, project, model_name, [_row(t) for t in found])
+    """Record ``found``, judged on ``source``'s series (already recorded ones are skipped),
+    and deliver every undelivered one of that source."""
+    rows = [_row(t) for t in found]
+    recorded = record_transitions(store, project, model_name, rows, source)
     delivered = failed = 0
-    for event in undelivered(store, project, model_name):
+    for event in undelivered(store, project, model_name, source):
         message = _message(project, model_name, event)
         level = logging.WARNING if event["state"] == "firing" else logging.INFO
         log.log(level, message["text"])
@@ -72,15 +76,17 @@ def _message(project: str, model_name: str, event: dict[str, Any]) -> dict[str, 
     about = event["metric"] + (f"[{event['column_name']}]" if event["column_name"] else "")
     window_end = event["window_end"].isoformat()
     verb = "FIRING" if event["state"] == "firing" else "resolved"
+    where = project if event["source"] == LOG_SOURCE else f"{project}, data {event['source']}"
     text = (
-        f"[{project}] alert '{event['alert']}' {verb} ({event['severity']}): {about} = "
+        f"[{where}] alert '{event['alert']}' {verb} ({event['severity']}): {about} = "
         f"{event['value']:.4g}, threshold {event['threshold']:g}, window ending {window_end}"
     )
     return {
         "project": project, "model": model_name, "alert": event["alert"],
         "state": event["state"], "severity": event["severity"], "metric": event["metric"],
         "column": event["column_name"], "value": event["value"],
-        "threshold": event["threshold"], "window_end": window_end, "text": text,
+        "threshold": event["threshold"], "window_end": window_end, "source": event["source"],
+        "text": text,
     }  # fmt: skip
 
 

@@ -171,8 +171,12 @@ def _with_interval(
         return Estimate(metric, float("nan"))
     value = compute(truth, score)
     rng = np.random.default_rng(seed)
-    draws = rng.integers(0, rows, size=(BOOTSTRAP_SAMPLES, rows))
-    samples = np.array([compute(truth[d], score[d]) for d in draws])
+    # One resample at a time (the same draws as one (samples, rows) matrix): memory stays at a
+    # few copies of the window, however many rows a file's window has.
+    samples = np.empty(BOOTSTRAP_SAMPLES)
+    for i in range(BOOTSTRAP_SAMPLES):
+        draw = rng.integers(0, rows, size=rows)
+        samples[i] = compute(truth[draw], score[draw])
     samples = samples[np.isfinite(samples)]
     if len(samples) < BOOTSTRAP_SAMPLES // 2:  # too few labels of one class to say
         return Estimate(metric, value, rows=rows)

@@ -26,6 +26,7 @@ from tabops.monitor.window import measure_window
 from tabops.spec import MONITOR_WINDOWS, AlertSpec, ProjectSpec
 from tabops.store.db import Store
 from tabops.store.monitoring import (
+    LOG_SOURCE,
     PredictionWindow,
     logged_span,
     prediction_window,
@@ -45,6 +46,19 @@ class WindowSummary:
 
 
 @dataclass
+class DataCounts:
+    """Where the rows of a file or table went (``monitor run --data``): read = measured +
+    refused + unplaced + outside; rejected records never became rows."""
+
+    read: int = 0
+    measured: int = 0
+    refused: int = 0  # a value the data contract refused: counted in its window, not measured
+    unplaced: int = 0  # refused, and no valid timestamp to count it in a window
+    outside: int = 0  # timestamped outside --since/--until
+    rejected: int = 0  # CSV records that could not be split into the header's columns
+
+
+@dataclass
 class MonitorResult:
     """What a run measured, which versions it could not (and why), and the alerts it judged."""
 
@@ -52,9 +66,13 @@ class MonitorResult:
     skipped: dict[str, str] = field(default_factory=dict)  # model version -> reason
     transitions: list[Transition] = field(default_factory=list)
     delivery: Delivery | None = None
+    source: str = LOG_SOURCE
+    data: DataCounts | None = None  # a file or table's rows (None: the prediction log)
 
     def to_dict(self) -> dict[str, Any]:
         return {
+            "source": self.source,
+            **({} if self.data is None else {"data": self.data.__dict__}),
             "windows": [{**w.__dict__, "start": w.start.isoformat(), "end": w.end.isoformat()}
                         for w in self.windows],
             "skipped_versions": self.skipped,
@@ -92,9 +110,21 @@ def run_monitor(
         references: dict[str, Reference | str] = {}
         for bounds in window_bounds(spec, first, last):
             _measure(spec, ctx, bounds, references, result)
-    result.transitions = [t for alert in spec.monitor.alerts for t in _judge(spec, store, alert)]
-    result.delivery = notify(store, spec.name, spec.name, result.transitions, spec.monitor.webhook)
+    judge_and_notify(spec, store, result)
     return result
+
+
+def judge_and_notify(spec: ProjectSpec, store: Store, result: MonitorResult) -> None:
+    """Judge the spec's alerts over every stored window of ``result``'s source (each
+    source's series apart: a batch file cannot fire or resolve the log's alerts), then record
+    and deliver their transitions."""
+    source = result.source
+    result.transitions = [
+        t for alert in spec.monitor.alerts for t in _judge(spec, store, alert, source)
+    ]
+    result.delivery = notify(
+        store, spec.name, spec.name, result.transitions, spec.monitor.webhook, source
+    )
 
 
 def _measure(
@@ -122,15 +152,27 @@ def _measure(
         rows = measure_window(spec, reference, part) + rejection_rows(
             refused, version, len(positions)
         )
-        stored = [{**r, "details": _json(r["details"])} for r in rows]
-        replace_window_metrics(store, spec.name, spec.name, version, bounds, stored)
+        store_window(store, spec, version, bounds, rows, LOG_SOURCE)
         result.windows.append(WindowSummary(*bounds, version, len(positions), len(rows)))
 
 
-def _judge(spec: ProjectSpec, store: Store, alert: AlertSpec) -> list[Transition]:
-    """The alert's transitions over every stored window; where several versions served in a
-    window, the one that served the most rows speaks for it."""
-    stored = window_metrics(store, spec.name, spec.name)
+def store_window(
+    store: Store,
+    spec: ProjectSpec,
+    version: str,
+    bounds: tuple[datetime, datetime],
+    rows: list[dict[str, Any]],
+    source: str,
+) -> None:
+    """Store one window's measurements, replacing an earlier computation's."""
+    stored = [{**r, "details": _json(r["details"])} for r in rows]
+    replace_window_metrics(store, spec.name, spec.name, version, bounds, stored, source)
+
+
+def _judge(spec: ProjectSpec, store: Store, alert: AlertSpec, source: str) -> list[Transition]:
+    """The alert's transitions over every stored window of ``source``; where several
+    versions served in a window, the one that served the most rows speaks for it."""
+    stored = window_metrics(store, spec.name, spec.name, source=source)
     served = stored[stored["metric"] == "rows"].sort_values("value", kind="stable")
     main = served.drop_duplicates("window_end", keep="last")
     window_rows = dict(zip(main["window_end"], main["value"], strict=True))

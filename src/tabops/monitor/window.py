@@ -22,10 +22,10 @@ from tabops.monitor.performance import (
     realized_regression,
 )
 from tabops.monitor.prediction import prediction_drift
-from tabops.monitor.profile import profile_frame
+from tabops.monitor.profile import DatasetProfile, ProfileBuilder
 from tabops.monitor.reference import Reference
 from tabops.monitor.sketches import CategorySketch
-from tabops.spec import METRICS, ProjectSpec, Task
+from tabops.spec import METRICS, ColumnType, ProjectSpec, Task
 from tabops.store.monitoring import PredictionWindow
 
 Row = dict[str, Any]
@@ -33,16 +33,109 @@ Row = dict[str, Any]
 
 def measure_window(spec: ProjectSpec, reference: Reference, window: PredictionWindow) -> list[Row]:
     """Every measurement of one window of one model version's predictions."""
+    measuring = WindowMeasurement(spec, reference)
     served = window.served
-    rows: list[Row] = [_row("rows", len(served))]
-    if served.empty:
+    if not served.empty:
+        score = pd.to_numeric(served["score"], errors="coerce").to_numpy(dtype=float)
+        measuring.add(window.features, score, served["label"])
+    return measuring.finish()
+
+
+class WindowMeasurement:
+    """One window measured from chunks of its rows in turn (the prediction log's window in
+    one chunk, a file or table in many): holds the sketches of the features and scores, the
+    quality counts, and the scores and labels that performance needs (one number each per
+    row), so memory is bounded by the window's row count, not its width."""
+
+    def __init__(self, spec: ProjectSpec, reference: Reference) -> None:
+        self._spec, self._reference = spec, reference
+        self._profile = ProfileBuilder(spec)
+        self._names = feature_names(spec)
+        self._missing = dict.fromkeys(self._names, 0)
+        self._unseen: dict[str, list[int]] = {  # feature -> [unseen, present]
+            name: [0, 0] for name, known in reference.profile.features.items()
+            if _closed_categories(reference, name, known)
+        }  # fmt: skip
+        self._scores: list[np.ndarray] = []
+        self._labelled: list[np.ndarray] = []
+        self._truth: list[np.ndarray] = []  # binary: 1.0 positive; regression: the value
+        self._refused: dict[str, dict[str, int]] | None = None
+        self._refused_rows = 0
+        self.rows = 0
+
+    def add(self, features: pd.DataFrame, score: np.ndarray, labels: pd.Series) -> None:
+        """Rows of the window: their feature values (any columns beyond the spec's ignored),
+        the model's scores and their labels (missing where none came)."""
+        features = features.reindex(columns=self._names)
+        self.rows += len(features)
+        self._profile.add(features, score)
+        for name in self._names:
+            values = features[name]
+            self._missing[name] += int(values.isna().sum())
+            if name in self._unseen:
+                present = values.dropna().astype(str)
+                known = self._reference.profile.features[name]
+                assert isinstance(known, CategorySketch)
+                self._unseen[name][0] += int((~present.isin(set(known.counts))).sum())
+                self._unseen[name][1] += len(present)
+        self._scores.append(np.asarray(score, dtype=float))
+        labelled = labels.notna().to_numpy()
+        self._labelled.append(labelled)
+        self._truth.append(self._truth_of(labels[labelled]))
+
+    def refused(self, rows: int, values: dict[str, dict[str, int]]) -> None:
+        """Rows the data contract refused (a value of the wrong type, out of range, missing
+        where it may not be), with the refused values per column and check: counted, never
+        measured, as ingest quarantines them."""
+        self._refused_rows += rows
+        counts = self._refused if self._refused is not None else {}
+        for column, checks in values.items():
+            for check, n in checks.items():
+                if n:
+                    kept = counts.setdefault(column, {})
+                    kept[check] = kept.get(check, 0) + n
+        self._refused = counts
+
+    def _truth_of(self, labels: pd.Series) -> np.ndarray:
+        if self._spec.task == Task.REGRESSION:
+            return pd.to_numeric(labels, errors="coerce").to_numpy(dtype=float)
+        positive = self._reference.positive
+        if positive is None:
+            return np.zeros(0)  # multiclass: coverage only
+        return (labels.astype(str) == positive).to_numpy(dtype=float)
+
+    def finish(self) -> list[Row]:
+        """The window's measurements."""
+        rows: list[Row] = [_row("rows", self.rows)]
+        if self._refused is not None:
+            total = self.rows + self._refused_rows
+            rows.append(_row("refused_rows", self._refused_rows,
+                             rate=self._refused_rows / total if total else 0.0))  # fmt: skip
+            for column, checks in sorted(self._refused.items()):
+                rows.append(_row("refused_values", sum(checks.values()), column, **checks))
+        if self.rows == 0:
+            return rows
+        score = np.concatenate(self._scores)
+        rows += _drift(self._spec, self._reference, self._profile.build())
+        for name in self._names:
+            rows.append(_row("missing_rate", self._missing[name] / self.rows, name))
+            if name in self._unseen:
+                unseen, present = self._unseen[name]
+                rows.append(_row("unseen_rate", unseen / present if present else 0.0, name))
+        labelled = np.concatenate(self._labelled)
+        truth = np.concatenate(self._truth)
+        rows += _performance(self._spec, self._reference, score, labelled, truth)
         return rows
-    features = window.features.reindex(columns=feature_names(spec))
-    score = pd.to_numeric(served["score"], errors="coerce").to_numpy(dtype=float)
-    rows += _drift(spec, reference, features, score)
-    rows += _quality(reference, features)
-    rows += _performance(spec, reference, served, score)
-    return rows
+
+
+def _closed_categories(reference: Reference, name: str, known: object) -> bool:
+    """Whether every category of a categorical feature is known (none was cut off by the
+    sketch's cap): then a value outside them is unseen. (Booleans have two values only.)"""
+    return (
+        isinstance(known, CategorySketch)
+        and known.other == 0
+        and reference.profile.types.get(name) == ColumnType.CATEGORICAL
+    )
 
 
 def _row(metric: str, value: float, column: str | None = None, **details: Any) -> Row:
@@ -50,10 +143,7 @@ def _row(metric: str, value: float, column: str | None = None, **details: Any) -
             "details": details or None}  # fmt: skip
 
 
-def _drift(
-    spec: ProjectSpec, reference: Reference, features: pd.DataFrame, score: np.ndarray
-) -> list[Row]:
-    current = profile_frame(spec, features, score)
+def _drift(spec: ProjectSpec, reference: Reference, current: DatasetProfile) -> list[Row]:
     drift = data_drift(reference.profile, current, drift_share=spec.monitor.drift_share,
                        exclude=spec.monitor.drift_exclude)  # fmt: skip
     rows = [_row("drift_share", drift.share_drifted, drifted=drift.drifted,
@@ -76,26 +166,17 @@ def _drift(
     return rows
 
 
-def _quality(reference: Reference, features: pd.DataFrame) -> list[Row]:
-    rows = []
-    for name in features.columns:
-        values = features[name]
-        rows.append(_row("missing_rate", float(values.isna().mean()), name))
-        known = reference.profile.features.get(name)
-        if isinstance(known, CategorySketch) and known.other == 0:  # every category is known
-            present = values.dropna().astype(str)
-            unseen = float((~present.isin(set(known.counts))).mean()) if len(present) else 0.0
-            rows.append(_row("unseen_rate", unseen, name))
-    return rows
-
-
 def _performance(
-    spec: ProjectSpec, reference: Reference, served: pd.DataFrame, score: np.ndarray
+    spec: ProjectSpec,
+    reference: Reference,
+    score: np.ndarray,
+    labelled: np.ndarray,
+    truth: np.ndarray,
 ) -> list[Row]:
-    labelled = served["label"].notna().to_numpy()
+    """Realized performance over the labelled rows (``truth`` holds theirs), estimated over
+    every row."""
     rows = [_row("label_coverage", float(labelled.mean()), labelled=int(labelled.sum()))]
     if spec.task == Task.REGRESSION:
-        truth = pd.to_numeric(served["label"][labelled], errors="coerce").to_numpy(dtype=float)
         known = np.isfinite(truth) & np.isfinite(score[labelled])
         for metric in METRICS[Task.REGRESSION]:
             if known.any():
@@ -108,7 +189,6 @@ def _performance(
         reference.threshold,
         [m for m in BINARY_METRICS if m in spec.monitor_metrics],
     )
-    truth = (served["label"][labelled].astype(str) == reference.positive).to_numpy()
     if labelled.any():
         for metric in metrics:
             rows.append(

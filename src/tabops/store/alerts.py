@@ -11,22 +11,27 @@ from sqlalchemy.dialects import postgresql, sqlite
 
 from tabops.store import schema
 from tabops.store.db import Store
+from tabops.store.monitoring import LOG_SOURCE
 
 _table = schema.alert_events
-_KEY = ["project", "model_name", "alert", "window_end", "state"]
+_KEY = ["project", "model_name", "alert", "window_end", "state", "source"]
 
 
 def record_transitions(
-    store: Store, project: str, model_name: str, rows: Sequence[dict[str, Any]]
+    store: Store,
+    project: str,
+    model_name: str,
+    rows: Sequence[dict[str, Any]],
+    source: str = LOG_SOURCE,
 ) -> int:
-    """Insert transitions not recorded yet (keyed by alert, window and state); returns how
-    many were new. Each row holds alert, window_end, state, severity, metric, column_name,
-    value and threshold."""
+    """Insert transitions not recorded yet (keyed by alert, window, state and the source of
+    the series judged); returns how many were new. Each row holds alert, window_end, state,
+    severity, metric, column_name, value and threshold."""
     if not rows:
         return 0
     now = datetime.now(UTC)
-    values = [{**row, "project": project, "model_name": model_name, "created_at": now,
-               "attempts": 0} for row in rows]  # fmt: skip
+    values = [{**row, "project": project, "model_name": model_name, "source": source,
+               "created_at": now, "attempts": 0} for row in rows]  # fmt: skip
     insert = (postgresql if store.is_postgres else sqlite).insert(_table)
     with store.connect() as conn:
         # RETURNING counts the new rows: rowcount is not reliable for executemany on psycopg.
@@ -34,13 +39,16 @@ def record_transitions(
         return len(conn.execute(new, values).all())
 
 
-def undelivered(store: Store, project: str, model_name: str) -> list[dict[str, Any]]:
-    """Transitions no notifier has taken yet, oldest window first."""
+def undelivered(
+    store: Store, project: str, model_name: str, source: str = LOG_SOURCE
+) -> list[dict[str, Any]]:
+    """A source's transitions no notifier has taken yet, oldest window first."""
     query = (
         sa.select(_table)
         .where(
             _table.c.project == project,
             _table.c.model_name == model_name,
+            _table.c.source == source,
             _table.c.notified_at.is_(None),
         )
         .order_by(_table.c.window_end, _table.c.id)
@@ -67,18 +75,24 @@ def mark_failed(store: Store, event_id: int, error: str) -> None:
         )
 
 
-def events(store: Store, project: str, model_name: str | None = None) -> list[dict[str, Any]]:
-    """Every recorded transition of ``project`` (optionally one model), oldest first."""
+def events(
+    store: Store, project: str, model_name: str | None = None, source: str | None = None
+) -> list[dict[str, Any]]:
+    """Every recorded transition of ``project`` (optionally one model's, one source's),
+    oldest first."""
     query = sa.select(_table).where(_table.c.project == project)
     if model_name is not None:
         query = query.where(_table.c.model_name == model_name)
+    if source is not None:
+        query = query.where(_table.c.source == source)
     with store.connect() as conn:
         return [dict(r._mapping) for r in conn.execute(query.order_by(_table.c.window_end))]
 
 
 def firing(store: Store, project: str, model_name: str) -> dict[str, dict[str, Any]]:
-    """Each alert's latest transition, where that is a firing: the alerts firing now."""
+    """Each alert's latest transition on the prediction log, where that is a firing: the
+    alerts firing now."""
     latest: dict[str, dict[str, Any]] = {}
-    for event in events(store, project, model_name):
+    for event in events(store, project, model_name, LOG_SOURCE):
         latest[event["alert"]] = event
     return {name: e for name, e in latest.items() if e["state"] == "firing"}

@@ -17,6 +17,9 @@ from tabops.store.db import Store
 
 _p, _l, _m = schema.predictions, schema.labels, schema.monitor_metrics
 
+#: The source of the prediction log's windows; ``monitor run --data`` stores under others.
+LOG_SOURCE = "predictions"
+
 
 @dataclass(frozen=True)
 class PredictionWindow:
@@ -110,19 +113,20 @@ def replace_window_metrics(
     model_version: str,
     window: tuple[datetime, datetime],
     rows: Sequence[dict[str, Any]],
+    source: str = LOG_SOURCE,
 ) -> None:
     """Store a window's results (each row: metric, column_name, value, details), replacing
-    whatever an earlier computation of the same window and model version stored."""
+    whatever an earlier computation of the same window, model version and source stored."""
     start, end = window
     scope = sa.and_(
-        _m.c.project == project, _m.c.model_name == model_name,
+        _m.c.project == project, _m.c.model_name == model_name, _m.c.source == source,
         _m.c.model_version == model_version, _m.c.window_start == start, _m.c.window_end == end,
     )  # fmt: skip
     now = datetime.now(start.tzinfo)
     values = [
         {"project": project, "model_name": model_name, "model_version": model_version,
          "window_start": start, "window_end": end, "computed_at": now, "column_name": None,
-         "details": None, **row}
+         "details": None, "source": source, **row}
         for row in rows
     ]  # fmt: skip
     with store.connect() as conn:  # one transaction: readers see the old window or the new
@@ -132,10 +136,17 @@ def replace_window_metrics(
 
 
 def window_metrics(
-    store: Store, project: str, model_name: str | None = None, metric: str | None = None
+    store: Store,
+    project: str,
+    model_name: str | None = None,
+    metric: str | None = None,
+    source: str | None = LOG_SOURCE,
 ) -> pd.DataFrame:
-    """Stored results, oldest window first (optionally one model's, one metric's)."""
+    """Stored results of one source (None: every source), oldest window first (optionally
+    one model's, one metric's)."""
     query = sa.select(_m).where(_m.c.project == project)
+    if source is not None:
+        query = query.where(_m.c.source == source)
     if model_name is not None:
         query = query.where(_m.c.model_name == model_name)
     if metric is not None:
@@ -149,7 +160,8 @@ def window_metrics(
 def latest_values(
     store: Store, project: str, model_name: str, wanted: Sequence[tuple[str, str | None]]
 ) -> dict[tuple[str, str | None], float]:
-    """The most recent window's value of each (metric, column) in ``wanted`` that has one."""
+    """The most recent window's value of each (metric, column) in ``wanted`` that has one,
+    in the prediction log's series."""
     found: dict[tuple[str, str | None], float] = {}
     with store.connect() as conn:
         for metric, column in wanted:
@@ -157,7 +169,7 @@ def latest_values(
                 sa.select(_m.c.value)
                 .where(
                     _m.c.project == project, _m.c.model_name == model_name,
-                    _m.c.metric == metric,
+                    _m.c.source == LOG_SOURCE, _m.c.metric == metric,
                     _m.c.column_name.is_(None) if column is None else _m.c.column_name == column,
                 )
                 .order_by(_m.c.window_end.desc(), _m.c.id.desc())

@@ -157,7 +157,10 @@ monitor_metrics = Table(
     Column("value", Float),
     Column("details", Text),  # JSON
     Column("computed_at", DateTime(timezone=True), nullable=False),
+    # "predictions" (the log) or the name a `monitor run --data` stored a file or table under.
+    Column("source", String(128), nullable=False, server_default="predictions"),
     Index("ix_monitor_metrics_lookup", "project", "metric", "window_end"),
+    Index("ix_monitor_metrics_source", "project", "source", "window_end"),
 )
 
 #: Prediction requests a server refused (422, or a body that is not JSON), per minute, model
@@ -222,6 +225,7 @@ alert_events = Table(
     Column("notified_at", DateTime(timezone=True)),  # null until the webhook took it
     Column("attempts", Integer, nullable=False, server_default="0"),
     Column("last_error", Text),
+    Column("source", String(128), nullable=False, server_default="predictions"),  # as above
     Index(
         "ux_alert_events_transition",
         "project",
@@ -229,6 +233,7 @@ alert_events = Table(
         "alert",
         "window_end",
         "state",
+        "source",
         unique=True,
     ),
 )

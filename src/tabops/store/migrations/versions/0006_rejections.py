@@ -1,10 +1,7 @@
 """Refused prediction requests per minute, in all and by field and reason.
 
-Numbered 0006 to leave 0005 to a change developed beside this one: when both are merged, this
-one's ``down_revision`` becomes "0005" (one chain, one head).
-
 Revision ID: 0006
-Revises: 0004
+Revises: 0005
 Create Date: 2026-12-06
 """
 
@@ -14,7 +11,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0006"
-down_revision = "0004"
+down_revision = "0005"
 branch_labels = None
 depends_on = None
 
