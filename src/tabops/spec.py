@@ -420,6 +420,7 @@ class ServeSpec(_Strict):
 
 #: Monitoring windows and their length in seconds.
 MONITOR_WINDOWS = {"hour": 3_600, "day": 86_400, "week": 604_800}
+MONITOR_CADENCE = {"hour": "hourly", "day": "daily", "week": "weekly"}
 #: What ``tabops monitor`` measures per feature (an alert on one names its ``column``).
 COLUMN_MONITOR_METRICS = (
     "drift_score", "drifted", "psi", "missing_rate", "unseen_rate", "rejected_field",

@@ -23,6 +23,7 @@ from tabops.cli.app import (
 )
 from tabops.console import key_values, out, print_json
 from tabops.errors import TabopsError
+from tabops.spec import MONITOR_CADENCE
 
 if TYPE_CHECKING:
     from tabops.context import Context
@@ -125,8 +126,9 @@ def run_command(
     versions = sorted({w.model_version for w in result.windows})
     delivery = result.delivery
     counted = result.data
+    cadence = MONITOR_CADENCE[project.monitor.window]
     out.print(key_values("Monitoring" if counted is None else f"Monitoring {result.source}", [
-        ("windows measured", f"{len(result.windows):,} ({project.monitor.window}ly)"),
+        ("windows measured", f"{len(result.windows):,} ({cadence})"),
         ("model versions", ", ".join(versions) or "-"),
         ("predictions" if counted is None else "rows measured",
          f"{sum(w.rows for w in result.windows):,}"),

@@ -21,7 +21,7 @@ from tabops.model.columns import feature_names
 from tabops.monitor.profile import DatasetProfile, profile_frame
 from tabops.monitor.reference import Reference
 from tabops.monitor.sketches import ColumnSketch
-from tabops.spec import ColumnType, ProjectSpec, Task
+from tabops.spec import MONITOR_CADENCE, ColumnType, ProjectSpec, Task
 from tabops.store.alerts import events, firing
 from tabops.store.monitoring import prediction_window, window_metrics
 from tabops.store.references import load_reference
@@ -78,7 +78,7 @@ class MonitorReport:
     @property
     def cadence(self) -> str:
         """The window as an adjective: hourly, daily, weekly."""
-        return {"hour": "hourly", "day": "daily", "week": "weekly"}[self.window]
+        return MONITOR_CADENCE[self.window]
 
     @property
     def rows(self) -> int:
