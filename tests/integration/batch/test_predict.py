@@ -255,7 +255,8 @@ def test_a_killed_table_write_commits_nothing_and_the_rerun_completes(
     def copying() -> bool:
         with engine.connect() as conn:
             return bool(conn.execute(sa.text(
-                "SELECT count(*) FROM pg_stat_activity WHERE state = 'active' AND query ILIKE 'COPY%'"
+                "SELECT count(*) FROM pg_stat_activity "
+                "WHERE state = 'active' AND query ILIKE 'COPY%'"
             )).scalar_one())  # fmt: skip
 
     def batches() -> dict[str, int]:
