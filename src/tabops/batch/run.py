@@ -14,7 +14,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -37,6 +37,9 @@ from tabops.store.batch import (
     replace_runs,
 )
 
+if TYPE_CHECKING:
+    from tabops.batch.monitoring import RunMonitor
+
 #: Rows read and scored at once.
 CHUNK_ROWS = 100_000
 _STRUCTURAL = "(record)"  # the reject column of a CSV record that could not be split
@@ -55,6 +58,7 @@ class PredictResult:
     model_name: str = ""
     model_version: str = ""
     seconds: float = 0.0
+    monitoring: dict[str, Any] | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -67,6 +71,7 @@ class PredictResult:
             "model_name": self.model_name,
             "model_version": self.model_version,
             "seconds": round(self.seconds, 3),
+            **({} if self.monitoring is None else {"monitoring": self.monitoring}),
         }
 
 
@@ -81,8 +86,11 @@ def run_predict(
     version: str | None = None,
     alias: str | None = None,
     chunk_rows: int = CHUNK_ROWS,
+    monitor: bool = False,
     progress: Progress = SILENT,
 ) -> PredictResult:
+    """Score ``source`` into ``output`` (rejects into ``rejects``); with ``monitor``, also
+    measure the run as a monitoring window (:mod:`tabops.batch.monitoring`)."""
     started = time.perf_counter()
     batch_id = uuid.uuid4().hex
     stream = source.open(spec.source.csv, chunk_rows)  # a missing file: said before loading
@@ -95,13 +103,23 @@ def run_predict(
     result = PredictResult(run_date=run_date, batch_id=batch_id,
                            model_name=recipe.lineage.model_name,
                            model_version=recipe.lineage.model_version)  # fmt: skip
+    watcher = None
+    if monitor:
+        from tabops.batch.monitoring import RunMonitor
+
+        watcher = RunMonitor(spec, ctx, recipe.lineage.model_version, run_date)
     with tempfile.TemporaryDirectory(prefix="tabops-predict-") as folder:
         scored, refused = Path(folder) / "scored.parquet", Path(folder) / "rejects.parquet"
-        _score(stream, scorer, scored, refused, result, progress)
+        _score(stream, scorer, scored, refused, result, progress, watcher)
         with progress.step(f"Writing {output.describe}"):
             _publish(spec, ctx, scorer, (output, scored), (rejects, refused), run_date, batch_id)
     result.outputs = {"scored": output.describe, "rejects": rejects.describe,
                       "history": f"{BATCH_TABLE} in {ctx.store.describe()}"}  # fmt: skip
+    if watcher is not None:
+        measured = watcher.finish()
+        result.monitoring = {"source": measured.source,
+                             "window_start": watcher.bounds[0].isoformat(),
+                             "alert_transitions": len(measured.transitions)}  # fmt: skip
     result.seconds = time.perf_counter() - started
     return result
 
@@ -118,7 +136,7 @@ def _check_columns(stream: RowStream, scorer: ChunkScorer) -> None:
 
 def _score(
     stream: RowStream, scorer: ChunkScorer, scored: Path, refused: Path,
-    result: PredictResult, progress: Progress,
+    result: PredictResult, progress: Progress, watcher: RunMonitor | None,
 ) -> None:  # fmt: skip
     with (
         pq.ParquetWriter(scored, scorer.output_schema) as good,
@@ -126,7 +144,9 @@ def _score(
         progress.step(f"Scoring {stream.description}", stream.expected_rows) as advance,
     ):
         for batch in stream.batches():
-            chunk = scorer.score(batch)
+            chunk = scorer.score(batch, keep_features=watcher is not None)
+            if watcher is not None:
+                watcher.add(chunk)
             good.write_batch(chunk.scored)
             bad.write_batch(chunk.rejects)
             result.rows_in += batch.num_rows

@@ -64,6 +64,15 @@ def predict_command(
     chunk_rows: Annotated[
         int, typer.Option("--chunk-rows", min=1, help="Rows read and scored at once.")
     ] = 100_000,
+    monitor: Annotated[
+        bool,
+        typer.Option(
+            "--monitor",
+            help="Also measure the run like a window of the prediction log (drift against the "
+            "version's reference, refused rows), stored under the source 'batch' for the run "
+            "date's window; the spec's alerts are judged on that series.",
+        ),
+    ] = False,
     spec: SpecOption = None,
     overrides: SetOption = None,
     json_output: JsonOption = False,
@@ -101,7 +110,7 @@ def predict_command(
     ctx = make_context(json_output)
     result = run_predict(
         project, ctx, Input(source, table, query), destination, refused, run_date=day,
-        version=version, alias=alias, chunk_rows=chunk_rows,
+        version=version, alias=alias, chunk_rows=chunk_rows, monitor=monitor,
         progress=SILENT if json_output else RichProgress(),
     )  # fmt: skip
     if json_output:
@@ -114,7 +123,7 @@ def predict_command(
         ("model", f"{result.model_name} version {result.model_version}"),
         ("run date", day.isoformat()),
         ("batch id", result.batch_id),
-        *[(what, where) for what, where in result.outputs.items()],
+        *[("output" if what == "scored" else what, where) for what, where in result.outputs.items()],
         ("seconds", f"{result.seconds:.1f}"),
     ]))  # fmt: skip
 
