@@ -123,7 +123,7 @@ def predict_command(
         ("model", f"{result.model_name} version {result.model_version}"),
         ("run date", day.isoformat()),
         ("batch id", result.batch_id),
-        *[("output" if what == "scored" else what, where) for what, where in result.outputs.items()],
+        *[("output" if k == "scored" else k, where) for k, where in result.outputs.items()],
         ("seconds", f"{result.seconds:.1f}"),
     ]))  # fmt: skip
 
