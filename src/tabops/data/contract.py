@@ -11,6 +11,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 from collections import defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -273,6 +274,20 @@ def check_values(
     ingest would quarantine, for readers that count them instead (``monitor run --data``)."""
     checked = _check_column(source, col, null_values)
     return checked.values, checked.checks
+
+
+def explain_values(
+    source: pa.Array, col: ColumnSpec, null_values: list[str]
+) -> tuple[pa.Array, dict[str, np.ndarray], Callable[[str, int], str]]:
+    """As :func:`check_values`, with ``reason(check, position)``: why that row failed that
+    check, in ingest's words (batch scoring's rejects)."""
+    checked = _check_column(source, col, null_values)
+
+    def reason(check: str, position: int) -> str:
+        message = checked.messages[check]
+        return str(message(position) if callable(message) else message)
+
+    return checked.values, checked.checks, reason
 
 
 def _check_column(source: pa.Array, col: ColumnSpec, null_values: list[str]) -> _Column:

@@ -333,6 +333,8 @@ class OnnxPredictor:
         options.inter_op_num_threads = 1
         options.log_severity_level = 3
         self.plan, self.classes = plan, classes
+        # Kept to ship the predictor elsewhere (batch scoring's recipe).
+        self.onnx_model, self.exact_model = onnx_model, exact_model
         self.session = ort.InferenceSession(onnx_model, options, providers=["CPUExecutionProvider"])
         outputs = [o.name for o in self.session.get_outputs()]
         # Classifiers answer (label, probabilities); regressors one prediction column.

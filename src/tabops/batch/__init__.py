@@ -1,0 +1,1 @@
+"""Batch scoring: ``tabops predict`` from files and tables to files and tables."""

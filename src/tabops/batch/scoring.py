@@ -1,0 +1,355 @@
+"""Scoring a chunk of rows: the engine-neutral core of ``tabops predict``.
+
+A :class:`ScorerRecipe` holds everything needed to score without the registry (the spec, the
+compiled predictor's parts or the pipeline, the rules' text, the lineage); it is a small
+picklable value, so the local engine and Spark's executors build the same
+:class:`ChunkScorer` from it. ``ChunkScorer.score`` is a pure function of one record batch:
+rows are typed by the data contract exactly as ingest types them; a row with a value the
+contract refuses goes to the rejects with the column and the reason (never dropped); the other
+rows are scored by the predictor serving uses, decided by the policy serving uses
+(:mod:`tabops.rules.policy`, rules evaluated on the whole frame), and stamped with lineage.
+"""
+
+from __future__ import annotations
+
+import pickle
+from dataclasses import dataclass
+from datetime import date
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import pyarrow as pa
+
+from tabops.data.contract import explain_values
+from tabops.model.columns import feature_names
+from tabops.model.frame import model_frame
+from tabops.rules.policy import APPROVE, DECISIONS, combine, rule_outcome, score_outcomes
+from tabops.spec import ColumnRole, ColumnType, ProjectSpec, parse_spec
+
+if TYPE_CHECKING:
+    from tabops.context import Context
+    from tabops.model.compile import Predictor
+    from tabops.rules.engine import RuleSet
+    from tabops.serve.model import ServedModel
+
+#: The lineage columns every scored (and rejected) row carries, in order.
+LINEAGE = ("model_name", "model_version", "spec_hash", "rules_version", "run_date", "batch_id")
+#: The rejects' own columns, after the input's values (as text).
+REJECT_COLUMN, REJECT_REASON = "reject_column", "reject_reason"
+
+_ARROW_TYPES = {
+    ColumnType.NUMERIC: pa.float64(),
+    ColumnType.INTEGER: pa.int64(),
+    ColumnType.BOOLEAN: pa.bool_(),
+    ColumnType.CATEGORICAL: pa.string(),
+    ColumnType.TEXT: pa.string(),
+    ColumnType.DATETIME: pa.timestamp("us", tz="UTC"),
+}
+
+
+@dataclass(frozen=True)
+class Lineage:
+    """Where every output row came from."""
+
+    model_name: str
+    model_version: str
+    spec_hash: str
+    rules_version: str | None
+    run_date: date
+    batch_id: str
+
+
+@dataclass(frozen=True)
+class ScorerRecipe:
+    """Everything a process (or a Spark executor) needs to build the :class:`ChunkScorer`.
+
+    Attributes:
+        spec: The project spec as its JSON-able mapping.
+        plan_json: The compiled predictor's EncoderPlan (None: not compiled).
+        onnx_model: The compiled ONNX graph (None: not compiled).
+        exact_model: LightGBM's model text for rows on a split threshold (or None).
+        pipeline: The pickled sklearn pipeline when the version is not compiled (else None).
+        classes: The classes (None: regression).
+        threshold: P(positive) at or above it is positive (binary), as serving's.
+        positive: The positive class (binary) or None.
+        rules_text: The decision rules file's text (None: no rules).
+        lineage: Stamped on every output row.
+    """
+
+    spec: dict[str, Any]
+    plan_json: str | None
+    onnx_model: bytes | None
+    exact_model: str | None
+    pipeline: bytes | None
+    classes: list[str] | None
+    threshold: float | None
+    positive: str | None
+    rules_text: str | None
+    lineage: Lineage
+
+    def build(self) -> ChunkScorer:
+        spec = parse_spec(self.spec)
+        return ChunkScorer(spec, self._predictor(spec), self._rules(spec), self)
+
+    def _predictor(self, spec: ProjectSpec) -> Predictor:
+        from tabops.model.compile import EncoderPlan, OnnxPredictor, SklearnPredictor
+        from tabops.serve.schema import RequestSchema
+
+        if self.onnx_model is not None and self.plan_json is not None:
+            plan = EncoderPlan.from_json(self.plan_json)
+            return OnnxPredictor(plan, self.onnx_model, self.classes, self.exact_model)
+        assert self.pipeline is not None
+        # The bytes were read from the hash-verified registry artifact by recipe_for.
+        return SklearnPredictor(pickle.loads(self.pipeline), RequestSchema(spec).model_columns)
+
+    def _rules(self, spec: ProjectSpec) -> RuleSet | None:
+        if self.rules_text is None:
+            return None
+        from tabops.rules.engine import parse_rules
+
+        assert spec.decision is not None and spec.decision.rules is not None
+        return parse_rules(self.rules_text, spec.decision.rules, spec)
+
+
+def recipe_for(
+    spec: ProjectSpec,
+    ctx: Context,
+    version: str | None = None,
+    alias: str | None = None,
+    *,
+    run_date: date,
+    batch_id: str,
+) -> ScorerRecipe:
+    """The recipe of ``version`` (or the version ``alias`` points at; default the champion),
+    loaded and checked as serving loads it."""
+    return recipe_of(_load(spec, ctx, version, alias), run_date=run_date, batch_id=batch_id)
+
+
+def _load(spec: ProjectSpec, ctx: Context, version: str | None, alias: str | None) -> ServedModel:
+    from tabops.registry.models import CHAMPION, registry_for
+    from tabops.serve.model import load_served, load_version
+
+    registry = registry_for(spec, ctx)
+    if version is None:
+        return load_served(spec, registry, alias or CHAMPION)
+    return load_version(spec, registry, registry.version(version), f"version {version}")
+
+
+def recipe_of(served: ServedModel, *, run_date: date, batch_id: str) -> ScorerRecipe:
+    """The recipe of an already loaded (and checked) served model."""
+    predictor: Any = served.predictor
+    compiled = predictor.kind == "onnx"
+    rules = served.rules
+    rules_text = None
+    if rules is not None:
+        from tabops.rules.engine import read_rules_text
+
+        assert served.spec.decision is not None and served.spec.decision.rules is not None
+        rules_text = read_rules_text(served.spec.root / served.spec.decision.rules)
+    return ScorerRecipe(
+        spec=served.spec.model_dump(mode="json"),
+        plan_json=predictor.plan.to_json() if compiled else None,
+        onnx_model=predictor.onnx_model if compiled else None,
+        exact_model=predictor.exact_model if compiled else None,
+        pipeline=None if compiled else pickle.dumps(predictor.pipeline),
+        classes=served.classes,
+        threshold=served.threshold,
+        positive=served.positive,
+        rules_text=rules_text,
+        lineage=Lineage(
+            model_name=served.name,
+            model_version=served.version.version,
+            spec_hash=served.version.tags.get("tabops.spec_hash", served.spec.spec_hash),
+            rules_version=None if rules is None else rules.version,
+            run_date=run_date,
+            batch_id=batch_id,
+        ),
+    )
+
+
+@dataclass(frozen=True)
+class ScoredChunk:
+    """One chunk's outcome: ``scored`` rows (output schema) and ``rejects`` (rejects schema)."""
+
+    scored: pa.RecordBatch
+    rejects: pa.RecordBatch
+
+
+class ChunkScorer:
+    """Scores record batches; no I/O, no state changed by scoring, deterministic."""
+
+    def __init__(
+        self,
+        spec: ProjectSpec,
+        predictor: Predictor,
+        rules: RuleSet | None,
+        recipe: ScorerRecipe,
+    ) -> None:
+        self.spec, self.predictor, self.rules, self.recipe = spec, predictor, rules, recipe
+        self.features = feature_names(spec)
+        self.ids = spec.columns_with_role(ColumnRole.ID)
+        # Typed and checked: a row failing any of these is rejected.
+        self.checked = self.ids + [f for f in self.features if f not in self.ids]
+        self.nulls = spec.source.csv.null_values
+        self.output_schema = self._output_schema()
+        self.rejects_schema = pa.schema(
+            [pa.field(name, pa.string()) for name in self.checked]
+            + [pa.field(REJECT_COLUMN, pa.string()), pa.field(REJECT_REASON, pa.string())]
+            + _lineage_fields()
+        )
+
+    @property
+    def required_columns(self) -> list[str]:
+        """The input columns scoring reads: the id column(s) and the model's features."""
+        return list(self.checked)
+
+    def _output_schema(self) -> pa.Schema:
+        recipe = self.recipe
+        fields = [pa.field(n, _ARROW_TYPES[self.spec.columns[n].type]) for n in self.ids]
+        if recipe.classes is None:
+            fields += [pa.field("prediction", pa.float64()), pa.field("score", pa.float64())]
+        elif recipe.positive is not None:
+            fields += [
+                pa.field("label", pa.string()),
+                pa.field("score", pa.float64()),
+                pa.field("threshold", pa.float64()),
+            ]
+        else:
+            fields += [pa.field("label", pa.string()), pa.field("score", pa.float64())]
+            fields += [pa.field(f"probability_{c}", pa.float64()) for c in recipe.classes]
+        if self.spec.decision is not None:
+            fields.append(pa.field("decision", pa.string()))
+            if self.rules is not None:
+                fields.append(pa.field("fired_rules", pa.string()))
+        return pa.schema(fields + _lineage_fields())
+
+    def score(self, batch: pa.RecordBatch) -> ScoredChunk:
+        """The chunk's scored rows and rejects (rows in = scored + rejected)."""
+        rows = batch.num_rows
+        names = batch.schema.names
+        typed: dict[str, pa.Array] = {}
+        reject_column = np.full(rows, None, dtype=object)
+        reject_reason = np.full(rows, None, dtype=object)
+        for name in self.checked:
+            values, checks, reason = explain_values(
+                _column(batch, names, name), self.spec.columns[name], self.nulls
+            )
+            typed[name] = values
+            for check, mask in checks.items():
+                first = mask & (reject_column == None)  # noqa: E711  (an element-wise test)
+                for position in np.flatnonzero(first).tolist():
+                    reject_column[position] = name
+                    reject_reason[position] = f"{check}: {reason(check, position)}"
+        refused = reject_column != None  # noqa: E711
+        good = np.flatnonzero(~refused)
+        return ScoredChunk(
+            scored=self._scored(typed, good),
+            rejects=self._rejects(
+                batch, names, np.flatnonzero(refused), reject_column, reject_reason
+            ),
+        )
+
+    def _scored(self, typed: dict[str, pa.Array], good: np.ndarray) -> pa.RecordBatch:
+        recipe = self.recipe
+        taken = pa.array(good, type=pa.int64())
+        columns: dict[str, Any] = {
+            n: typed[n].take(taken).cast(_ARROW_TYPES[self.spec.columns[n].type]) for n in self.ids
+        }
+        frame = pa.table({n: typed[n].take(taken) for n in self.features}).to_pandas()
+        if len(good):
+            raw = self.predictor.predict_frame(model_frame(frame, self.spec))
+        else:
+            width = 0 if recipe.classes is None else len(recipe.classes)
+            raw = np.zeros((0, width) if width else 0)
+        score = self._outputs(raw, columns)
+        if self.spec.decision is not None:
+            self._decide(frame, score, columns)
+        lineage = self._lineage(len(good))
+        return pa.RecordBatch.from_pydict({**columns, **lineage}, schema=self.output_schema)
+
+    def _outputs(self, raw: np.ndarray, columns: dict[str, Any]) -> np.ndarray | None:
+        """Add the answer columns as serving's outputs(); the binary score (for the policy)."""
+        recipe = self.recipe
+        classes = recipe.classes
+        if classes is None:
+            columns["prediction"] = columns["score"] = pa.array(raw, pa.float64())
+            return None
+        if recipe.positive is not None:
+            positive = classes.index(recipe.positive)
+            score = raw[:, positive]
+            threshold = 0.5 if recipe.threshold is None else recipe.threshold
+            labels = np.where(score >= threshold, recipe.positive, classes[1 - positive])
+            columns["label"] = pa.array(labels.tolist(), pa.string())
+            columns["score"] = pa.array(score, pa.float64())
+            columns["threshold"] = pa.array(np.full(len(score), threshold), pa.float64())
+            return np.asarray(score)
+        best = raw.argmax(axis=1) if len(raw) else np.zeros(0, dtype=int)
+        columns["label"] = pa.array([classes[i] for i in best.tolist()], pa.string())
+        columns["score"] = pa.array(raw.max(axis=1) if len(raw) else [], pa.float64())
+        for position, name in enumerate(classes):
+            columns[f"probability_{name}"] = pa.array(raw[:, position], pa.float64())
+        return None
+
+    def _decide(self, frame: Any, score: np.ndarray | None, columns: dict[str, Any]) -> None:
+        """The decision policy serving applies (ServedModel._decide), on the whole chunk."""
+        policy = self.spec.decision
+        assert policy is not None
+        rows = len(frame)
+        rules = np.full(rows, APPROVE, dtype=np.int8)
+        if self.rules is not None:
+            verdict = self.rules.evaluate_frame(frame)
+            rules = np.array([rule_outcome(d) for d in verdict.decision], dtype=np.int8)
+            fired = verdict.fired.to_numpy()
+            ids = list(verdict.fired.columns)
+            columns["fired_rules"] = pa.array(
+                [",".join(i for i, hit in zip(ids, row, strict=True) if hit) for row in fired],
+                pa.string(),
+            )
+        model = np.full(rows, APPROVE, dtype=np.int8)
+        if score is not None:  # binary classification
+            threshold = 0.5 if self.recipe.threshold is None else self.recipe.threshold
+            reject_at = threshold if policy.reject_at is None else policy.reject_at
+            model = score_outcomes(score, reject_at, policy.review_at)
+        outcome = combine(rules, model) if rows else np.zeros(0, dtype=np.int8)
+        columns["decision"] = pa.array([DECISIONS[o] for o in outcome.tolist()], pa.string())
+        if self.rules is not None:  # keep the schema's order: decision before fired_rules
+            columns["fired_rules"] = columns.pop("fired_rules")
+
+    def _rejects(
+        self,
+        batch: pa.RecordBatch,
+        names: list[str],
+        refused: np.ndarray,
+        column: np.ndarray,
+        reason: np.ndarray,
+    ) -> pa.RecordBatch:
+        taken = pa.array(refused, type=pa.int64())
+        values = {n: _column(batch, names, n).take(taken).cast(pa.string()) for n in self.checked}
+        values[REJECT_COLUMN] = pa.array(column[refused].tolist(), pa.string())
+        values[REJECT_REASON] = pa.array(reason[refused].tolist(), pa.string())
+        return pa.RecordBatch.from_pydict(
+            {**values, **self._lineage(len(refused))}, schema=self.rejects_schema
+        )
+
+    def _lineage(self, rows: int) -> dict[str, pa.Array]:
+        lineage = self.recipe.lineage
+        return {
+            "model_name": pa.array([lineage.model_name] * rows, pa.string()),
+            "model_version": pa.array([lineage.model_version] * rows, pa.string()),
+            "spec_hash": pa.array([lineage.spec_hash] * rows, pa.string()),
+            "rules_version": pa.array([lineage.rules_version] * rows, pa.string()),
+            "run_date": pa.array([lineage.run_date] * rows, pa.date32()),
+            "batch_id": pa.array([lineage.batch_id] * rows, pa.string()),
+        }
+
+
+def _lineage_fields() -> list[pa.Field]:
+    return [pa.field(n, pa.date32() if n == "run_date" else pa.string()) for n in LINEAGE]
+
+
+def _column(batch: pa.RecordBatch, names: list[str], name: str) -> pa.Array:
+    """The input's column ``name`` (all nulls when the input lacks it: the run checks the
+    required columns up front, so this only fills optional ones)."""
+    if name not in names:
+        return pa.nulls(batch.num_rows, pa.string())
+    return batch.column(names.index(name))
