@@ -31,7 +31,6 @@ import contextlib
 import json
 import os
 import platform
-import statistics
 import subprocess
 import sys
 import tempfile
@@ -68,7 +67,9 @@ def write_input(path: Path, rows: int, seed: int, kind: str = "parquet") -> Path
     try:
         for start in range(0, rows, PIECE):
             count = min(PIECE, rows - start)
-            table = synthetic_table(count, seed=seed * 1000 + start // PIECE).drop_columns(["label"])
+            table = synthetic_table(count, seed=seed * 1000 + start // PIECE).drop_columns(
+                ["label"]
+            )
             table = table.set_column(0, "id", pa.array(np.arange(start + 1, start + count + 1)))
             if writer is None:
                 writer = (
@@ -111,9 +112,7 @@ def _model_parts(project: Project) -> tuple[Any, Any]:
     from tabops.spec import load_spec
 
     ctx = Context(settings=Settings(home=project.home))
-    recipe = recipe_for(
-        load_spec(project.folder), ctx, run_date=date(2026, 1, 1), batch_id="bench"
-    )
+    recipe = recipe_for(load_spec(project.folder), ctx, run_date=date(2026, 1, 1), batch_id="bench")
     return recipe, recipe.build()
 
 
@@ -414,7 +413,9 @@ def main() -> None:
             "mlflow", lambda: mlflow_batch(project, source, min(args.mlflow_rows, args.rows))
         )
         if not args.skip_postgres:
-            results["csv_pg"] = _step("csv to postgres", lambda: csv_to_postgres(project, work, args))
+            results["csv_pg"] = _step(
+                "csv to postgres", lambda: csv_to_postgres(project, work, args)
+            )
         if not args.skip_spark:
             big = write_input(work / f"input-{args.spark_rows}.parquet", args.spark_rows, seed=2)
             results["spark"] = _step(

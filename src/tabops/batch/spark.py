@@ -57,25 +57,26 @@ def spark_session(master: str = "local[2]", *, memory: str = "1g") -> SparkSessi
     In local mode the Python workers must be this interpreter (with tabops and pyarrow), not
     whatever ``python3`` is first on PATH; a cluster's executors set their own.
     """
-    try:
-        from pyspark.sql import SparkSession
-    except ModuleNotFoundError as exc:  # the CLI turns it into "install tabops[spark]"
-        raise exc from None
+    from pyspark.sql import SparkSession  # missing: the CLI names the extra (tabops.extras)
+
     if master.startswith("local"):
         os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
+        os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")  # not the first interface's
     builder: Any = SparkSession.builder
-    return (
+    session: SparkSession = (
         builder.master(master)
         .appName("tabops-predict")
         .config("spark.driver.host", "127.0.0.1")
         .config("spark.driver.bindAddress", "127.0.0.1")
         .config("spark.ui.enabled", "false")
+        .config("spark.ui.showConsoleProgress", "false")
         .config("spark.driver.memory", memory)
         .config("spark.sql.session.timeZone", "UTC")
         .config("spark.sql.shuffle.partitions", "8")
         .config("spark.sql.execution.arrow.pyspark.enabled", "true")
         .getOrCreate()
     )
+    return session
 
 
 def score_with_spark(
@@ -111,7 +112,7 @@ def score_with_spark(
         rejected=rejected,
         output=output,
         rejects=rejects,
-        master=spark.sparkContext.master,
+        master=str(spark.sparkContext.master),
     )
 
 
