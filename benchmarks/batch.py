@@ -196,8 +196,8 @@ def phases(project: Project, source: Path, target: Path) -> dict[str, float]:
     return spent
 
 
-def mlflow_batch(project: Project, source: Path, rows: int) -> Timed:
-    """MLflow's own batch path: the pyfunc's predict on model-frame chunks, one thread."""
+def mlflow_batch(project: Project, source: Path, rows: int, chunk: int = CHUNK) -> Timed:
+    """MLflow's own batch path: the pyfunc's predict on model-frame chunks, one core."""
     import mlflow
 
     from tabops.model.frame import model_frame
@@ -207,14 +207,15 @@ def mlflow_batch(project: Project, source: Path, rows: int) -> Timed:
     mlflow.set_tracking_uri(project.mlflow_uri)
     model = mlflow.pyfunc.load_model(f"models:/{project.name}@champion")
     table = pq.read_table(source).slice(0, rows)
-    frames = [model_frame(b.to_pandas(), spec) for b in table.to_batches(CHUNK)]
+    frames = [model_frame(b.to_pandas(), spec) for b in table.to_batches(chunk)]
     with _one_core():
         model.predict(frames[0].head(1000))  # warm
         started = time.perf_counter()
         for frame in frames:
             model.predict(frame)
         seconds = time.perf_counter() - started
-    return Timed("MLflow pyfunc", len(table), seconds, "predict on in-memory model frames")
+    detail = f"pyfunc predict on in-memory model frames, {chunk:,}-row chunks"
+    return Timed(f"MLflow ({chunk:,}-row chunks)", len(table), seconds, detail)
 
 
 def _child(command: list[str], cwd: Path, env: dict[str, str]) -> tuple[float, int, str]:
@@ -294,7 +295,7 @@ def report(args: argparse.Namespace, results: dict[str, Any]) -> str:
             lines.append(_row(timed, raw.rate, f"end to end, {timed.detail}, peak "
                                                f"{timed.extra['peak_mb']} MB"))  # fmt: skip
     mlflow: Timed = results["mlflow"]
-    lines.append(_row(mlflow, raw.rate))
+    lines += [_row(mlflow, raw.rate), _row(results["mlflow_small"], raw.rate)]
     local_1 = results.get("local_1")
     if local_1 is not None:
         of_raw = local_1.rate / raw.rate
@@ -411,6 +412,10 @@ def main() -> None:
         )
         results["mlflow"] = _step(
             "mlflow", lambda: mlflow_batch(project, source, min(args.mlflow_rows, args.rows))
+        )
+        results["mlflow_small"] = _step(
+            "mlflow small chunks",
+            lambda: mlflow_batch(project, source, min(20_000, args.rows), chunk=1000),
         )
         if not args.skip_postgres:
             results["csv_pg"] = _step(
