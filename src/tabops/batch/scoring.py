@@ -264,7 +264,7 @@ class ChunkScorer:
         score = self._outputs(raw, columns)
         if self.spec.decision is not None:
             self._decide(frame, score, columns)
-        lineage = self._lineage(len(good))
+        lineage = self.lineage_columns(len(good))
         return pa.RecordBatch.from_pydict({**columns, **lineage}, schema=self.output_schema)
 
     def _outputs(self, raw: np.ndarray, columns: dict[str, Any]) -> np.ndarray | None:
@@ -328,10 +328,10 @@ class ChunkScorer:
         values[REJECT_COLUMN] = pa.array(column[refused].tolist(), pa.string())
         values[REJECT_REASON] = pa.array(reason[refused].tolist(), pa.string())
         return pa.RecordBatch.from_pydict(
-            {**values, **self._lineage(len(refused))}, schema=self.rejects_schema
+            {**values, **self.lineage_columns(len(refused))}, schema=self.rejects_schema
         )
 
-    def _lineage(self, rows: int) -> dict[str, pa.Array]:
+    def lineage_columns(self, rows: int) -> dict[str, pa.Array]:
         lineage = self.recipe.lineage
         return {
             "model_name": pa.array([lineage.model_name] * rows, pa.string()),

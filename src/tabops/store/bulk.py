@@ -54,6 +54,10 @@ class BulkTransaction(Protocol):
         """Append batches one by one as they are produced (see :meth:`append`)."""
         ...
 
+    def delete_where(self, table: str, equal: Mapping[str, Any]) -> None:
+        """Delete the rows of ``table`` (if it exists) whose columns equal ``equal``'s values."""
+        ...
+
     def insert_new(self, table: str, columns: Columns) -> int:
         """Insert the rows whose primary key is not in the store ``table`` yet (retries and
         replays stay idempotent); how many were inserted. The rows come as ``columns``, each
@@ -81,6 +85,15 @@ class AdbcTransaction:
             self.append(table, pa.RecordBatchReader.from_batches(schema, batches), replace)
 
         return background(copy, name=f"copy-{table}")
+
+    def delete_where(self, table: str, equal: Mapping[str, Any]) -> None:
+        validate_identifier(table)
+        if not self._store.table_exists(table):
+            return
+        tests = " AND ".join(
+            f'"{validate_identifier(c, "column")}" = ${i}' for i, c in enumerate(equal, 1)
+        )
+        self._cursor.execute(f'DELETE FROM "{table}" WHERE {tests}', list(equal.values()))
 
     def insert_new(self, table: str, columns: Columns) -> int:
         # COPY into a private staging table, then keep what is new: COPY itself cannot skip
@@ -126,6 +139,16 @@ class SqlTransaction:
     def stream(self, table: str, schema: pa.Schema, replace: bool = False) -> Iterator[Put]:
         self.append(table, schema.empty_table(), replace)
         yield lambda batch: self.append(table, pa.Table.from_batches([batch], schema))
+
+    def delete_where(self, table: str, equal: Mapping[str, Any]) -> None:
+        validate_identifier(table)
+        target = schema.metadata.tables.get(table)
+        if target is None:
+            if not sa.inspect(self._conn).has_table(table):
+                return
+            target = sa.Table(table, sa.MetaData(), autoload_with=self._conn)
+        tests = [target.c[validate_identifier(c, "column")] == v for c, v in equal.items()]
+        self._conn.execute(target.delete().where(*tests))
 
     def insert_new(self, table: str, columns: Columns) -> int:
         # SQLite only (PostgreSQL's bulk writes are ADBC's). One executemany of plain tuples:

@@ -10,6 +10,7 @@ from __future__ import annotations
 from sqlalchemy import (
     BigInteger,
     Column,
+    Date,
     DateTime,
     Float,
     Index,
@@ -104,6 +105,24 @@ predictions = Table(
     Column("latency_ms", Float),
     Index("ix_predictions_project_time", "project", "created_at"),
     Index("ix_predictions_model", "model_name", "model_version"),
+)
+
+#: Every ``tabops predict`` run's scored rows per entity; a rerun of a run date replaces its rows.
+batch_predictions = Table(
+    "batch_predictions",
+    metadata,
+    Column("project", String(64), nullable=False),
+    Column("run_date", Date, nullable=False),
+    Column("batch_id", String(32), nullable=False),
+    Column("model_name", String(128), nullable=False),
+    Column("model_version", String(32), nullable=False),
+    Column("entity_id", String(128)),  # the id column(s), joined by '|' when several
+    Column("score", Float),
+    Column("label", Text),
+    Column("decision", String(32)),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Index("ix_batch_predictions_run", "project", "run_date"),
+    Index("ix_batch_predictions_entity", "project", "entity_id", "run_date"),
 )
 
 #: The challenger's answers, scored in shadow beside the champion's (never returned).

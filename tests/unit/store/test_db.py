@@ -21,7 +21,7 @@ def test_migrations_create_every_table(tmp_path: Path) -> None:
     store.migrate()  # idempotent
     with store.engine.connect() as conn:
         assert (
-            conn.execute(sa.text("SELECT version_num FROM alembic_version")).scalar_one() == "0005"
+            conn.execute(sa.text("SELECT version_num FROM alembic_version")).scalar_one() == "0007"
         )
 
 

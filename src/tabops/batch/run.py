@@ -1,0 +1,223 @@
+"""``tabops predict``: score a file, folder or table into a file, folder or table.
+
+Rows are read in chunks, scored by :class:`~tabops.batch.scoring.ChunkScorer` and spilled to
+a temporary Parquet file (memory bounded by the chunk size); the run is then published:
+files atomically, tables and the store's batch history per run date in one transaction.
+"""
+
+from __future__ import annotations
+
+import tempfile
+import time
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
+
+from tabops.batch.scoring import REJECT_COLUMN, REJECT_REASON, ChunkScorer, recipe_for
+from tabops.batch.sinks import Destination, write_file
+from tabops.batch.sources import Input
+from tabops.context import Context
+from tabops.data.sources import RowStream
+from tabops.errors import DataError
+from tabops.progress import SILENT, Progress
+from tabops.spec import ProjectSpec
+from tabops.store.batch import (
+    BATCH_TABLE,
+    HISTORY_SCHEMA,
+    RunRows,
+    check_destination,
+    history_key,
+    replace_runs,
+)
+
+#: Rows read and scored at once.
+CHUNK_ROWS = 100_000
+_STRUCTURAL = "(record)"  # the reject column of a CSV record that could not be split
+
+
+@dataclass
+class PredictResult:
+    """What ``tabops predict --json`` prints."""
+
+    rows_in: int = 0
+    scored: int = 0
+    rejected: int = 0
+    outputs: dict[str, str] = field(default_factory=dict)
+    run_date: date | None = None
+    batch_id: str = ""
+    model_name: str = ""
+    model_version: str = ""
+    seconds: float = 0.0
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "rows_in": self.rows_in,
+            "scored": self.scored,
+            "rejected": self.rejected,
+            "outputs": self.outputs,
+            "run_date": None if self.run_date is None else self.run_date.isoformat(),
+            "batch_id": self.batch_id,
+            "model_name": self.model_name,
+            "model_version": self.model_version,
+            "seconds": round(self.seconds, 3),
+        }
+
+
+def run_predict(
+    spec: ProjectSpec,
+    ctx: Context,
+    source: Input,
+    output: Destination,
+    rejects: Destination,
+    *,
+    run_date: date,
+    version: str | None = None,
+    alias: str | None = None,
+    chunk_rows: int = CHUNK_ROWS,
+    progress: Progress = SILENT,
+) -> PredictResult:
+    started = time.perf_counter()
+    batch_id = uuid.uuid4().hex
+    stream = source.open(spec.source.csv, chunk_rows)  # a missing file: said before loading
+    recipe = recipe_for(spec, ctx, version, alias, run_date=run_date, batch_id=batch_id)
+    scorer = recipe.build()
+    _check_columns(stream, scorer)
+    for destination, columns in ((output, scorer.output_schema), (rejects, scorer.rejects_schema)):
+        if destination.table is not None:
+            check_destination(ctx.store, destination.table, columns)
+    result = PredictResult(run_date=run_date, batch_id=batch_id,
+                           model_name=recipe.lineage.model_name,
+                           model_version=recipe.lineage.model_version)  # fmt: skip
+    with tempfile.TemporaryDirectory(prefix="tabops-predict-") as folder:
+        scored, refused = Path(folder) / "scored.parquet", Path(folder) / "rejects.parquet"
+        _score(stream, scorer, scored, refused, result, progress)
+        with progress.step(f"Writing {output.describe}"):
+            _publish(spec, ctx, scorer, (output, scored), (rejects, refused), run_date, batch_id)
+    result.outputs = {"scored": output.describe, "rejects": rejects.describe,
+                      "history": f"{BATCH_TABLE} in {ctx.store.describe()}"}  # fmt: skip
+    result.seconds = time.perf_counter() - started
+    return result
+
+
+def _check_columns(stream: RowStream, scorer: ChunkScorer) -> None:
+    present = set(stream.columns)
+    missing = [n for n in scorer.required_columns if n not in present]
+    if missing:
+        raise DataError(
+            f"{stream.description} lacks the column(s) {missing} (the spec's id and feature "
+            f"columns); it has {sorted(present)[:20]}. Pass data with the spec's columns."
+        )
+
+
+def _score(
+    stream: RowStream, scorer: ChunkScorer, scored: Path, refused: Path,
+    result: PredictResult, progress: Progress,
+) -> None:  # fmt: skip
+    with (
+        pq.ParquetWriter(scored, scorer.output_schema) as good,
+        pq.ParquetWriter(refused, scorer.rejects_schema) as bad,
+        progress.step(f"Scoring {stream.description}", stream.expected_rows) as advance,
+    ):
+        for batch in stream.batches():
+            chunk = scorer.score(batch)
+            good.write_batch(chunk.scored)
+            bad.write_batch(chunk.rejects)
+            result.rows_in += batch.num_rows
+            result.scored += chunk.scored.num_rows
+            result.rejected += chunk.rejects.num_rows
+            advance(batch.num_rows)
+        broken = stream.rejects  # complete once the batches are read
+        if broken:
+            bad.write_batch(_structural(scorer, broken))
+            result.rows_in += len(broken)
+            result.rejected += len(broken)
+
+
+def _structural(scorer: ChunkScorer, broken: list[Any]) -> pa.RecordBatch:
+    """CSV records that could not be split into columns, as rejects."""
+    rows = len(broken)
+    lineage = scorer.lineage_columns(rows)
+    columns: dict[str, Any] = {n: pa.nulls(rows, pa.string()) for n in scorer.required_columns}
+    columns[REJECT_COLUMN] = pa.array([_STRUCTURAL] * rows, pa.string())
+    columns[REJECT_REASON] = pa.array(
+        [f"line {r.line}: {r.reason}: {r.raw[:200]}" for r in broken], pa.string()
+    )
+    return pa.RecordBatch.from_pydict({**columns, **lineage}, schema=scorer.rejects_schema)
+
+
+def _publish(
+    spec: ProjectSpec, ctx: Context, scorer: ChunkScorer,
+    output: tuple[Destination, Path], rejects: tuple[Destination, Path],
+    run_date: date, batch_id: str,
+) -> None:  # fmt: skip
+    """Files first (each atomic), then every table of the run in one transaction: the
+    destination's, the rejects' and the store's history."""
+    tables: list[RunRows] = []
+    for destination, spill in (output, rejects):
+        schema = pq.read_schema(spill)
+        if destination.table is None:
+            write_file(destination, _batches(spill), schema, run_date, batch_id)
+        else:
+            tables.append(RunRows(destination.table, {"run_date": run_date}, schema,
+                                  _reader(spill)))  # fmt: skip
+    created = datetime.now(UTC)
+    history = _reader(output[1], lambda b: _history(spec, scorer, b, created))
+    tables.append(RunRows(BATCH_TABLE, history_key(spec.name, run_date), HISTORY_SCHEMA, history))
+    replace_runs(ctx.store, tables)
+
+
+def _batches(spill: Path) -> Iterator[pa.RecordBatch]:
+    yield from pq.ParquetFile(spill).iter_batches(batch_size=CHUNK_ROWS)
+
+
+def _reader(spill: Path, convert: Any = None) -> Any:
+    """A factory of record batch readers over the spilled rows (converted when asked)."""
+
+    def reader() -> pa.RecordBatchReader:
+        batches = _batches(spill)
+        if convert is None:
+            return pa.RecordBatchReader.from_batches(pq.read_schema(spill), batches)
+        return pa.RecordBatchReader.from_batches(HISTORY_SCHEMA, map(convert, batches))
+
+    return reader
+
+
+def _history(
+    spec: ProjectSpec, scorer: ChunkScorer, batch: pa.RecordBatch, created: datetime
+) -> pa.RecordBatch:
+    """The history's row of each scored row: its entity (id columns joined by '|')."""
+    rows = batch.num_rows
+    names = batch.schema.names
+    ids = [pc.cast(batch.column(names.index(n)), pa.string()) for n in scorer.ids]
+    if not ids:
+        entity = pa.nulls(rows, pa.string())
+    elif len(ids) == 1:
+        entity = ids[0]
+    else:
+        entity = pc.binary_join_element_wise(*ids, "|")
+
+    def column(name: str, kind: pa.DataType) -> pa.Array:
+        return batch.column(names.index(name)) if name in names else pa.nulls(rows, kind)
+
+    return pa.RecordBatch.from_pydict(
+        {
+            "project": pa.array([spec.name] * rows, pa.string()),
+            "run_date": column("run_date", pa.date32()),
+            "batch_id": column("batch_id", pa.string()),
+            "model_name": column("model_name", pa.string()),
+            "model_version": column("model_version", pa.string()),
+            "entity_id": entity,
+            "score": column("score", pa.float64()),
+            "label": column("label", pa.string()),
+            "decision": column("decision", pa.string()),
+            "created_at": pa.array([created] * rows, pa.timestamp("us", tz="UTC")),
+        },
+        schema=HISTORY_SCHEMA,
+    )

@@ -1,0 +1,175 @@
+"""Where ``tabops predict`` writes: a CSV or Parquet file, a folder of Parquet part files
+partitioned by run date, or a table of the tabops store's database.
+
+Files are published atomically: written under a temporary name in the destination's folder,
+fsynced, then renamed over the old one, so a killed run leaves the previous output whole
+(its temporary file is removed by the next run). A folder's run date partition is replaced
+the same way. Tables are replaced per run date in one transaction (:mod:`tabops.store.batch`).
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import date
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.csv as pacsv
+import pyarrow.parquet as pq
+
+from tabops.errors import TabopsError
+from tabops.store.db import validate_identifier
+
+TABLE_PREFIX = "table:"
+_CSV, _PARQUET = (".csv",), (".parquet", ".pq")
+_TEMP = ".tmp-"  # the infix of temporary names: .NAME.tmp-BATCH
+_OLD = ".old-"  # a replaced partition, removed once the new one is in place
+
+
+@dataclass(frozen=True)
+class Destination:
+    """A parsed ``--output`` (or ``--rejects``): ``table`` or ``path`` with its ``kind``
+    (csv, parquet or folder)."""
+
+    text: str
+    table: str | None = None
+    path: Path | None = None
+    kind: str = "table"
+
+    @property
+    def describe(self) -> str:
+        return f"table {self.table}" if self.table is not None else str(self.path)
+
+    def sibling(self, suffix: str) -> Destination:
+        """The destination beside this one for its rejects: NAME_rejects, X.rejects.csv,
+        FOLDER.rejects/."""
+        if self.table is not None:
+            return parse_destination(f"{TABLE_PREFIX}{self.table}_rejects", "--rejects")
+        assert self.path is not None
+        if self.kind == "folder":
+            return Destination(self.text, path=self.path.with_name(self.path.name + suffix),
+                               kind="folder")  # fmt: skip
+        name = self.path.name
+        stem, dot, ext = name.partition(".")
+        return Destination(self.text, path=self.path.with_name(f"{stem}{suffix}{dot}{ext}"),
+                           kind=self.kind)  # fmt: skip
+
+
+def parse_destination(text: str, option: str) -> Destination:
+    """``table:NAME``, a ``.csv``/``.parquet`` file, or a folder (any other path)."""
+    if text.startswith(TABLE_PREFIX):
+        name = text.removeprefix(TABLE_PREFIX)
+        try:
+            validate_identifier(name)
+        except Exception as exc:
+            raise TabopsError(
+                f"{option} {text}: '{name}' is not a valid table name (letters, digits and "
+                "'_', starting with a letter or '_', at most 63 characters)."
+            ) from exc
+        return Destination(text, table=name)
+    path = Path(text).expanduser()
+    lower = path.name.lower()
+    kind = "csv" if lower.endswith(_CSV) else "parquet" if lower.endswith(_PARQUET) else "folder"
+    if path.exists() and path.is_dir() != (kind == "folder"):
+        what = "a folder" if path.is_dir() else "a file"
+        wanted = "a folder name" if kind == "folder" else "a .csv or .parquet file name"
+        raise TabopsError(f"{option} {path} exists as {what}; pass {wanted}, or remove it.")
+    parent = path.parent
+    existing = next(p for p in (parent, *parent.parents) if p.exists())
+    if not existing.is_dir():
+        raise TabopsError(f"{option} {path}: {existing} is a file, not a folder.")
+    if kind != "folder" and not parent.is_dir():
+        raise TabopsError(f"{option} {path}: the folder {parent} does not exist.")
+    return Destination(text, path=path, kind=kind)
+
+
+def write_file(
+    destination: Destination, batches: Iterator[pa.RecordBatch], schema: pa.Schema,
+    run_date: date, batch_id: str,
+) -> None:  # fmt: skip
+    """Write the rows to the destination file or folder partition, atomically."""
+    assert destination.path is not None
+    if destination.kind == "folder":
+        _write_partition(destination.path, batches, schema, run_date, batch_id)
+        return
+    path = destination.path
+    _remove_leftovers(path.parent, path.name)
+    temp = path.with_name(f".{path.name}{_TEMP}{batch_id}")
+    try:
+        _write(temp, destination.kind, batches, schema)
+        temp.replace(path)
+    except BaseException:
+        temp.unlink(missing_ok=True)
+        raise
+    _fsync_folder(path.parent)
+
+
+def partition(folder: Path, run_date: date) -> Path:
+    return folder / f"run_date={run_date.isoformat()}"
+
+
+def _write_partition(
+    folder: Path, batches: Iterator[pa.RecordBatch], schema: pa.Schema, run_date: date,
+    batch_id: str,
+) -> None:  # fmt: skip
+    """Replace the folder's ``run_date=D`` partition: the new one is written complete beside
+    it, then swapped in by two renames (a run killed between them leaves the old one under
+    .old-: the next run restores it before writing)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    final = partition(folder, run_date)
+    _remove_leftovers(folder, final.name)
+    temp = folder / f".{final.name}{_TEMP}{batch_id}"
+    temp.mkdir()
+    try:
+        _write(temp / "part-00000.parquet", "parquet", batches, schema)
+        _fsync_folder(temp)
+        old = folder / f".{final.name}{_OLD}{batch_id}"
+        if final.exists():
+            final.replace(old)
+        temp.replace(final)
+    except BaseException:
+        shutil.rmtree(temp, ignore_errors=True)
+        raise
+    _fsync_folder(folder)
+    shutil.rmtree(old, ignore_errors=True)
+
+
+def _remove_leftovers(folder: Path, name: str) -> None:
+    """Remove what a killed run left for ``name``: temporary files (never published), and
+    restore a partition that was moved aside but not replaced."""
+    if not folder.is_dir():
+        return
+    for left in folder.glob(f".{name}{_TEMP}*"):
+        shutil.rmtree(left) if left.is_dir() else left.unlink()
+    for old in sorted(folder.glob(f".{name}{_OLD}*")):
+        final = folder / name
+        if final.exists():
+            shutil.rmtree(old)
+        else:
+            old.replace(final)
+
+
+def _write(path: Path, kind: str, batches: Iterator[pa.RecordBatch], schema: pa.Schema) -> None:
+    with path.open("wb") as sink:
+        if kind == "csv":
+            with pacsv.CSVWriter(sink, schema) as writer:
+                for batch in batches:
+                    writer.write_batch(batch)
+        else:
+            with pq.ParquetWriter(sink, schema) as writer:
+                for batch in batches:
+                    writer.write_batch(batch)
+        sink.flush()
+        os.fsync(sink.fileno())
+
+
+def _fsync_folder(folder: Path) -> None:
+    """Make the renames in ``folder`` durable."""
+    descriptor = os.open(folder, os.O_RDONLY)
+    try:
+        os.fsync(descriptor)
+    finally:
+        os.close(descriptor)

@@ -1,0 +1,288 @@
+"""``tabops predict`` end to end on real SQLite and PostgreSQL stores: files, folders, globs
+and SQL tables/queries in; CSV, Parquet, partitioned folders and store tables out; rows in =
+scored + rejected; reruns of a run date replace its rows (also after SIGKILL mid-write);
+the store keeps every run's scores per entity; user mistakes get clear messages."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import time
+from collections.abc import Callable
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+import pyarrow.csv as pacsv
+import pyarrow.parquet as pq
+import pytest
+import sqlalchemy as sa
+
+from tabops.batch.run import run_predict
+from tabops.batch.sinks import parse_destination
+from tabops.batch.sources import Input
+from tabops.context import Context
+from tabops.settings import Settings
+from tabops.store.batch import batch_history
+from tabops.store.db import open_store, sqlalchemy_url
+from tests.integration.serve.conftest import TABOPS, ServedProject, make_project
+from tests.unit.model.conftest import synthetic_table
+
+pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("mlflow")]
+
+D1, D2 = date(2026, 12, 1), date(2026, 12, 2)
+
+
+@pytest.fixture(scope="module")
+def project(tmp_path_factory: pytest.TempPathFactory) -> ServedProject:
+    return make_project(tmp_path_factory.mktemp("predict"), rows=600)
+
+
+def _input_rows(count: int, seed: int, bad: int = 0) -> pa.Table:
+    """Rows without the target; the first ``bad`` have an ``x`` the contract refuses."""
+    table = synthetic_table(count, seed=seed).drop(["label"])
+    x = table.column("x").cast(pa.string()).to_pylist()
+    x[:bad] = ["oops"] * bad
+    return table.set_column(table.column_names.index("x"), "x", pa.array(x, pa.string()))
+
+
+def _predict(project: ServedProject, *args: str, env: dict[str, str] | None = None) -> Any:
+    done = subprocess.run(
+        [TABOPS, "predict", "--spec", str(project.folder), "--json", *args],
+        capture_output=True, text=True, env=env or project.env(), timeout=600, check=False,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    return json.loads(done.stdout)
+
+
+def _error(project: ServedProject, *args: str) -> str:
+    done = subprocess.run(
+        [TABOPS, "predict", "--spec", str(project.folder), *args],
+        capture_output=True, text=True, env=project.env(COLUMNS="1000"), timeout=600,
+        check=False,
+    )  # fmt: skip
+    assert done.returncode == 2, (done.stdout, done.stderr)
+    assert "Traceback" not in done.stderr
+    return " ".join((done.stdout + done.stderr).split())
+
+
+def test_csv_to_csv_with_rejects_and_history(project: ServedProject, tmp_path: Path) -> None:
+    source = tmp_path / "in.csv"
+    pacsv.write_csv(_input_rows(300, seed=1, bad=4), source)
+    out = tmp_path / "out" / "scores.csv"
+    out.parent.mkdir()
+    summary = _predict(project, "--input", str(source), "--output", str(out),
+                       "--run-date", D1.isoformat())  # fmt: skip
+    assert (summary["rows_in"], summary["scored"], summary["rejected"]) == (300, 296, 4)
+    assert summary["run_date"] == "2026-12-01" and summary["model_version"] == "1"
+    scored = pacsv.read_csv(out)
+    rejects = pacsv.read_csv(tmp_path / "out" / "scores.rejects.csv")
+    assert scored.num_rows == 296 and rejects.num_rows == 4
+    assert set(rejects.column("reject_column").to_pylist()) == {"x"}
+    assert all("oops" in r for r in rejects.column("reject_reason").to_pylist())
+    assert set(scored.column("batch_id").to_pylist()) == {summary["batch_id"]}
+    assert sorted(scored.column("id").to_pylist() + rejects.column("id").to_pylist()) == list(
+        range(300)
+    )
+    assert [p.name for p in out.parent.iterdir() if p.name.startswith(".")] == []
+
+    store = open_store(project.settings.store_url)
+    history = batch_history(store, "synthetic", D1)
+    assert history.num_rows == 296
+    by_id = dict(zip(scored.column("id").to_pylist(), scored.column("score").to_pylist(),
+                     strict=True))  # fmt: skip
+    stored = dict(zip(history.column("entity_id").to_pylist(), history.column("score").to_pylist(),
+                      strict=True))  # fmt: skip
+    assert stored == {str(k): v for k, v in by_id.items()}
+
+    again = _predict(project, "--input", str(source), "--output", str(out),
+                     "--run-date", D1.isoformat())  # fmt: skip
+    assert again["batch_id"] != summary["batch_id"]
+    history = batch_history(store, "synthetic", D1)
+    assert history.num_rows == 296  # replaced, not added
+    assert set(history.column("batch_id").to_pylist()) == {again["batch_id"]}
+    _predict(project, "--input", str(source), "--output", str(out), "--run-date", D2.isoformat())
+    assert batch_history(store, "synthetic").num_rows == 2 * 296  # a new date adds its rows
+
+
+def test_parquet_glob_to_partitioned_folder(project: ServedProject, tmp_path: Path) -> None:
+    (tmp_path / "in").mkdir()
+    for part in range(3):
+        pq.write_table(_input_rows(100, seed=10 + part), tmp_path / "in" / f"p{part}.parquet")
+    folder = tmp_path / "scores"
+    first = _predict(project, "--input", str(tmp_path / "in" / "*.parquet"),
+                     "--output", str(folder), "--run-date", D1.isoformat())  # fmt: skip
+    assert (first["rows_in"], first["scored"], first["rejected"]) == (300, 300, 0)
+    _predict(project, "--input", str(tmp_path / "in"), "--output", str(folder),
+             "--run-date", D2.isoformat(), "--chunk-rows", "7")  # fmt: skip
+    second = _predict(project, "--input", str(tmp_path / "in"), "--output", str(folder),
+                      "--run-date", D1.isoformat())  # fmt: skip
+    assert sorted(p.name for p in folder.iterdir()) == [
+        "run_date=2026-12-01",
+        "run_date=2026-12-02",
+    ]
+    day1 = pq.read_table(folder / "run_date=2026-12-01")
+    assert day1.num_rows == 300 and set(day1.column("batch_id").to_pylist()) == {second["batch_id"]}
+    day2 = pq.read_table(folder / "run_date=2026-12-02")
+    assert day1.column("score").to_pylist() == day2.column("score").to_pylist()  # chunking
+
+
+def _sql_source(tmp_path: Path, rows: pa.Table) -> str:
+    url = f"sqlite:///{tmp_path / 'crm.db'}"
+    engine = sa.create_engine(url)
+    frame = rows.to_pandas()
+    frame.to_sql("customers", engine, index=False)
+    engine.dispose()
+    return url
+
+
+@pytest.mark.parametrize(
+    "backend", ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)]
+)
+def test_sql_table_and_query_into_a_store_table(
+    project: ServedProject, tmp_path: Path, backend: str, request: pytest.FixtureRequest
+) -> None:
+    env = project.env()
+    if backend == "postgres":
+        env["TABOPS_DATABASE_URL"] = request.getfixturevalue("pg_url")
+    url = _sql_source(tmp_path, _input_rows(200, seed=5, bad=3))
+    first = _predict(project, "--input", url, "--table", "customers", "--output",
+                     "table:churn_scores", "--run-date", D1.isoformat(), env=env)  # fmt: skip
+    assert (first["rows_in"], first["scored"], first["rejected"]) == (200, 197, 3)
+    query = "SELECT * FROM customers WHERE id < 100"
+    _predict(project, "--input", url, "--query", query, "--output", "table:churn_scores",
+             "--run-date", D1.isoformat(), env=env)  # fmt: skip
+    _predict(project, "--input", url, "--table", "customers", "--output", "table:churn_scores",
+             "--run-date", D2.isoformat(), env=env)  # fmt: skip
+    store = open_store(env.get("TABOPS_DATABASE_URL") or project.settings.store_url)
+    with store.connect() as conn:
+        counts = dict(conn.execute(sa.text(
+            "SELECT run_date, count(*) FROM churn_scores GROUP BY run_date ORDER BY run_date"
+        )).all())  # fmt: skip
+        refused = conn.execute(sa.text("SELECT count(*) FROM churn_scores_rejects")).scalar_one()
+    assert list(counts.values()) == [97, 197]  # the query's rerun replaced day 1's rows
+    assert refused == 3 + 3  # day 1's rerun (ids 0-2 are < 100) and day 2
+    assert batch_history(store, "synthetic", D1).num_rows == 97
+
+
+def test_user_mistakes_get_clear_messages(project: ServedProject, tmp_path: Path) -> None:
+    missing = _error(project, "--input", str(tmp_path / "nope.csv"), "--output", "x.csv")
+    assert "nope.csv does not exist" in missing
+    source = tmp_path / "in.csv"
+    pacsv.write_csv(_input_rows(20, seed=2).drop(["color"]), source)
+    lacking = _error(project, "--input", str(source), "--output", str(tmp_path / "o.csv"))
+    assert "lacks the column(s) ['color']" in lacking
+    pacsv.write_csv(_input_rows(20, seed=2), source)
+    unknown = _error(project, "--input", str(source), "--output", str(tmp_path / "o.csv"),
+                     "--version", "99")  # fmt: skip
+    assert "99" in unknown
+    (tmp_path / "taken.csv").mkdir()
+    folder = _error(project, "--input", str(source), "--output", str(tmp_path / "taken.csv"))
+    assert "exists as a folder" in folder
+    date_text = _error(project, "--input", str(source), "--output", "o.csv", "--run-date", "May")
+    assert "--run-date 'May' is not a date" in date_text
+    store_table = _error(project, "--input", str(source), "--output", "table:predictions")
+    assert "tabops store's own tables" in store_table
+
+
+def _wait_for(condition: Callable[[], bool], process: subprocess.Popen[str], what: str) -> None:
+    deadline = time.monotonic() + 300
+    while not condition():
+        assert process.poll() is None, f"the run ended before {what}: {process.stderr}"
+        assert time.monotonic() < deadline, f"no {what} within 300 s"
+        time.sleep(0.005)
+
+
+def _killed_then_rerun(
+    project: ServedProject, args: list[str], env: dict[str, str], writing: Callable[[], bool]
+) -> None:
+    process = subprocess.Popen(
+        [TABOPS, "predict", "--spec", str(project.folder), "--json", *args],
+        env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    try:
+        _wait_for(writing, process, "output being written")
+        os.kill(process.pid, signal.SIGKILL)
+    finally:
+        process.wait(timeout=60)
+    assert process.returncode == -signal.SIGKILL
+
+
+BIG = 200_000
+
+
+@pytest.fixture(scope="module")
+def big_input(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    path = tmp_path_factory.mktemp("big") / "big.parquet"
+    pq.write_table(_input_rows(BIG, seed=21), path)
+    return path
+
+
+def test_a_killed_file_write_leaves_the_old_output_and_the_rerun_completes(
+    project: ServedProject, tmp_path: Path, big_input: Path
+) -> None:
+    out = tmp_path / "scores.csv"
+    args = ["--input", str(big_input), "--output", str(out), "--run-date", D1.isoformat()]
+    first = _predict(project, *args)
+    before = out.read_bytes()
+
+    def temp_file() -> bool:
+        return any(p.name.startswith(".scores.csv.tmp-") for p in tmp_path.iterdir())
+
+    _killed_then_rerun(project, args, project.env(), temp_file)
+    assert out.read_bytes() == before  # the old output, whole
+    again = _predict(project, *args)
+    assert again["scored"] == first["scored"] == BIG
+    scored = pacsv.read_csv(out)
+    assert scored.num_rows == BIG and set(scored.column("batch_id").to_pylist()) == {
+        again["batch_id"]
+    }
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["scores.csv", "scores.rejects.csv"]
+
+
+@pytest.mark.postgres
+def test_a_killed_table_write_commits_nothing_and_the_rerun_completes(
+    project: ServedProject, pg_url: str, big_input: Path
+) -> None:
+    env = {**project.env(), "TABOPS_DATABASE_URL": pg_url}
+    args = ["--input", str(big_input), "--output", "table:scores", "--run-date", D1.isoformat()]
+    first = _predict(project, *args, env=env)
+    engine = sa.create_engine(sqlalchemy_url(pg_url))
+
+    def copying() -> bool:
+        with engine.connect() as conn:
+            return bool(conn.execute(sa.text(
+                "SELECT count(*) FROM pg_stat_activity WHERE query ILIKE 'COPY%'"
+            )).scalar_one())  # fmt: skip
+
+    def batches() -> dict[str, int]:
+        with engine.connect() as conn:
+            return dict(conn.execute(sa.text(
+                "SELECT batch_id, count(*) FROM scores GROUP BY batch_id"
+            )).all())  # fmt: skip
+
+    _killed_then_rerun(project, args, env, copying)
+    assert batches() == {first["batch_id"]: BIG}  # nothing of the killed run
+    again = _predict(project, *args, env=env)
+    assert batches() == {again["batch_id"]: BIG}
+    store = open_store(pg_url)
+    history = batch_history(store, "synthetic", D1)
+    assert history.num_rows == BIG and set(history.column("batch_id").to_pylist()) == {
+        again["batch_id"]
+    }
+    engine.dispose()
+
+
+def test_in_process_run_reports_every_output(project: ServedProject, tmp_path: Path) -> None:
+    source = tmp_path / "in.parquet"
+    pq.write_table(_input_rows(50, seed=3), source)
+    ctx = Context(settings=Settings(home=project.home))
+    out = parse_destination(str(tmp_path / "o.parquet"), "--output")
+    result = run_predict(project.spec, ctx, Input(str(source)), out, out.sibling(".rejects"),
+                         run_date=D1)  # fmt: skip
+    assert result.outputs["scored"] == str(tmp_path / "o.parquet")
+    assert result.outputs["rejects"] == str(tmp_path / "o.rejects.parquet")
+    assert pq.read_table(tmp_path / "o.parquet").num_rows == 50
