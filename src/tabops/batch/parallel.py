@@ -24,13 +24,15 @@ _scorer: ChunkScorer | None = None  # one per worker process, built by _start
 
 
 def score_chunks(
-    recipe: ScorerRecipe, batches: Iterable[pa.RecordBatch], workers: int
+    recipe: ScorerRecipe,
+    batches: Iterable[pa.RecordBatch],
+    workers: int,
+    scorer: ChunkScorer | None = None,
 ) -> Iterator[ScoredChunk]:
     """Each batch's :class:`ScoredChunk`, in input order, scored by ``workers`` processes
-    (1: in this process, no pool)."""
+    (1: in this process by ``scorer``, or one built from the recipe; no pool)."""
     if workers <= 1:
-        scorer = recipe.build()
-        yield from map(scorer.score, batches)
+        yield from map((scorer or recipe.build()).score, batches)
         return
     # spawn, not fork: the parent may hold threads (ONNX Runtime, progress) and their locks.
     context = multiprocessing.get_context("spawn")

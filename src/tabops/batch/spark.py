@@ -5,9 +5,9 @@ bytes, the spec, the rules' text, the lineage) inside the closure of one ``mapIn
 function; each task builds the scorer once for its partition and scores Spark's Arrow batches
 with it, so the executors run exactly the code the local engine runs. One pass computes both
 outputs: each batch comes back as two struct columns, ``scored`` and ``reject`` (one of them
-null per row), persisted once and written as two Parquet folders, the output and the rejects
-beside it. Each folder is written under a temporary name and renamed into place, so a killed
-run leaves the previous output whole.
+null per row), persisted once and written as two Parquet folders. ``tabops predict`` then
+copies them into its spill files and publishes them as the local engine does (files
+atomically, tables per run date in one transaction, the store's batch history).
 
 Spark itself stays a library here: ``local[N]`` runs in this process's JVM on loopback without
 the web UI; a cluster URL (``spark://``, ``yarn``, ``k8s://``) scales the same job out, with
@@ -19,13 +19,14 @@ from __future__ import annotations
 import os
 import shutil
 import sys
-import uuid
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import pyarrow as pa
+import pyarrow.dataset as ds
+import pyarrow.parquet as pq
 
 from tabops.errors import DataError
 
@@ -46,8 +47,6 @@ class SparkSummary:
     rows_in: int
     scored: int
     rejected: int
-    output: str
-    rejects: str
     master: str
 
 
@@ -79,49 +78,73 @@ def spark_session(master: str = "local[2]", *, memory: str = "1g") -> SparkSessi
     return session
 
 
-def score_with_spark(
+def spill_with_spark(
     recipe: ScorerRecipe,
-    source: str,
-    output: str,
+    files: Sequence[str],
+    spills: tuple[Path, Path],
     *,
     master: str = "local[2]",
-    rejects: str | None = None,
     chunk_rows: int = DEFAULT_CHUNK_ROWS,
+    delimiter: str = ",",
     session: SparkSession | None = None,
 ) -> SparkSummary:
-    """Score ``source`` (Parquet or CSV: a file, folder or glob) into the Parquet folder
-    ``output`` and its rejects into ``rejects`` (default: beside it, ``<output>.rejects``)."""
+    """Score ``files`` on Spark into the local engine's two spill files (scored rows, rejects),
+    with the scorer's exact schemas, so ``tabops predict`` publishes them as it publishes its
+    own. The executors write Parquet folders beside the spills; this process then copies them
+    into the spill files chunk by chunk (bounded memory)."""
+    scorer = recipe.build()  # on the driver too: the schemas, and a bad recipe fails here
+    folders = tuple(spill.with_name(spill.name + ".spark") for spill in spills)
+    summary = score_with_spark(
+        recipe, files, str(folders[0]), str(folders[1]), master=master, chunk_rows=chunk_rows,
+        delimiter=delimiter, session=session,
+    )  # fmt: skip
+    for folder, spill, schema in zip(
+        folders, spills, (scorer.output_schema, scorer.rejects_schema), strict=True
+    ):
+        with pq.ParquetWriter(spill, schema) as writer:
+            for batch in ds.dataset(folder, format="parquet").to_batches(batch_size=chunk_rows):
+                writer.write_batch(batch.select(schema.names).cast(schema))
+        shutil.rmtree(folder)
+    return summary
+
+
+def score_with_spark(
+    recipe: ScorerRecipe,
+    files: Sequence[str],
+    output: str,
+    rejects: str,
+    *,
+    master: str = "local[2]",
+    chunk_rows: int = DEFAULT_CHUNK_ROWS,
+    delimiter: str = ",",
+    session: SparkSession | None = None,
+) -> SparkSummary:
+    """Score ``files`` (all CSV or all Parquet) into the Parquet folders ``output`` and
+    ``rejects`` (any path Spark writes to: local, HDFS, S3)."""
     spark = session or spark_session(master)
     spark.conf.set("spark.sql.execution.arrow.maxRecordsPerBatch", str(chunk_rows))
-    rejects = rejects or default_rejects(output)
-    scorer = recipe.build()  # on the driver too: the schemas, and a bad recipe fails here
-    frame = _read(spark, source, scorer.required_columns)
+    scorer = recipe.build()
+    frame = _read(spark, files, scorer.required_columns, delimiter)
     tagged = frame.mapInArrow(_score_partitions(recipe), _tagged_schema(scorer))
     from pyspark import StorageLevel
 
+    # Persisted: both writes and the counts read the one scoring pass.
     tagged = tagged.persist(StorageLevel.MEMORY_AND_DISK)
     try:
-        _write(tagged.where(f"{_SCORED} IS NOT NULL").select(f"{_SCORED}.*"), output)
-        _write(tagged.where(f"{_REJECT} IS NOT NULL").select(f"{_REJECT}.*"), rejects)
-        scored, rejected = _counts(tagged)
+        scored = tagged.where(f"{_SCORED} IS NOT NULL").select(f"{_SCORED}.*")
+        scored.write.mode("overwrite").parquet(output)
+        refused = tagged.where(f"{_REJECT} IS NOT NULL").select(f"{_REJECT}.*")
+        refused.write.mode("overwrite").parquet(rejects)
+        counts = tagged.selectExpr(f"count({_SCORED}) AS s", f"count({_REJECT}) AS r").first()
     finally:
         tagged.unpersist()
+    assert counts is not None
     return SparkSummary(
-        rows_in=scored + rejected,
-        scored=scored,
-        rejected=rejected,
-        output=output,
-        rejects=rejects,
+        rows_in=int(counts["s"]) + int(counts["r"]),
+        scored=int(counts["s"]),
+        rejected=int(counts["r"]),
         master=str(spark.sparkContext.master),
     )
-
-
-def default_rejects(output: str) -> str:
-    """The rejects folder beside ``output``: ``out.parquet`` -> ``out.rejects.parquet``."""
-    stem, dot, suffix = output.rstrip("/").rpartition(".")
-    if dot and "/" not in suffix:
-        return f"{stem}.rejects.{suffix}"
-    return f"{output.rstrip('/')}.rejects"
 
 
 def _score_partitions(recipe: ScorerRecipe) -> Any:
@@ -165,47 +188,22 @@ def _tagged_schema(scorer: Any) -> Any:
     return from_arrow_schema(arrow)
 
 
-def _read(spark: SparkSession, source: str, columns: list[str]) -> DataFrame:
+def _read(
+    spark: SparkSession, files: Sequence[str], columns: list[str], delimiter: str
+) -> DataFrame:
     """The input's required columns. CSV is read as text: the scorer types every value as
     ingest does (Spark's own inference would type some differently)."""
-    lowered = source.lower()
-    if lowered.endswith((".csv", ".csv.gz", ".txt")):
-        frame = spark.read.option("header", "true").option("inferSchema", "false").csv(source)
+    if all(f.lower().endswith((".csv", ".csv.gz", ".tsv", ".txt")) for f in files):
+        reader = spark.read.option("header", "true").option("inferSchema", "false")
+        # Spark reads an empty field as null; tabops' reader keeps the text '' (the
+        # contract's null tokens decide), and the rejects show the text as read.
+        frame = reader.option("sep", delimiter).csv(list(files)).na.fill("")
     else:
-        frame = spark.read.parquet(source)
+        frame = spark.read.parquet(*files)
     missing = [c for c in columns if c not in frame.columns]
     if missing:
         raise DataError(
-            f"{source} lacks the column(s) the model needs: {', '.join(missing)} "
+            f"{files[0]} lacks the column(s) the model needs: {', '.join(missing)} "
             f"(it has {', '.join(frame.columns)})"
         )
     return frame.select(*columns)
-
-
-def _write(frame: DataFrame, target: str) -> None:
-    """Write ``frame`` as a Parquet folder at ``target``, atomically on a local path (write a
-    sibling, then swap it in); other filesystems get Spark's overwrite."""
-    if "://" in target and not target.startswith("file://"):
-        frame.write.mode("overwrite").parquet(target)
-        return
-    final = Path(target.removeprefix("file://"))
-    staging = final.with_name(f".{final.name}.{uuid.uuid4().hex[:8]}.tmp")
-    frame.write.parquet(str(staging))
-    for marker in staging.glob("*.crc"):  # Hadoop's checksums and _SUCCESS: not data
-        marker.unlink()
-    for marker in staging.glob(".*.crc"):
-        marker.unlink()
-    (staging / "_SUCCESS").unlink(missing_ok=True)
-    old = final.with_name(f".{final.name}.{uuid.uuid4().hex[:8]}.old")
-    if final.exists():
-        final.rename(old)
-    staging.rename(final)
-    if old.exists():
-        shutil.rmtree(old) if old.is_dir() else old.unlink()
-
-
-def _counts(tagged: DataFrame) -> tuple[int, int]:
-    rows = tagged.selectExpr(
-        f"count({_SCORED}) AS scored", f"count({_REJECT}) AS rejected"
-    ).collect()[0]
-    return int(rows["scored"]), int(rows["rejected"])
