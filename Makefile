@@ -82,3 +82,7 @@ bench-synth: install  ## Synthetic fraud generator: transactions per second on o
 
 clean:  ## Remove the virtual environment, demo output and caches
 	rm -rf $(VENV) demo .pytest_cache .mypy_cache .ruff_cache
+
+.PHONY: bench-batch
+bench-batch: install setup-postgres setup-spark  ## tabops predict: 1M rows vs the raw model and MLflow, CSV to PostgreSQL, Spark on 10M rows
+	$(BIN)/python benchmarks/batch.py --write
