@@ -70,6 +70,13 @@ kill -TERM $server && wait $server
 trap - EXIT
 "$root/.venv/bin/python" -c "import sqlite3; print('predictions logged in the store:', sqlite3.connect('.tabops/tabops.db').execute('select count(*) from predictions').fetchone()[0])"
 
+rule "12. Batch-score the later customers into a store table and a CSV (refused rows go to the rejects)"
+if [ -f data/churn_drifted.csv ]; then later=data/churn_drifted.csv; else later=data/churn_update.csv; fi
+"$tabops" predict --input "$later" --output table:churn_scores --run-date 2026-12-01
+mkdir -p scores
+"$tabops" predict --input "$later" --output scores/churn_scores.csv --run-date 2026-12-01
+"$root/.venv/bin/python" -c "import sqlite3; print('churn_scores rows for 2026-12-01:', sqlite3.connect('.tabops/tabops.db').execute(\"select count(*) from churn_scores where run_date = '2026-12-01'\").fetchone()[0])"
+
 cat <<MSG
 
 Done. Where to look:
@@ -77,6 +84,8 @@ Done. Where to look:
   snapshots      $demo/.tabops/snapshots/churn/  (content-hashed Parquet)
   tabops store   $demo/.tabops/tabops.db         (SQLite: ledger, quarantine, audit, ...)
   model report   $report
+  batch scores   table churn_scores (rejects: churn_scores_rejects) in the tabops store,
+                 $demo/scores/churn_scores.csv (rejects: scores/churn_scores.rejects.csv)
   MLflow         $demo/.tabops/mlflow.db, artifacts in $demo/.tabops/mlartifacts/
                  open the UI with: (cd $demo && $tabops ui)
 Try next (from $demo):
@@ -86,4 +95,5 @@ Try next (from $demo):
   $tabops ingest --json
   $tabops run --trials 20          # ingest, train, register in one go
   $tabops serve                    # http://127.0.0.1:8000/docs
+  $tabops predict -i $later -o scores/again.parquet --json
 MSG

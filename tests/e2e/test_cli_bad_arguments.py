@@ -129,6 +129,21 @@ CORPUS: dict[str, list[Case]] = {
         case("--data", "missing.parquet"),
         case("--data", "data.csv", "--chunk-rows", "0"),
     ],
+    "predict": [
+        case("--input", "missing.csv", "--output", "out.csv"),
+        case("--input", "data.csv", "--output", "out.csv", "--run-date", "tomorrow"),
+        case("--input", "data.csv", "--output", "out.csv", "--version", "1", "--alias", "a"),
+        case("--input", "data.csv", "--output", "table:x; DROP TABLE y"),
+        case("--input", "data.csv", "--output", "table:predictions"),
+        case("--input", "data.csv", "--output", "spec-is-a-folder/x/y/out.csv"),
+        case("--input", "data.csv", "--output", "/etc/passwd/out.csv"),
+        case("--input", "data.csv", "--output", "out.csv", "--rejects", "out.csv"),
+        case("--input", "data.csv", "--output", "out.csv", "--table", "t"),
+        case("--input", "postgresql://127.0.0.1/db", "--output", "out.csv"),
+        case("--input", "data.csv", "--output", "out.csv", "--chunk-rows", "0"),
+        case("--input", "data.csv", "--output", "out.csv"),  # no model registered
+        case("--input", "data.csv"),
+    ],
     "monitor provision": [
         case("--out", "/etc/passwd/x"),
         case("--table", "x; DROP TABLE y"),

@@ -28,18 +28,22 @@ def score_chunks(
     batches: Iterable[pa.RecordBatch],
     workers: int,
     scorer: ChunkScorer | None = None,
+    *,
+    keep_features: bool = False,
 ) -> Iterator[ScoredChunk]:
     """Each batch's :class:`ScoredChunk`, in input order, scored by ``workers`` processes
     (1: in this process by ``scorer``, or one built from the recipe; no pool)."""
     if workers <= 1:
-        yield from map((scorer or recipe.build()).score, batches)
+        local = scorer or recipe.build()
+        for batch in batches:
+            yield local.score(batch, keep_features=keep_features)
         return
     # spawn, not fork: the parent may hold threads (ONNX Runtime, progress) and their locks.
     context = multiprocessing.get_context("spawn")
     with ProcessPoolExecutor(workers, context, initializer=_start, initargs=(recipe,)) as pool:
         pending: deque[Future[ScoredChunk]] = deque()
         for batch in batches:
-            pending.append(pool.submit(_score, batch))
+            pending.append(pool.submit(_score, batch, keep_features))
             if len(pending) >= 2 * workers:
                 yield pending.popleft().result()
         while pending:
@@ -51,6 +55,6 @@ def _start(recipe: ScorerRecipe) -> None:
     _scorer = recipe.build()
 
 
-def _score(batch: pa.RecordBatch) -> ScoredChunk:
+def _score(batch: pa.RecordBatch, keep_features: bool) -> ScoredChunk:
     assert _scorer is not None, "the pool's initializer builds the scorer"
-    return _scorer.score(batch)
+    return _scorer.score(batch, keep_features=keep_features)

@@ -14,7 +14,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -45,6 +45,9 @@ from tabops.store.batch import (
     replace_runs,
 )
 
+if TYPE_CHECKING:
+    from tabops.batch.monitoring import RunMonitor
+
 #: Rows read and scored at once.
 CHUNK_ROWS = 100_000
 _STRUCTURAL = "(record)"  # the reject column of a CSV record that could not be split
@@ -63,6 +66,7 @@ class PredictResult:
     model_name: str = ""
     model_version: str = ""
     seconds: float = 0.0
+    monitoring: dict[str, Any] | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -75,6 +79,7 @@ class PredictResult:
             "model_name": self.model_name,
             "model_version": self.model_version,
             "seconds": round(self.seconds, 3),
+            **({} if self.monitoring is None else {"monitoring": self.monitoring}),
         }
 
 
@@ -89,12 +94,16 @@ def run_predict(
     version: str | None = None,
     alias: str | None = None,
     chunk_rows: int = CHUNK_ROWS,
+    monitor: bool = False,
     progress: Progress = SILENT,
     workers: int = 1,
     spark_master: str | None = None,
 ) -> PredictResult:
     """Score ``source`` into ``output`` (rejects into ``rejects``) with ``workers`` processes,
-    or on Spark when ``spark_master`` is given (``--engine spark``)."""
+    or on Spark when ``spark_master`` is given (``--engine spark``); with ``monitor``, also
+    measure the run as a monitoring window (:mod:`tabops.batch.monitoring`)."""
+    if monitor and spark_master is not None:  # the executors do not send features back
+        raise TabopsError("--monitor works with the local engine only, not --engine spark.")
     started = time.perf_counter()
     batch_id = uuid.uuid4().hex
     stream = source.open(spec.source.csv, chunk_rows)  # a missing file: said before loading
@@ -107,11 +116,17 @@ def run_predict(
     result = PredictResult(run_date=run_date, batch_id=batch_id,
                            model_name=recipe.lineage.model_name,
                            model_version=recipe.lineage.model_version)  # fmt: skip
+    watcher = None
+    if monitor:
+        from tabops.batch.monitoring import RunMonitor
+
+        watcher = RunMonitor(spec, ctx, recipe.lineage.model_version, run_date)
     with tempfile.TemporaryDirectory(prefix="tabops-predict-") as folder:
         scored, refused = Path(folder) / "scored.parquet", Path(folder) / "rejects.parquet"
         if spark_master is None:
-            chunks = score_chunks(recipe, stream.batches(), workers, scorer)
-            _score(stream, chunks, scorer, scored, refused, result, progress)
+            chunks = score_chunks(recipe, stream.batches(), workers, scorer,
+                                  keep_features=watcher is not None)  # fmt: skip
+            _score(stream, chunks, scorer, scored, refused, result, progress, watcher)
         else:
             _score_on_spark(spec, source, recipe, spark_master, chunk_rows, (scored, refused),
                             result, progress)  # fmt: skip
@@ -119,6 +134,11 @@ def run_predict(
             _publish(spec, ctx, scorer, (output, scored), (rejects, refused), run_date, batch_id)
     result.outputs = {"scored": output.describe, "rejects": rejects.describe,
                       "history": f"{BATCH_TABLE} in {ctx.store.describe()}"}  # fmt: skip
+    if watcher is not None:
+        measured = watcher.finish()
+        result.monitoring = {"source": measured.source,
+                             "window_start": watcher.bounds[0].isoformat(),
+                             "alert_transitions": len(measured.transitions)}  # fmt: skip
     result.seconds = time.perf_counter() - started
     return result
 
@@ -135,7 +155,7 @@ def _check_columns(stream: RowStream, scorer: ChunkScorer) -> None:
 
 def _score(
     stream: RowStream, chunks: Iterator[ScoredChunk], scorer: ChunkScorer, scored: Path,
-    refused: Path, result: PredictResult, progress: Progress,
+    refused: Path, result: PredictResult, progress: Progress, watcher: RunMonitor | None,
 ) -> None:  # fmt: skip
     with (
         pq.ParquetWriter(scored, scorer.output_schema) as good,
@@ -144,6 +164,8 @@ def _score(
     ):
         for chunk in chunks:
             rows = chunk.scored.num_rows + chunk.rejects.num_rows
+            if watcher is not None:
+                watcher.add(chunk)
             good.write_batch(chunk.scored)
             bad.write_batch(chunk.rejects)
             result.rows_in += rows

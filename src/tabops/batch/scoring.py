@@ -173,6 +173,7 @@ class ScoredChunk:
 
     scored: pa.RecordBatch
     rejects: pa.RecordBatch
+    features: Any = None  # with keep_features: the scored rows' typed features (pandas)
 
 
 class ChunkScorer:
@@ -223,8 +224,9 @@ class ChunkScorer:
                 fields.append(pa.field("fired_rules", pa.string()))
         return pa.schema(fields + _lineage_fields())
 
-    def score(self, batch: pa.RecordBatch) -> ScoredChunk:
-        """The chunk's scored rows and rejects (rows in = scored + rejected)."""
+    def score(self, batch: pa.RecordBatch, keep_features: bool = False) -> ScoredChunk:
+        """The chunk's scored rows and rejects (rows in = scored + rejected); with
+        ``keep_features``, also the scored rows' typed features (for monitoring)."""
         rows = batch.num_rows
         names = batch.schema.names
         typed: dict[str, pa.Array] = {}
@@ -242,14 +244,16 @@ class ChunkScorer:
                     reject_reason[position] = f"{check}: {reason(check, position)}"
         refused = reject_column != None  # noqa: E711
         good = np.flatnonzero(~refused)
+        scored, features = self._scored(typed, good)
         return ScoredChunk(
-            scored=self._scored(typed, good),
+            scored=scored,
             rejects=self._rejects(
                 batch, names, np.flatnonzero(refused), reject_column, reject_reason
             ),
+            features=features if keep_features else None,
         )
 
-    def _scored(self, typed: dict[str, pa.Array], good: np.ndarray) -> pa.RecordBatch:
+    def _scored(self, typed: dict[str, pa.Array], good: np.ndarray) -> tuple[pa.RecordBatch, Any]:
         recipe = self.recipe
         taken = pa.array(good, type=pa.int64())
         columns: dict[str, Any] = {
@@ -265,7 +269,8 @@ class ChunkScorer:
         if self.spec.decision is not None:
             self._decide(frame, score, columns)
         lineage = self.lineage_columns(len(good))
-        return pa.RecordBatch.from_pydict({**columns, **lineage}, schema=self.output_schema)
+        scored = pa.RecordBatch.from_pydict({**columns, **lineage}, schema=self.output_schema)
+        return scored, frame
 
     def _outputs(self, raw: np.ndarray, columns: dict[str, Any]) -> np.ndarray | None:
         """Add the answer columns as serving's outputs(); the binary score (for the policy)."""

@@ -92,6 +92,15 @@ def predict_command(
             "k8s://...).",
         ),
     ] = "local[2]",
+    monitor: Annotated[
+        bool,
+        typer.Option(
+            "--monitor",
+            help="Also measure the run like a window of the prediction log (drift against the "
+            "version's reference, refused rows), stored under the source 'batch' for the run "
+            "date's window; the spec's alerts are judged on that series.",
+        ),
+    ] = False,
     spec: SpecOption = None,
     overrides: SetOption = None,
     json_output: JsonOption = False,
@@ -129,7 +138,7 @@ def predict_command(
     ctx = make_context(json_output)
     result = run_predict(
         project, ctx, Input(source, table, query), destination, refused, run_date=day,
-        version=version, alias=alias, chunk_rows=chunk_rows,
+        version=version, alias=alias, chunk_rows=chunk_rows, monitor=monitor,
         progress=SILENT if json_output else RichProgress(), workers=workers,
         spark_master=spark_master if engine is Engine.SPARK else None,
     )  # fmt: skip
@@ -143,7 +152,7 @@ def predict_command(
         ("model", f"{result.model_name} version {result.model_version}"),
         ("run date", day.isoformat()),
         ("batch id", result.batch_id),
-        *[(what, where) for what, where in result.outputs.items()],
+        *[("output" if k == "scored" else k, where) for k, where in result.outputs.items()],
         ("seconds", f"{result.seconds:.1f}"),
     ]))  # fmt: skip
 

@@ -1,7 +1,8 @@
 """``tabops predict`` end to end on real SQLite and PostgreSQL stores: files, folders, globs
 and SQL tables/queries in; CSV, Parquet, partitioned folders and store tables out; rows in =
 scored + rejected; reruns of a run date replace its rows (also after SIGKILL mid-write);
-the store keeps every run's scores per entity; user mistakes get clear messages."""
+the store keeps every run's scores per entity; ``--monitor`` measures a run like a window
+of the log; user mistakes get clear messages."""
 
 from __future__ import annotations
 
@@ -255,7 +256,8 @@ def test_a_killed_table_write_commits_nothing_and_the_rerun_completes(
     def copying() -> bool:
         with engine.connect() as conn:
             return bool(conn.execute(sa.text(
-                "SELECT count(*) FROM pg_stat_activity WHERE query ILIKE 'COPY%'"
+                "SELECT count(*) FROM pg_stat_activity "
+                "WHERE state = 'active' AND query ILIKE 'COPY%'"
             )).scalar_one())  # fmt: skip
 
     def batches() -> dict[str, int]:
@@ -286,3 +288,33 @@ def test_in_process_run_reports_every_output(project: ServedProject, tmp_path: P
     assert result.outputs["scored"] == str(tmp_path / "o.parquet")
     assert result.outputs["rejects"] == str(tmp_path / "o.rejects.parquet")
     assert pq.read_table(tmp_path / "o.parquet").num_rows == 50
+
+
+def test_monitor_measures_the_run_as_a_batch_window(project: ServedProject, tmp_path: Path) -> None:
+    from tabops.store.monitoring import window_metrics
+
+    rows = _input_rows(300, seed=8, bad=5)
+    x = [float(v) + 3.0 if v != "oops" else v for v in rows.column("x").to_pylist()]
+    source = tmp_path / "drifted.csv"
+    pacsv.write_csv(rows.set_column(1, "x", pa.array([str(v) for v in x])), source)
+    args = ["--input", str(source), "--output", str(tmp_path / "o.csv"), "--monitor"]
+    summary = _predict(project, *args, "--run-date", D1.isoformat())
+    assert summary["monitoring"]["source"] == "batch"
+    assert summary["monitoring"]["window_start"].startswith("2026-12-01")
+    store = open_store(project.settings.store_url)
+
+    def metric(name: str, column: str | None = None) -> list[float]:
+        frame = window_metrics(store, "synthetic", "synthetic", source="batch")
+        chosen = frame[frame["metric"] == name]
+        if column is not None:
+            chosen = chosen[chosen["column_name"] == column]
+        return list(chosen["value"])
+
+    assert metric("rows") == [295] and metric("refused_rows") == [5]
+    assert metric("psi", "x")[0] > 1.0 and metric("psi", "color")[0] < 0.2
+    _predict(project, *args, "--run-date", D1.isoformat())  # a rerun replaces its window
+    assert metric("rows") == [295]
+    _predict(project, *args, "--run-date", D2.isoformat())
+    assert metric("rows") == [295, 295]
+    log = window_metrics(store, "synthetic", "synthetic")
+    assert log.empty  # the prediction log's series is untouched

@@ -108,3 +108,21 @@ def test_decisions_and_fired_rules_match_serving(tmp_path: Path) -> None:
         ",".join(f["id"] for f in o["rules"]["fired"]) for o in outputs
     ]
     assert set(scored["rules_version"]) == {"r1"}
+
+
+def test_regression_predictions_equal_serving(tmp_path: Path) -> None:
+    raw = served_spec_dict()
+    raw.pop("positive_class")
+    raw["task"], raw["target"] = "regression", "value"
+    raw["columns"]["value"]["role"] = "target"
+    raw["columns"]["label"]["role"] = "ignored"
+    project = make_project(tmp_path / "r", raw, rows=400)
+    rows = synthetic_table(80, seed=14)
+    scorer = recipe_for(project.spec, project.ctx, run_date=RUN_DATE, batch_id="b4").build()
+    scored = scorer.score(rows.combine_chunks().to_batches()[0]).scored.to_pydict()
+    assert "label" not in scored and "threshold" not in scored
+    served = load_served(project.spec, registry_for(project.spec, project.ctx), CHAMPION)
+    features = [n for n in rows.column_names if n not in ("label", "id", "value")]
+    outputs, _ = served.predict(json_records(rows.select(features).to_pandas()), batch=True)
+    np.testing.assert_allclose(scored["prediction"], [o["prediction"] for o in outputs], atol=1e-9)
+    assert scored["score"] == scored["prediction"]
