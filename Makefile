@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: help install setup-postgres setup-prometheus demo demo-fraud test test-fast lint format quality bench-ingest bench-train clean
+.PHONY: help install setup-postgres setup-prometheus setup-spark demo demo-fraud test test-fast lint format quality bench-ingest bench-train clean
 
 help:  ## List the targets
 	@grep -E '^[a-z-]+:.*##' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-16s %s\n", $$1, $$2}'
@@ -30,7 +30,10 @@ demo: install  ## Run the churn example end to end on the embedded default
 demo-fraud: install  ## The fraud example: generate, train, backtest rules vs model, serve, simulate
 	@bash examples/fraud/run.sh
 
-test: install setup-postgres setup-prometheus  ## Run the whole test suite (unit, integration, CLI), with coverage
+setup-spark: install  ## Install pyspark (the `spark` extra) into .venv if missing; Spark needs Java 17+
+	@$(BIN)/python -c 'import pyspark' 2>/dev/null || $(BIN)/uv pip install --quiet --python $(BIN)/python -e '.[spark]'
+
+test: install setup-postgres setup-prometheus setup-spark  ## Run the whole test suite (unit, integration, CLI), with coverage
 	$(BIN)/pytest -n 2 --dist loadgroup --durations=20 --cov --cov-report=term:skip-covered
 
 test-fast: install  ## Unit tests only: no services, no subprocesses (about a minute)
@@ -87,3 +90,7 @@ bench-monitor-truth: install  ## The monitor vs the fraud generator's drift cale
 
 clean:  ## Remove the virtual environment, demo output and caches
 	rm -rf $(VENV) demo .pytest_cache .mypy_cache .ruff_cache
+
+.PHONY: bench-batch
+bench-batch: install setup-postgres setup-spark  ## tabops predict: 1M rows vs the raw model and MLflow, CSV to PostgreSQL, Spark on 10M rows
+	$(BIN)/python benchmarks/batch.py --write

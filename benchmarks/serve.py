@@ -81,6 +81,11 @@ CATEGORIES = {
 
 def generate(path: Path, rows: int, seed: int = 0) -> None:
     """20 features: 10 continuous numbers (two with gaps), 3 counts, 2 flags, 5 categories."""
+    pacsv.write_csv(synthetic_table(rows, seed), path)
+
+
+def synthetic_table(rows: int, seed: int = 0) -> pa.Table:
+    """The rows of :func:`generate` (an id, the 20 features, the label)."""
     rng = np.random.default_rng(seed)
     columns: dict[str, Any] = {"id": np.arange(1, rows + 1)}
     signal = np.zeros(rows)
@@ -104,7 +109,7 @@ def generate(path: Path, rows: int, seed: int = 0) -> None:
         signal += (picked % 3 == 0) * 0.4
     noise = rng.normal(scale=1.2, size=rows)
     columns["label"] = np.where(signal + noise > 1.2, "yes", "no")
-    pacsv.write_csv(pa.table(columns), path)
+    return pa.table(columns)
 
 
 def synthetic_spec(path: Path) -> dict[str, Any]:

@@ -88,3 +88,15 @@ _database_numbers = itertools.count(1)
 def pg_url(pg_cluster: PostgresCluster) -> str:
     """A fresh, empty database on the throwaway cluster."""
     return pg_cluster.create_database(f"test_{next(_database_numbers)}")
+
+
+@pytest.fixture(scope="session")
+def spark_session() -> Iterator[Any]:
+    """One local Spark session (``local[2]``, loopback, no UI) per test worker; tests that
+    use it are marked ``spark`` and grouped on one worker (``xdist_group("spark")``)."""
+    from tabops.batch.spark import spark_session as start
+
+    session = start("local[2]", memory="768m")
+    session.sparkContext.setLogLevel("ERROR")
+    yield session
+    session.stop()

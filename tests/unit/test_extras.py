@@ -10,7 +10,7 @@ from tabops.extras import missing_extra
 @pytest.mark.parametrize(
     ("module", "extra"),
     [("sklearn.pipeline", "train"), ("optuna", "train"), ("mlflow", "serve"),
-     ("xgboost", "xgboost")],
+     ("xgboost", "xgboost"), ("pyspark.sql", "spark")],
 )  # fmt: skip
 def test_a_package_of_an_optional_group_names_its_extra(module: str, extra: str) -> None:
     message = missing_extra(ModuleNotFoundError(f"No module named '{module}'", name=module))

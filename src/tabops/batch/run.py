@@ -20,12 +20,20 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from tabops.batch.scoring import REJECT_COLUMN, REJECT_REASON, ChunkScorer, recipe_for
+from tabops.batch.parallel import score_chunks
+from tabops.batch.scoring import (
+    REJECT_COLUMN,
+    REJECT_REASON,
+    ChunkScorer,
+    ScoredChunk,
+    ScorerRecipe,
+    recipe_for,
+)
 from tabops.batch.sinks import Destination, write_file
-from tabops.batch.sources import Input
+from tabops.batch.sources import Input, input_files
 from tabops.context import Context
 from tabops.data.sources import RowStream
-from tabops.errors import DataError
+from tabops.errors import DataError, TabopsError
 from tabops.progress import SILENT, Progress
 from tabops.spec import ProjectSpec
 from tabops.store.batch import (
@@ -88,9 +96,14 @@ def run_predict(
     chunk_rows: int = CHUNK_ROWS,
     monitor: bool = False,
     progress: Progress = SILENT,
+    workers: int = 1,
+    spark_master: str | None = None,
 ) -> PredictResult:
-    """Score ``source`` into ``output`` (rejects into ``rejects``); with ``monitor``, also
+    """Score ``source`` into ``output`` (rejects into ``rejects``) with ``workers`` processes,
+    or on Spark when ``spark_master`` is given (``--engine spark``); with ``monitor``, also
     measure the run as a monitoring window (:mod:`tabops.batch.monitoring`)."""
+    if monitor and spark_master is not None:  # the executors do not send features back
+        raise TabopsError("--monitor works with the local engine only, not --engine spark.")
     started = time.perf_counter()
     batch_id = uuid.uuid4().hex
     stream = source.open(spec.source.csv, chunk_rows)  # a missing file: said before loading
@@ -110,7 +123,13 @@ def run_predict(
         watcher = RunMonitor(spec, ctx, recipe.lineage.model_version, run_date)
     with tempfile.TemporaryDirectory(prefix="tabops-predict-") as folder:
         scored, refused = Path(folder) / "scored.parquet", Path(folder) / "rejects.parquet"
-        _score(stream, scorer, scored, refused, result, progress, watcher)
+        if spark_master is None:
+            chunks = score_chunks(recipe, stream.batches(), workers, scorer,
+                                  keep_features=watcher is not None)  # fmt: skip
+            _score(stream, chunks, scorer, scored, refused, result, progress, watcher)
+        else:
+            _score_on_spark(spec, source, recipe, spark_master, chunk_rows, (scored, refused),
+                            result, progress)  # fmt: skip
         with progress.step(f"Writing {output.describe}"):
             _publish(spec, ctx, scorer, (output, scored), (rejects, refused), run_date, batch_id)
     result.outputs = {"scored": output.describe, "rejects": rejects.describe,
@@ -135,29 +154,50 @@ def _check_columns(stream: RowStream, scorer: ChunkScorer) -> None:
 
 
 def _score(
-    stream: RowStream, scorer: ChunkScorer, scored: Path, refused: Path,
-    result: PredictResult, progress: Progress, watcher: RunMonitor | None,
+    stream: RowStream, chunks: Iterator[ScoredChunk], scorer: ChunkScorer, scored: Path,
+    refused: Path, result: PredictResult, progress: Progress, watcher: RunMonitor | None,
 ) -> None:  # fmt: skip
     with (
         pq.ParquetWriter(scored, scorer.output_schema) as good,
         pq.ParquetWriter(refused, scorer.rejects_schema) as bad,
         progress.step(f"Scoring {stream.description}", stream.expected_rows) as advance,
     ):
-        for batch in stream.batches():
-            chunk = scorer.score(batch, keep_features=watcher is not None)
+        for chunk in chunks:
+            rows = chunk.scored.num_rows + chunk.rejects.num_rows
             if watcher is not None:
                 watcher.add(chunk)
             good.write_batch(chunk.scored)
             bad.write_batch(chunk.rejects)
-            result.rows_in += batch.num_rows
+            result.rows_in += rows
             result.scored += chunk.scored.num_rows
             result.rejected += chunk.rejects.num_rows
-            advance(batch.num_rows)
+            advance(rows)
         broken = stream.rejects  # complete once the batches are read
         if broken:
             bad.write_batch(_structural(scorer, broken))
             result.rows_in += len(broken)
             result.rejected += len(broken)
+
+
+def _score_on_spark(
+    spec: ProjectSpec, source: Input, recipe: ScorerRecipe, master: str, chunk_rows: int,
+    spills: tuple[Path, Path], result: PredictResult, progress: Progress,
+) -> None:  # fmt: skip
+    """Spark's executors score the input into the two spill files; publishing is shared."""
+    from tabops.batch.spark import spill_with_spark
+
+    if source.is_sql:
+        raise TabopsError(
+            "--engine spark reads CSV or Parquet files (a file, folder or glob): export the "
+            "table, or score it with the local engine."
+        )
+    files = [str(f) for f in input_files(source.location)]
+    with progress.step(f"Scoring {source.location} on Spark ({master})"):
+        summary = spill_with_spark(recipe, files, spills, master=master, chunk_rows=chunk_rows,
+                                   delimiter=spec.source.csv.delimiter)  # fmt: skip
+    result.rows_in, result.scored, result.rejected = (
+        summary.rows_in, summary.scored, summary.rejected,
+    )  # fmt: skip
 
 
 def _structural(scorer: ChunkScorer, broken: list[Any]) -> pa.RecordBatch:

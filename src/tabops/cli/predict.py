@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, date, datetime
+from enum import StrEnum
 from typing import Annotated
 
 import typer
@@ -10,6 +11,11 @@ import typer
 from tabops.cli.app import JsonOption, SetOption, SpecOption, VersionOption, app, read_spec
 from tabops.console import key_values, out, print_json
 from tabops.errors import TabopsError
+
+
+class Engine(StrEnum):
+    LOCAL = "local"
+    SPARK = "spark"
 
 
 @app.command("predict")
@@ -64,6 +70,28 @@ def predict_command(
     chunk_rows: Annotated[
         int, typer.Option("--chunk-rows", min=1, help="Rows read and scored at once.")
     ] = 100_000,
+    workers: Annotated[
+        int,
+        typer.Option(
+            "--workers", min=1, help="Processes scoring chunks in parallel (local engine)."
+        ),
+    ] = 1,
+    engine: Annotated[
+        Engine,
+        typer.Option(
+            "--engine",
+            help="local: this machine (--workers). spark: Apache Spark executors "
+            "(pip install 'tabops[spark]'; CSV or Parquet input).",
+        ),
+    ] = Engine.LOCAL,
+    spark_master: Annotated[
+        str,
+        typer.Option(
+            "--spark-master",
+            help="With --engine spark: the master URL (local[N], spark://HOST:PORT, yarn, "
+            "k8s://...).",
+        ),
+    ] = "local[2]",
     monitor: Annotated[
         bool,
         typer.Option(
@@ -111,7 +139,8 @@ def predict_command(
     result = run_predict(
         project, ctx, Input(source, table, query), destination, refused, run_date=day,
         version=version, alias=alias, chunk_rows=chunk_rows, monitor=monitor,
-        progress=SILENT if json_output else RichProgress(),
+        progress=SILENT if json_output else RichProgress(), workers=workers,
+        spark_master=spark_master if engine is Engine.SPARK else None,
     )  # fmt: skip
     if json_output:
         print_json(result.to_dict())

@@ -1,0 +1,500 @@
+"""Benchmark: batch scoring with ``tabops predict``, side by side in one run.
+
+One project is generated, trained and registered as ``benchmarks/serve.py`` builds its own
+(20 features: 10 numbers, 3 counts, 2 flags, 5 categories; LightGBM with 200 trees, compiled
+to ONNX). Then, on ``--rows`` (1,000,000) generated rows in one Parquet file:
+
+* ``raw model``: the compiled ONNX graph alone (ONNX Runtime, one thread) on the whole input
+  already encoded into one float32 matrix in memory: the ceiling;
+* ``tabops 1 core`` / ``tabops 2 cores``: ``tabops predict`` end to end, Parquet to Parquet
+  (a fresh process: start, model load, read, contract checks, encode, model, write), pinned to
+  core 0, then on both cores with ``--workers 2`` (chunks in parallel);
+* ``mlflow``: ``mlflow.pyfunc.load_model("models:/<name>@champion").predict`` on the same
+  rows in chunks (the model frame already in memory: no read, no checks, no write);
+* where the time goes: the phases of the local engine timed one by one in this process
+  (read, contract checks and typing, encode, model, output columns, write).
+
+Then ``--csv-rows`` (1,000,000) rows from a CSV into a PostgreSQL table of a throwaway cluster
+(rows/s and the process's peak memory), and ``--spark-rows`` (10,000,000) rows through
+``--engine spark --spark-master local[2]`` against the local engine on both cores.
+
+The machine may be shared: figures are noisy, the load average is reported with them.
+
+Usage: python benchmarks/batch.py [--rows N] [--csv-rows N] [--spark-rows N] [--skip-spark]
+       [--skip-postgres] [--workdir DIR] [--write]
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import os
+import platform
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from importlib.metadata import version as package_version
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.csv as pacsv
+import pyarrow.parquet as pq
+from common import write_section  # benchmarks/ is on sys.path when run as a script
+from serve import TABOPS, Project, build_project, server_env, synthetic_table
+
+#: Targets from the batch issue (#14).
+TARGET_OF_RAW, TARGET_OVER_MLFLOW, TARGET_CSV_PG = 0.8, 10.0, 200_000
+#: Rows generated per piece (bounded memory while writing 10M rows).
+PIECE = 500_000
+CHUNK = 100_000  # the rows of one chunk in the in-process measurements
+
+
+# -- data ------------------------------------------------------------------------------------
+
+
+def write_input(path: Path, rows: int, seed: int, kind: str = "parquet") -> Path:
+    """``rows`` generated rows without the label, ids 1..rows, written piece by piece."""
+    if path.exists():
+        return path
+    writer: Any = None
+    try:
+        for start in range(0, rows, PIECE):
+            count = min(PIECE, rows - start)
+            table = synthetic_table(count, seed=seed * 1000 + start // PIECE).drop_columns(
+                ["label"]
+            )
+            table = table.set_column(0, "id", pa.array(np.arange(start + 1, start + count + 1)))
+            if writer is None:
+                writer = (
+                    pq.ParquetWriter(path, table.schema)
+                    if kind == "parquet"
+                    else pacsv.CSVWriter(path, table.schema)
+                )
+            writer.write_table(table, row_group_size=CHUNK) if kind == "parquet" else (
+                writer.write_table(table)
+            )
+    finally:
+        if writer is not None:
+            writer.close()
+    return path
+
+
+# -- the contenders --------------------------------------------------------------------------
+
+
+@dataclass
+class Timed:
+    name: str
+    rows: int
+    seconds: float
+    detail: str = ""
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def rate(self) -> float:
+        return self.rows / self.seconds
+
+
+def _model_parts(project: Project) -> tuple[Any, Any]:
+    """The champion's recipe and the scorer it builds (what every engine runs)."""
+    from datetime import date
+
+    from tabops.batch.scoring import recipe_for
+    from tabops.context import Context
+    from tabops.settings import Settings
+    from tabops.spec import load_spec
+
+    ctx = Context(settings=Settings(home=project.home))
+    recipe = recipe_for(load_spec(project.folder), ctx, run_date=date(2026, 1, 1), batch_id="bench")
+    return recipe, recipe.build()
+
+
+def _one_core() -> contextlib.AbstractContextManager[None]:
+    @contextlib.contextmanager
+    def pinned() -> Iterator[None]:
+        previous = os.sched_getaffinity(0)
+        os.sched_setaffinity(0, {min(previous)})
+        try:
+            yield
+        finally:
+            os.sched_setaffinity(0, previous)
+
+    return pinned()
+
+
+def raw_model(project: Project, source: Path) -> Timed:
+    """ONNX Runtime alone (one thread) on the whole input, encoded beforehand."""
+    import onnxruntime as ort
+
+    from tabops.model.frame import model_frame
+    from tabops.spec import load_spec
+
+    recipe, scorer = _model_parts(project)
+    spec = load_spec(project.folder)
+    plan = scorer.predictor.plan
+    matrix = np.vstack(
+        [
+            plan.encode_frame(model_frame(batch.to_pandas(), spec)).astype(np.float32)
+            for batch in pq.ParquetFile(source).iter_batches(CHUNK)
+        ]
+    )
+    options = ort.SessionOptions()
+    options.intra_op_num_threads = options.inter_op_num_threads = 1
+    session = ort.InferenceSession(recipe.onnx_model, options, providers=["CPUExecutionProvider"])
+    output = session.get_outputs()[1].name  # the probabilities
+    with _one_core():
+        session.run([output], {"x": matrix[:CHUNK]})  # warm
+        started = time.perf_counter()
+        for start in range(0, len(matrix), CHUNK):
+            session.run([output], {"x": matrix[start : start + CHUNK]})
+        seconds = time.perf_counter() - started
+    return Timed("raw ONNX graph", len(matrix), seconds, f"{matrix.shape[1]} encoded inputs")
+
+
+def phases(project: Project, source: Path, target: Path) -> dict[str, float]:
+    """Seconds of each step of the local engine's work, timed one by one on one core."""
+    from tabops.model.frame import model_frame
+
+    _, scorer = _model_parts(project)
+    spec, predictor = scorer.spec, scorer.predictor
+    clock = time.perf_counter
+    steps = ("read", "checks and outputs", "encode", "model", "split-threshold check", "write")
+    spent = dict.fromkeys(steps, 0.0)
+    writer: Any = None
+    with _one_core():
+        reader = pq.ParquetFile(source)
+        batches = reader.iter_batches(CHUNK, columns=scorer.required_columns)
+        while True:
+            started = clock()
+            batch = next(batches, None)
+            spent["read"] += clock() - started
+            if batch is None:
+                break
+            started = clock()
+            chunk = scorer.score(batch)
+            scoring = clock() - started
+            started = clock()
+            frame = model_frame(batch.to_pandas(), spec)
+            matrix = predictor.plan.encode_frame(frame)
+            single = matrix.astype(np.float32)
+            encoded = clock()
+            predictor.session.run(predictor._output, {"x": single})
+            modelled = clock()
+            # Rows with a value on a split threshold (float32) are rescored by LightGBM.
+            ambiguous = predictor._ambiguous(single)
+            if ambiguous.any():
+                predictor._exact_scores(matrix[ambiguous])
+            spent["encode"] += encoded - started
+            spent["model"] += modelled - encoded
+            spent["split-threshold check"] += clock() - modelled
+            spent["checks and outputs"] += scoring - (clock() - started)
+            started = clock()
+            if writer is None:
+                writer = pq.ParquetWriter(target, chunk.scored.schema)
+            writer.write_batch(chunk.scored)
+            spent["write"] += clock() - started
+    writer.close()
+    return spent
+
+
+def mlflow_batch(project: Project, source: Path, rows: int, chunk: int = CHUNK) -> Timed:
+    """MLflow's own batch path: the pyfunc's predict on model-frame chunks, one core."""
+    import mlflow
+
+    from tabops.model.frame import model_frame
+    from tabops.spec import load_spec
+
+    spec = load_spec(project.folder)
+    mlflow.set_tracking_uri(project.mlflow_uri)
+    model = mlflow.pyfunc.load_model(f"models:/{project.name}@champion")
+    table = pq.read_table(source).slice(0, rows)
+    frames = [model_frame(b.to_pandas(), spec) for b in table.to_batches(chunk)]
+    with _one_core():
+        model.predict(frames[0].head(1000))  # warm
+        started = time.perf_counter()
+        for frame in frames:
+            model.predict(frame)
+        seconds = time.perf_counter() - started
+    detail = f"pyfunc predict on in-memory model frames, {chunk:,}-row chunks"
+    return Timed(f"MLflow ({chunk:,}-row chunks)", len(table), seconds, detail)
+
+
+def _child(command: list[str], cwd: Path, env: dict[str, str]) -> tuple[float, int, str]:
+    """Wall seconds, peak RSS (MB, the process's own VmHWM, polled: wait4's ru_maxrss would
+    carry this benchmark's own peak over fork and exec) and stdout of one command."""
+    started = time.perf_counter()
+    peak_kb = 0
+    with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
+        process = subprocess.Popen(command, cwd=cwd, env=env, stdout=out, stderr=err)
+        while process.poll() is None:
+            with contextlib.suppress(OSError, ValueError):
+                status = Path(f"/proc/{process.pid}/status").read_text()
+                hwm = next(line for line in status.splitlines() if line.startswith("VmHWM"))
+                peak_kb = max(peak_kb, int(hwm.split()[1]))
+            time.sleep(0.2)
+        seconds = time.perf_counter() - started
+        out.seek(0)
+        err.seek(0)
+        stdout, stderr = out.read().decode(), err.read().decode()
+    if process.returncode != 0:
+        sys.exit(f"{' '.join(command)} failed ({process.returncode}):\n{stderr[-4000:]}")
+    return seconds, peak_kb // 1024, stdout
+
+
+def tabops_predict(
+    project: Project, source: Path, output: str, *options: str, cores: str = "0,1", **env: str
+) -> Timed:
+    """``tabops predict`` end to end in a fresh process pinned to ``cores``."""
+    command = ["taskset", "-c", cores, TABOPS, "predict", "--input", str(source)]
+    command += ["--output", output, "--json", *options]
+    environment = child_env(project, **env)
+    seconds, peak_mb, stdout = _child(command, project.folder, environment)
+    summary = json.loads(stdout)
+    detail = " ".join(options) or "defaults"
+    # The run's own seconds: model load, read, scoring, publishing (no interpreter start).
+    extra = {"peak_mb": peak_mb, "run_seconds": float(summary["seconds"])}
+    return Timed(f"tabops predict ({cores})", int(summary["rows_in"]), seconds, detail, extra)
+
+
+def child_env(project: Project, **extra: str) -> dict[str, str]:
+    """The children's environment: one thread each, and compiled bytecode cached in the work
+    folder (a session may set PYTHONDONTWRITEBYTECODE: every process would recompile MLflow,
+    LightGBM and pandas from source, tens of seconds that no installed tabops pays)."""
+    env = server_env(project.home, **extra)
+    env.pop("PYTHONDONTWRITEBYTECODE", None)
+    env["PYTHONPYCACHEPREFIX"] = str(project.folder.parent / "pycache")
+    return env
+
+
+# -- the report ------------------------------------------------------------------------------
+
+
+def machine() -> str:
+    model = "unknown CPU"
+    with contextlib.suppress(OSError):
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                model = line.split(":", 1)[1].strip()
+                break
+    packages = ["onnxruntime", "lightgbm", "pyarrow", "mlflow", "pyspark"]
+    versions = []
+    for name in packages:
+        with contextlib.suppress(Exception):
+            versions.append(f"{name} {package_version(name)}")
+    return (
+        f"{platform.machine()}, {os.cpu_count()} cores ({model}); Python "
+        f"{platform.python_version()}, {', '.join(versions)}"
+    )
+
+
+def _row(timed: Timed, reference: float | None = None, note: str = "") -> str:
+    ratio = f"{timed.rate / reference:.2f}x" if reference else ""
+    return (
+        f"| {timed.name} | {timed.rows:,} | {timed.seconds:.1f} | {timed.rate:,.0f} | {ratio} | "
+        f"{note or timed.detail} |"
+    )
+
+
+def report(args: argparse.Namespace, results: dict[str, Any]) -> str:
+    raw: Timed = results["raw"]
+    lines = [
+        "## Batch scoring: `tabops predict` (`benchmarks/batch.py`)",
+        "",
+        f"LightGBM, 200 trees, 20 features ({raw.detail}), compiled to ONNX. Parquet to "
+        f"Parquet, {args.rows:,} generated rows.",
+        "",
+        "| contender | rows | seconds | rows/s | vs raw model | what it does |",
+        "|---|---|---|---|---|---|",
+        _row(raw, raw.rate, "ONNX Runtime alone, 1 thread, on the encoded matrix in memory"),
+    ]
+    for key in ("local_1", "local_2"):
+        if key in results:
+            timed = results[key]
+            lines.append(_row(timed, raw.rate, f"end to end, {timed.detail}: run "
+                              f"{timed.extra['run_seconds']:.1f} s after the interpreter's "
+                              f"start, peak {timed.extra['peak_mb']} MB"))  # fmt: skip
+    mlflow: Timed = results["mlflow"]
+    lines += [_row(mlflow, raw.rate), _row(results["mlflow_small"], raw.rate)]
+    local_1 = results.get("local_1")
+    if local_1 is not None:
+        of_raw = local_1.rate / raw.rate
+        over_mlflow = local_1.rate / mlflow.rate
+        lines += [
+            "",
+            f"- tabops on 1 core: **{of_raw:.2f}x** the raw model (target >= "
+            f"{TARGET_OF_RAW}x: {'met' if of_raw >= TARGET_OF_RAW else '**not met**'}), "
+            f"**{over_mlflow:.1f}x** MLflow (target >= {TARGET_OVER_MLFLOW:.0f}x: "
+            f"{'met' if over_mlflow >= TARGET_OVER_MLFLOW else '**not met**'}).",
+        ]
+    if "local_2" in results and local_1 is not None:
+        lines.append(
+            f"- 2 cores vs 1: **{results['local_2'].rate / local_1.rate:.2f}x** "
+            f"({results['local_2'].rate / raw.rate:.2f}x the one-thread raw model)."
+        )
+    spent: dict[str, float] = results["phases"]
+    total = sum(spent.values())
+    lines += [
+        "",
+        f"Where the time goes (the local engine's steps timed one by one, one core, "
+        f"{CHUNK:,}-row chunks; {total:.1f} s in all):",
+        "",
+        "| step | seconds | share |",
+        "|---|---|---|",
+        *[f"| {name} | {seconds:.2f} | {seconds / total:.0%} |" for name, seconds in spent.items()],
+    ]
+    if local_1 is not None:
+        run = local_1.extra["run_seconds"]
+        rest, start = run - total, local_1.seconds - run
+        lines += [
+            "",
+            f"The 1-core run took {local_1.seconds:.1f} s: {start:.1f} s to start the "
+            f"interpreter and import the CLI, {run:.1f} s "
+            f"in the run, of which about {rest:.1f} s outside the steps above (loading the "
+            "model from the registry, publishing the output file and the store's batch history).",
+        ]
+    if "csv_pg" in results:
+        timed = results["csv_pg"]
+        met = timed.rate >= TARGET_CSV_PG
+        lines += [
+            "",
+            f"CSV to a PostgreSQL table: {timed.rows:,} rows in {timed.seconds:.1f} s, "
+            f"**{timed.rate:,.0f} rows/s** end to end (target >= {TARGET_CSV_PG:,}: "
+            f"{'met' if met else '**not met**'}); {timed.rows / timed.extra['run_seconds']:,.0f} "
+            f"rows/s in the run itself (after the interpreter's start); peak memory "
+            f"{timed.extra['peak_mb']} MB ({timed.detail}).",
+        ]
+    if "spark" in results:
+        spark, local = results["spark"], results["spark_local"]
+        lines += [
+            "",
+            f"Spark: {spark.rows:,} rows, Parquet to Parquet.",
+            "",
+            "| engine | seconds | rows/s | peak MB (the tabops process; not the JVM) |",
+            "|---|---|---|---|",
+            f"| Spark `local[2]` (JVM start included) | {spark.seconds:.1f} | {spark.rate:,.0f} | "
+            f"{spark.extra['peak_mb']} |",
+            f"| local engine, 2 workers | {local.seconds:.1f} | {local.rate:,.0f} | "
+            f"{local.extra['peak_mb']} |",
+            "",
+            f"Spark local[2] runs at **{spark.rate / local.rate:.2f}x** the local engine "
+            "(JVM start, Parquet read and write by Spark, Arrow transfer to the Python "
+            "workers and back; the scoring inside is the same code).",
+        ]
+    lines += [
+        "",
+        f"Machine: {machine()}. Load average before/after: {results['load_before']} / "
+        f"{results['load_after']} (a shared machine: figures are noisy). "
+        f"Measured {datetime.now(UTC):%Y-%m-%d}.",
+        f"Command: `python benchmarks/batch.py {' '.join(results['argv'])}` "
+        "(`make bench-batch` runs the full scale).",
+    ]
+    return "\n".join(lines) + "\n"
+
+
+def _load() -> str:
+    return ", ".join(f"{v:.2f}" for v in os.getloadavg())
+
+
+def _step(label: str, call: Callable[[], Timed]) -> Timed:
+    timed = call()
+    print(f"{label}: {timed.rows:,} rows in {timed.seconds:.1f} s = {timed.rate:,.0f} rows/s",
+          file=sys.stderr)  # fmt: skip
+    return timed
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rows", type=int, default=1_000_000)
+    parser.add_argument("--csv-rows", type=int, default=1_000_000)
+    parser.add_argument("--spark-rows", type=int, default=10_000_000)
+    parser.add_argument("--mlflow-rows", type=int, default=200_000, help="MLflow's share.")
+    parser.add_argument("--train-rows", type=int, default=20_000)
+    parser.add_argument("--skip-spark", action="store_true")
+    parser.add_argument("--skip-postgres", action="store_true")
+    parser.add_argument("--workdir", type=Path, help="Keep the project and data here.")
+    parser.add_argument("--write", action="store_true", help="Update BENCHMARKS.md.")
+    args = parser.parse_args()
+    results: dict[str, Any] = {"load_before": _load(), "argv": sys.argv[1:]}
+    with contextlib.ExitStack() as stack:
+        if args.workdir:
+            work = args.workdir.resolve()
+            work.mkdir(parents=True, exist_ok=True)
+        else:
+            work = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="tabops-bbatch-")))
+        folder = work / "project"
+        if (folder / ".tabops" / "mlflow.db").exists():
+            from serve import describe_project
+
+            project = describe_project(folder, "bench_serve")
+        else:
+            project = build_project(folder, "synthetic", args.train_rows)
+        source = write_input(work / f"input-{args.rows}.parquet", args.rows, seed=1)
+        results["raw"] = _step("raw model", lambda: raw_model(project, source))
+        results["phases"] = phases(project, source, work / "phases.parquet")
+        print(f"phases: {results['phases']}", file=sys.stderr)
+        out = str(work / "out-local.parquet")
+        warm = write_input(work / "input-warm.parquet", 10_000, seed=9)  # caches, bytecode
+        tabops_predict(project, warm, str(work / "out-warm.parquet"), "--workers", "2")
+        results["local_1"] = _step(
+            "tabops 1 core", lambda: tabops_predict(project, source, out, cores="0")
+        )
+        results["local_2"] = _step(
+            "tabops 2 cores",
+            lambda: tabops_predict(project, source, out, "--workers", "2", cores="0,1"),
+        )
+        results["mlflow"] = _step(
+            "mlflow", lambda: mlflow_batch(project, source, min(args.mlflow_rows, args.rows))
+        )
+        results["mlflow_small"] = _step(
+            "mlflow small chunks",
+            lambda: mlflow_batch(project, source, min(20_000, args.rows), chunk=1000),
+        )
+        if not args.skip_postgres:
+            results["csv_pg"] = _step(
+                "csv to postgres", lambda: csv_to_postgres(project, work, args)
+            )
+        if not args.skip_spark:
+            big = write_input(work / f"input-{args.spark_rows}.parquet", args.spark_rows, seed=2)
+            results["spark"] = _step(
+                "spark local[2]",
+                lambda: tabops_predict(
+                    project, big, str(work / "out-spark.parquet"),
+                    "--engine", "spark", "--spark-master", "local[2]",
+                ),
+            )  # fmt: skip
+            results["spark_local"] = _step(
+                "local 2 workers",
+                lambda: tabops_predict(
+                    project, big, str(work / "out-big.parquet"), "--workers", "2"
+                ),
+            )
+        results["load_after"] = _load()
+    text = report(args, results)
+    print(text)
+    if args.write:
+        write_section("batch", text)
+
+
+def csv_to_postgres(project: Project, work: Path, args: argparse.Namespace) -> Timed:
+    """``tabops predict`` from a CSV into a table of the store's PostgreSQL database."""
+    from tabops.devtools.postgres import postgres_cluster
+
+    source = write_input(work / f"input-{args.csv_rows}.csv", args.csv_rows, seed=3, kind="csv")
+    with postgres_cluster() as cluster:
+        url = cluster.create_database("bench_batch")
+        timed = tabops_predict(
+            project, source, "table:batch_scores", cores="0,1", TABOPS_DATABASE_URL=url
+        )
+    timed.detail = "CSV parse, checks, scoring, COPY into the store's database"
+    return timed
+
+
+if __name__ == "__main__":
+    main()
