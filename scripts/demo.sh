@@ -77,6 +77,10 @@ mkdir -p scores
 "$tabops" predict --input "$later" --output scores/churn_scores.csv --run-date 2026-12-01
 "$root/.venv/bin/python" -c "import sqlite3; print('churn_scores rows for 2026-12-01:', sqlite3.connect('.tabops/tabops.db').execute(\"select count(*) from churn_scores where run_date = '2026-12-01'\").fetchone()[0])"
 
+rule "13. Monitor two later months against the champion's training profile: one steady, one after a price rise"
+"$tabops" monitor run --data data/churn_steady.csv
+"$tabops" monitor run --data data/churn_drifted.csv
+
 cat <<MSG
 
 Done. Where to look:
@@ -84,6 +88,8 @@ Done. Where to look:
   snapshots      $demo/.tabops/snapshots/churn/  (content-hashed Parquet)
   tabops store   $demo/.tabops/tabops.db         (SQLite: ledger, quarantine, audit, ...)
   model report   $report
+  monitoring     table monitor_metrics in the tabops store (sources churn_steady, churn_drifted);
+                 tabops monitor run --data ... --json prints every measurement
   batch scores   table churn_scores (rejects: churn_scores_rejects) in the tabops store,
                  $demo/scores/churn_scores.csv (rejects: scores/churn_scores.rejects.csv)
   MLflow         $demo/.tabops/mlflow.db, artifacts in $demo/.tabops/mlartifacts/

@@ -62,9 +62,7 @@ class RunMonitor:
         rows = self.window.finish()
         store_window(self.ctx.store, self.spec, self.version, self.bounds, rows, BATCH_SOURCE)
         result = MonitorResult(source=BATCH_SOURCE)
-        result.windows.append(
-            WindowSummary(*self.bounds, self.version, self.window.rows, len(rows))
-        )
+        result.windows.append(WindowSummary.of(self.bounds, self.version, self.window.rows, rows))
         judge_and_notify(self.spec, self.ctx.store, result)
         return result
 

@@ -144,10 +144,28 @@ def run_command(
         ("delivered now", "-" if delivery is None else f"{delivery.delivered:,} "
                           f"({delivery.failed:,} failed, retried next run)"),
     ]))  # fmt: skip
+    _print_drift(result)
     for version, reason in result.skipped.items():
         out.print(f"[yellow]version {version} not measured:[/] {reason}")
     for transition in result.transitions:
         out.print(transition.describe())
+
+
+#: Windows whose drifted features the human output lists (the latest ones).
+_DRIFT_LINES = 10
+
+
+def _print_drift(result: MonitorResult) -> None:
+    """The drifted features of the latest windows (all of them are in --json)."""
+    windows = result.windows[-_DRIFT_LINES:]
+    if len(result.windows) > len(windows):
+        out.print(f"Drift in the latest {len(windows)} windows (--json has all):")
+    for window in windows:
+        when = f"{window.start:%Y-%m-%d %H:%M} version {window.model_version}"
+        if window.drifted:
+            out.print(f"{when}: [yellow]drifted[/] {', '.join(window.drifted)}")
+        else:
+            out.print(f"{when}: no feature drifted ({window.rows:,} rows)")
 
 
 @monitor_app.command("report")

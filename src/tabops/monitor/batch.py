@@ -135,7 +135,7 @@ def run_data_monitor(
     for bounds in sorted(windows):
         rows = windows[bounds].finish()
         store_window(ctx.store, spec, model_version, bounds, rows, result.source)
-        summary = WindowSummary(*bounds, model_version, windows[bounds].rows, len(rows))
+        summary = WindowSummary.of(bounds, model_version, windows[bounds].rows, rows)
         result.windows.append(summary)
     judge_and_notify(spec, ctx.store, result)
     return result

@@ -43,6 +43,18 @@ class WindowSummary:
     model_version: str
     rows: int
     metrics: int
+    drifted: list[str] = field(default_factory=list)  # the features judged drifted
+
+    @classmethod
+    def of(
+        cls, bounds: tuple[datetime, datetime], version: str, rows: int,
+        measured: list[dict[str, Any]],
+    ) -> WindowSummary:  # fmt: skip
+        """The summary of one window's measurements (``measure_window``'s rows)."""
+        drifted = sorted(
+            str(m["column_name"]) for m in measured if m["metric"] == "drifted" and m["value"]
+        )
+        return cls(*bounds, version, rows, len(measured), drifted)
 
 
 @dataclass
@@ -153,7 +165,7 @@ def _measure(
             refused, version, len(positions)
         )
         store_window(store, spec, version, bounds, rows, LOG_SOURCE)
-        result.windows.append(WindowSummary(*bounds, version, len(positions), len(rows)))
+        result.windows.append(WindowSummary.of(bounds, version, len(positions), rows))
 
 
 def store_window(
