@@ -22,14 +22,16 @@ import logging
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 import numpy as np
-import pandas as pd
 
 from tabops.model.columns import MISSING_CATEGORY
 from tabops.model.datetimes import DATETIME_STEP, array_parts, part_columns, value_parts
 from tabops.model.exact import ExactTrees
+
+if TYPE_CHECKING:  # pandas loads with the first frame: serving one row never needs it
+    import pandas as pd
 
 log = logging.getLogger(__name__)
 
@@ -40,6 +42,8 @@ PARITY_TOLERANCE = 1e-5
 ROW_PARITY_ROWS = 200
 _ONNX_OPSET = 15  # the newest opset onnxmltools' tree converters support
 _UNKNOWN_PROBE = "\x00tabops-unknown\x00"
+#: Most bytes of encoded matrix scored at once (see OnnxPredictor.predict_frame).
+_BLOCK_BYTES = 64 * 1024 * 1024
 
 
 class Predictor(Protocol):
@@ -252,6 +256,8 @@ def _categorical_part(step: Any, columns: list[str]) -> dict[str, Any]:
     ]
     # Probe the fitted encoder with every known category and one unseen value, so that the
     # plan reproduces its mapping (infrequent grouping included) instead of re-deriving it.
+    import pandas as pd
+
     longest = max(len(cats) for cats in encoder.categories_) + 1
     probe = pd.DataFrame(
         {
@@ -359,7 +365,16 @@ class OnnxPredictor:
         return result if self.classes is not None else result.reshape(-1)
 
     def predict_frame(self, frame: pd.DataFrame) -> np.ndarray:
-        return self._run(self.plan.encode_frame(frame))
+        # The encoded matrix is rows x width float64 (one-hot blocks included): scored in
+        # blocks, so memory stays bounded whatever the frame's size and the model's width.
+        block = max(1, _BLOCK_BYTES // (8 * max(1, self.plan.width)))
+        if len(frame) <= block:
+            return self._run(self.plan.encode_frame(frame))
+        parts = [
+            self._run(self.plan.encode_frame(frame.iloc[start : start + block]))
+            for start in range(0, len(frame), block)
+        ]
+        return np.concatenate(parts)
 
     def predict_rows(self, rows: Sequence[Mapping[str, Any]]) -> np.ndarray:
         matrix = np.array([self.plan.encode_row(row) for row in rows], dtype=np.float64)
@@ -383,6 +398,8 @@ class SklearnPredictor:
         return np.asarray(self.pipeline.predict(frame), dtype=np.float64).reshape(-1)
 
     def predict_rows(self, rows: Sequence[Mapping[str, Any]]) -> np.ndarray:
+        import pandas as pd
+
         frame = pd.DataFrame.from_records(list(rows), columns=self.columns)
         for name in frame.columns:  # the model frame's dtypes: float64 or object
             if frame[name].dtype == object and all(

@@ -179,6 +179,28 @@ def test_every_output_has_a_dynamic_batch_dimension(estimator: str) -> None:
     assert first and not any(d.dim_value for d in first), first  # a name or unknown
 
 
+def test_large_frames_are_scored_in_blocks_with_the_same_scores(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import tabops.model.compile as compile_module
+
+    pipeline, frame = _fitted(synthetic_spec(), "lightgbm")
+    compiled = compile_pipeline(pipeline, frame)
+    predictor = OnnxPredictor(compiled.plan, compiled.onnx_model, compiled.classes)  # type: ignore[arg-type]
+    whole = predictor.predict_frame(frame)
+    encoded: list[int] = []
+    encode = compile_module.EncoderPlan.encode_frame
+
+    def counting(plan: compile_module.EncoderPlan, part: pd.DataFrame) -> np.ndarray:
+        encoded.append(len(part))
+        return encode(plan, part)
+
+    monkeypatch.setattr(compile_module.EncoderPlan, "encode_frame", counting)
+    monkeypatch.setattr(compile_module, "_BLOCK_BYTES", 8 * predictor.plan.width * 64)
+    np.testing.assert_array_equal(predictor.predict_frame(frame), whole)
+    assert max(encoded) == 64 and sum(encoded) == len(frame)
+
+
 def test_a_compiled_form_that_fails_to_run_falls_back(monkeypatch: pytest.MonkeyPatch) -> None:
     pipeline, frame = _fitted(synthetic_spec(), "linear")
 
