@@ -197,9 +197,10 @@ each on core 0 with one thread; the churn champion, predictor: {figures["compile
 {table}
 
 Where the time goes, each package imported alone in a fresh interpreter: {parts}. The
-server module needs FastAPI (and pydantic for the spec); SQLAlchemy and psycopg load when the
-prediction log starts, the compiled model's stack (onnxruntime, onnx, LightGBM for rows on a
-split threshold, pandas) with the first model: both inside the time to ready. On a tracking
+server module needs FastAPI (and pydantic for the spec); onnxruntime loads with the first
+model, inside the time to ready; LightGBM (for rows on a split threshold, with pandas and
+scikit-learn where installed) on a background thread, outside it; SQLAlchemy and psycopg when
+the prediction log first opens the store. On a tracking
 server the registry is read over MLflow's REST API (`tabops.registry.rest`, no mlflow
 import); the embedded registry (a SQLite file) is read by the MLflow client, whose import
 alone is the mlflow figure above.
