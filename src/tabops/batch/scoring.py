@@ -20,11 +20,11 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pyarrow as pa
 
-from tabops.data.contract import explain_values
+from tabops.data.contract import ARROW_TYPES, explain_values
 from tabops.model.columns import feature_names
 from tabops.model.frame import model_frame
 from tabops.rules.policy import APPROVE, DECISIONS, combine, rule_outcome, score_outcomes
-from tabops.spec import ColumnRole, ColumnType, ProjectSpec, parse_spec
+from tabops.spec import ColumnRole, ProjectSpec, parse_spec
 
 if TYPE_CHECKING:
     from tabops.context import Context
@@ -36,15 +36,6 @@ if TYPE_CHECKING:
 LINEAGE = ("model_name", "model_version", "spec_hash", "rules_version", "run_date", "batch_id")
 #: The rejects' own columns, after the input's values (as text).
 REJECT_COLUMN, REJECT_REASON = "reject_column", "reject_reason"
-
-_ARROW_TYPES = {
-    ColumnType.NUMERIC: pa.float64(),
-    ColumnType.INTEGER: pa.int64(),
-    ColumnType.BOOLEAN: pa.bool_(),
-    ColumnType.CATEGORICAL: pa.string(),
-    ColumnType.TEXT: pa.string(),
-    ColumnType.DATETIME: pa.timestamp("us", tz="UTC"),
-}
 
 
 @dataclass(frozen=True)
@@ -206,7 +197,7 @@ class ChunkScorer:
 
     def _output_schema(self) -> pa.Schema:
         recipe = self.recipe
-        fields = [pa.field(n, _ARROW_TYPES[self.spec.columns[n].type]) for n in self.ids]
+        fields = [pa.field(n, ARROW_TYPES[self.spec.columns[n].type]) for n in self.ids]
         if recipe.classes is None:
             fields += [pa.field("prediction", pa.float64()), pa.field("score", pa.float64())]
         elif recipe.positive is not None:
@@ -257,7 +248,7 @@ class ChunkScorer:
         recipe = self.recipe
         taken = pa.array(good, type=pa.int64())
         columns: dict[str, Any] = {
-            n: typed[n].take(taken).cast(_ARROW_TYPES[self.spec.columns[n].type]) for n in self.ids
+            n: typed[n].take(taken).cast(ARROW_TYPES[self.spec.columns[n].type]) for n in self.ids
         }
         frame = pa.table({n: typed[n].take(taken) for n in self.features}).to_pandas()
         if len(good):

@@ -219,7 +219,8 @@ def check_contract(
     )
 
 
-_ARROW_TYPES = {
+#: Each column type as Arrow holds it (typed columns at ingest; ids in batch outputs).
+ARROW_TYPES = {
     ColumnType.NUMERIC: pa.float64(),
     ColumnType.INTEGER: pa.int64(),
     ColumnType.BOOLEAN: pa.bool_(),
@@ -233,7 +234,7 @@ def _output_field(name: str, col: ColumnSpec, source_schema: pa.Schema) -> pa.Fi
     """The snapshot's field for a column: its spec type, or the source's for ignored columns."""
     if col.role == ColumnRole.IGNORED:
         return source_schema.field(name)
-    return pa.field(name, _ARROW_TYPES[col.type])
+    return pa.field(name, ARROW_TYPES[col.type])
 
 
 def _structural_drift(column_names: list[str], spec: ProjectSpec) -> list[str]:
@@ -400,7 +401,7 @@ def _cast_plain(values: pa.Array, kind: ColumnType) -> pa.Array | None:
     """``values`` (strings, nulls allowed) cast in one Arrow pass when the cast accepts exactly
     what the regexes accept: finite floats and decimal integers. Else None."""
     try:
-        cast = pc.cast(values, _ARROW_TYPES[kind])
+        cast = pc.cast(values, ARROW_TYPES[kind])
     except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
         return None
     if kind == ColumnType.NUMERIC and not pc.all(pc.is_finite(cast)).as_py():
@@ -427,7 +428,7 @@ def _to_int64(digits: pa.Array) -> pa.Array:
 
 def _as_utc(values: pa.Array) -> pa.Array:
     """Timestamps in UTC (values without a zone are taken as UTC): one type for every batch."""
-    return pc.cast(values, _ARROW_TYPES[ColumnType.DATETIME])
+    return pc.cast(values, ARROW_TYPES[ColumnType.DATETIME])
 
 
 def _parse_datetimes(present: pa.Array, fmt: str | None) -> pa.Array:
@@ -438,7 +439,7 @@ def _parse_datetimes(present: pa.Array, fmt: str | None) -> pa.Array:
     except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
         pass
     parsed = iso_datetimes(pd.Series(present.to_pandas(), dtype="object"))
-    return pa.array(parsed, type=_ARROW_TYPES[ColumnType.DATETIME])
+    return pa.array(parsed, type=ARROW_TYPES[ColumnType.DATETIME])
 
 
 def iso_datetimes(strings: pd.Series) -> pd.Series:
