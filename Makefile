@@ -13,7 +13,7 @@ $(STAMP): pyproject.toml
 	$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), "tabops needs Python 3.11+"'
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip uv
-	$(BIN)/uv pip install --quiet --python $(BIN)/python -e '.[all,dev]'
+	$(BIN)/uv pip install --quiet --python $(BIN)/python -e '.[all,dev,docs]'
 	touch $(STAMP)
 
 install: $(STAMP)  ## Create .venv and install tabops with its dev tools
@@ -94,3 +94,8 @@ clean:  ## Remove the virtual environment, demo output and caches
 .PHONY: bench-batch
 bench-batch: install setup-postgres setup-spark  ## tabops predict: 1M rows vs the raw model and MLflow, CSV to PostgreSQL, Spark on 10M rows
 	$(BIN)/python benchmarks/batch.py --write
+
+.PHONY: docs
+# NO_MKDOCS_2_WARNING: silences the Material theme's end-of-life banner (not a build warning).
+docs: install  ## Build the docs site into site/ (strict; CLI, spec and HTTP references generated)
+	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict
