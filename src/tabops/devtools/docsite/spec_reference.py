@@ -120,7 +120,7 @@ def _type(annotation: Any, anchors: dict[type[BaseModel], str]) -> str:
     """A type in YAML's words, nested sections linked."""
     origin, args = get_origin(annotation), get_args(annotation)
     if isinstance(annotation, type) and issubclass(annotation, BaseModel):
-        return f"[{annotation.__name__}](#{anchors[annotation]})"
+        return f"[object](#{anchors[annotation]})"
     if isinstance(annotation, type) and issubclass(annotation, Enum):
         return "one of " + ", ".join(f"`{member.value}`" for member in annotation)
     if isinstance(annotation, type) and issubclass(annotation, PurePath):
