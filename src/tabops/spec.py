@@ -66,19 +66,24 @@ class ColumnRole(StrEnum):
 class Observed(_Strict):
     """What ``tabops init`` saw; informational, never enforced (drift monitoring reads it)."""
 
-    min: float | None = None
-    max: float | None = None
-    null_fraction: float | None = None
-    distinct: int | None = None
+    min: float | None = Field(default=None, description="Smallest value seen (numbers).")
+    max: float | None = Field(default=None, description="Largest value seen (numbers).")
+    null_fraction: float | None = Field(default=None, description="Share of missing values.")
+    distinct: int | None = Field(default=None, description="Number of distinct values.")
 
 
 class ColumnSpec(_Strict):
     """One column: its role, type and the contract its values must meet."""
 
-    type: ColumnType
-    role: ColumnRole = ColumnRole.FEATURE
-    nullable: bool = True
-    unique: bool = False
+    type: ColumnType = Field(description="How values are read and stored.")
+    role: ColumnRole = Field(
+        default=ColumnRole.FEATURE,
+        description="feature: a model input; target: the label; id: checked for duplicates; "
+        "timestamp: the event time (orders the split, sets monitoring windows); ignored: not "
+        "checked, not used.",
+    )
+    nullable: bool = Field(default=True, description="false: a missing value quarantines the row.")
+    unique: bool = Field(default=False, description="true: a repeated value quarantines the row.")
     min: float | None = Field(default=None, description="Smallest allowed value (numbers).")
     max: float | None = Field(default=None, description="Largest allowed value (numbers).")
     categories: list[str] | None = Field(
@@ -95,8 +100,10 @@ class ColumnSpec(_Strict):
     false_values: list[str] | None = Field(
         default=None, description="Strings that mean false in a boolean column (e.g. [No])."
     )
-    observed: Observed | None = None
-    description: str | None = None
+    observed: Observed | None = Field(
+        default=None, description="Written by `tabops init`; informational, never enforced."
+    )
+    description: str | None = Field(default=None, description="Free text.")
 
     @model_validator(mode="after")
     def _check_consistency(self) -> ColumnSpec:
@@ -133,9 +140,13 @@ class ColumnSpec(_Strict):
 class CsvOptions(_Strict):
     """How CSV files are parsed."""
 
-    delimiter: str = Field(default=",", min_length=1, max_length=1)
-    encoding: str = "utf-8"
-    null_values: list[str] = Field(default_factory=lambda: list(DEFAULT_NULL_VALUES))
+    delimiter: str = Field(default=",", min_length=1, max_length=1, description="Field separator.")
+    encoding: str = Field(default="utf-8", description="A Python codec name, e.g. latin-1.")
+    null_values: list[str] = Field(
+        default_factory=lambda: list(DEFAULT_NULL_VALUES),
+        description="Strings read as a missing value (after trimming); setting it replaces the "
+        "whole list. Also applied to string columns of Parquet and SQL sources.",
+    )
     multiline_values: bool = Field(
         default=False,
         description=(
@@ -150,9 +161,11 @@ class SourceSpec(_Strict):
 
     path: str | None = Field(default=None, description="CSV or Parquet file, relative to the spec.")
     url: str | None = Field(default=None, description="SQLAlchemy URL of a database to read.")
-    table: str | None = None
-    query: str | None = None
-    csv: CsvOptions = Field(default_factory=CsvOptions)
+    table: str | None = Field(default=None, description="With url: the table to read whole.")
+    query: str | None = Field(
+        default=None, description="With url: an SQL query whose result is the batch."
+    )
+    csv: CsvOptions = Field(default_factory=CsvOptions, description="How CSV files are parsed.")
 
     @model_validator(mode="after")
     def _one_source(self) -> SourceSpec:
@@ -238,11 +251,13 @@ class CandidateSpec(_Strict):
 class SearchRange(_Strict):
     """A tuned parameter: a numeric range (log scale optional) or a list of choices."""
 
-    low: float | None = None
-    high: float | None = None
-    log: bool = False
-    integer: bool = False
-    choices: list[Any] | None = None
+    low: float | None = Field(default=None, description="Smallest value (with high).")
+    high: float | None = Field(default=None, description="Largest value (with low).")
+    log: bool = Field(default=False, description="Sample on a log scale; needs low > 0.")
+    integer: bool = Field(default=False, description="Sample whole numbers.")
+    choices: list[Any] | None = Field(
+        default=None, description="The values to pick from; not with low and high."
+    )
 
     @model_validator(mode="after")
     def _check_range(self) -> SearchRange:
@@ -283,7 +298,7 @@ class TrainSpec(_Strict):
     )
     cv_folds: int = Field(default=3, ge=2, le=20, description="Folds scored in each trial.")
     test_size: float = Field(default=0.2, gt=0, lt=1, description="Fraction held out for test.")
-    seed: int = 42
+    seed: int = Field(default=42, description="Seeds the split, the tuning and the models.")
 
 
 class CostSpec(_Strict):
@@ -301,13 +316,24 @@ class BehaviouralCheck(_Strict):
     ``direction`` (or not against it by more than ``tolerance``).
     """
 
-    name: str
-    kind: Literal["invariance", "directional"]
-    column: str
-    value: Any = None
-    delta: float | None = None
-    direction: Literal["increase", "decrease"] = "increase"
-    tolerance: float = Field(default=0.05, ge=0)
+    name: str = Field(description="Shown in results and refusal reasons.")
+    kind: Literal["invariance", "directional"] = Field(description="What the check asserts.")
+    column: str = Field(description="A feature column (numeric or integer for directional).")
+    value: Any = Field(
+        default=None, description="invariance (required): the value set on every test row."
+    )
+    delta: float | None = Field(
+        default=None, description="directional (required, not 0): added on every test row."
+    )
+    direction: Literal["increase", "decrease"] = Field(
+        default="increase", description="directional: the way every score must move."
+    )
+    tolerance: float = Field(
+        default=0.05,
+        ge=0,
+        description="How far any score may move (invariance) or move against direction "
+        "(directional).",
+    )
 
     @model_validator(mode="after")
     def _check_kind(self) -> BehaviouralCheck:
@@ -327,7 +353,9 @@ class EvaluateSpec(_Strict):
     slices: list[str] = Field(
         default_factory=list, description="Columns whose values get their own metrics."
     )
-    checks: list[BehaviouralCheck] = Field(default_factory=list)
+    checks: list[BehaviouralCheck] = Field(
+        default_factory=list, description="Behavioural checks; a failing one blocks promotion."
+    )
 
 
 class GateSpec(_Strict):
@@ -415,7 +443,9 @@ class ServeSpec(_Strict):
     grace_period: float = Field(
         default=20.0, gt=0, description="Seconds a SIGTERM waits for requests and the log."
     )
-    feedback: FeedbackSpec = Field(default_factory=FeedbackSpec)
+    feedback: FeedbackSpec = Field(
+        default_factory=FeedbackSpec, description="What POST /feedback keeps."
+    )
 
 
 #: Monitoring windows and their length in seconds.
@@ -436,7 +466,7 @@ class AlertSpec(_Strict):
     """One alert: fires when a monitored metric crosses its threshold in enough windows in a
     row, and resolves at the first window back within it."""
 
-    name: str = Field(pattern=PROJECT_NAME_PATTERN)
+    name: str = Field(pattern=PROJECT_NAME_PATTERN, description="Unique among the alerts.")
     metric: str = Field(
         description="A monitored metric: a per-feature one (drift_score, drifted, psi, "
         "missing_rate, unseen_rate, rejected_field; set 'column'), a window one (rows, "
@@ -452,7 +482,9 @@ class AlertSpec(_Strict):
         "performance) are not judged: too few to tell.",
     )  # fmt: skip
     windows: int = Field(default=1, ge=1, description="Windows in a row before it fires.")
-    severity: Literal["warning", "critical"] = "warning"
+    severity: Literal["warning", "critical"] = Field(
+        default="warning", description="Carried to the alert event and the webhook."
+    )
 
     @model_validator(mode="after")
     def _one_threshold(self) -> AlertSpec:
@@ -481,15 +513,18 @@ class MonitorSpec(_Strict):
         pattern=r"^https?://",
         description="URL that receives each alert's firing and resolution as a JSON POST.",
     )
-    alerts: list[AlertSpec] = Field(default_factory=list)
+    alerts: list[AlertSpec] = Field(default_factory=list, description="The alerts to judge.")
 
 
 class ProjectSpec(_Strict):
     """A whole ``tabops.yaml``."""
 
-    name: str = Field(pattern=PROJECT_NAME_PATTERN)
-    task: Task
-    target: str
+    name: str = Field(
+        pattern=PROJECT_NAME_PATTERN,
+        description="Names the project in the store, the registry and the snapshot folder.",
+    )
+    task: Task = Field(description="What the model predicts: a class or a number.")
+    target: str = Field(description="The column to predict; its role must be target.")
     positive_class: str | None = Field(
         default=None, description="The positive label of a binary classification target."
     )

@@ -111,7 +111,8 @@ def render() -> str:
 def _table(model: type[BaseModel], anchors: dict[type[BaseModel], str]) -> str:
     rows = ["| key | type | default | description |", "|---|---|---|---|"]
     for name, field in model.model_fields.items():
-        cells = [f"`{name}`", _type(field.annotation, anchors), _default(field), _about(field)]
+        about = _about(field) or _summary(_nested(field.annotation))
+        cells = [f"`{name}`", _type(field.annotation, anchors), _default(field), about or "—"]
         rows.append("| " + " | ".join(cell.replace("|", "\\|") for cell in cells) + " |")
     return "\n".join(rows)
 
@@ -176,4 +177,12 @@ def _about(field: FieldInfo) -> str:
     text = _markdown(" ".join((field.description or "").split()))
     if limits:
         text = f"{text} ({', '.join(limits)})".strip()
-    return text or "—"
+    return text
+
+
+def _summary(models: Iterator[tuple[type[BaseModel], str]]) -> str:
+    """A section's key without a description of its own: its model's first sentence."""
+    for model, _ in models:
+        if model.__doc__:
+            return _markdown(model.__doc__.split(".")[0].strip() + ".")
+    return ""
