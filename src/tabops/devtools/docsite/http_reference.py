@@ -31,9 +31,10 @@ whole document: [{OPENAPI_FILE}]({OPENAPI_FILE}). [serve.md](../serve.md) explai
 errors, limits, the prediction log and reloads.
 
 Authentication: with keys set (`TABOPS_API_KEYS`, `TABOPS_ADMIN_KEY`; required when
-`TABOPS_ENV=production`), the prediction and feedback routes take a key as
-`Authorization: Bearer KEY` or `X-API-Key: KEY`, `/admin/reload` the admin key; the probes and
-`/metrics` are public."""
+`TABOPS_ENV=production`), the prediction, feedback, model and OIP model routes take a key as
+`Authorization: Bearer KEY` or `X-API-Key: KEY`, `/admin/reload` the admin key (a prediction
+key gets 403); the probes (`/livez`, `/readyz`, OIP's health, server metadata and model
+readiness) and `/metrics` are public."""
 
 
 def openapi_document() -> dict[str, Any]:
