@@ -94,3 +94,17 @@ clean:  ## Remove the virtual environment, demo output and caches
 .PHONY: bench-batch
 bench-batch: install setup-postgres setup-spark  ## tabops predict: 1M rows vs the raw model and MLflow, CSV to PostgreSQL, Spark on 10M rows
 	$(BIN)/python benchmarks/batch.py --write
+
+.PHONY: lock audit lint-deploy
+LOCK := $(BIN)/uv pip compile pyproject.toml --universal --python-version 3.11 --generate-hashes --quiet --custom-compile-command "make lock"
+lock: install  ## Refresh the lock files requirements/{serve,full,dev}.txt from pyproject.toml (newest allowed versions)
+	$(LOCK) --upgrade --extra serve -o requirements/serve.txt
+	$(LOCK) --upgrade --extra all -o requirements/full.txt
+	$(LOCK) --upgrade --extra all --extra dev -o requirements/dev.txt
+
+audit: install  ## pip-audit over the lock files: fails on a known vulnerability with a fix, or a package it could not check
+	$(BIN)/python scripts/audit.py
+
+lint-deploy: install  ## hadolint over both Dockerfiles, and the compose file against the Compose Specification schema
+	$(BIN)/hadolint deploy/Dockerfile deploy/Dockerfile.serve
+	$(BIN)/pytest -p no:cacheprovider -q tests/integration/deploy/test_compose.py tests/integration/deploy/test_dockerfiles.py
