@@ -7,6 +7,7 @@ from typing import Annotated
 
 import typer
 
+from tabops import redaction
 from tabops.cli.app import JsonOption, SetOption, SpecOption, app, make_context, read_spec
 from tabops.console import err, out, print_json, table
 from tabops.errors import TabopsError
@@ -48,6 +49,7 @@ def serve(
     project = read_spec(spec, overrides)
     handler = logging.StreamHandler()
     handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    redaction.install([handler])
     logging.getLogger("tabops").addHandler(handler)
     logging.getLogger("tabops").propagate = False
 
