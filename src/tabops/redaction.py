@@ -65,6 +65,22 @@ class RedactingFilter(logging.Filter):
         return True
 
 
+def log_to_stderr(logger: logging.Logger) -> None:
+    """Send ``logger``'s records to stderr, timestamped, through the filter (``tabops serve``
+    and each of its worker processes); once per process."""
+    if any(isinstance(h, _ServeHandler) for h in logger.handlers):
+        return
+    handler = _ServeHandler()
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    install([handler])
+    logger.addHandler(handler)
+    logger.propagate = False
+
+
+class _ServeHandler(logging.StreamHandler):  # type: ignore[type-arg]
+    """The stderr handler :func:`log_to_stderr` adds (recognised so it is added once)."""
+
+
 def install(handlers: Iterable[logging.Handler]) -> None:
     """Put one filter, knowing this process's secrets, on each handler (replacing one an
     earlier call put there: the CLI may run more than once in a process)."""

@@ -16,7 +16,7 @@ from fastapi.exceptions import RequestValidationError
 from starlette.exceptions import HTTPException
 from starlette.responses import Response
 
-from tabops import credentials
+from tabops import credentials, redaction
 from tabops.errors import TabopsError
 from tabops.registry.models import CHAMPION
 from tabops.serve.http import (
@@ -161,6 +161,7 @@ def _handle_errors(app: FastAPI) -> None:
 
 def app_from_env() -> FastAPI:
     """The app for ``uvicorn --factory`` (one per worker): options from :data:`OPTIONS_ENV`."""
+    redaction.log_to_stderr(logging.getLogger("tabops"))  # as the parent `tabops serve` does
     options = json.loads(os.environ[OPTIONS_ENV])
     spec = load_spec(Path(options["spec"]), options.get("overrides") or None)
     return create_app(spec, load_settings(), options.get("alias", CHAMPION))
