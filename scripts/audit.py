@@ -25,13 +25,7 @@ def main() -> int:
             return 2
         for dependency in report["dependencies"]:
             dependencies[f"{dependency['name']} {dependency.get('version', '?')}"] = dependency
-    fixable, unfixed, skipped = [], [], []
-    for name, dependency in sorted(dependencies.items()):
-        if "skip_reason" in dependency:
-            skipped.append(f"{name}: {dependency['skip_reason']}")
-        for vuln in dependency.get("vulns", []):
-            line = f"{name}: {vuln['id']} (fixed in {', '.join(vuln['fix_versions']) or 'none'})"
-            (fixable if vuln["fix_versions"] else unfixed).append(line)
+    fixable, unfixed, skipped = judge(dependencies)
     audited = len(dependencies) - len(skipped)
     print(f"pip-audit: {audited} locked packages checked")
     for title, lines in (("FIXABLE (bump the range in pyproject.toml, then make lock)", fixable),
@@ -39,6 +33,19 @@ def main() -> int:
         if lines:
             print(f"{title}:\n  " + "\n  ".join(lines))
     return 1 if fixable or skipped else 0
+
+
+def judge(dependencies: dict[str, dict[str, Any]]) -> tuple[list[str], list[str], list[str]]:
+    """pip-audit's dependency entries (by "name version") sorted into advisories with a fixed
+    release, advisories without one, and packages that could not be checked."""
+    fixable, unfixed, skipped = [], [], []
+    for name, dependency in sorted(dependencies.items()):
+        if "skip_reason" in dependency:
+            skipped.append(f"{name}: {dependency['skip_reason']}")
+        for vuln in dependency.get("vulns", []):
+            line = f"{name}: {vuln['id']} (fixed in {', '.join(vuln['fix_versions']) or 'none'})"
+            (fixable if vuln["fix_versions"] else unfixed).append(line)
+    return fixable, unfixed, skipped
 
 
 def _audit(lock: Path) -> dict[str, Any] | None:
