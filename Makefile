@@ -99,3 +99,17 @@ bench-batch: install setup-postgres setup-spark  ## tabops predict: 1M rows vs t
 # NO_MKDOCS_2_WARNING: silences the Material theme's end-of-life banner (not a build warning).
 docs: install  ## Build the docs site into site/ (strict; CLI, spec and HTTP references generated)
 	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict
+
+.PHONY: lock audit lint-deploy
+LOCK := $(BIN)/uv pip compile pyproject.toml --universal --python-version 3.11 --generate-hashes --quiet --custom-compile-command "make lock"
+lock: install  ## Refresh the lock files requirements/{serve,full,dev}.txt from pyproject.toml (newest allowed versions)
+	$(LOCK) --upgrade --extra serve -o requirements/serve.txt
+	$(LOCK) --upgrade --extra all -o requirements/full.txt
+	$(LOCK) --upgrade --extra all --extra dev -o requirements/dev.txt
+
+audit: install  ## pip-audit over the lock files: fails on a known vulnerability with a fix, or a package it could not check
+	$(BIN)/python scripts/audit.py
+
+lint-deploy: install  ## hadolint over both Dockerfiles, and the compose file against the Compose Specification schema
+	$(BIN)/hadolint deploy/Dockerfile deploy/Dockerfile.serve
+	$(BIN)/pytest -p no:cacheprovider -q tests/integration/deploy/test_compose.py tests/integration/deploy/test_dockerfiles.py

@@ -3,16 +3,32 @@
 ``tabops.yaml`` says *what* a project does; these settings say *where* it runs. The same
 project runs embedded (a workspace folder, SQLite) or in production (PostgreSQL) by changing
 only ``TABOPS_DATABASE_URL``.
+
+Every setting can also come from a file: ``TABOPS_<NAME>_FILE`` names a file whose content
+(trailing newlines dropped) is the value, for Docker and Kubernetes secrets mounted as files
+(``TABOPS_DATABASE_URL_FILE=/run/secrets/database_url``). Setting both is an error.
+In production mode (``TABOPS_ENV=production``) :func:`load_settings` refuses empty and default
+credentials (:mod:`tabops.credentials`).
 """
 
 from __future__ import annotations
 
+import os
+import re
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
 from pydantic import AliasChoices, Field, SecretStr, ValidationError, field_validator
-from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+from pydantic.fields import FieldInfo
+from pydantic_settings import (
+    BaseSettings,
+    NoDecode,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+)
 
+from tabops import credentials
 from tabops.errors import TabopsError
 
 
@@ -41,7 +57,7 @@ class Settings(BaseSettings):
 
     api_keys: Annotated[list[SecretStr], NoDecode] = Field(
         default_factory=list,
-        description="Keys that may call the prediction routes (comma-separated).",
+        description="Keys that may call the prediction routes (comma- or line-separated).",
     )
     admin_key: SecretStr | None = Field(
         default=None, description="The key for admin routes (reload); never a prediction key."
@@ -50,9 +66,20 @@ class Settings(BaseSettings):
     @field_validator("api_keys", mode="before")
     @classmethod
     def _split_keys(cls, value: Any) -> Any:
-        if isinstance(value, str):
-            return [key.strip() for key in value.split(",") if key.strip()]
+        if isinstance(value, str):  # a secret file may hold one key per line
+            return [key.strip() for key in re.split(r"[,\n]", value) if key.strip()]
         return value
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        return init_settings, _SecretFiles(settings_cls), env_settings
 
     @field_validator("tracking_uri")
     @classmethod
@@ -100,15 +127,60 @@ class Settings(BaseSettings):
         return self.home / "snapshots"
 
 
+class _SecretFiles(PydanticBaseSettingsSource):
+    """``TABOPS_<NAME>_FILE``: a setting's value read from the file it names."""
+
+    def get_field_value(self, field: FieldInfo, field_name: str) -> tuple[Any, str, bool]:
+        return None, field_name, False  # unused: __call__ reads every field at once
+
+    def __call__(self) -> dict[str, Any]:
+        values: dict[str, Any] = {}
+        for name, field in self.settings_cls.model_fields.items():
+            names = getattr(field.validation_alias, "choices", None) or [f"TABOPS_{name}"]
+            variable = f"{str(names[0]).upper()}_FILE"
+            path = os.environ.get(variable)
+            if path is None:
+                continue
+            direct = [str(n).upper() for n in names if str(n).upper() in os.environ]
+            if direct:
+                raise TabopsError(f"Set {direct[0]} or {variable}, not both.")
+            try:
+                values[name] = Path(path).read_text(encoding="utf-8").rstrip("\r\n")
+            except OSError as exc:
+                raise TabopsError(f"{variable}: cannot read {path}: {exc.strerror}.") from exc
+        return values
+
+
 def load_settings() -> Settings:
-    """Settings from the environment; a bad variable is a clear error naming it."""
+    """Settings from the environment; a bad variable is a clear error naming it, and in
+    production an empty or default credential is refused before any service is called."""
     try:
-        return Settings()
+        settings = Settings()
     except ValidationError as exc:
         problems = "; ".join(
             f"{_variable(str(error['loc'][0]))}: {error['msg']}" for error in exc.errors()
         )
         raise TabopsError(f"Invalid environment setting: {problems}.") from exc
+    if settings.env == "production":
+        found = production_problems(settings, os.environ)
+        if found:
+            raise TabopsError(
+                "TABOPS_ENV=production refuses these credentials: " + "; ".join(found) + "."
+            )
+    return settings
+
+
+def production_problems(settings: Settings, environ: Mapping[str, str]) -> list[str]:
+    """Every empty or default credential of the services these settings point at."""
+    urls = {
+        "TABOPS_DATABASE_URL": settings.database_url,
+        "TABOPS_TRACKING_URI or MLFLOW_TRACKING_URI": settings.tracking_uri,
+    }
+    found = [credentials.url_problem(name, url) for name, url in urls.items() if url]
+    found.append(credentials.mlflow_auth_problem(environ))
+    locations = [value for value in settings.model_dump().values() if isinstance(value, str)]
+    found.append(credentials.s3_problem(locations, environ))
+    return [problem for problem in found if problem]
 
 
 def _variable(location: str) -> str:

@@ -14,7 +14,7 @@ import typer
 from rich.markup import escape
 from typer.core import TyperGroup
 
-from tabops import __version__
+from tabops import __version__, redaction
 from tabops.console import RichProgress, err, out
 from tabops.context import Context
 from tabops.errors import TabopsError
@@ -156,6 +156,7 @@ def _main(
         level=logging.DEBUG if debug else logging.WARNING,
         format="%(levelname)s %(name)s: %(message)s",
     )
+    redaction.install(logging.getLogger().handlers)  # no secret in any log line
 
 
 ForceOption = Annotated[

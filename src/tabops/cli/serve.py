@@ -7,6 +7,7 @@ from typing import Annotated
 
 import typer
 
+from tabops import redaction
 from tabops.cli.app import JsonOption, SetOption, SpecOption, app, make_context, read_spec
 from tabops.console import err, out, print_json, table
 from tabops.errors import TabopsError
@@ -46,10 +47,7 @@ def serve(
     if log_level not in LOG_LEVELS:
         raise TabopsError(f"--log-level '{log_level}' is not valid; use {', '.join(LOG_LEVELS)}.")
     project = read_spec(spec, overrides)
-    handler = logging.StreamHandler()
-    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
-    logging.getLogger("tabops").addHandler(handler)
-    logging.getLogger("tabops").propagate = False
+    redaction.log_to_stderr(logging.getLogger("tabops"))
 
     def announce(version: str, bound: int) -> None:  # once listening: the address works
         err.print(

@@ -16,6 +16,7 @@ from fastapi.exceptions import RequestValidationError
 from starlette.exceptions import HTTPException
 from starlette.responses import Response
 
+from tabops import credentials, redaction
 from tabops.errors import TabopsError
 from tabops.registry.models import CHAMPION
 from tabops.serve.http import (
@@ -51,6 +52,15 @@ def auth_for(settings: Settings) -> Auth:
             "TABOPS_ENV=production needs API keys: set TABOPS_API_KEYS (comma-separated "
             "prediction keys) and TABOPS_ADMIN_KEY (the admin key, different from them)."
         )
+    if settings.env == "production":
+        weak = [credentials.key_problem("TABOPS_API_KEYS", key) for key in keys]
+        weak.append(credentials.key_problem("TABOPS_ADMIN_KEY", admin or ""))
+        if any(weak):
+            raise TabopsError(
+                "TABOPS_ENV=production refuses these keys: "
+                + "; ".join(sorted({p for p in weak if p}))
+                + "."
+            )
     if admin is not None and admin in keys:
         raise TabopsError("TABOPS_ADMIN_KEY must differ from every key in TABOPS_API_KEYS.")
     return Auth(keys, admin)
@@ -151,6 +161,7 @@ def _handle_errors(app: FastAPI) -> None:
 
 def app_from_env() -> FastAPI:
     """The app for ``uvicorn --factory`` (one per worker): options from :data:`OPTIONS_ENV`."""
+    redaction.log_to_stderr(logging.getLogger("tabops"))  # as the parent `tabops serve` does
     options = json.loads(os.environ[OPTIONS_ENV])
     spec = load_spec(Path(options["spec"]), options.get("overrides") or None)
     return create_app(spec, load_settings(), options.get("alias", CHAMPION))

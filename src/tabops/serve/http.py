@@ -43,7 +43,9 @@ _SERVER_IDS = "tabops-"
 _ID_PREFIX = f"{_SERVER_IDS}{secrets.token_hex(8)}"
 _ID_COUNTER = itertools.count(1)
 #: Routes that must answer even under overload (probes and scrapes).
-_UNGUARDED = frozenset({"/livez", "/readyz", "/metrics", "/v2/health/live", "/v2/health/ready"})
+_UNGUARDED = frozenset(
+    {"/livez", "/health", "/readyz", "/metrics", "/v2/health/live", "/v2/health/ready"}
+)
 
 
 class ApiError(Exception):

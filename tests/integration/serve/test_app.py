@@ -7,8 +7,10 @@ import time
 
 import pytest
 from fastapi.testclient import TestClient
+from pydantic import SecretStr
 
 from tabops.serve.app import create_app
+from tabops.serve.http import Guard
 from tabops.serve.routes.predict import FastPredict
 from tests.integration.serve.conftest import ServedProject, valid_record
 
@@ -63,6 +65,22 @@ def test_post_predict_is_answered_before_routing_and_documented_by_its_route(
     ]
     without_fast_path = TestClient(routed_only, raise_server_exceptions=False)  # no lifespan
     assert without_fast_path.post("/predict", json=valid_record()).status_code == 500
+
+
+def test_health_is_an_open_documented_alias_of_livez(
+    client: TestClient, project: ServedProject
+) -> None:
+    """The original churn and fraud APIs' load balancers call /health: the liveness answer,
+    with no key, documented in the OpenAPI document, and not a middleware (no per-request
+    cost on /predict): a route, like /livez."""
+    assert client.get("/health").json() == client.get("/livez").json() == {"status": "alive"}
+    unkeyed = TestClient(create_app(project.spec, project.settings.model_copy(
+        update={"api_keys": [SecretStr("pk-health-0123456789abcdef")]})))  # fmt: skip
+    assert unkeyed.get("/health").status_code == 200  # open, as /livez (no lifespan needed)
+    documented = client.get("/openapi.json").json()["paths"]["/health"]
+    assert set(documented) == {"get"} and "/livez" in documented["get"]["summary"]
+    app = create_app(project.spec, project.settings)
+    assert [m.cls for m in app.user_middleware] == [Guard, FastPredict]
 
 
 def test_a_reused_request_id_keeps_the_first_row_and_is_counted(

@@ -60,6 +60,7 @@ ENDPOINTS: list[tuple[str, str, Any, str]] = [
     ("POST", "/feedback", {"labels": [{"request_id": "auth-matrix", "label": "yes"}]}, "predict"),
     ("POST", "/admin/reload", None, "admin"),
     ("GET", "/livez", None, "open"),
+    ("GET", "/health", None, "open"),
     ("GET", "/readyz", None, "open"),
     ("GET", "/metrics", None, "open"),
     ("GET", "/v2/health/live", None, "open"),

@@ -238,6 +238,7 @@ ROUTES = {
     "/admin/reload": "POST",
     "/model": "GET",
     "/livez": "GET",
+    "/health": "GET",
     "/readyz": "GET",
     "/metrics": "GET",
     "/v2/health/live": "GET",

@@ -256,7 +256,7 @@ def test_overload_answers_fast_503_with_retry_after_and_deadlines_hold(server: S
         with http, ThreadPoolExecutor(8) as pool:
             results = list(pool.map(attempt, range(40)))
         probes = {p: httpx.get(f"{server.url}{p}", timeout=5).status_code
-                  for p in ("/livez", "/readyz", "/metrics", "/v2/health/live",
+                  for p in ("/livez", "/health", "/readyz", "/metrics", "/v2/health/live",
                             "/v2/health/ready")}  # fmt: skip
         assert set(probes.values()) == {200}, probes
         assert Counter(r[0] for r in results) == {503: 40}

@@ -1,4 +1,5 @@
-"""The serving-only install: ``pip install "tabops[serve]"`` into a fresh virtual environment.
+"""The serving-only install (``tabops[serve]``, as the serving image makes it with
+``deploy/install.sh serve``) in a fresh virtual environment.
 
 It must leave out the training stack, say which extra to install when a training command
 runs, and serve a model that the full install trained and registered on a real MLflow
@@ -10,18 +11,17 @@ from __future__ import annotations
 import json
 import os
 import subprocess
-import sys
 from pathlib import Path
 
 import httpx
 import pytest
 
+from tests.integration.deploy.install import run_install_script
 from tests.integration.serve.chaos import ConfiguredProject, make_configured_project
 from tests.integration.serve.conftest import running_server, valid_record
 
 pytestmark = [pytest.mark.slow, pytest.mark.postgres, pytest.mark.xdist_group("serve-install")]
 
-ROOT = Path(__file__).resolve().parents[3]
 #: Packages of the training stack (``tabops[train]``) a serving install must not have.
 TRAINING_STACK = ("sklearn", "optuna", "dvc", "faker", "matplotlib", "datasketches", "skl2onnx",
                   "onnxmltools", "skops", "flask")  # fmt: skip
@@ -52,18 +52,10 @@ print(served.version.version, served.predictor.kind, "mlflow" in sys.modules)
 
 @pytest.fixture(scope="module")
 def slim(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A fresh venv with the repository installed (not editable) with only the serve extra;
-    its bin folder. uv (installed by ``make install``) is used when present, pip otherwise;
-    both reuse their download caches."""
+    """A fresh venv made by the images' install script (``deploy/install.sh serve``: the
+    locked requirements, then the repository, not editable); its bin folder."""
     venv = tmp_path_factory.mktemp("serve-only") / "venv"
-    subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
-    python = venv / "bin" / "python"
-    uv = Path(sys.executable).with_name("uv")
-    if uv.exists():
-        command = [str(uv), "pip", "install", "--quiet", "--python", str(python)]
-    else:
-        command = [str(python), "-m", "pip", "install", "--quiet"]
-    subprocess.run([*command, f"{ROOT}[serve]"], check=True, env=_clean_env(), timeout=900)
+    run_install_script("serve", venv)
     return venv / "bin"
 
 

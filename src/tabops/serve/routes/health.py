@@ -15,6 +15,13 @@ router = APIRouter()
 
 
 @router.get("/livez", summary="Liveness: the process answers (touches nothing else)")
+@router.get(
+    "/health",
+    summary="Liveness, under the name load balancers call (alias of /livez)",
+    description="The same answer as /livez: the process answers, nothing else is checked. "
+    "Kept for the clients and load balancers of the original churn and fraud APIs; a "
+    "container's readiness check belongs on /readyz.",
+)
 async def livez() -> Response:
     return json_response({"status": "alive"})
 
