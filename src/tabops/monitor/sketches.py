@@ -58,7 +58,7 @@ class NumericSketch:
         # One sort serves everything: the KLL sketch takes sorted input several times faster
         # (its compactions sort almost nothing), the tails are its ends, and distinct values
         # are where it steps. numpy sorts without the GIL, so columns sort in parallel.
-        ordered = np.sort(values)  # NaN last, infinities at either end of the rest
+        ordered = np.sort(np.asarray(values, dtype=np.float64))  # NaN last, infinities at the ends
         present = ordered[: int(np.searchsorted(ordered, np.nan, side="left"))]
         nan_count = len(ordered) - len(present)
         first = int(np.searchsorted(present, -np.inf, side="right"))

@@ -174,5 +174,5 @@ def test_exact_values_stop_at_the_cap_however_the_chunk_is_ordered() -> None:
     sketch = NumericSketch()
     sketch.update(at_cap)
     assert sketch.values == {float(v): 5 for v in range(EXACT_VALUES_CAP)}
-    sketch.update(np.array([-1.0]))  # one value more than the cap
+    sketch.update(np.array([-1.0], dtype=np.float32))  # one value more than the cap
     assert sketch.values is None
