@@ -20,6 +20,8 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
+import platform
 import subprocess
 import sys
 import tempfile
@@ -202,6 +204,7 @@ def main() -> None:
         evidently_worker(args.evidently_worker)
         return
 
+    load = os.getloadavg()[0]
     lines, agree, total, ours_s, theirs_s = [], 0, 0, 0.0, 0.0
     for seed in range(args.datasets):
         reference, current = frames(args.rows, seed)
@@ -225,13 +228,37 @@ def main() -> None:
         f"tabops {ours_s:.2f} s, Evidently {theirs_s:.1f} s ({theirs_s / ours_s:.0f}x); "
         f"same verdict on {agree}/{total} columns ({agree / total:.0%})."
     )
-    body = "\n".join(["## Data drift vs Evidently DataDriftPreset", "", summary, "", *lines])
+    command = " ".join(["python benchmarks/monitor_drift.py", *sys.argv[1:]])
+    machine = (
+        f"`{command}` on {_cpu_model()} ({os.cpu_count()} cores shared with other jobs, load "
+        f"average {load:.1f} at the start, {os.getloadavg()[0]:.1f} at the end), "
+        f"{time.strftime('%Y-%m-%d', time.gmtime())}; Evidently "
+        f"{_evidently_version(args.evidently_python)} in its own environment."
+    )
+    body = "\n".join(
+        ["## Data drift vs Evidently DataDriftPreset", "", machine, "", summary, "", *lines]
+    )
     print(body)
     if args.write:
         sys.path.insert(0, str(Path(__file__).parent))
         from common import write_section
 
         write_section("monitor-drift", body)
+
+
+def _cpu_model() -> str:
+    for line in Path("/proc/cpuinfo").read_text().splitlines():
+        if line.startswith("model name"):
+            return line.split(":", 1)[1].strip()
+    return platform.machine()
+
+
+def _evidently_version(python: str) -> str:
+    found = subprocess.run(
+        [python, "-c", "import evidently; print(evidently.__version__)"],
+        capture_output=True, text=True, check=True,
+    )  # fmt: skip
+    return found.stdout.strip()
 
 
 if __name__ == "__main__":

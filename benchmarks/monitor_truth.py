@@ -13,7 +13,15 @@ come), runs the monitor in daily windows, and compares with the calendar:
 - **false alarms**: a drift-free window (no calendar entry active, none carried on by the
   history features) is a false alarm when any feature's verdict is ``drifted``;
 - **estimated (CBPE) vs realized ROC AUC** on windows of at least 2,000 rows with no concept
-  drift active.
+  drift active, after the labelled reference period (the first REFERENCE_DAYS monitored days,
+  ``monitor.reference``) that CBPE's calibration is fitted on, as NannyML fits it.
+
+The realized ROC AUC of a day with ~50 frauds itself moves by about +-0.03 (one standard error)
+by chance, so no estimator is within 0.02 of it on every day. The estimate is judged by its
+bias (mean difference over the judged days, within 0.02), against the noise floor (the mean
+absolute difference a perfect estimator would show, from each day's bootstrap interval), by
+the share of days it falls inside the realized 95% interval, and per window on 7-day blocks
+(~40,000 rows, ~370 frauds), where the realized value is precise enough to hold it to 0.02.
 
 Targets (issue 13): every feature drift detected within 2 daily windows (delay 0 or 1); false
 alarms in at most 1 of 20 drift-free windows; estimated ROC AUC within 0.02 of realized.
@@ -79,6 +87,10 @@ FEATURE_SIGNALS = {
 MISSING_RATE_JUMP = 0.05
 MIN_CBPE_ROWS = 2000
 TOLERANCE = 0.02
+#: Monitored days whose logged scores and labels calibrate CBPE (before the first event).
+REFERENCE_DAYS = 5
+#: Days per block in the per-window comparison on larger windows.
+BLOCK_DAYS = 7
 
 
 @dataclass
@@ -90,10 +102,12 @@ class Truth:
     metrics: pd.DataFrame
     calendar: list[dict[str, Any]]
     reference_missing: dict[str, float]
+    reference_end: datetime | None = None  # CBPE's labelled reference period ends here
     events: list[dict[str, Any]] = field(default_factory=list)
     free: list[datetime] = field(default_factory=list)
     false_alarms: dict[datetime, list[str]] = field(default_factory=dict)
     cbpe: list[dict[str, Any]] = field(default_factory=list)
+    blocks: list[dict[str, Any]] = field(default_factory=list)
     pooled: dict[str, float] = field(default_factory=dict)
 
 
@@ -106,13 +120,22 @@ def split(data: FraudDataset, warmup: int, train_days: int) -> tuple[pd.DataFram
     return train, tx[tx["tx_datetime"] >= cut]
 
 
-def train_champion(folder: Path, train: pd.DataFrame, trials: int) -> tuple[ProjectSpec, Context]:
-    """The fraud example's project trained on ``train`` and registered (with its reference)."""
+def train_champion(
+    folder: Path,
+    train: pd.DataFrame,
+    trials: int,
+    reference: tuple[datetime, datetime] | None = None,
+) -> tuple[ProjectSpec, Context]:
+    """The fraud example's project trained on ``train`` and registered (with its reference);
+    ``reference``: the labelled production period CBPE is calibrated on (``monitor.reference``)."""
     folder.mkdir(parents=True, exist_ok=True)
     raw = yaml.safe_load((EXAMPLE / "tabops.yaml").read_text())
     raw.pop("decision", None)  # the model alone: the rules play no part in monitoring
     raw["source"] = {"path": "train.csv"}
     raw["train"] |= {"trials": trials, "cv_folds": 2}
+    if reference is not None:
+        raw["monitor"]["reference"] = {"start": reference[0].isoformat(),
+                                       "end": reference[1].isoformat()}  # fmt: skip
     (folder / "tabops.yaml").write_text(yaml.safe_dump(raw, sort_keys=False))
     train.to_csv(folder / "train.csv", index=False)
     spec = load_spec(folder)
@@ -178,39 +201,75 @@ def measure(spec: ProjectSpec, ctx: Context, data: FraudDataset) -> Truth:
         metrics=metrics,
         calendar=data.calendar_records,
         reference_missing=reference_missing,
+        reference_end=None if spec.monitor.reference is None else spec.monitor.reference.end,
     )
     judge(truth)
-    truth.pooled = pooled_cbpe(spec, ctx, version, [row["window"] for row in truth.cbpe])
+    judged = [row["window"] for row in truth.cbpe if not row["reference"]]
+    truth.pooled = pooled_cbpe(spec, ctx, version, judged)
+    truth.blocks = blocks_cbpe(spec, ctx, version, judged)
     return truth
+
+
+def _scored(
+    spec: ProjectSpec, ctx: Context, windows: list[datetime]
+) -> tuple[np.ndarray, np.ndarray]:
+    """The logged scores of ``windows`` (daily) and whether each row is a fraud."""
+    parts = [prediction_window(ctx.store, spec.name, spec.name, w, w + timedelta(days=1))
+             for w in windows]  # fmt: skip
+    served = pd.concat([part.served for part in parts])
+    return pd.to_numeric(served["score"]).to_numpy(dtype=float), (served["label"] == "1").to_numpy()
 
 
 def pooled_cbpe(
     spec: ProjectSpec, ctx: Context, version: str, windows: list[datetime]
 ) -> dict[str, float]:
-    """Where CBPE's gap comes from, over the compared windows pooled: the estimate with the
-    reference's calibration (fitted on the frozen test rows), and with one refitted on these
-    rows' own labels (what the estimate would be if the test rows' calibration still held)."""
+    """Where CBPE's gap comes from, over the judged windows pooled: the estimate calibrated on
+    the labelled reference period, on the frozen test rows (the default without
+    ``monitor.reference``), and refitted on these rows' own labels (the best the estimator
+    can do: the calibration that holds on them)."""
     if not windows:
         return {}
-    parts = [prediction_window(ctx.store, spec.name, spec.name, w, w + timedelta(days=1))
-             for w in windows]  # fmt: skip
-    served = pd.concat([part.served for part in parts])
-    score = pd.to_numeric(served["score"]).to_numpy(dtype=float)
-    truth = (served["label"] == "1").to_numpy()
+    score, truth = _scored(spec, ctx, windows)
     reference = reference_for(spec, ctx, version)
+    without = spec.model_copy(
+        update={"monitor": spec.monitor.model_copy(update={"reference": None})}
+    )
+    on_test_rows = reference_for(without, ctx, version).calibrator()
     calibrate = reference.calibrator()
-    assert calibrate is not None and reference.threshold is not None
-    refitted = Calibrator(truth, score)
-    bottom = calibrate(score) == 0  # rows the test rows' calibration calls never positive
+    threshold = reference.threshold
+    assert calibrate is not None and on_test_rows is not None and threshold is not None
+    bottom = on_test_rows(score) == 0  # rows the test rows' calibration calls never positive
     return {
-        "realized": realized_binary(truth, score, "roc_auc", reference.threshold).value,
-        "estimated": estimated_binary(score, "roc_auc", reference.threshold, calibrate).value,
-        "refitted": estimated_binary(score, "roc_auc", reference.threshold, refitted).value,
+        "realized": realized_binary(truth, score, "roc_auc", threshold).value,
+        "estimated": estimated_binary(score, "roc_auc", threshold, calibrate).value,
+        "test_rows": estimated_binary(score, "roc_auc", threshold, on_test_rows).value,
+        "refitted": estimated_binary(score, "roc_auc", threshold, Calibrator(truth, score)).value,
         "test_roc_auc": reference.test_metrics.get("roc_auc", float("nan")),
         "bottom_share": float(bottom.mean()),
         "bottom_fraud_rate": float(truth[bottom].mean()) if bottom.any() else float("nan"),
         "fraud_rate": float(truth.mean()),
     }
+
+
+def blocks_cbpe(
+    spec: ProjectSpec, ctx: Context, version: str, windows: list[datetime]
+) -> list[dict[str, Any]]:
+    """Estimated vs realized ROC AUC on consecutive BLOCK_DAYS-day blocks of the judged
+    windows (full blocks only), by the monitor's own estimator and calibration."""
+    reference = reference_for(spec, ctx, version)
+    assert reference.threshold is not None
+    found = []
+    for first in range(0, len(windows) - BLOCK_DAYS + 1, BLOCK_DAYS):
+        block = windows[first : first + BLOCK_DAYS]
+        score, truth = _scored(spec, ctx, block)
+        realized = realized_binary(truth, score, "roc_auc", reference.threshold)
+        estimated = estimated_binary(score, "roc_auc", reference.threshold,
+                                     reference.calibrator())  # fmt: skip
+        found.append({"start": block[0], "end": block[-1], "rows": len(score),
+                      "frauds": int(truth.sum()), "realized": realized.value,
+                      "low": realized.low, "high": realized.high,
+                      "estimated": estimated.value})  # fmt: skip
+    return found
 
 
 def _active(truth: Truth, window: datetime) -> list[dict[str, Any]]:
@@ -278,6 +337,7 @@ def judge(truth: Truth) -> None:
             "low": details.get("low"), "high": details.get("high"),
             "estimated": estimated["value"],
             "feature_drift": [e["scenario"] for e in _active(truth, window)],
+            "reference": truth.reference_end is not None and window < truth.reference_end,
         })  # fmt: skip
 
 
@@ -313,36 +373,61 @@ def report(truth: Truth, header: list[str]) -> tuple[str, dict[str, bool]]:
                   f"{w:%m-%d} {', '.join(c)}" for w, c in truth.false_alarms.items()))]  # fmt: skip
     lines += ["", "| window | rows | realized ROC AUC (95% CI) | estimated | difference |",
               "|---|---|---|---|---|"]  # fmt: skip
-    gaps = []
+    gaps, noise, inside = [], [], 0
     for row in truth.cbpe:
         gap = row["estimated"] - row["realized"]
-        gaps.append(abs(gap))
-        note = f" ({', '.join(row['feature_drift'])})" if row["feature_drift"] else ""
+        notes = [*row["feature_drift"], *(["reference period: not judged"] if row["reference"]
+                                          else [])]  # fmt: skip
+        note = f" ({', '.join(notes)})" if notes else ""
         interval = f"({row['low']:.3f}-{row['high']:.3f})"
         lines.append(f"| {row['window']:%Y-%m-%d}{note} | {row['rows']:,} | "
                      f"{row['realized']:.3f} {interval} | {row['estimated']:.3f} | "
                      f"{gap:+.3f} |")  # fmt: skip
-    within = sum(g <= TOLERANCE for g in gaps)
-    inside = sum(r["low"] <= r["estimated"] <= r["high"] for r in truth.cbpe)
+        if not row["reference"]:
+            gaps.append(gap)
+            # A perfect estimator is off by |N(0, se)| on average: se * sqrt(2 / pi).
+            noise.append((row["high"] - row["low"]) / 3.92 * np.sqrt(2 / np.pi))
+            inside += row["low"] <= row["estimated"] <= row["high"]
+    within = sum(abs(g) <= TOLERANCE for g in gaps)
+    bias = float(np.mean(gaps)) if gaps else float("nan")
     if gaps:
-        lines += ["", f"Estimated vs realized ROC AUC on {len(gaps)} windows: mean absolute "
-                  f"difference {np.mean(gaps):.3f}, largest {max(gaps):.3f}; within "
-                  f"{TOLERANCE} on {within} of {len(gaps)}; inside the realized value's 95% "
-                  f"bootstrap interval on {inside} of {len(gaps)}."]  # fmt: skip
+        lines += ["", f"Judged: {len(gaps)} windows after the reference period. Bias (mean "
+                  f"difference) {bias:+.3f}; mean absolute difference "
+                  f"{np.mean(np.abs(gaps)):.3f}, against a noise floor of {np.mean(noise):.3f} "
+                  f"(what a perfect estimator would show, from each day's bootstrap interval); "
+                  f"largest {max(np.abs(gaps)):.3f}; within {TOLERANCE} on {within} of "
+                  f"{len(gaps)}; inside the realized value's 95% bootstrap interval on "
+                  f"{inside} of {len(gaps)}."]  # fmt: skip
+    if truth.blocks:
+        lines += ["", f"The same judged days in {BLOCK_DAYS}-day windows:", "",
+                  "| days | rows | frauds | realized ROC AUC (95% CI) | estimated | difference |",
+                  "|---|---|---|---|---|---|"]  # fmt: skip
+        for block in truth.blocks:
+            lines.append(f"| {block['start']:%Y-%m-%d} to {block['end']:%m-%d} | "
+                         f"{block['rows']:,} | {block['frauds']} | {block['realized']:.3f} "
+                         f"({block['low']:.3f}-{block['high']:.3f}) | {block['estimated']:.3f} | "
+                         f"{block['estimated'] - block['realized']:+.3f} |")  # fmt: skip
+    blocks_within = bool(truth.blocks) and all(
+        abs(b["estimated"] - b["realized"]) <= TOLERANCE for b in truth.blocks
+    )
     pooled = truth.pooled
     if pooled:
-        lines += ["", f"Pooled over those windows: realized {pooled['realized']:.3f}, estimated "
-                  f"{pooled['estimated']:.3f} (the model's test ROC AUC: "
-                  f"{pooled['test_roc_auc']:.3f}); with the calibration refitted on these rows' "
-                  f"own labels the same estimator gives {pooled['refitted']:.3f}. The "
-                  f"{pooled['bottom_share']:.0%} lowest-scored rows, which the test rows' "
-                  f"calibration calls never fraudulent (no fraud among them in the test "
-                  f"period), hold {pooled['bottom_fraud_rate']:.2%} frauds here (all rows: "
+        lines += ["", f"Pooled over the judged windows: realized {pooled['realized']:.3f}; "
+                  f"estimated {pooled['estimated']:.3f} with the calibration fitted on the "
+                  f"reference period, {pooled['test_rows']:.3f} with it fitted on the frozen "
+                  f"test rows (the default without `monitor.reference`; the model's test ROC "
+                  f"AUC: {pooled['test_roc_auc']:.3f}), {pooled['refitted']:.3f} refitted on "
+                  f"these rows' own labels. The {pooled['bottom_share']:.0%} lowest-scored "
+                  f"rows, which the test rows' calibration calls never fraudulent, hold "
+                  f"{pooled['bottom_fraud_rate']:.2%} frauds here (all rows: "
                   f"{pooled['fraud_rate']:.2%})."]  # fmt: skip
     met = {
         "feature drifts detected within 2 windows": detected,
         "false alarms <= 1 in 20 drift-free windows": alarms <= len(truth.free) / 20,
-        f"estimated ROC AUC within {TOLERANCE} of realized": bool(gaps) and within == len(gaps),
+        f"estimated ROC AUC: bias within {TOLERANCE} (daily windows)": abs(bias) <= TOLERANCE,
+        f"estimated ROC AUC within {TOLERANCE}, {BLOCK_DAYS}-day windows": blocks_within,
+        f"estimated ROC AUC within {TOLERANCE} of realized, every daily window (below the "
+        "noise floor: not reachable)": bool(gaps) and within == len(gaps),
     }
     lines += ["", "| target | met |", "|---|---|",
               *(f"| {k} | {'yes' if v else '**no**'} |" for k, v in met.items())]  # fmt: skip
@@ -365,7 +450,14 @@ def main() -> None:
     train, later = split(data, WARMUP_DAYS, TRAIN_DAYS)
     folder = args.keep or Path(tempfile.mkdtemp(prefix="monitor-truth-"))
     try:
-        spec, ctx = train_champion(folder, train, args.trials)
+        first = pd.Timestamp(config.start_date, tz="UTC") + pd.Timedelta(
+            days=WARMUP_DAYS + TRAIN_DAYS
+        )
+        period = (
+            first.to_pydatetime(),
+            (first + pd.Timedelta(days=REFERENCE_DAYS)).to_pydatetime(),
+        )
+        spec, ctx = train_champion(folder, train, args.trials, period)
         trained = time.perf_counter()
         log_predictions(spec, ctx, later, data.labels)
         logged = time.perf_counter()
@@ -384,7 +476,9 @@ def main() -> None:
         f"{config.days} days; trained on days {WARMUP_DAYS}-{WARMUP_DAYS + TRAIN_DAYS - 1} "
         f"({len(train):,} rows), monitored {len(later):,} logged predictions in "
         f"{len(truth.windows)} daily windows (all labels in). Train {trained - started:.0f} s, "
-        f"log {logged - trained:.0f} s, monitor {done - logged:.0f} s. Delay 0: flagged on the "
+        f"log {logged - trained:.0f} s, monitor {done - logged:.0f} s. CBPE is calibrated on the "
+        f"first {REFERENCE_DAYS} monitored days' logged scores and labels (`monitor.reference`) "
+        "and judged on the later ones. Delay 0: flagged on the "
         "event's first day; a null_column event is flagged when its column's missing rate is "
         f"over {MISSING_RATE_JUMP:.0%} above the reference's (drift tests compare the values "
         "present).",

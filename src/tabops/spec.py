@@ -10,12 +10,21 @@ import hashlib
 import json
 import math
 import re
+from datetime import UTC, date, datetime
 from enum import StrEnum
 from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    PrivateAttr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 from pydantic_core import ErrorDetails
 
 from tabops.errors import SpecError
@@ -493,6 +502,34 @@ class AlertSpec(_Strict):
         return self
 
 
+class ReferencePeriodSpec(_Strict):
+    """A labelled period of the prediction log that performance estimation is calibrated on."""
+
+    start: datetime = Field(
+        description="First moment of the period (a date or an ISO 8601 time; UTC unless an "
+        "offset is given)."
+    )
+    end: datetime = Field(description="End of the period, excluded.")
+
+    @field_validator("start", "end", mode="before")
+    @classmethod
+    def _as_utc(cls, value: Any) -> Any:
+        # YAML reads 2026-02-25 as a date: its midnight, UTC, as for naive times.
+        if isinstance(value, date) and not isinstance(value, datetime):
+            value = datetime(value.year, value.month, value.day)
+        if isinstance(value, str):
+            value = datetime.fromisoformat(value)
+        if isinstance(value, datetime) and value.tzinfo is None:
+            value = value.replace(tzinfo=UTC)
+        return value
+
+    @model_validator(mode="after")
+    def _ordered(self) -> ReferencePeriodSpec:
+        if self.end <= self.start:
+            raise ValueError("monitor.reference: 'end' must be after 'start'")
+        return self
+
+
 class MonitorSpec(_Strict):
     """What ``tabops monitor`` computes and when it alerts."""
 
@@ -514,6 +551,13 @@ class MonitorSpec(_Strict):
         description="URL that receives each alert's firing and resolution as a JSON POST.",
     )
     alerts: list[AlertSpec] = Field(default_factory=list, description="The alerts to judge.")
+    reference: ReferencePeriodSpec | None = Field(
+        default=None,
+        description="A labelled production period (prediction-log rows of the monitored "
+        "version with their labels) that performance estimation (CBPE) is calibrated on, so "
+        "the estimate is calibrated on data like production; unset: the version's frozen test "
+        "rows.",
+    )
 
 
 class ProjectSpec(_Strict):

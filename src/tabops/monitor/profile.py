@@ -5,7 +5,9 @@ memory, and stored as JSON with the model version."""
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Iterable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any, TypeAlias
 
@@ -27,6 +29,9 @@ from tabops.spec import ColumnType, ProjectSpec, Task
 
 #: Bumped when the stored form changes incompatibly.
 FORMAT_VERSION = 1
+#: Columns summarised at once (one thread each), and the chunk size from which it pays.
+PROFILE_THREADS = min(4, os.cpu_count() or 1)
+PARALLEL_ROWS = 50_000
 #: Spec types profiled as categories; the rest (but text) as numbers.
 CATEGORY_TYPES = (ColumnType.CATEGORICAL, ColumnType.BOOLEAN)
 
@@ -140,8 +145,17 @@ class ProfileBuilder:
         frame = chunk.to_pandas() if isinstance(chunk, pa.RecordBatch | pa.Table) else chunk
         profile = self._profile
         profile.rows += len(frame)
-        for name, sketch in profile.features.items():
-            _update(sketch, frame[name], self._spec.columns[name].type, self._spec, name)
+        spec = self._spec
+        jobs = [(sketch, frame[name], spec.columns[name].type, spec, name)
+                for name, sketch in profile.features.items()]  # fmt: skip
+        # Each column has its own sketch, so columns are summarised in parallel: sorting and
+        # counting release the GIL for most of their time.
+        if len(frame) >= PARALLEL_ROWS and len(jobs) > 1:
+            with ThreadPoolExecutor(min(len(jobs), PROFILE_THREADS)) as pool:
+                list(pool.map(lambda job: _update(*job), jobs))
+        else:
+            for job in jobs:
+                _update(*job)
         if scores is not None:
             if profile.score is None:
                 profile.score = NumericSketch(k=self._kll_k)
@@ -200,6 +214,8 @@ def _numbers(values: pd.Series) -> np.ndarray:
     # As the model frame reads them: anything not a number counts as missing.
     if pd.api.types.is_numeric_dtype(values) and not pd.api.types.is_bool_dtype(values):
         return values.to_numpy(dtype=np.float64, na_value=np.nan)
+    if values.dtype == np.bool_:  # no missing values: 1.0 and 0.0 directly
+        return values.to_numpy(dtype=np.float64)
     numbers = pd.to_numeric(values.astype("object"), errors="coerce")
     return np.asarray(numbers, dtype=np.float64)
 

@@ -3,18 +3,23 @@
 Built at registration from the version's training snapshot (the feature profile and the
 model's score distribution) and its frozen test rows (the isotonic calibration that turns its
 scores into probabilities for performance estimation, and its decision threshold), and kept
-in the store by model version.
+in the store by model version. When the spec names a labelled production period
+(``monitor.reference``), the calibration is refitted on that period's logged scores and labels
+instead, as NannyML fits CBPE on a labelled reference period: a few days of test rows can hold
+another mix of positives than production a month later, and serving's logged scores are the
+ones the estimate reads.
 """
 
 from __future__ import annotations
 
 import json
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+import pandas as pd
 import pyarrow as pa
 
 from tabops.context import Context
@@ -29,6 +34,7 @@ from tabops.release.gate import frozen_test_rows
 from tabops.release.register import OnRegistered
 from tabops.spec import ProjectSpec, Task
 from tabops.store.ledger import find_snapshot
+from tabops.store.monitoring import prediction_window
 from tabops.store.references import load_reference, save_reference
 
 #: Rows scored at once while profiling the snapshot: bounded memory on any size.
@@ -44,6 +50,8 @@ class Reference:
     positive: str | None  # the positive class of a binary classifier
     calibration: tuple[list[float], list[float]] | None  # isotonic (score, probability) points
     test_metrics: dict[str, float]
+    #: What the calibration was fitted on (stored with every estimate).
+    calibrated_on: str = "frozen test rows"
 
     def calibrator(self) -> Calibrator | None:
         if self.calibration is None:
@@ -139,6 +147,36 @@ def _store_built(
 
 
 def reference_for(spec: ProjectSpec, ctx: Context, version: str) -> Reference:
-    """A version's stored reference, built and stored first if it has none."""
+    """A version's stored reference, built and stored first if it has none; calibrated on the
+    spec's labelled reference period when it names one."""
     doc = load_reference(ctx.store, spec.name, spec.name, version)
-    return Reference.from_json(doc) if doc is not None else store_reference(spec, ctx, version)
+    reference = Reference.from_json(doc) if doc is not None else store_reference(spec, ctx, version)
+    period = spec.monitor.reference
+    return reference if period is None else calibrated_on_period(spec, ctx, version, reference)
+
+
+def calibrated_on_period(
+    spec: ProjectSpec, ctx: Context, version: str, reference: Reference
+) -> Reference:
+    """``reference`` with its calibration refitted on ``version``'s labelled predictions in
+    the spec's ``monitor.reference`` period; unchanged (and saying why) when that period has
+    no labelled rows of both classes for it, e.g. a version deployed after the period."""
+    period = spec.monitor.reference
+    if period is None or reference.positive is None:
+        return reference
+    window = prediction_window(ctx.store, spec.name, spec.name, period.start, period.end)
+    served = window.served
+    mine = served[(served["model_version"] == version) & served["label"].notna()]
+    score = pd.to_numeric(mine["score"], errors="coerce").to_numpy(dtype=float)
+    truth = (mine["label"].astype(str) == reference.positive).to_numpy(dtype=float)
+    known = np.isfinite(score)
+    score, truth = score[known], truth[known]
+    span = f"monitor.reference {period.start.isoformat()} to {period.end.isoformat()}"
+    if not 0 < truth.sum() < len(truth):
+        return replace(reference, calibrated_on=f"frozen test rows ({span} has no labelled "
+                       f"rows of both classes for version {version})")  # fmt: skip
+    return replace(
+        reference,
+        calibration=Calibrator(truth, score).points(),
+        calibrated_on=f"{span}: {len(truth)} labelled rows",
+    )

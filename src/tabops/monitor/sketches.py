@@ -55,22 +55,25 @@ class NumericSketch:
 
     def update(self, values: np.ndarray) -> None:
         """Add a chunk of float64 values (NaN for missing)."""
-        finite_mask = np.isfinite(values)
-        finite_count = int(finite_mask.sum())
-        if finite_count < len(values):
-            nan_count = int(np.isnan(values).sum())
-            self.missing += nan_count
-            self.infinite += len(values) - finite_count - nan_count
-            values = values[finite_mask]
-        if finite_count == 0:
+        # One sort serves everything: the KLL sketch takes sorted input several times faster
+        # (its compactions sort almost nothing), the tails are its ends, and distinct values
+        # are where it steps. numpy sorts without the GIL, so columns sort in parallel.
+        ordered = np.sort(np.asarray(values, dtype=np.float64))  # NaN last, infinities at the ends
+        present = ordered[: int(np.searchsorted(ordered, np.nan, side="left"))]
+        nan_count = len(ordered) - len(present)
+        first = int(np.searchsorted(present, -np.inf, side="right"))
+        last = int(np.searchsorted(present, np.inf, side="left"))
+        finite = present[first:last]
+        self.missing += nan_count
+        self.infinite += len(present) - len(finite)
+        if len(finite) == 0:
             return
-        finite = np.ascontiguousarray(values, dtype=np.float64)
         self.sketch.update(finite)
         chunk_mean = float(finite.mean())
         deviations = finite - chunk_mean
-        self._add_moments(finite_count, chunk_mean, float(np.dot(deviations, deviations)))
-        self.low = _smallest(np.concatenate([self.low, _smallest(finite)]))
-        self.high = _largest(np.concatenate([self.high, _largest(finite)]))
+        self._add_moments(len(finite), chunk_mean, float(np.dot(deviations, deviations)))
+        self.low = np.sort(np.concatenate([self.low, finite[:TAIL_SIZE]]))[:TAIL_SIZE]
+        self.high = np.sort(np.concatenate([self.high, finite[-TAIL_SIZE:]]))[-TAIL_SIZE:]
         self.min, self.max = float(self.low[0]), float(self.high[-1])
         if self.values is not None:
             self._count_values(finite)
@@ -83,15 +86,17 @@ class NumericSketch:
         self.mean += delta * n / total
         self.count = total
 
-    def _count_values(self, finite: np.ndarray) -> None:
+    def _count_values(self, ordered: np.ndarray) -> None:
+        """Count the sorted chunk's values exactly, or stop counting past EXACT_VALUES_CAP."""
         assert self.values is not None
-        # A cheap look at a prefix first: most numeric columns overflow at once.
-        if len(pd.unique(finite[: 4 * EXACT_VALUES_CAP])) > EXACT_VALUES_CAP:
+        steps = np.flatnonzero(ordered[1:] != ordered[:-1]) + 1
+        if len(steps) >= EXACT_VALUES_CAP:
             self.values = None
             return
-        uniques, counts = np.unique(finite, return_counts=True)
+        starts = np.r_[0, steps]
+        counts = np.diff(np.r_[starts, len(ordered)])
         merged = dict(self.values)
-        for value, n in zip(uniques.tolist(), counts.tolist(), strict=True):
+        for value, n in zip(ordered[starts].tolist(), counts.tolist(), strict=True):
             merged[value] = merged.get(value, 0) + n
         self.values = merged if len(merged) <= EXACT_VALUES_CAP else None
 

@@ -197,7 +197,9 @@ def _performance(
     calibrate = reference.calibrator()
     for metric in metrics:
         estimate = estimated_binary(score, metric, threshold, calibrate)
-        rows.append(_estimate_row(f"estimated_{metric}", estimate))
+        row = _estimate_row(f"estimated_{metric}", estimate)
+        row["details"]["calibration"] = reference.calibrated_on
+        rows.append(row)
     return rows
 
 

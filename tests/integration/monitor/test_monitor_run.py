@@ -13,12 +13,15 @@ import pytest
 import sqlalchemy as sa
 from fastapi.testclient import TestClient
 
+from tabops.monitor.performance import Calibrator, estimated_binary
+from tabops.monitor.reference import reference_for
 from tabops.monitor.run import run_monitor
+from tabops.monitor.window import measure_window
 from tabops.serve.app import create_app
-from tabops.spec import parse_spec
+from tabops.spec import ProjectSpec, ReferencePeriodSpec, parse_spec
 from tabops.store import schema
 from tabops.store.alerts import events
-from tabops.store.monitoring import window_metrics
+from tabops.store.monitoring import prediction_window, window_metrics
 from tests.integration.serve.conftest import TABOPS, ServedProject, make_project
 from tests.unit.model.conftest import synthetic_table
 
@@ -138,3 +141,36 @@ def test_the_cli_runs_the_monitor_and_explains_bad_dates(monitored: ServedProjec
     bad = tabops("--since", "yesterday")
     assert bad.returncode == 2 and "--since 'yesterday' is not an ISO 8601" in bad.stderr
     assert "Traceback" not in bad.stderr
+
+
+def test_a_labelled_reference_period_calibrates_the_estimates(monitored: ServedProject) -> None:
+    spec, ctx = monitored.spec, monitored.ctx
+    day0 = prediction_window(ctx.store, "synthetic", "synthetic", DAY0, DAY0 + timedelta(days=1))
+    version = str(day0.served["model_version"].iloc[0])
+    default = reference_for(spec, ctx, version)
+    assert default.calibrated_on == "frozen test rows"
+
+    labelled = _with_reference(spec, DAY0, DAY0 + timedelta(days=1))  # day 0: all labelled
+    reference = reference_for(labelled, ctx, version)
+    assert reference.calibrated_on.endswith(": 300 labelled rows")
+    score = day0.served["score"].astype(float).to_numpy()
+    truth = (day0.served["label"] == reference.positive).to_numpy(dtype=float)
+    assert reference.calibration == Calibrator(truth, score).points() != default.calibration
+    rows = measure_window(labelled, reference, day0)
+    (estimate,) = [r for r in rows if r["metric"] == "estimated_roc_auc"]
+    assert estimate["details"]["calibration"] == reference.calibrated_on
+    assert reference.threshold is not None
+    expected = estimated_binary(score, "roc_auc", reference.threshold, Calibrator(truth, score))
+    assert estimate["value"] == pytest.approx(expected.value)
+
+    unlabelled = _with_reference(spec, DAY0 + timedelta(days=1), DAY0 + timedelta(days=3))
+    fallback = reference_for(unlabelled, ctx, version)
+    assert fallback.calibration == default.calibration  # nothing to fit on: the test rows
+    assert fallback.calibrated_on.startswith("frozen test rows (monitor.reference ")
+
+
+def _with_reference(spec: ProjectSpec, start: datetime, end: datetime) -> ProjectSpec:
+    period = ReferencePeriodSpec(start=start, end=end)
+    return spec.model_copy(
+        update={"monitor": spec.monitor.model_copy(update={"reference": period})}
+    )

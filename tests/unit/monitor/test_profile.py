@@ -8,7 +8,7 @@ import pyarrow as pa
 import pytest
 
 from tabops.monitor.profile import DatasetProfile, profile_chunks, profile_frame
-from tabops.monitor.sketches import CategorySketch, NumericSketch
+from tabops.monitor.sketches import EXACT_VALUES_CAP, CategorySketch, NumericSketch
 from tabops.spec import ProjectSpec
 from tests.unit.monitor.conftest import make_rows
 
@@ -147,3 +147,32 @@ def test_a_regression_target_is_profiled_as_numbers(spec: ProjectSpec) -> None:
     assert isinstance(profile.target, NumericSketch)
     assert (profile.target.count, profile.target.max) == (1_000, 999.0)
     assert profile.label_rate is None
+
+
+def test_columns_profiled_in_parallel_match_a_serial_build(spec: ProjectSpec) -> None:
+    frame = make_rows(60_000, seed=4)  # one chunk past PARALLEL_ROWS: columns in threads
+    parallel = profile_frame(spec, frame)
+    serial = profile_chunks(spec, (frame.iloc[i : i + 10_000] for i in range(0, 60_000, 10_000)))
+    assert set(parallel.features) == set(serial.features)
+    for name, ours in parallel.features.items():
+        theirs = serial.features[name]
+        if isinstance(ours, CategorySketch):
+            assert isinstance(theirs, CategorySketch)
+            assert (ours.counts, ours.missing) == (theirs.counts, theirs.missing), name
+            continue
+        assert isinstance(theirs, NumericSketch)
+        assert (ours.count, ours.missing, ours.values) == (theirs.count, theirs.missing,
+                                                           theirs.values), name  # fmt: skip
+        assert ours.mean == pytest.approx(theirs.mean) and ours.m2 == pytest.approx(theirs.m2)
+        assert np.array_equal(ours.low, theirs.low) and np.array_equal(ours.high, theirs.high)
+        assert ours.sketch.n == theirs.sketch.n == ours.count
+
+
+def test_exact_values_stop_at_the_cap_however_the_chunk_is_ordered() -> None:
+    rng = np.random.default_rng(0)
+    at_cap = rng.permutation(np.repeat(np.arange(EXACT_VALUES_CAP, dtype=np.float64), 5))
+    sketch = NumericSketch()
+    sketch.update(at_cap)
+    assert sketch.values == {float(v): 5 for v in range(EXACT_VALUES_CAP)}
+    sketch.update(np.array([-1.0], dtype=np.float32))  # one value more than the cap
+    assert sketch.values is None
