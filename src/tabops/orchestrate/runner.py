@@ -13,6 +13,7 @@ from typing import Any
 from tabops.context import Context
 from tabops.errors import RegistryError, StoreError, TabopsError
 from tabops.orchestrate.dataset import run_dataset
+from tabops.orchestrate.day import day_input
 from tabops.orchestrate.decide import DAILY, run_decide
 from tabops.orchestrate.graph import FlowDef, flows
 from tabops.orchestrate.ingest import run_day_ingest
@@ -115,6 +116,8 @@ def run_flow(
     """Run ``flow`` for each of ``days`` in order; a date whose task fails stops there (its
     downstream tasks do not run) and the next dates still run, like independent DAG runs."""
     defined = flow_def(spec, flow)
+    if flow != "retrain":
+        day_input(spec, days[0])  # said once, before any date: orchestration.day is unset
     runs = []
     for day in days:
         run = DateRun(day)
