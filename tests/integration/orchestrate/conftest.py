@@ -31,8 +31,8 @@ DAY_ROWS = 200
 
 def daily_spec_dict(**retrain: Any) -> dict[str, Any]:
     raw = served_spec_dict()
-    raw["monitor"] = {"alerts": [{"name": "x_drift", "metric": "drift_score", "column": "x",
-                                  "above": 0.5, "min_rows": 10}]}  # fmt: skip
+    raw["monitor"] = {"alerts": [{"name": "x_drift", "metric": "psi", "column": "x",
+                                  "above": 1.0, "min_rows": 10}]}  # fmt: skip
     raw["orchestration"] = {
         "day": {"input": "days/{date}.parquet"},
         "output": "scores",

@@ -10,7 +10,7 @@ import os
 import signal
 import subprocess
 import time
-from datetime import timedelta
+from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -180,4 +180,7 @@ def test_a_drift_alert_triggers_one_retrain_and_the_gate_alone_promotes(tmp_path
     candidate, champion = gate["metrics"]["candidate"], gate["metrics"]["champion"]
     better = candidate["roc_auc"] >= champion["roc_auc"]
     assert (result["decision"] == "promoted") == better == (gate["decision"] == "promoted")
-    assert run_task(spec, ctx, "daily", "retrain", days[5])["decision"] == result["decision"]
+    started = date.fromisoformat(triggered[0]["metrics"]["logical_date"])
+    assert started == days[5]  # the first day of drift
+    rerun = run_task(spec, ctx, "daily", "retrain", started)  # a retry: the audited result
+    assert rerun["decision"] == result["decision"]
