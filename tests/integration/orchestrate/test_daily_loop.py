@@ -76,6 +76,29 @@ def test_the_same_on_postgresql(tmp_path: Path, pg_url: str) -> None:
     _backfill_is_idempotent(make_daily_project(tmp_path / "pg", database_url=pg_url))
 
 
+def test_the_cli_runs_a_backfill_and_a_manual_trigger_the_guardrails_stop(
+    sqlite_project: DailyProject,
+) -> None:
+    folder = str(sqlite_project.folder)
+    ran = subprocess.run(
+        [TABOPS, "pipeline", "run", "daily", "--date", DAYS[0].isoformat(), "--to",
+         DAYS[1].isoformat(), "--project", folder, "--json"],
+        env=_env(sqlite_project), capture_output=True, text=True, timeout=600, check=False,
+    )  # fmt: skip
+    assert ran.returncode == 0, ran.stderr
+    dates = json.loads(ran.stdout)["dates"]
+    assert [d["date"] for d in dates] == [DAYS[0].isoformat(), DAYS[1].isoformat()]
+    assert [t["task"] for t in dates[0]["tasks"]] == ["ingest", "score", "monitor", "decide",
+                                                      "retrain"]  # fmt: skip
+    asked = subprocess.run(
+        [TABOPS, "pipeline", "retrain", "--reason", "analysts asked", "--date",
+         DAYS[1].isoformat(), "--project", folder],
+        env=_env(sqlite_project), capture_output=True, text=True, timeout=600, check=False,
+    )  # fmt: skip
+    assert asked.returncode == 3, asked.stderr  # refused: no label has arrived
+    assert "min_new_labels" in asked.stdout and "Traceback" not in asked.stderr
+
+
 def _task(project: DailyProject, *args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [TABOPS, "pipeline", "task", *args, "--project", str(project.folder), "--json"],

@@ -23,7 +23,7 @@ pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("mlflow")]
 def test_a_month_of_the_fraud_example_retrains_once_and_the_gate_decides(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    month = make_month(tmp_path / "fraud", retrain={
+    month = make_month(tmp_path / "fraud", monitor_days=4, retrain={
         "triggers": {"alerts": ["amount_drift"]}, "min_new_labels": 19_500,
         "cooldown_days": 14, "max_retrains": 1, "period_days": 30,
     })  # fmt: skip
