@@ -94,3 +94,10 @@ clean:  ## Remove the virtual environment, demo output and caches
 .PHONY: bench-batch
 bench-batch: install setup-postgres setup-spark  ## tabops predict: 1M rows vs the raw model and MLflow, CSV to PostgreSQL, Spark on 10M rows
 	$(BIN)/python benchmarks/batch.py --write
+
+.PHONY: setup-airflow
+setup-airflow: install  ## Apache Airflow 3 in its own venv, .venv-airflow, from its constraints file (cached)
+	@UV=$(BIN)/uv bash scripts/setup-airflow.sh
+
+# The Airflow integration tests (tests/integration/orchestrate) run real Airflow from it.
+test: setup-airflow
