@@ -6,7 +6,18 @@ batch blocked by the data contract, a candidate kept out by the gate), 1 an inte
 """
 
 # Importing the command modules registers their commands on the app.
-from tabops.cli import dags, data, model, monitor, predict, rules, serve, simulate, synth  # noqa: F401
+from tabops.cli import (  # noqa: F401
+    dags,
+    data,
+    model,
+    monitor,
+    pipeline,
+    predict,
+    rules,
+    serve,
+    simulate,
+    synth,
+)
 from tabops.cli.app import app, main
 
 __all__ = ["app", "main"]
