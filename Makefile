@@ -101,3 +101,7 @@ setup-airflow: install  ## Apache Airflow 3 in its own venv, .venv-airflow, from
 
 # The Airflow integration tests (tests/integration/orchestrate) run real Airflow from it.
 test: setup-airflow
+
+.PHONY: bench-airflow-parse
+bench-airflow-parse: setup-airflow  ## DagBag parse time of every generated DAG file (target < 1 s per file)
+	$(BIN)/python benchmarks/airflow_parse.py --write
