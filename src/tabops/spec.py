@@ -484,6 +484,121 @@ class MonitorSpec(_Strict):
     alerts: list[AlertSpec] = Field(default_factory=list)
 
 
+#: The tasks of the orchestration flows (``tabops.orchestrate.graph``; a test keeps them equal).
+ORCHESTRATION_TASKS = (
+    "ingest",
+    "score",
+    "monitor",
+    "decide",
+    "retrain",
+    "dataset",
+    "train",
+    "gate",
+)
+#: What a day source template's placeholder becomes: the logical date, YYYY-MM-DD.
+DATE_PLACEHOLDER = "{date}"
+
+
+class DaySourceSpec(_Strict):
+    """The day's rows the daily loop loads and scores, named by a template whose ``{date}``
+    becomes the logical date (YYYY-MM-DD): the same forms as ``tabops predict --input``."""
+
+    input: str = Field(
+        description="A CSV or Parquet file, a folder or glob of them (relative to tabops.yaml), "
+        "or a database URL with 'table' or 'query'; e.g. data/days/{date}.csv."
+    )
+    table: str | None = Field(
+        default=None, description="With a database URL: the table of the day (may use {date})."
+    )
+    query: str | None = Field(
+        default=None,
+        description="With a database URL: the query of the day's rows, e.g. select * from tx "
+        "where day = '{date}'.",
+    )
+
+    @model_validator(mode="after")
+    def _dated(self) -> DaySourceSpec:
+        if not any(DATE_PLACEHOLDER in (v or "") for v in (self.input, self.table, self.query)):
+            raise ValueError(
+                "put {date} in 'input' (or 'table'/'query'): each logical date needs its own rows"
+            )
+        if self.table is not None and self.query is not None:
+            raise ValueError("set 'table' or 'query', not both")
+        return self
+
+
+class TaskSettings(_Strict):
+    """One task's retries and timeout; unset values come from the section's defaults."""
+
+    retries: int | None = Field(default=None, ge=0, description="Retries after a failure.")
+    timeout_s: int | None = Field(default=None, ge=1, description="Seconds before it is killed.")
+
+
+class RetrainTriggers(_Strict):
+    """What asks for a retrain; the guardrails then decide whether one runs."""
+
+    alerts: list[str] | None = Field(
+        default=None,
+        description="Names of monitor.alerts whose firing asks for a retrain; unset: every "
+        "alert, []: none.",
+    )
+    every_days: int | None = Field(
+        default=None, ge=1,
+        description="Ask for a retrain when the last one is this many days old (a schedule).",
+    )  # fmt: skip
+    manual: bool = Field(
+        default=True, description="Accept 'tabops pipeline retrain --reason TEXT'."
+    )
+
+
+class RetrainSpec(_Strict):
+    """Guarded retraining: a trigger asks, these guardrails decide (each skip is audited with
+    the guardrail that stopped it), and the gate alone promotes."""
+
+    triggers: RetrainTriggers = Field(default_factory=RetrainTriggers)
+    min_new_labels: int = Field(
+        default=500, ge=0,
+        description="Labelled production rows not yet trained on needed before a retrain.",
+    )  # fmt: skip
+    cooldown_days: int = Field(
+        default=7, ge=0, description="Days after a retrain before the next may start."
+    )
+    max_retrains: int = Field(
+        default=2, ge=0, description="Most retrains in any 'period_days' (0 disables retraining)."
+    )
+    period_days: int = Field(default=30, ge=1, description="The window of 'max_retrains'.")
+
+
+class OrchestrationSpec(_Strict):
+    """The daily loop (``tabops pipeline``, or the Airflow DAGs of ``tabops dags write``):
+    ingest the day's rows, score them, monitor, and retrain when the guardrails allow."""
+
+    day: DaySourceSpec | None = Field(
+        default=None, description="The day's rows; the daily and ingest flows need it."
+    )
+    output: str = Field(
+        default="data/scores",
+        description="Where the day's scores go (as tabops predict --output): a folder (one "
+        "run_date=D partition per day), a .parquet/.csv file name with {date}, or table:NAME.",
+    )
+    schedule: str = Field(
+        default="@daily", description="When the daily flow runs (Airflow preset or cron)."
+    )
+    retries: int = Field(default=1, ge=0, description="Retries of every task after a failure.")
+    timeout_s: int = Field(default=3600, ge=1, description="Seconds a task may run.")
+    tasks: dict[str, TaskSettings] = Field(
+        default_factory=dict,
+        description="Per-task retries and timeout by task name (ingest, score, monitor, decide, "
+        "retrain, dataset, train, gate).",
+    )
+    monitor_days: int = Field(
+        default=7, ge=1,
+        description="Days up to the logical date the monitor task measures again, as their "
+        "late labels arrive (realized performance).",
+    )  # fmt: skip
+    retrain: RetrainSpec = Field(default_factory=RetrainSpec)
+
+
 class ProjectSpec(_Strict):
     """A whole ``tabops.yaml``."""
 
@@ -505,6 +620,7 @@ class ProjectSpec(_Strict):
     decision: DecisionSpec | None = Field(
         default=None, description="Combine rules and the model's score into one decision."
     )
+    orchestration: OrchestrationSpec = Field(default_factory=OrchestrationSpec)
 
     _root: Path = PrivateAttr(default_factory=Path.cwd)
 
@@ -514,6 +630,7 @@ class ProjectSpec(_Strict):
         self._check_task()
         self._check_evaluate()
         self._check_alerts()
+        self._check_orchestration()
         allowed = METRICS[self.task]
         if self.train.metric is not None and self.train.metric not in allowed:
             raise ValueError(
@@ -595,6 +712,21 @@ class ProjectSpec(_Strict):
                     "remove 'column'"
                 )
 
+    def _check_orchestration(self) -> None:
+        unknown = sorted(set(self.orchestration.tasks) - set(ORCHESTRATION_TASKS))
+        if unknown:
+            raise ValueError(
+                f"orchestration.tasks: unknown task(s) {unknown}; use "
+                f"{', '.join(ORCHESTRATION_TASKS)}"
+            )
+        alerts = {alert.name for alert in self.monitor.alerts}
+        for name in self.orchestration.retrain.triggers.alerts or []:
+            if name not in alerts:
+                raise ValueError(
+                    f"orchestration.retrain.triggers.alerts: '{name}' is not one of "
+                    f"monitor.alerts ({', '.join(sorted(alerts)) or 'none declared'})"
+                )
+
     @property
     def monitor_metrics(self) -> tuple[str, ...]:
         """Every metric ``tabops monitor`` can report (and alerts can watch) for this task."""
@@ -628,7 +760,10 @@ class ProjectSpec(_Strict):
     @property
     def spec_hash(self) -> str:
         """SHA-256 of the canonical spec content; recorded with everything it produces."""
-        canonical = json.dumps(self.model_dump(mode="json"), sort_keys=True).encode()
+        # The loop's settings make no model: a spec without them keeps its earlier hash.
+        plain = self.orchestration == OrchestrationSpec()
+        dumped = self.model_dump(mode="json", exclude={"orchestration"} if plain else None)
+        canonical = json.dumps(dumped, sort_keys=True).encode()
         return hashlib.sha256(canonical).hexdigest()
 
 

@@ -201,6 +201,42 @@ CORPUS: dict[str, list[Case]] = {
         case("--data", "data.csv", "rules.yaml", "--threshold", "2"),
         case("--data", "data.csv", "rules.yaml", "--cost-fp", "x"),
     ],
+    "pipeline run": [
+        case("daily", "--date", "yesterday"),
+        case("daily", "--date", "2026-04-02", "--to", "2026-04-01"),
+        case("weekly", "--date", "2026-04-01"),
+        case("daily", "--date", "2026-04-01"),  # no orchestration.day in the spec
+        case("daily", "--date", "2026-04-01", "--project", "/nonexistent/dir"),
+        case("daily", "--date", "2026-04-01", "--set", "orchestration.day.input=days.csv"),
+        case("daily", "--date", "2026-04-01", "--set", "orchestration.tasks.nope.retries=1"),
+    ],
+    "pipeline task": [
+        case("daily", "nope", "--date", "2026-04-01"),
+        case("weekly", "ingest", "--date", "2026-04-01"),
+        case("daily", "score", "--date", "2026-4-1x"),
+        case("daily", "ingest", "--date", "2026-04-01"),  # no orchestration.day in the spec
+        case(
+            "daily",
+            "ingest",
+            "--date",
+            "2026-04-01",
+            "--set",
+            "orchestration.day.input=missing-{date}.csv",
+        ),
+        case(
+            "daily",
+            "score",
+            "--date",
+            "2026-04-01",
+            "--set",
+            "orchestration.day.input=data.csv?{date}",
+        ),
+    ],
+    "pipeline retrain": [
+        case("--reason", "x", "--date", "someday"),
+        case("--reason", "x", "--set", "orchestration.retrain.max_retrains=-1"),
+        case("--reason", "x", "--set", "orchestration.retrain.triggers.alerts=[nope]"),
+    ],
     "synth fraud": [
         case("--days", "0"),
         case("--format", "xlsx"),
@@ -243,6 +279,9 @@ COMMANDS = _commands()
 REQUIRED: dict[str, tuple[str, ...]] = {
     "promote": ("--version", "1"),
     "dags write": ("--out", "dags"),
+    "pipeline run": ("daily", "--date", "2026-04-01"),
+    "pipeline task": ("daily", "ingest", "--date", "2026-04-01"),
+    "pipeline retrain": ("--reason", "test"),
     "quarantine show": ("1",),
     "quarantine export": ("-o", "fixes.csv"),
     "quarantine replay": ("fixes.csv",),

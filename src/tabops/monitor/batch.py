@@ -106,9 +106,11 @@ def run_data_monitor(
     end: datetime | None = None,
     chunk_rows: int = CHUNK_ROWS,
     progress: Progress = SILENT,
+    at: datetime | None = None,
 ) -> MonitorResult:
     """Measure ``source`` with ``version`` (default: the champion), store its windows under
-    ``name`` (default: the table's or file's name), judge and deliver its alerts."""
+    ``name`` (default: the table's or file's name), judge and deliver its alerts. Rows without
+    a timestamp column fall in the window holding ``at`` (default: now)."""
     result = MonitorResult(source=check_source_name(name or source.name), data=DataCounts())
     stream = source.open(spec, chunk_rows)  # a missing file or column: said before loading
     _check_features(spec, stream)
@@ -116,7 +118,7 @@ def run_data_monitor(
     reference = reference_for(spec, ctx, served.version.version)
     reader = _ChunkReader(spec, stream, served, start, end)
     windows: dict[Bounds, WindowMeasurement] = {}
-    now = datetime.now(UTC)
+    now = at or datetime.now(UTC)
     untimed = None if reader.timestamp else next(window_bounds(spec, now, now + _TICK))
 
     def window(bounds: Bounds) -> WindowMeasurement:

@@ -74,12 +74,12 @@ def flows(settings: Mapping[str, Any] | None = None) -> dict[str, FlowDef]:
     Args:
         settings: The spec's ``orchestration:`` section as a plain dict (``model_dump()``),
             or None for the defaults. Read keys: ``schedule``, ``retries``, ``timeout_s`` and
-            ``tasks: {NAME: {retries, timeout_s}}`` (per-task values win).
+            ``tasks: {NAME: {retries, timeout_s}}`` (per-task values win; None means unset).
     """
     settings = settings or {}
     per_task: Mapping[str, Mapping[str, Any]] = settings.get("tasks") or {}
-    retries = int(settings.get("retries", DEFAULT_RETRIES))
-    timeout_s = int(settings.get("timeout_s", DEFAULT_TIMEOUT_S))
+    retries = _int(settings, "retries", DEFAULT_RETRIES)
+    timeout_s = _int(settings, "timeout_s", DEFAULT_TIMEOUT_S)
     schedule = settings.get("schedule", DEFAULT_SCHEDULE)
 
     def task(name: str, upstream: tuple[str, ...], branch: bool) -> TaskDef:
@@ -88,8 +88,8 @@ def flows(settings: Mapping[str, Any] | None = None) -> dict[str, FlowDef]:
             name=name,
             upstream=upstream,
             branch=branch,
-            retries=int(own.get("retries", retries)),
-            timeout_s=int(own.get("timeout_s", timeout_s)),
+            retries=_int(own, "retries", retries),
+            timeout_s=_int(own, "timeout_s", timeout_s),
         )
 
     return {
@@ -100,3 +100,14 @@ def flows(settings: Mapping[str, Any] | None = None) -> dict[str, FlowDef]:
         )
         for name, shapes in _SHAPES.items()
     }
+
+
+def task_names() -> tuple[str, ...]:
+    """Every task name of every flow, each once (what ``orchestration.tasks`` may set)."""
+    return tuple(dict.fromkeys(name for shape in _SHAPES.values() for name, _, _ in shape))
+
+
+def _int(values: Mapping[str, Any], key: str, default: int) -> int:
+    """``values[key]`` as an int; ``default`` when missing or None (unset in the spec)."""
+    value = values.get(key)
+    return default if value is None else int(value)

@@ -121,7 +121,7 @@ def audit(ctx: Context, spec: ProjectSpec, decision: Decision) -> None:
         (decision.champion, decision.candidate),
         decision.reasons,
         {**decision.metrics, "settings": decision.settings},
-        _actor(),
+        actor(),
     )
 
 
@@ -201,7 +201,8 @@ def _finite(values: dict[str, float]) -> dict[str, float]:
     return {k: round(v, 6) for k, v in values.items() if math.isfinite(v)}
 
 
-def _actor() -> str:
+def actor() -> str:
+    """Who is acting: the operating-system user (what the audit records)."""
     try:
         return getpass.getuser()
     except (KeyError, OSError):

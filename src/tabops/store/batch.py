@@ -87,3 +87,47 @@ def batch_history(store: Store, project: str, run_date: date | None = None) -> p
     with store.connect() as conn:
         rows = [dict(r._mapping) for r in conn.execute(query)]
     return pa.Table.from_pylist(rows, schema=HISTORY_SCHEMA)
+
+
+@dataclass(frozen=True)
+class RunSummary:
+    """One run date of the batch history: its batch, model version and row count."""
+
+    run_date: date
+    batch_id: str
+    model_version: str
+    rows: int
+
+
+def run_summaries(store: Store, project: str) -> dict[date, RunSummary]:
+    """Each run date of ``project``'s batch history, oldest first."""
+    table = schema.batch_predictions
+    query = (
+        sa.select(
+            table.c.run_date,
+            sa.func.min(table.c.batch_id),
+            sa.func.min(table.c.model_version),
+            sa.func.count(),
+        )
+        .where(table.c.project == project)
+        .group_by(table.c.run_date)
+        .order_by(table.c.run_date)
+    )
+    with store.connect() as conn:
+        rows = conn.execute(query).all()
+    return {r[0]: RunSummary(r[0], str(r[1]), str(r[2]), int(r[3])) for r in rows}
+
+
+def labelled_run_rows(store: Store, project: str, first: date | None, last: date) -> int:
+    """Entities scored on run dates after ``first`` (None: from the first run) up to ``last``
+    whose label has arrived."""
+    runs, labels = schema.batch_predictions, schema.labels
+    labelled = sa.exists().where(labels.c.project == project,
+                                 labels.c.entity_id == runs.c.entity_id)  # fmt: skip
+    query = sa.select(sa.func.count(sa.distinct(runs.c.entity_id))).where(
+        runs.c.project == project, runs.c.run_date <= last, labelled
+    )
+    if first is not None:
+        query = query.where(runs.c.run_date > first)
+    with store.connect() as conn:
+        return int(conn.execute(query).scalar_one())

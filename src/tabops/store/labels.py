@@ -48,3 +48,22 @@ def upsert_labels(store: Store, rows: list[dict[str, Any]]) -> None:
             )
         if by_entity:
             conn.execute(sa.insert(table), by_entity)
+
+
+def entity_labels(store: Store, project: str, entity_ids: list[str]) -> dict[str, str]:
+    """The label of each of ``entity_ids`` that has one (the newest received, if several)."""
+    store.ensure_migrated()
+    table = schema.labels
+    found: dict[str, str] = {}
+    with store.connect() as conn:
+        for start in range(0, len(entity_ids), 500):  # within SQLite's bound-parameter limit
+            query = (
+                sa.select(table.c.entity_id, table.c.label)
+                .where(
+                    table.c.project == project,
+                    table.c.entity_id.in_(entity_ids[start : start + 500]),
+                )
+                .order_by(table.c.received_at, table.c.id)
+            )
+            found.update({str(e): str(label) for e, label in conn.execute(query)})
+    return found

@@ -54,3 +54,21 @@ def test_graph_imports_only_the_stdlib() -> None:
     )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert done.stdout.strip() == "[]"
+
+
+def test_unset_values_fall_back_and_task_names_cover_every_flow() -> None:
+    from tabops.orchestrate.graph import task_names
+
+    graph = flows({"retries": None, "tasks": {"score": {"retries": None, "timeout_s": 60}}})
+    assert graph["daily"].task("score").retries == 1
+    assert graph["daily"].task("score").timeout_s == 60
+    assert task_names() == (
+        "ingest",
+        "score",
+        "monitor",
+        "decide",
+        "retrain",
+        "dataset",
+        "train",
+        "gate",
+    )

@@ -1,0 +1,66 @@
+"""The monitor task: measure the days up to the logical date (drift, and realized performance
+as their labels arrive) under the source ``daily``, and judge the spec's alerts on it."""
+
+from __future__ import annotations
+
+import tempfile
+from datetime import UTC, date, datetime, time, timedelta
+from pathlib import Path
+from typing import Any
+
+import pyarrow.parquet as pq
+
+from tabops.context import Context
+from tabops.monitor.batch import DataSource, run_data_monitor
+from tabops.orchestrate.labelled import labelled_day
+from tabops.spec import ColumnRole, ProjectSpec
+from tabops.store.alerts import events
+from tabops.store.batch import run_summaries
+
+#: The monitoring series of the daily loop (the prediction log's is ``predictions``).
+DAILY_SOURCE = "daily"
+
+
+def midnight(day: date) -> datetime:
+    return datetime.combine(day, time(), UTC)
+
+
+def run_day_monitor(spec: ProjectSpec, ctx: Context, day: date) -> dict[str, Any]:
+    """Measure each scored day of the last ``orchestration.monitor_days`` up to ``day`` with
+    the version that scored it. Windows are replaced and alert transitions recorded once, so a
+    rerun changes nothing unless labels arrived in between."""
+    scored = run_summaries(ctx.store, spec.name)
+    first = day - timedelta(days=spec.orchestration.monitor_days - 1)
+    measured: list[dict[str, Any]] = []
+    timed = bool(spec.columns_with_role(ColumnRole.TIMESTAMP))
+    with tempfile.TemporaryDirectory(prefix="tabops-monitor-") as folder:
+        for run_date, run in scored.items():
+            if not first <= run_date <= day:
+                continue
+            rows = labelled_day(spec, ctx, run_date)
+            path = Path(folder) / f"{run_date.isoformat()}.parquet"
+            pq.write_table(rows, path)
+            start, end = midnight(run_date), midnight(run_date + timedelta(days=1))
+            result = run_data_monitor(
+                spec, ctx, DataSource(str(path)), name=DAILY_SOURCE, version=run.model_version,
+                start=start if timed else None, end=end if timed else None, at=start,
+            )  # fmt: skip
+            labelled = rows.column(spec.target).null_count
+            measured.append({"date": run_date.isoformat(), "version": run.model_version,
+                             "rows": rows.num_rows, "labelled": rows.num_rows - labelled,
+                             "windows": len(result.windows)})  # fmt: skip
+    return {"date": day.isoformat(), "source": DAILY_SOURCE, "days": measured,
+            "firing": sorted(firing_alerts(spec, ctx, day))}  # fmt: skip
+
+
+def firing_alerts(spec: ProjectSpec, ctx: Context, day: date) -> dict[str, dict[str, Any]]:
+    """The alerts of the daily series firing at the end of ``day``: those whose latest
+    transition up to then is a firing (later windows, e.g. of a backfill, do not count)."""
+    cut = midnight(day + timedelta(days=1))
+    latest: dict[str, dict[str, Any]] = {}
+    for event in events(ctx.store, spec.name, spec.name, DAILY_SOURCE):
+        end = event["window_end"]
+        end = end if end.tzinfo is not None else end.replace(tzinfo=UTC)
+        if end <= cut:
+            latest[event["alert"]] = event
+    return {name: e for name, e in latest.items() if e["state"] == "firing"}
