@@ -8,7 +8,7 @@ from tabops.orchestrate.airflow_dags import build_dag
 dag = build_dag(
     project=str(Path(__file__).resolve().parent / ".."),
     flow="daily",
-    settings={},
+    settings={"schedule": "@daily", "retries": 1, "timeout_s": 3600, "tasks": {}},
     tabops_bin=None,
     name="churn",
 )

@@ -71,5 +71,4 @@ def write(
 
 def orchestration_settings(spec: ProjectSpec) -> dict[str, Any]:
     """The spec's ``orchestration:`` section as plain JSON-like data."""
-    section = getattr(spec, "orchestration", None)
-    return {} if section is None else dict(section.model_dump(mode="json"))
+    return dict(spec.orchestration.model_dump(mode="json"))
