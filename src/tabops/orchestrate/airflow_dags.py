@@ -24,12 +24,16 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from airflow.sdk import DAG, get_current_context, task
+from airflow.sdk.exceptions import AirflowFailException
 
 from tabops.orchestrate.graph import FlowDef, TaskDef, flows
 
 # Scheduled flows start here; catchup is off, so only an explicit backfill runs older dates.
 START_DATE = datetime(2024, 1, 1, tzinfo=UTC)
 _TAIL = 4000  # characters of a failed command's stderr kept in the exception
+# tabops' exit code for a refusal (a day blocked by the data contract, a retrain stopped by a
+# guardrail): the same input would be refused again, so the task fails without retries.
+REFUSED = 3
 
 log = logging.getLogger(__name__)
 
@@ -110,7 +114,8 @@ def _airflow_task(
 def run_cli_task(flow: str, task_name: str, project: str, tabops_bin: str | None) -> dict[str, Any]:
     """Run one task through the tabops CLI for the run's logical date; its JSON summary.
 
-    A non-zero exit raises, so Airflow retries the task (every task is idempotent by date).
+    A non-zero exit raises, so Airflow retries the task (every task is idempotent by date),
+    except a refusal (exit 3), which fails at once.
     """
     logical_date = str(get_current_context()["ds"])
     command = [
@@ -130,7 +135,8 @@ def run_cli_task(flow: str, task_name: str, project: str, tabops_bin: str | None
     if done.stderr:
         log.info("tabops stderr:\n%s", done.stderr)
     if done.returncode != 0:
-        raise RuntimeError(
+        failure = AirflowFailException if done.returncode == REFUSED else RuntimeError
+        raise failure(
             f"tabops pipeline task {flow} {task_name} --date {logical_date} exited with "
             f"{done.returncode}: {done.stderr[-_TAIL:].strip() or done.stdout[-_TAIL:].strip()}"
         )
