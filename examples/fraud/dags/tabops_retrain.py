@@ -6,7 +6,7 @@ from pathlib import Path
 from tabops.orchestrate.airflow_dags import build_dag
 
 dag = build_dag(
-    project=str(Path(__file__).resolve().parent / ".."),
+    project=str((Path(__file__).parent / "..").resolve()),
     flow="retrain",
     settings={"schedule": "@daily", "retries": 1, "timeout_s": 3600, "tasks": {}},
     tabops_bin=None,

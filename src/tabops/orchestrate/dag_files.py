@@ -56,7 +56,7 @@ def render_dag_file(
     project, out = project.resolve(), out.resolve()
     if out.is_relative_to(project):
         relative = Path(os.path.relpath(project, out)).as_posix()
-        project_expr = f"str(Path(__file__).resolve().parent / {json.dumps(relative)})"
+        project_expr = f"str((Path(__file__).parent / {json.dumps(relative)}).resolve())"
     else:
         project_expr = json.dumps(project.as_posix())
     imports = "from pathlib import Path\n\n" if "__file__" in project_expr else ""

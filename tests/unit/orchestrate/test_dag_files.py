@@ -89,7 +89,7 @@ def test_the_project_is_relative_inside_it_and_absolute_outside(tmp_path: Path) 
         settings={}, tabops_bin=None,
     )  # fmt: skip
     assert ast.unparse(_build_dag_kwargs(inside)["project"]) == (
-        "str(Path(__file__).resolve().parent / '../..')"
+        "str((Path(__file__).parent / '../..').resolve())"
     )
     assert "from pathlib import Path" in inside
     assert ast.literal_eval(_build_dag_kwargs(outside)["project"]) == str(project.resolve())
