@@ -191,7 +191,8 @@ def history(
     limit: Annotated[int, typer.Option(min=1, help="At most this many decisions.")] = 20,
     json_output: JsonOption = False,
 ) -> None:
-    """Every gate decision, promotion and rollback: who, when, from, to and why.
+    """Every gate decision, promotion and rollback, and every retrain the daily loop
+    triggered or skipped (with the guardrail) and its result: who, when, from, to and why.
 
     Example: tabops history --limit 5
     """

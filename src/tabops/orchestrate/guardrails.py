@@ -42,9 +42,10 @@ def judge(settings: RetrainSpec, facts: Facts) -> Verdict:
     if not facts.triggers:
         return Verdict(False, "no trigger: no retrain alert firing, none scheduled", None, None)
     trigger = ", ".join(facts.triggers)
+    asked = f"{trigger} asked for a retrain on {facts.day}"
 
     def stop(guardrail: str, why: str) -> Verdict:
-        return Verdict(False, f"{trigger} asked for a retrain; {why}", guardrail, trigger)
+        return Verdict(False, f"{asked}; {why}", guardrail, trigger)
 
     if settings.max_retrains == 0:
         return stop("max_retrains", "orchestration.retrain.max_retrains is 0 (disabled)")
@@ -61,5 +62,5 @@ def judge(settings: RetrainSpec, facts: Facts) -> Verdict:
     if facts.new_labels < settings.min_new_labels:
         return stop("min_new_labels", f"{facts.new_labels} new labelled row(s) since the last "
                     f"retrain (min_new_labels {settings.min_new_labels})")  # fmt: skip
-    return Verdict(True, f"{trigger} asked for a retrain; guardrails passed "
+    return Verdict(True, f"{asked}; guardrails passed "
                    f"({facts.new_labels} new labelled rows)", None, trigger)  # fmt: skip

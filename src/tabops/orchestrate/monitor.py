@@ -8,6 +8,7 @@ from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
 from typing import Any
 
+import pyarrow as pa
 import pyarrow.parquet as pq
 
 from tabops.context import Context
@@ -29,27 +30,31 @@ def run_day_monitor(spec: ProjectSpec, ctx: Context, day: date) -> dict[str, Any
     """Measure each scored day of the last ``orchestration.monitor_days`` up to ``day`` with
     the version that scored it. Windows are replaced and alert transitions recorded once, so a
     rerun changes nothing unless labels arrived in between."""
-    scored = run_summaries(ctx.store, spec.name)
     first = day - timedelta(days=spec.orchestration.monitor_days - 1)
-    measured: list[dict[str, Any]] = []
+    scored = {d: run for d, run in run_summaries(ctx.store, spec.name).items() if first <= d <= day}
     timed = bool(spec.columns_with_role(ColumnRole.TIMESTAMP))
+    # With a timestamp column the windows come from the rows: one pass per scoring version;
+    # without one, each day is measured as the window holding its midnight.
+    groups: dict[tuple[str, date | None], list[date]] = {}
+    for run_date, run in scored.items():
+        groups.setdefault((run.model_version, None if timed else run_date), []).append(run_date)
+    measured: list[dict[str, Any]] = []
     with tempfile.TemporaryDirectory(prefix="tabops-monitor-") as folder:
-        for run_date, run in scored.items():
-            if not first <= run_date <= day:
-                continue
-            rows = labelled_day(spec, ctx, run_date)
-            path = Path(folder) / f"{run_date.isoformat()}.parquet"
+        for (version, _), run_dates in groups.items():
+            rows = pa.concat_tables([labelled_day(spec, ctx, d) for d in run_dates],
+                                    promote_options="permissive")  # fmt: skip
+            path = Path(folder) / "rows.parquet"
             pq.write_table(rows, path)
-            start, end = midnight(run_date), midnight(run_date + timedelta(days=1))
+            start, end = midnight(run_dates[0]), midnight(run_dates[-1] + timedelta(days=1))
             result = run_data_monitor(
-                spec, ctx, DataSource(str(path)), name=DAILY_SOURCE, version=run.model_version,
+                spec, ctx, DataSource(str(path)), name=DAILY_SOURCE, version=version,
                 start=start if timed else None, end=end if timed else None, at=start,
             )  # fmt: skip
-            labelled = rows.column(spec.target).null_count
-            measured.append({"date": run_date.isoformat(), "version": run.model_version,
-                             "rows": rows.num_rows, "labelled": rows.num_rows - labelled,
+            unlabelled = rows.column(spec.target).null_count
+            measured.append({"dates": [d.isoformat() for d in run_dates], "version": version,
+                             "rows": rows.num_rows, "labelled": rows.num_rows - unlabelled,
                              "windows": len(result.windows)})  # fmt: skip
-    return {"date": day.isoformat(), "source": DAILY_SOURCE, "days": measured,
+    return {"date": day.isoformat(), "source": DAILY_SOURCE, "measured": measured,
             "firing": sorted(firing_alerts(spec, ctx, day))}  # fmt: skip
 
 

@@ -106,6 +106,7 @@ def gate(
         versions = (decision.champion, decision.candidate)
     details = {"run_id": run_id, "snapshot_hash": trained.get("snapshot_hash"),
                "metrics": metrics}  # fmt: skip
+    reasons = [f"retrain of {day}: {reason}" for reason in reasons]
     audit.record(spec, ctx, day, via, "promoted" if promoted else "refused", reasons, details,
                  versions)  # fmt: skip
     found = audit.find(spec, ctx, day, via, FINAL)

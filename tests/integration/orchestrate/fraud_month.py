@@ -21,12 +21,14 @@ from tabops.spec import ProjectSpec, load_spec
 from tabops.store.labels import upsert_labels
 from tabops.synth.config import load_fraud_config
 from tabops.synth.fraud import GROUND_TRUTH_COLUMNS, generate_fraud
+from tabops.synth.simulate import with_warmup
 
 EXAMPLE = Path(__file__).resolve().parents[3] / "examples" / "fraud"
-START = date(2026, 3, 1)
-TRAIN_DAYS = 30
-MONTH_START = START + timedelta(days=TRAIN_DAYS)  # 2026-03-31
-DRIFT_DAY = 12  # card testing from the month's 13th day
+WARMUP_DAYS = 16  # generated for the history features, then dropped
+START = date(2026, 3, 15)
+TRAIN_DAYS = 14  # short: a retrain late in the month trains on days of the new pattern
+MONTH_START = START + timedelta(days=TRAIN_DAYS)  # 2026-03-29
+DRIFT_DAY = 8  # card testing from the month's 9th day
 MONTH_DAYS = 30
 
 
@@ -70,7 +72,7 @@ def make_month(folder: Path, customers: int = 500, **orchestration: Any) -> Frau
         "drift": [{"scenario": "card_testing", "start_day": TRAIN_DAYS + DRIFT_DAY,
                    "end_day": TRAIN_DAYS + MONTH_DAYS, "cards_per_day": 25}],
     })  # fmt: skip
-    data = generate_fraud(config)
+    data = with_warmup(config, WARMUP_DAYS, generate_fraud)
     tx = data.transactions
     folder.mkdir(parents=True, exist_ok=True)
     shutil.copy(EXAMPLE / "rules.yaml", folder / "rules.yaml")
