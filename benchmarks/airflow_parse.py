@@ -5,8 +5,8 @@ processes of the Airflow venv (``make setup-airflow``): Airflow's ``DagBag`` par
 file, and the figure is DagBag's own per-file duration (what the DAG processor reports in
 ``airflow dags report``), Airflow itself already imported as in the processor. The first file
 a process parses pays for importing the DAG factory and Airflow's TaskFlow machinery, so each
-file is timed in its own process: the worst case. Also reported: the same file's wall time
-including ``import airflow.sdk`` from a bare interpreter (what a cold standalone parse costs).
+file is timed in its own process: the worst case. Also reported: the CPU time of that parse
+(the wall clock of a shared machine counts its neighbours too) and of ``import airflow.sdk``.
 
 Usage: python benchmarks/airflow_parse.py [--runs 5] [--write]
 """
@@ -93,6 +93,7 @@ def main() -> None:
                 {k: round(statistics.median(v), 3) for k, v in figures.items()},
             )
     worst = max(max(f["parse_s"]) for _, f in rows)
+    worst_cpu = max(max(f["parse_cpu_s"]) for _, f in rows)
     lines = [
         "## Airflow DAG parse time",
         "",
@@ -107,12 +108,14 @@ def main() -> None:
             f"| `{path}` | {statistics.median(f['parse_s']):.3f} s | {max(f['parse_s']):.3f} s "
             f"| {statistics.median(f['parse_cpu_s']):.3f} s |"
         )
-    verdict = "met" if worst < TARGET_S else "MISSED"
+    # On a shared machine the wall clock measures the neighbours too: both are shown.
+    verdict = "met" if worst < TARGET_S else f"wall {worst:.2f} s over it, CPU {worst_cpu:.2f} s"
     imports = statistics.median(x for _, f in rows for x in f["import_s"])
     import_cpu = statistics.median(x for _, f in rows for x in f["import_cpu_s"])
     lines += [
         "",
-        f"Target: < {TARGET_S:.0f} s per file ({verdict}; worst single parse {worst:.3f} s). "
+        f"Target: < {TARGET_S:.0f} s per file ({verdict}; worst single parse {worst:.3f} s "
+        f"wall, {worst_cpu:.3f} s CPU). "
         f"The first file a process parses pays for importing the DAG factory "
         f"(`tabops.orchestrate.airflow_dags`: the stdlib and `graph` only) and Airflow's "
         f"TaskFlow decorators; `import airflow.sdk` itself takes {imports:.2f} s wall, "
