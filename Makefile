@@ -33,7 +33,7 @@ demo-fraud: install  ## The fraud example: generate, train, backtest rules vs mo
 setup-spark: install  ## Install pyspark (the `spark` extra) into .venv if missing; Spark needs Java 17+
 	@$(BIN)/python -c 'import pyspark' 2>/dev/null || $(BIN)/uv pip install --quiet --python $(BIN)/python -e '.[spark]'
 
-test: install setup-postgres setup-prometheus setup-spark  ## Run the whole test suite (unit, integration, CLI), with coverage
+test: install setup-postgres setup-prometheus setup-spark setup-airflow  ## Run the whole test suite (unit, integration, CLI), with coverage
 	$(BIN)/pytest -n 2 --dist loadgroup --durations=20 --cov --cov-report=term:skip-covered
 
 test-fast: install  ## Unit tests only: no services, no subprocesses (about a minute)
@@ -113,3 +113,12 @@ audit: install  ## pip-audit over the lock files: fails on a known vulnerability
 lint-deploy: install  ## hadolint over both Dockerfiles, and the compose file against the Compose Specification schema
 	$(BIN)/hadolint deploy/Dockerfile deploy/Dockerfile.serve
 	$(BIN)/pytest -p no:cacheprovider -q tests/integration/deploy/test_compose.py tests/integration/deploy/test_dockerfiles.py
+
+.PHONY: setup-airflow
+setup-airflow: install  ## Apache Airflow 3 in its own venv, .venv-airflow, from its constraints file (cached)
+	@UV=$(BIN)/uv bash scripts/setup-airflow.sh
+
+
+.PHONY: bench-airflow-parse
+bench-airflow-parse: setup-airflow  ## DagBag parse time of every generated DAG file (target < 1 s per file)
+	$(BIN)/python benchmarks/airflow_parse.py --write

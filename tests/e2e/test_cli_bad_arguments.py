@@ -179,6 +179,14 @@ CORPUS: dict[str, list[Case]] = {
     "quarantine replay": [case("missing.csv"), case(""), case("not-fixes.csv")],
     "data history": [case(**MYSQL), case(**HOME_IS_A_FILE)],
     "data batches": [case("--limit", "0"), case("--limit", "-3")],
+    "dags write": [
+        case(),
+        case("--out", "/etc/passwd"),
+        case("--out", "/etc/passwd/dags"),
+        case("--out", "dags", "--project", "missing-folder"),
+        case("--out", "dags", "--project", "duplicate-keys.yaml"),
+        case("--out", "dags", "--tabops-bin", " "),
+    ],
     "examples export": [
         case("nope", "-o", "x"),
         case("churn"),
@@ -270,6 +278,7 @@ COMMANDS = _commands()
 #: Valid required arguments, so that the generic cases reach what they test.
 REQUIRED: dict[str, tuple[str, ...]] = {
     "promote": ("--version", "1"),
+    "dags write": ("--out", "dags"),
     "pipeline run": ("daily", "--date", "2026-04-01"),
     "pipeline task": ("daily", "ingest", "--date", "2026-04-01"),
     "pipeline retrain": ("--reason", "test"),

@@ -48,7 +48,7 @@ def test_help_reflows_and_shows_no_flag_placeholders(words: str, columns: int) -
     assert "Example" in text or words in {"quarantine", "data", "examples"}, words
 
 
-@pytest.mark.parametrize("words", ["", "quarantine", "data", "examples", "rules", "synth"])
+@pytest.mark.parametrize("words", ["", "quarantine", "data", "examples", "rules", "synth", "dags"])
 def test_group_help_shows_no_flag_placeholders(words: str) -> None:
     # Groups carry Typer's own flags (--help, and the completion options at the top).
     text = _help(words, 100)

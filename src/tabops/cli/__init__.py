@@ -7,6 +7,7 @@ batch blocked by the data contract, a candidate kept out by the gate), 1 an inte
 
 # Importing the command modules registers their commands on the app.
 from tabops.cli import (  # noqa: F401
+    dags,
     data,
     model,
     monitor,

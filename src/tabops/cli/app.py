@@ -71,7 +71,11 @@ data_app = typer.Typer(cls=Group, help="Data versions: snapshots and ingest batc
 examples_app = typer.Typer(cls=Group, help="Example datasets, exported to CSV on demand.")
 app.add_typer(quarantine_app, name="quarantine")
 app.add_typer(data_app, name="data")
+dags_app = typer.Typer(
+    cls=Group, help="Airflow DAG files for the project's flows (ingest, daily, retrain)."
+)
 app.add_typer(examples_app, name="examples")
+app.add_typer(dags_app, name="dags")
 
 _state = {"debug": False}
 
