@@ -138,7 +138,7 @@ def retrain_command(
     """Ask for a retrain by hand. The guardrails of orchestration.retrain decide (a skip is
     audited with the guardrail that stopped it, exit 3); an allowed retrain builds the
     training set (latest snapshot + labelled production rows), trains, registers and gates:
-    the gate alone promotes. 'tabops history' shows every step.
+    the gate alone promotes (exit 3 when it refuses). 'tabops history' shows every step.
 
     Example: tabops pipeline retrain --reason "new fraud pattern reported by the analysts"
     """
