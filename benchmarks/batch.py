@@ -15,7 +15,8 @@ to ONNX). Then, on ``--rows`` (1,000,000) generated rows in one Parquet file:
   (read, contract checks and typing, encode, model, output columns, write).
 
 Then ``--csv-rows`` (1,000,000) rows from a CSV into a PostgreSQL table of a throwaway cluster
-(rows/s and the process's peak memory), and ``--spark-rows`` (10,000,000) rows through
+with ``--workers 2`` (rows/s and the process's peak memory; then the COPY alone, the scored
+rows appended through the store's bulk path), and ``--spark-rows`` (10,000,000) rows through
 ``--engine spark --spark-master local[2]`` against the local engine on both cores.
 
 The machine may be shared: figures are noisy, the load average is reported with them.
