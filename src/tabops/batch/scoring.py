@@ -78,9 +78,12 @@ class ScorerRecipe:
     rules_text: str | None
     lineage: Lineage
 
-    def build(self) -> ChunkScorer:
+    def build(self, scoring: bool = True) -> ChunkScorer:
+        """The scorer; ``scoring=False``: its schemas and columns only, without loading the
+        model (a process whose workers do the scoring)."""
         spec = parse_spec(self.spec)
-        return ChunkScorer(spec, self._predictor(spec), self._rules(spec), self)
+        predictor = self._predictor(spec) if scoring else None
+        return ChunkScorer(spec, predictor, self._rules(spec), self)
 
     def _predictor(self, spec: ProjectSpec) -> Predictor:
         from tabops.model.compile import EncoderPlan, OnnxPredictor, SklearnPredictor
@@ -173,7 +176,7 @@ class ChunkScorer:
     def __init__(
         self,
         spec: ProjectSpec,
-        predictor: Predictor,
+        predictor: Predictor | None,
         rules: RuleSet | None,
         recipe: ScorerRecipe,
     ) -> None:
@@ -221,6 +224,7 @@ class ChunkScorer:
         rows = batch.num_rows
         names = batch.schema.names
         typed: dict[str, pa.Array] = {}
+        refused = np.zeros(rows, dtype=bool)
         reject_column = np.full(rows, None, dtype=object)
         reject_reason = np.full(rows, None, dtype=object)
         for name in self.checked:
@@ -229,39 +233,54 @@ class ChunkScorer:
             )
             typed[name] = values
             for check, mask in checks.items():
-                first = mask & (reject_column == None)  # noqa: E711  (an element-wise test)
-                for position in np.flatnonzero(first).tolist():
-                    reject_column[position] = name
-                    reject_reason[position] = f"{check}: {reason(check, position)}"
-        refused = reject_column != None  # noqa: E711
+                first = np.flatnonzero(mask & ~refused)  # a row's first failure is its reason
+                if len(first):
+                    refused[first] = True
+                    for position in first.tolist():
+                        reject_column[position] = name
+                        reject_reason[position] = f"{check}: {reason(check, position)}"
         good = np.flatnonzero(~refused)
-        scored, features = self._scored(typed, good)
+        scored, features = self._scored(typed, good, keep_features)
         return ScoredChunk(
             scored=scored,
             rejects=self._rejects(
                 batch, names, np.flatnonzero(refused), reject_column, reject_reason
             ),
-            features=features if keep_features else None,
+            features=features,
         )
 
-    def _scored(self, typed: dict[str, pa.Array], good: np.ndarray) -> tuple[pa.RecordBatch, Any]:
-        recipe = self.recipe
-        taken = pa.array(good, type=pa.int64())
+    def _scored(
+        self, typed: dict[str, pa.Array], good: np.ndarray, keep_features: bool
+    ) -> tuple[pa.RecordBatch, Any]:
+        """The scored rows, and their features as a model frame when ``keep_features``.
+
+        The compiled predictor encodes the typed Arrow columns itself; the pandas frame is
+        built only when something reads it (the rules, monitoring, the sklearn pipeline)."""
+        recipe, predictor = self.recipe, self.predictor
+        assert predictor is not None, "built with scoring=False: it cannot score"
+        if len(good) < len(next(iter(typed.values()), ())):  # rows were rejected
+            taken = pa.array(good, type=pa.int64())
+            typed = {n: values.take(taken) for n, values in typed.items()}
         columns: dict[str, Any] = {
-            n: typed[n].take(taken).cast(ARROW_TYPES[self.spec.columns[n].type]) for n in self.ids
+            n: typed[n].cast(ARROW_TYPES[self.spec.columns[n].type]) for n in self.ids
         }
-        frame = pa.table({n: typed[n].take(taken) for n in self.features}).to_pandas()
-        if len(good):
-            raw = self.predictor.predict_frame(model_frame(frame, self.spec))
-        else:
+        compiled = getattr(predictor, "predict_arrays", None)
+        frame = None
+        if compiled is None or keep_features or self.rules is not None:
+            frame = pa.table({n: typed[n] for n in self.features}).to_pandas()
+        if not len(good):
             width = 0 if recipe.classes is None else len(recipe.classes)
             raw = np.zeros((0, width) if width else 0)
+        elif compiled is not None:
+            raw = compiled({n: typed[n] for n in self.features}, len(good))
+        else:
+            raw = predictor.predict_frame(model_frame(frame, self.spec))
         score = self._outputs(raw, columns)
         if self.spec.decision is not None:
-            self._decide(frame, score, columns)
+            self._decide(frame, len(good), score, columns)
         lineage = self.lineage_columns(len(good))
         scored = pa.RecordBatch.from_pydict({**columns, **lineage}, schema=self.output_schema)
-        return scored, frame
+        return scored, frame if keep_features else None
 
     def _outputs(self, raw: np.ndarray, columns: dict[str, Any]) -> np.ndarray | None:
         """Add the answer columns as serving's outputs(); the binary score (for the policy)."""
@@ -274,23 +293,25 @@ class ChunkScorer:
             positive = classes.index(recipe.positive)
             score = raw[:, positive]
             threshold = 0.5 if recipe.threshold is None else recipe.threshold
-            labels = np.where(score >= threshold, recipe.positive, classes[1 - positive])
-            columns["label"] = pa.array(labels.tolist(), pa.string())
+            answers = pa.array([classes[1 - positive], recipe.positive], pa.string())
+            columns["label"] = answers.take(pa.array(score >= threshold).cast(pa.int8()))
             columns["score"] = pa.array(score, pa.float64())
             columns["threshold"] = pa.array(np.full(len(score), threshold), pa.float64())
             return np.asarray(score)
         best = raw.argmax(axis=1) if len(raw) else np.zeros(0, dtype=int)
-        columns["label"] = pa.array([classes[i] for i in best.tolist()], pa.string())
+        columns["label"] = pa.array(classes, pa.string()).take(pa.array(best))
         columns["score"] = pa.array(raw.max(axis=1) if len(raw) else [], pa.float64())
         for position, name in enumerate(classes):
             columns[f"probability_{name}"] = pa.array(raw[:, position], pa.float64())
         return None
 
-    def _decide(self, frame: Any, score: np.ndarray | None, columns: dict[str, Any]) -> None:
-        """The decision policy serving applies (ServedModel._decide), on the whole chunk."""
+    def _decide(
+        self, frame: Any, rows: int, score: np.ndarray | None, columns: dict[str, Any]
+    ) -> None:
+        """The decision policy serving applies (ServedModel._decide), on the whole chunk
+        (``frame``: the features, built when there are rules)."""
         policy = self.spec.decision
         assert policy is not None
-        rows = len(frame)
         rules = np.full(rows, APPROVE, dtype=np.int8)
         if self.rules is not None:
             verdict = self.rules.evaluate_frame(frame)
@@ -307,7 +328,7 @@ class ChunkScorer:
             reject_at = threshold if policy.reject_at is None else policy.reject_at
             model = score_outcomes(score, reject_at, policy.review_at)
         outcome = combine(rules, model) if rows else np.zeros(0, dtype=np.int8)
-        columns["decision"] = pa.array([DECISIONS[o] for o in outcome.tolist()], pa.string())
+        columns["decision"] = pa.array(DECISIONS, pa.string()).take(pa.array(outcome))
         if self.rules is not None:  # keep the schema's order: decision before fired_rules
             columns["fired_rules"] = columns.pop("fired_rules")
 
@@ -329,13 +350,11 @@ class ChunkScorer:
 
     def lineage_columns(self, rows: int) -> dict[str, pa.Array]:
         lineage = self.recipe.lineage
+        values = (lineage.model_name, lineage.model_version, lineage.spec_hash,
+                  lineage.rules_version, lineage.run_date, lineage.batch_id)  # fmt: skip
         return {
-            "model_name": pa.array([lineage.model_name] * rows, pa.string()),
-            "model_version": pa.array([lineage.model_version] * rows, pa.string()),
-            "spec_hash": pa.array([lineage.spec_hash] * rows, pa.string()),
-            "rules_version": pa.array([lineage.rules_version] * rows, pa.string()),
-            "run_date": pa.array([lineage.run_date] * rows, pa.date32()),
-            "batch_id": pa.array([lineage.batch_id] * rows, pa.string()),
+            field.name: pa.repeat(pa.scalar(value, field.type), rows)
+            for field, value in zip(_lineage_fields(), values, strict=True)
         }
 
 

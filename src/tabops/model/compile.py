@@ -20,7 +20,7 @@ from __future__ import annotations
 import json
 import logging
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -30,8 +30,9 @@ from tabops.model.columns import MISSING_CATEGORY
 from tabops.model.datetimes import DATETIME_STEP, array_parts, part_columns, value_parts
 from tabops.model.exact import ExactTrees
 
-if TYPE_CHECKING:  # pandas loads with the first frame: serving one row never needs it
+if TYPE_CHECKING:  # pandas and pyarrow load with the first frame: one row never needs them
     import pandas as pd
+    import pyarrow as pa
 
 log = logging.getLogger(__name__)
 
@@ -81,6 +82,12 @@ class EncoderPlan:
         return len(self.means) + sum(self.widths)
 
     @property
+    def onehot_positions(self) -> frozenset[int]:
+        """The matrix columns of the one-hot blocks (each only ever 0.0 or 1.0)."""
+        first = len(self.means) if self.numeric_first else 0
+        return frozenset(range(first, first + sum(self.widths)))
+
+    @property
     def columns(self) -> list[str]:
         """The model-frame columns the plan reads (datetimes before their expansion)."""
         expanded = {c for name in self.datetimes for c in part_columns(name)}
@@ -96,30 +103,69 @@ class EncoderPlan:
         return cls(**data)
 
     def encode_frame(self, frame: pd.DataFrame) -> np.ndarray:
-        """The model matrix for a model frame (vectorised)."""
-        n = len(frame)
-        blocks: list[np.ndarray] = []
+        """The model matrix (float64) for a model frame (vectorised)."""
+        codes = [
+            _frame_codes(frame[name], lookup, unknown)
+            for name, lookup, unknown in zip(
+                self.categorical, self.lookups, self.unknown, strict=True
+            )
+        ]
+        numbers = self._numbers(frame) if self.numeric else None
+        return self._assemble(numbers, codes, len(frame), np.dtype(np.float64))
+
+    def encode_arrays(
+        self, columns: Mapping[str, pa.Array], rows: int, dtype: type = np.float32
+    ) -> np.ndarray:
+        """The model matrix straight from the data contract's typed Arrow columns (float64,
+        int64, bool, string, timestamp[us, UTC]), without pandas: equal to
+        ``encode_frame(model_frame(...))`` cast to ``dtype`` (the numbers are computed in
+        float64 either way). Categories are dictionary-encoded, so each distinct value is
+        looked up once."""
+        import pyarrow as pa
+
+        codes = [
+            _arrow_codes(columns[name], lookup, unknown)
+            for name, lookup, unknown in zip(
+                self.categorical, self.lookups, self.unknown, strict=True
+            )
+        ]
+        numbers = None
         if self.numeric:
-            values = self._numbers(frame)
-            missing = np.isnan(values)
-            imputed = np.where(missing, np.asarray(self.medians), values)
-            matrix = np.hstack([imputed, missing[:, self.indicators].astype(np.float64)])
-            blocks.append((matrix - np.asarray(self.means)) / np.asarray(self.scales))
-        onehot: list[np.ndarray] = []
-        for name, lookup, unknown, width in zip(
-            self.categorical, self.lookups, self.unknown, self.widths, strict=True
-        ):
-            block = np.zeros((n, width))
-            text = frame[name].astype("object")
-            text = text.where(text.notna(), MISSING_CATEGORY).astype(str)
-            default = -1 if unknown is None else unknown
-            positions = text.map(lookup).fillna(default).to_numpy(dtype=np.int64)
+            parts: dict[str, np.ndarray] = {}
+            for name in self.datetimes:
+                stamps = columns[name].cast(pa.timestamp("us"))  # UTC, as naive times
+                parts.update(zip(part_columns(name), array_parts(_numpy(stamps)).T, strict=True))
+            numbers = np.empty((rows, len(self.numeric)))
+            for position, name in enumerate(self.numeric):
+                numbers[:, position] = (
+                    parts[name] if name in parts else _numpy(_as_float(columns[name]))
+                )
+        return self._assemble(numbers, codes, rows, np.dtype(dtype))
+
+    def _assemble(
+        self, numbers: np.ndarray | None, codes: list[np.ndarray], rows: int, dtype: np.dtype
+    ) -> np.ndarray:
+        """The matrix from the numeric columns (float64, NaN for missing) and each
+        categorical's one-hot position per row (-1: no column), written into one
+        preallocated array (the scaling done in float64, then stored as ``dtype``)."""
+        matrix = np.zeros((rows, self.width), dtype)
+        scaled = len(self.means)
+        start = scaled if self.numeric_first else 0
+        if numbers is not None:
+            first = 0 if self.numeric_first else sum(self.widths)
+            count = len(self.numeric)
+            means, scales = np.asarray(self.means), np.asarray(self.scales)
+            missing = np.isnan(numbers)
+            imputed = np.where(missing, np.asarray(self.medians), numbers)
+            matrix[:, first : first + count] = (imputed - means[:count]) / scales[:count]
+            flags = missing[:, self.indicators].astype(np.float64)
+            matrix[:, first + count : first + scaled] = (flags - means[count:]) / scales[count:]
+        every = np.arange(rows)
+        for positions, width in zip(codes, self.widths, strict=True):
             hit = positions >= 0
-            block[np.flatnonzero(hit), positions[hit]] = 1.0
-            onehot.append(block)
-        if onehot:
-            blocks.insert(len(blocks) if self.numeric_first else 0, np.hstack(onehot))
-        return np.hstack(blocks) if blocks else np.zeros((n, 0))
+            matrix[every[hit], start + positions[hit]] = 1.0
+            start += width
+        return matrix
 
     def _numbers(self, frame: pd.DataFrame) -> np.ndarray:
         """The numeric columns as float64, datetime parts computed from their columns."""
@@ -164,6 +210,44 @@ class EncoderPlan:
                 block[position] = 1.0
             categories += block
         return numbers + categories if self.numeric_first else categories + numbers
+
+
+def _frame_codes(values: pd.Series, lookup: dict[str, int], unknown: int | None) -> np.ndarray:
+    """Each value's one-hot position (-1: none), as the fitted encoder maps it (text)."""
+    text = values.astype("object")
+    text = text.where(text.notna(), MISSING_CATEGORY).astype(str)
+    default = -1 if unknown is None else unknown
+    return np.asarray(text.map(lookup).fillna(default).to_numpy(dtype=np.int64))
+
+
+def _arrow_codes(values: pa.Array, lookup: dict[str, int], unknown: int | None) -> np.ndarray:
+    """:func:`_frame_codes` of a typed column: strings looked up once per distinct value."""
+    import pyarrow as pa
+
+    if not pa.types.is_string(values.type):  # not the contract's type: the model frame's way
+        from tabops.model.frame import category_text
+
+        return _frame_codes(category_text(values.to_pandas()), lookup, unknown)
+    encoded = values.dictionary_encode()
+    default = -1 if unknown is None else unknown
+    distinct = [lookup.get(text, default) for text in encoded.dictionary.to_pylist()]
+    distinct.append(lookup.get(MISSING_CATEGORY, default))  # nulls
+    indices = encoded.indices.fill_null(len(distinct) - 1)
+    codes: np.ndarray = np.asarray(distinct, dtype=np.int64)[_numpy(indices)]
+    return codes
+
+
+def _as_float(values: pa.Array) -> pa.Array:
+    """A numeric, integer or boolean column as float64 (nulls kept), rounded as numpy casts."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    return values if values.type == pa.float64() else pc.cast(values, pa.float64(), safe=False)
+
+
+def _numpy(values: pa.Array) -> np.ndarray:
+    """An Arrow array as numpy (nulls: NaN for floats, NaT for times)."""
+    return np.asarray(values.to_numpy(zero_copy_only=False))
 
 
 def plan_from_pipeline(pipeline: Any) -> EncoderPlan:
@@ -353,32 +437,62 @@ class OnnxPredictor:
         outputs = [o.name for o in self.session.get_outputs()]
         # Classifiers answer (label, probabilities); regressors one prediction column.
         self._output = [outputs[1] if classes is not None else outputs[0]]
-        self._exact = None if exact_model is None else ExactTrees(exact_model, classes is not None)
+        self._exact = None
+        if exact_model is not None:
+            self._exact = ExactTrees(exact_model, classes is not None, plan.onehot_positions)
 
-    def _run(self, matrix: np.ndarray) -> np.ndarray:
-        single = matrix.astype(np.float32)
+    def _run(self, single: np.ndarray, exact: Callable[[np.ndarray], np.ndarray]) -> np.ndarray:
+        """Scores of the float32 matrix; ``exact(mask)`` gives the float64 rows of ``mask``
+        for LightGBM, where a value sits on a split threshold."""
         result = np.asarray(self.session.run(self._output, {"x": single})[0], dtype=np.float64)
         if self._exact is not None:
             ambiguous = self._exact.on_threshold(single)
             if ambiguous.any():
-                result[ambiguous] = self._exact.scores(matrix[ambiguous])
+                result[ambiguous] = self._exact.scores(exact(ambiguous))
         return result if self.classes is not None else result.reshape(-1)
+
+    def _run_matrix(self, matrix: np.ndarray) -> np.ndarray:
+        return self._run(matrix.astype(np.float32), lambda mask: matrix[mask])
 
     def predict_frame(self, frame: pd.DataFrame) -> np.ndarray:
         # The encoded matrix is rows x width float64 (one-hot blocks included): scored in
         # blocks, so memory stays bounded whatever the frame's size and the model's width.
         block = max(1, _BLOCK_BYTES // (8 * max(1, self.plan.width)))
         if len(frame) <= block:
-            return self._run(self.plan.encode_frame(frame))
+            return self._run_matrix(self.plan.encode_frame(frame))
         parts = [
-            self._run(self.plan.encode_frame(frame.iloc[start : start + block]))
+            self._run_matrix(self.plan.encode_frame(frame.iloc[start : start + block]))
             for start in range(0, len(frame), block)
         ]
         return np.concatenate(parts)
 
+    def predict_arrays(self, columns: Mapping[str, pa.Array], rows: int) -> np.ndarray:
+        """:meth:`predict_frame` of the typed Arrow columns (see
+        :meth:`EncoderPlan.encode_arrays`): encoded straight into float32, in blocks; the
+        few rows LightGBM rescores are encoded again in float64."""
+        import pyarrow as pa
+
+        plan = self.plan
+        block = max(1, _BLOCK_BYTES // (4 * max(1, plan.width)))
+        parts = []
+        for start in range(0, rows, block):
+            count = min(block, rows - start)
+            piece = {name: columns[name].slice(start, count) for name in plan.columns}
+
+            def exact(mask: np.ndarray, piece: Mapping[str, pa.Array] = piece) -> np.ndarray:
+                chosen = pa.array(mask)
+                rows_of = {name: values.filter(chosen) for name, values in piece.items()}
+                return plan.encode_arrays(rows_of, int(mask.sum()), np.float64)
+
+            parts.append(self._run(plan.encode_arrays(piece, count), exact))
+        if not parts:
+            width = 0 if self.classes is None else len(self.classes)
+            return np.zeros((0, width) if width else 0)
+        return parts[0] if len(parts) == 1 else np.concatenate(parts)
+
     def predict_rows(self, rows: Sequence[Mapping[str, Any]]) -> np.ndarray:
         matrix = np.array([self.plan.encode_row(row) for row in rows], dtype=np.float64)
-        return self._run(matrix.reshape(len(rows), self.plan.width))
+        return self._run_matrix(matrix.reshape(len(rows), self.plan.width))
 
 
 class SklearnPredictor:

@@ -18,6 +18,7 @@ from typing import Any
 
 import numpy as np
 
+_ZERO = np.float32(0.0)  # x + 0.0 is x, except -0.0 + 0.0 = 0.0
 #: LightGBM's decision_type bit for a categorical split (its threshold indexes a category
 #: list; categories are small integers, exact in float32).
 _CATEGORICAL_SPLIT = 1
@@ -46,11 +47,23 @@ def split_thresholds(model_text: str) -> list[tuple[int, frozenset[float]]]:
 class ExactTrees:
     """Which rows sit on a split threshold, and LightGBM's scores for them."""
 
-    def __init__(self, model_text: str, classifier: bool) -> None:
+    def __init__(
+        self, model_text: str, classifier: bool, binary: frozenset[int] = frozenset()
+    ) -> None:
+        """``binary``: the features that only take 0.0 and 1.0 (one-hot columns)."""
         self.splits = split_thresholds(model_text)
         # Every threshold of every feature: a row sharing no value with it (nearly all rows)
         # is cleared by one set operation.
         self._any_threshold = frozenset().union(*(values for _, values in self.splits))
+        # Frames: a binary feature is checked only for the 0/1 values among its thresholds
+        # (usually none: its split sits between them); the others by a hash lookup.
+        self._searched: list[tuple[int, np.ndarray]] = []
+        self._equal: list[tuple[int, float]] = []
+        for column, values in self.splits:
+            if column in binary:
+                self._equal += [(column, v) for v in sorted(values & {0.0, 1.0})]
+            else:
+                self._searched.append((column, np.array(sorted(values), np.float32) + _ZERO))
         self._classifier = classifier
         self._booster: Any = None
         self._failure: BaseException | None = None
@@ -76,9 +89,16 @@ class ExactTrees:
             if self._any_threshold.isdisjoint(row):
                 return np.zeros(1, dtype=bool)
             return np.array([any(row[column] in values for column, values in self.splits)])
+        import pyarrow as pa
+        import pyarrow.compute as pc
+
         mask = np.zeros(len(single), dtype=bool)
-        for column, values in self.splits:
-            mask |= np.isin(single[:, column], np.fromiter(values, np.float32))
+        for column, values in self._searched:
+            # Arrow's hash lookup compares bits: -0.0 is made 0.0 on both sides first.
+            found = pc.is_in(pa.array(single[:, column] + _ZERO), value_set=pa.array(values))
+            mask |= found.to_numpy(zero_copy_only=False)
+        for column, value in self._equal:
+            mask |= single[:, column] == value
         return mask
 
     def scores(self, rows: np.ndarray) -> np.ndarray:

@@ -37,9 +37,14 @@ def model_frame(data: pa.Table | pd.DataFrame, spec: ProjectSpec) -> pd.DataFram
         elif kind == ColumnType.TEXT:
             columns[name] = values.astype("object").where(values.notna(), "").astype(str)
         else:
-            as_text = values.astype("object")
-            columns[name] = as_text.where(as_text.isna(), as_text.astype(str)).fillna(np.nan)
+            columns[name] = category_text(values)
     return pd.DataFrame(columns, index=frame.index)
+
+
+def category_text(values: pd.Series) -> pd.Series:
+    """A categorical column as the pipeline takes it: text as object, NaN for missing."""
+    as_text = values.astype("object")
+    return as_text.where(as_text.isna(), as_text.astype(str)).fillna(np.nan)
 
 
 def _utc_stamps(values: pd.Series, fmt: str | None) -> pd.Series:

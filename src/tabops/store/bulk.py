@@ -133,7 +133,8 @@ class SqlTransaction:
         batches = rows.to_batches() if isinstance(rows, pa.Table) else rows
         for batch in batches:
             if batch.num_rows:
-                self._conn.execute(target.insert(), batch.to_pylist())
+                columns = dict(zip(batch.schema.names, batch.columns, strict=True))
+                self._insert(sa.insert(target), target, columns)
 
     @contextmanager
     def stream(self, table: str, schema: pa.Schema, replace: bool = False) -> Iterator[Put]:
@@ -151,25 +152,45 @@ class SqlTransaction:
         self._conn.execute(target.delete().where(*tests))
 
     def insert_new(self, table: str, columns: Columns) -> int:
-        # SQLite only (PostgreSQL's bulk writes are ADBC's). One executemany of plain tuples:
-        # SQLAlchemy's per-row work costs three times the insert itself, which counts for the
-        # prediction log at thousands of rows a second; only the columns whose type needs it
-        # (times) are converted.
+        # SQLite only (PostgreSQL's bulk writes are ADBC's); the prediction log writes
+        # thousands of rows a second through it.
         target = schema.metadata.tables[table]
+        return self._insert(sqlite.insert(target).on_conflict_do_nothing(), target, columns)
+
+    def _insert(self, insert: Any, target: sa.Table, columns: Mapping[str, Any]) -> int:
+        """One executemany of plain tuples (``columns``: Python sequences or Arrow arrays):
+        SQLAlchemy's per-row work on dicts costs several times the insert itself. Values are
+        converted as SQLAlchemy would bind them, only for the columns whose type needs it."""
         dialect = self._conn.dialect
-        statement = (
-            sqlite.insert(target)
-            .values({name: sa.bindparam(name) for name in columns})
-            .on_conflict_do_nothing()
-            .compile(dialect=dialect)
+        statement = insert.values({name: sa.bindparam(name) for name in columns}).compile(
+            dialect=dialect
         )
+        names = list(statement.positiontup or columns)  # PostgreSQL's driver takes names
         ordered = []
-        for name in statement.positiontup or ():
+        for name in names:
             convert = target.c[name].type.dialect_impl(dialect).bind_processor(dialect)
-            values = columns[name]
-            ordered.append(values if convert is None else [convert(v) for v in values])
-        result = self._conn.exec_driver_sql(statement.string, list(zip(*ordered, strict=True)))
+            ordered.append(_bound(columns[name], convert))
+        rows: list[Any] = list(zip(*ordered, strict=True))
+        if statement.positiontup is None:
+            rows = [dict(zip(names, row, strict=True)) for row in rows]
+        result = self._conn.exec_driver_sql(statement.string, rows)
         return int(result.rowcount)
+
+
+def _bound(values: Any, convert: Callable[[Any], Any] | None) -> Sequence[Any]:
+    """Values as the driver takes them; an Arrow column's distinct values are converted once
+    (batch columns repeat the same dates and times on every row)."""
+    if not isinstance(values, pa.Array | pa.ChunkedArray):
+        return values if convert is None else [convert(v) for v in values]
+    if convert is None:
+        plain: list[Any] = values.to_pylist()
+        return plain
+    if isinstance(values, pa.ChunkedArray):
+        values = values.combine_chunks()
+    encoded = values.dictionary_encode()
+    distinct = [convert(v) for v in encoded.dictionary.to_pylist()]
+    missing = convert(None)
+    return [missing if i is None else distinct[i] for i in encoded.indices.to_pylist()]
 
 
 _ARROW_TO_SQL: list[tuple[Any, Any]] = [

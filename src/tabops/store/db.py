@@ -192,10 +192,10 @@ class Store:
             with self._adbc_transaction() as transaction:
                 yield transaction
         elif durable:
-            with self.connect() as conn:
+            with self.connect() as conn, _bulk_cache(conn):
                 yield SqlTransaction(conn)
         else:
-            with self._sqlite_without_sync() as conn:
+            with self._sqlite_without_sync() as conn, _bulk_cache(conn):
                 yield SqlTransaction(conn)
 
     @contextmanager
@@ -272,6 +272,23 @@ def open_store(url: str, migrate: bool = True, timeouts: Timeouts | None = None)
     if migrate:
         store.migrate()
     return store
+
+
+#: SQLite's page cache during bulk writes (KiB): the history's indexes take rows in no order,
+#: and with the default 2 MB cache each insert rereads index pages (4x slower at 1M rows).
+_BULK_CACHE_KIB = 65536
+
+
+@contextmanager
+def _bulk_cache(conn: Connection) -> Iterator[None]:
+    """A larger page cache for one bulk transaction; the pooled connection gets its default
+    back (and frees the pages) afterwards."""
+    default = conn.exec_driver_sql("PRAGMA cache_size").scalar_one()
+    conn.exec_driver_sql(f"PRAGMA cache_size=-{_BULK_CACHE_KIB}")
+    try:
+        yield
+    finally:
+        conn.exec_driver_sql(f"PRAGMA cache_size={int(default)}")
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
