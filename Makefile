@@ -94,3 +94,7 @@ clean:  ## Remove the virtual environment, demo output and caches
 .PHONY: bench-batch
 bench-batch: install setup-postgres setup-spark  ## tabops predict: 1M rows vs the raw model and MLflow, CSV to PostgreSQL, Spark on 10M rows
 	$(BIN)/python benchmarks/batch.py --write
+
+.PHONY: rehearsal
+rehearsal: install setup-postgres setup-prometheus  ## Production on loopback: PostgreSQL, S3 (moto), MLflow server, serve, Prometheus; churn and fraud end to end
+	$(BIN)/python scripts/rehearsal.py

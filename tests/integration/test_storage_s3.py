@@ -3,6 +3,7 @@ to and read from an S3 server (moto) through :mod:`tabops.storage`."""
 
 from __future__ import annotations
 
+import json
 from datetime import date
 from pathlib import Path
 
@@ -11,9 +12,11 @@ import pytest
 
 from tabops import storage
 from tabops.batch.sinks import parse_destination, write_file
+from tabops.data.quarantine import QuarantineEntry, export_entries
 from tabops.data.snapshots import read_snapshot, write_snapshot
 from tabops.devtools.s3 import S3Server
 from tabops.errors import NotFoundError
+from tests.conftest import SMALL_HEADER, write_project
 
 
 @pytest.fixture
@@ -64,3 +67,18 @@ def test_batch_outputs_go_to_objects_and_partitions(bucket: str, s3: S3Server) -
     assert parse_destination(f"{bucket}/parts", "--output").sibling(".rejects").url == (
         f"{bucket}/parts.rejects"
     )
+
+
+def test_a_quarantine_export_is_written_to_an_object(bucket: str, tmp_path: Path) -> None:
+    spec = write_project(tmp_path / "project", f"{SMALL_HEADER}\n1,2.5,3,red,true,no\n")
+    entry = QuarantineEntry(
+        id=7, batch_id="b", kind="contract", line=2, row_number=1, status="open",
+        raw=json.dumps({"id": "1", "x": "oops"}), replayed_batch_id=None, created_at="now",
+        reasons=[{"column": "x", "check": "type", "message": "not a number"}],
+    )  # fmt: skip
+    local = tmp_path / "fixes.csv"
+    assert export_entries([entry], spec, local) == 1
+    assert export_entries([entry], spec, f"{bucket}/fixes.csv") == 1
+    filesystem, path = storage.resolve(f"{bucket}/fixes.csv")
+    with filesystem.open_input_stream(path) as stream:
+        assert stream.read() == local.read_bytes()

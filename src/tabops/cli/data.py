@@ -342,7 +342,7 @@ def quarantine_export(
     from tabops.data.quarantine import export_entries, list_entries
 
     project = read_spec(spec, overrides)
-    output_location(output, "--output")
+    output = output_location(output, "--output")
     entries = list_entries(
         make_context(json_output).store, project.name, batch_id=batch, limit=None
     )

@@ -200,7 +200,7 @@ def report_command(
     from tabops.monitor.report_html import write_report
     from tabops.storage import is_remote
 
-    output_location(out_path, "--out")
+    out_path = output_location(out_path, "--out")
     project = read_spec(spec, overrides)
     start, end = _moment(since, "--since"), _moment(until, "--until")
     if start is not None and end is not None and end <= start:
