@@ -76,13 +76,14 @@ class Deployment:
         self.logs.mkdir(parents=True, exist_ok=True)
         self._count = 0
 
-    def tabops(self, project: Path, *args: str) -> Any:
-        """``tabops ARGS --json`` in ``project``; its output kept under logs/; the JSON."""
+    def tabops(self, project: Path, *args: str, json_output: bool = True) -> Any:
+        """``tabops ARGS --json`` in ``project``; its output kept under logs/; the JSON
+        (``json_output=False``: commands without ``--json``; None)."""
         self._count += 1
         log = self.logs / f"{self._count:02d}-{project.name}-{args[0]}.log"
         print(f"$ tabops {' '.join(args)}   ({project.name})", flush=True)
         done = subprocess.run(
-            [TABOPS, *args, "--json"],
+            [TABOPS, *args, *(["--json"] if json_output else [])],
             cwd=project,
             env=self.env,
             capture_output=True,
@@ -93,7 +94,7 @@ class Deployment:
         log.write_text(done.stdout + "\n--- stderr ---\n" + done.stderr)
         if done.returncode != 0:
             raise RehearsalError(f"tabops {' '.join(args)} exited {done.returncode}: see {log}")
-        return json.loads(done.stdout) if done.stdout.strip() else None
+        return json.loads(done.stdout) if json_output else None
 
     def sql(self, query: str, *params: Any) -> Any:
         with psycopg.connect(self.store_url) as conn:
@@ -150,6 +151,7 @@ class Deployment:
             target,
             "--interval",
             "1s",
+            json_output=False,
         )
         port = free_port()
         log = self.logs / "prometheus.log"
@@ -213,7 +215,7 @@ def rehearse_churn(deployment: Deployment, api_key: str) -> None:
         target = url.removeprefix("http://")
         with deployment.prometheus(project, target) as prometheus:
             check(
-                httpx.post(f"{url}/predict", json=records[0]).status_code == 401,
+                httpx.post(f"{url}/predict", json=records[0]).status_code in (401, 403),
                 "churn: /predict refuses a request without a key",
             )
             answered = sum(
@@ -254,7 +256,8 @@ def rehearse_churn(deployment: Deployment, api_key: str) -> None:
     )
     deployment.tabops(project, "monitor", "run", "--data", "data/churn_drifted.csv")
     deployment.tabops(project, "monitor", "run")  # the prediction log's windows
-    deployment.tabops(project, "monitor", "report", "--out", f"s3://{BUCKET}/reports/churn.html")
+    report = f"s3://{BUCKET}/reports/churn.html"
+    deployment.tabops(project, "monitor", "report", "--out", report, json_output=False)
     check(
         "reports/churn.html" in deployment.s3.keys(BUCKET, "reports"),
         "churn: monitoring report in S3",

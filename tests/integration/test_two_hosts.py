@@ -118,7 +118,7 @@ def test_ingest_and_train_on_one_host_register_serve_and_score_on_another(
         for _ in range(3):
             answer = httpx.post(f"{url}/predict", json=record, timeout=30)
             assert answer.status_code == 200, answer.text
-            assert answer.json()["model_version"] == "1"
+            assert (answer.json()["model"], answer.json()["version"]) == ("churn", "1")
 
     output = f"s3://{BUCKET}/scores/churn.parquet"
     scored = b.tabops("predict", "--input", "data/churn.csv", "--output", output)
