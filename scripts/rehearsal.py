@@ -269,49 +269,20 @@ def rehearse_fraud(deployment: Deployment) -> None:
     project.mkdir()
     for name in ("tabops.yaml", "rules.yaml", "synth.yaml", "month.yaml"):
         shutil.copy(ROOT / "examples" / "fraud" / name, project / name)
-    deployment.tabops(
-        project,
-        "synth",
-        "fraud",
-        "--config",
-        "synth.yaml",
-        "--days",
-        "40",
-        "--customers",
-        "800",
-        "--seed",
-        "7",
-        "-o",
-        "data/train",
-        "--format",
-        "csv",
-    )
+    synth = "synth fraud --config synth.yaml --days 40 --customers 500 --seed 7 -o data/train"
+    deployment.tabops(project, *synth.split(), "--format", "csv")
     ingested = deployment.tabops(project, "ingest")
     check(ingested["rows_loaded"] > 0, f"fraud: {ingested['rows_loaded']:,} transactions ingested")
     deployment.tabops(project, "train", "--trials", "1")
     registered = deployment.tabops(project, "register")
     check(registered["decision"]["promoted"], "fraud: version 1 is the champion")
     with deployment.serving(project) as url:
+        # month.yaml's drifts start on day 15: generate the month, stop after 500 sent.
+        month = "simulate --config month.yaml --days 30 --customers 200 --seed 8"
         simulated = deployment.tabops(
-            project,
-            "simulate",
-            "--config",
-            "month.yaml",
-            "--days",
-            "5",
-            "--customers",
-            "200",
-            "--seed",
-            "8",
-            "--start-date",
-            "2026-04-01",
-            "--to",
-            url,
-            "--count",
-            "500",
-            "--concurrency",
-            "4",
-        )
+            project, *month.split(), "--start-date", "2026-04-01", "--to", url,
+            "--count", "500", "--rate", "100", "--concurrency", "4",
+        )  # fmt: skip
     answered = simulated["answered"]
     check(answered > 0 and simulated["errors"] == 0, f"fraud: {answered} transactions answered")
     logged = deployment.sql("SELECT count(*) FROM predictions WHERE model_name = 'fraud'")
