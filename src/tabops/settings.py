@@ -37,8 +37,8 @@ class Settings(BaseSettings):
     )
     storage_url: str | None = Field(
         default=None,
-        description="Where files go (snapshots, exports, reports, batch outputs, the DVC "
-        "remote): a folder or a URL such as s3://bucket/prefix; default: the workspace.",
+        description="Where snapshots and the default DVC remote live: a folder or a URL such "
+        "as s3://bucket/prefix; default: the workspace.",
     )
     env: Literal["embedded", "production"] = Field(
         default="embedded",
