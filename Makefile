@@ -122,3 +122,7 @@ setup-airflow: install  ## Apache Airflow 3 in its own venv, .venv-airflow, from
 .PHONY: bench-airflow-parse
 bench-airflow-parse: setup-airflow  ## DagBag parse time of every generated DAG file (target < 1 s per file)
 	$(BIN)/python benchmarks/airflow_parse.py --write
+
+.PHONY: rehearsal
+rehearsal: install setup-postgres setup-prometheus  ## Production on loopback: PostgreSQL, S3 (moto), MLflow server, serve, Prometheus; churn and fraud end to end
+	$(BIN)/python scripts/rehearsal.py

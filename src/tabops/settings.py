@@ -30,6 +30,7 @@ from pydantic_settings import (
 
 from tabops import credentials
 from tabops.errors import TabopsError
+from tabops.storage import is_remote, join
 
 
 class Settings(BaseSettings):
@@ -49,6 +50,11 @@ class Settings(BaseSettings):
         default=None,
         validation_alias=AliasChoices("TABOPS_TRACKING_URI", "MLFLOW_TRACKING_URI"),
         description="MLflow tracking server; default: SQLite tracking store in the workspace.",
+    )
+    storage_url: str | None = Field(
+        default=None,
+        description="Where snapshots and the default DVC remote live: a folder or a URL such "
+        "as s3://bucket/prefix; default: the workspace.",
     )
     env: Literal["embedded", "production"] = Field(
         default="embedded",
@@ -104,6 +110,18 @@ class Settings(BaseSettings):
             raise ValueError(f"{existing} is a file; the workspace must be a folder")
         return home
 
+    @field_validator("storage_url")
+    @classmethod
+    def _storage_location(cls, url: str | None) -> str | None:
+        # A folder is made absolute once, like home: the store records locations under it.
+        if not url:
+            return None
+        if is_remote(url):
+            if not url.partition("://")[2].strip("/"):
+                raise ValueError(f"'{url}' names no bucket; use s3://bucket or s3://bucket/prefix")
+            return url.rstrip("/")
+        return str(Path(url.removeprefix("file://")).expanduser().resolve())
+
     @property
     def store_url(self) -> str:
         """The tabops store URL: the configured one, or the workspace's SQLite file."""
@@ -122,9 +140,24 @@ class Settings(BaseSettings):
         return self.home / "mlartifacts"
 
     @property
+    def storage(self) -> str:
+        """The root location of files: ``TABOPS_STORAGE_URL``, or the workspace folder."""
+        return self.storage_url or str(self.home)
+
+    @property
+    def remote_storage(self) -> bool:
+        """Whether files live in object storage rather than on this host's disk."""
+        return is_remote(self.storage)
+
+    @property
     def snapshots_dir(self) -> Path:
-        """Folder of the immutable, content-hashed Parquet snapshots."""
+        """The local folder of snapshots: where they live, or (with object storage) where they
+        are written before upload."""
         return self.home / "snapshots"
+
+    def snapshots(self, project: str) -> str:
+        """The location of a project's immutable, content-hashed Parquet snapshots."""
+        return join(self.storage, "snapshots", project)
 
 
 class _SecretFiles(PydanticBaseSettingsSource):

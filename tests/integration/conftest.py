@@ -1,4 +1,5 @@
-"""Fixtures of the integration tests: a real ``mlflow server`` backed by PostgreSQL."""
+"""Fixtures of the integration tests: a real ``mlflow server`` backed by PostgreSQL, and a
+real S3 server over HTTP (moto in server mode) on loopback."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ import pytest
 
 from tabops.devtools.mlflow_server import backend_store_url, mlflow_server
 from tabops.devtools.postgres import PostgresCluster
+from tabops.devtools.s3 import S3Server, s3_server
 
 
 @pytest.fixture(scope="session")
@@ -19,3 +21,11 @@ def mlflow_server_uri(
     backend = backend_store_url(pg_cluster.create_database("mlflow"))
     with mlflow_server(backend, tmp_path_factory.mktemp("mlflow-server") / "artifacts") as uri:
         yield uri
+
+
+@pytest.fixture(scope="session")
+def s3(tmp_path_factory: pytest.TempPathFactory) -> Iterator[S3Server]:
+    """An S3 server on 127.0.0.1 (``moto_server``, one per test worker): point a client at
+    it with ``s3.env``, make buckets with ``s3.create_bucket``."""
+    with s3_server(tmp_path_factory.mktemp("s3") / "moto.log") as server:
+        yield server

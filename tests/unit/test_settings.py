@@ -12,7 +12,12 @@ from tabops.settings import load_settings
 
 @pytest.fixture(autouse=True)
 def _clean_environment(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    for name in ("TABOPS_TRACKING_URI", "MLFLOW_TRACKING_URI", "TABOPS_DATABASE_URL"):
+    for name in (
+        "TABOPS_TRACKING_URI",
+        "MLFLOW_TRACKING_URI",
+        "TABOPS_DATABASE_URL",
+        "TABOPS_STORAGE_URL",
+    ):
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("TABOPS_HOME", str(tmp_path / "home"))
 
@@ -50,4 +55,31 @@ def test_a_workspace_below_a_file_is_refused(
     (tmp_path / "file").write_text("x")
     monkeypatch.setenv("TABOPS_HOME", str(tmp_path / below))
     with pytest.raises(TabopsError, match=r"TABOPS_HOME: .*file is a file; the workspace must be"):
+        load_settings()
+
+
+def test_files_live_in_the_workspace_unless_a_storage_url_is_set(tmp_path: Path) -> None:
+    settings = load_settings()
+    assert settings.storage == str(tmp_path / "home") and not settings.remote_storage
+    assert settings.snapshots("churn") == str(tmp_path / "home" / "snapshots" / "churn")
+
+
+def test_an_s3_storage_url_holds_the_snapshots(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("TABOPS_STORAGE_URL", "s3://bucket/tabops/")
+    settings = load_settings()
+    assert settings.remote_storage
+    assert settings.snapshots("churn") == "s3://bucket/tabops/snapshots/churn"
+
+
+def test_a_local_storage_folder_is_made_absolute_once(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("TABOPS_STORAGE_URL", "shared/files")
+    assert load_settings().storage == str(tmp_path / "shared" / "files")
+
+
+def test_a_storage_url_without_a_bucket_names_the_variable(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("TABOPS_STORAGE_URL", "s3://")
+    with pytest.raises(TabopsError, match=r"TABOPS_STORAGE_URL: .*names no bucket"):
         load_settings()

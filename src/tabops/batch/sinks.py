@@ -1,10 +1,13 @@
 """Where ``tabops predict`` writes: a CSV or Parquet file, a folder of Parquet part files
-partitioned by run date, or a table of the tabops store's database.
+partitioned by run date (each locally or in object storage, ``s3://bucket/scores.parquet``),
+or a table of the tabops store's database.
 
 Files are published atomically: written under a temporary name in the destination's folder,
 fsynced, then renamed over the old one, so a killed run leaves the previous output whole
 (its temporary file is removed by the next run). A folder's run date partition is replaced
-the same way. Tables are replaced per run date in one transaction (:mod:`tabops.store.batch`).
+the same way. An object is published whole by its upload's completion (a partition's is
+``run_date=D/part-00000.parquet``, overwritten). Tables are replaced per run date in one
+transaction (:mod:`tabops.store.batch`).
 """
 
 from __future__ import annotations
@@ -15,11 +18,13 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
+from typing import Any
 
 import pyarrow as pa
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
+from tabops import storage
 from tabops.errors import TabopsError
 from tabops.store.db import validate_identifier
 
@@ -31,23 +36,32 @@ _OLD = ".old-"  # a replaced partition, removed once the new one is in place
 
 @dataclass(frozen=True)
 class Destination:
-    """A parsed ``--output`` (or ``--rejects``): ``table`` or ``path`` with its ``kind``
-    (csv, parquet or folder)."""
+    """A parsed ``--output`` (or ``--rejects``): ``table``, a local ``path`` or an object
+    storage ``url``, with its ``kind`` (csv, parquet or folder)."""
 
     text: str
     table: str | None = None
     path: Path | None = None
     kind: str = "table"
+    url: str | None = None
 
     @property
     def describe(self) -> str:
-        return f"table {self.table}" if self.table is not None else str(self.path)
+        if self.table is not None:
+            return f"table {self.table}"
+        return self.url if self.url is not None else str(self.path)
 
     def sibling(self, suffix: str) -> Destination:
         """The destination beside this one for its rejects: NAME_rejects, X.rejects.csv,
         FOLDER.rejects/."""
         if self.table is not None:
             return parse_destination(f"{TABLE_PREFIX}{self.table}_rejects", "--rejects")
+        if self.url is not None:
+            folder, _, name = self.url.rpartition("/")
+            stem, dot, ext = name.partition(".")
+            if self.kind == "folder":
+                return Destination(self.text, url=f"{folder}/{name}{suffix}", kind="folder")
+            return Destination(self.text, url=f"{folder}/{stem}{suffix}{dot}{ext}", kind=self.kind)
         assert self.path is not None
         if self.kind == "folder":
             return Destination(self.text, path=self.path.with_name(self.path.name + suffix),
@@ -70,9 +84,11 @@ def parse_destination(text: str, option: str) -> Destination:
                 "'_', starting with a letter or '_', at most 63 characters)."
             ) from exc
         return Destination(text, table=name)
+    if storage.is_remote(text):
+        lower = text.rstrip("/").rpartition("/")[2].lower()
+        return Destination(text, url=text.rstrip("/"), kind=_kind(lower))
     path = Path(text).expanduser()
-    lower = path.name.lower()
-    kind = "csv" if lower.endswith(_CSV) else "parquet" if lower.endswith(_PARQUET) else "folder"
+    kind = _kind(path.name.lower())
     if path.exists() and path.is_dir() != (kind == "folder"):
         what = "a folder" if path.is_dir() else "a file"
         wanted = "a folder name" if kind == "folder" else "a .csv or .parquet file name"
@@ -86,11 +102,18 @@ def parse_destination(text: str, option: str) -> Destination:
     return Destination(text, path=path, kind=kind)
 
 
+def _kind(name: str) -> str:
+    return "csv" if name.endswith(_CSV) else "parquet" if name.endswith(_PARQUET) else "folder"
+
+
 def write_file(
     destination: Destination, batches: Iterator[pa.RecordBatch], schema: pa.Schema,
     run_date: date, batch_id: str,
 ) -> None:  # fmt: skip
     """Write the rows to the destination file or folder partition, atomically."""
+    if destination.url is not None:
+        _write_object(destination, batches, schema, run_date)
+        return
     assert destination.path is not None
     if destination.kind == "folder":
         _write_partition(destination.path, batches, schema, run_date, batch_id)
@@ -109,6 +132,21 @@ def write_file(
 
 def partition(folder: Path, run_date: date) -> Path:
     return folder / f"run_date={run_date.isoformat()}"
+
+
+def _write_object(
+    destination: Destination, batches: Iterator[pa.RecordBatch], schema: pa.Schema,
+    run_date: date,
+) -> None:  # fmt: skip
+    """Upload the rows as one object: readers see the old one until the upload completes."""
+    assert destination.url is not None
+    url, kind = destination.url, destination.kind
+    if kind == "folder":
+        url = storage.join(url, f"run_date={run_date.isoformat()}", "part-00000.parquet")
+        kind = "parquet"
+    filesystem, path = storage.resolve(url)
+    with filesystem.open_output_stream(path) as sink:
+        _write_to(sink, kind, batches, schema)
 
 
 def _write_partition(
@@ -154,16 +192,20 @@ def _remove_leftovers(folder: Path, name: str) -> None:
 
 def _write(path: Path, kind: str, batches: Iterator[pa.RecordBatch], schema: pa.Schema) -> None:
     with path.open("wb") as sink:
-        if kind == "csv":
-            with pacsv.CSVWriter(sink, schema) as writer:
-                for batch in batches:
-                    writer.write_batch(batch)
-        else:
-            with pq.ParquetWriter(sink, schema) as writer:
-                for batch in batches:
-                    writer.write_batch(batch)
+        _write_to(sink, kind, batches, schema)
         sink.flush()
         os.fsync(sink.fileno())
+
+
+def _write_to(sink: Any, kind: str, batches: Iterator[pa.RecordBatch], schema: pa.Schema) -> None:
+    if kind == "csv":
+        with pacsv.CSVWriter(sink, schema) as writer:
+            for batch in batches:
+                writer.write_batch(batch)
+    else:
+        with pq.ParquetWriter(sink, schema) as writer:
+            for batch in batches:
+                writer.write_batch(batch)
 
 
 def _fsync_folder(folder: Path) -> None:

@@ -110,6 +110,18 @@ def read_spec(spec: Path | None, overrides: list[str] | None) -> ProjectSpec:
     return load_spec(spec, overrides or [])
 
 
+def output_location(text: str, option: str) -> str:
+    """An output file given as a local path (checked like :func:`check_output`) or as an
+    object storage URL (``s3://bucket/key``, written through :mod:`tabops.storage`); returns
+    it (a path as ``Path`` spells it)."""
+    from tabops.storage import is_remote
+
+    if is_remote(text):
+        return text
+    check_output(Path(text), option, folder=False)
+    return str(Path(text))
+
+
 def check_output(path: Path, option: str, *, folder: bool) -> None:
     """Refuse an output path that cannot be written, before any work, saying what is wrong.
 

@@ -18,6 +18,7 @@ from tabops.cli.app import (
     data_app,
     examples_app,
     make_context,
+    output_location,
     quarantine_app,
     read_spec,
 )
@@ -325,7 +326,9 @@ def quarantine_show(
 
 @quarantine_app.command("export")
 def quarantine_export(
-    output: Annotated[Path, typer.Option("--output", "-o", help="CSV file to write.")],
+    output: Annotated[
+        str, typer.Option("--output", "-o", help="CSV file to write, or an s3://bucket/key URL.")
+    ],
     spec: SpecOption = None,
     overrides: SetOption = None,
     batch: Annotated[str | None, typer.Option(help="Only rows of this batch.")] = None,
@@ -339,7 +342,7 @@ def quarantine_export(
     from tabops.data.quarantine import export_entries, list_entries
 
     project = read_spec(spec, overrides)
-    check_output(output, "--output", folder=False)
+    output = output_location(output, "--output")
     entries = list_entries(
         make_context(json_output).store, project.name, batch_id=batch, limit=None
     )

@@ -171,8 +171,12 @@ def _print_drift(result: MonitorResult) -> None:
 @monitor_app.command("report")
 def report_command(
     out_path: Annotated[
-        Path, typer.Option("--out", help="The HTML file to write (its folder must exist).")
-    ] = Path("monitor-report.html"),
+        str,
+        typer.Option(
+            "--out",
+            help="The HTML file to write (its folder must exist), or an s3://bucket/key URL.",
+        ),
+    ] = "monitor-report.html",
     since: Annotated[
         str | None,
         typer.Option(help="Show windows from this day (or time), ISO 8601 in UTC. Default: all."),
@@ -191,19 +195,20 @@ def report_command(
 
     Example: tabops monitor report --out report.html --since 2026-11-01
     """
-    from tabops.cli.app import check_output
+    from tabops.cli.app import output_location
     from tabops.monitor.report import gather_report
     from tabops.monitor.report_html import write_report
+    from tabops.storage import is_remote
 
-    check_output(out_path, "--out", folder=False)
+    out_path = output_location(out_path, "--out")
     project = read_spec(spec, overrides)
     start, end = _moment(since, "--since"), _moment(until, "--until")
     if start is not None and end is not None and end <= start:
         raise TabopsError(f"--until {until} is not after --since {since}.")
     report = gather_report(project, make_context(False), start, end)
-    written = write_report(report, out_path)
+    write_report(report, out_path)
     drifted = sum(1 for f in report.features if f.drifted)
-    out.print(str(written.resolve()))
+    out.print(out_path if is_remote(out_path) else str(Path(out_path).resolve()))
     out.print(
         f"{len(report.windows):,} {report.cadence} windows, {report.rows:,} "
         f"predictions, versions {', '.join(sorted(report.versions))}; latest window: "

@@ -23,7 +23,6 @@ from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, nullcontext
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -123,8 +122,9 @@ def run_ingest(spec: ProjectSpec, ctx: Context, dvc: bool | None = None) -> Inge
         dvc: Track the snapshot with DVC; None uses ``ingest.dvc`` from the spec.
     """
     _check_publish_table(spec.ingest.table)
-    if spec.ingest.dvc if dvc is None else dvc:
-        versioning.check_remote(spec.ingest.dvc_remote)
+    track = spec.ingest.dvc if dvc is None else dvc
+    if track:
+        versioning.check_remote(versioning.remote(spec.ingest.dvc_remote, ctx.settings))
     started = time.perf_counter()
     started_at = datetime.now(UTC)
     store = ctx.store
@@ -147,7 +147,12 @@ def run_ingest(spec: ProjectSpec, ctx: Context, dvc: bool | None = None) -> Inge
         return _blocked(spec, ctx, result, started_at, started, stream, rows, checker.drift)
 
     parent = latest_snapshot(store, spec.name)
-    snapshot = SnapshotWriter(ctx.settings.snapshots_dir / spec.name, checker.schema)
+    snapshot = SnapshotWriter(
+        ctx.settings.snapshots(spec.name),
+        checker.schema,
+        staging=ctx.settings.snapshots_dir / spec.name,
+        keep_local=track,  # DVC tracks a file in the repository
+    )
     try:
         return _load(spec, ctx, result, stream, checker, snapshot, parent, started, started_at, dvc)
     except _BlockedError:
@@ -184,7 +189,7 @@ def _load(
     dvc: bool | None,
 ) -> IngestResult:
     if spec.ingest.mode == "append" and parent is not None:
-        previous = _previous_rows(Path(parent.path), checker.schema)
+        previous = _previous_rows(parent.path, checker.schema)
         checker.remember(previous)  # ids stay unique across appended batches
         snapshot.write(previous)
     tally = _Tally()
@@ -207,11 +212,16 @@ def _load(
             result.blocked_reasons = _block_reasons(spec, result, checker.retyped())
             if result.blocked_reasons:
                 raise _BlockedError
-            digest, path = snapshot.finish()
-            result.snapshot_hash, result.snapshot_path = digest, str(path)
+            digest, location = snapshot.finish()
+            result.snapshot_hash, result.snapshot_path = digest, location
             result.snapshot_rows = snapshot.rows
             if spec.ingest.dvc if dvc is None else dvc:
-                versioning.track(path, spec.root, spec.ingest.dvc_remote)
+                assert snapshot.local is not None  # kept for DVC
+                versioning.track(
+                    snapshot.local,
+                    spec.root,
+                    versioning.remote(spec.ingest.dvc_remote, ctx.settings),
+                )
                 result.dvc_tracked = True
             new = not snapshot_exists(store, spec.name, digest)  # else: rows of an earlier batch
             record_load(
@@ -272,9 +282,9 @@ def _count(
         raise DataError(f"{stream.description} has a header but no rows; there is nothing to load.")
 
 
-def _previous_rows(path: Path, schema_: pa.Schema) -> pa.Table:
+def _previous_rows(location: str, schema_: pa.Schema) -> pa.Table:
     try:
-        return read_snapshot(path).select(schema_.names).cast(schema_)
+        return read_snapshot(location).select(schema_.names).cast(schema_)
     except (KeyError, pa.ArrowInvalid, pa.ArrowNotImplementedError) as exc:
         raise DataError(
             "ingest.mode is append, but the previous snapshot's columns do not fit the new "

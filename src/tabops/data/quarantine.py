@@ -20,6 +20,7 @@ import numpy as np
 import pyarrow as pa
 import sqlalchemy as sa
 
+from tabops import storage
 from tabops.context import Context
 from tabops.data.contract import check_contract
 from tabops.data.ingest import new_batch_id
@@ -113,8 +114,9 @@ def get_entry(store: Store, project: str, entry_id: int) -> QuarantineEntry:
     return QuarantineEntry.from_row(row)
 
 
-def export_entries(entries: list[QuarantineEntry], spec: ProjectSpec, output: Path) -> int:
-    """Write entries as a CSV to fix by hand: helper columns, then the spec's columns."""
+def export_entries(entries: list[QuarantineEntry], spec: ProjectSpec, output: Path | str) -> int:
+    """Write entries as a CSV to fix by hand: helper columns, then the spec's columns.
+    ``output`` is a local path or a storage URL (``s3://bucket/fixes.csv``)."""
     columns = list(spec.columns)
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\n")
@@ -125,7 +127,7 @@ def export_entries(entries: list[QuarantineEntry], spec: ProjectSpec, output: Pa
         writer.writerow(
             [entry.id, entry.line or "", entry.summary(), raw, *(values[c] for c in columns)]
         )
-    output.write_text(buffer.getvalue(), encoding="utf-8")
+    storage.write_bytes(str(output), buffer.getvalue().encode("utf-8"))
     return len(entries)
 
 
@@ -172,7 +174,7 @@ def replay(spec: ProjectSpec, ctx: Context, fixes: Path) -> ReplayResult:
         [c for c in HELPER_COLUMNS if c in table.column_names]
     )
     parent = latest_snapshot(store, spec.name)
-    previous = None if parent is None else read_snapshot(Path(parent.path))
+    previous = None if parent is None else read_snapshot(parent.path)
     # A replay re-checks each row: rows that still fail are still_bad, however many there
     # are, so only missing or new columns (checked.drift) stop it, never checked.retyped.
     checked = check_contract(data, spec, existing=previous)
@@ -192,7 +194,9 @@ def replay(spec: ProjectSpec, ctx: Context, fixes: Path) -> ReplayResult:
             combined = pa.concat_tables(
                 [previous.select(combined.column_names).cast(combined.schema), combined]
             )
-        snapshot_hash, path = write_snapshot(combined, ctx.settings.snapshots_dir / spec.name)
+        snapshot_hash, location = write_snapshot(
+            combined, ctx.settings.snapshots(spec.name), ctx.settings.snapshots_dir / spec.name
+        )
         result.batch_id, result.snapshot_hash = batch_id, snapshot_hash
         source = f"replay of {fixes}"
         load = ReplayLoad(
@@ -215,7 +219,7 @@ def replay(spec: ProjectSpec, ctx: Context, fixes: Path) -> ReplayResult:
             SnapshotRecord(
                 project=spec.name,
                 snapshot_hash=snapshot_hash,
-                path=str(path),
+                path=location,
                 rows=combined.num_rows,
                 columns=len(spec.columns),
                 batch_id=batch_id,

@@ -11,7 +11,9 @@ import re
 import sys
 from pathlib import Path
 
+from tabops import storage
 from tabops.errors import DataError
+from tabops.settings import Settings
 
 log = logging.getLogger(__name__)
 _REMOTE_NAME = "tabops"
@@ -26,6 +28,14 @@ def _repo_root(start: Path) -> tuple[Path, bool]:
         if (folder / ".git").exists():
             return folder, True
     return start, False
+
+
+def remote(configured: str | None, settings: Settings) -> str | None:
+    """The DVC remote: ``ingest.dvc_remote``, else ``dvc/`` in object storage when files live
+    there (``TABOPS_STORAGE_URL``), else none (DVC tracks without pushing)."""
+    if configured is not None or not settings.remote_storage:
+        return configured
+    return storage.join(settings.storage, "dvc")
 
 
 def check_remote(remote: str | None) -> None:

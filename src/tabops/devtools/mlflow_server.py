@@ -1,7 +1,9 @@
 """A throwaway ``mlflow server`` on loopback, for tests and local trials of the production setup.
 
 The server stores runs and the registry in ``backend_url`` (e.g. a database of
-:func:`tabops.devtools.postgres.postgres_cluster`) and proxies artifacts to a local folder.
+:func:`tabops.devtools.postgres.postgres_cluster`) and proxies artifacts to a local folder or
+an ``s3://`` URL (the endpoint and credentials from the environment, e.g.
+:class:`tabops.devtools.s3.S3Server`'s ``env``).
 Nothing here is used by tabops itself at run time.
 """
 
@@ -45,19 +47,28 @@ def backend_store_url(url: str) -> str:
 
 @contextmanager
 def mlflow_server(
-    backend_url: str, artifacts: Path, timeout: float = STARTUP_TIMEOUT
+    backend_url: str,
+    artifacts: Path | str,
+    timeout: float = STARTUP_TIMEOUT,
+    log_path: Path | None = None,
+    env: dict[str, str] | None = None,
 ) -> Iterator[str]:
     """Run ``mlflow server`` on a free port of 127.0.0.1 until exit; yields its tracking URI.
 
     ``backend_url`` is the SQLAlchemy URL of the backend store; artifacts go to the folder
-    ``artifacts`` (created if missing), the server's log to ``mlflow-server.log`` beside it.
+    ``artifacts`` (created if missing) or to an ``s3://bucket/prefix`` URL. The server's log
+    goes to ``log_path`` (default: ``mlflow-server.log`` beside a local artifacts folder);
+    ``env`` is added to its environment.
     """
     executable = mlflow_executable()
     if not executable.exists():
         raise MlflowServerError(f"No mlflow executable at {executable}: install mlflow.")
-    artifacts = artifacts.resolve()
-    artifacts.mkdir(parents=True, exist_ok=True)
-    log_path = artifacts.parent / "mlflow-server.log"
+    if isinstance(artifacts, Path):
+        artifacts = artifacts.resolve()
+        artifacts.mkdir(parents=True, exist_ok=True)
+        log_path = log_path or artifacts.parent / "mlflow-server.log"
+    elif log_path is None:
+        raise ValueError("an artifacts URL needs a log_path for the server's log")
     port = free_port()
     command = [
         str(executable), "server",
@@ -65,10 +76,14 @@ def mlflow_server(
         "--artifacts-destination", str(artifacts),
         "--host", "127.0.0.1", "--port", str(port), "--workers", "1",
     ]  # fmt: skip
-    env = os.environ | {
-        "MLFLOW_SERVER_ENABLE_JOB_EXECUTION": "false",  # no huey workers: starts ~3x faster
-        "MLFLOW_DISABLE_TELEMETRY": "true",
-    }
+    env = (
+        os.environ
+        | (env or {})
+        | {
+            "MLFLOW_SERVER_ENABLE_JOB_EXECUTION": "false",  # no huey workers: starts ~3x faster
+            "MLFLOW_DISABLE_TELEMETRY": "true",
+        }
+    )
     uri = f"http://127.0.0.1:{port}"
     with log_path.open("ab") as log:
         process = subprocess.Popen(
@@ -83,7 +98,7 @@ def mlflow_server(
         _wait_healthy(process, uri, log_path, timeout)
         yield uri
     finally:
-        _stop(process)
+        stop_process(process)
 
 
 def _wait_healthy(
@@ -94,7 +109,7 @@ def _wait_healthy(
         if process.poll() is not None:
             raise MlflowServerError(
                 f"mlflow server exited with code {process.returncode} before it was healthy. "
-                f"Log {log_path}:\n{_tail(log_path)}"
+                f"Log {log_path}:\n{tail(log_path)}"
             )
         try:
             with urllib.request.urlopen(f"{uri}/health", timeout=5) as response:
@@ -105,11 +120,11 @@ def _wait_healthy(
         time.sleep(0.5)
     raise MlflowServerError(
         f"mlflow server at {uri} was not healthy after {timeout:.0f} s. "
-        f"Log {log_path}:\n{_tail(log_path)}"
+        f"Log {log_path}:\n{tail(log_path)}"
     )
 
 
-def _stop(process: subprocess.Popen[bytes], grace: float = 15.0) -> None:
+def stop_process(process: subprocess.Popen[bytes], grace: float = 15.0) -> None:
     """SIGTERM the server's process group, then SIGKILL what is left after ``grace`` s."""
     for sig in (signal.SIGTERM, signal.SIGKILL):
         with contextlib.suppress(ProcessLookupError):
@@ -124,7 +139,7 @@ def _stop(process: subprocess.Popen[bytes], grace: float = 15.0) -> None:
         return
 
 
-def _tail(path: Path, lines: int = 40) -> str:
+def tail(path: Path, lines: int = 40) -> str:
     try:
         text = path.read_text(encoding="utf-8", errors="replace")
     except OSError:

@@ -10,13 +10,13 @@ import logging
 import time
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any, Protocol
 
 import numpy as np
 import pandas as pd
 from sklearn.pipeline import Pipeline
 
+from tabops import storage
 from tabops.context import Context
 from tabops.data.snapshots import read_snapshot
 from tabops.errors import DataError, NotFoundError, SpecError, TabopsError
@@ -175,13 +175,12 @@ def load_train_data(spec: ProjectSpec, ctx: Context, snapshot: str | None = None
             )
     else:
         row = _snapshot_by_prefix(spec, ctx, snapshot)
-    path = Path(row.path)
-    if not path.exists():
+    if not storage.exists(row.path):
         raise DataError(
-            f"Snapshot {row.snapshot_hash[:16]} is recorded but its file {path} is missing "
-            "(was TABOPS_HOME moved or cleaned?). Ingest the data again."
+            f"Snapshot {row.snapshot_hash[:16]} is recorded but its file {row.path} is missing "
+            "(was TABOPS_HOME or TABOPS_STORAGE_URL moved or cleaned?). Ingest the data again."
         )
-    table = read_snapshot(path)
+    table = read_snapshot(row.path)
     if spec.target not in table.column_names:
         raise DataError(f"Snapshot {row.snapshot_hash[:16]} has no target column {spec.target}.")
     missing_target = table.column(spec.target).null_count

@@ -15,7 +15,6 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator
 from dataclasses import dataclass, replace
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -140,7 +139,7 @@ def _store_built(
             f"Version {version.version} was trained on snapshot {version.snapshot_hash[:16]}, "
             "which this workspace's store does not know; its reference profile needs it."
         )
-    snapshot = read_snapshot(Path(found.path))
+    snapshot = read_snapshot(found.path)
     reference = build_reference(spec, snapshot, pipeline, test_rows)
     save_reference(ctx.store, spec.name, version.name, version.version, reference.to_json())
     return reference

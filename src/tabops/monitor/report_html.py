@@ -8,10 +8,11 @@ import math
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import pandas as pd
 
+from tabops import storage
 from tabops.errors import TabopsError
 from tabops.extras import missing_extra
 from tabops.monitor import report_plots as plots
@@ -59,14 +60,18 @@ summary { cursor: pointer; color: #1f6fb4; margin: 0.5em 0; }
 """
 
 
-def write_report(report: MonitorReport, path: Path) -> Path:
-    """Write the page to ``path``; returns it. The plots need matplotlib (``tabops[train]``)."""
+_Location = TypeVar("_Location", Path, str)
+
+
+def write_report(report: MonitorReport, location: _Location) -> _Location:
+    """Write the page to ``location`` (a path or a storage URL); returns it. The plots need
+    matplotlib (``tabops[train]``)."""
     try:
         import matplotlib  # noqa: F401
     except ModuleNotFoundError as exc:  # a serving-only install: say which extra to add
         raise TabopsError(missing_extra(exc) or str(exc)) from exc
-    path.write_text(page(report), encoding="utf-8")
-    return path
+    storage.write_bytes(str(location), page(report).encode("utf-8"))
+    return location
 
 
 def page(report: MonitorReport) -> str:

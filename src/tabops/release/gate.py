@@ -7,12 +7,12 @@ from __future__ import annotations
 import getpass
 import math
 from dataclasses import asdict, dataclass, field
-from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from tabops import storage
 from tabops.context import Context
 from tabops.data.snapshots import read_snapshot
 from tabops.errors import DataError, TabopsError
@@ -135,13 +135,13 @@ def frozen_test_rows(
 ) -> pa.Table:
     """The rows ``version`` was tested on: its training snapshot, at its frozen positions."""
     found = find_snapshot(ctx.store, spec.name, version.snapshot_hash)
-    if found is None or not Path(found.path).exists():
+    if found is None or not storage.exists(found.path):
         raise DataError(
             f"The snapshot {version.snapshot_hash[:16]} that version {version.version} was "
             "trained on is not in this workspace; its frozen test rows are needed."
         )
     rows = pq.read_table(registry.test_rows(version)).column("row").to_numpy()
-    table = read_snapshot(Path(found.path))
+    table = read_snapshot(found.path)
     return table.filter(table.column(spec.target).is_valid()).take(rows)
 
 

@@ -1,0 +1,84 @@
+"""Files in object storage, for real over HTTP: snapshots, batch outputs and exports written
+to and read from an S3 server (moto) through :mod:`tabops.storage`."""
+
+from __future__ import annotations
+
+import json
+from datetime import date
+from pathlib import Path
+
+import pyarrow as pa
+import pytest
+
+from tabops import storage
+from tabops.batch.sinks import parse_destination, write_file
+from tabops.data.quarantine import QuarantineEntry, export_entries
+from tabops.data.snapshots import read_snapshot, write_snapshot
+from tabops.devtools.s3 import S3Server
+from tabops.errors import NotFoundError
+from tests.conftest import SMALL_HEADER, write_project
+
+
+@pytest.fixture
+def bucket(s3: S3Server, monkeypatch: pytest.MonkeyPatch, request: pytest.FixtureRequest) -> str:
+    """A fresh bucket, with the environment pointing the storage layer at the server."""
+    for name, value in s3.env.items():
+        monkeypatch.setenv(name, value)
+    return s3.create_bucket(request.node.name.replace("_", "-")[:60].lower())
+
+
+def test_a_snapshot_is_uploaded_by_its_hash_once_and_read_back(
+    bucket: str, s3: S3Server, tmp_path: Path
+) -> None:
+    table = pa.table({"id": [1, 2, 3], "x": ["a", "b", None]})
+    staging = tmp_path / "staging"
+    digest, location = write_snapshot(table, f"{bucket}/snapshots/p", staging)
+    assert location == f"{bucket}/snapshots/p/{digest}.parquet"
+    assert list(staging.iterdir()) == []  # nothing left on this host's disk
+    assert read_snapshot(location).equals(table)
+
+    again_digest, again = write_snapshot(table, f"{bucket}/snapshots/p", staging)
+    assert (again_digest, again) == (digest, location)
+    assert s3.keys(bucket.removeprefix("s3://")) == [f"snapshots/p/{digest}.parquet"]
+
+    local_digest, _ = write_snapshot(table, tmp_path / "local")
+    assert local_digest == digest  # the same bytes whichever the storage
+
+
+def test_a_missing_snapshot_names_its_url(bucket: str) -> None:
+    with pytest.raises(NotFoundError, match=f"{bucket}/nothing.parquet is missing"):
+        read_snapshot(f"{bucket}/nothing.parquet")
+
+
+def test_batch_outputs_go_to_objects_and_partitions(bucket: str, s3: S3Server) -> None:
+    schema = pa.schema([("id", pa.int64()), ("score", pa.float64())])
+    rows = pa.table({"id": [1, 2], "score": [0.25, 0.75]}, schema=schema)
+    for text in (f"{bucket}/out/scores.csv", f"{bucket}/out/scores.parquet", f"{bucket}/parts"):
+        destination = parse_destination(text, "--output")
+        write_file(destination, iter(rows.to_batches()), schema, date(2026, 12, 1), "b1")
+    name = bucket.removeprefix("s3://")
+    assert s3.keys(name) == [
+        "out/scores.csv", "out/scores.parquet", "parts/run_date=2026-12-01/part-00000.parquet",
+    ]  # fmt: skip
+    assert storage.read_parquet(f"{bucket}/out/scores.parquet").equals(rows)
+    assert parse_destination(f"{bucket}/out/scores.csv", "--output").sibling(".rejects").url == (
+        f"{bucket}/out/scores.rejects.csv"
+    )
+    assert parse_destination(f"{bucket}/parts", "--output").sibling(".rejects").url == (
+        f"{bucket}/parts.rejects"
+    )
+
+
+def test_a_quarantine_export_is_written_to_an_object(bucket: str, tmp_path: Path) -> None:
+    spec = write_project(tmp_path / "project", f"{SMALL_HEADER}\n1,2.5,3,red,true,no\n")
+    entry = QuarantineEntry(
+        id=7, batch_id="b", kind="contract", line=2, row_number=1, status="open",
+        raw=json.dumps({"id": "1", "x": "oops"}), replayed_batch_id=None, created_at="now",
+        reasons=[{"column": "x", "check": "type", "message": "not a number"}],
+    )  # fmt: skip
+    local = tmp_path / "fixes.csv"
+    assert export_entries([entry], spec, local) == 1
+    assert export_entries([entry], spec, f"{bucket}/fixes.csv") == 1
+    filesystem, path = storage.resolve(f"{bucket}/fixes.csv")
+    with filesystem.open_input_stream(path) as stream:
+        assert stream.read() == local.read_bytes()

@@ -1,0 +1,45 @@
+"""The storage layer: locations are local paths or URLs, joined and resolved the same way."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.fs as pafs
+import pyarrow.parquet as pq
+import pytest
+
+from tabops import storage
+
+
+@pytest.mark.parametrize(
+    ("location", "remote"),
+    [("s3://bucket/x", True), ("gs://b", True), ("/srv/tabops", False), ("relative/x", False),
+     ("file:///srv/x", False), ("C:/odd/path", False)],
+)  # fmt: skip
+def test_urls_are_remote_and_paths_are_local(location: str, remote: bool) -> None:
+    assert storage.is_remote(location) is remote
+
+
+def test_join_keeps_urls_as_urls_and_paths_as_paths() -> None:
+    assert storage.join("s3://bucket/prefix/", "snapshots", "a.parquet") == (
+        "s3://bucket/prefix/snapshots/a.parquet"
+    )
+    assert (
+        storage.join("/srv/tabops", "snapshots", "a.parquet") == "/srv/tabops/snapshots/a.parquet"
+    )
+
+
+def test_an_s3_url_resolves_to_its_bucket_and_key(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("AWS_ENDPOINT_URL", "http://127.0.0.1:9")
+    filesystem, path = storage.resolve("s3://bucket/prefix/a.parquet")
+    assert isinstance(filesystem, pafs.S3FileSystem) and path == "bucket/prefix/a.parquet"
+
+
+def test_local_files_round_trip(tmp_path: Path) -> None:
+    location = str(tmp_path / "t.parquet")
+    assert not storage.exists(location)
+    storage.write_bytes(str(tmp_path / "b.txt"), b"abc")
+    assert (tmp_path / "b.txt").read_bytes() == b"abc"
+    pq.write_table(pa.table({"x": [1, 2]}), location)
+    assert storage.exists(location) and storage.read_parquet(location).num_rows == 2
