@@ -54,6 +54,20 @@ def check_remote(remote: str | None) -> None:
             f"ingest.dvc_remote '{remote}' needs DVC's {extra} support, which is not installed: "
             f"pip install 'dvc[{extra}]' (or use a local folder as the remote)."
         ) from exc
+    if remote.startswith("s3://") and not _has_aws_credentials():
+        raise DataError(
+            f"ingest.dvc_remote '{remote}' is on S3, but no AWS credentials were found: set "
+            "AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY (or AWS_PROFILE), and AWS_ENDPOINT_URL "
+            "for an S3-compatible server such as MinIO."
+        )
+
+
+def _has_aws_credentials() -> bool:
+    """Whether botocore's usual chain (environment, profile, instance role) finds any; checked
+    before ingest does any work, rather than failing in the push after the snapshot."""
+    import botocore.session
+
+    return botocore.session.get_session().get_credentials() is not None
 
 
 def track(snapshot: Path, project_root: Path, remote: str | None) -> Path:

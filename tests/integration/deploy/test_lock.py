@@ -29,15 +29,27 @@ def _normal(name: str) -> str:
     return re.sub(r"[-_.]+", "-", name).lower()
 
 
+def _wanted(extras: tuple[str, ...]) -> list[Requirement]:
+    """The base dependencies and those of ``extras``, with tabops' own extras (``tabops[s3]``
+    in another extra) expanded."""
+    wanted = [Requirement(line) for line in PROJECT["dependencies"]]
+    pending = list(extras)
+    while pending:
+        for line in PROJECT["optional-dependencies"][pending.pop()]:
+            requirement = Requirement(line)
+            if requirement.name == PROJECT["name"]:
+                pending += sorted(requirement.extras)
+            else:
+                wanted.append(requirement)
+    return wanted
+
+
 @pytest.mark.parametrize("lock", sorted(LOCKS))
 def test_every_requirement_is_pinned_within_its_range(lock: str) -> None:
     pins = _pins(lock)
-    wanted = [*PROJECT["dependencies"]]
-    for extra in LOCKS[lock]:
-        wanted += PROJECT["optional-dependencies"][extra]
     stale = []
-    for line in wanted:
-        requirement = Requirement(line)
+    for requirement in _wanted(LOCKS[lock]):
+        line = str(requirement)
         versions = pins.get(_normal(requirement.name), set())
         if not versions or not all(requirement.specifier.contains(v) for v in versions):
             stale.append(f"{line} (locked: {sorted(versions) or 'missing'})")
