@@ -69,6 +69,7 @@ OPERATIONS = [
     ("GET", "/v2/models/{model_name}/ready"),
     ("GET", "/v2/models/{model_name}"),
     ("GET", "/livez"),
+    ("GET", "/health"),
     ("GET", "/readyz"),
     ("GET", "/model"),
     ("GET", "/metrics"),
