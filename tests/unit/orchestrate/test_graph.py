@@ -4,6 +4,7 @@ import sys
 import pytest
 
 from tabops.orchestrate.graph import FLOW_NAMES, flows
+from tabops.spec import ORCHESTRATION_TASKS
 
 
 def test_the_three_flows_in_topological_order() -> None:
@@ -62,13 +63,4 @@ def test_unset_values_fall_back_and_task_names_cover_every_flow() -> None:
     graph = flows({"retries": None, "tasks": {"score": {"retries": None, "timeout_s": 60}}})
     assert graph["daily"].task("score").retries == 1
     assert graph["daily"].task("score").timeout_s == 60
-    assert task_names() == (
-        "ingest",
-        "score",
-        "monitor",
-        "decide",
-        "retrain",
-        "dataset",
-        "train",
-        "gate",
-    )
+    assert task_names() == ORCHESTRATION_TASKS  # the spec validates task names against it
