@@ -101,6 +101,22 @@ class ColumnSpec(_Strict):
     format: str | None = Field(
         default=None, description="strftime format of a datetime column; unset means ISO 8601."
     )
+    decimal: Literal[".", ","] = Field(
+        default=".",
+        description="Decimal mark of the column's numbers written as text (files, CSV bodies): "
+        "'.' or ',' (1234,5).",
+    )
+    thousands: Literal[",", ".", " ", "'"] | None = Field(
+        default=None,
+        description="Separator the column's numbers written as text may group digits with, in "
+        "threes (',' in 1,234.5; '.' in 1.234,5); numbers without it are read too. Unset: none.",
+    )
+    units: list[str] | None = Field(
+        default=None,
+        description="Symbols the column's numbers written as text may carry before or after "
+        "them, dropped when read: ['%'] reads 14.2% as 14.2, ['$'] reads $1,200 as 1200 "
+        "(with thousands: ',').",
+    )
     true_values: list[str] | None = Field(
         default=None,
         description="Strings that mean true in a boolean column (e.g. [Yes]); files and clients "
@@ -131,8 +147,23 @@ class ColumnSpec(_Strict):
             raise ValueError(f"categories apply to categorical columns, not {self.type}")
         if self.format is not None and self.type != ColumnType.DATETIME:
             raise ValueError("format applies to datetime columns only")
+        self._check_number_format(numeric)
         self._check_boolean_tokens()
         return self
+
+    def _check_number_format(self, numeric: bool) -> None:
+        if self.decimal == "." and self.thousands is None and self.units is None:
+            return
+        if not numeric:
+            raise ValueError(f"decimal/thousands/units apply to numeric and integer columns, "
+                             f"not {self.type}")  # fmt: skip
+        if self.thousands == self.decimal:
+            raise ValueError(f"thousands and decimal are both '{self.decimal}': a number's "
+                             "digit groups and its fraction need different marks")  # fmt: skip
+        for unit in self.units or []:
+            if not unit.strip() or re.search(r"[\d+\-.,\s]", unit):
+                raise ValueError(f"unit {unit!r} must be a symbol or word without digits, "
+                                 "signs, spaces, '.' or ',' (e.g. '%', '$', 'EUR')")  # fmt: skip
 
     def _check_boolean_tokens(self) -> None:
         true, false = self.true_values, self.false_values

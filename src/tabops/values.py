@@ -7,6 +7,10 @@ accepted from the training file is accepted from a client, and the reverse.
 Booleans: a column whose spec records ``true_values``/``false_values`` (``tabops init`` writes
 the tokens it saw, e.g. ``Yes``/``No``) accepts exactly those strings; a spec without them
 accepts the default tokens below, in any letter case.
+
+Numbers: plain decimals unless the column records how its file writes them (``decimal: ','``,
+``thousands: '.'``, ``units: ['%']``): :class:`NumberFormat` rewrites such text to the plain
+syntax first, so ``1.234,5`` and ``14.2%`` read as 1234.5 and 14.2.
 """
 
 from __future__ import annotations
@@ -22,6 +26,10 @@ FLOAT_PATTERN = r"^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$"
 INTEGER_PATTERN = r"^[+-]?\d{1,19}(\.0*)?$"
 DEFAULT_TRUE = ("true", "t", "yes", "y", "1")
 DEFAULT_FALSE = ("false", "f", "no", "n", "0")
+
+#: Separators a number's digit groups may use (``thousands``), and its decimal marks.
+THOUSANDS_SEPARATORS = (",", ".", " ", "'")
+DECIMAL_MARKS = (".", ",")
 
 # re.ASCII: Python's \d also matches other scripts' digits, Arrow's (RE2) only 0-9.
 _FLOAT = re.compile(FLOAT_PATTERN, re.ASCII)
@@ -72,3 +80,60 @@ def read_number(text: str, integer: bool) -> int | float | None:
     if integer:
         return int(text.split(".", 1)[0]) if _INTEGER.fullmatch(text) else None
     return float(text) if _FLOAT.fullmatch(text) else None
+
+
+@dataclass(frozen=True)
+class NumberFormat:
+    """How a column's numbers are written as text, beyond the plain syntax.
+
+    The contract applies it to whole Arrow columns (:mod:`tabops.data.contract`), serving to
+    one value (:meth:`to_plain`), both with :attr:`unit_pattern` and :attr:`grouped_pattern`.
+    """
+
+    decimal: str = "."
+    thousands: str | None = None
+    units: tuple[str, ...] = ()
+
+    @classmethod
+    def of(cls, column: ColumnSpec) -> NumberFormat:
+        return cls(column.decimal, column.thousands, tuple(column.units or ()))
+
+    @property
+    def plain(self) -> bool:
+        return self == NumberFormat()
+
+    def example(self, integer: bool = False) -> str:
+        """A number written this way, for messages: ``$1,234.5``, ``1.234,5%``, ``1,234``."""
+        number = f"1{self.thousands or ''}234" + ("" if integer else f"{self.decimal}5")
+        if not self.units:
+            return number
+        unit = self.units[0]
+        return number + unit if unit == "%" else unit + number
+
+    @property
+    def unit_pattern(self) -> str | None:
+        """A unit at either end, with its spaces; a sign before a leading unit is kept by the
+        replacement ``\\1`` (``-$5`` is -5)."""
+        if not self.units:
+            return None
+        symbols = "|".join(re.escape(u) for u in sorted(self.units, key=len, reverse=True))
+        return rf"^([+-]?)\s*(?:{symbols})\s*|\s*(?:{symbols})\s*$"
+
+    @property
+    def grouped_pattern(self) -> str | None:
+        """A number whose integer digits are grouped by ``thousands`` in threes."""
+        if self.thousands is None:
+            return None
+        sep, mark = re.escape(self.thousands), re.escape(self.decimal)
+        return rf"^[+-]?\d{{1,3}}(?:{sep}\d{{3}})+(?:{mark}\d*)?(?:[eE][+-]?\d+)?$"
+
+    def to_plain(self, text: str) -> str:
+        """``text`` in the plain syntax; a value misusing the format (``1,23`` with
+        ``thousands: ','``, a ``.`` where the decimal mark is ``,``) stays unparseable."""
+        if (units := self.unit_pattern) is not None:
+            text = re.sub(units, r"\1", text)
+        if (grouped := self.grouped_pattern) is not None and re.fullmatch(grouped, text, re.ASCII):
+            text = text.replace(self.thousands or "", "")
+        if self.decimal != ".":
+            text = "invalid" if "." in text else text.replace(self.decimal, ".")
+        return text

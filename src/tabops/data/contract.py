@@ -22,7 +22,7 @@ import pyarrow.compute as pc
 
 from tabops.limits import CATEGORY, MAX, MIN, Limits
 from tabops.spec import ColumnRole, ColumnSpec, ColumnType, ProjectSpec
-from tabops.values import FLOAT_PATTERN, INTEGER_PATTERN, BooleanTokens
+from tabops.values import FLOAT_PATTERN, INTEGER_PATTERN, BooleanTokens, NumberFormat
 
 _SAMPLE = 3  # example bad values quoted in a drift message
 _ZONE_SUFFIX = r"[T ]\d.*(?:[Zz]|[+-]\d\d(?::?\d\d)?)$"  # a time with a zone or offset
@@ -354,7 +354,8 @@ def _clean_strings(source: pa.Array, col: ColumnSpec) -> pa.Array | None:
         return None
     kind = col.type
     if kind in (ColumnType.NUMERIC, ColumnType.INTEGER):
-        return _cast_plain(source, kind)
+        # '1.234' is 1234 with thousands: '.', so a formatted column takes the careful path
+        return _cast_plain(source, kind) if NumberFormat.of(col).plain else None
     try:
         if kind == ColumnType.DATETIME and col.format is None:
             return _as_utc(pc.cast(source, pa.timestamp("us")))
@@ -371,6 +372,9 @@ def parse_strings(present: pa.Array, col: ColumnSpec) -> tuple[pa.Array, pa.Arra
     """Parse non-null strings as ``col.type``: values (null where invalid) and a validity mask."""
     kind = col.type
     if kind in (ColumnType.NUMERIC, ColumnType.INTEGER):
+        number_format = NumberFormat.of(col)
+        if not number_format.plain:
+            present = _to_plain_numbers(present, number_format)
         values = _cast_plain(present, kind)  # the common case, every value valid: no regex
         if values is not None:
             return values, pc.is_valid(values)
@@ -395,6 +399,20 @@ def parse_strings(present: pa.Array, col: ColumnSpec) -> tuple[pa.Array, pa.Arra
         parsed = _as_utc(_parse_datetimes(present, col.format))
         return parsed, pc.is_valid(parsed)
     return present, pc.is_valid(present)
+
+
+def _to_plain_numbers(present: pa.Array, number_format: NumberFormat) -> pa.Array:
+    """``present`` rewritten to the plain number syntax, as :meth:`NumberFormat.to_plain`."""
+    text = present
+    if (units := number_format.unit_pattern) is not None:
+        text = pc.replace_substring_regex(text, units, r"\1")
+    if (grouped := number_format.grouped_pattern) is not None:
+        ungrouped = pc.replace_substring(text, number_format.thousands or "", "")
+        text = pc.if_else(pc.match_substring_regex(text, grouped), ungrouped, text)
+    if number_format.decimal != ".":
+        swapped = pc.replace_substring(text, number_format.decimal, ".")
+        text = pc.if_else(pc.match_substring(text, "."), pa.scalar("invalid"), swapped)
+    return text
 
 
 def _cast_plain(values: pa.Array, kind: ColumnType) -> pa.Array | None:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import math
 import re
 from dataclasses import dataclass, field
+from typing import Any, Literal
 
 import pandas as pd
 import pyarrow as pa
@@ -29,7 +30,7 @@ from tabops.spec import (
     SourceSpec,
     Task,
 )
-from tabops.values import BooleanTokens
+from tabops.values import BooleanTokens, NumberFormat
 
 _ID_NAME = re.compile(r"(^id$|_id$|^id_|ID$|Id$|^uuid$|^key$)")
 _TIME_NAME = re.compile(r"(time|date|_ts$|^ts$|_at$|timestamp)", re.IGNORECASE)
@@ -42,6 +43,20 @@ _REGRESSION_MIN_DISTINCT = 20
 #: A column is numeric when at most this share of its present values is not a number.
 _MAX_BAD_NUMBER_SHARE = 0.01
 _BAD_EXAMPLES = 3
+#: Number syntaxes tried in turn (decimal mark, digit-group separator): a ',' is read as
+#: grouping thousands before it is read as a decimal mark.
+_NUMBER_SYNTAXES: tuple[tuple[Literal[".", ","], Literal[",", ".", " ", "'"] | None], ...] = (
+    (".", None), (".", ","), (",", "."), (",", " "), (".", " "), (".", "'"),
+)  # fmt: skip
+_FORMAT_SAMPLE = 200
+_UNITS = ("%", "$", "€", "£", "¥", "₹")
+#: Date formats tried in turn when the values are not ISO 8601; month-first before day-first.
+_DATETIME_FORMATS = tuple(
+    date + time
+    for date in ("%m/%d/%Y", "%d/%m/%Y", "%Y/%m/%d", "%d.%m.%Y", "%m-%d-%Y", "%d-%m-%Y",
+                 "%m/%d/%y", "%d/%m/%y", "%d.%m.%y", "%d-%b-%Y", "%d %b %Y", "%b %d, %Y")
+    for time in ("", " %H:%M", " %H:%M:%S")
+)  # fmt: skip
 
 
 @dataclass
@@ -76,23 +91,30 @@ def _profile(name: str, column: pa.Array) -> _Profile:
     return _Profile(name, present, non_null, present.null_count, distinct)
 
 
-def _parses_as(profile: _Profile, kind: ColumnType) -> bool:
-    if profile.non_null == 0:
-        return False
-    _, valid = parse_strings(profile.present, ColumnSpec(type=kind))
-    return bool(pc.sum(pc.cast(pc.fill_null(valid, False), pa.int64())).as_py() == profile.non_null)
+def _valid(profile: _Profile, reading: ColumnSpec) -> pa.Array:
+    _, valid = parse_strings(profile.present, reading)
+    return pc.fill_null(valid, False)
 
 
-def _number_range(profile: _Profile, kind: ColumnType) -> tuple[float, float]:
-    values, _ = parse_strings(profile.present, ColumnSpec(type=kind))
+def _parses_as(profile: _Profile, reading: ColumnSpec) -> bool:
+    return profile.non_null > 0 and _all_parse(profile.present.drop_null(), reading)
+
+
+def _all_parse(values: pa.Array, reading: ColumnSpec) -> bool:
+    """Whether every one of ``values`` (no nulls) is a valid value of ``reading``."""
+    _, valid = parse_strings(values, reading)
+    return bool(pc.all(pc.fill_null(valid, False)).as_py())
+
+
+def _number_range(profile: _Profile, reading: ColumnSpec) -> tuple[float, float]:
+    values, _ = parse_strings(profile.present, reading)
     bounds = pc.min_max(values)
     return float(bounds["min"].as_py()), float(bounds["max"].as_py())
 
 
-def _not_parsed(profile: _Profile, kind: ColumnType) -> pa.Array:
-    """The present values that are not valid ``kind`` values."""
-    _, valid = parse_strings(profile.present, ColumnSpec(type=kind))
-    return profile.present.filter(pc.invert(pc.fill_null(valid, False))).drop_null()
+def _not_parsed(profile: _Profile, reading: ColumnSpec) -> pa.Array:
+    """The present values that are not valid values of ``reading``."""
+    return profile.present.filter(pc.invert(_valid(profile, reading))).drop_null()
 
 
 def _bad_cells_note(bad: pa.Array, profile: _Profile) -> str:
@@ -104,32 +126,105 @@ def _bad_cells_note(bad: pa.Array, profile: _Profile) -> str:
     )
 
 
-def _infer_type(profile: _Profile) -> tuple[ColumnType, str]:
-    not_numbers = _not_parsed(profile, ColumnType.NUMERIC)
-    if profile.non_null and len(not_numbers) <= _MAX_BAD_NUMBER_SHARE * profile.non_null:
+def _units(profile: _Profile) -> list[str] | None:
+    """The currency symbol or ``%`` that most of the column's values carry, if one does."""
+    values = profile.present.drop_null()
+    for unit in _UNITS:
+        at_start = pc.starts_with(pc.utf8_ltrim(values, characters="+-"), unit)
+        carried = pc.or_(at_start, pc.ends_with(values, unit))
+        if pc.sum(pc.cast(carried, pa.int64())).as_py() * 2 > len(values):
+            return [unit]
+    return None
+
+
+def _number_reading(profile: _Profile, tolerance: float) -> tuple[ColumnSpec, pa.Array] | None:
+    """How the column's numbers are written (plain, or a decimal comma, digit groups, a unit)
+    and the values that are no number that way, when at most ``tolerance`` of them are not."""
+    units = _units(profile)
+    for decimal, thousands in _NUMBER_SYNTAXES:
+        reading = ColumnSpec(
+            type=ColumnType.NUMERIC, decimal=decimal, thousands=thousands, units=units
+        )
+        bad = _not_parsed(profile, reading)
+        if profile.non_null and len(bad) <= tolerance * profile.non_null:
+            return reading, bad
+    return None
+
+
+def _number_syntax(reading: ColumnSpec) -> str:
+    """The reason's words for a number format other than the plain one."""
+    number_format = NumberFormat.of(reading)
+    example = number_format.example(integer=reading.type == ColumnType.INTEGER)
+    return "" if number_format.plain else f" (written like {example})"
+
+
+def _datetime_reading(profile: _Profile) -> tuple[ColumnSpec, str] | None:
+    """The column read as datetimes: ISO 8601, else the first common format every value
+    fits; a note when day and month could be swapped in every value."""
+    iso = ColumnSpec(type=ColumnType.DATETIME)
+    if _parses_as(profile, iso):
+        return iso, "datetime (ISO 8601 values)"
+    present = profile.present.drop_null()
+    if not present or not pc.all(pc.match_substring_regex(present, r"\d")).as_py():
+        return None  # a date has digits: skip the formats for a column of words
+    head = present[:_FORMAT_SAMPLE]  # most formats fail on the first values: cheaper
+    fits = [
+        fmt
+        for fmt in _DATETIME_FORMATS
+        if _all_parse(head, _datetime(fmt)) and _all_parse(present, _datetime(fmt))
+    ]
+    if not fits:
+        return None
+    chosen = fits[0]
+    why = f"datetime ({chosen} values)"
+    swapped = _swap_day_month(chosen)
+    if swapped in fits:
+        why += f"; day and month could be swapped in every value: set format '{swapped}' if so"
+    return _datetime(chosen), why
+
+
+def _datetime(fmt: str) -> ColumnSpec:
+    return ColumnSpec(type=ColumnType.DATETIME, format=fmt)
+
+
+def _swap_day_month(fmt: str) -> str:
+    return fmt.replace("%d", "\0").replace("%m", "%d").replace("\0", "%m")
+
+
+def _infer_type(profile: _Profile) -> tuple[ColumnSpec, str]:
+    """How the column reads (its type, and its number or date format) and why."""
+    number = _number_reading(profile, _MAX_BAD_NUMBER_SHARE)
+    if number is not None:
+        reading, not_numbers = number
         # Integer when every number is one; a few cells that are no number at all ('-',
         # 'inf') do not make a number column a string column: the contract quarantines them.
-        integral = len(_not_parsed(profile, ColumnType.INTEGER)) == len(not_numbers)
-        kind = ColumnType.INTEGER if integral else ColumnType.NUMERIC
-        low, high = _number_range(profile, kind)
-        if not not_numbers and integral and profile.distinct <= 2 and low >= 0 and high <= 1:
-            return ColumnType.BOOLEAN, "boolean (0/1 values)"
+        as_integer = reading.model_copy(update={"type": ColumnType.INTEGER})
+        integral = len(_not_parsed(profile, as_integer)) == len(not_numbers)
+        if integral:
+            reading = as_integer
+        kind = reading.type
+        low, high = _number_range(profile, reading)
+        zero_one = integral and profile.distinct <= 2 and low >= 0 and high <= 1
+        if zero_one and not not_numbers and reading == ColumnSpec(type=kind):
+            return ColumnSpec(type=ColumnType.BOOLEAN), "boolean (0/1 values)"
         note = _bad_cells_note(not_numbers, profile) if len(not_numbers) else ""
-        return kind, f"{kind.value} in [{low:g}, {high:g}]{note}"
-    if profile.distinct <= 2 and _parses_as(profile, ColumnType.BOOLEAN):
-        return ColumnType.BOOLEAN, "boolean (yes/no or true/false values)"
-    if _parses_as(profile, ColumnType.DATETIME):
-        return ColumnType.DATETIME, "datetime (ISO 8601 values)"
+        return reading, f"{kind.value} in [{low:g}, {high:g}]{_number_syntax(reading)}{note}"
+    boolean = ColumnSpec(type=ColumnType.BOOLEAN)
+    if profile.distinct <= 2 and _parses_as(profile, boolean):
+        return boolean, "boolean (yes/no or true/false values)"
+    if (dates := _datetime_reading(profile)) is not None:
+        return dates
+    categorical = ColumnSpec(type=ColumnType.CATEGORICAL)
     mean_length = pc.mean(pc.utf8_length(profile.present)).as_py() or 0
     if (
         profile.distinct <= _MAX_CATEGORIES
         or profile.distinct <= _MAX_CATEGORY_RATIO * profile.non_null
     ):
-        return ColumnType.CATEGORICAL, f"categorical with {profile.distinct} categories"
+        return categorical, f"categorical with {profile.distinct} categories"
     has_spaces = pc.any(pc.match_substring(profile.present, " ")).as_py()
     if mean_length >= _TEXT_MIN_LENGTH and has_spaces:
-        return ColumnType.TEXT, f"text (mean length {mean_length:.0f} characters)"
-    return ColumnType.CATEGORICAL, f"high-cardinality string ({profile.distinct} distinct values)"
+        return ColumnSpec(type=ColumnType.TEXT), f"text (mean length {mean_length:.0f} characters)"
+    return categorical, f"high-cardinality string ({profile.distinct} distinct values)"
 
 
 def _categories(profile: _Profile) -> list[str]:
@@ -217,12 +312,12 @@ def _ignore_leaks(
 ) -> list[str]:
     """Mark features that predict the target almost perfectly on their own as ignored; one
     warning per column (see :mod:`tabops.data.leakage`)."""
-    labels = _typed(profiles[target], columns[target].type)
+    labels = _typed(profiles[target], columns[target])
     warnings = []
     for name, col in columns.items():
         if col.role != ColumnRole.FEATURE:
             continue
-        why = leak_reason(_typed(profiles[name], col.type), col.type, labels, task, positive)
+        why = leak_reason(_typed(profiles[name], col), col.type, labels, task, positive)
         if why is None:
             continue
         columns[name] = ColumnSpec(type=col.type, role=ColumnRole.IGNORED, nullable=col.nullable)
@@ -235,19 +330,19 @@ def _ignore_leaks(
     return warnings
 
 
-def _typed(profile: _Profile, kind: ColumnType) -> pd.Series:
+def _typed(profile: _Profile, col: ColumnSpec) -> pd.Series:
     """A column's values as pandas: numbers for numeric types, else the trimmed strings."""
     values = profile.present
-    if kind in (ColumnType.NUMERIC, ColumnType.INTEGER):
-        values, _ = parse_strings(values, ColumnSpec(type=kind))
+    if col.type in (ColumnType.NUMERIC, ColumnType.INTEGER):
+        values, _ = parse_strings(values, col)
     series: pd.Series = values.to_pandas()
     return series
 
 
-def _observed(profile: _Profile, kind: ColumnType) -> Observed:
+def _observed(profile: _Profile, reading: ColumnSpec) -> Observed:
     low = high = None
-    if kind in (ColumnType.NUMERIC, ColumnType.INTEGER) and profile.non_null:
-        low, high = _number_range(profile, kind)
+    if reading.type in (ColumnType.NUMERIC, ColumnType.INTEGER) and profile.non_null:
+        low, high = _number_range(profile, reading)
     total = profile.non_null + profile.nulls
     return Observed(
         min=low,
@@ -268,7 +363,8 @@ def _infer_target(profile: _Profile, task: Task | None) -> tuple[ColumnSpec, Tas
             f"Target column '{profile.name}' has a single value; a model needs at least two "
             "classes (classification) or varying values (regression)."
         )
-    numeric = _parses_as(profile, ColumnType.NUMERIC)
+    number = _number_reading(profile, tolerance=0)
+    numeric = number is not None
     if task is None:
         regression = numeric and profile.distinct > _REGRESSION_MIN_DISTINCT
         task = Task.REGRESSION if regression else Task.CLASSIFICATION
@@ -278,10 +374,19 @@ def _infer_target(profile: _Profile, task: Task | None) -> tuple[ColumnSpec, Tas
                 f"--task regression needs a numeric target, but '{profile.name}' has "
                 "non-numeric values. Use --task classification."
             )
-        kind = ColumnType.INTEGER if _parses_as(profile, ColumnType.INTEGER) else ColumnType.NUMERIC
-        spec = ColumnSpec(type=kind, role=ColumnRole.TARGET, nullable=False)
-        spec.observed = _observed(profile, kind)
-        return spec, task, None, f"target, {kind.value}, regression"
+        assert number is not None
+        reading = number[0]
+        as_integer = reading.model_copy(update={"type": ColumnType.INTEGER})
+        if _parses_as(profile, as_integer):
+            reading = as_integer
+        spec = reading.model_copy(update={"role": ColumnRole.TARGET, "nullable": False})
+        spec.observed = _observed(profile, reading)
+        return (
+            spec,
+            task,
+            None,
+            f"target, {reading.type.value}, regression{_number_syntax(reading)}",
+        )
     if profile.distinct > _MAX_CLASSES:
         raise DataError(
             f"Target column '{profile.name}' has {profile.distinct} distinct values, too many "
@@ -291,7 +396,7 @@ def _infer_target(profile: _Profile, task: Task | None) -> tuple[ColumnSpec, Tas
     spec = ColumnSpec(
         type=ColumnType.CATEGORICAL, role=ColumnRole.TARGET, nullable=False, categories=classes
     )
-    spec.observed = _observed(profile, ColumnType.CATEGORICAL)
+    spec.observed = _observed(profile, ColumnSpec(type=ColumnType.CATEGORICAL))
     if len(classes) == 2:
         positive, why = _positive_class(classes, profile)
         return spec, task, positive, f"target, binary classification; positive class: {why}"
@@ -304,53 +409,44 @@ def _infer_column(profile: _Profile, timestamp_taken: bool) -> tuple[ColumnSpec,
     if profile.non_null == 0:
         spec = ColumnSpec(type=ColumnType.TEXT, role=ColumnRole.IGNORED, nullable=True)
         return spec, "ignored: every value is missing"
-    kind, why = _infer_type(profile)
+    reading, why = _infer_type(profile)
+    kind = reading.type
+
+    def column(role: ColumnRole, **settings: Any) -> ColumnSpec:
+        """The column as it reads (type and format) with ``role`` and ``settings``."""
+        return reading.model_copy(update={"role": role, "nullable": nullable, **settings})
+
     unique = profile.distinct == profile.non_null and not nullable
     if profile.distinct == 1:
-        spec = ColumnSpec(type=kind, role=ColumnRole.IGNORED, nullable=nullable)
-        return spec, f"ignored: constant ({why})"
+        return column(ColumnRole.IGNORED), f"ignored: constant ({why})"
     if (
         unique
         and kind in (ColumnType.INTEGER, ColumnType.CATEGORICAL)
         and (_ID_NAME.search(profile.name) or kind == ColumnType.CATEGORICAL)
     ):
-        spec = ColumnSpec(
-            type=ColumnType.CATEGORICAL if kind == ColumnType.CATEGORICAL else kind,
-            role=ColumnRole.ID,
-            nullable=False,
-            unique=True,
-        )
         label = "string" if kind == ColumnType.CATEGORICAL else "integer"
-        return spec, f"id, unique {label}"
+        return column(ColumnRole.ID, unique=True), f"id, unique {label}"
     if kind == ColumnType.DATETIME:
         role = ColumnRole.FEATURE
         if not timestamp_taken and _TIME_NAME.search(profile.name):
             role = ColumnRole.TIMESTAMP
-        spec = ColumnSpec(type=kind, role=role, nullable=nullable)
-        spec.observed = _observed(profile, kind)
+        spec = column(role, observed=_observed(profile, reading))
         return spec, f"{role.value}, {why}{null_note}"
     if (
         kind == ColumnType.CATEGORICAL
         and profile.distinct > _MAX_CATEGORIES
         and (profile.distinct > _MAX_CATEGORY_RATIO * profile.non_null)
     ):
-        spec = ColumnSpec(type=kind, role=ColumnRole.IGNORED, nullable=nullable)
-        return spec, f"ignored: {why}, too many to encode"
+        return column(ColumnRole.IGNORED), f"ignored: {why}, too many to encode"
     true, false = _boolean_tokens(profile, kind)
-    spec = ColumnSpec(
-        type=kind,
-        role=ColumnRole.FEATURE,
-        nullable=nullable,
-        true_values=true,
-        false_values=false,
-    )
-    spec.observed = _observed(profile, kind)
+    observed = _observed(profile, reading)
+    spec = column(ColumnRole.FEATURE, true_values=true, false_values=false, observed=observed)
     extra = ""
     if kind == ColumnType.CATEGORICAL:
         spec.categories = _categories(profile)
     if true is not None and false is not None:
         extra = f"; read from {BooleanTokens.of(spec).describe()}, as clients may send it"
-    if kind in (ColumnType.NUMERIC, ColumnType.INTEGER) and (spec.observed.min or 0) >= 0:
+    if kind in (ColumnType.NUMERIC, ColumnType.INTEGER) and (observed.min or 0) >= 0:
         spec.min = 0
         extra = "; min 0 enforced (no negative values seen)"
     return spec, f"feature, {why}{null_note}{extra}"

@@ -24,7 +24,7 @@ from typing import Any
 from tabops.limits import CATEGORY, MAX, MIN, Limits
 from tabops.model.columns import feature_names
 from tabops.spec import ColumnRole, ColumnType, ProjectSpec
-from tabops.values import BooleanTokens, read_number
+from tabops.values import BooleanTokens, NumberFormat, read_number
 
 #: Longest accepted string value (categories, ids, datetimes); text columns are exempt.
 MAX_STRING = 1000
@@ -78,6 +78,7 @@ class Column:
     limits: Limits = field(default_factory=Limits)  # range, categories: tabops.limits
     format: str | None = None
     booleans: BooleanTokens | None = None  # boolean columns: the strings read as true/false
+    numbers: NumberFormat = field(default_factory=NumberFormat)  # how text writes numbers
 
 
 Converter = Callable[[Column, Any], Any]  # raises ValueError with the problem
@@ -168,6 +169,9 @@ class RequestSchema:
             row[column.name] = converted
             if column.booleans is not None and type(value) is not bool:
                 record[column.name] = converted == 1.0  # a token: log it as a boolean
+            elif type(value) is str and column.type in _NUMERIC:  # '14.2%': log what it reads as
+                integer = column.type == ColumnType.INTEGER
+                record[column.name] = int(converted) if integer else converted
         return row
 
     def _from_text(self, column: Column, text: str) -> Any:
@@ -179,7 +183,7 @@ class RequestSchema:
         if column.type not in _NUMERIC:
             return stripped
         integer = column.type == ColumnType.INTEGER
-        number = read_number(stripped, integer)
+        number = read_number(column.numbers.to_plain(stripped), integer)
         if number is None:
             kind = "an integer" if integer else "a number"
             raise ValueError(f"'{stripped[:64]}' is not {kind}")
@@ -224,7 +228,13 @@ def _column(spec: ProjectSpec, name: str) -> Column:
     declared = spec.columns[name]
     booleans = BooleanTokens.of(declared) if declared.type == ColumnType.BOOLEAN else None
     return Column(
-        name, declared.type, declared.nullable, Limits.of(declared), declared.format, booleans
+        name,
+        declared.type,
+        declared.nullable,
+        Limits.of(declared),
+        declared.format,
+        booleans,
+        NumberFormat.of(declared),
     )
 
 
@@ -234,6 +244,9 @@ def _put_null(row: dict[str, Any], column: Column) -> None:
 
 def _number(column: Column, value: Any) -> float:
     kind = type(value)
+    if kind is str and not column.numbers.plain:  # the spec says how its text writes numbers
+        value = _formatted_number(column, value)
+        kind = type(value)
     if kind is not float and kind is not int:  # bool is an int subclass: refused here
         raise ValueError(f"must be a number, not {_json_name(value)}")
     if kind is int and not _INT64_MIN <= value <= _UINT64_MAX:
@@ -253,6 +266,15 @@ def _number(column: Column, value: Any) -> float:
     check = column.limits.number_check(number)
     if check is not None:
         raise _OutOfLimitsError(check, column.limits.problem(check, value))
+    return number
+
+
+def _formatted_number(column: Column, text: str) -> int | float:
+    integer = column.type == ColumnType.INTEGER
+    number = read_number(column.numbers.to_plain(text.strip()), integer)
+    if number is None:
+        example = column.numbers.example(integer)
+        raise ValueError(f"'{text[:64]}' is not a number written like {example}; or send a number")
     return number
 
 
@@ -368,6 +390,10 @@ def _json_type(column: Column) -> dict[str, Any]:
         if column.type == ColumnType.INTEGER:  # exactly representable in float64
             schema.setdefault("minimum", -_EXACT_INT)
             schema.setdefault("maximum", _EXACT_INT)
+        if not column.numbers.plain:
+            example = column.numbers.example(column.type == ColumnType.INTEGER)
+            written = {"type": "string", "description": f"written like {example}"}
+            schema = {"anyOf": [schema, written]}
     elif column.booleans is not None:
         tokens = sorted(column.booleans.true | column.booleans.false)
         numbers = [int(t) for t in tokens if t in ("0", "1") and column.booleans.exact]

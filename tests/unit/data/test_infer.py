@@ -116,7 +116,7 @@ def test_suggest_name() -> None:
     assert suggest_name("2024 data!") == "p-2024-data"
 
 
-NOT_A_NUMBER = ["-", "inf", "1e999", "-Infinity", "n.a.", "12a", "1,5", "--1"]
+NOT_A_NUMBER = ["-", "inf", "1e999", "-Infinity", "n.a.", "12a", "1,5,0", "--1"]
 
 
 @given(

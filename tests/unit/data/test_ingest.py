@@ -265,3 +265,29 @@ def test_content_committed_by_a_concurrent_run_is_already_loaded_not_blocked(
     second = run_ingest(spec, ctx)
     assert (first.status, second.status) == ("loaded", "already_loaded")
     assert [b.status for b in list_batches(ctx.store, "small")] == ["committed"]
+
+
+def test_a_european_file_loads_typed_and_quarantines_misformatted_numbers(
+    tmp_path: Path, ctx: Context
+) -> None:
+    folder = tmp_path / "eu"
+    folder.mkdir()
+    lines = ["id;income;rate;since;y"]
+    lines += [f"{i};1.{i:03d},5;{i % 30},5 %;{1 + i % 28:02d}/03/2024;{'ja' if i % 3 else 'nee'}"
+              for i in range(1, 61)]  # fmt: skip
+    lines += ["61;1.234.5;3,5 %;01/03/2024;ja", "62;12,5;3.5 %;01/03/2024;nee"]  # two bad cells
+    (folder / "data.csv").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    source = SourceSpec.model_validate(
+        {"path": str(folder / "data.csv"), "csv": {"delimiter": ";"}}
+    )
+    table = read_file(folder / "data.csv", source.csv).table
+    spec = infer_spec(table.slice(0, 60), source, "y", None, "eu").spec
+    result = run_ingest(spec, ctx)
+    assert (result.rows_in, result.rows_loaded, result.rows_quarantined) == (62, 60, 2)
+    snapshot = pq.read_table(result.snapshot_path)
+    assert snapshot.column("income").to_pylist()[:2] == [1001.5, 1002.5]
+    assert snapshot.column("rate").to_pylist()[:2] == [1.5, 2.5]
+    assert str(snapshot.column("since").to_pylist()[0].date()) == "2024-03-02"
+    reasons = {e.row_number: e.reasons for e in list_entries(ctx.store, "eu", status=None)}
+    assert [r["column"] for r in reasons[61]] == ["income"]
+    assert [r["column"] for r in reasons[62]] == ["rate"]

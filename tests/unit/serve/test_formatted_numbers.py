@@ -1,0 +1,62 @@
+"""Serving reads numbers the way the spec says its file writes them (``decimal``,
+``thousands``, ``units``): from JSON strings and CSV bodies, logged as the numbers they are."""
+
+from __future__ import annotations
+
+import pytest
+
+from tabops.serve.schema import InvalidRecordsError, RequestSchema
+from tabops.spec import parse_spec
+
+SPEC = parse_spec({
+    "name": "shop", "task": "classification", "target": "label", "positive_class": "yes",
+    "source": {"path": "unused.csv"},
+    "columns": {
+        "income": {"type": "numeric", "decimal": ",", "thousands": ".", "min": 0},
+        "balance": {"type": "numeric", "thousands": ",", "units": ["$"]},
+        "visits": {"type": "integer", "thousands": ","},
+        "plain": {"type": "numeric"},
+        "label": {"type": "categorical", "role": "target"},
+    },
+})  # fmt: skip
+SCHEMA = RequestSchema(SPEC)
+
+
+def test_json_strings_in_the_column_format_read_as_numbers_and_are_logged_as_such() -> None:
+    record = {"income": "1.234,5", "balance": "-$1,898.08", "visits": "12,000", "plain": 2.5}
+    rows = SCHEMA.model_rows([record], batch=False)
+    assert rows == [{"income": 1234.5, "balance": -1898.08, "visits": 12000.0, "plain": 2.5}]
+    assert record == {"income": 1234.5, "balance": -1898.08, "visits": 12000, "plain": 2.5}
+    assert type(record["visits"]) is int
+
+
+def test_a_csv_body_reads_each_column_in_its_format() -> None:
+    record = {"income": " 12,5 ", "balance": "$ 7", "visits": "1,234", "plain": "3e2"}
+    rows = SCHEMA.model_rows([record], batch=True, text=True)
+    assert rows == [{"income": 12.5, "balance": 7.0, "visits": 1234.0, "plain": 300.0}]
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "message"),
+    [
+        ("income", "1.5", "'1.5' is not a number written like 1.234,5; or send a number"),
+        ("balance", "$1,89", "is not a number written like $1,234.5"),
+        ("visits", "1,234.5", "'1,234.5' is not a number written like 1,234;"),
+        ("plain", "2.5", "must be a number, not a string"),  # no format: JSON numbers only
+        ("income", "-1,0", "must be at least 0, not -1.0"),
+    ],
+)
+def test_a_string_that_is_no_number_in_the_column_format_is_refused_by_name(
+    field: str, value: str, message: str
+) -> None:
+    record = {"income": 1.0, "balance": 1.0, "visits": 1, "plain": 1.0, field: value}
+    with pytest.raises(InvalidRecordsError) as info:
+        SCHEMA.model_rows([record], batch=False)
+    assert field in str(info.value) and message in str(info.value), str(info.value)
+
+
+def test_the_json_schema_says_how_a_formatted_column_may_be_written() -> None:
+    properties = SCHEMA.json_schema()["properties"]
+    written = properties["balance"]["anyOf"][0]["anyOf"][1]
+    assert written == {"type": "string", "description": "written like $1,234.5"}
+    assert properties["plain"]["anyOf"][0] == {"type": "number"}
