@@ -191,6 +191,10 @@ def test_init_reads_other_delimiters(tmp_path: Path) -> None:
     assert as_json(init)["spec"]["source"]["csv"]["delimiter"] == ";"
     ingested = as_json(tabops("ingest", "--json", cwd=tmp_path))
     assert (ingested["status"], ingested["rows_loaded"]) == ("loaded", 40)
+    found = as_json(tabops("init", "--data", "semi.csv", "--target", "y", "-o", "found", "--json",
+                           cwd=tmp_path))  # fmt: skip
+    assert found["spec"]["source"]["csv"]["delimiter"] == ";"
+    assert "separated by ';', not ','" in found["notes"][0]
 
 
 def test_store_tables_cannot_be_overwritten(project: Path) -> None:

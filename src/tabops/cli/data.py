@@ -43,7 +43,13 @@ def init(
     force: Annotated[
         bool, typer.Option("--force", help="Overwrite an existing tabops.yaml.")
     ] = False,
-    delimiter: Annotated[str, typer.Option(help="CSV field delimiter, e.g. ';' or tab.")] = ",",
+    delimiter: Annotated[
+        str | None,
+        typer.Option(
+            help="CSV field delimiter, e.g. ';' or tab. Default: ',', or ';', tab or '|' when "
+            "the header splits at one of them and not at ','."
+        ),
+    ] = None,
     encoding: Annotated[str, typer.Option(help="CSV text encoding, e.g. latin-1.")] = "utf-8",
     json_output: JsonOption = False,
 ) -> None:
@@ -72,9 +78,9 @@ def init(
     if task is not None and task not in {t.value for t in Task}:
         raise TabopsError(f"--task '{task}' is not valid; use classification or regression.")
     progress = SILENT if json_output else RichProgress()
-    csv_options = _csv_options(delimiter, encoding)
+    csv_options = _csv_options(delimiter or ",", encoding)
     with progress.step(f"Reading {data}"):
-        batch, csv_options = read_every_record(data, csv_options)
+        batch, csv_options = read_every_record(data, csv_options, detect_delimiter=not delimiter)
     source_path = _relative_source(data, output)
     stem = Path(re.sub(r"\.(gz|bz2|zst|lz4)$", "", data.split("?")[0])).stem  # x.csv.gz: x
     inference = infer_spec(
@@ -85,6 +91,13 @@ def init(
         name=name or suggest_name(stem),
         rejected=len(batch.rejects),
     )
+    if csv_options.delimiter != (delimiter or ","):
+        shown = "tab" if csv_options.delimiter == "\t" else f"'{csv_options.delimiter}'"
+        inference.notes.insert(
+            0,
+            f"the file's fields are separated by {shown}, not ',': recorded as "
+            "source.csv.delimiter (pass --delimiter to choose another).",
+        )
     if csv_options.multiline_values:
         inference.notes.insert(
             0, "quoted values span lines in this file: source.csv.multiline_values is true."

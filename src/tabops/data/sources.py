@@ -149,14 +149,22 @@ def read_file(location: str | Path, csv_options: CsvOptions | None = None) -> So
     )
 
 
+#: Delimiters ``init`` recognises in a header read as one column.
+_OTHER_DELIMITERS = (";", "\t", "|")
+
+
 def read_every_record(
-    location: str | Path, csv_options: CsvOptions
+    location: str | Path, csv_options: CsvOptions, detect_delimiter: bool = False
 ) -> tuple[SourceBatch, CsvOptions]:
     """Read a file whole for inference, which must see every record: when records break at a
     quote left open, the file is read again with quoted values spanning lines, and that read
     (and its options) is kept if it yields more rows. (Fewer rejects is no sign: a stray quote
-    can join good lines into one record.)"""
+    can join good lines into one record.) With ``detect_delimiter``, a CSV read as one column
+    whose name holds ``;``, a tab or ``|`` is read again split at the commonest of them."""
     batch = read_file(location, csv_options)
+    if detect_delimiter and (other := _delimiter_in_header(batch.table)) is not None:
+        csv_options = csv_options.model_copy(update={"delimiter": other})
+        batch = read_file(location, csv_options)
     if not any(r.reason.endswith(MULTILINE_HINT) for r in batch.rejects):
         return batch, csv_options
     multiline = csv_options.model_copy(update={"multiline_values": True})
@@ -164,6 +172,15 @@ def read_every_record(
     if spanning.table.num_rows > batch.table.num_rows:
         return spanning, multiline
     return batch, csv_options
+
+
+def _delimiter_in_header(table: pa.Table) -> str | None:
+    if table.num_columns != 1:
+        return None
+    header = table.column_names[0]
+    counts = {d: header.count(d) for d in _OTHER_DELIMITERS}
+    best = max(counts, key=lambda d: counts[d])
+    return best if counts[best] else None
 
 
 def open_file(location: str | Path, csv_options: CsvOptions | None = None) -> SourceStream:

@@ -98,3 +98,22 @@ def test_init_reads_quoted_values_spanning_lines_only_when_the_file_has_them(
     (tmp_path / "t.csv").write_text(text, encoding="utf-8")
     batch, options = read_every_record(tmp_path / "t.csv", CsvOptions())
     assert (options.multiline_values, batch.table.num_rows) == (multiline, rows)
+
+
+@pytest.mark.parametrize(
+    ("text", "detect", "delimiter", "columns"),
+    [
+        ("a;b;c\n1;2,5;x\n", True, ";", ["a", "b", "c"]),
+        ("a\tb|c\tq\n1\t2\t3\n", True, "\t", ["a", "b|c", "q"]),
+        ("a|b\n1|2\n", True, "|", ["a", "b"]),
+        ("a;b,c\n1;2,3\n", True, ",", ["a;b", "c"]),  # splits at ',': kept
+        ("only\n1\n", True, ",", ["only"]),  # one column, no other delimiter in its name
+        ("a;b\n1;2\n", False, ",", ["a;b"]),  # --delimiter given: never second-guessed
+    ],
+)
+def test_init_finds_the_delimiter_when_the_header_reads_as_one_column(
+    tmp_path: Path, text: str, detect: bool, delimiter: str, columns: list[str]
+) -> None:
+    (tmp_path / "t.csv").write_text(text, encoding="utf-8")
+    batch, options = read_every_record(tmp_path / "t.csv", CsvOptions(), detect_delimiter=detect)
+    assert (options.delimiter, batch.table.column_names) == (delimiter, columns)
