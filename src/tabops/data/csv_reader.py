@@ -115,10 +115,21 @@ def _header(first_line: str, options: CsvOptions, name: str) -> list[str]:
         raise DataError(f"{name}: the header line cannot be parsed ({exc}).") from exc
     columns = [c.strip() for c in columns]
     duplicated = sorted(c for c, n in Counter(columns).items() if n > 1)
+    if duplicated == [""] or (not duplicated and "" in columns):
+        unnamed = [str(i + 1) for i, c in enumerate(columns) if not c]
+        where = f"column{'s' if len(unnamed) > 1 else ''} {', '.join(unnamed)}"
+        hint = (
+            " (an unnamed first column is usually a pandas index: write the file with "
+            "DataFrame.to_csv(..., index=False), or name it, e.g. 'row')"
+            if columns[0] == ""
+            else ""
+        )
+        raise DataError(f"{name}: the header has no name for {where}; name every column{hint}.")
     if duplicated:
-        raise DataError(f"{name}: the header names these columns more than once: {duplicated}.")
-    if any(not c for c in columns):
-        raise DataError(f"{name}: the header has an empty column name; name every column.")
+        raise DataError(
+            f"{name}: the header names these columns more than once: {duplicated}; rename "
+            "them so that each name is unique."
+        )
     return columns
 
 

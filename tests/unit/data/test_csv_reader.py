@@ -114,8 +114,10 @@ def test_any_encoding_setting_reads_or_fails_with_a_data_error(encoding: str, da
     ("data", "message"),
     [
         (b"", "is empty"),
-        (b"a,a\n1,2\n", "more than once"),
-        (b"a,,c\n1,2,3\n", "empty column name"),
+        (b"a,a\n1,2\n", r"more than once: \['a'\]; rename them"),
+        (b"a,,c\n1,2,3\n", "no name for column 2; name every column.$"),
+        (b"a,,c,\n1,2,3,4\n", "no name for columns 2, 4; name every column.$"),
+        (b",a,b\n0,1,2\n", r"no name for column 1; .*pandas index.*index=False"),
     ],
 )
 def test_bad_headers(data: bytes, message: str) -> None:
