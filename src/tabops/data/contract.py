@@ -26,6 +26,7 @@ from tabops.values import FLOAT_PATTERN, INTEGER_PATTERN, BooleanTokens, NumberF
 
 _SAMPLE = 3  # example bad values quoted in a drift message
 _ZONE_SUFFIX = r"[T ]\d.*(?:[Zz]|[+-]\d\d(?::?\d\d)?)$"  # a time with a zone or offset
+_ISO_DATE = r"[+-]?\d{4}(?:-\d\d-\d\d|\d{4})(?:[T ]|$)"  # 2024-01-31 or 20240131, then a time
 
 
 @dataclass(frozen=True)
@@ -466,8 +467,10 @@ def iso_datetimes(strings: pd.Series) -> pd.Series:
     converted to UTC and naive ones taken as UTC, as serving does. Aware and naive values are
     parsed apart: pandas reads a naive value after an aware one with that one's offset."""
     aware = strings.str.contains(_ZONE_SUFFIX, na=False, regex=True)
+    # pandas' ISO8601 also reads '2024/01/31', which serving (datetime.fromisoformat) refuses
+    iso = strings.str.match(_ISO_DATE, na=False)
     parsed = pd.Series(pd.NaT, index=strings.index, dtype="datetime64[us, UTC]")
-    for part in (aware, ~aware):
+    for part in (aware & iso, ~aware & iso):
         if part.any():
             found = pd.to_datetime(strings[part], errors="coerce", format="ISO8601", utc=True)
             parsed[part] = found.dt.as_unit("us")

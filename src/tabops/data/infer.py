@@ -51,11 +51,15 @@ _NUMBER_SYNTAXES: tuple[tuple[Literal[".", ","], Literal[",", ".", " ", "'"] | N
 _FORMAT_SAMPLE = 200
 _UNITS = ("%", "$", "€", "£", "¥", "₹")
 #: Date formats tried in turn when the values are not ISO 8601; month-first before day-first.
-_DATETIME_FORMATS = tuple(
-    date + time
-    for date in ("%m/%d/%Y", "%d/%m/%Y", "%Y/%m/%d", "%d.%m.%Y", "%m-%d-%Y", "%d-%m-%Y",
-                 "%m/%d/%y", "%d/%m/%y", "%d.%m.%y", "%d-%b-%Y", "%d %b %Y", "%b %d, %Y")
-    for time in ("", " %H:%M", " %H:%M:%S")
+#: (No fractions of seconds: Arrow's strptime has no %f.)
+_DATETIME_FORMATS = (
+    *(
+        date + time
+        for date in ("%m/%d/%Y", "%d/%m/%Y", "%Y/%m/%d", "%d.%m.%Y", "%m-%d-%Y", "%d-%m-%Y",
+                     "%m/%d/%y", "%d/%m/%y", "%d.%m.%y", "%d-%b-%Y", "%d %b %Y", "%b %d, %Y")
+        for time in ("", " %H:%M", " %H:%M:%S", " %I:%M %p", " %I:%M:%S %p")
+    ),
+    "%Y-%m-%d %H:%M:%S UTC",  # BigQuery's export
 )  # fmt: skip
 
 

@@ -97,3 +97,23 @@ def test_a_daylight_saving_change_in_one_column() -> None:
         "2024-03-31T01:30:00+00:00",
         "2024-03-31T03:30:00+00:00",
     ]
+
+
+def test_dates_that_are_not_iso_8601_are_type_errors_in_files_as_at_serving() -> None:
+    """pandas' ISO8601 parser also reads '2024/01/31'; serving does not, so neither may ingest
+    (init records a format for such a column instead)."""
+    spec = parse_spec({
+        "name": "d", "task": "classification", "target": "y", "source": {"path": "x.csv"},
+        "columns": {"t": {"type": "datetime"}, "y": {"type": "categorical", "role": "target"}},
+    })  # fmt: skip
+    texts = ["2024/01/31", "2024.01.31", "31-01-2024 10:00", "2024-01-31 10:00"]
+    table = pa.table({"t": texts, "y": ["a"] * len(texts)})
+    bad = check_contract(table, spec).bad_index.tolist()
+    column = Column("t", ColumnType.DATETIME, True)
+    refused = []
+    for row, text in enumerate(texts):
+        try:
+            _datetime(column, text)
+        except ValueError:
+            refused.append(row)
+    assert bad == refused == [0, 1, 2]

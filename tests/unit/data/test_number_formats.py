@@ -6,6 +6,7 @@ agree with each other and with the number that was written.
 
 from __future__ import annotations
 
+import datetime as dt
 import random
 
 import pyarrow as pa
@@ -15,7 +16,8 @@ from hypothesis import strategies as st
 from pydantic import ValidationError
 
 from tabops.data.contract import check_contract, parse_strings
-from tabops.data.infer import infer_spec
+from tabops.data.infer import _DATETIME_FORMATS, infer_spec
+from tabops.serve.schema import Column, _datetime
 from tabops.spec import ColumnRole, ColumnSpec, ColumnType, SourceSpec, Task
 from tabops.values import NumberFormat, read_number
 
@@ -178,3 +180,40 @@ def test_a_price_target_with_a_currency_is_a_regression_target() -> None:
     assert inference.spec.task is Task.REGRESSION
     assert (target.type, target.thousands, target.units) == (ColumnType.INTEGER, ",", ["$"])
     assert check_contract(table, inference.spec).bad_index.size == 0
+
+
+@given(
+    stamp=st.datetimes(min_value=dt.datetime(1970, 1, 1), max_value=dt.datetime(2099, 12, 31)),
+    fmt=st.sampled_from(_DATETIME_FORMATS),
+)
+@settings(max_examples=300, deadline=None)
+def test_every_date_format_init_may_record_reads_the_same_in_files_and_in_serving(
+    stamp: dt.datetime, fmt: str
+) -> None:
+    text = stamp.strftime(fmt)
+    column = ColumnSpec(type=ColumnType.DATETIME, format=fmt)
+    arrow, _ = parse_strings(pa.array([text]), column)
+    read = arrow.to_pylist()[0]
+    served = _datetime(Column("t", ColumnType.DATETIME, True, format=fmt), text)
+    assert read is not None, text
+    assert read.replace(tzinfo=None) == served == dt.datetime.strptime(text, fmt), text
+
+
+@pytest.mark.parametrize(
+    ("values", "fmt"),
+    [
+        (["2024-01-01 10:00:00 UTC", "2024-03-05 23:59:59 UTC"], "%Y-%m-%d %H:%M:%S UTC"),
+        (["1/2/2024 10:00 PM", "12/31/2023 9:15 AM"], "%m/%d/%Y %I:%M %p"),
+        (["31.12.2023", "01.02.2024"], "%d.%m.%Y"),
+        (["4-Aug-2022", "15-Jan-2023"], "%d-%b-%Y"),
+        (["2024/01/31", "2023/12/01"], "%Y/%m/%d"),
+    ],
+)
+def test_init_records_the_date_format_every_value_fits(values: list[str], fmt: str) -> None:
+    rows = 40
+    table = pa.table(
+        {"when": [values[i % len(values)] for i in range(rows)], "y": ["a", "b"] * (rows // 2)}
+    )
+    inference = infer_spec(table, SourceSpec(path="d.csv"), target="y", task=None, name="n")
+    column = inference.spec.columns["when"]
+    assert (column.type, column.format) == (ColumnType.DATETIME, fmt)
