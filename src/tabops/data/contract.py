@@ -467,8 +467,9 @@ def iso_datetimes(strings: pd.Series) -> pd.Series:
     converted to UTC and naive ones taken as UTC, as serving does. Aware and naive values are
     parsed apart: pandas reads a naive value after an aware one with that one's offset."""
     aware = strings.str.contains(_ZONE_SUFFIX, na=False, regex=True)
-    # pandas' ISO8601 also reads '2024/01/31', which serving (datetime.fromisoformat) refuses
-    iso = strings.str.match(_ISO_DATE, na=False)
+    # pandas' ISO8601 also reads '2024/01/31', which serving (datetime.fromisoformat) refuses;
+    # values that are no string (datetime objects, missing ones) go to pandas as before
+    iso = strings.str.match(_ISO_DATE).ne(False)
     parsed = pd.Series(pd.NaT, index=strings.index, dtype="datetime64[us, UTC]")
     for part in (aware & iso, ~aware & iso):
         if part.any():

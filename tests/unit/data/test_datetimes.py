@@ -12,7 +12,7 @@ import pyarrow as pa
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from tabops.data.contract import check_contract
+from tabops.data.contract import check_contract, iso_datetimes
 from tabops.model.datetimes import value_parts
 from tabops.model.features import DatetimeParts
 from tabops.model.frame import model_frame
@@ -117,3 +117,14 @@ def test_dates_that_are_not_iso_8601_are_type_errors_in_files_as_at_serving() ->
         except ValueError:
             refused.append(row)
     assert bad == refused == [0, 1, 2]
+
+
+def test_iso_reading_keeps_datetime_objects_and_missing_values_beside_strings() -> None:
+    values = pd.Series([dt.datetime(2024, 1, 2, 3, 4), "2024-01-01", None, "2024/01/02"],
+                       dtype=object)  # fmt: skip
+    read = iso_datetimes(values).tolist()
+    assert read[:2] == [
+        pd.Timestamp("2024-01-02 03:04", tz="UTC"),
+        pd.Timestamp("2024-01-01", tz="UTC"),
+    ]
+    assert pd.isna(read[2]) and pd.isna(read[3])
