@@ -31,6 +31,8 @@ DEFAULT_FALSE = ("false", "f", "no", "n", "0")
 THOUSANDS_SEPARATORS = (",", ".", " ", "'")
 DECIMAL_MARKS = (".", ",")
 
+_SPACES = (" ", "\u00a0", "\u202f")  # space, no-break space, narrow no-break space
+
 # re.ASCII: Python's \d also matches other scripts' digits, Arrow's (RE2) only 0-9.
 _FLOAT = re.compile(FLOAT_PATTERN, re.ASCII)
 _INTEGER = re.compile(INTEGER_PATTERN, re.ASCII)
@@ -120,11 +122,20 @@ class NumberFormat:
         return rf"^([+-]?)\s*(?:{symbols})\s*|\s*(?:{symbols})\s*$"
 
     @property
+    def separators(self) -> tuple[str, ...]:
+        """The characters that group digits: ``thousands``, and for a space the no-break
+        spaces spreadsheets write in its place (French locales)."""
+        if self.thousands is None:
+            return ()
+        return _SPACES if self.thousands == " " else (self.thousands,)
+
+    @property
     def grouped_pattern(self) -> str | None:
         """A number whose integer digits are grouped by ``thousands`` in threes."""
         if self.thousands is None:
             return None
-        sep, mark = re.escape(self.thousands), re.escape(self.decimal)
+        sep = "[" + "".join(re.escape(c) for c in self.separators) + "]"
+        mark = re.escape(self.decimal)
         return rf"^[+-]?\d{{1,3}}(?:{sep}\d{{3}})+(?:{mark}\d*)?(?:[eE][+-]?\d+)?$"
 
     def to_plain(self, text: str) -> str:
@@ -133,7 +144,8 @@ class NumberFormat:
         if (units := self.unit_pattern) is not None:
             text = re.sub(units, r"\1", text)
         if (grouped := self.grouped_pattern) is not None and re.fullmatch(grouped, text, re.ASCII):
-            text = text.replace(self.thousands or "", "")
+            for separator in self.separators:
+                text = text.replace(separator, "")
         if self.decimal != ".":
             text = "invalid" if "." in text else text.replace(self.decimal, ".")
         return text

@@ -408,7 +408,9 @@ def _to_plain_numbers(present: pa.Array, number_format: NumberFormat) -> pa.Arra
     if (units := number_format.unit_pattern) is not None:
         text = pc.replace_substring_regex(text, units, r"\1")
     if (grouped := number_format.grouped_pattern) is not None:
-        ungrouped = pc.replace_substring(text, number_format.thousands or "", "")
+        ungrouped = text
+        for separator in number_format.separators:
+            ungrouped = pc.replace_substring(ungrouped, separator, "")
         text = pc.if_else(pc.match_substring_regex(text, grouped), ungrouped, text)
     if number_format.decimal != ".":
         swapped = pc.replace_substring(text, number_format.decimal, ".")

@@ -106,6 +106,12 @@ def test_a_number_misusing_its_format_is_no_number_either_way(
     assert arrow == one_by_one == [None]
 
 
+def test_no_break_spaces_group_digits_where_the_separator_is_a_space() -> None:
+    column = _column(NumberFormat(decimal=",", thousands=" "))
+    arrow, one_by_one = _read_both(["1\u00a0234,5", "1\u202f234\u202f567", "1 234,5"], column)
+    assert arrow == one_by_one == [1234.5, 1234567.0, 1234.5]
+
+
 def test_integers_read_with_digit_groups_and_units() -> None:
     column = _column(NumberFormat(thousands=".", decimal=",", units=("€",)), ColumnType.INTEGER)
     arrow, one_by_one = _read_both(["€1.234", "-€ 5", "12,0", "1.234,5"], column)
