@@ -78,9 +78,10 @@ def init(
     if task is not None and task not in {t.value for t in Task}:
         raise TabopsError(f"--task '{task}' is not valid; use classification or regression.")
     progress = SILENT if json_output else RichProgress()
-    csv_options = _csv_options(delimiter or ",", encoding)
+    given = delimiter is not None
+    csv_options = _csv_options("," if delimiter is None else delimiter, encoding)
     with progress.step(f"Reading {data}"):
-        batch, csv_options = read_every_record(data, csv_options, detect_delimiter=not delimiter)
+        batch, csv_options = read_every_record(data, csv_options, detect_delimiter=not given)
     source_path = _relative_source(data, output)
     stem = Path(re.sub(r"\.(gz|bz2|zst|lz4)$", "", data.split("?")[0])).stem  # x.csv.gz: x
     inference = infer_spec(
@@ -91,7 +92,7 @@ def init(
         name=name or suggest_name(stem),
         rejected=len(batch.rejects),
     )
-    if csv_options.delimiter != (delimiter or ","):
+    if not given and csv_options.delimiter != ",":
         shown = "tab" if csv_options.delimiter == "\t" else f"'{csv_options.delimiter}'"
         inference.notes.insert(
             0,
