@@ -440,6 +440,12 @@ def report(truth: Truth, header: list[str]) -> tuple[str, dict[str, bool | None]
                          f"{block['hidden']:.0%} | {_realized(block)} | "
                          f"{block['estimated']:.3f} | {gap:+.3f} | {_within(gap)} | "
                          f"{_precision(block)} |")  # fmt: skip
+    if truth.blocks:
+        lines += ["", f"Frauds scored < {LOW_SCORE} look like legitimate rows to the model "
+                  "(mostly frauds at terminals compromised less than a week before, whose risk "
+                  "features do not count them yet); the calibration expects the reference "
+                  "period's share of them: a week with a smaller share has a higher realized "
+                  "ROC AUC than estimated, one with a larger share a lower one."]  # fmt: skip
     failing = [f"{w} ({g:+.3f})" for w, g in precise if abs(g) > TOLERANCE]
     lines += ["", f"Windows whose realized ROC AUC is precise enough for a {TOLERANCE} verdict "
               f"(95% half-width <= {PRECISE_HALF_WIDTH}): {len(precise)}; the estimate is "
