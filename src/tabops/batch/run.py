@@ -10,7 +10,8 @@ from __future__ import annotations
 import tempfile
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from pathlib import Path
@@ -20,7 +21,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from tabops.batch.parallel import score_chunks
+from tabops.batch.parallel import ReadAhead, score_chunks
 from tabops.batch.scoring import (
     REJECT_COLUMN,
     REJECT_REASON,
@@ -107,7 +108,8 @@ def run_predict(
     started = time.perf_counter()
     batch_id = uuid.uuid4().hex
     stream = source.open(spec.source.csv, chunk_rows)  # a missing file: said before loading
-    recipe = recipe_for(spec, ctx, version, alias, run_date=run_date, batch_id=batch_id)
+    recipe = recipe_for(spec, ctx, version, alias, run_date=run_date, batch_id=batch_id,
+                        progress=progress)  # fmt: skip
     # Workers (or Spark's executors) load the model themselves: this process only needs
     # the schemas, and LightGBM's import alone costs seconds of a core they use.
     scorer = recipe.build(scoring=workers <= 1 and spark_master is None)
@@ -126,9 +128,10 @@ def run_predict(
     with tempfile.TemporaryDirectory(prefix="tabops-predict-") as folder:
         scored, refused = Path(folder) / "scored.parquet", Path(folder) / "rejects.parquet"
         if spark_master is None:
-            chunks = score_chunks(recipe, stream.batches(), workers, scorer,
-                                  keep_features=watcher is not None)  # fmt: skip
-            _score(stream, chunks, scorer, scored, refused, result, progress, watcher)
+            with _read_ahead(source, stream) as batches:
+                chunks = score_chunks(recipe, batches, workers, scorer,
+                                      keep_features=watcher is not None)  # fmt: skip
+                _score(stream, chunks, scorer, scored, refused, result, progress, watcher)
         else:
             _score_on_spark(spec, source, recipe, spark_master, chunk_rows, (scored, refused),
                             result, progress)  # fmt: skip
@@ -143,6 +146,14 @@ def run_predict(
                              "alert_transitions": len(measured.transitions)}  # fmt: skip
     result.seconds = time.perf_counter() - started
     return result
+
+
+def _read_ahead(source: Input, stream: RowStream) -> AbstractContextManager[Iterable[Any]]:
+    """The stream's batches, files read one chunk ahead on a thread while this one scores
+    (a database cursor stays in its own thread: SQLite's refuses another)."""
+    if source.is_sql:
+        return nullcontext(stream.batches())
+    return ReadAhead(stream.batches())
 
 
 def _check_columns(stream: RowStream, scorer: ChunkScorer) -> None:

@@ -6,12 +6,16 @@ picklable value, so the local engine and Spark's executors build the same
 :class:`ChunkScorer` from it. ``ChunkScorer.score`` is a pure function of one record batch:
 rows are typed by the data contract exactly as ingest types them; a row with a value the
 contract refuses goes to the rejects with the column and the reason (never dropped); the other
-rows are scored by the predictor serving uses, decided by the policy serving uses
-(:mod:`tabops.rules.policy`, rules evaluated on the whole frame), and stamped with lineage.
+rows are encoded as serving encodes them and scored by the same model (a LightGBM model by
+its native code, :mod:`tabops.model.kernel`, when lleaves is installed; else serving's ONNX
+graph), decided by the policy serving uses (:mod:`tabops.rules.policy`, rules evaluated on the
+whole frame), and stamped with lineage.
 """
 
 from __future__ import annotations
 
+import logging
+import os
 import pickle
 from dataclasses import dataclass
 from datetime import date
@@ -23,14 +27,22 @@ import pyarrow as pa
 from tabops.data.contract import ARROW_TYPES, explain_values
 from tabops.model.columns import feature_names
 from tabops.model.frame import model_frame
+from tabops.progress import SILENT, Progress
 from tabops.rules.policy import APPROVE, DECISIONS, combine, rule_outcome, score_outcomes
 from tabops.spec import ColumnRole, ProjectSpec, parse_spec
 
 if TYPE_CHECKING:
     from tabops.context import Context
     from tabops.model.compile import Predictor
+    from tabops.model.kernel import NativeCode
     from tabops.rules.engine import RuleSet
     from tabops.serve.model import ServedModel
+
+log = logging.getLogger(__name__)
+
+#: ``onnx``: score LightGBM models with the ONNX graph, as serving does (float32; the same
+#: scores as serving to the last bit) rather than their native code (LightGBM's own float64).
+KERNEL_ENV = "TABOPS_BATCH_KERNEL"
 
 #: The lineage columns every scored (and rejected) row carries, in order.
 LINEAGE = ("model_name", "model_version", "spec_hash", "rules_version", "run_date", "batch_id")
@@ -65,6 +77,8 @@ class ScorerRecipe:
         positive: The positive class (binary) or None.
         rules_text: The decision rules file's text (None: no rules).
         lineage: Stamped on every output row.
+        native: The LightGBM model compiled to native code (:mod:`tabops.model.kernel`),
+            which scores instead of the ONNX graph; None: the ONNX graph scores.
     """
 
     spec: dict[str, Any]
@@ -77,6 +91,7 @@ class ScorerRecipe:
     positive: str | None
     rules_text: str | None
     lineage: Lineage
+    native: NativeCode | None = None
 
     def build(self, scoring: bool = True) -> ChunkScorer:
         """The scorer; ``scoring=False``: its schemas and columns only, without loading the
@@ -87,10 +102,17 @@ class ScorerRecipe:
 
     def _predictor(self, spec: ProjectSpec) -> Predictor:
         from tabops.model.compile import EncoderPlan, OnnxPredictor, SklearnPredictor
+        from tabops.model.kernel import NativePredictor
         from tabops.serve.schema import RequestSchema
 
         if self.onnx_model is not None and self.plan_json is not None:
             plan = EncoderPlan.from_json(self.plan_json)
+            if self.native is not None and self.exact_model is not None:
+                try:
+                    return NativePredictor(plan, self.exact_model, self.classes, self.native)
+                except Exception as exc:  # e.g. an executor without lleaves: the graph scores
+                    log.warning("Scoring with the ONNX graph: the native code did not load "
+                                "(%s: %s)", type(exc).__name__, exc)  # fmt: skip
             return OnnxPredictor(plan, self.onnx_model, self.classes, self.exact_model)
         assert self.pipeline is not None
         # The bytes were read from the hash-verified registry artifact by recipe_for.
@@ -113,10 +135,12 @@ def recipe_for(
     *,
     run_date: date,
     batch_id: str,
+    progress: Progress = SILENT,
 ) -> ScorerRecipe:
     """The recipe of ``version`` (or the version ``alias`` points at; default the champion),
     loaded and checked as serving loads it."""
-    return recipe_of(_load(spec, ctx, version, alias), run_date=run_date, batch_id=batch_id)
+    served = _load(spec, ctx, version, alias)
+    return recipe_of(served, run_date=run_date, batch_id=batch_id, progress=progress)
 
 
 def _load(spec: ProjectSpec, ctx: Context, version: str | None, alias: str | None) -> ServedModel:
@@ -129,10 +153,18 @@ def _load(spec: ProjectSpec, ctx: Context, version: str | None, alias: str | Non
     return load_version(spec, registry, registry.version(version), f"version {version}")
 
 
-def recipe_of(served: ServedModel, *, run_date: date, batch_id: str) -> ScorerRecipe:
-    """The recipe of an already loaded (and checked) served model."""
+def recipe_of(
+    served: ServedModel, *, run_date: date, batch_id: str, progress: Progress = SILENT
+) -> ScorerRecipe:
+    """The recipe of an already loaded (and checked) served model; a LightGBM model is
+    compiled to native code here, once, so that workers and executors only load it."""
     predictor: Any = served.predictor
     compiled = predictor.kind == "onnx"
+    native = None
+    if compiled and predictor.exact_model is not None and os.environ.get(KERNEL_ENV) != "onnx":
+        from tabops.model.kernel import compile_native
+
+        native = compile_native(predictor.exact_model, progress.step)
     rules = served.rules
     rules_text = None
     if rules is not None:
@@ -158,6 +190,7 @@ def recipe_of(served: ServedModel, *, run_date: date, batch_id: str) -> ScorerRe
             run_date=run_date,
             batch_id=batch_id,
         ),
+        native=native,
     )
 
 

@@ -107,6 +107,12 @@ class ExactTrees:
         if self._failure is not None:
             raise RuntimeError("LightGBM could not load the model") from self._failure
         scores = np.asarray(self._booster.predict(rows, num_threads=1), dtype=np.float64)
-        if self._classifier and scores.ndim == 1:  # binary: P(second class)
-            return np.column_stack([1 - scores, scores])
-        return scores.reshape(len(rows), -1) if self._classifier else scores
+        return as_outputs(scores, self._classifier)
+
+
+def as_outputs(scores: np.ndarray, classifier: bool) -> np.ndarray:
+    """LightGBM's predictions shaped as the ONNX graph's output: a classifier's probabilities
+    (rows, classes), a regressor's predictions (rows,)."""
+    if classifier and scores.ndim == 1:  # binary: P(second class)
+        return np.column_stack([1 - scores, scores])
+    return scores.reshape(len(scores), -1) if classifier else scores

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import itertools
+from collections.abc import Iterator
 from datetime import date
 from pathlib import Path
 
 import pyarrow as pa
 import pytest
 
-from tabops.batch.parallel import score_chunks
+from tabops.batch.parallel import ReadAhead, score_chunks
 from tabops.batch.scoring import ScorerRecipe, recipe_for
 from tests.integration.serve.conftest import make_project
 from tests.unit.model.conftest import synthetic_table
@@ -42,3 +44,28 @@ def test_workers_give_the_single_process_chunks_in_order(
     ids = [i for chunk in pooled for i in chunk.scored.column("id").to_pylist()]
     assert ids == [i for i in range(2500) if i not in (10, 1900)]
     assert [c.rejects.num_rows for c in pooled] == [1, 0, 0, 0, 0, 0, 0, 1, 0, 0]
+
+
+def test_read_ahead_keeps_order_raises_the_readers_error_and_stops_when_left() -> None:
+    batches = [pa.record_batch({"n": [i]}) for i in range(5)]
+    with ReadAhead(iter(batches)) as ahead:
+        assert [b.column(0)[0].as_py() for b in ahead] == list(range(5))
+
+    def failing() -> Iterator[pa.RecordBatch]:
+        yield batches[0]
+        raise OSError("disk gone")
+
+    with ReadAhead(failing()) as ahead, pytest.raises(OSError, match="disk gone"):
+        list(ahead)
+
+    read: list[int] = []
+
+    def endless() -> Iterator[pa.RecordBatch]:
+        for i in itertools.count():
+            read.append(i)
+            yield pa.record_batch({"n": [i]})
+
+    with ReadAhead(endless(), depth=1) as ahead:
+        next(iter(ahead))
+    assert len(read) <= 3  # one taken, at most one waiting and one being put: bounded
+    assert not ahead._thread.is_alive()

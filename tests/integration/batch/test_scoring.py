@@ -1,5 +1,10 @@
 """The batch scorer gives serving's answers for the same rows, rejects (never drops) the rows
-the contract refuses, and is a picklable recipe (what Spark ships to executors)."""
+the contract refuses, and is a picklable recipe (what Spark ships to executors).
+
+A LightGBM champion is scored by its native code (lleaves, float64: LightGBM's own scores),
+or with ``TABOPS_BATCH_KERNEL=onnx`` by the ONNX graph serving runs (float32: serving's scores
+to the last bit). Native scores equal the training pipeline's, and serving's to float32's
+precision; so do the labels, but for a score that close to the threshold."""
 
 from __future__ import annotations
 
@@ -11,8 +16,8 @@ import numpy as np
 import pyarrow as pa
 import pytest
 
-from tabops.batch.scoring import LINEAGE, REJECT_COLUMN, REJECT_REASON, recipe_for
-from tabops.model.frame import json_records
+from tabops.batch.scoring import KERNEL_ENV, LINEAGE, REJECT_COLUMN, REJECT_REASON, recipe_for
+from tabops.model.frame import json_records, model_frame
 from tabops.registry.models import CHAMPION, registry_for
 from tabops.serve.model import load_served
 from tests.integration.serve.conftest import ServedProject, make_project, served_spec_dict
@@ -21,6 +26,18 @@ from tests.unit.model.conftest import synthetic_table
 pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("mlflow")]
 
 RUN_DATE = date(2026, 12, 1)
+#: How far serving's float32 graph may be from LightGBM's float64 scores (relative).
+FLOAT32 = 2e-6
+
+
+@pytest.fixture(params=["native", "onnx"])
+def kernel(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
+    """The batch model kernel a test runs with (native needs lleaves: the batch extra)."""
+    if request.param == "native":
+        pytest.importorskip("lleaves")
+    else:
+        monkeypatch.setenv(KERNEL_ENV, "onnx")
+    return str(request.param)
 
 
 @pytest.fixture(scope="module")
@@ -34,10 +51,11 @@ def _as_text(table: pa.Table) -> pa.RecordBatch:
     return pa.RecordBatch.from_pydict(text)
 
 
-def test_batch_scores_equal_serving_scores(project: ServedProject) -> None:
+def test_batch_scores_equal_serving_scores(project: ServedProject, kernel: str) -> None:
     spec, ctx = project.spec, project.ctx
     rows = synthetic_table(200, seed=11)
     recipe = recipe_for(spec, ctx, run_date=RUN_DATE, batch_id="b1")
+    assert (recipe.native is not None) == (kernel == "native")
     scorer = pickle.loads(pickle.dumps(recipe)).build()  # as shipped to another process
     chunk = scorer.score(rows.combine_chunks().to_batches()[0])
     assert chunk.rejects.num_rows == 0 and chunk.scored.num_rows == 200
@@ -47,8 +65,21 @@ def test_batch_scores_equal_serving_scores(project: ServedProject) -> None:
     features = [n for n in rows.column_names if n not in ("label", "id", "value")]
     outputs, _ = served.predict(json_records(rows.select(features).to_pandas()), batch=True)
     scored = chunk.scored.to_pydict()
-    np.testing.assert_allclose(scored["score"], [o["score"] for o in outputs], rtol=0, atol=1e-12)
-    assert scored["label"] == [o["label"] for o in outputs]
+    serving = np.array([o["score"] for o in outputs])
+    if kernel == "onnx":
+        np.testing.assert_allclose(scored["score"], serving, rtol=0, atol=1e-12)
+        assert scored["label"] == [o["label"] for o in outputs]
+    else:
+        pipeline = registry_for(spec, ctx).load_pipeline(served.version)
+        frame = model_frame(rows.select(features), spec)
+        positive = [str(c) for c in pipeline.classes_].index(str(served.positive))
+        reference = pipeline.predict_proba(frame)[:, positive]
+        np.testing.assert_allclose(scored["score"], reference, rtol=0, atol=1e-12)
+        np.testing.assert_allclose(scored["score"], serving, rtol=0, atol=FLOAT32)
+        clear = np.abs(serving - scored["threshold"][0]) > FLOAT32  # not a float32 tie
+        assert clear.sum() > 150
+        labels = np.array([o["label"] for o in outputs])
+        assert (np.array(scored["label"])[clear] == labels[clear]).all()
     assert scored["threshold"] == [o["threshold"] for o in outputs]
     assert scored["id"] == rows.column("id").to_pylist()
     assert set(scored["model_version"]) == {served.version.version}
@@ -110,7 +141,7 @@ def test_decisions_and_fired_rules_match_serving(tmp_path: Path) -> None:
     assert set(scored["rules_version"]) == {"r1"}
 
 
-def test_regression_predictions_equal_serving(tmp_path: Path) -> None:
+def test_regression_predictions_equal_serving(tmp_path: Path, kernel: str) -> None:
     raw = served_spec_dict()
     raw.pop("positive_class")
     raw["task"], raw["target"] = "regression", "value"
@@ -124,5 +155,12 @@ def test_regression_predictions_equal_serving(tmp_path: Path) -> None:
     served = load_served(project.spec, registry_for(project.spec, project.ctx), CHAMPION)
     features = [n for n in rows.column_names if n not in ("label", "id", "value")]
     outputs, _ = served.predict(json_records(rows.select(features).to_pandas()), batch=True)
-    np.testing.assert_allclose(scored["prediction"], [o["prediction"] for o in outputs], atol=1e-9)
+    serving = [o["prediction"] for o in outputs]
+    if kernel == "onnx":
+        np.testing.assert_allclose(scored["prediction"], serving, atol=1e-9)
+    else:
+        pipeline = registry_for(project.spec, project.ctx).load_pipeline(served.version)
+        reference = pipeline.predict(model_frame(rows.select(features), project.spec))
+        np.testing.assert_allclose(scored["prediction"], reference, rtol=1e-13, atol=1e-12)
+        np.testing.assert_allclose(scored["prediction"], serving, rtol=FLOAT32, atol=1e-6)
     assert scored["score"] == scored["prediction"]
