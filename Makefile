@@ -104,7 +104,7 @@ docs: install  ## Build the docs site into site/ (strict; CLI, spec and HTTP ref
 LOCK := $(BIN)/uv pip compile pyproject.toml --universal --python-version 3.11 --generate-hashes --quiet --custom-compile-command "make lock"
 lock: install  ## Refresh the lock files requirements/{serve,full,dev}.txt from pyproject.toml (newest allowed versions)
 	$(LOCK) --upgrade --extra serve -o requirements/serve.txt
-	$(LOCK) --upgrade --extra all -o requirements/full.txt
+	$(LOCK) --upgrade --extra all --extra s3 -o requirements/full.txt
 	$(LOCK) --upgrade --extra all --extra dev -o requirements/dev.txt
 
 audit: install  ## pip-audit over the lock files: fails on a known vulnerability with a fix, or a package it could not check

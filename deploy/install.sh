@@ -4,7 +4,7 @@
 #   deploy/install.sh ROLE PREFIX [SOURCE]
 #
 #   ROLE    serve: the serving-only install (tabops[serve], requirements/serve.txt)
-#           full:  training and orchestration (tabops[all], requirements/full.txt)
+#           full:  training and orchestration, with S3 (tabops[all,s3], requirements/full.txt)
 #   PREFIX  the virtual environment; made with $PYTHON (default python3) if missing
 #   SOURCE  what to install as tabops: a wheel or a source tree (default: this repository)
 #

@@ -19,6 +19,7 @@ import csv
 import itertools
 import json
 import os
+import re
 import secrets
 import shutil
 import signal
@@ -235,14 +236,13 @@ def rehearse_churn(deployment: Deployment, api_key: str) -> None:
     logged = deployment.sql("SELECT count(*) FROM predictions WHERE model_name = 'churn'")
     check(logged == answered, f"churn: predictions logged ({logged}) = answered ({answered})")
 
-    scores = f"s3://{BUCKET}/scores/churn"
-    batch = deployment.tabops(
+    batch = deployment.tabops(  # a relative name: to the storage's batch/churn/ folder
         project,
         "predict",
         "--input",
         "data/churn_drifted.csv",
         "--output",
-        scores,
+        "scores",
         "--run-date",
         "2026-12-01",
     )
@@ -250,16 +250,16 @@ def rehearse_churn(deployment: Deployment, api_key: str) -> None:
         batch["scored"] + batch["rejected"] == batch["rows_in"],
         f"churn: batch rows in ({batch['rows_in']}) = scored + rejected",
     )
-    keys = deployment.s3.keys(BUCKET, "scores/churn")
+    keys = deployment.s3.keys(BUCKET, "files/batch/churn")
     check(
-        "scores/churn/run_date=2026-12-01/part-00000.parquet" in keys, "churn: batch scores in S3"
+        "files/batch/churn/scores/run_date=2026-12-01/part-00000.parquet" in keys,
+        "churn: batch scores in S3",
     )
     deployment.tabops(project, "monitor", "run", "--data", "data/churn_drifted.csv")
     deployment.tabops(project, "monitor", "run")  # the prediction log's windows
-    report = f"s3://{BUCKET}/reports/churn.html"
-    deployment.tabops(project, "monitor", "report", "--out", report, json_output=False)
+    deployment.tabops(project, "monitor", "report", json_output=False)  # the default name
     check(
-        "reports/churn.html" in deployment.s3.keys(BUCKET, "reports"),
+        "files/reports/churn/monitor-report.html" in deployment.s3.keys(BUCKET, "files/reports"),
         "churn: monitoring report in S3",
     )
 
@@ -296,6 +296,10 @@ def check_bucket(deployment: Deployment) -> None:
         check(
             any(k.startswith(f"files/snapshots/{project}/") for k in keys),
             f"{project}: snapshot in the bucket",
+        )
+        check(
+            any(re.fullmatch(f"files/reports/{project}/[0-9a-f]+/report.html", k) for k in keys),
+            f"{project}: training report in the bucket",
         )
     models = [k for k in keys if k.startswith("mlflow/") and k.endswith("model.skops")]
     check(len(models) >= 2, f"MLflow model artifacts in the bucket ({len(models)} models)")

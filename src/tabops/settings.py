@@ -32,6 +32,10 @@ from tabops import credentials
 from tabops.errors import TabopsError
 from tabops.storage import is_remote, join
 
+#: The kinds of files tabops writes as artifacts, each a folder under the storage root:
+#: ``<root>/<kind>/<project>/...`` (quarantine exports, reports, batch outputs).
+ArtifactKind = Literal["exports", "reports", "batch"]
+
 
 class Settings(BaseSettings):
     """Environment settings, read from ``TABOPS_*`` variables."""
@@ -53,8 +57,9 @@ class Settings(BaseSettings):
     )
     storage_url: str | None = Field(
         default=None,
-        description="Where snapshots and the default DVC remote live: a folder or a URL such "
-        "as s3://bucket/prefix; default: the workspace.",
+        description="Where snapshots, the default DVC remote and artifacts (exports, reports, "
+        "batch outputs named relatively) live: a folder or a URL such as s3://bucket/prefix; "
+        "default: the workspace (artifacts: where named, as always).",
     )
     env: Literal["embedded", "production"] = Field(
         default="embedded",
@@ -158,6 +163,29 @@ class Settings(BaseSettings):
     def snapshots(self, project: str) -> str:
         """The location of a project's immutable, content-hashed Parquet snapshots."""
         return join(self.storage, "snapshots", project)
+
+    def artifacts(self, kind: ArtifactKind, project: str) -> str | None:
+        """The storage folder of a project's artifacts of one kind,
+        ``<storage>/<kind>/<project>``, when ``TABOPS_STORAGE_URL`` is set; else None: they
+        stay where they are written (the workspace, or the path given)."""
+        if self.storage_url is None:
+            return None
+        return join(self.storage_url, kind, project)
+
+    def placed(self, output: str, kind: ArtifactKind, project: str) -> str:
+        """Where an output named by the user goes. With ``TABOPS_STORAGE_URL`` set, a relative
+        name goes under the storage's ``<kind>/<project>/`` folder; a URL or an absolute path,
+        and any name without the setting, is used as given (so the default is unchanged)."""
+        folder = self.artifacts(kind, project)
+        name = Path(output).expanduser()
+        if folder is None or not output.strip() or is_remote(output) or name.is_absolute():
+            return output
+        if ".." in name.parts:  # no escape above the folder (S3 keys keep '..' literally)
+            raise TabopsError(
+                f"'{output}' climbs out of the storage folder {folder}; with "
+                "TABOPS_STORAGE_URL set, pass a name inside it, an absolute path or a URL."
+            )
+        return join(folder, *name.parts)
 
 
 class _SecretFiles(PydanticBaseSettingsSource):

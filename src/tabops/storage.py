@@ -90,9 +90,28 @@ def write_bytes(location: str, data: bytes) -> None:
         stream.write(data)
 
 
+def make_parent(location: str) -> None:
+    """Make the local folder a file at ``location`` goes in (object storage has no folders)."""
+    if not is_remote(location):
+        Path(location).parent.mkdir(parents=True, exist_ok=True)
+
+
 def upload(local: Path, location: str) -> None:
     """Copy the local file ``local`` to ``location``."""
     import pyarrow.fs as pafs
 
     filesystem, path = resolve(location)
     pafs.copy_files(str(local), path, destination_filesystem=filesystem)
+
+
+def upload_folder(local: Path, location: str) -> list[str]:
+    """Copy the files of the local folder ``local`` (not its subfolders) into the folder
+    ``location``; returns their locations."""
+    copied = []
+    for path in sorted(p for p in local.iterdir() if p.is_file()):
+        target = join(location, path.name)
+        if is_remote(target) or Path(target).resolve() != path.resolve():  # may be the workspace
+            make_parent(target)
+            upload(path, target)
+        copied.append(target)
+    return copied

@@ -9,9 +9,11 @@ from pathlib import Path
 
 import pyarrow as pa
 import pytest
+from typer.testing import CliRunner
 
 from tabops import storage
 from tabops.batch.sinks import parse_destination, write_file
+from tabops.cli import app
 from tabops.data.quarantine import QuarantineEntry, export_entries
 from tabops.data.snapshots import read_snapshot, write_snapshot
 from tabops.devtools.s3 import S3Server
@@ -82,3 +84,30 @@ def test_a_quarantine_export_is_written_to_an_object(bucket: str, tmp_path: Path
     filesystem, path = storage.resolve(f"{bucket}/fixes.csv")
     with filesystem.open_input_stream(path) as stream:
         assert stream.read() == local.read_bytes()
+
+
+def test_with_the_storage_in_s3_a_relative_export_lands_in_the_bucket(
+    bucket: str, s3: S3Server, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    write_project(tmp_path, f"{SMALL_HEADER}\n1,2.5,3,red,true,no\n2,oops,3,red,true,no\n")
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("TABOPS_HOME", str(tmp_path / ".tabops"))
+    monkeypatch.setenv("TABOPS_STORAGE_URL", f"{bucket}/root")
+    runner = CliRunner(env={"COLUMNS": "400"})  # one line per message
+    assert runner.invoke(app, ["ingest"]).exit_code == 0
+    for args, key in ((["--json"], "quarantine.csv"), (["-o", "fix/1.csv", "--json"], "fix/1.csv")):
+        done = runner.invoke(app, ["quarantine", "export", *args])
+        assert done.exit_code == 0, done.output
+        location = f"{bucket}/root/exports/small/{key}"
+        assert json.loads(done.stdout) == {"output": location, "rows": 1}
+        assert storage.exists(location)
+    remote = " ".join(runner.invoke(app, ["quarantine", "export"]).stdout.split())
+    assert f"to {bucket}/root/exports/small/quarantine.csv. Download it to fixes.csv" in remote
+    local = runner.invoke(app, ["quarantine", "export", "-o", str(tmp_path / "here.csv")])
+    assert str(tmp_path / "here.csv") in " ".join(local.stdout.split())  # absolute: as given
+    assert (tmp_path / "here.csv").read_bytes().count(b"\n") == 2  # header and the row
+    name = bucket.removeprefix("s3://")
+    assert [k for k in s3.keys(name) if "/exports/" in k] == [
+        "root/exports/small/fix/1.csv", "root/exports/small/quarantine.csv",
+    ]  # fmt: skip
+    assert sorted(p.name for p in tmp_path.glob("*.csv")) == ["data.csv", "here.csv"]

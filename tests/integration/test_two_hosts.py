@@ -50,12 +50,16 @@ class Host:
 
     def tabops(self, *args: str, code: int = 0) -> Any:
         """The JSON document ``tabops ARGS --json`` prints, checking its exit code."""
+        return json.loads(self.run(*args, "--json", code=code))
+
+    def run(self, *args: str, code: int = 0) -> str:
+        """What ``tabops ARGS`` prints, checking its exit code."""
         done = subprocess.run(
-            [TABOPS, *args, "--json"], cwd=self.project, env=self.env, capture_output=True,
-            text=True, timeout=900, check=False,
+            [TABOPS, *args], cwd=self.project, env=self.env, capture_output=True, text=True,
+            timeout=900, check=False,
         )  # fmt: skip
         assert done.returncode == code, (done.stdout, done.stderr)
-        return json.loads(done.stdout)
+        return done.stdout
 
 
 def _host(root: Path, shared: dict[str, str]) -> Host:
@@ -99,6 +103,8 @@ def test_ingest_and_train_on_one_host_register_serve_and_score_on_another(
     assert ingested["snapshot_path"] == snapshot
     assert not list((a.project / ".tabops" / "snapshots").rglob("*.parquet"))  # uploaded
     trained = a.tabops("train", "--trials", "1")
+    reports = f"s3://{BUCKET}/data/reports/churn"
+    assert trained["best_report"] == f"{reports}/{trained['best_run_id']}/report.html"
 
     b = _host(tmp_path / "host-b", shared)
     b.tabops("examples", "export", "churn", "-o", "data")  # host B's batch to score
@@ -120,9 +126,18 @@ def test_ingest_and_train_on_one_host_register_serve_and_score_on_another(
             assert answer.status_code == 200, answer.text
             assert (answer.json()["model"], answer.json()["version"]) == ("churn", "1")
 
-    output = f"s3://{BUCKET}/scores/churn.parquet"
-    scored = b.tabops("predict", "--input", "data/churn.csv", "--output", output)
+    # Artifacts named relatively (or not at all) go to the storage, kind by kind.
+    evaluated = b.tabops("evaluate")
+    assert evaluated["report"] == f"{reports}/v1/report.html"
+    exported = b.tabops("quarantine", "export")
+    assert exported["output"] == f"s3://{BUCKET}/data/exports/churn/quarantine.csv"
+    b.tabops("monitor", "run")
+    assert f"{reports}/monitor-report.html" in b.run("monitor", "report")
+
+    output = f"s3://{BUCKET}/data/batch/churn/scores.parquet"
+    scored = b.tabops("predict", "--input", "data/churn.csv", "--output", "scores.parquet")
     assert (scored["rows_in"], scored["scored"], scored["rejected"]) == (7043, 7043, 0)
+    assert scored["outputs"]["scored"] == output
     s3fs = pafs.S3FileSystem(
         endpoint_override=s3.endpoint, access_key=s3.access_key, secret_key=s3.secret_key,
         region=s3.region,
@@ -131,7 +146,12 @@ def test_ingest_and_train_on_one_host_register_serve_and_score_on_another(
 
     keys = s3.keys(BUCKET)
     assert f"data/snapshots/churn/{ingested['snapshot_hash']}.parquet" in keys
-    assert "scores/churn.parquet" in keys and "scores/churn.rejects.parquet" in keys
+    batch = "data/batch/churn"
+    assert f"{batch}/scores.parquet" in keys and f"{batch}/scores.rejects.parquet" in keys
+    for report in (f"{trained['best_run_id']}/report.html", "v1/report.html",
+                   "monitor-report.html", "v1/confusion.png"):  # fmt: skip
+        assert f"data/reports/churn/{report}" in keys, keys
+    assert "data/exports/churn/quarantine.csv" in keys
     assert any(k.startswith("mlflow/") and k.endswith("model.skops") for k in keys), keys
     assert not (tmp_path / "host-a").exists()
 

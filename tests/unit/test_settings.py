@@ -83,3 +83,39 @@ def test_a_storage_url_without_a_bucket_names_the_variable(monkeypatch: pytest.M
     monkeypatch.setenv("TABOPS_STORAGE_URL", "s3://")
     with pytest.raises(TabopsError, match=r"TABOPS_STORAGE_URL: .*names no bucket"):
         load_settings()
+
+
+@pytest.mark.parametrize(
+    "name", ["fixes.csv", "out/scores.parquet", "/srv/x.csv", "s3://other/x.csv", "", "../up.csv"]
+)
+def test_without_a_storage_url_outputs_go_where_named(name: str) -> None:
+    settings = load_settings()
+    assert settings.artifacts("exports", "churn") is None
+    assert settings.placed(name, "exports", "churn") == name
+
+
+def test_with_a_storage_url_relative_outputs_go_to_their_kinds_folder(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("TABOPS_STORAGE_URL", "s3://bucket/tabops/")
+    settings = load_settings()
+    assert settings.placed("fixes.csv", "exports", "churn") == (
+        "s3://bucket/tabops/exports/churn/fixes.csv"
+    )
+    assert settings.placed("./out/scores", "batch", "churn") == (
+        "s3://bucket/tabops/batch/churn/out/scores"
+    )
+    assert settings.artifacts("reports", "churn") == "s3://bucket/tabops/reports/churn"
+    for given in ("/srv/report.html", "s3://other/report.html"):  # said where: used as given
+        assert settings.placed(given, "reports", "churn") == given
+    with pytest.raises(TabopsError, match=r"'\.\./up\.csv' climbs out of the storage folder"):
+        settings.placed("../up.csv", "exports", "churn")
+
+
+def test_a_local_storage_folder_takes_relative_outputs_too(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.setenv("TABOPS_STORAGE_URL", str(tmp_path / "files"))
+    assert load_settings().placed("r.html", "reports", "p") == str(
+        tmp_path / "files" / "reports" / "p" / "r.html"
+    )

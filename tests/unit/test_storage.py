@@ -43,3 +43,17 @@ def test_local_files_round_trip(tmp_path: Path) -> None:
     assert (tmp_path / "b.txt").read_bytes() == b"abc"
     pq.write_table(pa.table({"x": [1, 2]}), location)
     assert storage.exists(location) and storage.read_parquet(location).num_rows == 2
+
+
+def test_a_folder_is_copied_file_by_file_and_never_onto_itself(tmp_path: Path) -> None:
+    report = tmp_path / "report"
+    (report / "sub").mkdir(parents=True)
+    (report / "report.html").write_text("<html>")
+    (report / "roc.png").write_bytes(b"png")
+    (report / "sub" / "skipped.txt").write_text("x")
+    copied = storage.upload_folder(report, str(tmp_path / "out" / "reports"))
+    assert copied == [str(tmp_path / "out" / "reports" / n) for n in ("report.html", "roc.png")]
+    assert (tmp_path / "out" / "reports" / "roc.png").read_bytes() == b"png"
+    assert not (tmp_path / "out" / "reports" / "sub").exists()
+    assert storage.upload_folder(report, str(report))[0] == str(report / "report.html")
+    assert (report / "report.html").read_text() == "<html>"  # not truncated by a self-copy

@@ -26,6 +26,7 @@ from tabops.console import RichProgress, err, key_values, out, print_json, table
 from tabops.errors import TabopsError
 from tabops.progress import SILENT
 from tabops.spec import PROJECT_NAME_PATTERN, SPEC_FILENAME, CsvOptions, dump_spec
+from tabops.storage import is_remote
 
 
 @app.command()
@@ -341,8 +342,14 @@ def quarantine_show(
 @quarantine_app.command("export")
 def quarantine_export(
     output: Annotated[
-        str, typer.Option("--output", "-o", help="CSV file to write, or an s3://bucket/key URL.")
-    ],
+        str,
+        typer.Option(
+            "--output",
+            "-o",
+            help="CSV file to write, or an s3://bucket/key URL. With TABOPS_STORAGE_URL set, a "
+            "relative name goes to <storage>/exports/<project>/NAME.",
+        ),
+    ] = "quarantine.csv",
     spec: SpecOption = None,
     overrides: SetOption = None,
     batch: Annotated[str | None, typer.Option(help="Only rows of this batch.")] = None,
@@ -356,17 +363,19 @@ def quarantine_export(
     from tabops.data.quarantine import export_entries, list_entries
 
     project = read_spec(spec, overrides)
-    output = output_location(output, "--output")
-    entries = list_entries(
-        make_context(json_output).store, project.name, batch_id=batch, limit=None
-    )
+    ctx = make_context(json_output)
+    output = output_location(output, "--output", ctx.settings, "exports", project.name)
+    entries = list_entries(ctx.store, project.name, batch_id=batch, limit=None)
     count = export_entries(entries, project, output)
     if json_output:
         print_json({"output": str(output), "rows": count})
         return
+    # replay reads a local file: a remote export is downloaded and fixed there
+    fixed = "fixes.csv" if is_remote(output) else output
+    download = f"Download it to {fixed}, fix" if is_remote(output) else "Fix"
     out.print(
-        f"Wrote {count} row(s) to [bold]{output}[/bold]. Fix the values in the data columns "
-        f"(leave _quarantine_id alone), then: tabops quarantine replay {output}"
+        f"Wrote {count} row(s) to [bold]{output}[/bold]. {download} the values in the data "
+        f"columns (leave _quarantine_id alone), then: tabops quarantine replay {fixed}"
     )
 
 

@@ -92,6 +92,8 @@ def _print_train(result: object) -> None:
         f"({result.train_rows:,} train / {result.test_rows:,} test rows), "
         f"{result.seconds:.1f} s. Model: {result.best.model_uri}"
     )
+    if result.best.report is not None:
+        out.print(f"Report: {result.best.report}", soft_wrap=True)
 
 
 @app.command()

@@ -174,7 +174,9 @@ def report_command(
         str,
         typer.Option(
             "--out",
-            help="The HTML file to write (its folder must exist), or an s3://bucket/key URL.",
+            help="The HTML file to write (its folder must exist), or an s3://bucket/key URL. "
+            "With TABOPS_STORAGE_URL set, a relative name goes to "
+            "<storage>/reports/<project>/NAME.",
         ),
     ] = "monitor-report.html",
     since: Annotated[
@@ -200,12 +202,13 @@ def report_command(
     from tabops.monitor.report_html import write_report
     from tabops.storage import is_remote
 
-    out_path = output_location(out_path, "--out")
     project = read_spec(spec, overrides)
+    ctx = make_context(False)
+    out_path = output_location(out_path, "--out", ctx.settings, "reports", project.name)
     start, end = _moment(since, "--since"), _moment(until, "--until")
     if start is not None and end is not None and end <= start:
         raise TabopsError(f"--until {until} is not after --since {since}.")
-    report = gather_report(project, make_context(False), start, end)
+    report = gather_report(project, ctx, start, end)
     write_report(report, out_path)
     drifted = sum(1 for f in report.features if f.drifted)
     out.print(out_path if is_remote(out_path) else str(Path(out_path).resolve()))

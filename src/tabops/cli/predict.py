@@ -4,13 +4,17 @@ from __future__ import annotations
 
 from datetime import UTC, date, datetime
 from enum import StrEnum
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from tabops.cli.app import JsonOption, SetOption, SpecOption, VersionOption, app, read_spec
 from tabops.console import key_values, out, print_json
 from tabops.errors import TabopsError
+
+if TYPE_CHECKING:
+    from tabops.context import Context
+    from tabops.spec import ProjectSpec
 
 
 class Engine(StrEnum):
@@ -36,7 +40,8 @@ def predict_command(
             "-o",
             help="Where the scored rows go: a .csv or .parquet file, a folder (Parquet, one "
             "run_date=D partition per run date) or table:NAME (a table of the tabops store's "
-            "database).",
+            "database); each a path or an s3://bucket/key URL. With TABOPS_STORAGE_URL set, a "
+            "relative name goes to <storage>/batch/<project>/NAME.",
         ),
     ],
     table: Annotated[
@@ -127,15 +132,15 @@ def predict_command(
         raise TabopsError("Pass --version or --alias, not both.")
     day = _run_date(run_date)
     project = read_spec(spec, overrides)
-    destination = parse_destination(output, "--output")
+    ctx = make_context(json_output)
+    destination = parse_destination(_placed(output, ctx, project), "--output")
     refused = (
         destination.sibling(".rejects")
         if rejects is None
-        else parse_destination(rejects, "--rejects")
+        else parse_destination(_placed(rejects, ctx, project), "--rejects")
     )
     if refused.describe == destination.describe:
         raise TabopsError(f"--rejects {rejects} is --output: name another place for them.")
-    ctx = make_context(json_output)
     result = run_predict(
         project, ctx, Input(source, table, query), destination, refused, run_date=day,
         version=version, alias=alias, chunk_rows=chunk_rows, monitor=monitor,
@@ -155,6 +160,17 @@ def predict_command(
         *[("output" if k == "scored" else k, where) for k, where in result.outputs.items()],
         ("seconds", f"{result.seconds:.1f}"),
     ]))  # fmt: skip
+
+
+def _placed(text: str, ctx: Context, project: ProjectSpec) -> str:
+    """A file or folder output in the storage's batch folder when named relatively
+    (:meth:`Settings.placed`); a table stays in the store's database."""
+    from tabops.batch.sinks import TABLE_PREFIX
+    from tabops.cli.app import placed_output
+
+    if text.startswith(TABLE_PREFIX):
+        return text
+    return placed_output(text, ctx.settings, "batch", project.name)
 
 
 def _run_date(text: str | None) -> date:

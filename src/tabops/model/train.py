@@ -55,6 +55,7 @@ class Candidate:
     run_id: str | None = None
     model_uri: str | None = None
     artifact_sha256: str | None = None
+    report: str | None = None  # where its HTML report went (the workspace or the storage)
 
 
 @dataclass
@@ -98,6 +99,7 @@ class TrainResult:
             "best": self.best.estimator,
             "best_run_id": self.best.run_id,
             "best_model_uri": self.best.model_uri,
+            "best_report": self.best.report,
             "seconds": round(self.seconds, 3),
             "candidates": [
                 {

@@ -7,6 +7,7 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
+from tabops import storage
 from tabops.batch.run import run_predict
 from tabops.batch.sinks import TABLE_PREFIX, parse_destination
 from tabops.context import Context
@@ -32,7 +33,7 @@ def run_day_score(spec: ProjectSpec, ctx: Context, day: date) -> dict[str, Any]:
     if done is not None and done.model_version == champion.version:
         return _summary(day, done.batch_id, champion.version, done.rows, None, "already_scored",
                         str(ingested.batch_id))  # fmt: skip
-    output = parse_destination(_resolved(spec, fill(spec.orchestration.output, day)),
+    output = parse_destination(_resolved(spec, ctx, fill(spec.orchestration.output, day)),
                                "orchestration.output")  # fmt: skip
     result = run_predict(spec, ctx, day_input(spec, day), output, output.sibling(".rejects"),
                          run_date=day, alias=CHAMPION)  # fmt: skip
@@ -40,10 +41,16 @@ def run_day_score(spec: ProjectSpec, ctx: Context, day: date) -> dict[str, Any]:
                     "scored", str(ingested.batch_id))  # fmt: skip
 
 
-def _resolved(spec: ProjectSpec, text: str) -> str:
-    if text.startswith(TABLE_PREFIX) or Path(text).expanduser().is_absolute():
+def _resolved(spec: ProjectSpec, ctx: Context, text: str) -> str:
+    """A relative output goes to the storage's batch folder when TABOPS_STORAGE_URL is set,
+    else beside the spec; a table, a URL or an absolute path is used as given."""
+    if text.startswith(TABLE_PREFIX) or storage.is_remote(text):
         return text
-    return str(spec.root / text)
+    placed = ctx.settings.placed(text, "batch", spec.name)
+    if placed == text:
+        return text if Path(text).expanduser().is_absolute() else str(spec.root / text)
+    storage.make_parent(placed)
+    return placed
 
 
 def _summary(

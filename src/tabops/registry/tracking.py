@@ -20,12 +20,13 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from tabops import storage
 from tabops.digest import file_sha256
 from tabops.errors import NotFoundError, TabopsError
 from tabops.model.columns import input_schema
 from tabops.model.features import DatetimeParts
 from tabops.model.frame import model_frame
-from tabops.model.report import report_pipeline
+from tabops.model.report import REPORT_NAME, report_pipeline
 from tabops.model.train import Candidate, TrainData
 from tabops.model.tune import Trial
 from tabops.registry.client import connect, redact_uri, registry_errors
@@ -79,6 +80,7 @@ class MlflowRun:
     spec: ProjectSpec
     client: Any
     reports_dir: Path
+    publish_to: str | None = None  # the storage's reports folder, when TABOPS_STORAGE_URL is set
 
     def trial_sink(self, trial: Trial) -> None:
         """Log one Optuna trial as a run nested under this one."""
@@ -133,6 +135,11 @@ class MlflowRun:
                        "spec hash": self.spec.spec_hash[:16]},
             )  # fmt: skip
             mlflow.log_artifacts(str(report), "evaluation")
+            candidate.report = str(report / REPORT_NAME)
+            if self.publish_to is not None:
+                published = storage.join(self.publish_to, self.run_id)
+                storage.upload_folder(report, published)
+                candidate.report = storage.join(published, REPORT_NAME)
             example = model_frame(data.test_frame.head(5), self.spec)
             output = _predict(candidate.pipeline, example, self.spec)
             info = mlflow.sklearn.log_model(
@@ -229,7 +236,8 @@ class MlflowTracking:
                 self.client.log_dict(run_id, package_versions(), "environment/versions.json")
                 self.client.log_batch(run_id, params=_params(spec, data, estimator))
             reports = self.settings.home / "reports" / spec.name
-            yield MlflowRun(run_id, self.experiment_id, spec, self.client, reports)
+            yield MlflowRun(run_id, self.experiment_id, spec, self.client, reports,
+                            self.settings.artifacts("reports", spec.name))  # fmt: skip
             status = "FINISHED"
         finally:
             self.client.set_terminated(run_id, status)

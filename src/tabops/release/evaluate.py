@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from tabops import storage
 from tabops.context import Context
 from tabops.errors import NotFoundError, RegistryError
 from tabops.model.evaluate import (
@@ -30,7 +31,7 @@ class EvaluateResult:
     evaluation: Evaluation
     slices: dict[str, dict[str, dict[str, float]]]
     checks: list[CheckResult]
-    report: Path
+    report: str  # the workspace's copy, or the storage's (TABOPS_STORAGE_URL)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -41,7 +42,7 @@ class EvaluateResult:
             "confusion": self.evaluation.confusion,
             "slices": self.slices,
             "checks": [c.to_dict() for c in self.checks],
-            "report": str(self.report),
+            "report": self.report,
         }
 
 
@@ -76,7 +77,13 @@ def run_evaluate(spec: ProjectSpec, ctx: Context, version: str | None = None) ->
         facts={"model": f"{chosen.name} v{chosen.version}", "run": chosen.run_id,
                "data snapshot": chosen.snapshot_hash, "artifact SHA-256": chosen.artifact_sha256},
     )  # fmt: skip
-    return EvaluateResult(chosen, evaluation, slices, checks, folder / REPORT_NAME)
+    report = str(folder / REPORT_NAME)
+    published = ctx.settings.artifacts("reports", spec.name)
+    if published is not None:  # the workspace copy stays: 'tabops report' finds it there
+        published = storage.join(published, f"v{chosen.version}")
+        storage.upload_folder(folder, published)
+        report = storage.join(published, REPORT_NAME)
+    return EvaluateResult(chosen, evaluation, slices, checks, report)
 
 
 def report_path(spec: ProjectSpec, ctx: Context, version: str | None = None) -> Path:

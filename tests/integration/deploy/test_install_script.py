@@ -44,7 +44,8 @@ def test_full_role_installs_the_locked_versions_and_runs(tmp_path: Path) -> None
     found = json.loads(probe.stdout)
     assert found["tabops"].startswith(str(venv)), found["tabops"]  # installed, not the tree
     versions = found["versions"]
-    for package in ("mlflow", "scikit-learn", "dvc", "optuna", "onnxruntime", "fastapi"):
+    # dvc-s3: the docs' S3 DVC remote works in the full image.
+    for package in ("mlflow", "scikit-learn", "dvc", "dvc-s3", "optuna", "onnxruntime", "fastapi"):
         assert versions[package] == _locked("full.txt")[package], package
     # Training works in the image's environment: the CLI reaches a training command's help.
     helped = subprocess.run([str(venv / "bin" / "tabops"), "train", "--help"],

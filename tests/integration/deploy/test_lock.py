@@ -13,7 +13,7 @@ from tests.integration.deploy.install import ROOT
 
 PROJECT = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
 #: Lock file -> the extras it locks (the Makefile's `lock` target says the same).
-LOCKS = {"serve.txt": ("serve",), "full.txt": ("serve", "train", "batch"),
+LOCKS = {"serve.txt": ("serve",), "full.txt": ("serve", "train", "batch", "s3"),
          "dev.txt": ("serve", "train", "batch", "dev")}  # fmt: skip
 PIN = re.compile(r"^([A-Za-z0-9._-]+)(?:\[[^\]]*\])?==(\S+)", re.MULTILINE)
 
