@@ -16,11 +16,27 @@ from tabops.data.examples import export_example
 from tabops.devtools.postgres import PostgresCluster, postgres_cluster
 from tabops.settings import Settings
 from tabops.spec import ProjectSpec, load_spec
+from tests.scheduling import LongestGroupsFirst, add_group_suffix
 
 # No Hypothesis test may fail because the machine is busy: no per-example deadline (200 ms by
 # default) and no "generation too slow" health check. A test's own @settings still apply.
 settings.register_profile("tabops", deadline=None, suppress_health_check=[HealthCheck.too_slow])
 settings.load_profile("tabops")
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """On an xdist worker with ``--dist loadgroup``: mark each test's group (tests/scheduling)."""
+    if getattr(config.option, "loadgroup", False):
+        add_group_suffix(items)
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
+    """``--dist loadgroup`` with the longest groups queued first (tests/scheduling.py)."""
+    if config.getvalue("dist") != "loadgroup":
+        return None
+    return LongestGroupsFirst(config, log)
 
 
 @pytest.fixture

@@ -18,7 +18,7 @@ from tabops.settings import Settings
 from tabops.spec import ProjectSpec, parse_spec
 from tests.unit.model.conftest import add_snapshot, synthetic_spec, synthetic_table
 
-pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("mlflow")]
+pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("lifecycle-embedded")]
 
 
 @pytest.fixture(scope="module")

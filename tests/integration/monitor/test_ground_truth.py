@@ -21,7 +21,8 @@ from benchmarks.monitor_truth import (
 from tabops.synth.config import parse_fraud_config
 from tabops.synth.fraud import generate_fraud
 
-pytestmark = pytest.mark.slow
+# One worker builds the module's truth: ungrouped, each xdist worker would build its own.
+pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("ground-truth")]
 
 WARMUP, TRAIN = 40, 10
 CONFIG = {

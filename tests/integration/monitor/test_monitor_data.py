@@ -31,7 +31,7 @@ from tabops.store.monitoring import window_metrics
 from tests.integration.serve.conftest import TABOPS, ServedProject, make_project, served_spec_dict
 from tests.unit.model.conftest import add_snapshot, synthetic_table
 
-pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("mlflow")]
+pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("monitor-data")]
 
 DAY0 = datetime(2026, 11, 2, tzinfo=UTC)
 ALERTS = [{"name": "x-drift", "metric": "psi", "column": "x", "above": 0.2}]

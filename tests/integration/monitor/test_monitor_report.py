@@ -30,7 +30,7 @@ from tests.integration.serve.conftest import (
 )
 from tests.unit.model.conftest import synthetic_table
 
-pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("mlflow")]
+pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("monitor-report")]
 
 DAY0 = datetime(2026, 11, 2, tzinfo=UTC)
 ALERTS = [

@@ -25,7 +25,7 @@ from tabops.store.monitoring import prediction_window, window_metrics
 from tests.integration.serve.conftest import TABOPS, ServedProject, make_project
 from tests.unit.model.conftest import synthetic_table
 
-pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("mlflow")]
+pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("monitor-run")]
 
 DAY0 = datetime(2026, 11, 2, tzinfo=UTC)
 ALERTS = [

@@ -23,7 +23,7 @@ from tabops.store.predictions import PredictionWriter
 from tabops.store.rejections import RejectedBucket, refused_counts
 from tests.integration.serve.conftest import ServedProject, make_project, valid_record
 
-pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("mlflow")]
+pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("monitor-rejections")]
 
 DAY0 = datetime(2026, 11, 2, tzinfo=UTC)
 EVER = (datetime(2000, 1, 1, tzinfo=UTC), datetime(2100, 1, 1, tzinfo=UTC))

@@ -29,7 +29,7 @@ from tests.integration.orchestrate.conftest import D1, DAY_ROWS, make_daily_proj
 from tests.integration.serve.conftest import TABOPS
 
 pytestmark = [requires_airflow, pytest.mark.slow, pytest.mark.postgres,
-              pytest.mark.xdist_group("mlflow")]  # fmt: skip
+              pytest.mark.xdist_group("airflow-dag-test")]  # fmt: skip
 
 BACKFILL = [D1 + timedelta(days=n) for n in range(3)]
 INGEST_DAY, RETRAIN_DAY, NEXT_DAY = (str(D1 + timedelta(days=n)) for n in (3, 4, 6))

@@ -26,7 +26,7 @@ from tabops.store.ledger import list_batches
 from tests.integration.orchestrate.conftest import D1, DAY_ROWS, DailyProject, make_daily_project
 from tests.integration.serve.conftest import TABOPS
 
-pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("mlflow")]
+pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("daily-loop")]
 
 DAYS = [D1 + timedelta(days=n) for n in range(3)]
 

@@ -17,7 +17,7 @@ from tabops.store.audit import decisions
 from tabops.store.batch import run_summaries
 from tests.integration.orchestrate.fraud_month import DRIFT_DAY, MONTH_DAYS, make_month
 
-pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("mlflow")]
+pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("fraud-month")]
 
 
 def test_a_month_of_the_fraud_example_retrains_once_and_the_gate_decides(
