@@ -49,6 +49,9 @@ _NUMBER_SYNTAXES: tuple[tuple[Literal[".", ","], Literal[",", ".", " ", "'"] | N
     (".", None), (".", ","), (",", "."), (",", " "), (".", " "), (".", "'"),
 )  # fmt: skip
 _FORMAT_SAMPLE = 200
+#: Share of its first values that may fail a syntax other than the plain one before the whole
+#: column is tried with it (the 1% allowed of the whole column may sit at its start).
+_HEAD_SLACK = 0.25
 _UNITS = ("%", "$", "€", "£", "¥", "₹")
 #: Date formats tried in turn when the values are not ISO 8601; month-first before day-first.
 #: (No fractions of seconds: Arrow's strptime has no %f.)
@@ -95,11 +98,6 @@ def _profile(name: str, column: pa.Array) -> _Profile:
     return _Profile(name, present, non_null, present.null_count, distinct)
 
 
-def _valid(profile: _Profile, reading: ColumnSpec) -> pa.Array:
-    _, valid = parse_strings(profile.present, reading)
-    return pc.fill_null(valid, False)
-
-
 def _parses_as(profile: _Profile, reading: ColumnSpec) -> bool:
     return profile.non_null > 0 and _all_parse(profile.present.drop_null(), reading)
 
@@ -118,7 +116,13 @@ def _number_range(profile: _Profile, reading: ColumnSpec) -> tuple[float, float]
 
 def _not_parsed(profile: _Profile, reading: ColumnSpec) -> pa.Array:
     """The present values that are not valid values of ``reading``."""
-    return profile.present.filter(pc.invert(_valid(profile, reading))).drop_null()
+    return _invalid(profile.present.drop_null(), reading)
+
+
+def _invalid(values: pa.Array, reading: ColumnSpec) -> pa.Array:
+    """Those of ``values`` (no nulls) that are not valid values of ``reading``."""
+    _, valid = parse_strings(values, reading)
+    return values.filter(pc.invert(pc.fill_null(valid, False)))
 
 
 def _bad_cells_note(bad: pa.Array, profile: _Profile) -> str:
@@ -145,10 +149,14 @@ def _number_reading(profile: _Profile, tolerance: float) -> tuple[ColumnSpec, pa
     """How the column's numbers are written (plain, or a decimal comma, digit groups, a unit)
     and the values that are no number that way, when at most ``tolerance`` of them are not."""
     units = _units(profile)
+    head = profile.present.drop_null()[:_FORMAT_SAMPLE]
     for decimal, thousands in _NUMBER_SYNTAXES:
         reading = ColumnSpec(
             type=ColumnType.NUMERIC, decimal=decimal, thousands=thousands, units=units
         )
+        plain = reading == ColumnSpec(type=ColumnType.NUMERIC)
+        if not plain and len(_invalid(head, reading)) > _HEAD_SLACK * len(head):
+            continue  # a column of words fails each other syntax on its first values: cheap
         bad = _not_parsed(profile, reading)
         if profile.non_null and len(bad) <= tolerance * profile.non_null:
             return reading, bad
