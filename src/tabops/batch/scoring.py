@@ -149,8 +149,8 @@ def _load(spec: ProjectSpec, ctx: Context, version: str | None, alias: str | Non
 
     registry = registry_for(spec, ctx)
     if version is None:
-        return load_served(spec, registry, alias or CHAMPION)
-    return load_version(spec, registry, registry.version(version), f"version {version}")
+        return load_served(spec, registry, alias or CHAMPION, serving=False)
+    return load_version(spec, registry, registry.version(version), f"version {version}", False)
 
 
 def recipe_of(

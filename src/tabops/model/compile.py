@@ -414,14 +414,15 @@ class OnnxPredictor:
 
     With ``exact_model`` (a LightGBM model as text), the rows ONNX's float32 comparisons could
     send down another branch are scored by LightGBM itself (:mod:`tabops.model.exact`), so
-    every row gets the pipeline's score.
+    every row gets the pipeline's score; ``preload_exact``: load LightGBM now, in the
+    background, rather than when a row first needs it.
     """
 
     kind = "onnx"
 
     def __init__(
         self, plan: EncoderPlan, onnx_model: bytes, classes: list[str] | None,
-        exact_model: str | None = None,
+        exact_model: str | None = None, preload_exact: bool = True,
     ) -> None:  # fmt: skip
         import onnxruntime as ort
 
@@ -439,7 +440,9 @@ class OnnxPredictor:
         self._output = [outputs[1] if classes is not None else outputs[0]]
         self._exact = None
         if exact_model is not None:
-            self._exact = ExactTrees(exact_model, classes is not None, plan.onehot_positions)
+            self._exact = ExactTrees(
+                exact_model, classes is not None, plan.onehot_positions, preload_exact
+            )
 
     def _run(self, single: np.ndarray, exact: Callable[[np.ndarray], np.ndarray]) -> np.ndarray:
         """Scores of the float32 matrix; ``exact(mask)`` gives the float64 rows of ``mask``

@@ -7,8 +7,10 @@ the thresholds written in LightGBM's model text (no ONNX parsing) and scores the
 itself.
 
 Importing LightGBM takes seconds (it brings pandas, and scikit-learn where installed) while the
-rows that need it are rare, so it is loaded on a background thread when the model is: serving
-is ready without waiting for it, and a row that needs it before it is there waits for it.
+rows that need it are rare, so serving loads it on a background thread when the model is
+(``preload``): it is ready without waiting for it, and a row that needs it before it is there
+waits for it. Batch scoring, whose rows are scored by the model's native code, loads it only
+if a row needs it.
 """
 
 from __future__ import annotations
@@ -48,9 +50,11 @@ class ExactTrees:
     """Which rows sit on a split threshold, and LightGBM's scores for them."""
 
     def __init__(
-        self, model_text: str, classifier: bool, binary: frozenset[int] = frozenset()
-    ) -> None:
-        """``binary``: the features that only take 0.0 and 1.0 (one-hot columns)."""
+        self, model_text: str, classifier: bool, binary: frozenset[int] = frozenset(),
+        preload: bool = True,
+    ) -> None:  # fmt: skip
+        """``binary``: the features that only take 0.0 and 1.0 (one-hot columns);
+        ``preload``: start loading LightGBM now rather than when a row first needs it."""
         self.splits = split_thresholds(model_text)
         # Every threshold of every feature: a row sharing no value with it (nearly all rows)
         # is cleared by one set operation.
@@ -68,9 +72,18 @@ class ExactTrees:
         self._booster: Any = None
         self._failure: BaseException | None = None
         self._loaded = threading.Event()
-        threading.Thread(
-            target=self._load, args=(model_text,), name="tabops-lightgbm", daemon=True
-        ).start()
+        self._model_text: str | None = model_text  # until the load starts
+        self._starting = threading.Lock()
+        if preload:
+            self._start_loading()
+
+    def _start_loading(self) -> None:
+        with self._starting:
+            model_text, self._model_text = self._model_text, None
+        if model_text is not None:
+            threading.Thread(
+                target=self._load, args=(model_text,), name="tabops-lightgbm", daemon=True
+            ).start()
 
     def _load(self, model_text: str) -> None:
         try:
@@ -103,6 +116,7 @@ class ExactTrees:
 
     def scores(self, rows: np.ndarray) -> np.ndarray:
         """LightGBM's scores for ``rows`` (float64), shaped as the ONNX graph's output."""
+        self._start_loading()
         self._loaded.wait()
         if self._failure is not None:
             raise RuntimeError("LightGBM could not load the model") from self._failure

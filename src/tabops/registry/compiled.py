@@ -86,10 +86,12 @@ def request_records(rows: pa.Table, spec: ProjectSpec, limit: int) -> list[dict[
     return json_records(rows.select(feature_names(spec)).slice(0, limit).to_pandas())
 
 
-def load_predictor(registry: Registry, version: ModelVersion, columns: list[str]) -> Predictor:
+def load_predictor(
+    registry: Registry, version: ModelVersion, columns: list[str], preload_exact: bool = True
+) -> Predictor:
     """The version's compiled predictor (hash-verified), or its sklearn pipeline when the
     version was not compiled or failed its parity check; refused when it reads columns other
-    than ``columns`` (the model frame's)."""
+    than ``columns`` (the model frame's). ``preload_exact``: see :class:`OnnxPredictor`."""
     if version.tags.get(KIND_TAG) != "onnx":
         pipeline = registry.load_pipeline(version)
         _check_inputs(registry, version, getattr(pipeline, "feature_names_in_", columns), columns)
@@ -102,7 +104,7 @@ def load_predictor(registry: Registry, version: ModelVersion, columns: list[str]
     exact = None
     if _HASH_TAGS[EXACT_FILE] in version.tags:
         exact = _verified(registry, version, EXACT_FILE).read_text("utf-8")
-    return OnnxPredictor(plan, onnx_model, classes, exact)
+    return OnnxPredictor(plan, onnx_model, classes, exact, preload_exact)
 
 
 def _check_inputs(

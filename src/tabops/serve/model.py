@@ -132,21 +132,25 @@ class ServedModel:
         return np.asarray(scores.max(axis=1))
 
 
-def load_served(spec: ProjectSpec, registry: Registry, alias: str) -> ServedModel:
-    """The version ``alias`` points at, loaded and checked (hashes, schema, smoke prediction)."""
+def load_served(
+    spec: ProjectSpec, registry: Registry, alias: str, serving: bool = True
+) -> ServedModel:
+    """The version ``alias`` points at, loaded and checked (hashes, schema, smoke prediction);
+    see :func:`load_version` for ``serving``."""
     version = registry.by_alias(alias)
     if version is None:
         raise NotFoundError(
             f"Model {registry.name} has no '{alias}' version to serve. Register one with "
             "'tabops register' (or 'tabops run') first."
         )
-    return load_version(spec, registry, version, alias)
+    return load_version(spec, registry, version, alias, serving)
 
 
 def load_version(
-    spec: ProjectSpec, registry: Registry, version: ModelVersion, alias: str
+    spec: ProjectSpec, registry: Registry, version: ModelVersion, alias: str, serving: bool = True
 ) -> ServedModel:
-    """One version, loaded and checked."""
+    """One version, loaded and checked. ``serving=False``: for batch work, whose rows are
+    scored by another predictor made from this one (LightGBM is not preloaded)."""
     # The compiled model's stack (pandas, onnxruntime) is loaded with the first model, not on
     # import: the server module stays light.
     from tabops.registry.compiled import KIND_TAG, load_predictor, request_example
@@ -159,7 +163,7 @@ def load_version(
             "spec it was trained with, or retrain."
         )
     schema = RequestSchema(spec)
-    predictor = load_predictor(registry, version, schema.model_columns)
+    predictor = load_predictor(registry, version, schema.model_columns, preload_exact=serving)
     metrics, started = registry.run_summary(version.run_id)
     classes = getattr(predictor, "classes", None)
     decision = spec.decision

@@ -141,6 +141,11 @@ def test_values_on_a_lightgbm_split_in_float32_get_lightgbm_own_score() -> None:
     rows = frame.head(100).to_dict(orient="records")
     one_by_one = np.vstack([guarded.predict_rows([row]) for row in rows])
     assert np.abs(one_by_one - reference[:100]).max() <= PARITY_TOLERANCE
+    # Batch work does not preload LightGBM: the first row on a threshold loads it.
+    lazy = OnnxPredictor(compiled.plan, compiled.onnx_model, compiled.classes,  # type: ignore[arg-type]
+                         compiled.exact_model, preload_exact=False)  # fmt: skip
+    assert lazy._exact is not None and not lazy._exact._loaded.is_set()
+    assert np.abs(lazy.predict_frame(frame) - reference).max() <= PARITY_TOLERANCE
 
 
 @pytest.mark.parametrize("task", ["classification", "regression"])
