@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol, TypeAlias
 
 import pyarrow as pa
+import pyarrow.compute as pc
 import sqlalchemy as sa
 from sqlalchemy.dialects import sqlite
 from sqlalchemy.engine import Connection
@@ -160,12 +161,16 @@ class SqlTransaction:
     def _insert(self, insert: Any, target: sa.Table, columns: Mapping[str, Any]) -> int:
         """One executemany of plain tuples (``columns``: Python sequences or Arrow arrays):
         SQLAlchemy's per-row work on dicts costs several times the insert itself. Values are
-        converted as SQLAlchemy would bind them, only for the columns whose type needs it."""
+        converted as SQLAlchemy would bind them, only for the columns whose type needs it; an
+        Arrow column holding one value on every row (a batch's lineage) is written into the
+        statement once instead of bound on every row."""
         dialect = self._conn.dialect
-        statement = insert.values({name: sa.bindparam(name) for name in columns}).compile(
-            dialect=dialect
-        )
-        names = list(statement.positiontup or columns)  # PostgreSQL's driver takes names
+        constants = _constants(target, columns, dialect)
+        values: dict[str, Any] = {name: sa.bindparam(name) for name in columns}
+        values.update((name, sa.literal_column(text)) for name, text in constants.items())
+        statement = insert.values(values).compile(dialect=dialect)
+        bound = [name for name in columns if name not in constants]
+        names = list(statement.positiontup or bound)  # PostgreSQL's driver takes names
         ordered = []
         for name in names:
             convert = target.c[name].type.dialect_impl(dialect).bind_processor(dialect)
@@ -175,6 +180,28 @@ class SqlTransaction:
             rows = [dict(zip(names, row, strict=True)) for row in rows]
         result = self._conn.exec_driver_sql(statement.string, rows)
         return int(result.rowcount)
+
+
+def _literal_type(kind: pa.DataType) -> bool:
+    types = pa.types
+    return bool(types.is_string(kind) or types.is_date(kind) or types.is_timestamp(kind))
+
+
+def _constants(target: sa.Table, columns: Mapping[str, Any], dialect: Any) -> dict[str, str]:
+    """The SQL literal of each Arrow text, date or time column with one value, not null, on
+    every row (never the first column: the rows are counted by what is bound)."""
+    found: dict[str, str] = {}
+    for name, values in list(columns.items())[1:]:
+        if not isinstance(values, pa.Array | pa.ChunkedArray) or len(values) < 2:
+            continue
+        if not _literal_type(values.type):
+            continue
+        if values.null_count or pc.count_distinct(values).as_py() != 1:
+            continue
+        render = target.c[name].type.dialect_impl(dialect).literal_processor(dialect)
+        if render is not None:
+            found[name] = render(values[0].as_py())
+    return found
 
 
 def _bound(values: Any, convert: Callable[[Any], Any] | None) -> Sequence[Any]:

@@ -86,3 +86,33 @@ def test_atomic_writes_roll_back_together(tmp_path: Path) -> None:
         transaction.append("user_rows", rows)
         raise BoomError
     assert store.read_table("user_rows").num_rows == 2
+
+
+def test_a_batch_history_with_one_value_per_column_reads_back_as_written(tmp_path: Path) -> None:
+    # Columns holding one value on every row are written into the statement, not bound per
+    # row: quotes, dates and aware times must survive that as they survive binding.
+    from datetime import UTC, date, datetime
+
+    from tabops.store.batch import BATCH_TABLE, HISTORY_SCHEMA, batch_history
+
+    store = open_store(f"sqlite:///{tmp_path / 'store.db'}")
+    created = datetime(2026, 12, 6, 10, 30, 15, 123456, tzinfo=UTC)
+    rows = 5
+    history = pa.table(
+        {
+            "project": ["it's"] * rows,
+            "run_date": [date(2026, 12, 1)] * rows,
+            "batch_id": ["b1"] * rows,
+            "model_name": ["m"] * rows,
+            "model_version": ["3"] * rows,
+            "entity_id": [str(i) for i in range(rows)],
+            "score": [0.1 * i for i in range(rows)],
+            "label": ["no", "no", "yes", "yes", "yes"],
+            "decision": [None, "review", None, None, "block"],
+            "created_at": [created] * rows,
+        },
+        schema=HISTORY_SCHEMA,
+    )
+    with store.bulk() as transaction:
+        transaction.append(BATCH_TABLE, history)
+    assert batch_history(store, "it's").equals(history)
