@@ -1,8 +1,9 @@
 """``tabops predict``: score a file, folder or table into a file, folder or table.
 
 Rows are read in chunks, scored by :class:`~tabops.batch.scoring.ChunkScorer` and spilled to
-a temporary Parquet file (memory bounded by the chunk size); the run is then published:
-files atomically, tables and the store's batch history per run date in one transaction.
+a temporary Parquet file (memory bounded by the chunk size), their history appended to the
+store as they are scored (:mod:`tabops.batch.history`); the run is then published: files
+atomically, then the tables, in the same transaction as the history.
 """
 
 from __future__ import annotations
@@ -13,14 +14,14 @@ import uuid
 from collections.abc import Iterable, Iterator
 from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime
+from datetime import date
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import pyarrow as pa
-import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
+from tabops.batch.history import Keep, history_writer
 from tabops.batch.parallel import ReadAhead, score_chunks
 from tabops.batch.scoring import (
     REJECT_COLUMN,
@@ -37,17 +38,11 @@ from tabops.data.sources import RowStream
 from tabops.errors import DataError, TabopsError
 from tabops.progress import SILENT, Progress
 from tabops.spec import ProjectSpec
-from tabops.store.batch import (
-    BATCH_TABLE,
-    HISTORY_SCHEMA,
-    RunRows,
-    check_destination,
-    history_key,
-    replace_runs,
-)
+from tabops.store.batch import BATCH_TABLE, check_destination
 
 if TYPE_CHECKING:
     from tabops.batch.monitoring import RunMonitor
+    from tabops.store.bulk import BulkTransaction
 
 #: Rows read and scored at once.
 CHUNK_ROWS = 100_000
@@ -125,18 +120,26 @@ def run_predict(
         from tabops.batch.monitoring import RunMonitor
 
         watcher = RunMonitor(spec, ctx, recipe.lineage.model_version, run_date)
-    with tempfile.TemporaryDirectory(prefix="tabops-predict-") as folder:
+    # One store transaction for the run: the history as chunks are scored, then the tables.
+    with (
+        tempfile.TemporaryDirectory(prefix="tabops-predict-") as folder,
+        ctx.store.bulk() as transaction,
+    ):
         scored, refused = Path(folder) / "scored.parquet", Path(folder) / "rejects.parquet"
-        if spark_master is None:
-            with _read_ahead(source, stream) as batches:
-                chunks = score_chunks(recipe, batches, workers, scorer,
-                                      keep_features=watcher is not None)  # fmt: skip
-                _score(stream, chunks, scorer, scored, refused, result, progress, watcher)
-        else:
-            _score_on_spark(spec, source, recipe, spark_master, chunk_rows, (scored, refused),
-                            result, progress)  # fmt: skip
+        with history_writer(transaction, spec, scorer, run_date) as keep:
+            if spark_master is None:
+                with _read_ahead(source, stream) as batches:
+                    chunks = score_chunks(recipe, batches, workers, scorer,
+                                          keep_features=watcher is not None)  # fmt: skip
+                    _score(stream, chunks, scorer, (scored, refused), result, progress,
+                           watcher, keep)  # fmt: skip
+            else:
+                _score_on_spark(spec, source, recipe, spark_master, chunk_rows,
+                                (scored, refused), result, progress)  # fmt: skip
+                for batch in _batches(scored):
+                    keep(batch)
         with progress.step(f"Writing {output.describe}"):
-            _publish(spec, ctx, scorer, (output, scored), (rejects, refused), run_date, batch_id)
+            _publish(transaction, (output, scored), (rejects, refused), run_date, batch_id)
     result.outputs = {"scored": output.describe, "rejects": rejects.describe,
                       "history": f"{BATCH_TABLE} in {ctx.store.describe()}"}  # fmt: skip
     if watcher is not None:
@@ -167,9 +170,12 @@ def _check_columns(stream: RowStream, scorer: ChunkScorer) -> None:
 
 
 def _score(
-    stream: RowStream, chunks: Iterator[ScoredChunk], scorer: ChunkScorer, scored: Path,
-    refused: Path, result: PredictResult, progress: Progress, watcher: RunMonitor | None,
+    stream: RowStream, chunks: Iterator[ScoredChunk], scorer: ChunkScorer,
+    spills: tuple[Path, Path], result: PredictResult, progress: Progress,
+    watcher: RunMonitor | None, keep: Keep,
 ) -> None:  # fmt: skip
+    """Spill each chunk's scored rows and rejects, and hand the scored rows to ``keep``."""
+    scored, refused = spills
     with (
         pq.ParquetWriter(scored, scorer.output_schema) as good,
         pq.ParquetWriter(refused, scorer.rejects_schema) as bad,
@@ -180,6 +186,7 @@ def _score(
             if watcher is not None:
                 watcher.add(chunk)
             good.write_batch(chunk.scored)
+            keep(chunk.scored)
             bad.write_batch(chunk.rejects)
             result.rows_in += rows
             result.scored += chunk.scored.num_rows
@@ -226,71 +233,21 @@ def _structural(scorer: ChunkScorer, broken: list[Any]) -> pa.RecordBatch:
 
 
 def _publish(
-    spec: ProjectSpec, ctx: Context, scorer: ChunkScorer,
-    output: tuple[Destination, Path], rejects: tuple[Destination, Path],
-    run_date: date, batch_id: str,
+    transaction: BulkTransaction, output: tuple[Destination, Path],
+    rejects: tuple[Destination, Path], run_date: date, batch_id: str,
 ) -> None:  # fmt: skip
-    """Files first (each atomic), then every table of the run in one transaction: the
-    destination's, the rejects' and the store's history."""
-    tables: list[RunRows] = []
+    """Files first (each atomic), then the destination's and the rejects' tables, in the
+    run's transaction (committed by the caller, after the history)."""
     for destination, spill in (output, rejects):
         schema = pq.read_schema(spill)
         if destination.table is None:
             write_file(destination, _batches(spill), schema, run_date, batch_id)
         else:
-            tables.append(RunRows(destination.table, {"run_date": run_date}, schema,
-                                  _reader(spill)))  # fmt: skip
-    created = datetime.now(UTC)
-    history = _reader(output[1], lambda b: _history(spec, scorer, b, created))
-    tables.append(RunRows(BATCH_TABLE, history_key(spec.name, run_date), HISTORY_SCHEMA, history))
-    replace_runs(ctx.store, tables)
+            transaction.delete_where(destination.table, {"run_date": run_date})
+            transaction.append(
+                destination.table, pa.RecordBatchReader.from_batches(schema, _batches(spill))
+            )
 
 
 def _batches(spill: Path) -> Iterator[pa.RecordBatch]:
     yield from pq.ParquetFile(spill).iter_batches(batch_size=CHUNK_ROWS)
-
-
-def _reader(spill: Path, convert: Any = None) -> Any:
-    """A factory of record batch readers over the spilled rows (converted when asked)."""
-
-    def reader() -> pa.RecordBatchReader:
-        batches = _batches(spill)
-        if convert is None:
-            return pa.RecordBatchReader.from_batches(pq.read_schema(spill), batches)
-        return pa.RecordBatchReader.from_batches(HISTORY_SCHEMA, map(convert, batches))
-
-    return reader
-
-
-def _history(
-    spec: ProjectSpec, scorer: ChunkScorer, batch: pa.RecordBatch, created: datetime
-) -> pa.RecordBatch:
-    """The history's row of each scored row: its entity (id columns joined by '|')."""
-    rows = batch.num_rows
-    names = batch.schema.names
-    ids = [pc.cast(batch.column(names.index(n)), pa.string()) for n in scorer.ids]
-    if not ids:
-        entity = pa.nulls(rows, pa.string())
-    elif len(ids) == 1:
-        entity = ids[0]
-    else:
-        entity = pc.binary_join_element_wise(*ids, "|")
-
-    def column(name: str, kind: pa.DataType) -> pa.Array:
-        return batch.column(names.index(name)) if name in names else pa.nulls(rows, kind)
-
-    return pa.RecordBatch.from_pydict(
-        {
-            "project": pa.array([spec.name] * rows, pa.string()),
-            "run_date": column("run_date", pa.date32()),
-            "batch_id": column("batch_id", pa.string()),
-            "model_name": column("model_name", pa.string()),
-            "model_version": column("model_version", pa.string()),
-            "entity_id": entity,
-            "score": column("score", pa.float64()),
-            "label": column("label", pa.string()),
-            "decision": column("decision", pa.string()),
-            "created_at": pa.array([created] * rows, pa.timestamp("us", tz="UTC")),
-        },
-        schema=HISTORY_SCHEMA,
-    )

@@ -1,9 +1,9 @@
 """Batch scoring's tables: the user's destination table and the store's history of batch
-predictions, each replaced per run date in one transaction (a killed run commits nothing)."""
+predictions, each replaced per run date by ``tabops predict`` in one transaction (a killed run
+commits nothing)."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import date
 from typing import TYPE_CHECKING, Any
@@ -36,17 +36,6 @@ HISTORY_SCHEMA = pa.schema(
 )
 
 
-@dataclass(frozen=True)
-class RunRows:
-    """One table's rows of a run: those matching ``key`` (the run date, and the project in
-    the history) are replaced by what ``rows`` yields."""
-
-    table: str
-    key: dict[str, Any]
-    schema: pa.Schema
-    rows: Callable[[], pa.RecordBatchReader]
-
-
 def check_destination(store: Store, table: str, columns: pa.Schema) -> None:
     """Refuse a destination table that exists with other columns (not an earlier run's)."""
     validate_identifier(table)
@@ -63,14 +52,6 @@ def check_destination(store: Store, table: str, columns: pa.Schema) -> None:
             f"than tabops predict writes ({columns.names[:12]}): it holds something else. "
             "Name another table, or drop it."
         )
-
-
-def replace_runs(store: Store, writes: Sequence[RunRows]) -> None:
-    """Delete each table's rows of the run and append the new ones, all in one transaction."""
-    with store.bulk() as transaction:
-        for write in writes:
-            transaction.delete_where(write.table, write.key)
-            transaction.append(write.table, write.rows())
 
 
 def history_key(project: str, run_date: date) -> dict[str, Any]:
