@@ -182,12 +182,7 @@ class RequestSchema:
             return None
         if column.type not in _NUMERIC:
             return stripped
-        integer = column.type == ColumnType.INTEGER
-        number = read_number(column.numbers.to_plain(stripped), integer)
-        if number is None:
-            kind = "an integer" if integer else "a number"
-            raise ValueError(f"'{stripped[:64]}' is not {kind}")
-        return number
+        return _formatted_number(column, stripped)
 
     def entity_id(self, record: dict[str, Any]) -> str | None:
         """The record's id column value, if it sent one (logged, not used by the model)."""
@@ -245,7 +240,7 @@ def _put_null(row: dict[str, Any], column: Column) -> None:
 def _number(column: Column, value: Any) -> float:
     kind = type(value)
     if kind is str and not column.numbers.plain:  # the spec says how its text writes numbers
-        value = _formatted_number(column, value)
+        value = _formatted_number(column, value.strip(), "; or send a number")
         kind = type(value)
     if kind is not float and kind is not int:  # bool is an int subclass: refused here
         raise ValueError(f"must be a number, not {_json_name(value)}")
@@ -269,12 +264,15 @@ def _number(column: Column, value: Any) -> float:
     return number
 
 
-def _formatted_number(column: Column, text: str) -> int | float:
+def _formatted_number(column: Column, text: str, instead: str = "") -> int | float:
+    """Trimmed ``text`` read as the column's files write numbers (a CSV field, or a JSON
+    string for a column with a recorded writing); ``instead``: what else the client may send."""
     integer = column.type == ColumnType.INTEGER
-    number = read_number(column.numbers.to_plain(text.strip()), integer)
+    number = read_number(column.numbers.to_plain(text), integer)
     if number is None:
-        example = column.numbers.example(integer)
-        raise ValueError(f"'{text[:64]}' is not a number written like {example}; or send a number")
+        kind = "an integer" if integer else "a number"
+        written = "" if column.numbers.plain else f" written like {column.numbers.example(integer)}"
+        raise ValueError(f"'{text[:64]}' is not {kind}{written}{instead}")
     return number
 
 

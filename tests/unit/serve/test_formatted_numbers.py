@@ -39,9 +39,27 @@ def test_a_csv_body_reads_each_column_in_its_format() -> None:
 @pytest.mark.parametrize(
     ("field", "value", "message"),
     [
+        ("income", "1.5", "'1.5' is not a number written like 1.234,5"),
+        ("visits", "12.5", "'12.5' is not an integer written like 1,234"),
+        ("plain", "n/a", "'n/a' is not a number"),
+    ],
+)
+def test_a_csv_field_that_is_no_number_in_the_column_format_is_refused_by_name(
+    field: str, value: str, message: str
+) -> None:
+    record = {"income": "1", "balance": "1", "visits": "1", "plain": "1", field: value}
+    with pytest.raises(InvalidRecordsError) as info:
+        SCHEMA.model_rows([record], batch=True, text=True)
+    assert field in str(info.value) and message in str(info.value), str(info.value)
+    assert "or send a number" not in str(info.value)  # a CSV body has only text
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "message"),
+    [
         ("income", "1.5", "'1.5' is not a number written like 1.234,5; or send a number"),
         ("balance", "$1,89", "is not a number written like $1,234.5"),
-        ("visits", "1,234.5", "'1,234.5' is not a number written like 1,234;"),
+        ("visits", "1,234.5", "'1,234.5' is not an integer written like 1,234;"),
         ("plain", "2.5", "must be a number, not a string"),  # no format: JSON numbers only
         ("income", "-1,0", "must be at least 0, not -1.0"),
     ],
