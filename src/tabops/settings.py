@@ -30,7 +30,7 @@ from pydantic_settings import (
 
 from tabops import credentials
 from tabops.errors import TabopsError
-from tabops.storage import is_remote, join
+from tabops.storage import is_remote, join, make_parent
 
 #: The kinds of files tabops writes as artifacts, each a folder under the storage root:
 #: ``<root>/<kind>/<project>/...`` (quarantine exports, reports, batch outputs).
@@ -174,8 +174,9 @@ class Settings(BaseSettings):
 
     def placed(self, output: str, kind: ArtifactKind, project: str) -> str:
         """Where an output named by the user goes. With ``TABOPS_STORAGE_URL`` set, a relative
-        name goes under the storage's ``<kind>/<project>/`` folder; a URL or an absolute path,
-        and any name without the setting, is used as given (so the default is unchanged)."""
+        name goes under the storage's ``<kind>/<project>/`` folder, made if it is a local one
+        (the user named a file, not its folder); a URL or an absolute path, and any name
+        without the setting, is used as given (so the default is unchanged)."""
         folder = self.artifacts(kind, project)
         name = Path(output).expanduser()
         if folder is None or not output.strip() or is_remote(output) or name.is_absolute():
@@ -185,7 +186,9 @@ class Settings(BaseSettings):
                 f"'{output}' climbs out of the storage folder {folder}; with "
                 "TABOPS_STORAGE_URL set, pass a name inside it, an absolute path or a URL."
             )
-        return join(folder, *name.parts)
+        placed = join(folder, *name.parts)
+        make_parent(placed)
+        return placed
 
 
 class _SecretFiles(PydanticBaseSettingsSource):

@@ -119,3 +119,4 @@ def test_a_local_storage_folder_takes_relative_outputs_too(
     assert load_settings().placed("r.html", "reports", "p") == str(
         tmp_path / "files" / "reports" / "p" / "r.html"
     )
+    assert (tmp_path / "files" / "reports" / "p").is_dir()  # the user named a file, not it

@@ -22,7 +22,7 @@ from tabops.extras import missing_extra
 from tabops.progress import SILENT
 from tabops.settings import ArtifactKind, Settings, load_settings
 from tabops.spec import SPEC_FILENAME, ProjectSpec, load_spec
-from tabops.storage import is_remote, make_parent
+from tabops.storage import is_remote
 
 
 class Group(TyperGroup):
@@ -118,20 +118,11 @@ def output_location(
     object storage URL (``s3://bucket/key``, written through :mod:`tabops.storage`); a relative
     name goes under the storage folder of its kind when ``TABOPS_STORAGE_URL`` is set
     (:meth:`Settings.placed`). Returns where it goes (a path as ``Path`` spells it)."""
-    text = placed_output(text, settings, kind, project)
+    text = settings.placed(text, kind, project)
     if is_remote(text):
         return text
     check_output(Path(text), option, folder=False)
     return str(Path(text))
-
-
-def placed_output(text: str, settings: Settings, kind: ArtifactKind, project: str) -> str:
-    """:meth:`Settings.placed`, with the folders a local storage folder's layout implies made
-    (``<root>/<kind>/<project>/``): the user named a file, not its folder."""
-    placed = settings.placed(text, kind, project)
-    if placed != text:
-        make_parent(placed)
-    return placed
 
 
 def check_output(path: Path, option: str, *, folder: bool) -> None:

@@ -166,11 +166,10 @@ def _placed(text: str, ctx: Context, project: ProjectSpec) -> str:
     """A file or folder output in the storage's batch folder when named relatively
     (:meth:`Settings.placed`); a table stays in the store's database."""
     from tabops.batch.sinks import TABLE_PREFIX
-    from tabops.cli.app import placed_output
 
     if text.startswith(TABLE_PREFIX):
         return text
-    return placed_output(text, ctx.settings, "batch", project.name)
+    return ctx.settings.placed(text, "batch", project.name)
 
 
 def _run_date(text: str | None) -> date:

@@ -49,7 +49,6 @@ def _resolved(spec: ProjectSpec, ctx: Context, text: str) -> str:
     placed = ctx.settings.placed(text, "batch", spec.name)
     if placed == text:
         return text if Path(text).expanduser().is_absolute() else str(spec.root / text)
-    storage.make_parent(placed)
     return placed
 
 
