@@ -18,10 +18,12 @@ from tabops.orchestrate import audit
 from tabops.orchestrate.dataset import run_dataset
 from tabops.orchestrate.day import RefusedError
 from tabops.orchestrate.decide import DAILY, MANUAL, run_decide
-from tabops.registry.models import CHAMPION, registry_for
+from tabops.registry.models import CHAMPION, ModelVersion, Registry, registry_for
 from tabops.registry.tracking import MlflowTracking
+from tabops.release.gate import GATE_ACTION
 from tabops.release.register import run_register
 from tabops.spec import ProjectSpec
+from tabops.store.audit import events_of
 
 #: Results a rerun returns instead of retraining again (a failure is retried).
 FINAL = ("promoted", "refused")
@@ -94,11 +96,16 @@ def gate(
     if done is not None:
         return _result(done)
     run_id = str(trained["run_id"])
-    champion = registry_for(spec, ctx).by_alias(CHAMPION)
+    registry = registry_for(spec, ctx)
+    champion = registry.by_alias(CHAMPION)
     versions: tuple[str | None, str | None]
     if champion is not None and champion.run_id == run_id:  # promoted by a killed run
         promoted, reasons, versions = True, ["promoted before (a rerun)"], (None, champion.version)
         metrics: dict[str, Any] = {}
+    elif (refused := _refused_before(spec, ctx, registry, run_id, champion)) is not None:
+        promoted, metrics = False, refused["metrics"]
+        reasons = [f"refused before (a rerun): {reason}" for reason in refused["reasons"]]
+        versions = (refused["from_version"], refused["to_version"])
     else:
         registered = run_register(spec, ctx, run_id, False, on_registered(spec, ctx))
         decision = registered.decision
@@ -112,6 +119,24 @@ def gate(
     found = audit.find(spec, ctx, day, via, FINAL)
     assert found is not None
     return _result(found)
+
+
+def _refused_before(
+    spec: ProjectSpec, ctx: Context, registry: Registry, run_id: str,
+    champion: ModelVersion | None,
+) -> dict[str, Any] | None:  # fmt: skip
+    """The gate's audited refusal of the version registered from ``run_id``, when it was
+    judged against the current champion: a retrain killed after its gate, rerun, reports that
+    verdict instead of gating the same versions again."""
+    version = registry.of_run(run_id)
+    if version is None:
+        return None
+    current = None if champion is None else champion.version
+    found = None
+    for event in events_of(ctx.store, spec.name, GATE_ACTION):
+        if event["to_version"] == version.version and event["from_version"] == current:
+            found = event
+    return found if found is not None and found["decision"] == "refused" else None
 
 
 def _result(event: dict[str, Any]) -> dict[str, Any]:

@@ -78,11 +78,9 @@ class Registry:
                 self.client.get_registered_model(self.name)
             except MlflowException:
                 self.client.create_registered_model(self.name)
-            existing = self.client.search_model_versions(
-                f"name = '{self.name}' and run_id = '{run_id}'"
-            )
-        if existing:  # registering a run again names the version it already has
-            return self.version(str(existing[0].version))
+        existing = self.of_run(run_id)
+        if existing is not None:  # registering a run again names the version it already has
+            return existing
         with registry_errors(self.uri):
             # A server accepts a models:/ source only with the logged model's id beside it.
             model_id = (
@@ -92,6 +90,14 @@ class Registry:
                 self.name, source=model_uri, run_id=run_id, tags=tags, model_id=model_id
             )
         return self.version(str(created.version))
+
+    def of_run(self, run_id: str) -> ModelVersion | None:
+        """The version registered from the run ``run_id``, or None."""
+        with registry_errors(self.uri):
+            found = self.client.search_model_versions(
+                f"name = '{self.name}' and run_id = '{run_id}'"
+            )
+        return self.version(str(found[0].version)) if found else None
 
     def version(self, version: str) -> ModelVersion:
         if not (version.isascii() and version.isdigit() and 1 <= int(version) <= _MAX_VERSION):

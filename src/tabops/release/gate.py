@@ -41,9 +41,13 @@ class Decision:
         return asdict(self)
 
 
+#: The audited action of a registration's gate (``tabops promote`` audits ``promote``).
+GATE_ACTION = "gate"
+
+
 def gate(
     spec: ProjectSpec, ctx: Context, registry: Registry, candidate: ModelVersion,
-    force: bool = False, action: str = "gate", loaded: tuple[pa.Table, Any] | None = None,
+    force: bool = False, action: str = GATE_ACTION, loaded: tuple[pa.Table, Any] | None = None,
 ) -> Decision:  # fmt: skip
     """Compare ``candidate`` with the champion on the candidate's frozen test rows and move
     the ``champion`` alias if it passes (or ``force``); audit the decision either way.
