@@ -103,8 +103,6 @@ def run_command(
 
     Example: tabops monitor run --data scored/2026-11.parquet --name november
     """
-    from tabops.monitor.run import run_monitor
-
     project = read_spec(spec, overrides)
     start, end = _moment(since, "--since"), _moment(until, "--until")
     if start is not None and end is not None and end <= start:
@@ -116,6 +114,9 @@ def run_command(
     ctx = make_context(json_output)
     result: MonitorResult
     if data is None:
+        # Monitoring's stack (scikit-learn, SciPy) loads after the arguments are checked.
+        from tabops.monitor.run import run_monitor
+
         result = run_monitor(project, ctx, start, end)
     else:
         result = _run_data(project, ctx, data, table, name, version, start, end, chunk_rows,
