@@ -104,7 +104,7 @@ def run_predict(
     batch_id = uuid.uuid4().hex
     stream = source.open(spec.source.csv, chunk_rows)  # a missing file: said before loading
     recipe = recipe_for(spec, ctx, version, alias, run_date=run_date, batch_id=batch_id,
-                        progress=progress)  # fmt: skip
+                        progress=progress, rows=stream.expected_rows)  # fmt: skip
     # Workers (or Spark's executors) load the model themselves: this process only needs
     # the schemas, and LightGBM's import alone costs seconds of a core they use.
     scorer = recipe.build(scoring=workers <= 1 and spark_master is None)

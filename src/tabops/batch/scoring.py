@@ -25,6 +25,7 @@ import numpy as np
 import pyarrow as pa
 
 from tabops.data.contract import ARROW_TYPES, explain_values
+from tabops.errors import TabopsError
 from tabops.model.columns import feature_names
 from tabops.model.frame import model_frame
 from tabops.progress import SILENT, Progress
@@ -40,9 +41,14 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-#: ``onnx``: score LightGBM models with the ONNX graph, as serving does (float32; the same
-#: scores as serving to the last bit) rather than their native code (LightGBM's own float64).
+#: How LightGBM models are scored: ``native`` by their native code (LightGBM's own float64
+#: scores; compiled first, seconds to a minute, then cached), ``onnx`` by the ONNX graph as
+#: serving does (float32: serving's scores to the last bit); ``auto`` (the default) by the
+#: native code when it is compiled already or the run is large enough to repay compiling it.
 KERNEL_ENV = "TABOPS_BATCH_KERNEL"
+KERNELS = ("auto", "native", "onnx")
+#: ``auto`` compiles the model for a run of at least this many rows (or of unknown size).
+NATIVE_MIN_ROWS = 1_000_000
 
 #: The lineage columns every scored (and rejected) row carries, in order.
 LINEAGE = ("model_name", "model_version", "spec_hash", "rules_version", "run_date", "batch_id")
@@ -136,11 +142,32 @@ def recipe_for(
     run_date: date,
     batch_id: str,
     progress: Progress = SILENT,
+    rows: int | None = None,
 ) -> ScorerRecipe:
     """The recipe of ``version`` (or the version ``alias`` points at; default the champion),
-    loaded and checked as serving loads it."""
+    loaded and checked as serving loads it, for a run of ``rows`` rows (None: not known)."""
+    kernel = os.environ.get(KERNEL_ENV, "auto").strip().lower() or "auto"
+    if kernel not in KERNELS:
+        raise TabopsError(
+            f"{KERNEL_ENV}={os.environ[KERNEL_ENV]!r} is not a batch kernel; use one of "
+            f"{', '.join(KERNELS)} (auto: the native code for large runs or once compiled)."
+        )
     served = _load(spec, ctx, version, alias)
-    return recipe_of(served, run_date=run_date, batch_id=batch_id, progress=progress)
+    return recipe_of(served, run_date=run_date, batch_id=batch_id, progress=progress,
+                     native=_native_wanted(served, kernel, rows))  # fmt: skip
+
+
+def _native_wanted(served: ServedModel, kernel: str, rows: int | None) -> bool:
+    """Whether to score with the native code: compiling it costs seconds to a minute per
+    model version, repaid on large runs, and once cached it is free."""
+    exact = getattr(served.predictor, "exact_model", None)
+    if kernel == "onnx" or exact is None:
+        return False
+    if kernel == "native" or rows is None or rows >= NATIVE_MIN_ROWS:
+        return True
+    from tabops.model.kernel import is_compiled
+
+    return is_compiled(exact)
 
 
 def _load(spec: ProjectSpec, ctx: Context, version: str | None, alias: str | None) -> ServedModel:
@@ -154,17 +181,19 @@ def _load(spec: ProjectSpec, ctx: Context, version: str | None, alias: str | Non
 
 
 def recipe_of(
-    served: ServedModel, *, run_date: date, batch_id: str, progress: Progress = SILENT
-) -> ScorerRecipe:
-    """The recipe of an already loaded (and checked) served model; a LightGBM model is
-    compiled to native code here, once, so that workers and executors only load it."""
+    served: ServedModel, *, run_date: date, batch_id: str, progress: Progress = SILENT,
+    native: bool = True,
+) -> ScorerRecipe:  # fmt: skip
+    """The recipe of an already loaded (and checked) served model; with ``native``, a
+    LightGBM model is compiled to native code here, once, so that workers and executors only
+    load it."""
     predictor: Any = served.predictor
     compiled = predictor.kind == "onnx"
-    native = None
-    if compiled and predictor.exact_model is not None and os.environ.get(KERNEL_ENV) != "onnx":
+    native_code = None
+    if native and compiled and predictor.exact_model is not None:
         from tabops.model.kernel import compile_native
 
-        native = compile_native(predictor.exact_model, progress.step)
+        native_code = compile_native(predictor.exact_model, progress.step)
     rules = served.rules
     rules_text = None
     if rules is not None:
@@ -190,7 +219,7 @@ def recipe_of(
             run_date=run_date,
             batch_id=batch_id,
         ),
-        native=native,
+        native=native_code,
     )
 
 

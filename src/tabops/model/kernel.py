@@ -70,6 +70,15 @@ def cache_dir() -> Path:
     return Path(base) / "tabops" / "kernels"
 
 
+def is_compiled(model_text: str) -> bool:
+    """Whether this machine's cache holds the model's object code (False without lleaves)."""
+    try:
+        key = _key(model_text)
+    except ImportError:
+        return False
+    return any((folder / f"{key}.o").exists() for folder in _cache_folders())
+
+
 def compile_native(model_text: str, status: Status | None = None) -> NativeCode | None:
     """The model compiled (or read from the cache), or None when it cannot be: lleaves is not
     installed, or it cannot compile this model, or its scores are not LightGBM's."""
@@ -179,10 +188,14 @@ def _key(model_text: str) -> str:
     return hashlib.sha256("\0".join(parts).encode()).hexdigest()[:32]
 
 
+def _cache_folders() -> tuple[Path, ...]:
+    return cache_dir(), Path(tempfile.gettempdir()) / f"tabops-kernels-{os.getuid()}"
+
+
 def _writable_cache() -> Path:
     """The cache folder, or one in the temporary folder when it cannot be created (a
     read-only home on a cluster's executor)."""
-    for folder in (cache_dir(), Path(tempfile.gettempdir()) / f"tabops-kernels-{os.getuid()}"):
+    for folder in _cache_folders():
         try:
             folder.mkdir(parents=True, exist_ok=True)
         except OSError:

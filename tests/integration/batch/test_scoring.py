@@ -1,10 +1,11 @@
 """The batch scorer gives serving's answers for the same rows, rejects (never drops) the rows
 the contract refuses, and is a picklable recipe (what Spark ships to executors).
 
-A LightGBM champion is scored by its native code (lleaves, float64: LightGBM's own scores),
-or with ``TABOPS_BATCH_KERNEL=onnx`` by the ONNX graph serving runs (float32: serving's scores
-to the last bit). Native scores equal the training pipeline's, and serving's to float32's
-precision; so do the labels, but for a score that close to the threshold."""
+A LightGBM champion is scored by its native code (lleaves, float64: LightGBM's own scores)
+with ``TABOPS_BATCH_KERNEL=native`` (and by default on large runs), or with ``onnx`` by the
+ONNX graph serving runs (float32: serving's scores to the last bit). Native scores equal the
+training pipeline's, and serving's to float32's precision; so do the labels, but for a score
+that close to the threshold."""
 
 from __future__ import annotations
 
@@ -16,8 +17,17 @@ import numpy as np
 import pyarrow as pa
 import pytest
 
-from tabops.batch.scoring import KERNEL_ENV, LINEAGE, REJECT_COLUMN, REJECT_REASON, recipe_for
+from tabops.batch.scoring import (
+    KERNEL_ENV,
+    LINEAGE,
+    NATIVE_MIN_ROWS,
+    REJECT_COLUMN,
+    REJECT_REASON,
+    recipe_for,
+)
+from tabops.errors import TabopsError
 from tabops.model.frame import json_records, model_frame
+from tabops.model.kernel import CACHE_ENV
 from tabops.registry.models import CHAMPION, registry_for
 from tabops.serve.model import load_served
 from tests.integration.serve.conftest import ServedProject, make_project, served_spec_dict
@@ -35,8 +45,7 @@ def kernel(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> s
     """The batch model kernel a test runs with (native needs lleaves: the batch extra)."""
     if request.param == "native":
         pytest.importorskip("lleaves")
-    else:
-        monkeypatch.setenv(KERNEL_ENV, "onnx")
+    monkeypatch.setenv(KERNEL_ENV, str(request.param))
     return str(request.param)
 
 
@@ -89,6 +98,25 @@ def test_batch_scores_equal_serving_scores(project: ServedProject, kernel: str) 
     # The same rows read from a CSV (every value text) score the same.
     again = scorer.score(_as_text(rows))
     np.testing.assert_allclose(again.scored.column("score"), scored["score"], atol=1e-12)
+
+
+def test_auto_compiles_the_native_code_for_large_runs_and_uses_it_once_compiled(
+    project: ServedProject, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    pytest.importorskip("lleaves")
+    monkeypatch.setenv(CACHE_ENV, str(tmp_path / "kernels"))
+    monkeypatch.delenv(KERNEL_ENV, raising=False)  # auto
+    spec, ctx = project.spec, project.ctx
+    small = recipe_for(spec, ctx, run_date=RUN_DATE, batch_id="s", rows=NATIVE_MIN_ROWS - 1)
+    assert small.native is None  # a minute of compiling is not repaid on a small file
+    assert not list((tmp_path / "kernels").glob("*.o"))
+    large = recipe_for(spec, ctx, run_date=RUN_DATE, batch_id="l", rows=NATIVE_MIN_ROWS)
+    assert large.native is not None and len(list((tmp_path / "kernels").glob("*.o"))) == 1
+    again = recipe_for(spec, ctx, run_date=RUN_DATE, batch_id="a", rows=10)
+    assert again.native == large.native  # compiled now: small runs use it too
+    monkeypatch.setenv(KERNEL_ENV, "fast")
+    with pytest.raises(TabopsError, match="TABOPS_BATCH_KERNEL='fast' is not a batch kernel"):
+        recipe_for(spec, ctx, run_date=RUN_DATE, batch_id="x")
 
 
 def test_refused_rows_go_to_the_rejects_with_column_and_reason(project: ServedProject) -> None:
