@@ -108,23 +108,25 @@ def strip_bom(data: bytes) -> bytes:
     return data.removeprefix(codecs.BOM_UTF8)
 
 
+#: The name given to a first column whose header is blank (R's row names, a pandas index),
+#: as R's own datasets name it.
+ROW_NAMES = "rownames"
+
+
 def _header(first_line: str, options: CsvOptions, name: str) -> list[str]:
     try:
         columns = next(csv.reader([first_line], delimiter=options.delimiter, strict=True))
     except (csv.Error, StopIteration) as exc:
         raise DataError(f"{name}: the header line cannot be parsed ({exc}).") from exc
     columns = [c.strip() for c in columns]
+    if columns[0] == "" and columns.count("") == 1 and ROW_NAMES not in columns:
+        # R's write.csv and pandas' to_csv write their row names or index this way, by default.
+        columns[0] = ROW_NAMES
     duplicated = sorted(c for c, n in Counter(columns).items() if n > 1)
     if duplicated == [""] or (not duplicated and "" in columns):
         unnamed = [str(i + 1) for i, c in enumerate(columns) if not c]
         where = f"column{'s' if len(unnamed) > 1 else ''} {', '.join(unnamed)}"
-        hint = (
-            " (an unnamed first column is usually a pandas index: write the file with "
-            "DataFrame.to_csv(..., index=False), or name it, e.g. 'row')"
-            if columns[0] == ""
-            else ""
-        )
-        raise DataError(f"{name}: the header has no name for {where}; name every column{hint}.")
+        raise DataError(f"{name}: the header has no name for {where}; name every column.")
     if duplicated:
         raise DataError(
             f"{name}: the header names these columns more than once: {duplicated}; rename "

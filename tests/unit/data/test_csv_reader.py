@@ -117,12 +117,20 @@ def test_any_encoding_setting_reads_or_fails_with_a_data_error(encoding: str, da
         (b"a,a\n1,2\n", r"more than once: \['a'\]; rename them"),
         (b"a,,c\n1,2,3\n", "no name for column 2; name every column.$"),
         (b"a,,c,\n1,2,3,4\n", "no name for columns 2, 4; name every column.$"),
-        (b",a,b\n0,1,2\n", r"no name for column 1; .*pandas index.*index=False"),
+        (b",a,\n0,1,2\n", "no name for columns 1, 3; name every column.$"),
+        (b",rownames\n0,1\n", "no name for column 1; name every column.$"),
     ],
 )
 def test_bad_headers(data: bytes, message: str) -> None:
     with pytest.raises(DataError, match=message):
         read_csv(data, OPTIONS, "t.csv")
+
+
+@pytest.mark.parametrize("data", [b",a,b\n0,1,2\n1,3,4\n", b'"","a","b"\n"x",1,2\n"y",3,4\n'])
+def test_a_blank_first_header_names_the_row_names_written_by_r_and_pandas(data: bytes) -> None:
+    read = read_csv(data, OPTIONS, "t.csv")
+    assert read.table.column_names == ["rownames", "a", "b"]
+    assert read.table.num_rows == 2
 
 
 FIELDS = st.one_of(
