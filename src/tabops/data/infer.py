@@ -33,6 +33,16 @@ from tabops.spec import (
 from tabops.values import BooleanTokens, NumberFormat
 
 _ID_NAME = re.compile(r"(^id$|_id$|^id_|ID$|Id$|^uuid$|^key$)")
+#: Share of distinct values from which an integer column named like an id (but with repeats)
+#: is taken for a record key rather than a feature.
+_MIN_REPEATED_ID_SHARE = 0.5
+#: The names R, pandas and spreadsheets give a column of row names or row numbers.
+_ROW_NAME = re.compile(
+    r"^(rownames?|row\.names|unnamed: ?0|index|row|row ?(number|no|num)|#)$", re.I
+)
+#: Rows from which a column counting 0, 1, 2... or 1, 2, 3... down the file is taken for a
+#: row number whatever its name (fewer rows: too likely a small feature such as a step).
+_ROW_NUMBER_MIN_ROWS = 100
 _TIME_NAME = re.compile(r"(time|date|_ts$|^ts$|_at$|timestamp)", re.IGNORECASE)
 _POSITIVE = ["yes", "true", "1", "y", "t", "positive", "pos", "fraud", "churn", "churned", "bad"]
 _MAX_CATEGORIES = 50
@@ -276,6 +286,10 @@ def infer_spec(
     columns: dict[str, ColumnSpec] = {}
     reasons: dict[str, str] = {}
     target_spec, task, positive, reasons[target] = _infer_target(profiles[target], task)
+    if unlabelled := profiles[target].nulls:
+        # A label not known yet is ordinary (R writes NA): those rows cannot teach the model,
+        # so the contract quarantines them with their reason instead of init refusing the file.
+        reasons[target] += f"; {unlabelled:,} rows have no label, ingest quarantines them"
     timestamp_taken = False
     for column_name, profile in profiles.items():
         if column_name == target:
@@ -365,14 +379,10 @@ def _observed(profile: _Profile, reading: ColumnSpec) -> Observed:
 
 
 def _infer_target(profile: _Profile, task: Task | None) -> tuple[ColumnSpec, Task, str | None, str]:
-    if profile.nulls:
-        raise DataError(
-            f"Target column '{profile.name}' has {profile.nulls} missing values; "
-            "remove those rows or fill the label before init."
-        )
     if profile.distinct < 2:
+        what = "a single value" if profile.distinct else "no value at all"
         raise DataError(
-            f"Target column '{profile.name}' has a single value; a model needs at least two "
+            f"Target column '{profile.name}' has {what}; a model needs at least two "
             "classes (classification) or varying values (regression)."
         )
     number = _number_reading(profile, tolerance=0)
@@ -431,6 +441,8 @@ def _infer_column(profile: _Profile, timestamp_taken: bool) -> tuple[ColumnSpec,
     unique = profile.distinct == profile.non_null and not nullable
     if profile.distinct == 1:
         return column(ColumnRole.IGNORED), f"ignored: constant ({why})"
+    if unique and kind == ColumnType.INTEGER and (row := _row_number(profile, reading)) is not None:
+        return column(ColumnRole.ID, unique=True), f"id, {row}"
     if (
         unique
         and kind in (ColumnType.INTEGER, ColumnType.CATEGORICAL)
@@ -438,6 +450,15 @@ def _infer_column(profile: _Profile, timestamp_taken: bool) -> tuple[ColumnSpec,
     ):
         label = "string" if kind == ColumnType.CATEGORICAL else "integer"
         return column(ColumnRole.ID, unique=True), f"id, unique {label}"
+    if (
+        kind == ColumnType.INTEGER
+        and _ID_NAME.search(profile.name)
+        and profile.distinct >= _MIN_REPEATED_ID_SHARE * profile.non_null
+    ):
+        # A record key with repeats (a patient measured twice) cannot be the id (ids are
+        # unique), and as a number it would only let the model memorise records.
+        share = f"{profile.distinct:,} distinct in {profile.non_null:,} values"
+        return column(ColumnRole.IGNORED), f"ignored: named like an id, with repeats ({share})"
     if kind == ColumnType.DATETIME:
         role = ColumnRole.FEATURE
         if not timestamp_taken and _TIME_NAME.search(profile.name):
@@ -462,6 +483,26 @@ def _infer_column(profile: _Profile, timestamp_taken: bool) -> tuple[ColumnSpec,
         spec.min = 0
         extra = "; min 0 enforced (no negative values seen)"
     return spec, f"feature, {why}{null_note}{extra}"
+
+
+def _row_number(profile: _Profile, reading: ColumnSpec) -> str | None:
+    """Why the column numbers the rows, if it does: its name is one R or pandas writes for
+    the row names, or it counts 0, 1, 2... or 1, 2, 3... down a long file. As a feature it
+    would only tell the model where a row sits in the file, which in a sorted file leaks the
+    target and at prediction time means nothing."""
+    if _ROW_NAME.match(profile.name):
+        return "unique integer named like row numbers"
+    n = profile.non_null
+    if n < _ROW_NUMBER_MIN_ROWS:
+        return None
+    values, _ = parse_strings(profile.present, reading)
+    first = values[0].as_py()
+    if first not in (0, 1):
+        return None
+    counting = pc.equal(values, pa.array(range(first, first + n), values.type))
+    if not pc.all(pc.fill_null(counting, False)).as_py():
+        return None
+    return f"row number ({first} to {first + n - 1} down the file)"
 
 
 def _boolean_tokens(profile: _Profile, kind: ColumnType) -> tuple[list[str] | None, ...]:
