@@ -10,6 +10,7 @@ from __future__ import annotations
 import math
 import re
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any, Literal
 
 import pandas as pd
@@ -69,7 +70,8 @@ _DATETIME_FORMATS = (
     *(
         date + time
         for date in ("%m/%d/%Y", "%d/%m/%Y", "%Y/%m/%d", "%d.%m.%Y", "%m-%d-%Y", "%d-%m-%Y",
-                     "%m/%d/%y", "%d/%m/%y", "%d.%m.%y", "%d-%b-%Y", "%d %b %Y", "%b %d, %Y")
+                     "%m/%d/%y", "%d/%m/%y", "%d.%m.%y", "%d-%b-%Y", "%d %b %Y", "%b %d, %Y",
+                     "%b %d %Y", "%B %d, %Y", "%B %d %Y", "%d %B %Y")
         for time in ("", " %H:%M", " %H:%M:%S", " %I:%M %p", " %I:%M:%S %p")
     ),
     "%Y-%m-%d %H:%M:%S UTC",  # BigQuery's export
@@ -193,7 +195,9 @@ def _datetime_reading(profile: _Profile) -> tuple[ColumnSpec, str] | None:
     fits = [
         fmt
         for fmt in _DATETIME_FORMATS
-        if _all_parse(head, _datetime(fmt)) and _all_parse(present, _datetime(fmt))
+        if _all_parse(head, _datetime(fmt))
+        and _serving_reads(head, fmt)
+        and _all_parse(present, _datetime(fmt))
     ]
     if not fits:
         return None
@@ -203,6 +207,17 @@ def _datetime_reading(profile: _Profile) -> tuple[ColumnSpec, str] | None:
     if swapped in fits:
         why += f"; day and month could be swapped in every value: set format '{swapped}' if so"
     return _datetime(chosen), why
+
+
+def _serving_reads(values: pa.Array, fmt: str) -> bool:
+    """Whether Python's strptime (serving's parser) reads every one of ``values`` as ``fmt``:
+    Arrow's ``%b`` and ``%B`` both take 'Jan' and 'January', Python's take one each."""
+    try:
+        for value in values.to_pylist():
+            datetime.strptime(value, fmt)
+    except ValueError:
+        return False
+    return True
 
 
 def _datetime(fmt: str) -> ColumnSpec:
