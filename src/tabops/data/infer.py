@@ -456,8 +456,6 @@ def _infer_column(profile: _Profile, timestamp_taken: bool) -> tuple[ColumnSpec,
     unique = profile.distinct == profile.non_null and not nullable
     if profile.distinct == 1:
         return column(ColumnRole.IGNORED), f"ignored: constant ({why})"
-    if unique and kind == ColumnType.INTEGER and (row := _row_number(profile, reading)) is not None:
-        return column(ColumnRole.ID, unique=True), f"id, {row}"
     if (
         unique
         and kind in (ColumnType.INTEGER, ColumnType.CATEGORICAL)
@@ -465,6 +463,8 @@ def _infer_column(profile: _Profile, timestamp_taken: bool) -> tuple[ColumnSpec,
     ):
         label = "string" if kind == ColumnType.CATEGORICAL else "integer"
         return column(ColumnRole.ID, unique=True), f"id, unique {label}"
+    if unique and kind == ColumnType.INTEGER and (row := _row_number(profile, reading)) is not None:
+        return column(ColumnRole.ID, unique=True), f"id, {row}"
     if (
         kind == ColumnType.INTEGER
         and _ID_NAME.search(profile.name)
