@@ -230,6 +230,9 @@ def _swap_day_month(fmt: str) -> str:
 
 def _infer_type(profile: _Profile) -> tuple[ColumnSpec, str]:
     """How the column reads (its type, and its number or date format) and why."""
+    if _zero_padded_code(profile):
+        codes, why = _text_kind(profile)
+        return codes, f"{why} (zero-padded codes such as '{_padded_example(profile)}')"
     number = _number_reading(profile, _MAX_BAD_NUMBER_SHARE)
     if number is not None:
         reading, not_numbers = number
@@ -251,6 +254,11 @@ def _infer_type(profile: _Profile) -> tuple[ColumnSpec, str]:
         return boolean, "boolean (yes/no or true/false values)"
     if (dates := _datetime_reading(profile)) is not None:
         return dates
+    return _text_kind(profile)
+
+
+def _text_kind(profile: _Profile) -> tuple[ColumnSpec, str]:
+    """A column of strings: categorical, text, or high-cardinality strings."""
     categorical = ColumnSpec(type=ColumnType.CATEGORICAL)
     mean_length = pc.mean(pc.utf8_length(profile.present)).as_py() or 0
     if (
@@ -262,6 +270,27 @@ def _infer_type(profile: _Profile) -> tuple[ColumnSpec, str]:
     if mean_length >= _TEXT_MIN_LENGTH and has_spaces:
         return ColumnSpec(type=ColumnType.TEXT), f"text (mean length {mean_length:.0f} characters)"
     return categorical, f"high-cardinality string ({profile.distinct} distinct values)"
+
+
+def _zero_padded_code(profile: _Profile) -> bool:
+    """Whether the column holds codes written with leading zeros ('030001', a provider; '02134',
+    a ZIP code): digits only, all of one length, some starting with 0. Read as numbers they
+    would lose the zeros (serving would refuse '030001') and order codes as quantities."""
+    values = profile.present.drop_null()
+    if not values:
+        return False
+    lengths = pc.utf8_length(values)
+    bounds = pc.min_max(lengths)
+    return bool(
+        bounds["min"].as_py() == bounds["max"].as_py() > 1
+        and pc.all(pc.match_substring_regex(values, r"^[0-9]+$")).as_py()
+        and pc.any(pc.starts_with(values, "0")).as_py()
+    )
+
+
+def _padded_example(profile: _Profile) -> str:
+    values = profile.present.drop_null()
+    return str(values.filter(pc.starts_with(values, "0"))[0].as_py())
 
 
 def _categories(profile: _Profile) -> list[str]:

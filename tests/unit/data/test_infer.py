@@ -163,6 +163,25 @@ def test_an_id_column_with_repeats_is_ignored_not_a_feature() -> None:
     assert cols["store_id"].role is ColumnRole.FEATURE
 
 
+def test_zero_padded_codes_stay_strings() -> None:
+    n = 200
+    rng = random.Random(0)
+    table = pa.table(
+        {
+            "provnum": [rng.choice(["030001", "030002", "031010", "112001"]) for _ in range(n)],
+            "count": [str(rng.randint(0, 120)) for _ in range(n)],  # a '0' alone is a number
+            "y": [rng.choice("ab") for _ in range(n)],
+        }
+    )
+    inference = infer_spec(table, SOURCE, target="y", task=None, name="x")
+    cols = inference.spec.columns
+    assert cols["provnum"].type is ColumnType.CATEGORICAL
+    assert cols["provnum"].categories == ["030001", "030002", "031010", "112001"]
+    assert "zero-padded codes such as '030001'" in inference.reasons["provnum"]
+    assert cols["count"].type is ColumnType.INTEGER
+    assert check_contract(table, inference.spec).bad_index.tolist() == []
+
+
 def test_churn_example(churn_data: Path) -> None:
     batch = read_file(churn_data / "churn.csv")
     inference = infer_spec(batch.table, SOURCE, target="churn", task=None, name="churn")
