@@ -59,6 +59,8 @@ CORPUS: dict[str, list[Case]] = {
         case("--data", "data.csv", "--target", "label", "--encoding", "punycode", "-o", "new"),
         case("--data", "data.csv", "--target", "label", "--encoding", "klingon", "-o", "new"),
         case("--data", "data.csv", "-o", "new"),
+        case("--target", "label", "-o", "new"),  # no data file at all
+        case("data.csv", "--data", "missing.csv", "--target", "label", "-o", "new"),
     ],
     "ingest": [
         case("--set", "source.csv.encoding=punycode"),

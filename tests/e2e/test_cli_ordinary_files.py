@@ -1,6 +1,6 @@
 """``init`` and ``ingest`` on ordinary files as people have them: a byte-order mark, gzip,
-daylight-saving offsets, a stray '-' among numbers, quoted values spanning lines; and a
-hand-edited replay file. Each runs the CLI as a user would."""
+daylight-saving offsets, a stray '-' among numbers, quoted values spanning lines, an R export
+(row numbers, NA labels); and a hand-edited replay file. Each runs the CLI as a user would."""
 
 from __future__ import annotations
 
@@ -102,3 +102,24 @@ def test_quoted_values_spanning_lines(tmp_path: Path) -> None:
     assert "source.csv.multiline_values is true" in " ".join(init.stderr.split())
     loaded = as_json(tabops("ingest", "--json", cwd=tmp_path))
     assert (loaded["status"], loaded["rows_loaded"], loaded["rows_rejected"]) == ("loaded", 100, 0)
+
+
+def test_an_r_export_sorted_by_its_label_with_unknown_labels(tmp_path: Path) -> None:
+    # As R's write.csv writes a data frame (with its row names column named): quoted
+    # strings, NA where a label is not known, rows sorted by the label.
+    rng = random.Random(1)
+    labels = sorted(rng.choice(["no", "yes", "NA"]) for _ in range(300))
+    lines = ['"rownames","yrs.since.phd","T.categ","outcome"'] + [
+        f'"{i + 1}",{rng.randint(1, 40)},"{rng.choice("abc")}",' + ("NA" if y == "NA" else f'"{y}"')
+        for i, y in enumerate(labels)
+    ]
+    (tmp_path / "data.csv").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    unlabelled = labels.count("NA")
+    init = as_json(tabops("init", "data.csv", "--target", "outcome", "--json", cwd=tmp_path))
+    columns = init["spec"]["columns"]
+    assert columns["rownames"]["role"] == "id"  # not a feature that tells the label
+    assert f"{unlabelled} rows have no label" in init["reasons"]["outcome"]
+    loaded = as_json(tabops("ingest", "--json", cwd=tmp_path))
+    assert (loaded["status"], loaded["rows_loaded"], loaded["rows_quarantined"]) == (
+        "loaded", 300 - unlabelled, unlabelled,
+    )  # fmt: skip

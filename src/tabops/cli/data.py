@@ -31,8 +31,14 @@ from tabops.storage import is_remote
 
 @app.command()
 def init(
-    data: Annotated[str, typer.Option("--data", "-d", help="CSV or Parquet file (path or URL).")],
     target: Annotated[str, typer.Option("--target", "-t", help="The column to predict.")],
+    file: Annotated[
+        str | None,
+        typer.Argument(help="The data file, as with --data.", show_default=False),
+    ] = None,
+    data: Annotated[
+        str | None, typer.Option("--data", "-d", help="CSV or Parquet file (path or URL).")
+    ] = None,
     task: Annotated[
         str | None,
         typer.Option(help="classification or regression; inferred from the target if omitted."),
@@ -60,11 +66,14 @@ def init(
     observed ranges; the reason for every inference is printed so you can check it.
 
     Example: tabops init --data data/churn.csv --target churn --name churn
+
+    Example: tabops init data/churn.csv -t churn
     """
     from tabops.data.infer import infer_spec, suggest_name
     from tabops.data.sources import read_every_record
     from tabops.spec import SourceSpec, Task
 
+    data = _data_file(file, data)
     if name is not None and not re.fullmatch(PROJECT_NAME_PATTERN, name):
         raise TabopsError(
             f"--name '{name}' is not a valid project name: start with a letter, then at most 62 "
@@ -171,6 +180,17 @@ def _relative_source(data: str, output: Path) -> str:
         return str(Path(data).resolve().relative_to(output.resolve()))
     except ValueError:
         return str(Path(data).resolve())
+
+
+def _data_file(file: str | None, data: str | None) -> str:
+    """The file to infer from: ``--data``, or the first argument (``tabops init data.csv``,
+    as people type it after other tools)."""
+    if file is not None and data is not None and file != data:
+        raise TabopsError(f"Two data files given ({file} and --data {data}); pass one.")
+    chosen = data or file
+    if not chosen:
+        raise TabopsError("Name the data file: tabops init --data FILE --target COLUMN.")
+    return chosen
 
 
 def _spec_header(data: str) -> str:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import math
 import re
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any, Literal
 
 import pandas as pd
@@ -33,6 +34,16 @@ from tabops.spec import (
 from tabops.values import BooleanTokens, NumberFormat
 
 _ID_NAME = re.compile(r"(^id$|_id$|^id_|ID$|Id$|^uuid$|^key$)")
+#: Share of distinct values from which an integer column named like an id (but with repeats)
+#: is taken for a record key rather than a feature.
+_MIN_REPEATED_ID_SHARE = 0.5
+#: The names R, pandas and spreadsheets give a column of row names or row numbers.
+_ROW_NAME = re.compile(
+    r"^(rownames?|row\.names|unnamed: ?0|index|row|row ?(number|no|num)|#)$", re.I
+)
+#: Rows from which a column counting 0, 1, 2... or 1, 2, 3... down the file is taken for a
+#: row number whatever its name (fewer rows: too likely a small feature such as a step).
+_ROW_NUMBER_MIN_ROWS = 100
 _TIME_NAME = re.compile(r"(time|date|_ts$|^ts$|_at$|timestamp)", re.IGNORECASE)
 _POSITIVE = ["yes", "true", "1", "y", "t", "positive", "pos", "fraud", "churn", "churned", "bad"]
 _MAX_CATEGORIES = 50
@@ -59,7 +70,8 @@ _DATETIME_FORMATS = (
     *(
         date + time
         for date in ("%m/%d/%Y", "%d/%m/%Y", "%Y/%m/%d", "%d.%m.%Y", "%m-%d-%Y", "%d-%m-%Y",
-                     "%m/%d/%y", "%d/%m/%y", "%d.%m.%y", "%d-%b-%Y", "%d %b %Y", "%b %d, %Y")
+                     "%m/%d/%y", "%d/%m/%y", "%d.%m.%y", "%d-%b-%Y", "%d %b %Y", "%b %d, %Y",
+                     "%b %d %Y", "%B %d, %Y", "%B %d %Y", "%d %B %Y")
         for time in ("", " %H:%M", " %H:%M:%S", " %I:%M %p", " %I:%M:%S %p")
     ),
     "%Y-%m-%d %H:%M:%S UTC",  # BigQuery's export
@@ -183,7 +195,9 @@ def _datetime_reading(profile: _Profile) -> tuple[ColumnSpec, str] | None:
     fits = [
         fmt
         for fmt in _DATETIME_FORMATS
-        if _all_parse(head, _datetime(fmt)) and _all_parse(present, _datetime(fmt))
+        if _all_parse(head, _datetime(fmt))
+        and _serving_reads(head, fmt)
+        and _all_parse(present, _datetime(fmt))
     ]
     if not fits:
         return None
@@ -193,6 +207,17 @@ def _datetime_reading(profile: _Profile) -> tuple[ColumnSpec, str] | None:
     if swapped in fits:
         why += f"; day and month could be swapped in every value: set format '{swapped}' if so"
     return _datetime(chosen), why
+
+
+def _serving_reads(values: pa.Array, fmt: str) -> bool:
+    """Whether Python's strptime (serving's parser) reads every one of ``values`` as ``fmt``:
+    Arrow's ``%b`` and ``%B`` both take 'Jan' and 'January', Python's take one each."""
+    try:
+        for value in values.to_pylist():
+            datetime.strptime(value, fmt)
+    except ValueError:
+        return False
+    return True
 
 
 def _datetime(fmt: str) -> ColumnSpec:
@@ -205,6 +230,9 @@ def _swap_day_month(fmt: str) -> str:
 
 def _infer_type(profile: _Profile) -> tuple[ColumnSpec, str]:
     """How the column reads (its type, and its number or date format) and why."""
+    if _zero_padded_code(profile):
+        codes, why = _text_kind(profile)
+        return codes, f"{why} (zero-padded codes such as '{_padded_example(profile)}')"
     number = _number_reading(profile, _MAX_BAD_NUMBER_SHARE)
     if number is not None:
         reading, not_numbers = number
@@ -226,6 +254,11 @@ def _infer_type(profile: _Profile) -> tuple[ColumnSpec, str]:
         return boolean, "boolean (yes/no or true/false values)"
     if (dates := _datetime_reading(profile)) is not None:
         return dates
+    return _text_kind(profile)
+
+
+def _text_kind(profile: _Profile) -> tuple[ColumnSpec, str]:
+    """A column of strings: categorical, text, or high-cardinality strings."""
     categorical = ColumnSpec(type=ColumnType.CATEGORICAL)
     mean_length = pc.mean(pc.utf8_length(profile.present)).as_py() or 0
     if (
@@ -237,6 +270,27 @@ def _infer_type(profile: _Profile) -> tuple[ColumnSpec, str]:
     if mean_length >= _TEXT_MIN_LENGTH and has_spaces:
         return ColumnSpec(type=ColumnType.TEXT), f"text (mean length {mean_length:.0f} characters)"
     return categorical, f"high-cardinality string ({profile.distinct} distinct values)"
+
+
+def _zero_padded_code(profile: _Profile) -> bool:
+    """Whether the column holds codes written with leading zeros ('030001', a provider; '02134',
+    a ZIP code): digits only, all of one length, some starting with 0. Read as numbers they
+    would lose the zeros (serving would refuse '030001') and order codes as quantities."""
+    values = profile.present.drop_null()
+    if not values:
+        return False
+    lengths = pc.utf8_length(values)
+    bounds = pc.min_max(lengths)
+    return bool(
+        bounds["min"].as_py() == bounds["max"].as_py() > 1
+        and pc.all(pc.match_substring_regex(values, r"^[0-9]+$")).as_py()
+        and pc.any(pc.starts_with(values, "0")).as_py()
+    )
+
+
+def _padded_example(profile: _Profile) -> str:
+    values = profile.present.drop_null()
+    return str(values.filter(pc.starts_with(values, "0"))[0].as_py())
 
 
 def _categories(profile: _Profile) -> list[str]:
@@ -276,6 +330,10 @@ def infer_spec(
     columns: dict[str, ColumnSpec] = {}
     reasons: dict[str, str] = {}
     target_spec, task, positive, reasons[target] = _infer_target(profiles[target], task)
+    if unlabelled := profiles[target].nulls:
+        # A label not known yet is ordinary (R writes NA): those rows cannot teach the model,
+        # so the contract quarantines them with their reason instead of init refusing the file.
+        reasons[target] += f"; {unlabelled:,} rows have no label, ingest quarantines them"
     timestamp_taken = False
     for column_name, profile in profiles.items():
         if column_name == target:
@@ -365,14 +423,10 @@ def _observed(profile: _Profile, reading: ColumnSpec) -> Observed:
 
 
 def _infer_target(profile: _Profile, task: Task | None) -> tuple[ColumnSpec, Task, str | None, str]:
-    if profile.nulls:
-        raise DataError(
-            f"Target column '{profile.name}' has {profile.nulls} missing values; "
-            "remove those rows or fill the label before init."
-        )
     if profile.distinct < 2:
+        what = "a single value" if profile.distinct else "no value at all"
         raise DataError(
-            f"Target column '{profile.name}' has a single value; a model needs at least two "
+            f"Target column '{profile.name}' has {what}; a model needs at least two "
             "classes (classification) or varying values (regression)."
         )
     number = _number_reading(profile, tolerance=0)
@@ -438,6 +492,17 @@ def _infer_column(profile: _Profile, timestamp_taken: bool) -> tuple[ColumnSpec,
     ):
         label = "string" if kind == ColumnType.CATEGORICAL else "integer"
         return column(ColumnRole.ID, unique=True), f"id, unique {label}"
+    if unique and kind == ColumnType.INTEGER and (row := _row_number(profile, reading)) is not None:
+        return column(ColumnRole.ID, unique=True), f"id, {row}"
+    if (
+        kind == ColumnType.INTEGER
+        and _ID_NAME.search(profile.name)
+        and profile.distinct >= _MIN_REPEATED_ID_SHARE * profile.non_null
+    ):
+        # A record key with repeats (a patient measured twice) cannot be the id (ids are
+        # unique), and as a number it would only let the model memorise records.
+        share = f"{profile.distinct:,} distinct in {profile.non_null:,} values"
+        return column(ColumnRole.IGNORED), f"ignored: named like an id, with repeats ({share})"
     if kind == ColumnType.DATETIME:
         role = ColumnRole.FEATURE
         if not timestamp_taken and _TIME_NAME.search(profile.name):
@@ -462,6 +527,26 @@ def _infer_column(profile: _Profile, timestamp_taken: bool) -> tuple[ColumnSpec,
         spec.min = 0
         extra = "; min 0 enforced (no negative values seen)"
     return spec, f"feature, {why}{null_note}{extra}"
+
+
+def _row_number(profile: _Profile, reading: ColumnSpec) -> str | None:
+    """Why the column numbers the rows, if it does: its name is one R or pandas writes for
+    the row names, or it counts 0, 1, 2... or 1, 2, 3... down a long file. As a feature it
+    would only tell the model where a row sits in the file, which in a sorted file leaks the
+    target and at prediction time means nothing."""
+    if _ROW_NAME.match(profile.name):
+        return "unique integer named like row numbers"
+    n = profile.non_null
+    if n < _ROW_NUMBER_MIN_ROWS:
+        return None
+    values, _ = parse_strings(profile.present, reading)
+    first = values[0].as_py()
+    if first not in (0, 1):
+        return None
+    counting = pc.equal(values, pa.array(range(first, first + n), values.type))
+    if not pc.all(pc.fill_null(counting, False)).as_py():
+        return None
+    return f"row number ({first} to {first + n - 1} down the file)"
 
 
 def _boolean_tokens(profile: _Profile, kind: ColumnType) -> tuple[list[str] | None, ...]:

@@ -30,7 +30,16 @@ def leak_reason(
     ``values`` holds numbers for numeric and integer columns, strings otherwise, and nulls
     where missing; ``target`` holds labels (classification) or numbers (regression).
     """
+    labelled = target.notna()  # rows without a label are quarantined, never trained on
+    values, target = values[labelled], target[labelled]
     present = values.notna()
+    if min(int(present.sum()), int((~present).sum())) >= _MIN_ROWS:
+        # A value recorded only after the outcome (a cause of death, a refund date) leaks
+        # through being there at all, whatever the value.
+        share = _explained(pd.Series(present.to_numpy()), target.reset_index(drop=True), task)
+        if share >= LEAK_SCORE:
+            what = "explains" if task == Task.REGRESSION else "determines"
+            return f"whether it is missing {what} {share:.1%} of the target on its own"
     values, target = values[present], target[present]
     if len(values) < _MIN_ROWS or target.nunique() < 2:
         return None

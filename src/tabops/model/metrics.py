@@ -89,9 +89,7 @@ def evaluate_classification(
         "accuracy": float(skm.accuracy_score(y, predicted)),
         "f1": float(skm.f1_score(y, predicted, average="macro")),
         "log_loss": float(skm.log_loss(y, probabilities, labels=classes)),
-        "roc_auc": _safe(
-            lambda: skm.roc_auc_score(y, probabilities, multi_class="ovr", labels=classes)
-        ),
+        "roc_auc": _ovr_roc_auc(y, probabilities, classes),
     }
     confusion = skm.confusion_matrix(y, predicted, labels=classes).tolist()
     return Evaluation(values, None, confusion, classes)
@@ -126,6 +124,19 @@ def max_f1_threshold(truth: np.ndarray, score: np.ndarray) -> float:
     precision, recall, thresholds = skm.precision_recall_curve(truth, score)
     f1 = 2 * precision * recall / np.maximum(precision + recall, 1e-12)
     return float(thresholds[int(np.argmax(f1[:-1]))])
+
+
+def _ovr_roc_auc(y: np.ndarray, probabilities: np.ndarray, classes: list[str]) -> float:
+    """Macro one-vs-rest ROC AUC (scikit-learn's ``multi_class="ovr"``) over the classes
+    present in ``y``: a class absent from the rows scored (a rare class, or one that fell out
+    of use, in a time split's later folds) has no AUC of its own. Left in, it made the whole
+    metric NaN and every tuning trial fail."""
+    aucs = [
+        skm.roc_auc_score(y == label, probabilities[:, column])
+        for column, label in enumerate(classes)
+        if 0 < int(np.sum(y == label)) < len(y)
+    ]
+    return float(np.mean(aucs)) if aucs else float("nan")
 
 
 def _safe(compute: Any) -> float:

@@ -85,7 +85,7 @@ def test_minority_class_is_positive_without_a_telling_name() -> None:
     [
         (pa.table({"x": ["1", "2"], "y": ["a", "a"]}), "y", None, "single value"),
         (pa.table({"x": ["1", "2"], "y": ["a", "b"]}), "z", None, "'z' is not in the data"),
-        (pa.table({"x": ["1", "2"], "y": ["a", ""]}), "y", None, "1 missing values"),
+        (pa.table({"x": ["1", "2"], "y": ["NA", ""]}), "y", None, "no value at all"),
         (pa.table({"x": ["1", "2"], "y": ["a", "b"]}), "y", Task.REGRESSION, "numeric target"),
         (
             pa.table({"x": pa.array([], pa.string()), "y": pa.array([], pa.string())}),
@@ -98,6 +98,88 @@ def test_minority_class_is_positive_without_a_telling_name() -> None:
 def test_user_mistakes(table: pa.Table, target: str, task: Task | None, message: str) -> None:
     with pytest.raises(DataError, match=message):
         infer_spec(table, SOURCE, target=target, task=task, name="x")
+
+
+def test_rows_without_a_label_are_quarantined_not_refused() -> None:
+    # R writes an unknown label as NA: the file is ordinary, those rows just cannot teach.
+    n = 400
+    table = pa.table(
+        {
+            "x": [str(i % 7) for i in range(n)],
+            "vote": ["NA" if i % 10 == 0 else ("Y" if i % 3 else "N") for i in range(n)],
+        }
+    )
+    inference = infer_spec(table, SOURCE, target="vote", task=None, name="x")
+    assert "40 rows have no label, ingest quarantines them" in inference.reasons["vote"]
+    assert check_contract(table, inference.spec).bad_index.tolist() == list(range(0, n, 10))
+    assert inference.quarantined == 40
+    assert inference.spec.contract.max_quarantine_rate > 0.1  # so that ingest lets it in
+
+
+def test_row_numbers_are_ids_whatever_the_file_order_tells() -> None:
+    # Rows numbered as R and pandas write them: as features, the numbers would only tell
+    # where a row sits in the file (the label, when the file is sorted by it).
+    n = 300
+    rng = random.Random(0)
+    table = pa.table(
+        {
+            "rownames": [str(61617 + 3 * i) for i in range(n)],  # R keeps the names of a subset
+            "n": [str(i + 1) for i in range(n)],
+            "step": [str(i) for i in range(0, 2 * n, 2)],  # counts by two: a feature
+            "x": [str(i % 5) for i in range(n)],
+            "y": [rng.choice(["no", "yes"]) for _ in range(n)],
+        }
+    )
+    inference = infer_spec(table, SOURCE, target="y", task=None, name="x")
+    cols, reasons = inference.spec.columns, inference.reasons
+    assert (cols["rownames"].role, cols["n"].role) == (ColumnRole.ID, ColumnRole.ID)
+    assert reasons["rownames"] == "id, unique integer named like row numbers"
+    assert reasons["n"] == "id, row number (1 to 300 down the file)"
+    assert cols["step"].role is ColumnRole.FEATURE and cols["x"].role is ColumnRole.FEATURE
+    few = pa.table({"n": [str(i) for i in range(50)], "y": [str(i % 2) for i in range(50)]})
+    spec = infer_spec(few, SOURCE, target="y", task=None, name="x").spec
+    assert spec.columns["n"].role is ColumnRole.FEATURE  # 50 rows: maybe a real step number
+
+
+def test_an_id_column_with_repeats_is_ignored_not_a_feature() -> None:
+    n = 200
+    rng = random.Random(0)
+    ids = [str(1_000_000 + i * 37) for i in range(n)]
+    ids[10] = ids[11] = ids[12]  # a sample measured three times
+    table = pa.table(
+        {
+            "ID": ids,
+            "store_id": [str(i % 12) for i in range(n)],  # few distinct: a feature
+            "y": [rng.choice("ab") for _ in range(n)],
+        }
+    )
+    inference = infer_spec(table, SOURCE, target="y", task=None, name="x")
+    cols = inference.spec.columns
+    assert cols["ID"].role is ColumnRole.IGNORED
+    assert (
+        inference.reasons["ID"]
+        == "ignored: named like an id, with repeats (198 distinct in 200 values)"
+    )
+    assert cols["store_id"].role is ColumnRole.FEATURE
+
+
+def test_zero_padded_codes_stay_strings() -> None:
+    n = 200
+    rng = random.Random(0)
+    table = pa.table(
+        {
+            "provnum": [rng.choice(["030001", "030002", "031010", "112001"]) for _ in range(n)],
+            "count": [str(rng.randint(0, 120)) for _ in range(n)],  # a '0' alone is a number
+            "y": [rng.choice("ab") for _ in range(n)],
+        }
+    )
+    inference = infer_spec(table, SOURCE, target="y", task=None, name="x")
+    cols = inference.spec.columns
+    assert cols["provnum"].type is ColumnType.CATEGORICAL
+    assert cols["provnum"].categories == ["030001", "030002", "031010", "112001"]
+    assert "zero-padded codes such as '030001'" in inference.reasons["provnum"]
+    assert cols["count"].type is ColumnType.INTEGER
+    assert check_contract(table, inference.spec).bad_index.tolist() == []
 
 
 def test_churn_example(churn_data: Path) -> None:

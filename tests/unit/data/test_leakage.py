@@ -63,6 +63,19 @@ def test_missing_values_are_left_out_not_counted_against_the_column() -> None:
     assert _classify(values, ColumnType.NUMERIC) is not None
 
 
+def test_a_column_filled_only_after_the_outcome_leaks_through_being_there() -> None:
+    # A cause of death, recorded for those who died: its values tell nothing among them.
+    cause = pd.Series(RNG.choice(["heart", "cancer"], N)).where(LABELS == "yes")
+    assert _classify(cause, ColumnType.CATEGORICAL) == (
+        "whether it is missing determines 100.0% of the target on its own"
+    )
+    honest = pd.Series(RNG.choice(["a", "b"], N)).where(RNG.random(N) < 0.7)
+    assert _classify(honest, ColumnType.CATEGORICAL) is None  # missing at random
+    unlabelled = LABELS.where(LABELS.index % 9 != 0)  # rows without a label are left out
+    assert leak_reason(cause, ColumnType.CATEGORICAL, unlabelled, Task.CLASSIFICATION,
+                       "yes") is not None  # fmt: skip
+
+
 @pytest.mark.parametrize("task", [Task.CLASSIFICATION, None])
 def test_init_ignores_a_leaking_column_and_says_so(task: Task | None) -> None:
     positive = (LABELS == "yes").to_numpy()

@@ -213,6 +213,9 @@ def test_every_date_format_init_may_record_reads_the_same_in_files_and_in_servin
         (["31.12.2023", "01.02.2024"], "%d.%m.%Y"),
         (["4-Aug-2022", "15-Jan-2023"], "%d-%b-%Y"),
         (["2024/01/31", "2023/12/01"], "%Y/%m/%d"),
+        (["Jan 1 2000", "Feb 11 2001"], "%b %d %Y"),  # as vega's stocks.csv writes them
+        (["January 1, 2000", "May 30, 2001"], "%B %d, %Y"),
+        (["1 January 2000", "30 May 2001"], "%d %B %Y"),
     ],
 )
 def test_init_records_the_date_format_every_value_fits(values: list[str], fmt: str) -> None:

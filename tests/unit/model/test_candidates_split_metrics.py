@@ -3,6 +3,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
+from sklearn.metrics import roc_auc_score
 
 from tabops.errors import DataError, SpecError
 from tabops.model.candidates import family
@@ -92,6 +93,25 @@ def test_multiclass_metrics() -> None:
     assert result.metrics["accuracy"] == 1.0
     assert result.threshold is None
     assert result.confusion == [[1, 0, 0], [0, 1, 0], [0, 0, 1]]
+
+
+def test_multiclass_roc_auc_over_the_classes_present() -> None:
+    rng = np.random.default_rng(0)
+    y = rng.choice(np.array(["a", "b", "c"], dtype=object), 200)
+    probabilities = rng.dirichlet([1, 1, 1], 200)
+    scores = Scores(["a", "b", "c"], probabilities)
+    sklearn = roc_auc_score(y, probabilities, multi_class="ovr", labels=["a", "b", "c"])
+    assert evaluate_classification(y, scores, None).metrics["roc_auc"] == pytest.approx(sklearn)
+    # A later period without 'c' (a class fell out of use): the AUC of the classes there.
+    later = y != "c"
+    result = evaluate_classification(y[later], Scores(["a", "b", "c"], probabilities[later]), None)
+    expected = np.mean(
+        [roc_auc_score(y[later] == k, probabilities[later][:, i]) for i, k in enumerate("ab")]
+    )
+    assert result.metrics["roc_auc"] == pytest.approx(expected)
+    only_a = y == "a"
+    one = evaluate_classification(y[only_a], Scores(["a", "b", "c"], probabilities[only_a]), None)
+    assert np.isnan(one.metrics["roc_auc"])  # one class: undefined
 
 
 def test_direction_of_metrics() -> None:
