@@ -105,11 +105,11 @@ def test_quoted_values_spanning_lines(tmp_path: Path) -> None:
 
 
 def test_an_r_export_sorted_by_its_label_with_unknown_labels(tmp_path: Path) -> None:
-    # As R's write.csv writes a data frame (with its row names column named): quoted
-    # strings, NA where a label is not known, rows sorted by the label.
+    # As R's write.csv writes a data frame: row names under a blank header, quoted strings,
+    # NA where a label is not known, rows sorted by the label.
     rng = random.Random(1)
     labels = sorted(rng.choice(["no", "yes", "NA"]) for _ in range(300))
-    lines = ['"rownames","yrs.since.phd","T.categ","outcome"'] + [
+    lines = ['"","yrs.since.phd","T.categ","outcome"'] + [
         f'"{i + 1}",{rng.randint(1, 40)},"{rng.choice("abc")}",' + ("NA" if y == "NA" else f'"{y}"')
         for i, y in enumerate(labels)
     ]
