@@ -7,9 +7,10 @@ picklable value, so the local engine and Spark's executors build the same
 rows are typed by the data contract exactly as ingest types them; a row with a value the
 contract refuses goes to the rejects with the column and the reason (never dropped); the other
 rows are encoded as serving encodes them and scored by the same model (a LightGBM model by
-its native code, :mod:`tabops.model.kernel`, when lleaves is installed; else serving's ONNX
-graph), decided by the policy serving uses (:mod:`tabops.rules.policy`, rules evaluated on the
-whole frame), and stamped with lineage.
+its native code, :mod:`tabops.model.kernel`, when lleaves is installed and the run is large
+or the code compiled already, see ``KERNEL_ENV``; else serving's ONNX graph), decided by the
+policy serving uses (:mod:`tabops.rules.policy`, rules evaluated on the whole frame), and
+stamped with lineage.
 """
 
 from __future__ import annotations
