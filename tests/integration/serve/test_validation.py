@@ -149,6 +149,20 @@ def test_mutations_through_oip_v2_are_refused_naming_the_field(
 OIP_TYPES = {"x": "FP64", "n": "INT64", "color": "BYTES", "flag": "BOOL", "when": "BYTES"}
 
 
+@pytest.mark.parametrize("identifier", [2**63, 2**64 - 1, -(2**63)])
+def test_an_oip_v2_id_anywhere_in_64_bits_is_accepted(
+    client: TestClient, model: CountingPredictor, identifier: int
+) -> None:
+    # The mutation tests send every other field with oip_datatype: it must fit the column.
+    record = valid_record(id=identifier)
+    inputs = [
+        {"name": name, "shape": [1], "datatype": oip_datatype(name, value), "data": [value]}
+        for name, value in record.items()
+    ]
+    response = post(client, "/v2/models/synthetic/infer", {"inputs": inputs})
+    assert response.status_code == 200, response.text
+
+
 def oip_datatype(name: str, value: Any) -> str:
     """A feature's datatype; for another name, one that holds the value."""
     if name in OIP_TYPES:
@@ -157,7 +171,9 @@ def oip_datatype(name: str, value: Any) -> str:
         return "BOOL"
     if isinstance(value, int | float):  # an integral float is an integer (an id may be 3.0)
         whole = isinstance(value, int) or value.is_integer()
-        return "INT64" if whole and -(2**63) <= value < 2**63 else "FP64"
+        if whole and -(2**63) <= value < 2**63:
+            return "INT64"
+        return "UINT64" if whole and 0 <= value < 2**64 else "FP64"  # an id may be 2**63
     return "BYTES"  # a string, or null
 
 
