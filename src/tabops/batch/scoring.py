@@ -153,7 +153,10 @@ def recipe_for(
             f"{KERNEL_ENV}={os.environ[KERNEL_ENV]!r} is not a batch kernel; use one of "
             f"{', '.join(KERNELS)} (auto: the native code for large runs or once compiled)."
         )
-    served = _load(spec, ctx, version, alias)
+    from tabops.registry.models import registry_for
+    from tabops.serve.model import load_chosen
+
+    served = load_chosen(spec, registry_for(spec, ctx), version, alias, serving=False)
     return recipe_of(served, run_date=run_date, batch_id=batch_id, progress=progress,
                      native=_native_wanted(served, kernel, rows))  # fmt: skip
 
@@ -169,16 +172,6 @@ def _native_wanted(served: ServedModel, kernel: str, rows: int | None) -> bool:
     from tabops.model.kernel import is_compiled
 
     return is_compiled(exact)
-
-
-def _load(spec: ProjectSpec, ctx: Context, version: str | None, alias: str | None) -> ServedModel:
-    from tabops.registry.models import CHAMPION, registry_for
-    from tabops.serve.model import load_served, load_version
-
-    registry = registry_for(spec, ctx)
-    if version is None:
-        return load_served(spec, registry, alias or CHAMPION, serving=False)
-    return load_version(spec, registry, registry.version(version), f"version {version}", False)
 
 
 def recipe_of(

@@ -6,9 +6,14 @@ rows out + rejected holds exactly and every reject can be found in the file.
 
 Two paths give the same result:
 
-* fast: PyArrow's streaming, multi-threaded parser, taken when the file decodes as UTF-8 and
-  its quotes show that one physical line is one record (see :func:`_fast_path_possible`);
-* exact: anything else; Python's C ``csv`` module, one record at a time, strict about quotes.
+* fast: PyArrow's streaming, multi-threaded parser, taken block by block (a few megabytes of
+  whole lines) while the block decodes as UTF-8 and its quotes show that one physical line is
+  one record (see :func:`_fast_path_possible`);
+* exact: anything else, from the first block the fast path cannot take to the end of the file;
+  Python's C ``csv`` module, one record at a time, strict about quotes.
+
+:func:`stream_csv` reads a file a block at a time, so a large file's memory is bounded by the
+block size while the fast path holds.
 """
 
 from __future__ import annotations
@@ -17,8 +22,9 @@ import codecs
 import csv
 import io
 from collections import Counter
-from collections.abc import Iterator
-from dataclasses import dataclass, field
+from collections.abc import Callable, Generator, Iterator
+from dataclasses import dataclass, field, replace
+from typing import BinaryIO
 
 import numpy as np
 import pyarrow as pa
@@ -36,6 +42,8 @@ _UNCLOSED = "bad quoting: a quoted value is never closed"
 #: Ends the reason of a reject that may be a value spanning lines (multiline_values is off).
 MULTILINE_HINT = " (set source.csv.multiline_values: true if values span lines)"
 _BLOCK_SIZE = 4 << 20  # bytes PyArrow parses per batch: small enough to start COPY early
+#: Bytes of whole lines checked and parsed at a time: what a streamed CSV holds in memory.
+_READ_SIZE = 32 << 20
 _BATCH_ROWS = 131_072  # rows per batch from the exact path
 
 
@@ -63,9 +71,9 @@ class CsvStream:
     ``rejects`` and ``lines`` are complete once :meth:`batches` is exhausted.
     """
 
-    def __init__(self, columns: list[str], expected_rows: int) -> None:
+    def __init__(self, columns: list[str], expected_rows: int | None) -> None:
         self.columns = columns
-        self.expected_rows = expected_rows  # non-blank data lines: a progress total
+        self.expected_rows = expected_rows  # data lines (None: not counted): a progress total
         self.rejects: list[StructuralReject] = []
         self.lines: np.ndarray = np.array([], dtype=np.int64)
 
@@ -89,9 +97,71 @@ def open_csv(data: bytes, options: CsvOptions, name: str) -> CsvStream:
         DataError: the file is empty, has no usable header, or is not in the configured encoding.
     """
     data = strip_bom(data)
-    if _fast_path_possible(data, options):
-        return _FastStream(data, options, name)
-    return _ExactStream(_read_exact(data, options, name))
+    header = data.split(b"\n", 1)[0]
+    if not _fast_path_options(options) or not _is_utf8(header):
+        return _ExactStream(_read_exact(data, options, name))
+    lines = data.count(b"\n") + (0 if data.endswith(b"\n") else 1)
+    body = io.BytesIO(data)  # shares the bytes of ``data``
+    body.seek(len(header) + 1)
+    return _FastStream(header, lambda: _line_blocks(body.read), options, name, max(lines - 1, 0))
+
+
+def stream_csv(
+    open_binary: Callable[[], BinaryIO], options: CsvOptions, name: str, count_rows: bool = True
+) -> CsvStream:
+    """Read a CSV file as :func:`open_csv` does, holding one block of lines at a time instead
+    of the whole file. ``open_binary`` opens the file (or the text inside a compressed one) at
+    its start, once per pass over it; ``count_rows``: count its lines first, a pass more, for
+    ``expected_rows`` (else None). A file the fast path cannot take from its first line (an
+    encoding other than UTF-8, values spanning lines) is read whole."""
+    with open_binary() as file:
+        first = _first_line(file)
+    header = strip_bom(first).removesuffix(b"\n")
+    if not _fast_path_options(options) or not _is_utf8(header):
+        with open_binary() as file:
+            return open_csv(file.read(), options, name)
+    expected = _count_rows(open_binary) if count_rows else None
+
+    def blocks() -> Iterator[bytes]:
+        with open_binary() as file:
+            file.read(len(first))
+            yield from _line_blocks(file.read)
+
+    return _FastStream(header, blocks, options, name, expected)
+
+
+def _first_line(file: BinaryIO) -> bytes:
+    """The file's first line with its newline (the whole file when it has none)."""
+    read = b""
+    while (end := read.find(b"\n")) == -1:
+        more = file.read(1 << 16)
+        if not more:
+            return read
+        read += more
+    return read[: end + 1]
+
+
+def _count_rows(open_binary: Callable[[], BinaryIO]) -> int:
+    """Lines after the header, as :func:`open_csv` counts them."""
+    lines, last = 0, b"\n"
+    with open_binary() as file:
+        while chunk := file.read(_READ_SIZE):
+            lines, last = lines + chunk.count(b"\n"), chunk[-1:]
+    return max(lines + (0 if last == b"\n" else 1) - 1, 0)
+
+
+def _line_blocks(read: Callable[[int], bytes]) -> Iterator[bytes]:
+    """What ``read`` gives, in blocks of whole lines of about ``_READ_SIZE`` bytes: each ends
+    with a newline, but for the file's last line."""
+    carry = b""
+    while chunk := read(_READ_SIZE):
+        data = carry + chunk if carry else chunk
+        cut = data.rfind(b"\n") + 1
+        if cut:
+            yield data[:cut]
+        carry = data[cut:]
+    if carry:
+        yield carry
 
 
 def read_csv(data: bytes, options: CsvOptions, name: str) -> CsvRead:
@@ -145,13 +215,24 @@ def _line_bounds(data: bytes) -> tuple[np.ndarray, np.ndarray]:
     return starts, ends
 
 
+def _fast_path_options(options: CsvOptions) -> bool:
+    """Whether the settings let PyArrow read the file: UTF-8, no values over several lines."""
+    encoding = options.encoding.lower().replace("_", "-")
+    return not options.multiline_values and encoding in ("utf-8", "utf8")
+
+
+def _is_utf8(data: bytes) -> bool:
+    try:
+        data.decode("utf-8")
+    except UnicodeDecodeError:
+        return False
+    return True
+
+
 def _fast_path_possible(data: bytes, options: CsvOptions) -> bool:
     """Whether PyArrow and ``csv`` read this file alike, one physical line per record:
     UTF-8, no lone carriage return, quotes only at field boundaries, an even number per line."""
-    if options.multiline_values or options.encoding.lower().replace("_", "-") not in (
-        "utf-8",
-        "utf8",
-    ):
+    if not _fast_path_options(options):
         return False
     if not data.isascii():  # ASCII is valid UTF-8; otherwise decode to find out
         try:
@@ -192,19 +273,52 @@ def _fast_path_possible(data: bytes, options: CsvOptions) -> bool:
     )
 
 
-class _FastStream(CsvStream):
-    """PyArrow's streaming, multi-threaded parser; lines are mapped once the stream ends."""
+#: A block's batches, then the line of each of its rows and its structural rejects, numbered
+#: as if the block followed the header on line 2.
+_BlockRead = Generator[pa.RecordBatch, None, tuple[np.ndarray, list[StructuralReject]]]
 
-    def __init__(self, data: bytes, options: CsvOptions, name: str) -> None:
-        header_end = data.find(b"\n")
-        header = data[: header_end if header_end != -1 else len(data)].decode("utf-8")
-        if not header.strip():
+
+class _FastStream(CsvStream):
+    """PyArrow's streaming, multi-threaded parser over blocks of whole lines, each block's
+    lines mapped once it is parsed. From the first block whose lines PyArrow and ``csv`` would
+    read differently (see :func:`_fast_path_possible`), the rest goes to the exact path."""
+
+    def __init__(
+        self,
+        header: bytes,
+        blocks: Callable[[], Iterator[bytes]],
+        options: CsvOptions,
+        name: str,
+        expected_rows: int | None,
+    ) -> None:
+        text = header.decode("utf-8")
+        if not text.strip():
             raise DataError(f"{name} is empty; it needs a header line and at least one row.")
-        lines = data.count(b"\n") + (0 if data.endswith(b"\n") else 1)
-        super().__init__(_header(header.rstrip("\r"), options, name), max(lines - 1, 0))
-        self._data, self._options = data, options
+        super().__init__(_header(text.rstrip("\r"), options, name), expected_rows)
+        self._header, self._blocks, self._options, self._name = header, blocks, options, name
+        #: The line from which the exact path read the file (None: the fast path read it all).
+        self.exact_from: int | None = None
 
     def batches(self) -> Iterator[pa.RecordBatch]:
+        lines: list[np.ndarray] = []
+        rejects: list[StructuralReject] = []
+        first = 2  # the line the block starts on
+        blocks = self._blocks()
+        for block in blocks:
+            framed = self._header + b"\n" + block  # the block as a file of its own
+            if _fast_path_possible(framed, self._options):
+                read = self._fast(framed)
+            else:
+                self.exact_from = first
+                read = self._exact(b"".join([framed, *blocks]))  # the rest of the file
+            found, refused = yield from read
+            lines.append(found + (first - 2))
+            rejects += [replace(r, line=r.line + first - 2) for r in refused]
+            first += block.count(b"\n")
+        self.lines = np.concatenate(lines) if lines else np.array([], dtype=np.int64)
+        self.rejects = rejects
+
+    def _fast(self, data: bytes) -> _BlockRead:
         found: dict[str, int] = {}  # text of a bad row -> how many fields it has
 
         def on_invalid(row: pacsv.InvalidRow) -> str:
@@ -212,7 +326,7 @@ class _FastStream(CsvStream):
             return "skip"
 
         reader = pacsv.open_csv(
-            io.BytesIO(self._data),
+            io.BytesIO(data),
             read_options=pacsv.ReadOptions(
                 column_names=self.columns, skip_rows=1, block_size=_BLOCK_SIZE
             ),
@@ -230,32 +344,38 @@ class _FastStream(CsvStream):
         for batch in reader:
             rows += batch.num_rows
             yield batch
-        self._map_lines(rows, found)
+        return _mapped_lines(data, rows, found, len(self.columns))
 
-    def _map_lines(self, rows: int, found: dict[str, int]) -> None:
-        """Give each row its line and each bad record its text, once the stream has ended."""
-        data = self._data
-        blank_lines = b"\n\n" in data or b"\n\r\n" in data or data.endswith(b"\n\r")
-        if not found and not blank_lines:  # the common case: row k is on line k + 2
-            self.lines = np.arange(2, rows + 2, dtype=np.int64)
-            return
-        starts, ends = _line_bounds(data)
-        # PyArrow skips empty lines; a line holding only '\r' is empty too.
-        lengths = ends - starts
-        last_byte = np.frombuffer(data, dtype=np.uint8)[np.maximum(ends - 1, 0)]
-        blank = (lengths == 0) | ((lengths == 1) & (last_byte == 13))
-        record_lines = np.flatnonzero(~blank[1:]) + 2  # 1-based, after the header
-        rejected = _locate_lines(data, starts, list(found))
-        self.lines = np.setdiff1d(record_lines, rejected, assume_unique=True)
-        if len(self.lines) != rows:  # the fast-path checks rule this out
-            raise RuntimeError(f"CSV line mapping failed: {len(self.lines)} lines, {rows} rows")
-        texts = _texts_at(data, starts, ends, rejected)
-        self.rejects = [
-            StructuralReject(
-                int(line), text, f"expected {len(self.columns)} fields, found {found[text]}"
-            )
-            for line, text in zip(rejected.tolist(), texts, strict=True)
-        ]
+    def _exact(self, data: bytes) -> _BlockRead:
+        read = _read_exact(data, self._options, self._name)
+        yield from read.table.to_batches(max_chunksize=_BATCH_ROWS)
+        return read.lines, read.rejects
+
+
+def _mapped_lines(
+    data: bytes, rows: int, found: dict[str, int], width: int
+) -> tuple[np.ndarray, list[StructuralReject]]:
+    """The line of each of PyArrow's ``rows`` rows of ``data`` (header on line 1) and the
+    records it skipped (``found``: their text and field count), located by their text."""
+    blank_lines = b"\n\n" in data or b"\n\r\n" in data or data.endswith(b"\n\r")
+    if not found and not blank_lines:  # the common case: row k is on line k + 2
+        return np.arange(2, rows + 2, dtype=np.int64), []
+    starts, ends = _line_bounds(data)
+    # PyArrow skips empty lines; a line holding only '\r' is empty too.
+    lengths = ends - starts
+    last_byte = np.frombuffer(data, dtype=np.uint8)[np.maximum(ends - 1, 0)]
+    blank = (lengths == 0) | ((lengths == 1) & (last_byte == 13))
+    record_lines = np.flatnonzero(~blank[1:]) + 2  # 1-based, after the header
+    rejected = _locate_lines(data, starts, list(found))
+    lines = np.setdiff1d(record_lines, rejected, assume_unique=True)
+    if len(lines) != rows:  # the fast-path checks rule this out
+        raise RuntimeError(f"CSV line mapping failed: {len(lines)} lines, {rows} rows")
+    texts = _texts_at(data, starts, ends, rejected)
+    rejects = [
+        StructuralReject(int(line), text, f"expected {width} fields, found {found[text]}")
+        for line, text in zip(rejected.tolist(), texts, strict=True)
+    ]
+    return lines, rejects
 
 
 class _ExactStream(CsvStream):

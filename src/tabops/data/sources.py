@@ -14,6 +14,7 @@ import urllib.request
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import BinaryIO
 
 import numpy as np
 import pyarrow as pa
@@ -21,7 +22,13 @@ import pyarrow.parquet as pq
 import sqlalchemy as sa
 from sqlalchemy.exc import ArgumentError, SQLAlchemyError
 
-from tabops.data.csv_reader import MULTILINE_HINT, CsvStream, StructuralReject, open_csv
+from tabops.data.csv_reader import (
+    MULTILINE_HINT,
+    CsvStream,
+    StructuralReject,
+    open_csv,
+    stream_csv,
+)
 from tabops.errors import DataError
 from tabops.spec import CsvOptions, SourceSpec
 from tabops.store.db import redact, sqlalchemy_url, validate_identifier
@@ -62,7 +69,7 @@ class SourceStream:
         return self._csv.schema if self._csv is not None else self._table.schema  # type: ignore[union-attr]
 
     @property
-    def expected_rows(self) -> int:
+    def expected_rows(self) -> int | None:
         """Records expected (a progress total)."""
         return self._csv.expected_rows if self._csv is not None else self._table.num_rows  # type: ignore[union-attr]
 
@@ -203,22 +210,32 @@ def open_file(location: str | Path, csv_options: CsvOptions | None = None) -> So
 def _decompressed(data: bytes, description: str) -> bytes:
     """``data`` decompressed when its first bytes say it is compressed (not its suffix: a
     '.csv' may be gzipped and a '.gz' may not), else as it is."""
-    codec = next((c for magic, c in _COMPRESSED if magic.match(data)), None)
+    codec = _codec(data, description)
     if codec is None:
         return data
-    if codec not in _READABLE:
-        raise DataError(
-            f"{description} is a compressed file ({codec}), which tabops cannot read. "
-            "Decompress it and pass the CSV inside, or compress it with gzip or zstd."
-        )
     try:
         with pa.CompressedInputStream(pa.BufferReader(data), codec) as stream:
             return bytes(stream.read())
     except (pa.ArrowInvalid, OSError) as exc:
+        raise _undecompressable(description, codec, exc) from exc
+
+
+def _codec(head: bytes, description: str) -> str | None:
+    """The compression a file's first bytes show (None: not compressed)."""
+    codec = next((c for magic, c in _COMPRESSED if magic.match(head)), None)
+    if codec is not None and codec not in _READABLE:
         raise DataError(
-            f"{description} is a compressed file ({codec}) that cannot be decompressed: {exc}. "
-            "Is it complete? Download or copy it again."
-        ) from exc
+            f"{description} is a compressed file ({codec}), which tabops cannot read. "
+            "Decompress it and pass the CSV inside, or compress it with gzip or zstd."
+        )
+    return codec
+
+
+def _undecompressable(description: str, codec: str, exc: Exception) -> DataError:
+    return DataError(
+        f"{description} is a compressed file ({codec}) that cannot be decompressed: {exc}. "
+        "Is it complete? Download or copy it again."
+    )
 
 
 def read_sql(url: str, table: str | None = None, query: str | None = None) -> SourceStream:
@@ -278,9 +295,9 @@ def _sql_column(values: list[object]) -> pa.Array:
 
 
 class RowStream:
-    """Rows of a file or table in batches of at most ``chunk_rows``: Parquet files and SQL
-    tables are read a batch at a time (memory bounded whatever their size), CSV files as
-    ingest reads them (the file's bytes in memory, its rows parsed a batch at a time).
+    """Rows of a file or table in batches of at most ``chunk_rows``, read a batch at a time:
+    memory is bounded whatever their size (a local CSV file: by its block of lines, unless
+    it is read whole; see :func:`~tabops.data.csv_reader.stream_csv`).
 
     ``rejects`` (structurally broken CSV records) is complete once :meth:`batches` is
     exhausted."""
@@ -308,14 +325,7 @@ def stream_file(location: str | Path, csv_options: CsvOptions | None, chunk_rows
     """A local CSV or Parquet file (by suffix; CSV may be compressed) as a :class:`RowStream`."""
     text = str(location)
     if not text.lower().endswith((".parquet", ".pq")):
-        stream = open_file(location, csv_options)
-        return RowStream(
-            stream.description,
-            stream.schema.names,
-            stream.expected_rows,
-            lambda: _rechunked(stream.batches(), chunk_rows),
-            lambda: stream.rejects,
-        )
+        return _csv_rows(location, csv_options or CsvOptions(), chunk_rows)
     path = local_file(text)
     try:
         # pre_buffer off: on, the reader keeps the row groups it read (RSS grows with the
@@ -331,6 +341,62 @@ def stream_file(location: str | Path, csv_options: CsvOptions | None, chunk_rows
             raise DataError(f"{path} is not a readable Parquet file: {exc}.") from exc
 
     return RowStream(str(path), parquet.schema_arrow.names, parquet.metadata.num_rows, batches)
+
+
+def _csv_rows(location: str | Path, options: CsvOptions, chunk_rows: int) -> RowStream:
+    """A CSV file's rows: a local file read a block at a time, a download whole."""
+    csv: SourceStream | CsvStream
+    if urllib.parse.urlparse(str(location)).scheme in ("http", "https"):
+        csv = open_file(location, options)
+        description, batches = csv.description, csv.batches
+    else:
+        path = local_file(str(location))
+        csv, batches = _streamed_csv(path, options)
+        description = str(path)
+    return RowStream(
+        description,
+        csv.schema.names,
+        csv.expected_rows,
+        lambda: _rechunked(batches(), chunk_rows),
+        lambda: csv.rejects,
+    )
+
+
+def _streamed_csv(
+    path: Path, options: CsvOptions
+) -> tuple[CsvStream, Callable[[], Iterator[pa.RecordBatch]]]:
+    """A local CSV file read a block at a time (a compressed one through its decompressor, its
+    rows then not counted ahead), and its batches, whose read errors are DataErrors."""
+    try:
+        with path.open("rb") as file:
+            codec = _codec(file.read(16), str(path))
+    except OSError as exc:
+        raise _unreadable(path, None, exc) from exc
+
+    def opened() -> BinaryIO:
+        if codec is None:
+            return path.open("rb")
+        decompressed: BinaryIO = pa.CompressedInputStream(pa.OSFile(str(path)), codec)
+        return decompressed
+
+    def batches() -> Iterator[pa.RecordBatch]:
+        try:
+            yield from stream.batches()
+        except (pa.ArrowInvalid, OSError) as exc:
+            raise _unreadable(path, codec, exc) from exc
+
+    try:
+        stream = stream_csv(opened, options, str(path), count_rows=codec is None)
+    except (pa.ArrowInvalid, OSError) as exc:
+        raise _unreadable(path, codec, exc) from exc
+    return stream, batches
+
+
+def _unreadable(path: Path, codec: str | None, exc: Exception) -> DataError:
+    if codec is not None:
+        return _undecompressable(str(path), codec, exc)
+    reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else exc
+    return DataError(f"Cannot read {path}: {reason}.")
 
 
 def _rechunked(batches: Iterator[pa.RecordBatch], rows: int) -> Iterator[pa.RecordBatch]:

@@ -44,8 +44,8 @@ from tabops.monitor.run import (
 )
 from tabops.monitor.window import WindowMeasurement
 from tabops.progress import SILENT, Progress
-from tabops.registry.models import CHAMPION, registry_for
-from tabops.serve.model import ServedModel, load_served, load_version
+from tabops.registry.models import registry_for
+from tabops.serve.model import ServedModel, load_chosen
 from tabops.spec import MONITOR_WINDOWS, ColumnRole, ProjectSpec, Task
 from tabops.store.monitoring import LOG_SOURCE
 
@@ -114,7 +114,7 @@ def run_data_monitor(
     result = MonitorResult(source=check_source_name(name or source.name), data=DataCounts())
     stream = source.open(spec, chunk_rows)  # a missing file or column: said before loading
     _check_features(spec, stream)
-    served = _load(spec, ctx, version)
+    served = load_chosen(spec, registry_for(spec, ctx), version)
     reference = reference_for(spec, ctx, served.version.version)
     reader = _ChunkReader(spec, stream, served, start, end)
     windows: dict[Bounds, WindowMeasurement] = {}
@@ -141,14 +141,6 @@ def run_data_monitor(
         result.windows.append(summary)
     judge_and_notify(spec, ctx.store, result)
     return result
-
-
-def _load(spec: ProjectSpec, ctx: Context, version: str | None) -> ServedModel:
-    """The version serving would load (its compiled predictor when it has one)."""
-    registry = registry_for(spec, ctx)
-    if version is None:
-        return load_served(spec, registry, CHAMPION)
-    return load_version(spec, registry, registry.version(version), f"version {version}")
 
 
 def _check_features(spec: ProjectSpec, stream: RowStream) -> None:

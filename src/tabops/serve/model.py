@@ -12,7 +12,7 @@ import numpy as np
 
 from tabops.errors import NotFoundError, TabopsError
 from tabops.model.columns import input_schema
-from tabops.registry.models import ModelVersion, Registry
+from tabops.registry.models import CHAMPION, ModelVersion, Registry
 from tabops.rules.policy import APPROVE, DECISIONS, combine, rule_outcome, score_outcomes
 from tabops.serve.schema import RequestSchema
 from tabops.spec import ProjectSpec
@@ -144,6 +144,20 @@ def load_served(
             "'tabops register' (or 'tabops run') first."
         )
     return load_version(spec, registry, version, alias, serving)
+
+
+def load_chosen(
+    spec: ProjectSpec,
+    registry: Registry,
+    version: str | None = None,
+    alias: str | None = None,
+    serving: bool = True,
+) -> ServedModel:
+    """Version ``version`` (its number), else the version ``alias`` points at (default: the
+    champion), as a command's ``--version``/``--alias`` choose it; see :func:`load_version`."""
+    if version is None:
+        return load_served(spec, registry, alias or CHAMPION, serving)
+    return load_version(spec, registry, registry.version(version), f"version {version}", serving)
 
 
 def load_version(

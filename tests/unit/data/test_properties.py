@@ -17,6 +17,7 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
+from unittest import mock
 
 import pyarrow as pa
 import pytest
@@ -25,6 +26,7 @@ from hypothesis import event, example, given, settings
 from hypothesis import strategies as st
 
 from tabops.context import Context
+from tabops.data import csv_reader
 from tabops.data.contract import Reason, check_contract
 from tabops.data.csv_reader import (
     CsvRead,
@@ -393,6 +395,20 @@ def test_fast_and_exact_paths_agree_on_stray_quotes(data: bytes) -> None:
     assert _summary(read_csv(data, OPTIONS, "t.csv")) == _summary(
         _read_exact(data, OPTIONS, "t.csv")
     )
+
+
+@settings(max_examples=80, deadline=None)
+@given(data=stray_quote_csvs() | well_formed_csvs().map(lambda case: case[0]),
+       block=st.integers(1, 40))  # fmt: skip
+def test_a_file_read_in_small_blocks_reads_as_the_exact_path_reads_it(
+    data: bytes, block: int
+) -> None:
+    """Blocks of a few lines each: some taken by the fast path, then the rest of the file by
+    the exact path from the first block the fast path cannot take."""
+    with mock.patch.object(csv_reader, "_READ_SIZE", block):
+        assert _summary(read_csv(data, OPTIONS, "t.csv")) == _summary(
+            _read_exact(data, OPTIONS, "t.csv")
+        )
 
 
 def test_multiline_record_with_wrong_field_count_is_one_reject() -> None:

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import gzip
 from pathlib import Path
 
 import pyarrow as pa
@@ -10,8 +11,11 @@ import pyarrow.parquet as pq
 import pytest
 import sqlalchemy as sa
 
+from tabops.data import csv_reader
+from tabops.data.csv_reader import _FastStream, _read_exact, stream_csv
 from tabops.data.sources import stream_file, stream_sql_table
 from tabops.errors import DataError, StoreError
+from tabops.spec import CsvOptions
 
 TABLE = pa.table({"id": list(range(250)), "x": [i / 2 for i in range(250)],
                   "color": ["red", "blue"] * 125})  # fmt: skip
@@ -56,3 +60,80 @@ def test_an_sql_table_streams_in_chunks(tmp_path: Path) -> None:
         stream_sql_table(url, "missing", chunk_rows=100)
     with pytest.raises(StoreError, match="not a valid table name"):
         stream_sql_table(url, "x; DROP TABLE scored", chunk_rows=100)
+
+
+class _CountedReads:
+    """A file that counts the bytes read from it."""
+
+    def __init__(self, path: Path, reads: list[int]) -> None:
+        self._file, self._reads = path.open("rb"), reads
+
+    def read(self, size: int = -1) -> bytes:
+        data = self._file.read(size)
+        self._reads.append(len(data))
+        return data
+
+    def __enter__(self) -> _CountedReads:
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self._file.close()
+
+
+def test_a_csv_file_streams_a_block_of_lines_at_a_time(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = tmp_path / "rows.csv"
+    path.write_text("id,x\n" + "".join(f"{i},{i / 2}\n" for i in range(5000)))
+    monkeypatch.setattr(csv_reader, "_READ_SIZE", 4096)
+    reads: list[int] = []
+    stream = stream_csv(lambda: _CountedReads(path, reads), CsvOptions(), str(path))  # type: ignore[arg-type, return-value]
+    assert stream.expected_rows == 5000
+    batches = stream.batches()
+    counted = sum(reads)  # the header, and the lines counted for expected_rows
+    first = next(batches)
+    assert sum(reads) - counted <= 2 * 4096 + 64 < path.stat().st_size
+    rest = list(batches)
+    assert sum(b.num_rows for b in [first, *rest]) == 5000
+    assert stream.lines.tolist() == list(range(2, 5002))
+    assert isinstance(stream, _FastStream) and stream.exact_from is None
+
+
+def test_a_streamed_csv_reads_the_rest_exactly_from_the_first_block_it_cannot_take(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    lines = ["id,note", *(f"{i},plain" for i in range(300))]
+    lines[251] = '250,"opened'  # line 252: a quote never closed
+    lines += ["300,last", "301,a,b"]
+    path = tmp_path / "rows.csv"
+    path.write_text("\n".join(lines) + "\n")
+    monkeypatch.setattr(csv_reader, "_READ_SIZE", 512)
+    stream = stream_file(path, None, chunk_rows=64)
+    _, read = _read(stream)
+    exact = _read_exact(path.read_bytes(), CsvOptions(), str(path))
+    assert read.equals(exact.table) and read.num_rows == 300
+    assert [(r.line, r.reason.split(" (")[0]) for r in stream.rejects] == [
+        (252, "bad quoting: a quoted value is never closed"),
+        (303, "expected 2 fields, found 3"),
+    ]
+    assert stream.rejects == exact.rejects
+    csv_stream = stream_csv(lambda: path.open("rb"), CsvOptions(), str(path))
+    list(csv_stream.batches())
+    assert isinstance(csv_stream, _FastStream) and csv_stream.exact_from is not None
+    assert 2 < csv_stream.exact_from <= 252
+    assert csv_stream.lines.tolist() == exact.lines.tolist()
+
+
+def test_a_gzipped_csv_streams_uncounted_and_a_truncated_one_is_a_data_error(
+    tmp_path: Path,
+) -> None:
+    text = "id,x\n" + "".join(f"{i},{i}\n" for i in range(2000))
+    path = tmp_path / "rows.csv.gz"
+    path.write_bytes(gzip.compress(text.encode()))
+    stream = stream_file(path, None, chunk_rows=500)
+    assert stream.expected_rows is None
+    sizes, read = _read(stream)
+    assert sizes == [500] * 4 and read.column("x").to_pylist()[-1] == "1999"
+    path.write_bytes(path.read_bytes()[:-200])
+    with pytest.raises(DataError, match=r"rows\.csv\.gz is a compressed file \(gzip\)"):
+        _read(stream_file(path, None, chunk_rows=500))
