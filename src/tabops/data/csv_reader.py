@@ -249,22 +249,22 @@ def _fast_path_possible(data: bytes, options: CsvOptions) -> bool:
     if header_end == 0 or data.find(b'"', header_end) == -1:
         return True
     quotes = np.flatnonzero(raw == ord('"'))
-    starts, _ = _line_bounds(data)
-    line_of = np.searchsorted(starts, quotes, side="right") - 1
-    # An odd count on a line means a quoted value runs on to the next line.
-    if (np.bincount(line_of) % 2).any():
+    # An odd count on a line means a quoted value runs on to the next line: every line end
+    # (and the data's end) must have an even number of quotes before it.
+    if len(quotes) % 2 or (np.searchsorted(quotes, np.flatnonzero(raw == 10)) % 2).any():
         return False
     # Walk the quotes as runs of consecutive '"'. An even number of quotes before a quote on
-    # its line means it is outside a quoted value. A run that starts outside opens a value and
-    # must follow a delimiter or the line start; a run that ends outside closes one and must
-    # precede a delimiter or the line end. Anything else ('""a', 'a"b', 'b","') is read
-    # differently by PyArrow and csv, so it goes to the exact path.
-    within_line = np.arange(len(quotes)) - np.searchsorted(line_of, line_of, side="left")
+    # its line (so in the data: every line holds an even number) means it is outside a quoted
+    # value. A run that starts outside opens a value and must follow a delimiter or the line
+    # start; a run that ends outside closes one and must precede a delimiter or the line end.
+    # Anything else ('""a', 'a"b', 'b","') is read differently by PyArrow and csv, so it goes
+    # to the exact path.
+    even = np.arange(len(quotes)) % 2 == 0
     gaps = np.diff(quotes) != 1
     run_start = np.concatenate(([True], gaps))
     run_end = np.concatenate((gaps, [True]))
-    opening = quotes[run_start & (within_line % 2 == 0)]
-    closing = quotes[run_end & (within_line % 2 == 1)]
+    opening = quotes[run_start & even]
+    closing = quotes[run_end & ~even]
     delimiter = ord(options.delimiter)
     before = np.where(opening > 0, raw[np.maximum(opening - 1, 0)], 10)
     after = np.where(closing < last, raw[np.minimum(closing + 1, last)], 10)
@@ -357,8 +357,9 @@ def _mapped_lines(
 ) -> tuple[np.ndarray, list[StructuralReject]]:
     """The line of each of PyArrow's ``rows`` rows of ``data`` (header on line 1) and the
     records it skipped (``found``: their text and field count), located by their text."""
-    blank_lines = b"\n\n" in data or b"\n\r\n" in data or data.endswith(b"\n\r")
-    if not found and not blank_lines:  # the common case: row k is on line k + 2
+    # PyArrow skips blank lines: with a row on every line after the header, row k is on line
+    # k + 2 (the common case).
+    if not found and rows == data.count(b"\n") - data.endswith(b"\n"):
         return np.arange(2, rows + 2, dtype=np.int64), []
     starts, ends = _line_bounds(data)
     # PyArrow skips empty lines; a line holding only '\r' is empty too.
