@@ -24,10 +24,34 @@ if TYPE_CHECKING:  # pyarrow.fs loads Arrow's S3 and GCS clients: only when a fi
     import pyarrow.fs as pafs
 
 
+#: URL schemes of files rather than databases: local, web, and the object stores and file
+#: systems ``pyarrow.fs`` reaches.
+FILE_SCHEMES = (
+    "file",
+    "http",
+    "https",
+    "s3",
+    "s3a",
+    "gs",
+    "gcs",
+    "hdfs",
+    "viewfs",
+    "abfs",
+    "abfss",
+)
+
+
 def is_remote(location: str) -> bool:
     """Whether ``location`` is a URL of object storage rather than a local path."""
     scheme, sep, _ = location.partition("://")
     return bool(sep) and scheme.lower() != "file" and "/" not in scheme
+
+
+def is_file_url(location: str) -> bool:
+    """Whether ``location`` names a file (a path or a URL of :data:`FILE_SCHEMES`), not a
+    database URL."""
+    scheme, sep, _ = location.partition("://")
+    return not sep or "/" in scheme or scheme.lower() in FILE_SCHEMES
 
 
 def join(base: str, *parts: str) -> str:
@@ -72,6 +96,19 @@ def exists(location: str) -> bool:
     return bool(filesystem.get_file_info(path).type == pafs.FileType.File)
 
 
+def list_files(location: str) -> list[str]:
+    """The locations of the objects under the folder (prefix) ``location``, at any depth,
+    sorted; none when it is not a folder."""
+    import pyarrow.fs as pafs
+
+    filesystem, path = resolve(location)
+    scheme = location.partition("://")[0]
+    if filesystem.get_file_info(path).type != pafs.FileType.Directory:
+        return []
+    found = filesystem.get_file_info(pafs.FileSelector(path, recursive=True))
+    return sorted(f"{scheme}://{f.path}" for f in found if f.type == pafs.FileType.File)
+
+
 def read_parquet(location: str) -> pa.Table:
     """The Parquet file at ``location``."""
     import pyarrow.parquet as pq
@@ -86,7 +123,7 @@ def write_bytes(location: str, data: bytes) -> None:
         Path(location).write_bytes(data)
         return
     filesystem, path = resolve(location)
-    with filesystem.open_output_stream(path) as stream:
+    with filesystem.open_output_stream(path, compression=None) as stream:  # bytes as given
         stream.write(data)
 
 

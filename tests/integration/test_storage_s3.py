@@ -3,6 +3,7 @@ to and read from an S3 server (moto) through :mod:`tabops.storage`."""
 
 from __future__ import annotations
 
+import gzip
 import json
 from datetime import date
 from pathlib import Path
@@ -16,8 +17,10 @@ from tabops.batch.sinks import parse_destination, write_file
 from tabops.cli import app
 from tabops.data.quarantine import QuarantineEntry, export_entries
 from tabops.data.snapshots import read_snapshot, write_snapshot
+from tabops.data.sources import open_source, read_file
 from tabops.devtools.s3 import S3Server
-from tabops.errors import NotFoundError
+from tabops.errors import DataError, NotFoundError
+from tabops.spec import SourceSpec
 from tests.conftest import SMALL_HEADER, write_project
 
 
@@ -119,3 +122,19 @@ def test_with_the_storage_in_s3_a_relative_export_lands_in_the_bucket(
 
 def _unwrapped(text: str) -> str:
     return "".join(text.split())
+
+
+def test_a_source_path_in_object_storage_is_read_as_a_local_file(
+    bucket: str, tmp_path: Path
+) -> None:
+    text = f"{SMALL_HEADER}\n1,2.5,3,red,true,no\n2,x,4,blue,false,yes\n"
+    storage.write_bytes(f"{bucket}/in/data.csv.gz", gzip.compress(text.encode()))
+    (tmp_path / "data.csv").write_text(text)
+    remote = read_file(f"{bucket}/in/data.csv.gz")
+    local = read_file(tmp_path / "data.csv")
+    assert remote.table.equals(local.table) and remote.content_hash == local.content_hash
+    assert open_source(SourceSpec(path=f"{bucket}/in/data.csv.gz"), tmp_path).description == (
+        f"{bucket}/in/data.csv.gz"
+    )
+    with pytest.raises(DataError, match=f"{bucket}/in/missing.csv does not exist"):
+        read_file(f"{bucket}/in/missing.csv")

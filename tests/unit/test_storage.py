@@ -21,6 +21,24 @@ def test_urls_are_remote_and_paths_are_local(location: str, remote: bool) -> Non
     assert storage.is_remote(location) is remote
 
 
+@pytest.mark.parametrize(
+    ("location", "file"),
+    [("s3://bucket/x.csv", True), ("https://host/x.csv", True), ("data/x.csv", True),
+     ("file:///srv/x.csv", True), ("HDFS://nn/x", True), ("postgresql://db/crm", False),
+     ("sqlite:///t.db", False), ("mysql+pymysql://db/x", False)],
+)  # fmt: skip
+def test_file_urls_are_told_from_database_urls(location: str, file: bool) -> None:
+    assert storage.is_file_url(location) is file
+
+
+def test_an_unknown_url_scheme_is_a_clear_data_error() -> None:
+    from tabops.data.sources import read_file
+    from tabops.errors import DataError
+
+    with pytest.raises(DataError, match=r"Cannot read ftp://host/x\.csv: .*Use a local path"):
+        read_file("ftp://host/x.csv")
+
+
 def test_join_keeps_urls_as_urls_and_paths_as_paths() -> None:
     assert storage.join("s3://bucket/prefix/", "snapshots", "a.parquet") == (
         "s3://bucket/prefix/snapshots/a.parquet"

@@ -211,7 +211,12 @@ def _score_on_spark(
             "--engine spark reads CSV or Parquet files (a file, folder or glob): export the "
             "table, or score it with the local engine."
         )
-    files = [str(f) for f in input_files(source.location)]
+    if source.location.lower().startswith(("http://", "https://")):
+        raise TabopsError(
+            "--engine spark reads files through Spark's own file systems, which have no "
+            "http(s): download the file, or score it with the local engine."
+        )
+    files = input_files(source.location)
     with progress.step(f"Scoring {source.location} on Spark ({master})"):
         summary = spill_with_spark(recipe, files, spills, master=master, chunk_rows=chunk_rows,
                                    delimiter=spec.source.csv.delimiter)  # fmt: skip

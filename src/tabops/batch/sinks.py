@@ -145,7 +145,7 @@ def _write_object(
         url = storage.join(url, f"run_date={run_date.isoformat()}", "part-00000.parquet")
         kind = "parquet"
     filesystem, path = storage.resolve(url)
-    with filesystem.open_output_stream(path) as sink:
+    with filesystem.open_output_stream(path, compression=None) as sink:  # not by suffix
         _write_to(sink, kind, batches, schema)
 
 

@@ -3,17 +3,21 @@ table or query (the spec's source syntax: a database URL with a table or a query
 
 from __future__ import annotations
 
+import fnmatch
 import glob
+import urllib.parse
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import pyarrow as pa
 
+from tabops import storage
 from tabops.data.sources import RowStream, stream_file, stream_sql_query, stream_sql_table
 from tabops.errors import DataError, TabopsError
 from tabops.spec import CsvOptions
 
+_WEB = ("http", "https")  # a single file, downloaded
 _DATA_SUFFIXES = (".csv", ".parquet", ".pq", ".gz", ".bz2", ".zst", ".lz4", ".tsv", ".txt")
 
 
@@ -28,7 +32,7 @@ class Input:
 
     @property
     def is_sql(self) -> bool:
-        return "://" in self.location and not self.location.startswith("file://")
+        return not storage.is_file_url(self.location)
 
     def open(self, csv: CsvOptions, chunk_rows: int) -> RowStream:
         if self.is_sql:
@@ -51,33 +55,76 @@ class Input:
         return _concatenated([stream_file(f, csv, chunk_rows) for f in files], self.location)
 
 
-def input_files(location: str) -> list[Path]:
+def input_files(location: str) -> list[str]:
     """The files ``location`` names: itself, a folder's data files, or a glob's matches
-    (sorted, so every run reads them in the same order)."""
+    (sorted, so every run reads them in the same order); local, or objects of object
+    storage (a prefix is a folder; a glob's patterns match within one path segment)."""
+    if urllib.parse.urlparse(location).scheme in _WEB:
+        return [location]
+    if storage.is_remote(location):
+        return _objects(location)
     path = Path(location.removeprefix("file://")).expanduser()
     if path.is_file():
-        return [path]
+        return [str(path)]
     if path.is_dir():
         found = sorted(p for p in path.rglob("*") if _data_file(p))
         if not found:
             raise DataError(f"--input folder {path} holds no CSV or Parquet file.")
-        return found
+        return [str(p) for p in found]
     if glob.has_magic(location):
         matches = sorted(Path(m) for m in glob.glob(str(path), recursive=True))  # noqa: PTH207
         found = [m for m in matches if m.is_file()]
         if not found:
             raise DataError(f"--input {location} matches no file.")
-        return found
+        return [str(m) for m in found]
     raise DataError(
         f"--input {path} does not exist (looked in {path.resolve().parent}). Pass a CSV or "
         "Parquet file, a folder or a glob of them, or a database URL with --table or --query."
     )
 
 
+def _objects(location: str) -> list[str]:
+    """The objects ``location`` names: one object, the data files under a prefix, or the
+    objects a glob matches."""
+    try:
+        if not glob.has_magic(location):
+            if storage.exists(location):
+                return [location]
+            found = [f for f in storage.list_files(location) if _data_name(f)]
+            if found:
+                return found
+            raise DataError(
+                f"--input {location}: no such object, nor CSV or Parquet files under it."
+            )
+        base = location[: min(location.index(c) for c in "*?[" if c in location)]
+        folder = base[: base.rindex("/")]
+        pattern = location.split("/")
+        found = [f for f in storage.list_files(folder) if _matches(f.split("/"), pattern)]
+    except OSError as exc:
+        raise DataError(f"Cannot list {location}: {exc}.") from exc
+    if not found:
+        raise DataError(f"--input {location} matches no object.")
+    return found
+
+
+def _matches(parts: list[str], pattern: list[str]) -> bool:
+    """Whether a path matches a glob segment by segment; as a local glob, a hidden name
+    matches only a pattern that starts with a dot."""
+    return len(parts) == len(pattern) and all(
+        fnmatch.fnmatchcase(part, p) and (p.startswith(".") or not part.startswith("."))
+        for part, p in zip(parts, pattern, strict=True)
+    )
+
+
 def _data_file(path: Path) -> bool:
-    """A CSV or Parquet file (not a hidden one: a temporary file of a run in progress)."""
-    name = path.name.lower()
-    return path.is_file() and name.endswith(_DATA_SUFFIXES) and not name.startswith(".")
+    return path.is_file() and _data_name(path.name)
+
+
+def _data_name(location: str) -> bool:
+    """A CSV or Parquet file's name (not a hidden one: a temporary file of a run in
+    progress)."""
+    name = location.rsplit("/", 1)[-1].lower()
+    return name.endswith(_DATA_SUFFIXES) and not name.startswith(".")
 
 
 def _concatenated(streams: list[RowStream], location: str) -> RowStream:

@@ -59,7 +59,8 @@ def run_command(
         str | None,
         typer.Option(
             "--data",
-            help="Measure this file (CSV, compressed CSV or Parquet) or, with --table, this "
+            help="Measure this file (CSV, compressed CSV or Parquet; a path, an s3:// or "
+            "other object storage URL, or an http(s) URL) or, with --table, this "
             "database's table (an SQLAlchemy URL, as source.url in the spec) instead of the "
             "prediction log: rows scored by the model, windows by the spec's timestamp column "
             "when the data has one, else one window (the one the run falls in).",
@@ -236,9 +237,10 @@ def _run_data(
     from tabops.console import RichProgress
     from tabops.monitor.batch import DataSource, run_data_monitor
     from tabops.progress import SILENT
+    from tabops.storage import is_file_url
     from tabops.store.db import redact
 
-    is_url = "://" in data and not data.startswith(("file://", "http://", "https://"))
+    is_url = not is_file_url(data)
     if is_url and table is None:
         raise TabopsError(
             f"--data {redact(data)} is a database URL: name the table to read with --table."

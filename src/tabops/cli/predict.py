@@ -29,7 +29,8 @@ def predict_command(
         typer.Option(
             "--input",
             "-i",
-            help="What to score: a CSV or Parquet file, a folder or glob of them, or a "
+            help="What to score: a CSV or Parquet file, a folder or glob of them (local, or "
+            "in object storage: s3://bucket/prefix/), an http(s) URL of one file, or a "
             "database URL (SQLAlchemy, as source.url in the spec) with --table or --query.",
         ),
     ],

@@ -22,6 +22,7 @@ import pyarrow.parquet as pq
 import sqlalchemy as sa
 from sqlalchemy.exc import ArgumentError, SQLAlchemyError
 
+from tabops import storage
 from tabops.data.csv_reader import (
     MULTILINE_HINT,
     CsvStream,
@@ -100,7 +101,8 @@ class SourceBatch:
 
 
 def read_bytes(location: str | Path) -> tuple[bytes, str]:
-    """The bytes of a local file or an http(s) URL, and a description for messages."""
+    """The bytes of a local file, an object (``s3://bucket/key``) or an http(s) URL, and a
+    description for messages."""
     text = str(location)
     scheme = urllib.parse.urlparse(text).scheme
     if scheme in ("http", "https"):
@@ -112,22 +114,16 @@ def read_bytes(location: str | Path) -> tuple[bytes, str]:
         if len(data) > _MAX_DOWNLOAD_BYTES:
             raise DataError(f"{text} is larger than 2 GiB; download it and pass the file.")
         return data, text
-    path = local_file(text)
+    description, open_raw = _opener(text)
     try:
-        return path.read_bytes(), str(path)
+        with open_raw() as file:
+            return file.read(), description
     except OSError as exc:
-        raise DataError(f"Cannot read {path}: {exc.strerror}.") from exc
+        raise _unreadable(description, None, exc) from exc
 
 
 def local_file(location: str) -> Path:
     """The existing local file ``location`` names (a path or a file:// URL)."""
-    scheme = urllib.parse.urlparse(location).scheme
-    if len(scheme) > 1 and scheme != "file":  # one letter is a Windows drive
-        raise DataError(
-            f"Cannot read {location}: '{scheme}://' sources are not supported. Use a local "
-            "path, an http(s) URL, or an SQL source (source.url with source.table or "
-            "source.query)."
-        )
     path = Path(location.removeprefix("file://")).expanduser()
     if not path.exists():
         raise DataError(
@@ -322,81 +318,103 @@ class RowStream:
 
 
 def stream_file(location: str | Path, csv_options: CsvOptions | None, chunk_rows: int) -> RowStream:
-    """A local CSV or Parquet file (by suffix; CSV may be compressed) as a :class:`RowStream`."""
+    """A CSV or Parquet file (by suffix; CSV may be compressed) as a :class:`RowStream`: a
+    local path, an object storage URL (``s3://bucket/key``, see :mod:`tabops.storage`), or
+    an http(s) URL (downloaded whole)."""
     text = str(location)
-    if not text.lower().endswith((".parquet", ".pq")):
-        return _csv_rows(location, csv_options or CsvOptions(), chunk_rows)
-    path = local_file(text)
+    if urllib.parse.urlparse(text).scheme in ("http", "https"):
+        download = open_file(text, csv_options)
+        return _rows(download.description, download, download.batches, chunk_rows)
+    description, open_raw = _opener(text)
+    if text.lower().endswith((".parquet", ".pq")):
+        return _parquet_rows(description, open_raw, chunk_rows)
+    csv, batches = _streamed_csv(description, open_raw, csv_options or CsvOptions())
+    return _rows(description, csv, batches, chunk_rows)
+
+
+def _rows(
+    description: str,
+    csv: SourceStream | CsvStream,
+    batches: Callable[[], Iterator[pa.RecordBatch]],
+    chunk_rows: int,
+) -> RowStream:
+    return RowStream(description, csv.schema.names, csv.expected_rows,
+                     lambda: _rechunked(batches(), chunk_rows), lambda: csv.rejects)  # fmt: skip
+
+
+def _parquet_rows(description: str, open_raw: Callable[[], BinaryIO], chunk_rows: int) -> RowStream:
     try:
         # pre_buffer off: on, the reader keeps the row groups it read (RSS grows with the
         # file: 1.2 GB after 3M rows x 52 columns, against 0.4 GB off).
-        parquet = pq.ParquetFile(path, pre_buffer=False)
+        parquet = pq.ParquetFile(open_raw(), pre_buffer=False)
+    except FileNotFoundError as exc:
+        raise _unreadable(description, None, exc) from exc
     except (pa.ArrowInvalid, OSError) as exc:
-        raise DataError(f"{path} is not a readable Parquet file: {exc}.") from exc
+        raise DataError(f"{description} is not a readable Parquet file: {exc}.") from exc
 
     def batches() -> Iterator[pa.RecordBatch]:
         try:
             yield from parquet.iter_batches(batch_size=chunk_rows)
         except (pa.ArrowInvalid, OSError) as exc:
-            raise DataError(f"{path} is not a readable Parquet file: {exc}.") from exc
+            raise DataError(f"{description} is not a readable Parquet file: {exc}.") from exc
 
-    return RowStream(str(path), parquet.schema_arrow.names, parquet.metadata.num_rows, batches)
+    rows = parquet.metadata.num_rows
+    return RowStream(description, parquet.schema_arrow.names, rows, batches)
 
 
-def _csv_rows(location: str | Path, options: CsvOptions, chunk_rows: int) -> RowStream:
-    """A CSV file's rows: a local file read a block at a time, a download whole."""
-    csv: SourceStream | CsvStream
-    if urllib.parse.urlparse(str(location)).scheme in ("http", "https"):
-        csv = open_file(location, options)
-        description, batches = csv.description, csv.batches
-    else:
-        path = local_file(str(location))
-        csv, batches = _streamed_csv(path, options)
-        description = str(path)
-    return RowStream(
-        description,
-        csv.schema.names,
-        csv.expected_rows,
-        lambda: _rechunked(batches(), chunk_rows),
-        lambda: csv.rejects,
-    )
+def _opener(location: str) -> tuple[str, Callable[[], BinaryIO]]:
+    """How to name a local file or an object in messages, and how to open it for reading (as
+    an Arrow file: reads release the GIL)."""
+    if not storage.is_remote(location):
+        local = str(local_file(location))
+        return local, lambda: pa.OSFile(local)
+    try:
+        filesystem, path = storage.resolve(location)
+    except (pa.ArrowInvalid, OSError, ValueError) as exc:
+        raise DataError(
+            f"Cannot read {location}: {exc}. Use a local path, an object storage URL "
+            "(s3://, gs://, hdfs://), an http(s) URL, or an SQL source."
+        ) from exc
+    return location, lambda: filesystem.open_input_file(path)
 
 
 def _streamed_csv(
-    path: Path, options: CsvOptions
+    description: str, open_raw: Callable[[], BinaryIO], options: CsvOptions
 ) -> tuple[CsvStream, Callable[[], Iterator[pa.RecordBatch]]]:
-    """A local CSV file read a block at a time (a compressed one through its decompressor, its
-    rows then not counted ahead), and its batches, whose read errors are DataErrors."""
+    """A CSV file read a block at a time (a compressed one through its decompressor, its rows
+    then not counted ahead), and its batches, whose read errors are DataErrors."""
     try:
-        with path.open("rb") as file:
-            codec = _codec(file.read(16), str(path))
+        with open_raw() as file:
+            codec = _codec(file.read(16), description)
     except OSError as exc:
-        raise _unreadable(path, None, exc) from exc
+        raise _unreadable(description, None, exc) from exc
 
     def opened() -> BinaryIO:
         if codec is None:
-            return path.open("rb")
-        decompressed: BinaryIO = pa.CompressedInputStream(pa.OSFile(str(path)), codec)
+            return open_raw()
+        decompressed: BinaryIO = pa.CompressedInputStream(open_raw(), codec)
         return decompressed
 
     def batches() -> Iterator[pa.RecordBatch]:
         try:
             yield from stream.batches()
         except (pa.ArrowInvalid, OSError) as exc:
-            raise _unreadable(path, codec, exc) from exc
+            raise _unreadable(description, codec, exc) from exc
 
     try:
-        stream = stream_csv(opened, options, str(path), count_rows=codec is None)
+        stream = stream_csv(opened, options, description, count_rows=codec is None)
     except (pa.ArrowInvalid, OSError) as exc:
-        raise _unreadable(path, codec, exc) from exc
+        raise _unreadable(description, codec, exc) from exc
     return stream, batches
 
 
-def _unreadable(path: Path, codec: str | None, exc: Exception) -> DataError:
+def _unreadable(description: str, codec: str | None, exc: Exception) -> DataError:
+    if isinstance(exc, FileNotFoundError):
+        return DataError(f"{description} does not exist. Check the path or URL.")
     if codec is not None:
-        return _undecompressable(str(path), codec, exc)
+        return _undecompressable(description, codec, exc)
     reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else exc
-    return DataError(f"Cannot read {path}: {reason}.")
+    return DataError(f"Cannot read {description}: {reason}.")
 
 
 def _rechunked(batches: Iterator[pa.RecordBatch], rows: int) -> Iterator[pa.RecordBatch]:
@@ -453,7 +471,7 @@ def open_source(source: SourceSpec, root: Path) -> SourceStream:
         return read_sql(source.url, table=source.table, query=source.query)
     assert source.path is not None
     location: str | Path = source.path
-    if urllib.parse.urlparse(source.path).scheme not in ("http", "https"):
+    if not storage.is_remote(source.path):  # a URL of the web or of object storage
         location = Path(source.path).expanduser()
         if not location.is_absolute():
             location = root / location

@@ -16,6 +16,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import sqlalchemy as sa
 
+from tabops import storage
 from tabops.batch.sources import Input, input_files
 from tabops.context import Context
 from tabops.data.sources import open_source
@@ -57,7 +58,11 @@ def day_input(spec: ProjectSpec, day: date) -> Input:
         )
     location = fill(settings.input, day)
     found = Input(location)
-    if not found.is_sql and not Path(location).expanduser().is_absolute():
+    if (
+        not found.is_sql
+        and not storage.is_remote(location)
+        and not Path(location).expanduser().is_absolute()
+    ):
         location = str(spec.root / location)
     table = None if settings.table is None else fill(settings.table, day)
     query = None if settings.query is None else fill(settings.query, day)
@@ -101,7 +106,7 @@ def day_snapshot(spec: ProjectSpec, ctx: Context, day: date) -> sa.Row[object]:
     return batch
 
 
-def _files(location: str, day: date) -> list[Path]:
+def _files(location: str, day: date) -> list[str]:
     try:
         return input_files(location)
     except TabopsError as exc:

@@ -6,6 +6,8 @@ of the log; user mistakes get clear messages."""
 
 from __future__ import annotations
 
+import gzip
+import io
 import json
 import os
 import signal
@@ -22,10 +24,12 @@ import pyarrow.parquet as pq
 import pytest
 import sqlalchemy as sa
 
+from tabops import storage
 from tabops.batch.run import run_predict
 from tabops.batch.sinks import parse_destination
 from tabops.batch.sources import Input
 from tabops.context import Context
+from tabops.devtools.s3 import S3Server
 from tabops.settings import Settings
 from tabops.store.batch import batch_history
 from tabops.store.db import open_store, sqlalchemy_url
@@ -59,10 +63,10 @@ def _predict(project: ServedProject, *args: str, env: dict[str, str] | None = No
     return json.loads(done.stdout)
 
 
-def _error(project: ServedProject, *args: str) -> str:
+def _error(project: ServedProject, *args: str, **env: str) -> str:
     done = subprocess.run(
         [TABOPS, "predict", "--spec", str(project.folder), *args],
-        capture_output=True, text=True, env=project.env(COLUMNS="1000"), timeout=600,
+        capture_output=True, text=True, env=project.env(COLUMNS="1000", **env), timeout=600,
         check=False,
     )  # fmt: skip
     assert done.returncode == 2, (done.stdout, done.stderr)
@@ -129,6 +133,49 @@ def test_parquet_glob_to_partitioned_folder(project: ServedProject, tmp_path: Pa
     assert day1.num_rows == 300 and set(day1.column("batch_id").to_pylist()) == {second["batch_id"]}
     day2 = pq.read_table(folder / "run_date=2026-12-02")
     assert day1.column("score").to_pylist() == day2.column("score").to_pylist()  # chunking
+
+
+def test_objects_in_s3_are_scored_as_the_same_local_files(
+    project: ServedProject, tmp_path: Path, s3: S3Server, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A prefix (CSV, gzipped CSV and Parquet objects, a hidden one skipped), a glob and one
+    object, read from a real S3 server (moto) and scored as the same files on disk are."""
+    for name, value in s3.env.items():
+        monkeypatch.setenv(name, value)
+    bucket = s3.create_bucket("predict-inputs")
+    local = tmp_path / "days"
+    local.mkdir()
+    pacsv.write_csv(_input_rows(120, seed=21, bad=3), local / "a.csv")
+    (local / "b.csv.gz").write_bytes(gzip.compress(_csv_bytes(_input_rows(80, seed=22))))
+    pq.write_table(_input_rows(50, seed=23), local / "c.parquet")
+    for path in sorted(local.iterdir()):
+        storage.write_bytes(f"{bucket}/days/{path.name}", path.read_bytes())
+    storage.write_bytes(f"{bucket}/days/.partial.csv", b"not,a,data,file\n")
+    env = project.env(**s3.env)
+
+    def scored(source: str, name: str) -> tuple[Any, pa.Table]:
+        out = tmp_path / f"{name}.parquet"
+        summary = _predict(project, "--input", source, "--output", str(out), env=env)
+        return summary, pq.read_table(out).sort_by("id").select(["id", "score", "label"])
+
+    remote, remote_rows = scored(f"{bucket}/days/", "remote")
+    on_disk, local_rows = scored(str(local), "local")
+    assert (remote["rows_in"], remote["scored"], remote["rejected"]) == (250, 247, 3)
+    assert (on_disk["rows_in"], on_disk["rejected"]) == (250, 3)
+    assert remote_rows.equals(local_rows)
+    globbed, _ = scored(f"{bucket}/days/*.csv*", "globbed")
+    assert globbed["rows_in"] == 200
+    one, _ = scored(f"{bucket}/days/c.parquet", "one")
+    assert one["rows_in"] == 50
+    missing = _error(project, "--input", f"{bucket}/nothing/", "--output",
+                     str(tmp_path / "o.csv"), **s3.env)  # fmt: skip
+    assert f"--input {bucket}/nothing/: no such object, nor CSV or Parquet files" in missing
+
+
+def _csv_bytes(rows: pa.Table) -> bytes:
+    sink = io.BytesIO()
+    pacsv.write_csv(rows, sink)
+    return sink.getvalue()
 
 
 def _sql_source(tmp_path: Path, rows: pa.Table) -> str:
