@@ -338,6 +338,7 @@ def _rows(
     batches: Callable[[], Iterator[pa.RecordBatch]],
     chunk_rows: int,
 ) -> RowStream:
+    """The rows of a CSV file read as ``csv``, through ``batches``, in chunks."""
     return RowStream(description, csv.schema.names, csv.expected_rows,
                      lambda: _rechunked(batches(), chunk_rows), lambda: csv.rejects)  # fmt: skip
 
