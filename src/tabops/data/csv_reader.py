@@ -7,8 +7,9 @@ rows out + rejected holds exactly and every reject can be found in the file.
 Two paths give the same result:
 
 * fast: PyArrow's streaming, multi-threaded parser, taken block by block (a few megabytes of
-  whole lines) while the block decodes as UTF-8 and its quotes show that one physical line is
-  one record (see :func:`_fast_path_possible`);
+  whole lines) while the block decodes as UTF-8 (or, in a single-byte encoding such as
+  latin-1, is converted to it) and its quotes show that one physical line is one record (see
+  :func:`_as_utf8` and :func:`_fast_path_possible`);
 * exact: anything else, from the first block the fast path cannot take to the end of the file;
   Python's C ``csv`` module, one record at a time, strict about quotes.
 
@@ -20,7 +21,9 @@ from __future__ import annotations
 
 import codecs
 import csv
+import functools
 import io
+import sys
 from collections import Counter
 from collections.abc import Callable, Generator, Iterator
 from dataclasses import dataclass, field, replace
@@ -98,7 +101,7 @@ def open_csv(data: bytes, options: CsvOptions, name: str) -> CsvStream:
     """
     data = strip_bom(data)
     header = data.split(b"\n", 1)[0]
-    if not _fast_path_options(options) or not _is_utf8(header):
+    if _as_utf8(header, options) is None:
         return _ExactStream(_read_exact(data, options, name))
     lines = data.count(b"\n") + (0 if data.endswith(b"\n") else 1)
     body = io.BytesIO(data)  # shares the bytes of ``data``
@@ -112,12 +115,12 @@ def stream_csv(
     """Read a CSV file as :func:`open_csv` does, holding one block of lines at a time instead
     of the whole file. ``open_binary`` opens the file (or the text inside a compressed one) at
     its start, once per pass over it; ``count_rows``: count its lines first, a pass more, for
-    ``expected_rows`` (else None). A file the fast path cannot take from its first line (an
-    encoding other than UTF-8, values spanning lines) is read whole."""
+    ``expected_rows`` (else None). A file the fast path cannot take from its first line (a
+    multi-byte encoding other than UTF-8, values spanning lines) is read whole."""
     with open_binary() as file:
         first = _first_line(file)
     header = strip_bom(first).removesuffix(b"\n")
-    if not _fast_path_options(options) or not _is_utf8(header):
+    if _as_utf8(header, options) is None:
         with open_binary() as file:
             return open_csv(file.read(), options, name)
     expected = _count_rows(open_binary) if count_rows else None
@@ -215,24 +218,46 @@ def _line_bounds(data: bytes) -> tuple[np.ndarray, np.ndarray]:
     return starts, ends
 
 
-def _fast_path_options(options: CsvOptions) -> bool:
-    """Whether the settings let PyArrow read the file: UTF-8, no values over several lines."""
+def _as_utf8(data: bytes, options: CsvOptions) -> bytes | None:
+    """``data`` as UTF-8 for the fast path: as it is (UTF-8), or decoded from a single-byte
+    encoding (latin-1, cp1252, …) and encoded again, every line break where it was. None:
+    the fast path cannot take it (values spanning lines, another encoding, bytes that do not
+    decode)."""
+    if options.multiline_values:
+        return None
     encoding = options.encoding.lower().replace("_", "-")
-    return not options.multiline_values and encoding in ("utf-8", "utf8")
-
-
-def _is_utf8(data: bytes) -> bool:
     try:
-        data.decode("utf-8")
+        if encoding in ("utf-8", "utf8"):
+            data.decode("utf-8")
+            return data
+        if _single_byte(encoding):
+            return data.decode(encoding).encode("utf-8")
     except UnicodeDecodeError:
+        pass
+    return None
+
+
+@functools.cache
+def _single_byte(encoding: str) -> bool:
+    """Whether ``encoding`` reads every byte as one character by a table, ASCII as ASCII
+    (latin-1, cp1252, koi8-r, …; not a stateful or escaping codec): a block of lines then
+    decodes on its own, its line breaks where they were."""
+    try:
+        info = codecs.lookup(encoding)
+    except LookupError:
         return False
-    return True
+    module = sys.modules.get(getattr(info.decode, "__module__", None) or "")
+    if info.name not in ("iso8859-1", "ascii") and not hasattr(module, "decoding_table"):
+        return False
+    text = bytes(range(256)).decode(info.name, errors="replace")
+    return len(text) == 256 and text[:128] == "".join(map(chr, range(128)))
 
 
 def _fast_path_possible(data: bytes, options: CsvOptions) -> bool:
-    """Whether PyArrow and ``csv`` read this file alike, one physical line per record:
-    UTF-8, no lone carriage return, quotes only at field boundaries, an even number per line."""
-    if not _fast_path_options(options):
+    """Whether PyArrow and ``csv`` read these bytes (UTF-8, see :func:`_as_utf8`) alike, one
+    physical line per record: valid UTF-8, no lone carriage return, quotes only at field
+    boundaries, an even number per line."""
+    if options.multiline_values:
         return False
     if not data.isascii():  # ASCII is valid UTF-8; otherwise decode to find out
         try:
@@ -291,11 +316,14 @@ class _FastStream(CsvStream):
         name: str,
         expected_rows: int | None,
     ) -> None:
-        text = header.decode("utf-8")
+        utf8_header = _as_utf8(header, options)
+        assert utf8_header is not None, "the caller reads such a file with the exact path"
+        text = utf8_header.decode("utf-8")
         if not text.strip():
             raise DataError(f"{name} is empty; it needs a header line and at least one row.")
         super().__init__(_header(text.rstrip("\r"), options, name), expected_rows)
         self._header, self._blocks, self._options, self._name = header, blocks, options, name
+        self._utf8_header = utf8_header
         #: The line from which the exact path read the file (None: the fast path read it all).
         self.exact_from: int | None = None
 
@@ -305,12 +333,13 @@ class _FastStream(CsvStream):
         first = 2  # the line the block starts on
         blocks = self._blocks()
         for block in blocks:
-            framed = self._header + b"\n" + block  # the block as a file of its own
-            if _fast_path_possible(framed, self._options):
+            utf8 = _as_utf8(block, self._options)
+            framed = b"" if utf8 is None else self._utf8_header + b"\n" + utf8  # a file of its own
+            if utf8 is not None and _fast_path_possible(framed, self._options):
                 read = self._fast(framed)
-            else:
+            else:  # the rest of the file, as it is written
                 self.exact_from = first
-                read = self._exact(b"".join([framed, *blocks]))  # the rest of the file
+                read = self._exact(b"".join([self._header, b"\n", block, *blocks]))
             found, refused = yield from read
             lines.append(found + (first - 2))
             rejects += [replace(r, line=r.line + first - 2) for r in refused]

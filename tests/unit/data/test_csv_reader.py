@@ -89,6 +89,22 @@ def test_other_encodings_and_delimiters() -> None:
     assert rows == [{"name": "José", "city": "Málaga"}]
 
 
+def test_a_single_byte_encoding_takes_the_fast_path_until_a_byte_it_does_not_define() -> None:
+    options = CsvOptions(encoding="cp1252")
+    good = 'a,b\n€1,"x, y"\nç,2\n'.encode("cp1252")
+    stream = open_csv(good, options, "t.csv")
+    rows = [r for b in stream.batches() for r in b.to_pylist()]
+    assert rows == [{"a": "€1", "b": "x, y"}, {"a": "ç", "b": "2"}]
+    assert isinstance(stream, _FastStream) and stream.exact_from is None
+    undefined = good + b"\x81,3\n4,5\n"  # 0x81: no character in cp1252
+    stream = open_csv(undefined, options, "t.csv")
+    assert [r["a"] for b in stream.batches() for r in b.to_pylist()] == ["€1", "ç", "4"]
+    assert isinstance(stream, _FastStream) and stream.exact_from == 2  # one block: all of it
+    assert [(r.line, r.reason) for r in stream.rejects] == [(4, "not valid cp1252")]
+    multi_byte = open_csv("a\n日本\n".encode("shift_jis"), CsvOptions(encoding="shift_jis"), "t")
+    assert not isinstance(multi_byte, _FastStream)
+
+
 def test_wrong_encoding_setting_fails_with_advice() -> None:
     data = b"a\n" + b"\xff\n" * 1200
     with pytest.raises(DataError, match=r"Set source\.csv\.encoding"):

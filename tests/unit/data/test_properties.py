@@ -411,6 +411,25 @@ def test_a_file_read_in_small_blocks_reads_as_the_exact_path_reads_it(
         )
 
 
+@settings(max_examples=80, deadline=None)
+@given(data=stray_quote_csvs() | well_formed_csvs().map(lambda case: case[0]),
+       encoding=st.sampled_from(["latin-1", "cp1252", "koi8-r", "ascii"]),
+       undefined=st.booleans(), block=st.integers(1, 60))  # fmt: skip
+def test_a_single_byte_encoding_is_read_as_the_exact_path_reads_it(
+    data: bytes, encoding: str, undefined: bool, block: int
+) -> None:
+    """Transcoded to UTF-8 block by block for the fast path; a byte the encoding does not
+    define (0x81 in cp1252, any in ascii) sends the rest to the exact path."""
+    written = data.decode("utf-8").encode(encoding, errors="replace")
+    if undefined:
+        written = written.replace(b"\n", b"\n\x81", 1)
+    options = CsvOptions(encoding=encoding)
+    with mock.patch.object(csv_reader, "_READ_SIZE", block):
+        assert _summary(read_csv(written, options, "t.csv")) == _summary(
+            _read_exact(written, options, "t.csv")
+        )
+
+
 def test_multiline_record_with_wrong_field_count_is_one_reject() -> None:
     # Once reported as 'never closed', with its continuation line 'y",2' loaded as a row.
     read = read_csv(b'a,b\n1,"x\ny",2\n3,4\n', CsvOptions(multiline_values=True), "t.csv")
