@@ -27,7 +27,7 @@ import sys
 from collections import Counter
 from collections.abc import Callable, Generator, Iterator
 from dataclasses import dataclass, field, replace
-from typing import BinaryIO
+from typing import Any, BinaryIO
 
 import numpy as np
 import pyarrow as pa
@@ -110,27 +110,34 @@ def open_csv(data: bytes, options: CsvOptions, name: str) -> CsvStream:
 
 
 def stream_csv(
-    open_binary: Callable[[], BinaryIO], options: CsvOptions, name: str, count_rows: bool = True
+    open_binary: Callable[[], BinaryIO],
+    options: CsvOptions,
+    name: str,
+    expected_rows: int | None,
+    read_error: Callable[[Exception], Exception],
 ) -> CsvStream:
     """Read a CSV file as :func:`open_csv` does, holding one block of lines at a time instead
     of the whole file. ``open_binary`` opens the file (or the text inside a compressed one) at
-    its start, once per pass over it; ``count_rows``: count its lines first, a pass more, for
-    ``expected_rows`` (else None). A file the fast path cannot take from its first line (a
-    multi-byte encoding other than UTF-8, values spanning lines) is read whole."""
+    its start, once per pass over it; ``expected_rows``: see :func:`count_rows`; an error
+    reading the file while its batches stream (OSError, ArrowInvalid) is raised as
+    ``read_error(exc)``. A file the fast path cannot take from its first line (a multi-byte
+    encoding other than UTF-8, values spanning lines) is read whole."""
     with open_binary() as file:
         first = _first_line(file)
     header = strip_bom(first).removesuffix(b"\n")
     if _as_utf8(header, options) is None:
         with open_binary() as file:
             return open_csv(file.read(), options, name)
-    expected = _count_rows(open_binary) if count_rows else None
 
     def blocks() -> Iterator[bytes]:
-        with open_binary() as file:
-            file.read(len(first))
-            yield from _line_blocks(file.read)
+        try:
+            with open_binary() as file:
+                file.read(len(first))
+                yield from _line_blocks(file.read)
+        except (OSError, pa.ArrowInvalid) as exc:
+            raise read_error(exc) from exc
 
-    return _FastStream(header, blocks, options, name, expected)
+    return _FastStream(header, blocks, options, name, expected_rows)
 
 
 def _first_line(file: BinaryIO) -> bytes:
@@ -144,12 +151,15 @@ def _first_line(file: BinaryIO) -> bytes:
     return read[: end + 1]
 
 
-def _count_rows(open_binary: Callable[[], BinaryIO]) -> int:
-    """Lines after the header, as :func:`open_csv` counts them."""
+def count_rows(open_binary: Callable[[], BinaryIO], digest: Any = None) -> int:
+    """The lines after the header, as :func:`open_csv` counts them (a progress total), in one
+    pass over the file that also feeds ``digest`` (a hashlib object) its bytes."""
     lines, last = 0, b"\n"
     with open_binary() as file:
         while chunk := file.read(_READ_SIZE):
             lines, last = lines + chunk.count(b"\n"), chunk[-1:]
+            if digest is not None:
+                digest.update(chunk)
     return max(lines + (0 if last == b"\n" else 1) - 1, 0)
 
 

@@ -27,6 +27,7 @@ from tabops.data.csv_reader import (
     MULTILINE_HINT,
     CsvStream,
     StructuralReject,
+    count_rows,
     open_csv,
     stream_csv,
 )
@@ -188,12 +189,21 @@ def _delimiter_in_header(table: pa.Table) -> str | None:
 
 def open_file(location: str | Path, csv_options: CsvOptions | None = None) -> SourceStream:
     """Open a CSV or Parquet file (by suffix) as a :class:`SourceStream`; a compressed CSV
-    (gzip, bzip2, zstd, lz4) is read as the CSV inside it, its hash that of the CSV."""
+    (gzip, bzip2, zstd, lz4) is read as the CSV inside it, its hash that of the CSV. A local
+    or object storage CSV is read a block at a time (after a first pass for its hash and row
+    count); a Parquet file or a download is read whole."""
+    text = str(location)
+    web = urllib.parse.urlparse(text).scheme in ("http", "https")
+    if not web and not text.lower().endswith((".parquet", ".pq")):
+        description, open_raw = _opener(text)
+        csv, digest = _csv_source(description, open_raw, csv_options or CsvOptions(), True)
+        assert digest is not None
+        return SourceStream(description, digest, csv=csv)
     data, description = read_bytes(location)
     data = _decompressed(data, description)
     if not data:
         raise DataError(f"{description} is empty; it needs a header line and at least one row.")
-    if str(location).lower().endswith((".parquet", ".pq")):
+    if text.lower().endswith((".parquet", ".pq")):
         try:
             table = pq.read_table(io.BytesIO(data))
         except (pa.ArrowInvalid, OSError) as exc:
@@ -292,8 +302,8 @@ def _sql_column(values: list[object]) -> pa.Array:
 
 class RowStream:
     """Rows of a file or table in batches of at most ``chunk_rows``, read a batch at a time:
-    memory is bounded whatever their size (a local CSV file: by its block of lines, unless
-    it is read whole; see :func:`~tabops.data.csv_reader.stream_csv`).
+    memory is bounded whatever their size (a CSV file: by its block of lines, unless it is
+    read whole; see :func:`~tabops.data.csv_reader.stream_csv`).
 
     ``rejects`` (structurally broken CSV records) is complete once :meth:`batches` is
     exhausted."""
@@ -323,24 +333,19 @@ def stream_file(location: str | Path, csv_options: CsvOptions | None, chunk_rows
     an http(s) URL (downloaded whole)."""
     text = str(location)
     if urllib.parse.urlparse(text).scheme in ("http", "https"):
-        download = open_file(text, csv_options)
-        return _rows(download.description, download, download.batches, chunk_rows)
+        return _rows(open_file(text, csv_options), chunk_rows)
     description, open_raw = _opener(text)
     if text.lower().endswith((".parquet", ".pq")):
         return _parquet_rows(description, open_raw, chunk_rows)
-    csv, batches = _streamed_csv(description, open_raw, csv_options or CsvOptions())
-    return _rows(description, csv, batches, chunk_rows)
+    csv, _ = _csv_source(description, open_raw, csv_options or CsvOptions(), digest=False)
+    return _rows(SourceStream(description, "", csv=csv), chunk_rows)
 
 
-def _rows(
-    description: str,
-    csv: SourceStream | CsvStream,
-    batches: Callable[[], Iterator[pa.RecordBatch]],
-    chunk_rows: int,
-) -> RowStream:
-    """The rows of a CSV file read as ``csv``, through ``batches``, in chunks."""
-    return RowStream(description, csv.schema.names, csv.expected_rows,
-                     lambda: _rechunked(batches(), chunk_rows), lambda: csv.rejects)  # fmt: skip
+def _rows(source: SourceStream, chunk_rows: int) -> RowStream:
+    """The rows of a CSV source, in chunks."""
+    return RowStream(source.description, source.schema.names, source.expected_rows,
+                     lambda: _rechunked(source.batches(), chunk_rows),
+                     lambda: source.rejects)  # fmt: skip
 
 
 def _parquet_rows(description: str, open_raw: Callable[[], BinaryIO], chunk_rows: int) -> RowStream:
@@ -379,11 +384,12 @@ def _opener(location: str) -> tuple[str, Callable[[], BinaryIO]]:
     return location, lambda: filesystem.open_input_file(path)
 
 
-def _streamed_csv(
-    description: str, open_raw: Callable[[], BinaryIO], options: CsvOptions
-) -> tuple[CsvStream, Callable[[], Iterator[pa.RecordBatch]]]:
-    """A CSV file read a block at a time (a compressed one through its decompressor, its rows
-    then not counted ahead), and its batches, whose read errors are DataErrors."""
+def _csv_source(
+    description: str, open_raw: Callable[[], BinaryIO], options: CsvOptions, digest: bool
+) -> tuple[CsvStream, str | None]:
+    """A CSV file read a block at a time (a compressed one through its decompressor), and with
+    ``digest`` the SHA-256 of its (decompressed) bytes. Its rows are counted first, in the
+    digest's pass; without one, a compressed file's are not (a decompression more)."""
     try:
         with open_raw() as file:
             codec = _codec(file.read(16), description)
@@ -396,17 +402,16 @@ def _streamed_csv(
         decompressed: BinaryIO = pa.CompressedInputStream(open_raw(), codec)
         return decompressed
 
-    def batches() -> Iterator[pa.RecordBatch]:
-        try:
-            yield from stream.batches()
-        except (pa.ArrowInvalid, OSError) as exc:
-            raise _unreadable(description, codec, exc) from exc
+    def unreadable(exc: Exception) -> DataError:
+        return _unreadable(description, codec, exc)
 
+    hashed = hashlib.sha256() if digest else None
     try:
-        stream = stream_csv(opened, options, description, count_rows=codec is None)
+        rows = count_rows(opened, hashed) if digest or codec is None else None
+        stream = stream_csv(opened, options, description, rows, unreadable)
     except (pa.ArrowInvalid, OSError) as exc:
-        raise _unreadable(description, codec, exc) from exc
-    return stream, batches
+        raise unreadable(exc) from exc
+    return stream, None if hashed is None else hashed.hexdigest()
 
 
 def _unreadable(description: str, codec: str | None, exc: Exception) -> DataError:

@@ -12,7 +12,7 @@ import pytest
 import sqlalchemy as sa
 
 from tabops.data import csv_reader
-from tabops.data.csv_reader import _FastStream, _read_exact, stream_csv
+from tabops.data.csv_reader import _FastStream, _read_exact, count_rows, stream_csv
 from tabops.data.sources import stream_file, stream_sql_table
 from tabops.errors import DataError, StoreError
 from tabops.spec import CsvOptions
@@ -87,10 +87,14 @@ def test_a_csv_file_streams_a_block_of_lines_at_a_time(
     path.write_text("id,x\n" + "".join(f"{i},{i / 2}\n" for i in range(5000)))
     monkeypatch.setattr(csv_reader, "_READ_SIZE", 4096)
     reads: list[int] = []
-    stream = stream_csv(lambda: _CountedReads(path, reads), CsvOptions(), str(path))  # type: ignore[arg-type, return-value]
-    assert stream.expected_rows == 5000
+
+    def opened() -> _CountedReads:
+        return _CountedReads(path, reads)
+
+    assert count_rows(opened) == 5000  # type: ignore[arg-type]
+    stream = stream_csv(opened, CsvOptions(), str(path), 5000, DataError)  # type: ignore[arg-type]
     batches = stream.batches()
-    counted = sum(reads)  # the header, and the lines counted for expected_rows
+    counted = sum(reads)  # the lines counted, and the header
     first = next(batches)
     assert sum(reads) - counted <= 2 * 4096 + 64 < path.stat().st_size
     rest = list(batches)
@@ -117,7 +121,7 @@ def test_a_streamed_csv_reads_the_rest_exactly_from_the_first_block_it_cannot_ta
         (303, "expected 2 fields, found 3"),
     ]
     assert stream.rejects == exact.rejects
-    csv_stream = stream_csv(lambda: path.open("rb"), CsvOptions(), str(path))
+    csv_stream = stream_csv(lambda: path.open("rb"), CsvOptions(), str(path), None, DataError)
     list(csv_stream.batches())
     assert isinstance(csv_stream, _FastStream) and csv_stream.exact_from is not None
     assert 2 < csv_stream.exact_from <= 252

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import bz2
+import hashlib
 import io
 import lzma
 import zipfile
@@ -50,6 +51,8 @@ def test_compressed_csv_reads_as_the_plain_file(
     assert packed.lines.tolist() == plain.lines.tolist()  # type: ignore[union-attr]
     assert packed.rejects == plain.rejects  # with the lines of the plain file
     assert packed.content_hash == plain.content_hash  # one content, loaded once
+    # The hash of the file's bytes, as when the file was read whole: ledgers stay valid.
+    assert plain.content_hash == hashlib.sha256(data).hexdigest()
 
 
 def test_python_compressors_are_read_too(tmp_path: Path) -> None:
