@@ -47,6 +47,11 @@ def is_remote(location: str) -> bool:
     return bool(sep) and scheme.lower() != "file" and "/" not in scheme
 
 
+def is_web(location: str) -> bool:
+    """Whether ``location`` is an http(s) URL: a file to download, not to list or stream."""
+    return location.partition("://")[0].lower() in ("http", "https") and "://" in location
+
+
 def is_file_url(location: str) -> bool:
     """Whether ``location`` names a file (a path or a URL of :data:`FILE_SCHEMES`), not a
     database URL."""

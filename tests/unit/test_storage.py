@@ -29,6 +29,7 @@ def test_urls_are_remote_and_paths_are_local(location: str, remote: bool) -> Non
 )  # fmt: skip
 def test_file_urls_are_told_from_database_urls(location: str, file: bool) -> None:
     assert storage.is_file_url(location) is file
+    assert storage.is_web(location) is location.startswith("https://")
 
 
 def test_an_unknown_url_scheme_is_a_clear_data_error() -> None:

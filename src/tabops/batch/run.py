@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from tabops import storage
 from tabops.batch.history import Keep, history_writer
 from tabops.batch.parallel import ReadAhead, score_chunks
 from tabops.batch.scoring import (
@@ -211,7 +212,7 @@ def _score_on_spark(
             "--engine spark reads CSV or Parquet files (a file, folder or glob): export the "
             "table, or score it with the local engine."
         )
-    if source.location.lower().startswith(("http://", "https://")):
+    if storage.is_web(source.location):
         raise TabopsError(
             "--engine spark reads files through Spark's own file systems, which have no "
             "http(s): download the file, or score it with the local engine."

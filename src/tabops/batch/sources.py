@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import fnmatch
 import glob
-import urllib.parse
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -17,7 +16,6 @@ from tabops.data.sources import RowStream, stream_file, stream_sql_query, stream
 from tabops.errors import DataError, TabopsError
 from tabops.spec import CsvOptions
 
-_WEB = ("http", "https")  # a single file, downloaded
 _DATA_SUFFIXES = (".csv", ".parquet", ".pq", ".gz", ".bz2", ".zst", ".lz4", ".tsv", ".txt")
 
 
@@ -59,7 +57,7 @@ def input_files(location: str) -> list[str]:
     """The files ``location`` names: itself, a folder's data files, or a glob's matches
     (sorted, so every run reads them in the same order); local, or objects of object
     storage (a prefix is a folder; a glob's patterns match within one path segment)."""
-    if urllib.parse.urlparse(location).scheme in _WEB:
+    if storage.is_web(location):  # one file, downloaded
         return [location]
     if storage.is_remote(location):
         return _objects(location)
@@ -100,7 +98,7 @@ def _objects(location: str) -> list[str]:
         folder = base[: base.rindex("/")]
         pattern = location.split("/")
         found = [f for f in storage.list_files(folder) if _matches(f.split("/"), pattern)]
-    except OSError as exc:
+    except (OSError, ValueError) as exc:  # ArrowInvalid is a ValueError: a malformed URL
         raise DataError(f"Cannot list {location}: {exc}.") from exc
     if not found:
         raise DataError(f"--input {location} matches no object.")

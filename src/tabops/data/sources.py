@@ -9,7 +9,6 @@ from __future__ import annotations
 import hashlib
 import io
 import re
-import urllib.parse
 import urllib.request
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -105,8 +104,7 @@ def read_bytes(location: str | Path) -> tuple[bytes, str]:
     """The bytes of a local file, an object (``s3://bucket/key``) or an http(s) URL, and a
     description for messages."""
     text = str(location)
-    scheme = urllib.parse.urlparse(text).scheme
-    if scheme in ("http", "https"):
+    if storage.is_web(text):
         try:
             with urllib.request.urlopen(text, timeout=60) as response:
                 data = response.read(_MAX_DOWNLOAD_BYTES + 1)
@@ -193,8 +191,7 @@ def open_file(location: str | Path, csv_options: CsvOptions | None = None) -> So
     or object storage CSV is read a block at a time (after a first pass for its hash and row
     count); a Parquet file or a download is read whole."""
     text = str(location)
-    web = urllib.parse.urlparse(text).scheme in ("http", "https")
-    if not web and not text.lower().endswith((".parquet", ".pq")):
+    if not storage.is_web(text) and not text.lower().endswith((".parquet", ".pq")):
         description, open_raw = _opener(text)
         csv, digest = _csv_source(description, open_raw, csv_options or CsvOptions(), True)
         assert digest is not None
@@ -332,7 +329,7 @@ def stream_file(location: str | Path, csv_options: CsvOptions | None, chunk_rows
     local path, an object storage URL (``s3://bucket/key``, see :mod:`tabops.storage`), or
     an http(s) URL (downloaded whole)."""
     text = str(location)
-    if urllib.parse.urlparse(text).scheme in ("http", "https"):
+    if storage.is_web(text):
         return _rows(open_file(text, csv_options), chunk_rows)
     description, open_raw = _opener(text)
     if text.lower().endswith((".parquet", ".pq")):
