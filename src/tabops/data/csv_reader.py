@@ -104,9 +104,13 @@ def open_csv(data: bytes, options: CsvOptions, name: str) -> CsvStream:
     if _as_utf8(header, options) is None:
         return _ExactStream(_read_exact(data, options, name))
     lines = data.count(b"\n") + (0 if data.endswith(b"\n") else 1)
-    body = io.BytesIO(data)  # shares the bytes of ``data``
-    body.seek(len(header) + 1)
-    return _FastStream(header, lambda: _line_blocks(body.read), options, name, max(lines - 1, 0))
+
+    def blocks() -> Iterator[bytes]:
+        body = io.BytesIO(data)  # shares the bytes of ``data``
+        body.seek(len(header) + 1)
+        return _line_blocks(body.read)
+
+    return _FastStream(header, blocks, options, name, max(lines - 1, 0))
 
 
 def stream_csv(

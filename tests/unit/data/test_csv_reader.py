@@ -89,6 +89,16 @@ def test_other_encodings_and_delimiters() -> None:
     assert rows == [{"name": "José", "city": "Málaga"}]
 
 
+def test_a_stream_reads_its_rows_again_on_a_second_pass() -> None:
+    stream = open_csv(b"a,b\n1,2\n\n3,4,5\n6,7\n", OPTIONS, "t.csv")
+    for _ in range(2):
+        assert [r for b in stream.batches() for r in b.to_pylist()] == [
+            {"a": "1", "b": "2"},
+            {"a": "6", "b": "7"},
+        ]
+        assert stream.lines.tolist() == [2, 5] and [r.line for r in stream.rejects] == [4]
+
+
 def test_a_single_byte_encoding_takes_the_fast_path_until_a_byte_it_does_not_define() -> None:
     options = CsvOptions(encoding="cp1252")
     good = 'a,b\n€1,"x, y"\nç,2\n'.encode("cp1252")
