@@ -242,7 +242,8 @@ def _as_utf8(data: bytes, options: CsvOptions) -> bytes | None:
     encoding = options.encoding.lower().replace("_", "-")
     try:
         if encoding in ("utf-8", "utf8"):
-            data.decode("utf-8")
+            if not data.isascii():  # ASCII is valid UTF-8; otherwise decode to find out
+                data.decode("utf-8")
             return data
         if _single_byte(encoding):
             return data.decode(encoding).encode("utf-8")
@@ -268,16 +269,11 @@ def _single_byte(encoding: str) -> bool:
 
 
 def _fast_path_possible(data: bytes, options: CsvOptions) -> bool:
-    """Whether PyArrow and ``csv`` read these bytes (UTF-8, see :func:`_as_utf8`) alike, one
-    physical line per record: valid UTF-8, no lone carriage return, quotes only at field
+    """Whether PyArrow and ``csv`` read these bytes (valid UTF-8: what :func:`_as_utf8` gives)
+    alike, one physical line per record: no lone carriage return, quotes only at field
     boundaries, an even number per line."""
     if options.multiline_values:
         return False
-    if not data.isascii():  # ASCII is valid UTF-8; otherwise decode to find out
-        try:
-            data.decode("utf-8")
-        except UnicodeDecodeError:
-            return False
     raw = np.frombuffer(data, dtype=np.uint8)
     last = len(raw) - 1
     if b"\r" in data:

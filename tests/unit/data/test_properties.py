@@ -30,6 +30,7 @@ from tabops.data import csv_reader
 from tabops.data.contract import Reason, check_contract
 from tabops.data.csv_reader import (
     CsvRead,
+    _as_utf8,
     _fast_path_possible,
     _FastStream,
     _read_exact,
@@ -276,7 +277,8 @@ def test_ingest_conserves_rows_and_reports_every_injected_defect(
     workspace: Context, case: Case
 ) -> None:
     options = CsvOptions(multiline_values=case.multiline)
-    event("fast CSV path" if _fast_path_possible(case.data, options) else "exact CSV path")
+    fast = (utf8 := _as_utf8(case.data, options)) is not None and _fast_path_possible(utf8, options)
+    event("fast CSV path" if fast else "exact CSV path")
     result, entries, snapshot_ids = _ingest(workspace, case)
     good = [r for r in case.rows if r.kind == "good"]
     quarantined = [r for r in case.rows if r.kind == "contract"]
