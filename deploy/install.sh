@@ -39,7 +39,9 @@ fi
 python="$prefix/bin/python"
 
 if command -v uv >/dev/null 2>&1; then
-  install=(uv pip install --quiet --python "$python")
+  # Compiled now, as pip does: the images set PYTHONDONTWRITEBYTECODE, so an uncompiled module
+  # would be compiled again on every start of every tabops process.
+  install=(uv pip install --quiet --compile-bytecode --python "$python")
 else
   install=("$python" -m pip install --quiet --no-cache-dir --disable-pip-version-check)
 fi

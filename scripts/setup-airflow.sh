@@ -29,7 +29,9 @@ fi
 
 echo "Installing Apache Airflow ${AIRFLOW_VERSION} into $VENV (Python ${PYTHON_VERSION})"
 "$UV" venv --quiet --allow-existing --python "$PYTHON_VERSION" "$VENV"
-"$UV" pip install --quiet --python "$VENV/bin/python" \
+# Compiled at install: with PYTHONDONTWRITEBYTECODE set, every Airflow process would otherwise
+# compile Airflow's modules as it starts.
+"$UV" pip install --quiet --compile-bytecode --python "$VENV/bin/python" \
   "apache-airflow==${AIRFLOW_VERSION}" --constraint "$CONSTRAINTS"
 "$UV" pip install --quiet --python "$VENV/bin/python" --no-deps -e .
 "$VENV/bin/python" -c "import airflow.sdk, tabops.orchestrate.graph"
