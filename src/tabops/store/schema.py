@@ -121,8 +121,8 @@ batch_predictions = Table(
     Column("label", Text),
     Column("decision", String(32)),
     Column("created_at", DateTime(timezone=True), nullable=False),
-    Index("ix_batch_predictions_run", "project", "run_date"),
-    Index("ix_batch_predictions_entity", "project", "entity_id", "run_date"),
+    # Run date first: a run's rows go in together at the index's end (migration 0008).
+    Index("ix_batch_predictions_run_entity", "project", "run_date", "entity_id"),
 )
 
 #: The challenger's answers, scored in shadow beside the champion's (never returned).

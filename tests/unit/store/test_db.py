@@ -21,7 +21,7 @@ def test_migrations_create_every_table(tmp_path: Path) -> None:
     store.migrate()  # idempotent
     with store.engine.connect() as conn:
         assert (
-            conn.execute(sa.text("SELECT version_num FROM alembic_version")).scalar_one() == "0007"
+            conn.execute(sa.text("SELECT version_num FROM alembic_version")).scalar_one() == "0008"
         )
 
 
@@ -31,6 +31,9 @@ def test_schema_module_matches_the_migration(tmp_path: Path) -> None:
     for name, table in schema.metadata.tables.items():
         migrated = {c["name"] for c in inspector.get_columns(name)}
         assert migrated == {c.name for c in table.columns}, name
+        indexes = {i["name"]: i["column_names"] for i in inspector.get_indexes(name)}
+        declared = {i.name: [c.name for c in i.columns] for i in table.indexes}
+        assert indexes == declared, name
 
 
 @pytest.mark.parametrize(
