@@ -27,7 +27,7 @@ import sys
 from collections import Counter
 from collections.abc import Callable, Generator, Iterator
 from dataclasses import dataclass, field, replace
-from typing import Any, BinaryIO
+from typing import BinaryIO
 
 import numpy as np
 import pyarrow as pa
@@ -101,7 +101,8 @@ def open_csv(data: bytes, options: CsvOptions, name: str) -> CsvStream:
     """
     data = strip_bom(data)
     header = data.split(b"\n", 1)[0]
-    if _as_utf8(header, options) is None:
+    utf8_header = _as_utf8(header, options)
+    if utf8_header is None:
         return _ExactStream(_read_exact(data, options, name))
     lines = data.count(b"\n") + (0 if data.endswith(b"\n") else 1)
 
@@ -110,7 +111,7 @@ def open_csv(data: bytes, options: CsvOptions, name: str) -> CsvStream:
         body.seek(len(header) + 1)
         return _line_blocks(body.read)
 
-    return _FastStream(header, blocks, options, name, max(lines - 1, 0))
+    return _FastStream(header, utf8_header, blocks, options, name, max(lines - 1, 0))
 
 
 def stream_csv(
@@ -129,7 +130,8 @@ def stream_csv(
     with open_binary() as file:
         first = _first_line(file)
     header = strip_bom(first).removesuffix(b"\n")
-    if _as_utf8(header, options) is None:
+    utf8_header = _as_utf8(header, options)
+    if utf8_header is None:
         with open_binary() as file:
             return open_csv(file.read(), options, name)
 
@@ -141,7 +143,7 @@ def stream_csv(
         except (OSError, pa.ArrowInvalid) as exc:
             raise read_error(exc) from exc
 
-    return _FastStream(header, blocks, options, name, expected_rows)
+    return _FastStream(header, utf8_header, blocks, options, name, expected_rows)
 
 
 def _first_line(file: BinaryIO) -> bytes:
@@ -155,15 +157,17 @@ def _first_line(file: BinaryIO) -> bytes:
     return read[: end + 1]
 
 
-def count_rows(open_binary: Callable[[], BinaryIO], digest: Any = None) -> int:
+def count_rows(
+    open_binary: Callable[[], BinaryIO], feed: Callable[[bytes], object] | None = None
+) -> int:
     """The lines after the header, as :func:`open_csv` counts them (a progress total), in one
-    pass over the file that also feeds ``digest`` (a hashlib object) its bytes."""
+    pass over the file that also hands its bytes to ``feed`` (a hash's ``update``)."""
     lines, last = 0, b"\n"
     with open_binary() as file:
         while chunk := file.read(_READ_SIZE):
             lines, last = lines + chunk.count(b"\n"), chunk[-1:]
-            if digest is not None:
-                digest.update(chunk)
+            if feed is not None:
+                feed(chunk)
     return max(lines + (0 if last == b"\n" else 1) - 1, 0)
 
 
@@ -321,13 +325,14 @@ class _FastStream(CsvStream):
     def __init__(
         self,
         header: bytes,
+        utf8_header: bytes,
         blocks: Callable[[], Iterator[bytes]],
         options: CsvOptions,
         name: str,
         expected_rows: int | None,
     ) -> None:
-        utf8_header = _as_utf8(header, options)
-        assert utf8_header is not None, "the caller reads such a file with the exact path"
+        """``utf8_header``: ``header`` as :func:`_as_utf8` gives it (a file whose header it
+        cannot give is read by the exact path)."""
         text = utf8_header.decode("utf-8")
         if not text.strip():
             raise DataError(f"{name} is empty; it needs a header line and at least one row.")

@@ -404,7 +404,8 @@ def _csv_source(
 
     hashed = hashlib.sha256() if digest else None
     try:
-        rows = count_rows(opened, hashed) if digest or codec is None else None
+        feed = None if hashed is None else hashed.update
+        rows = count_rows(opened, feed) if digest or codec is None else None
         stream = stream_csv(opened, options, description, rows, unreadable)
     except (pa.ArrowInvalid, OSError) as exc:
         raise unreadable(exc) from exc
