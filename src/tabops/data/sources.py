@@ -13,7 +13,7 @@ import urllib.request
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import BinaryIO
+from typing import BinaryIO, cast
 
 import numpy as np
 import pyarrow as pa
@@ -402,14 +402,51 @@ def _csv_source(
     def unreadable(exc: Exception) -> DataError:
         return _unreadable(description, codec, exc)
 
-    hashed = hashlib.sha256() if digest else None
+    if not digest:
+        try:
+            rows = count_rows(opened) if codec is None else None
+            return stream_csv(opened, options, description, rows, unreadable), None
+        except (pa.ArrowInvalid, OSError) as exc:
+            raise unreadable(exc) from exc
+    hashed = hashlib.sha256()
     try:
-        feed = None if hashed is None else hashed.update
-        rows = count_rows(opened, feed) if digest or codec is None else None
-        stream = stream_csv(opened, options, description, rows, unreadable)
+        rows = count_rows(opened, hashed.update)
+        expected = hashed.hexdigest()
+
+        def verified() -> BinaryIO:
+            return cast(BinaryIO, _Verified(opened(), expected, description))
+
+        stream = stream_csv(verified, options, description, rows, unreadable)
     except (pa.ArrowInvalid, OSError) as exc:
         raise unreadable(exc) from exc
-    return stream, None if hashed is None else hashed.hexdigest()
+    return stream, expected
+
+
+class _Verified:
+    """A file read again after its hash was taken, whose bytes must hash the same: else it was
+    rewritten between the two passes, and its rows would be recorded under a content they are
+    not."""
+
+    def __init__(self, file: BinaryIO, expected: str, description: str) -> None:
+        self._file, self._expected, self._description = file, expected, description
+        self._hash = hashlib.sha256()
+
+    def read(self, size: int = -1) -> bytes:
+        data = self._file.read() if size < 0 else self._file.read(size)
+        self._hash.update(data)
+        if (not data or size < 0) and self._hash.hexdigest() != self._expected:
+            raise DataError(
+                f"{self._description} changed while it was being read: its bytes no longer "
+                "match the hash taken at the start. Ingest it again once it is completely "
+                "written (write to a temporary name, then rename)."
+            )
+        return data
+
+    def __enter__(self) -> _Verified:
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self._file.close()
 
 
 def _unreadable(description: str, codec: str | None, exc: Exception) -> DataError:

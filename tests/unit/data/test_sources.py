@@ -120,3 +120,23 @@ def test_init_finds_the_delimiter_when_the_header_reads_as_one_column(
     (tmp_path / "t.csv").write_text(text, encoding="utf-8")
     batch, options = read_every_record(tmp_path / "t.csv", CsvOptions(), detect_delimiter=detect)
     assert (options.delimiter, batch.table.column_names) == (delimiter, columns)
+
+
+@pytest.mark.parametrize("suffix", [".csv", ".csv.gz"])
+def test_a_file_rewritten_between_its_hash_and_its_rows_is_refused(
+    tmp_path: Path, suffix: str
+) -> None:
+    def write(text: str) -> None:
+        data = text.encode()
+        path.write_bytes(_compress(data, "gzip") if suffix.endswith(".gz") else data)
+
+    path = tmp_path / f"data{suffix}"
+    write("a,b\n1,2\n3,4\n")
+    unchanged = open_file(path)
+    assert sum(b.num_rows for b in unchanged.batches()) == 2
+    assert unchanged.content_hash == hashlib.sha256(b"a,b\n1,2\n3,4\n").hexdigest()
+
+    stream = open_file(path)  # hashed and counted
+    write("a,b\n1,2\n3,5\n")  # then rewritten before its rows are read
+    with pytest.raises(DataError, match="changed while it was being read"):
+        list(stream.batches())
