@@ -119,8 +119,8 @@ class ColumnSpec(_Strict):
     )
     true_values: list[str] | None = Field(
         default=None,
-        description="Strings that mean true in a boolean column (e.g. [Yes]); files and clients "
-        "must use exactly these. Unset accepts true/t/yes/y/1 in any letter case.",
+        description="Strings that mean true in a boolean column (e.g. [Yes]), in any letter "
+        "case; files and clients must use these. Unset accepts true/t/yes/y/1.",
     )
     false_values: list[str] | None = Field(
         default=None, description="Strings that mean false in a boolean column (e.g. [No])."
@@ -173,8 +173,10 @@ class ColumnSpec(_Strict):
             raise ValueError("true_values/false_values apply to boolean columns only")
         if not true or not false:
             raise ValueError("set both true_values and false_values, each with at least one value")
-        if both := sorted(set(true) & set(false)):
-            raise ValueError(f"{both} cannot be both in true_values and in false_values")
+        if both := sorted({t.lower() for t in true} & {f.lower() for f in false}):
+            raise ValueError(
+                f"{both} cannot be both in true_values and in false_values (letter case aside)"
+            )
 
 
 class CsvOptions(_Strict):

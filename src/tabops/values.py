@@ -5,8 +5,8 @@ with the same ones (a JSON value, a ``text/csv`` body, an OIP v2 ``BYTES`` tenso
 accepted from the training file is accepted from a client, and the reverse.
 
 Booleans: a column whose spec records ``true_values``/``false_values`` (``tabops init`` writes
-the tokens it saw, e.g. ``Yes``/``No``) accepts exactly those strings; a spec without them
-accepts the default tokens below, in any letter case.
+the tokens it saw, e.g. ``Yes``/``No``) accepts those strings; a spec without them accepts the
+default tokens below. Letter case never matters: ``yes`` and ``YES`` mean what ``Yes`` means.
 
 Numbers: plain decimals unless the column records how its file writes them (``decimal: ','``,
 ``thousands: '.'``, ``units: ['%']``): :class:`NumberFormat` rewrites such text to the plain
@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from functools import cached_property
 
 from tabops.spec import ColumnSpec
 
@@ -40,11 +41,11 @@ _INTEGER = re.compile(INTEGER_PATTERN, re.ASCII)
 
 @dataclass(frozen=True)
 class BooleanTokens:
-    """The strings a boolean column is read from."""
+    """The strings a boolean column is read from, in any letter case."""
 
-    true: frozenset[str]
+    true: frozenset[str]  # as written in the spec (or the defaults): for messages and schemas
     false: frozenset[str]
-    exact: bool  # tokens recorded in the spec match exactly; the defaults in any letter case
+    recorded: bool  # the spec's own tokens, not the defaults
 
     @classmethod
     def of(cls, column: ColumnSpec) -> BooleanTokens:
@@ -53,20 +54,40 @@ class BooleanTokens:
             return cls(frozenset(column.true_values), frozenset(column.false_values), True)
         return cls(frozenset(DEFAULT_TRUE), frozenset(DEFAULT_FALSE), False)
 
+    @cached_property
+    def true_keys(self) -> frozenset[str]:
+        """The true tokens lower-cased: what a lower-cased value is matched against."""
+        return frozenset(t.lower() for t in self.true)
+
+    @cached_property
+    def false_keys(self) -> frozenset[str]:
+        return frozenset(t.lower() for t in self.false)
+
     def read(self, text: str) -> bool | None:
         """The boolean ``text`` stands for, or None when it is no token of this column."""
-        key = text if self.exact else text.lower()
-        if key in self.true:
+        key = text.lower()
+        if key in self.true_keys:
             return True
-        if key in self.false:
+        if key in self.false_keys:
             return False
         return None
 
     def describe(self) -> str:
-        """The tokens for an error message: ``'Yes' (true) or 'No' (false)``."""
+        """The tokens for an error message: ``'Yes' (true) or 'No' (false), in any letter
+        case``."""
         true, false = sorted(self.true), sorted(self.false)
-        case = "" if self.exact else ", in any letter case"
-        return f"{_quoted(true)} (true) or {_quoted(false)} (false){case}"
+        return f"{_quoted(true)} (true) or {_quoted(false)} (false), in any letter case"
+
+    def pattern(self) -> str:
+        """A JSON Schema (ECMA-262) pattern matching every token in any letter case."""
+        tokens = sorted(self.true | self.false)
+        return "^(?:" + "|".join(_any_case(t) for t in tokens) + ")$"
+
+
+def _any_case(token: str) -> str:
+    return "".join(
+        f"[{c.upper()}{c.lower()}]" if c.upper() != c.lower() else re.escape(c) for c in token
+    )
 
 
 def _quoted(tokens: list[str]) -> str:

@@ -391,9 +391,9 @@ def parse_strings(present: pa.Array, col: ColumnSpec) -> tuple[pa.Array, pa.Arra
         return values, pc.is_valid(values)
     if kind == ColumnType.BOOLEAN:
         tokens = BooleanTokens.of(col)
-        keys = present if tokens.exact else pc.utf8_lower(present)
-        is_true = pc.is_in(keys, value_set=pa.array(sorted(tokens.true), pa.string()))
-        is_false = pc.is_in(keys, value_set=pa.array(sorted(tokens.false), pa.string()))
+        keys = pc.utf8_lower(present)
+        is_true = pc.is_in(keys, value_set=pa.array(sorted(tokens.true_keys), pa.string()))
+        is_false = pc.is_in(keys, value_set=pa.array(sorted(tokens.false_keys), pa.string()))
         valid = pc.or_(is_true, is_false)
         return pc.if_else(valid, is_true, None), valid
     if kind == ColumnType.DATETIME:

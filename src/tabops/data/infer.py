@@ -551,7 +551,7 @@ def _row_number(profile: _Profile, reading: ColumnSpec) -> str | None:
 
 def _boolean_tokens(profile: _Profile, kind: ColumnType) -> tuple[list[str] | None, ...]:
     """The strings a boolean column was read from (true, false), recorded so that ingest and
-    serving accept exactly those (a client posts ``"Yes"`` as the file has it)."""
+    serving accept those, in any letter case (a client posts ``"Yes"`` as the file has it)."""
     if kind != ColumnType.BOOLEAN:
         return None, None
     tokens = BooleanTokens.of(ColumnSpec(type=kind))

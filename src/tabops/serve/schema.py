@@ -284,7 +284,7 @@ def _boolean(column: Column, value: Any) -> float:
     read = None
     if kind is str:
         read = column.booleans.read(value)
-    elif kind is int and column.booleans.exact:  # 1 where the file had 1 (recorded tokens)
+    elif kind is int and column.booleans.recorded:  # 1 where the file had 1
         read = column.booleans.read(str(value))
     if read is None:
         shown = f"'{value[:64]}'" if kind is str else _json_name(value)
@@ -394,8 +394,9 @@ def _json_type(column: Column) -> dict[str, Any]:
             schema = {"anyOf": [schema, written]}
     elif column.booleans is not None:
         tokens = sorted(column.booleans.true | column.booleans.false)
-        numbers = [int(t) for t in tokens if t in ("0", "1") and column.booleans.exact]
-        schema = {"anyOf": [{"type": "boolean"}, {"type": "string", "enum": tokens}]}
+        numbers = [int(t) for t in tokens if t in ("0", "1") and column.booleans.recorded]
+        text = {"type": "string", "pattern": column.booleans.pattern()}
+        schema = {"anyOf": [{"type": "boolean"}, text]}
         if numbers:
             schema["anyOf"].append({"type": "integer", "enum": numbers})
         schema["description"] = f"true, false or {column.booleans.describe()}"

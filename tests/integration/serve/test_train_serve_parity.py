@@ -256,15 +256,22 @@ def test_a_byte_order_mark_and_padding_in_a_csv_body_are_read_as_a_file_is(
         assert response.status_code == 200, response.text
 
 
-def test_tokens_the_file_did_not_use_are_refused_naming_the_column(
+def test_tokens_the_file_did_not_use_are_refused_naming_the_column_its_own_read_in_any_case(
     generated: Project, generated_client: TestClient
 ) -> None:
     [record] = json_records(generated, generated.ids[:1], tokens=True)
-    for value in ("yes", "Y", "maybe", 2, 1.0):
+    for value in ("Y", "true", "maybe", 2, 1.0):
         response = generated_client.post("/predict", json={**record, "Student": value})
         assert response.status_code == 422, (value, response.text)
         message = response.json()["error"]["message"]
         assert "Student" in message and "'Yes' (true) or 'No' (false)" in message
+    scores = {}
+    for value in ("Yes", "yes", "YES", True, "No", "no", False):  # the file's own, any case
+        response = generated_client.post("/predict", json={**record, "Student": value})
+        assert response.status_code == 200, (value, response.text)
+        scores[value] = response.json()["score"]
+    assert scores["yes"] == scores["YES"] == scores["Yes"] == scores[True]
+    assert scores["no"] == scores["No"] == scores[False]
     accepted = generated_client.post("/predict", json={**record, "Has Card": 1})
     assert accepted.status_code == 200, accepted.text  # the file's own 0/1
 

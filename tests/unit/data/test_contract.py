@@ -123,16 +123,17 @@ def test_typed_sources_are_checked_natively() -> None:
     assert str(result.good.schema.field("when").type) == "timestamp[us, tz=UTC]"
 
 
-def test_recorded_boolean_tokens_are_the_only_ones_accepted() -> None:
+def test_recorded_boolean_tokens_are_the_only_ones_accepted_in_any_letter_case() -> None:
     raw = small_spec_dict()
     raw["columns"]["flag"] |= {"true_values": ["Yes"], "false_values": ["No"]}
     spec = parse_spec(raw)
-    rows = [["1", "1", "1", "red", flag, "no"] for flag in ("Yes", " No ", "yes", "1", "TRUE")]
+    flags = ("Yes", " No ", "yes", "NO", "1", "TRUE", "Y")
+    rows = [["1", "1", "1", "red", flag, "no"] for flag in flags]
     result = check_contract(_strings([[str(n), *r[1:]] for n, r in enumerate(rows)]), spec)
-    assert result.good.column("flag").to_pylist() == [True, False]
-    assert result.bad_index.tolist() == [2, 3, 4]
-    assert result.reasons[2][0].message == (
-        "'yes' is not a valid boolean (expected 'Yes' (true) or 'No' (false))"
+    assert result.good.column("flag").to_pylist() == [True, False, True, False]
+    assert result.bad_index.tolist() == [4, 5, 6]
+    assert result.reasons[4][0].message == (
+        "'1' is not a valid boolean (expected 'Yes' (true) or 'No' (false), in any letter case)"
     )
 
 
