@@ -402,21 +402,19 @@ def _csv_source(
     def unreadable(exc: Exception) -> DataError:
         return _unreadable(description, codec, exc)
 
-    if not digest:
-        try:
-            rows = count_rows(opened) if codec is None else None
-            return stream_csv(opened, options, description, rows, unreadable), None
-        except (pa.ArrowInvalid, OSError) as exc:
-            raise unreadable(exc) from exc
-    hashed = hashlib.sha256()
+    def verified() -> BinaryIO:  # the parse pass, held to the hash of the first pass
+        assert expected is not None
+        return cast(BinaryIO, _Verified(opened(), expected, description))
+
+    expected = None
     try:
-        rows = count_rows(opened, hashed.update)
-        expected = hashed.hexdigest()
-
-        def verified() -> BinaryIO:
-            return cast(BinaryIO, _Verified(opened(), expected, description))
-
-        stream = stream_csv(verified, options, description, rows, unreadable)
+        if digest:
+            hashed = hashlib.sha256()
+            rows: int | None = count_rows(opened, hashed.update)
+            expected = hashed.hexdigest()
+        else:
+            rows = count_rows(opened) if codec is None else None
+        stream = stream_csv(verified if digest else opened, options, description, rows, unreadable)
     except (pa.ArrowInvalid, OSError) as exc:
         raise unreadable(exc) from exc
     return stream, expected
