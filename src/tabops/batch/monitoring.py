@@ -13,9 +13,8 @@ from datetime import UTC, date, datetime, time, timedelta
 
 import numpy as np
 import pandas as pd
-import pyarrow as pa
 
-from tabops.batch.scoring import REJECT_COLUMN, REJECT_REASON, ScoredChunk
+from tabops.batch.scoring import ScoredChunk, refusal_counts
 from tabops.context import Context
 from tabops.monitor.reference import reference_for
 from tabops.monitor.run import (
@@ -47,15 +46,7 @@ class RunMonitor:
             score = np.array(chunk.scored.column("score").to_numpy(zero_copy_only=False), float)
             labels = pd.Series([None] * len(score), dtype=object)
             self.window.add(chunk.features.reset_index(drop=True), score, labels)
-        refused: dict[str, dict[str, int]] = {}
-        rejects = chunk.rejects
-        for column, reason in zip(
-            _text(rejects.column(REJECT_COLUMN)), _text(rejects.column(REJECT_REASON)), strict=True
-        ):
-            check = reason.split(":", 1)[0]
-            counts = refused.setdefault(column, {})
-            counts[check] = counts.get(check, 0) + 1
-        self.window.refused(rejects.num_rows, refused)
+        self.window.refused(chunk.rejects.num_rows, refusal_counts(chunk.rejects))
 
     def finish(self) -> MonitorResult:
         """Store the window (replacing a rerun's) and judge the batch series' alerts."""
@@ -65,7 +56,3 @@ class RunMonitor:
         result.windows.append(WindowSummary.of(self.bounds, self.version, self.window.rows, rows))
         judge_and_notify(self.spec, self.ctx.store, result)
         return result
-
-
-def _text(values: pa.Array) -> list[str]:
-    return [str(v) for v in values.to_pylist()]

@@ -31,6 +31,7 @@ from tabops.batch.scoring import (
     ScoredChunk,
     ScorerRecipe,
     recipe_for,
+    refusal_counts,
 )
 from tabops.batch.sinks import Destination, write_file
 from tabops.batch.sources import Input, input_files
@@ -48,6 +49,7 @@ if TYPE_CHECKING:
 #: Rows read and scored at once.
 CHUNK_ROWS = 100_000
 _STRUCTURAL = "(record)"  # the reject column of a CSV record that could not be split
+_REASONS = [REJECT_COLUMN, REJECT_REASON]
 
 
 @dataclass
@@ -64,12 +66,15 @@ class PredictResult:
     model_version: str = ""
     seconds: float = 0.0
     monitoring: dict[str, Any] | None = None
+    #: Rejected rows per column and check (``{"age": {"missing": 3}}``).
+    rejected_by: dict[str, dict[str, int]] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
         return {
             "rows_in": self.rows_in,
             "scored": self.scored,
             "rejected": self.rejected,
+            "rejected_by": self.rejected_by,
             "outputs": self.outputs,
             "run_date": None if self.run_date is None else self.run_date.isoformat(),
             "batch_id": self.batch_id,
@@ -139,6 +144,7 @@ def run_predict(
                                 (scored, refused), result, progress)  # fmt: skip
                 for batch in _batches(scored):
                     keep(batch)
+        result.rejected_by = refusal_counts(pq.read_table(refused, columns=_REASONS))
         with progress.step(f"Writing {output.describe}"):
             _publish(transaction, (output, scored), (rejects, refused), run_date, batch_id)
     result.outputs = {"scored": output.describe, "rejects": rejects.describe,
@@ -233,7 +239,7 @@ def _structural(scorer: ChunkScorer, broken: list[Any]) -> pa.RecordBatch:
     columns: dict[str, Any] = {n: pa.nulls(rows, pa.string()) for n in scorer.required_columns}
     columns[REJECT_COLUMN] = pa.array([_STRUCTURAL] * rows, pa.string())
     columns[REJECT_REASON] = pa.array(
-        [f"line {r.line}: {r.reason}: {r.raw[:200]}" for r in broken], pa.string()
+        [f"structure: line {r.line}: {r.reason}: {r.raw[:200]}" for r in broken], pa.string()
     )
     return pa.RecordBatch.from_pydict({**columns, **lineage}, schema=scorer.rejects_schema)
 

@@ -57,6 +57,19 @@ LINEAGE = ("model_name", "model_version", "spec_hash", "rules_version", "run_dat
 REJECT_COLUMN, REJECT_REASON = "reject_column", "reject_reason"
 
 
+def refusal_counts(rejects: pa.RecordBatch | pa.Table) -> dict[str, dict[str, int]]:
+    """How many rejects each column has per check (``type``, ``missing``, ``category``...):
+    a reason reads ``check: detail``."""
+    counts: dict[str, dict[str, int]] = {}
+    columns = rejects.column(REJECT_COLUMN).to_pylist()
+    reasons = rejects.column(REJECT_REASON).to_pylist()
+    for column, reason in zip(columns, reasons, strict=True):
+        check = str(reason).split(":", 1)[0]
+        per_check = counts.setdefault(str(column), {})
+        per_check[check] = per_check.get(check, 0) + 1
+    return counts
+
+
 @dataclass(frozen=True)
 class Lineage:
     """Where every output row came from."""

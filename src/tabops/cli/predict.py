@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from tabops.cli.app import JsonOption, SetOption, SpecOption, VersionOption, app, read_spec
-from tabops.console import key_values, out, print_json
+from tabops.console import key_values, out, print_json, table
 from tabops.errors import TabopsError
 
 if TYPE_CHECKING:
@@ -161,6 +161,28 @@ def predict_command(
         *[("output" if k == "scored" else k, where) for k, where in result.outputs.items()],
         ("seconds", f"{result.seconds:.1f}"),
     ]))  # fmt: skip
+    if result.rejected_by:
+        _explain_rejects(result.rejected_by, result.outputs["rejects"])
+
+
+def _explain_rejects(rejected_by: dict[str, dict[str, int]], where: str) -> None:
+    """Which columns' checks the rejected rows failed, and the way out of the commonest."""
+    rows = sorted(
+        ((column, check, count) for column, checks in rejected_by.items()
+         for check, count in checks.items()),
+        key=lambda row: -row[2],
+    )  # fmt: skip
+    out.print(table("Rejected rows", ["column", "check", "rows"],
+                    [(c, k, f"{n:,}") for c, k, n in rows]))  # fmt: skip
+    out.print(f"Each row's reason is in {where}.")
+    missing = sorted(c for c, k, _ in rows if k == "missing")
+    if missing:
+        out.print(
+            f"Missing values in {', '.join(missing)}: the data contract has these columns "
+            "never missing (as in the training file). To score such rows, set 'nullable: "
+            "true' under the column in tabops.yaml: the model fills a missing value in "
+            "as it did in training, no retraining needed."
+        )
 
 
 def _placed(text: str, ctx: Context, project: ProjectSpec) -> str:

@@ -10,6 +10,7 @@ import gzip
 import io
 import json
 import os
+import re
 import signal
 import subprocess
 import time
@@ -82,6 +83,7 @@ def test_csv_to_csv_with_rejects_and_history(project: ServedProject, tmp_path: P
     summary = _predict(project, "--input", str(source), "--output", str(out),
                        "--run-date", D1.isoformat())  # fmt: skip
     assert (summary["rows_in"], summary["scored"], summary["rejected"]) == (300, 296, 4)
+    assert summary["rejected_by"] == {"x": {"type": 4}}
     assert summary["run_date"] == "2026-12-01" and summary["model_version"] == "1"
     scored = pacsv.read_csv(out)
     rejects = pacsv.read_csv(tmp_path / "out" / "scores.rejects.csv")
@@ -111,6 +113,27 @@ def test_csv_to_csv_with_rejects_and_history(project: ServedProject, tmp_path: P
     assert set(history.column("batch_id").to_pylist()) == {again["batch_id"]}
     _predict(project, "--input", str(source), "--output", str(out), "--run-date", D2.isoformat())
     assert batch_history(store, "synthetic").num_rows == 2 * 296  # a new date adds its rows
+
+
+def test_the_summary_says_which_checks_rejected_rows_and_how_to_score_missing_values(
+    project: ServedProject, tmp_path: Path
+) -> None:
+    rows = _input_rows(40, seed=5, bad=2)
+    x = rows.column("x").to_pylist()
+    x[2:5] = [None] * 3  # missing, where training had every value
+    source = tmp_path / "in.csv"
+    pacsv.write_csv(rows.set_column(rows.column_names.index("x"), "x", pa.array(x)), source)
+    done = subprocess.run(
+        [TABOPS, "predict", "--spec", str(project.folder), "--input", str(source),
+         "--output", str(tmp_path / "out.csv")],
+        capture_output=True, text=True, env=project.env(COLUMNS="200"), timeout=600, check=False,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    text = " ".join(done.stdout.split())
+    assert "Rejected rows" in text
+    assert re.search(r"\bx\W+missing\W+3\b", text), text
+    assert "Missing values in x" in text and "'nullable: true'" in text
+    assert "out.rejects.csv" in text
 
 
 def test_parquet_glob_to_partitioned_folder(project: ServedProject, tmp_path: Path) -> None:
