@@ -56,7 +56,7 @@ class Input:
 def input_files(location: str) -> list[str]:
     """The files ``location`` names: itself, a folder's data files, or a glob's matches
     (sorted, so every run reads them in the same order); local, or objects of object
-    storage (a prefix is a folder; a glob's patterns match within one path segment)."""
+    storage (a prefix is a folder; a glob matches as a local recursive one, ``**`` too)."""
     if storage.is_web(location):  # one file, downloaded
         return [location]
     if storage.is_remote(location):
@@ -106,11 +106,26 @@ def _objects(location: str) -> list[str]:
 
 
 def _matches(parts: list[str], pattern: list[str]) -> bool:
-    """Whether a path matches a glob segment by segment; as a local glob, a hidden name
-    matches only a pattern that starts with a dot."""
-    return len(parts) == len(pattern) and all(
-        fnmatch.fnmatchcase(part, p) and (p.startswith(".") or not part.startswith("."))
-        for part, p in zip(parts, pattern, strict=True)
+    """Whether a path matches a glob segment by segment, as a local recursive glob does: a
+    ``**`` segment stands for any number of folders, and a hidden name matches only a
+    pattern that starts with a dot (``**`` passes no hidden folder)."""
+    if not pattern:
+        return not parts
+    head, rest = pattern[0], pattern[1:]
+    if head == "**":
+        if not rest:  # the last segment: at least the file's own name, none hidden
+            return bool(parts) and not any(part.startswith(".") for part in parts)
+        for skipped in range(len(parts) + 1):
+            if _matches(parts[skipped:], rest):
+                return True
+            if skipped < len(parts) and parts[skipped].startswith("."):
+                return False
+        return False
+    return (
+        bool(parts)
+        and fnmatch.fnmatchcase(parts[0], head)
+        and (head.startswith(".") or not parts[0].startswith("."))
+        and _matches(parts[1:], rest)
     )
 
 

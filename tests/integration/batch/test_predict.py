@@ -188,6 +188,8 @@ def test_objects_in_s3_are_scored_as_the_same_local_files(
     assert remote_rows.equals(local_rows)
     globbed, _ = scored(f"{bucket}/days/*.csv*", "globbed")
     assert globbed["rows_in"] == 200
+    recursive, _ = scored(f"{bucket}/**/*.csv*", "recursive")
+    assert recursive["rows_in"] == 200
     one, _ = scored(f"{bucket}/days/c.parquet", "one")
     assert one["rows_in"] == 50
     missing = _error(project, "--input", f"{bucket}/nothing/", "--output",
