@@ -351,8 +351,10 @@ def test_slow_bodies_get_408_at_the_body_deadline_and_free_their_slots(
             sent_at = []
             paths = ["/predict", "/invocations", "/feedback"] * 2
             for sock, path in zip(stalled, paths, strict=True):
-                sock.sendall(head(path, Content_Length=str(len(BODY))) + BODY[:10])
+                # Before sending: the server's deadline starts once it has the headers, so
+                # later (a client descheduled after sendall would note a time past its start).
                 sent_at.append(time.monotonic())
+                sock.sendall(head(path, Content_Length=str(len(BODY))) + BODY[:10])
             for sock, started in zip(stalled, sent_at, strict=True):
                 status, headers, body = read_response(sock, timeout=60)
                 assert time.monotonic() - started >= timeout  # not before the deadline
