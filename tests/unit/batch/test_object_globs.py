@@ -6,6 +6,7 @@ import glob
 import os
 from pathlib import Path
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -23,9 +24,9 @@ SEGMENTS = st.sampled_from(["*", "**", "*.csv", "a", ".h", ".*", "?", "[ab]", "x
     max_examples=300, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
 )
 def test_object_globs_match_what_a_local_recursive_glob_matches(
-    tmp_path_factory: object, tree: list[list[str]], pattern: list[str]
+    tmp_path_factory: pytest.TempPathFactory, tree: list[list[str]], pattern: list[str]
 ) -> None:
-    root = Path(glob.escape(str(tmp_path_factory.mktemp("tree"))))  # type: ignore[attr-defined]
+    root = Path(glob.escape(str(tmp_path_factory.mktemp("tree"))))
     files = set()
     for parts in tree:
         # A name that is a folder in one path cannot be a file in another.
