@@ -41,7 +41,11 @@ _PATTERN_RULES = {
     _TABLE_PATTERN: "a table name starts with a letter or '_' and has only letters, digits "
     "and '_', at most 63 characters (e.g. churn_rows)",
 }
-DEFAULT_NULL_VALUES = ["", "NA", "N/A", "NaN", "nan", "null", "NULL", "None", "?"]
+#: pandas' missing-value markers (its spreadsheet errors among them) and '?', as UCI files write it.
+DEFAULT_NULL_VALUES = [
+    "", "NA", "N/A", "n/a", "#N/A", "#NA", "<NA>", "NaN", "nan", "-NaN", "-nan", "null", "NULL",
+    "None", "?",
+]  # fmt: skip
 
 
 class _Strict(BaseModel):

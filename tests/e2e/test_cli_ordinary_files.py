@@ -1,6 +1,7 @@
 """``init`` and ``ingest`` on ordinary files as people have them: a byte-order mark, gzip,
-daylight-saving offsets, a stray '-' among numbers, quoted values spanning lines, an R export
-(row numbers, NA labels); and a hand-edited replay file. Each runs the CLI as a user would."""
+daylight-saving offsets, '-' for a missing number and a stray word among numbers, quoted values
+spanning lines, an R export (row numbers, NA labels); and a hand-edited replay file. Each runs
+the CLI as a user would."""
 
 from __future__ import annotations
 
@@ -67,13 +68,22 @@ def test_timestamps_across_a_daylight_saving_change(tmp_path: Path) -> None:
     assert (loaded["status"], loaded["rows_loaded"]) == ("loaded", 40)
 
 
-def test_a_stray_dash_among_numbers_then_an_edited_replay(tmp_path: Path) -> None:
+def test_dashes_for_missing_numbers_and_a_stray_word_then_an_edited_replay(
+    tmp_path: Path,
+) -> None:
     rows = _rows(300)
-    rows[7][1] = "-"
+    for row in rows[1::12]:
+        row[1] = "-"  # 25 of 300: a spreadsheet's missing figure, far above the 1% of bad cells
+    rows[8][1] = "about 40"
     (tmp_path / "data.csv").write_text(_csv(rows), encoding="utf-8")
     init = as_json(tabops("init", "-d", "data.csv", "-t", "Status", "--json", cwd=tmp_path))
-    assert init["spec"]["columns"]["amount"]["type"] == "numeric"
-    assert "1 of 300 values is not a number: '-'" in init["reasons"]["amount"]
+    amount = init["spec"]["columns"]["amount"]
+    assert amount["type"] == "numeric" and amount.get("nullable", True)  # defaults left out
+    assert init["reasons"]["amount"].startswith("feature, numeric")
+    assert ", 25 missing;" in init["reasons"]["amount"]
+    assert "1 of 275 values is not a number: 'about 40'" in init["reasons"]["amount"]
+    assert init["spec"]["source"]["csv"]["null_values"][-1] == "-"
+    assert any("'-' is read as a missing value" in note for note in init["notes"])
     assert init["rows_to_quarantine"] == 1
     loaded = as_json(tabops("ingest", "--json", cwd=tmp_path))
     assert (loaded["status"], loaded["rows_loaded"], loaded["rows_quarantined"]) == (
@@ -89,7 +99,12 @@ def test_a_stray_dash_among_numbers_then_an_edited_replay(tmp_path: Path) -> Non
 
     (tmp_path / "fixes.csv").write_text(f"{header}\n{row[0]},{row[1]}\n", encoding="utf-8")
     still = as_json(tabops("quarantine", "replay", "fixes.csv", "--json", cwd=tmp_path))
-    assert (still["replayed"], still["still_bad"]) == (0, 1)  # '-' is still no number
+    assert (still["replayed"], still["still_bad"]) == (0, 1)  # 'about 40' is still no number
+    (tmp_path / "fixes.csv").write_text(
+        f"{header}\n{row[0]},{row[1].replace('about 40', '-')}\n", encoding="utf-8"
+    )
+    mended = as_json(tabops("quarantine", "replay", "fixes.csv", "--json", cwd=tmp_path))
+    assert (mended["replayed"], mended["still_bad"]) == (1, 0)  # now a missing amount
 
 
 def test_quoted_values_spanning_lines(tmp_path: Path) -> None:

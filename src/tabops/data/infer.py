@@ -3,6 +3,8 @@
 Every inference comes with a reason a person can check ("customerID: id, unique string").
 The inferred contract accepts the data it was inferred from, row for row, except the rows
 whose cells the reasons name as no number (a column is numeric when at most 1% are not).
+A placeholder made of punctuation alone ('-', '.', '*') that stands where a number column has
+no number is read as missing, written into the spec's ``source.csv.null_values``.
 """
 
 from __future__ import annotations
@@ -21,7 +23,6 @@ from tabops.data.contract import check_contract, parse_strings
 from tabops.data.leakage import leak_reason
 from tabops.errors import DataError
 from tabops.spec import (
-    DEFAULT_NULL_VALUES,
     ColumnRole,
     ColumnSpec,
     ColumnType,
@@ -54,6 +55,10 @@ _REGRESSION_MIN_DISTINCT = 20
 #: A column is numeric when at most this share of its present values is not a number.
 _MAX_BAD_NUMBER_SHARE = 0.01
 _BAD_EXAMPLES = 3
+#: Cells that may be a placeholder for a missing value: no letter, digit or space ('-', '--',
+#: '.', '*', '—'), as spreadsheets and statistics offices write them. RE2's \w is ASCII, so
+#: candidates are checked again in Python (a lone 'é' is a value).
+_PLACEHOLDER = r"^[^\w\s]+$"
 #: Number syntaxes tried in turn (decimal mark, digit-group separator): a ',' is read as
 #: grouping thousands before it is read as a decimal mark.
 _NUMBER_SYNTAXES: tuple[tuple[Literal[".", ","], Literal[",", ".", " ", "'"] | None], ...] = (
@@ -98,16 +103,44 @@ class _Profile:
     distinct: int
 
 
-def _profile(name: str, column: pa.Array) -> _Profile:
+def _profile(name: str, column: pa.Array, null_values: list[str]) -> _Profile:
     strings = column if pa.types.is_string(column.type) else pc.cast(column, pa.string())
-    trimmed = pc.utf8_trim_whitespace(strings)
-    missing = pc.or_(
-        pc.is_null(trimmed), pc.is_in(trimmed, value_set=pa.array(DEFAULT_NULL_VALUES))
-    )
+    return _without(name, pc.utf8_trim_whitespace(strings), null_values)
+
+
+def _without(name: str, trimmed: pa.Array, null_values: list[str]) -> _Profile:
+    """The profile of ``trimmed`` strings with ``null_values`` read as missing."""
+    missing = pc.or_(pc.is_null(trimmed), pc.is_in(trimmed, value_set=pa.array(null_values)))
     present = pc.if_else(missing, pa.scalar(None, pa.string()), trimmed)
     non_null = len(present) - present.null_count
     distinct = len(pc.unique(present.drop_null()))
     return _Profile(name, present, non_null, present.null_count, distinct)
+
+
+def _placeholders(profile: _Profile) -> list[str]:
+    """The column's present values made of punctuation alone."""
+    present = profile.present.drop_null()
+    marked = pc.unique(present.filter(pc.match_substring_regex(present, _PLACEHOLDER)))
+    return [v for v in marked.to_pylist() if not any(c.isalnum() for c in v)]
+
+
+def _missing_markers(profiles: dict[str, _Profile]) -> tuple[list[str], list[str]]:
+    """The placeholders that stand for a missing number, and the columns holding them: each is
+    found in a column that reads as numbers without them, and in no column that holds it as a
+    value (a '+'/'-' strand)."""
+    numbers: dict[str, list[str]] = {}
+    values: set[str] = set()
+    for name, profile in profiles.items():
+        if not (found := _placeholders(profile)):
+            continue
+        rest = _without(name, profile.present, found)
+        if rest.non_null and _number_reading(rest, _MAX_BAD_NUMBER_SHARE) is not None:
+            numbers[name] = found
+        else:
+            values.update(found)
+    markers = sorted({m for found in numbers.values() for m in found} - values)
+    columns = [name for name, found in numbers.items() if set(found) & set(markers)]
+    return markers, columns
 
 
 def _parses_as(profile: _Profile, reading: ColumnSpec) -> bool:
@@ -326,7 +359,18 @@ def infer_spec(
     if target not in table.column_names:
         names = ", ".join(table.column_names)
         raise DataError(f"Target column '{target}' is not in the data. Columns: {names}.")
-    profiles = {c: _profile(c, table.column(c).combine_chunks()) for c in table.column_names}
+    null_values = list(source.csv.null_values)
+    profiles = {
+        c: _profile(c, table.column(c).combine_chunks(), null_values) for c in table.column_names
+    }
+    notes: list[str] = []
+    markers, marked = _missing_markers(profiles)
+    if markers:
+        null_values += markers
+        source = source.model_copy(deep=True)
+        source.csv.null_values = null_values
+        profiles = {name: _without(name, p.present, markers) for name, p in profiles.items()}
+        notes.append(_markers_note(markers, marked))
     columns: dict[str, ColumnSpec] = {}
     reasons: dict[str, str] = {}
     target_spec, task, positive, reasons[target] = _infer_target(profiles[target], task)
@@ -352,9 +396,20 @@ def infer_spec(
     project = ProjectSpec(
         name=name, task=task, target=target, positive_class=positive, source=source, columns=columns
     )
-    inference = Inference(spec=project, reasons=reasons, warnings=warnings)
+    inference = Inference(spec=project, reasons=reasons, notes=notes, warnings=warnings)
     _fit_quarantine_rate(inference, table, rejected)
     return inference
+
+
+def _markers_note(markers: list[str], columns: list[str]) -> str:
+    one = len(markers) == 1
+    where = ", ".join(columns[:5]) + (", ..." if len(columns) > 5 else "")
+    return (
+        f"{', '.join(repr(m) for m in markers)} {'is' if one else 'are'} read as a missing "
+        f"value in every column (source.csv.null_values in tabops.yaml): {where} "
+        f"{'holds' if len(columns) == 1 else 'hold'} {'it' if one else 'them'} among numbers. "
+        f"Take {'it' if one else 'them'} out of that list to quarantine those rows instead."
+    )
 
 
 def _fit_quarantine_rate(inference: Inference, table: pa.Table, rejected: int) -> None:

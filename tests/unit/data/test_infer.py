@@ -198,7 +198,7 @@ def test_suggest_name() -> None:
     assert suggest_name("2024 data!") == "p-2024-data"
 
 
-NOT_A_NUMBER = ["-", "inf", "1e999", "-Infinity", "n.a.", "12a", "1,5,0", "--1"]
+NOT_A_NUMBER = ["inf", "1e999", "-Infinity", "n.a.", "12a", "1,5,0", "--1", "1-2"]
 
 
 @given(
@@ -236,9 +236,59 @@ def test_a_few_cells_that_are_no_number_keep_a_column_numeric(
 
 def test_a_file_with_many_bad_rows_gets_a_quarantine_rate_that_lets_it_in() -> None:
     n = 400  # four number columns, each with 1% bad cells in different rows: 4% + 3 rejects
-    columns = {f"x{c}": [str(i) if i % 100 != c else "-" for i in range(n)] for c in range(4)}
+    columns = {f"x{c}": [str(i) if i % 100 != c else "inf" for i in range(n)] for c in range(4)}
     table = pa.table(columns | {"y": ["a", "b"] * (n // 2)})
     inference = infer_spec(table, SOURCE, target="y", task=None, name="n", rejected=20)
     assert inference.quarantined == 16
     assert inference.spec.contract.max_quarantine_rate == 0.10  # 36 of 420 rows: 8.6% + 1
     assert "36 of 420 rows of this file are bad" in inference.notes[0]
+
+
+PLACEHOLDERS = ["-", "--", ".", "*", "—", "…"]
+
+
+@given(
+    rows=st.integers(100, 300),
+    seed=st.integers(0, 2**32 - 1),
+    share=st.floats(0.001, 0.9),
+    marks=st.lists(st.sampled_from(PLACEHOLDERS), min_size=1, max_size=3, unique=True),
+)
+@settings(max_examples=40, deadline=None)
+def test_placeholders_among_numbers_are_missing_values_however_many(
+    rows: int, seed: int, share: float, marks: list[str]
+) -> None:
+    rng = random.Random(seed)
+    cells = [f"{rng.uniform(0, 1e4):.2f}" for _ in range(rows)]
+    spoiled = rng.sample(range(rows), max(1, min(rows - 1, round(share * rows))))
+    for row in spoiled:
+        cells[row] = rng.choice(marks)
+    used = sorted({cells[row] for row in spoiled})
+    table = pa.table({"amount": cells, "y": ["a", "b"] * (rows // 2) + ["a"] * (rows % 2)})
+    inference = infer_spec(table, SOURCE, target="y", task=None, name="n")
+    column = inference.spec.columns["amount"]
+    assert (column.type, column.role, column.nullable) == (
+        ColumnType.NUMERIC, ColumnRole.FEATURE, True,
+    )  # fmt: skip
+    null_values = inference.spec.source.csv.null_values
+    assert null_values[-len(used) :] == used and SOURCE.csv.null_values != null_values
+    assert f"{len(spoiled)} missing" in inference.reasons["amount"]
+    assert inference.quarantined == 0  # every row is kept
+    assert any("amount holds" in note for note in inference.notes)
+    assert check_contract(table, inference.spec).bad_index.size == 0
+
+
+def test_a_placeholder_some_column_holds_as_a_value_stays_a_value() -> None:
+    n = 400  # a strand column of '+' and '-': its '-' is a value, so the amounts' '-' is no number
+    rng = random.Random(3)
+    table = pa.table(
+        {
+            "amount": [str(i) if i % 100 else "-" for i in range(n)],
+            "strand": [rng.choice("+-") for _ in range(n)],
+            "y": ["a", "b"] * (n // 2),
+        }
+    )
+    inference = infer_spec(table, SOURCE, target="y", task=None, name="n")
+    assert inference.spec.source.csv.null_values == SOURCE.csv.null_values
+    assert inference.spec.columns["strand"].categories == ["+", "-"]
+    assert "4 of 400 values are not a number: '-'" in inference.reasons["amount"]
+    assert inference.quarantined == 4

@@ -30,7 +30,8 @@ from tabops.data.sources import read_every_record
 from tabops.settings import Settings
 from tabops.spec import CsvOptions, SourceSpec
 
-NOT_NUMBERS = ["-", "inf", "1e999", "-Infinity", "n.a.", "12a", "1,5", "--"]
+#: No placeholder among them: a '-' alone is a missing number.
+NOT_NUMBERS = ["inf", "1e999", "-Infinity", "n.a.", "12a", "1,5", "--1"]
 CATEGORIES = ["a,b", 'say "hi"', "plain", " padded ", "é"]
 SPANNING = ["two\nlines", "x,\ny"]  # categories spanning lines, when the file has them
 WORDS = ["alpha", "beta", "gamma, delta", 'quote "q"', "line\nbreak", "ünï"]

@@ -41,7 +41,7 @@ def test_a_csv_body_reads_each_column_in_its_format() -> None:
     [
         ("income", "1.5", "'1.5' is not a number written like 1.234,5"),
         ("visits", "12.5", "'12.5' is not an integer written like 1,234"),
-        ("plain", "n/a", "'n/a' is not a number"),
+        ("plain", "n.a.", "'n.a.' is not a number"),
     ],
 )
 def test_a_csv_field_that_is_no_number_in_the_column_format_is_refused_by_name(
