@@ -448,11 +448,13 @@ class OnnxPredictor:
         """Scores of the float32 matrix; ``exact(mask)`` gives the float64 rows of ``mask``
         for LightGBM, where a value sits on a split threshold."""
         result = np.asarray(self.session.run(self._output, {"x": single})[0], dtype=np.float64)
+        if self.classes is None:
+            result = result.reshape(-1)  # a regressor's (rows, 1), shaped as LightGBM's
         if self._exact is not None:
             ambiguous = self._exact.on_threshold(single)
             if ambiguous.any():
                 result[ambiguous] = self._exact.scores(exact(ambiguous))
-        return result if self.classes is not None else result.reshape(-1)
+        return result
 
     def _run_matrix(self, matrix: np.ndarray) -> np.ndarray:
         return self._run(matrix.astype(np.float32), lambda mask: matrix[mask])

@@ -110,13 +110,14 @@ def test_a_parity_failure_serves_the_pipeline_never_a_mismatch() -> None:
     assert broken.kind == "sklearn" and "parity check failed" in broken.reason
 
 
-def test_values_on_a_lightgbm_split_in_float32_get_lightgbm_own_score() -> None:
+@pytest.mark.parametrize("task", ["classification", "regression"])
+def test_values_on_a_lightgbm_split_in_float32_get_lightgbm_own_score(task: str) -> None:
     # x takes pairs of adjacent doubles (the same float32) with opposite labels: LightGBM
     # splits between them, which a float32 ONNX graph cannot see.
+    target = {"type": "categorical" if task == "classification" else "numeric", "role": "target"}
     spec = parse_spec({
-        "name": "ties", "task": "classification", "target": "y", "source": {"path": "x.csv"},
-        "columns": {"x": {"type": "numeric"}, "z": {"type": "numeric"},
-                    "y": {"type": "categorical", "role": "target"}},
+        "name": "ties", "task": task, "target": "y", "source": {"path": "x.csv"},
+        "columns": {"x": {"type": "numeric"}, "z": {"type": "numeric"}, "y": target},
     })  # fmt: skip
     rng = np.random.default_rng(0)
     base = rng.choice([10.0, 20.0, 30.0], 2000)
@@ -125,10 +126,14 @@ def test_values_on_a_lightgbm_split_in_float32_get_lightgbm_own_score() -> None:
                           "z": rng.normal(size=2000)})  # fmt: skip
     model = FAMILIES[spec.task]["lightgbm"].build({"n_estimators": 20, "min_child_samples": 5}, 0)
     pipeline = Pipeline([("features", build_preprocessor(spec)), ("model", model)])
-    pipeline.fit(frame, np.where(bump, "yes", "no"))
+    if task == "classification":
+        pipeline.fit(frame, np.where(bump, "yes", "no"))
+        reference = pipeline.predict_proba(frame)
+    else:
+        pipeline.fit(frame, np.where(bump, 1.0, 0.0) + rng.normal(0, 0.01, 2000))
+        reference = pipeline.predict(frame)
     compiled = compile_pipeline(pipeline, frame)
-    assert compiled.kind == "onnx" and compiled.exact_model is not None
-    reference = pipeline.predict_proba(frame)
+    assert compiled.kind == "onnx" and compiled.exact_model is not None, compiled.reason
     plain = OnnxPredictor(compiled.plan, compiled.onnx_model, compiled.classes)  # type: ignore[arg-type]
     assert np.abs(plain.predict_frame(frame) - reference).max() > 0.1  # the float32 trap
     guarded = OnnxPredictor(
@@ -139,7 +144,8 @@ def test_values_on_a_lightgbm_split_in_float32_get_lightgbm_own_score() -> None:
     )
     assert np.abs(guarded.predict_frame(frame) - reference).max() <= PARITY_TOLERANCE
     rows = frame.head(100).to_dict(orient="records")
-    one_by_one = np.vstack([guarded.predict_rows([row]) for row in rows])
+    one_by_one = np.concatenate([guarded.predict_rows([row]) for row in rows])
+    assert one_by_one.shape == reference[:100].shape
     assert np.abs(one_by_one - reference[:100]).max() <= PARITY_TOLERANCE
     # Batch work does not preload LightGBM: the first row on a threshold loads it.
     lazy = OnnxPredictor(compiled.plan, compiled.onnx_model, compiled.classes,  # type: ignore[arg-type]
