@@ -78,9 +78,15 @@ def evaluate_classification(
     """
     classes = scores.classes or []
     probabilities = scores.values
-    if len(classes) == 2:
+    # A class of these rows the model never saw (a rare class that no earlier row of a time
+    # split holds) gets probability 0 from it: scored so, rather than failing every metric.
+    unseen = sorted({str(label) for label in np.unique(y)} - set(classes))
+    if len(classes) == 2 and not unseen:
         positive = scores.positive(positive)
         return _binary(y, scores.of_class(positive), positive, classes, threshold)
+    if unseen:
+        classes = [*classes, *unseen]
+        probabilities = np.hstack([probabilities, np.zeros((len(y), len(unseen)))])
     order = np.argsort(classes)  # scikit-learn's multi-class metrics want sorted labels
     classes = [classes[i] for i in order]
     probabilities = probabilities[:, order]

@@ -3,7 +3,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
-from sklearn.metrics import roc_auc_score
+from sklearn.metrics import log_loss, roc_auc_score
 
 from tabops.errors import DataError, SpecError
 from tabops.model.candidates import family
@@ -112,6 +112,24 @@ def test_multiclass_roc_auc_over_the_classes_present() -> None:
     only_a = y == "a"
     one = evaluate_classification(y[only_a], Scores(["a", "b", "c"], probabilities[only_a]), None)
     assert np.isnan(one.metrics["roc_auc"])  # one class: undefined
+
+
+def test_a_class_the_model_never_saw_gets_probability_zero() -> None:
+    # A time split's first fold holds no row of the rare class '12' that a later fold holds.
+    rng = np.random.default_rng(1)
+    y = rng.choice(np.array(["0", "1", "12"], dtype=object), 300, p=[0.5, 0.45, 0.05])
+    probabilities = rng.dirichlet([1, 1], 300)
+    result = evaluate_classification(y, Scores(["0", "1"], probabilities), None)
+    full = np.column_stack([probabilities, np.zeros(300)])
+    assert result.labels == ["0", "1", "12"]
+    assert result.metrics["log_loss"] == pytest.approx(
+        log_loss(y, full, labels=["0", "1", "12"])
+    )  # large (the clipped zero), not an error
+    assert result.metrics["accuracy"] == pytest.approx(
+        np.mean(np.array(["0", "1"], dtype=object)[probabilities.argmax(axis=1)] == y)
+    )
+    assert result.threshold is None  # three classes: no binary decision on two of them
+    assert [row[2] for row in result.confusion] == [0, 0, 0]  # never predicted
 
 
 def test_direction_of_metrics() -> None:
