@@ -25,10 +25,14 @@ class Limits:
     max: float | None = None
     categories: tuple[str, ...] | None = None  # spec order; None allows any
     allowed: frozenset[str] | None = field(default=None, init=False, compare=False)
+    #: Each category by its case-folded spelling, to name it when a refused value differs from
+    #: it in letter case only.
+    folded: dict[str, str] = field(default_factory=dict, init=False, compare=False)
 
     def __post_init__(self) -> None:
         if self.categories is not None:  # a set for per-value lookups
             object.__setattr__(self, "allowed", frozenset(self.categories))
+            self.folded.update((c.casefold(), c) for c in reversed(self.categories))
 
     @classmethod
     def of(cls, column: ColumnSpec) -> Limits:
@@ -54,7 +58,7 @@ class Limits:
             return f"{value} is below min {self.min:g}"
         if check == MAX:
             return f"{value} is above max {self.max:g}"
-        return f"unknown category {value!r}; allowed: {self._short_list()}"
+        return f"unknown category {value!r}{self._case_hint(value)}; allowed: {self._short_list()}"
 
     def problem(self, check: str, value: Any) -> str:
         """The request schema's message for a field whose client value is ``value``."""
@@ -62,7 +66,16 @@ class Limits:
             return f"must be at least {self.min:g}, not {value!r}"
         if check == MAX:
             return f"must be at most {self.max:g}, not {value!r}"
-        return f"'{str(value)[:64]}' is not one of the categories {sorted(self.categories or ())}"
+        return (
+            f"'{str(value)[:64]}' is not one of the categories {sorted(self.categories or ())}"
+            f"{self._case_hint(value)}"
+        )
+
+    def _case_hint(self, value: Any) -> str:
+        """Names the category ``value`` differs from in letter case only: categories are
+        compared exactly (only boolean tokens ignore case)."""
+        same = self.folded.get(value.casefold()) if isinstance(value, str) else None
+        return f" ({same!r} differs in letter case only)" if same is not None else ""
 
     def _short_list(self) -> str:
         values = self.categories or ()

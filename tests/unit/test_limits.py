@@ -88,3 +88,14 @@ def test_messages_keep_their_wording() -> None:
     refused = color.problem(CATEGORY, "green")
     assert refused == "'green' is not one of the categories ['blue', 'red']"
     assert Limits.of(SPEC.columns["n"]).categories is None
+
+
+def test_a_category_in_another_letter_case_is_refused_and_named() -> None:
+    color = Limits.of(SPEC.columns["color"])
+    assert color.reason(CATEGORY, "RED") == (
+        "unknown category 'RED' ('red' differs in letter case only); allowed: 'red', 'blue'"
+    )
+    assert _refused({"amount": 1.0, "n": 0, "color": "Blue"})["color"] == (
+        "'Blue' is not one of the categories ['blue', 'red'] ('blue' differs in letter case only)"
+    )
+    assert "letter case" not in color.reason(CATEGORY, "green")

@@ -320,9 +320,14 @@ def _limit_message(limits: Limits, check: str, values: pa.Array) -> Any:
 
 
 def _type_message(source: pa.Array, position: int, col: ColumnSpec) -> str:
-    message = f"{source[position].as_py()!r} is not a valid {col.type.value}"
+    value = source[position].as_py()
+    message = f"{value!r} is not a valid {col.type.value}"
     if col.type == ColumnType.BOOLEAN:
         message += f" (expected {BooleanTokens.of(col).describe()})"
+    elif isinstance(value, str) and value.strip() and not any(c.isalnum() for c in value):
+        message += (
+            f" (if {value.strip()!r} marks a missing value, add it to source.csv.null_values)"
+        )
     return message
 
 

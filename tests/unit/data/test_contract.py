@@ -142,3 +142,13 @@ def test_without_recorded_tokens_the_defaults_are_read_in_any_case() -> None:
     rows = [[str(n), "1", "1", "red", flag, "no"] for n, flag in enumerate(flags)]
     result = check_contract(_strings(rows), SPEC)
     assert result.good.column("flag").to_pylist() == [True] * 5 + [False] * 5
+
+
+def test_a_placeholder_among_numbers_is_refused_with_the_way_to_read_it_as_missing() -> None:
+    rows = [["1", "-", "3", "red", "yes", "no"], ["2", "abc", "3", "red", "yes", "no"]]
+    result = check_contract(_strings(rows), SPEC)
+    assert [r.message for r in result.reasons[0]] == [
+        "'-' is not a valid numeric (if '-' marks a missing value, add it to "
+        "source.csv.null_values)"
+    ]
+    assert [r.message for r in result.reasons[1]] == ["'abc' is not a valid numeric"]
