@@ -16,7 +16,11 @@ def parse_json(content_type: str | None, body: bytes) -> Any:
     """The parsed body; 415 for another media type, 400 for invalid JSON, 422 for a number
     past float64's range (valid JSON, which orjson refuses)."""
     if content_type is not None and "json" not in content_type:
-        raise ApiError(415, "unsupported_media_type", "Send the body as application/json.")
+        raise ApiError(
+            415,
+            "unsupported_media_type",
+            "Send the body as application/json (POST /invocations also takes text/csv).",
+        )
     try:
         return orjson.loads(body)
     except orjson.JSONDecodeError as exc:

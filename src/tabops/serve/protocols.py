@@ -42,6 +42,16 @@ def check_batch_size(count: int, max_rows: int) -> None:
         )
 
 
+def mlflow_key(payload: Any, columns: frozenset[str]) -> str | None:
+    """The MLflow key of a body that is an MLflow scoring request rather than a record of the
+    model's ``columns`` (sent to /predict instead of /invocations), else None."""
+    if not isinstance(payload, dict) or not payload or payload.keys() & columns:
+        return None
+    if not set(payload) <= {*_MLFLOW_KEYS, "params"}:
+        return None
+    return next((k for k in _MLFLOW_KEYS if k in payload), None)
+
+
 def mlflow_records(payload: Any, max_rows: int) -> list[Any]:
     """Records from an MLflow scoring request (JSON already parsed)."""
     if not isinstance(payload, dict):

@@ -183,6 +183,30 @@ def test_mlflow_payloads_that_cannot_be_records_are_refused(
     assert not check_response(response.status_code, response.content, response.headers)
 
 
+@pytest.mark.parametrize("key", ["instances", "dataframe_records", "inputs"])
+def test_an_mlflow_request_sent_to_predict_is_told_where_to_go(
+    client: TestClient, key: str
+) -> None:
+    response = client.post("/predict", json={key: RECORDS[:2]})
+    assert response.status_code == 422, response.text
+    error = response.json()["error"]
+    assert error["code"] == "invalid_payload"
+    assert f"an MLflow scoring request ('{key}'): POST it to /invocations" in error["message"]
+    assert not check_response(response.status_code, response.content, response.headers)
+    # A record that has a column named like an MLflow key stays a record: refused by field.
+    named = client.post("/predict", json={**RECORDS[0], "instances": 1})
+    assert named.json()["error"]["code"] == "invalid_records"
+
+
+def test_a_csv_body_at_predict_is_told_where_csv_is_read(client: TestClient) -> None:
+    csv = FRAME.head(2).to_csv(index=False)
+    response = client.post("/predict", content=csv, headers={"content-type": "text/csv"})
+    assert response.status_code == 415, response.text
+    assert "/invocations also takes text/csv" in response.json()["error"]["message"]
+    assert client.post("/invocations", content=csv,
+                       headers={"content-type": "text/csv"}).status_code == 200  # fmt: skip
+
+
 # -- OIP v2 ------------------------------------------------------------------------------------
 
 DATATYPES = {"x": "FP64", "n": "INT64", "color": "BYTES", "flag": "BOOL", "when": "BYTES"}

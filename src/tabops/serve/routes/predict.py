@@ -20,6 +20,7 @@ from tabops.serve.deps import serving
 from tabops.serve.http import ApiError, ASGIApp, Receive, Scope, Send, error_body
 from tabops.serve.json_body import parse_json
 from tabops.serve.openapi import ERRORS, PREDICT_BODY
+from tabops.serve.protocols import mlflow_key
 from tabops.serve.scoring import score
 from tabops.serve.state import ServeState
 
@@ -72,6 +73,13 @@ async def predict_payload(
 ) -> tuple[dict[str, Any], list[Any], bool]:
     """The /predict answer for a parsed body, with the records and whether it was a batch."""
     served = serving(state)
+    if (key := mlflow_key(payload, served.schema.known)) is not None:
+        raise ApiError(
+            422,
+            "invalid_payload",
+            f"The body is an MLflow scoring request ('{key}'): POST it to /invocations. "
+            "/predict takes one record (an object of the model's columns) or a list of them.",
+        )
     batch = isinstance(payload, list)
     records = payload if batch else [payload]
     outputs, _ = await score(state, served, records, batch, request_id, arrived)
