@@ -18,6 +18,7 @@ from tabops.errors import NotFoundError, RegistryError, TabopsError
 from tabops.extras import missing_extra
 from tabops.registry.client import connect, registry_errors
 from tabops.registry.rest import RestReader, rest_supported, tags_of
+from tabops.registry.sql import SqlReader, sql_reader
 from tabops.spec import ProjectSpec
 
 CHAMPION, PREVIOUS, CHALLENGER = "champion", "previous", "challenger"
@@ -55,14 +56,17 @@ _MAX_VERSION = 2**31 - 1
 class Registry:
     """Model versions of one registered model (named after the project).
 
-    On a tracking server, reads go over its REST API (:mod:`tabops.registry.rest`): serving
-    resolves and fetches a version without importing mlflow. Writes, local stores and artifact
-    stores the server does not proxy use the MLflow client, made on first use.
+    Reads go over a tracking server's REST API (:mod:`tabops.registry.rest`) or to the tables
+    of the embedded SQLite store (:mod:`tabops.registry.sql`): serving and batch scoring
+    resolve and fetch a version without importing mlflow. Writes, other stores and artifact
+    stores neither reader reaches use the MLflow client, made on first use.
     """
 
     def __init__(self, tracking_uri: str, name: str) -> None:
         self.uri, self.name = tracking_uri, name
-        self._rest = RestReader(tracking_uri) if rest_supported(tracking_uri) else None
+        self._reader: RestReader | SqlReader | None = (
+            RestReader(tracking_uri) if rest_supported(tracking_uri) else sql_reader(tracking_uri)
+        )
 
     @cached_property
     def client(self) -> Any:
@@ -109,8 +113,8 @@ class Registry:
         missing = NotFoundError(
             f"Model {self.name} has no version {version}. 'tabops history' lists versions."
         )
-        if self._rest is not None:
-            found = self._rest.version(self.name, version)
+        if self._reader is not None:
+            found = self._reader.version(self.name, version)
             if found is None:
                 raise missing
             return _rest_version(found)
@@ -125,8 +129,8 @@ class Registry:
 
     def by_alias(self, alias: str) -> ModelVersion | None:
         """The version an alias points at, or None when the alias is not set."""
-        if self._rest is not None:
-            found = self._rest.version_by_alias(self.name, alias)
+        if self._reader is not None:
+            found = self._reader.version_by_alias(self.name, alias)
             return None if found is None else _rest_version(found)
         from mlflow.exceptions import MlflowException
 
@@ -151,8 +155,8 @@ class Registry:
 
     def run_artifact(self, run_id: str, path: str) -> Path:
         """A run's artifact as a local file (downloaded when the store is remote)."""
-        if self._rest is not None:
-            found = self._rest.artifact(run_id, path)
+        if self._reader is not None:
+            found = self._reader.artifact(run_id, path)
             if found is not None:
                 return found
         self.client  # noqa: B018  (connects: MLflow quietened and pointed at this store)
@@ -167,8 +171,8 @@ class Registry:
 
     def run_summary(self, run_id: str) -> tuple[dict[str, float], int]:
         """A run's metrics and its start time (milliseconds since the epoch)."""
-        if self._rest is not None:
-            run = self._rest.run(run_id)
+        if self._reader is not None:
+            run = self._reader.run(run_id)
             metrics = {m["key"]: float(m["value"]) for m in run.get("data", {}).get("metrics", [])}
             return metrics, int(run["info"].get("start_time") or 0)
         with registry_errors(self.uri):

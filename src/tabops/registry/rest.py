@@ -77,10 +77,7 @@ class RestReader:
         root = self._roots.get(run_id) or self.run(run_id)["info"]["artifact_uri"]
         parsed = urllib.parse.urlparse(root)
         if parsed.scheme in ("", "file"):
-            local = Path(urllib.parse.unquote(parsed.path)) / path
-            if not local.is_file():
-                raise RegistryError(f"Run {run_id} has no artifact {path} (looked in {local}).")
-            return local
+            return local_artifact(root, run_id, path)
         if parsed.scheme != "mlflow-artifacts":
             return None
         # mlflow-artifacts://host:port/... names the server; without a host it is this one.
@@ -158,6 +155,18 @@ class RestReader:
             f"The MLflow tracking store at {self._shown} failed: {message}. Check that it is "
             "running and that MLFLOW_TRACKING_URI is right."
         )
+
+
+def local_artifact(root: str, run_id: str, path: str) -> Path | None:
+    """The artifact ``path`` under a local artifact root (a path or ``file:`` URI), read in
+    place; None for a root elsewhere."""
+    parsed = urllib.parse.urlparse(root)
+    if parsed.scheme not in ("", "file"):
+        return None
+    local = Path(urllib.parse.unquote(parsed.path)) / path
+    if not local.is_file():
+        raise RegistryError(f"Run {run_id} has no artifact {path} (looked in {local}).")
+    return local
 
 
 def tags_of(entity: dict[str, Any]) -> dict[str, str]:
