@@ -26,6 +26,7 @@ from hypothesis import strategies as st
 
 from tabops.data.examples import export_example
 from tabops.data.snapshots import read_snapshot
+from tabops.model.compile import PARITY_TOLERANCE
 from tabops.model.frame import model_frame
 from tabops.registry.models import Registry
 from tabops.serve.app import create_app
@@ -200,7 +201,9 @@ def _predict(post: Any, project: Project, ids: list[str], how: str) -> np.ndarra
         answered = response.json()["predictions"]
         expected = [project.predicted[i] for i in ids]
         if project.regression:
-            np.testing.assert_allclose(answered, expected, atol=1e-5)
+            np.testing.assert_allclose(
+                answered, expected, rtol=PARITY_TOLERANCE, atol=PARITY_TOLERANCE
+            )
         else:  # labels: a score within the compiled model's 1e-5 of 0.5 may round either way
             sure = [abs(project.scores[i] - 0.5) > 1e-4 for i in ids]
             assert [a for a, s in zip(answered, sure, strict=True) if s] == [
@@ -238,7 +241,9 @@ def test_source_rows_score_as_in_training_every_way_a_client_sends_them(
     ids = data.draw(st.lists(st.sampled_from(generated.ids), min_size=1, max_size=8, unique=True))
     how = data.draw(st.sampled_from(["csv", "tokens", "typed"]))
     scores = _predict(generated_client.post, generated, ids, how)
-    np.testing.assert_allclose(scores, expected_scores(generated, ids), atol=1e-5)
+    np.testing.assert_allclose(
+        scores, expected_scores(generated, ids), rtol=PARITY_TOLERANCE, atol=PARITY_TOLERANCE
+    )
 
 
 def test_a_byte_order_mark_and_padding_in_a_csv_body_are_read_as_a_file_is(
@@ -281,7 +286,9 @@ def _through_tabops_serve(project: Project, ids: list[str]) -> None:
     with running_server(project.served) as server, httpx.Client(base_url=server.url) as client:
         for how in ("csv", "tokens", "typed"):
             scores = _predict(client.post, project, ids, how)
-            np.testing.assert_allclose(scores, expected_scores(project, ids), atol=1e-5)
+            np.testing.assert_allclose(
+                scores, expected_scores(project, ids), rtol=PARITY_TOLERANCE, atol=PARITY_TOLERANCE
+            )
 
 
 def test_examples_score_identically_through_tabops_serve(example: Project) -> None:
@@ -310,4 +317,6 @@ def test_oip_tensors_carry_the_files_tokens_and_score_as_json_does(
     )
     assert response.status_code == 200, response.text
     [score] = [o for o in response.json()["outputs"] if o["name"] == "score"]
-    np.testing.assert_allclose(score["data"], expected_scores(generated, ids), atol=1e-5)
+    np.testing.assert_allclose(
+        score["data"], expected_scores(generated, ids), rtol=PARITY_TOLERANCE, atol=PARITY_TOLERANCE
+    )
