@@ -31,6 +31,7 @@ from tabops.spec import (
     ProjectSpec,
     SourceSpec,
     Task,
+    TrainSpec,
 )
 from tabops.values import BooleanTokens, NumberFormat
 
@@ -486,8 +487,17 @@ def _infer_target(profile: _Profile, task: Task | None) -> tuple[ColumnSpec, Tas
         )
     number = _number_reading(profile, tolerance=0)
     numeric = number is not None
+    rare = _rare_classes(profile)
+    counts = ""
     if task is None:
         regression = numeric and profile.distinct > _REGRESSION_MIN_DISTINCT
+        if numeric and profile.distinct > 2 and rare and _whole_numbers(profile, number):
+            # Counts (0, 1, 2... visits) whose rarest values no split can hold out as classes.
+            regression = True
+            counts = (
+                f" (whole numbers where {_rare_note(rare)}, too few to learn as a class; "
+                "--task classification keeps classes)"
+            )
         task = Task.REGRESSION if regression else Task.CLASSIFICATION
     if task == Task.REGRESSION:
         if not numeric:
@@ -506,7 +516,7 @@ def _infer_target(profile: _Profile, task: Task | None) -> tuple[ColumnSpec, Tas
             spec,
             task,
             None,
-            f"target, {reading.type.value}, regression{_number_syntax(reading)}",
+            f"target, {reading.type.value}, regression{_number_syntax(reading)}{counts}",
         )
     if profile.distinct > _MAX_CLASSES:
         raise DataError(
@@ -518,10 +528,38 @@ def _infer_target(profile: _Profile, task: Task | None) -> tuple[ColumnSpec, Tas
         type=ColumnType.CATEGORICAL, role=ColumnRole.TARGET, nullable=False, categories=classes
     )
     spec.observed = _observed(profile, ColumnSpec(type=ColumnType.CATEGORICAL))
+    few = f"; {_rare_note(rare)}, too few to test and train on: ingest more" if rare else ""
     if len(classes) == 2:
         positive, why = _positive_class(classes, profile)
-        return spec, task, positive, f"target, binary classification; positive class: {why}"
-    return spec, task, None, f"target, {len(classes)}-class classification"
+        return spec, task, positive, f"target, binary classification; positive class: {why}{few}"
+    return spec, task, None, f"target, {len(classes)}-class classification{few}"
+
+
+def _rare_classes(profile: _Profile) -> dict[str, int]:
+    """The values with fewer rows than training needs of a class: some held out for testing
+    and, of the rest, some in every cross-validation fold (with the spec's defaults)."""
+    train = TrainSpec()
+    needed = math.ceil(
+        round(max(2, 1 / train.test_size, train.cv_folds / (1 - train.test_size)), 9)
+    )
+    counts = pc.value_counts(profile.present.drop_null()).to_pylist()
+    rare = sorted((c["counts"], str(c["values"])) for c in counts if c["counts"] < needed)
+    return {value: n for n, value in rare}
+
+
+def _rare_note(rare: dict[str, int]) -> str:
+    """ "'9' has 1 row, '8' 5 rows" (the rarest three)."""
+    parts = [f"'{value}' {n} row{'s' if n > 1 else ''}" for value, n in list(rare.items())[:3]]
+    first = parts[0].rsplit(" ", 2)
+    parts[0] = f"{first[0]} has {first[1]} {first[2]}"
+    more = f" and {len(rare) - 3} more" if len(rare) > 3 else ""
+    return ", ".join(parts) + more
+
+
+def _whole_numbers(profile: _Profile, number: tuple[ColumnSpec, pa.Array] | None) -> bool:
+    return number is not None and _parses_as(
+        profile, number[0].model_copy(update={"type": ColumnType.INTEGER})
+    )
 
 
 def _infer_column(profile: _Profile, timestamp_taken: bool) -> tuple[ColumnSpec, str]:

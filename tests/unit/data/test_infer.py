@@ -74,6 +74,38 @@ def test_regression_is_inferred_for_many_numeric_values() -> None:
     assert spec.task is Task.REGRESSION and spec.positive_class is None
 
 
+def _counts(rows: dict[str, int]) -> pa.Table:
+    y = [value for value, n in rows.items() for _ in range(n)]
+    return pa.table({"x": [str(i % 7) for i in range(len(y))], "y": y})
+
+
+def test_counts_too_rare_to_learn_as_classes_are_a_regression() -> None:
+    # Doctor visits 0-9, one patient with 9 (R's DoctorAUS): no split can hold a 9 out.
+    table = _counts({"0": 400, "1": 80, "2": 20, "3": 6, "9": 1})
+    inference = infer_spec(table, SOURCE, target="y", task=None, name="visits")
+    assert inference.spec.task is Task.REGRESSION
+    assert inference.spec.columns["y"].type is ColumnType.INTEGER
+    assert "'9' has 1 row, too few to learn as a class" in inference.reasons["y"]
+    kept = infer_spec(table, SOURCE, target="y", task=Task.CLASSIFICATION, name="visits")
+    assert kept.spec.task is Task.CLASSIFICATION  # the user's choice holds, with the reason
+    assert "'9' has 1 row, too few to test and train on" in kept.reasons["y"]
+
+
+@pytest.mark.parametrize(
+    "rows",
+    [
+        {"0": 400, "1": 80, "2": 20, "3": 5},  # every count has the rows training needs
+        {"0": 400, "1": 80, "2.5": 2},  # not whole numbers: classes of measurements
+        {"a": 400, "b": 80, "c": 1},  # names: classes, whatever their rows
+        {"0": 400, "1": 1},  # binary: never a regression
+    ],
+)
+def test_other_targets_with_rare_values_stay_classes(rows: dict[str, int]) -> None:
+    table = _counts(rows)
+    spec = infer_spec(table, SOURCE, target="y", task=None, name="c").spec
+    assert spec.task is Task.CLASSIFICATION
+
+
 def test_minority_class_is_positive_without_a_telling_name() -> None:
     table = pa.table({"x": ["1", "2", "3", "4"], "y": ["cat", "dog", "dog", "dog"]})
     spec = infer_spec(table, SOURCE, target="y", task=None, name="pets").spec
