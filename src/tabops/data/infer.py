@@ -487,7 +487,7 @@ def _infer_target(profile: _Profile, task: Task | None) -> tuple[ColumnSpec, Tas
         )
     number = _number_reading(profile, tolerance=0)
     numeric = number is not None
-    rare = _rare_classes(profile)
+    rare = _rare_classes(profile) if profile.distinct <= _MAX_CLASSES else {}
     counts = ""
     if task is None:
         regression = numeric and profile.distinct > _REGRESSION_MIN_DISTINCT

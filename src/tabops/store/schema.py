@@ -22,6 +22,9 @@ from sqlalchemy import (
 )
 
 metadata = MetaData()
+#: The migration these tables are the result of (the alembic head): a store already at it opens
+#: without loading alembic.
+SCHEMA_REVISION = "0008"
 
 #: One row per ingest attempt: the ledger that makes loads idempotent per content hash.
 ingest_batches = Table(

@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import subprocess
+import sys
 from pathlib import Path
 
 import pyarrow as pa
@@ -23,6 +25,31 @@ def test_migrations_create_every_table(tmp_path: Path) -> None:
         assert (
             conn.execute(sa.text("SELECT version_num FROM alembic_version")).scalar_one() == "0008"
         )
+
+
+def test_the_schema_revision_is_the_migrations_head_and_a_store_at_it_skips_alembic(
+    tmp_path: Path,
+) -> None:
+    from alembic import command
+    from alembic.config import Config
+    from alembic.script import ScriptDirectory
+
+    config = Config()
+    config.set_main_option("script_location", "tabops.store:migrations")
+    assert ScriptDirectory.from_config(config).get_current_head() == schema.SCHEMA_REVISION
+    url = f"sqlite:///{tmp_path / 'store.db'}"
+    with sa.create_engine(url).begin() as conn:  # a store one migration behind
+        config.attributes["connection"] = conn
+        command.upgrade(config, "0007")
+    store = open_store(url)  # upgraded
+    with store.engine.connect() as conn:
+        assert conn.exec_driver_sql("SELECT version_num FROM alembic_version").scalar() == "0008"
+    opened = "from tabops.store.db import open_store; open_store(sys.argv[1])"
+    script = f"import sys; {opened}; print('alembic' in sys.modules)"
+    done = subprocess.run(
+        [sys.executable, "-c", script, url], capture_output=True, text=True, check=True
+    )
+    assert done.stdout.strip() == "False"  # at the head: opened without alembic
 
 
 def test_schema_module_matches_the_migration(tmp_path: Path) -> None:
