@@ -153,3 +153,19 @@ def test_a_perfect_test_score_is_refused_as_leakage_unless_allowed(workspace: Co
     raw["gate"] = {"allow_perfect": True}
     allowed = run_promote(parse_spec(raw), workspace, refused.candidate or "")
     assert allowed.promoted, allowed.reasons
+
+
+def test_a_perfect_score_on_few_test_rows_of_a_class_is_no_sign_of_leakage(
+    workspace: Context,
+) -> None:
+    # As on iris (10 held-out rows of each species): an easy task scores perfectly on so few.
+    raw = synthetic_spec().model_dump(mode="json", exclude_none=True)
+    raw["name"] = "small-and-easy"
+    raw["columns"]["value"]["role"] = "feature"
+    raw["train"] = {"trials": 1, "cv_folds": 2,
+                    "candidates": [{"estimator": "lightgbm", "search": {}}]}  # fmt: skip
+    spec = parse_spec(raw)
+    add_snapshot(workspace, spec, synthetic_table(120))
+    decision = run_register(spec, workspace, _train(spec, workspace)).decision
+    assert decision.metrics["candidate"][spec.metric] == 1.0
+    assert decision.promoted, decision.reasons
