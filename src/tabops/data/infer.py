@@ -491,7 +491,8 @@ def _infer_target(profile: _Profile, task: Task | None) -> tuple[ColumnSpec, Tas
     counts = ""
     if task is None:
         regression = numeric and profile.distinct > _REGRESSION_MIN_DISTINCT
-        if numeric and profile.distinct > 2 and rare and _whole_numbers(profile, number):
+        counted = numeric and not regression and profile.distinct > 2
+        if counted and rare and _whole_numbers(profile, number):
             # Counts (0, 1, 2... visits) whose rarest values no split can hold out as classes.
             regression = True
             counts = (

@@ -72,6 +72,8 @@ def test_regression_is_inferred_for_many_numeric_values() -> None:
     )
     spec = infer_spec(table, SOURCE, target="y", task=None, name="r").spec
     assert spec.task is Task.REGRESSION and spec.positive_class is None
+    reason = infer_spec(table, SOURCE, target="y", task=None, name="r").reasons["y"]
+    assert reason == "target, numeric, regression"  # no note on values rare as classes
 
 
 def _counts(rows: dict[str, int]) -> pa.Table:
