@@ -188,11 +188,16 @@ def _literal_type(kind: pa.DataType) -> bool:
 
 
 def _constants(target: sa.Table, columns: Mapping[str, Any], dialect: Any) -> dict[str, str]:
-    """The SQL literal of each Arrow text, date or time column with one value, not null, on
-    every row (never the first column: the rows are counted by what is bound)."""
+    """The SQL literal of each Arrow column null on every row, and of each text, date or time
+    column with one value, not null, on every row (never the first column: the rows are
+    counted by what is bound). A bound NULL costs about what a bound value does: the history's
+    empty decision column was 0.6 s of the 3 s a million rows take on SQLite."""
     found: dict[str, str] = {}
     for name, values in list(columns.items())[1:]:
         if not isinstance(values, pa.Array | pa.ChunkedArray) or len(values) < 2:
+            continue
+        if values.null_count == len(values):
+            found[name] = "NULL"
             continue
         if not _literal_type(values.type):
             continue

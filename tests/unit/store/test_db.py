@@ -146,3 +146,10 @@ def test_a_batch_history_with_one_value_per_column_reads_back_as_written(tmp_pat
     with store.bulk() as transaction:
         transaction.append(BATCH_TABLE, history)
     assert batch_history(store, "it's").equals(history)
+    # A column empty on every row (no decision rules) is written as NULL, not bound.
+    later = history.set_column(
+        history.schema.get_field_index("decision"), "decision", pa.nulls(rows, pa.string())
+    ).set_column(1, "run_date", pa.array([date(2026, 12, 2)] * rows, pa.date32()))
+    with store.bulk() as transaction:
+        transaction.append(BATCH_TABLE, later)
+    assert batch_history(store, "it's", date(2026, 12, 2)).equals(later)
