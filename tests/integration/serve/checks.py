@@ -189,3 +189,35 @@ def shared_project(factory: pytest.TempPathFactory) -> ServedProject:
     if "project" not in _SHARED:
         _SHARED["project"] = make_project(factory.mktemp("served-shared"))
     return _SHARED["project"]
+
+
+def check_registry_reads(registry: Any) -> None:
+    """``registry``'s reads (a REST or SQL reader's) answer as MLflow's own client does: the
+    same versions, run metrics and artifact bytes, and None or NotFound for what is missing."""
+    from pathlib import Path
+
+    import mlflow.artifacts
+
+    from tabops.errors import NotFoundError, RegistryError
+    from tabops.registry.compiled import ONNX_FILE, PLAN_FILE
+    from tabops.registry.models import CHAMPION, Registry, _version
+
+    found = registry.by_alias(CHAMPION)
+    assert found is not None
+    assert found == _version(registry.client.get_model_version_by_alias(registry.name, CHAMPION))
+    assert registry.version(found.version) == found
+    run = registry.client.get_run(found.run_id)
+    assert registry.run_summary(found.run_id) == (run.data.metrics, run.info.start_time)
+    for name in (ONNX_FILE, PLAN_FILE):
+        by_client = mlflow.artifacts.download_artifacts(
+            run_id=found.run_id, artifact_path=f"compiled/{name}", tracking_uri=registry.uri
+        )
+        read = registry.run_artifact(found.run_id, f"compiled/{name}")
+        assert read.read_bytes() == Path(by_client).read_bytes()
+
+    assert registry.by_alias("no-such-alias") is None
+    assert Registry(registry.uri, "no-such-model").by_alias(CHAMPION) is None
+    with pytest.raises(NotFoundError, match="has no version 999"):
+        registry.version("999")
+    with pytest.raises(RegistryError, match=r"has no artifact compiled/missing\.bin"):
+        registry.run_artifact(found.run_id, "compiled/missing.bin")

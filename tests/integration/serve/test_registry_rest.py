@@ -3,15 +3,13 @@ own client does: the same versions, run metrics and artifact bytes, and the same
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 
-from tabops.errors import NotFoundError, RegistryError
-from tabops.registry.compiled import ONNX_FILE, PLAN_FILE
-from tabops.registry.models import CHAMPION, Registry, _version
+from tabops.errors import RegistryError
+from tabops.registry.models import CHAMPION, Registry
 from tabops.registry.rest import rest_supported
 from tests.integration.serve.chaos import ConfiguredProject, make_configured_project
+from tests.integration.serve.checks import check_registry_reads
 
 pytestmark = [pytest.mark.slow, pytest.mark.postgres, pytest.mark.xdist_group("serve-install")]
 
@@ -27,32 +25,8 @@ def registry(project: ConfiguredProject, mlflow_server_uri: str) -> Registry:
     return Registry(mlflow_server_uri, project.spec.name)
 
 
-def test_rest_reads_equal_the_mlflow_clients(registry: Registry) -> None:
-    import mlflow.artifacts
-
-    found = registry.by_alias(CHAMPION)
-    assert found is not None
-    assert found == _version(registry.client.get_model_version_by_alias(registry.name, CHAMPION))
-    assert registry.version(found.version) == found
-    run = registry.client.get_run(found.run_id)
-    assert registry.run_summary(found.run_id) == (run.data.metrics, run.info.start_time)
-    for name in (ONNX_FILE, PLAN_FILE):
-        by_client = mlflow.artifacts.download_artifacts(
-            run_id=found.run_id, artifact_path=f"compiled/{name}", tracking_uri=registry.uri
-        )
-        rest = registry.run_artifact(found.run_id, f"compiled/{name}")
-        assert rest.read_bytes() == Path(by_client).read_bytes()
-
-
-def test_missing_things_are_none_or_not_found(registry: Registry) -> None:
-    assert registry.by_alias("no-such-alias") is None
-    assert Registry(registry.uri, "no-such-model").by_alias(CHAMPION) is None
-    with pytest.raises(NotFoundError, match="has no version 999"):
-        registry.version("999")
-    found = registry.by_alias(CHAMPION)
-    assert found is not None
-    with pytest.raises(RegistryError, match=r"has no artifact compiled/missing\.bin"):
-        registry.run_artifact(found.run_id, "compiled/missing.bin")
+def test_rest_reads_answer_as_the_mlflow_client(registry: Registry) -> None:
+    check_registry_reads(registry)
 
 
 def test_an_unreachable_server_is_a_registry_error(project: ConfiguredProject) -> None:

@@ -11,10 +11,9 @@ from pathlib import Path
 import pytest
 
 from tabops.errors import NotFoundError, RegistryError
-from tabops.registry.compiled import ONNX_FILE, PLAN_FILE
 from tabops.registry.models import CHAMPION, Registry, _version
 from tabops.registry.sql import SqlReader, sql_reader
-from tests.integration.serve.checks import shared_project
+from tests.integration.serve.checks import check_registry_reads, shared_project
 from tests.integration.serve.conftest import ServedProject
 
 pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("serve")]
@@ -38,32 +37,8 @@ def test_the_installed_mlflow_schema_is_read_from_its_tables(registry: Registry)
     assert isinstance(registry._reader, SqlReader)
 
 
-def test_sql_reads_equal_the_mlflow_clients(registry: Registry) -> None:
-    import mlflow.artifacts
-
-    found = registry.by_alias(CHAMPION)
-    assert found is not None
-    assert found == _version(registry.client.get_model_version_by_alias(registry.name, CHAMPION))
-    assert registry.version(found.version) == found
-    run = registry.client.get_run(found.run_id)
-    assert registry.run_summary(found.run_id) == (run.data.metrics, run.info.start_time)
-    for name in (ONNX_FILE, PLAN_FILE):
-        by_client = mlflow.artifacts.download_artifacts(
-            run_id=found.run_id, artifact_path=f"compiled/{name}", tracking_uri=registry.uri
-        )
-        read = registry.run_artifact(found.run_id, f"compiled/{name}")
-        assert read.read_bytes() == Path(by_client).read_bytes()
-
-
-def test_missing_things_are_none_or_not_found(registry: Registry) -> None:
-    assert registry.by_alias("no-such-alias") is None
-    assert Registry(registry.uri, "no-such-model").by_alias(CHAMPION) is None
-    with pytest.raises(NotFoundError, match="has no version 999"):
-        registry.version("999")
-    found = registry.by_alias(CHAMPION)
-    assert found is not None
-    with pytest.raises(RegistryError, match=r"has no artifact compiled/missing\.bin"):
-        registry.run_artifact(found.run_id, "compiled/missing.bin")
+def test_sql_reads_answer_as_the_mlflow_client(registry: Registry) -> None:
+    check_registry_reads(registry)
     with pytest.raises(RegistryError, match="has no run 0123"):
         registry.run_summary("0123")
 
