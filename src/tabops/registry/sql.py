@@ -61,6 +61,7 @@ class SqlReader:
         import sqlalchemy as sa  # imported here: the server module loads without it
 
         self.uri = uri
+        self._roots: dict[str, str] = {}  # run id -> artifact root (fixed for a run's life)
         # Read-only (no file is ever created or changed) and patient with MLflow's writers.
         self.engine = sa.create_engine(
             f"sqlite:///file:{urllib.parse.quote(str(path))}?mode=ro&uri=true",
@@ -143,6 +144,7 @@ class SqlReader:
             )
         if not info:
             raise RegistryError(f"The MLflow tracking store at {self.uri} has no run {run_id}.")
+        self._roots[run_id] = info[0].artifact_uri
         return {
             "info": {"artifact_uri": info[0].artifact_uri, "start_time": info[0].start_time},
             "data": {
@@ -156,4 +158,5 @@ class SqlReader:
     def artifact(self, run_id: str, path: str) -> Path | None:
         """A run's artifact read in place from a local artifact root; None for other stores
         (the MLflow client reads those)."""
-        return local_artifact(self.run(run_id)["info"]["artifact_uri"], run_id, path)
+        root = self._roots.get(run_id) or self.run(run_id)["info"]["artifact_uri"]
+        return local_artifact(root, run_id, path)
