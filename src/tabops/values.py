@@ -94,6 +94,14 @@ def _quoted(tokens: list[str]) -> str:
     return "/".join(repr(t) for t in tokens)
 
 
+def is_placeholder(text: str) -> bool:
+    """Whether ``text`` is punctuation alone ('-', '--', '.', '*', '—'), as spreadsheets and
+    statistics offices write a missing figure (``init`` reads such cells among numbers as
+    missing)."""
+    stripped = text.strip()
+    return bool(stripped) and not any(c.isalnum() or c.isspace() for c in stripped)
+
+
 def read_number(text: str, integer: bool) -> int | float | None:
     """``text`` as a number under the contract's syntax, or None when it is not one.
 

@@ -22,7 +22,13 @@ import pyarrow.compute as pc
 
 from tabops.limits import CATEGORY, MAX, MIN, Limits
 from tabops.spec import ColumnRole, ColumnSpec, ColumnType, ProjectSpec
-from tabops.values import FLOAT_PATTERN, INTEGER_PATTERN, BooleanTokens, NumberFormat
+from tabops.values import (
+    FLOAT_PATTERN,
+    INTEGER_PATTERN,
+    BooleanTokens,
+    NumberFormat,
+    is_placeholder,
+)
 
 _SAMPLE = 3  # example bad values quoted in a drift message
 _ZONE_SUFFIX = r"[T ]\d.*(?:[Zz]|[+-]\d\d(?::?\d\d)?)$"  # a time with a zone or offset
@@ -324,7 +330,7 @@ def _type_message(source: pa.Array, position: int, col: ColumnSpec) -> str:
     message = f"{value!r} is not a valid {col.type.value}"
     if col.type == ColumnType.BOOLEAN:
         message += f" (expected {BooleanTokens.of(col).describe()})"
-    elif isinstance(value, str) and value.strip() and not any(c.isalnum() for c in value):
+    elif isinstance(value, str) and is_placeholder(value):
         message += (
             f" (if {value.strip()!r} marks a missing value, add it to source.csv.null_values)"
         )

@@ -33,7 +33,7 @@ from tabops.spec import (
     Task,
     TrainSpec,
 )
-from tabops.values import BooleanTokens, NumberFormat
+from tabops.values import BooleanTokens, NumberFormat, is_placeholder
 
 _ID_NAME = re.compile(r"(^id$|_id$|^id_|ID$|Id$|^uuid$|^key$)")
 #: Share of distinct values from which an integer column named like an id (but with repeats)
@@ -56,9 +56,8 @@ _REGRESSION_MIN_DISTINCT = 20
 #: A column is numeric when at most this share of its present values is not a number.
 _MAX_BAD_NUMBER_SHARE = 0.01
 _BAD_EXAMPLES = 3
-#: Cells that may be a placeholder for a missing value: no letter, digit or space ('-', '--',
-#: '.', '*', '—'), as spreadsheets and statistics offices write them. RE2's \w is ASCII, so
-#: candidates are checked again in Python (a lone 'é' is a value).
+#: A first, vectorised pass for placeholders (no letter, digit or space); RE2's \w is ASCII, so
+#: candidates are checked again with :func:`~tabops.values.is_placeholder` (a lone 'é' is a value).
 _PLACEHOLDER = r"^[^\w\s]+$"
 #: Number syntaxes tried in turn (decimal mark, digit-group separator): a ',' is read as
 #: grouping thousands before it is read as a decimal mark.
@@ -122,7 +121,7 @@ def _placeholders(profile: _Profile) -> list[str]:
     """The column's present values made of punctuation alone."""
     present = profile.present.drop_null()
     marked = pc.unique(present.filter(pc.match_substring_regex(present, _PLACEHOLDER)))
-    return [v for v in marked.to_pylist() if not any(c.isalnum() for c in v)]
+    return [v for v in marked.to_pylist() if is_placeholder(v)]
 
 
 def _missing_markers(profiles: dict[str, _Profile]) -> tuple[list[str], list[str]]:
