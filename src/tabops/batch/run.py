@@ -132,7 +132,7 @@ def run_predict(
         ctx.store.bulk() as transaction,
     ):
         scored, refused = Path(folder) / "scored.parquet", Path(folder) / "rejects.parquet"
-        with history_writer(transaction, spec, scorer, run_date) as keep:
+        with history_writer(transaction, spec.name, scorer, recipe.lineage) as keep:
             if spark_master is None:
                 with _read_ahead(source, stream) as batches:
                     chunks = score_chunks(recipe, batches, workers, scorer,

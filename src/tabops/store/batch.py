@@ -4,8 +4,8 @@ commits nothing)."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from datetime import date
+from dataclasses import asdict, dataclass
+from datetime import date, datetime
 from typing import TYPE_CHECKING, Any
 
 import pyarrow as pa
@@ -16,10 +16,22 @@ from tabops.store import schema
 from tabops.store.db import validate_identifier
 
 if TYPE_CHECKING:
+    from tabops.store.bulk import BulkTransaction
     from tabops.store.db import Store
 
 BATCH_TABLE = schema.batch_predictions.name
-#: The history's columns, in the table's order (Arrow types for its COPY).
+#: The rows a run writes into the history, in the table's order (Arrow types for its COPY).
+ROWS_SCHEMA = pa.schema(
+    [
+        ("id", pa.int64()),
+        ("run_id", pa.int32()),
+        ("entity_id", pa.string()),
+        ("score", pa.float64()),
+        ("label", pa.string()),
+        ("decision", pa.string()),
+    ]
+)
+#: The history as read: each row with its run's lineage.
 HISTORY_SCHEMA = pa.schema(
     [
         ("project", pa.string()),
@@ -34,6 +46,7 @@ HISTORY_SCHEMA = pa.schema(
         ("created_at", pa.timestamp("us", tz="UTC")),
     ]
 )
+_RUN_BASE = 1 << schema.RUN_ROW_BITS
 
 
 def check_destination(store: Store, table: str, columns: pa.Schema) -> None:
@@ -54,20 +67,61 @@ def check_destination(store: Store, table: str, columns: pa.Schema) -> None:
         )
 
 
-def history_key(project: str, run_date: date) -> dict[str, Any]:
-    return {"project": project, "run_date": run_date}
+def first_row_id(run_id: int) -> int:
+    """The id of a run's first history row (the next ones follow it)."""
+    return run_id * _RUN_BASE
+
+
+def _rows_of(run_id: Any) -> Any:
+    """The history rows of the run ``run_id`` (an id or a column): a range of the primary
+    key, which needs no index on ``run_id``."""
+    first = sa.cast(run_id, sa.BigInteger) * _RUN_BASE
+    table = schema.batch_predictions
+    return sa.and_(table.c.id >= first, table.c.id < first + _RUN_BASE)
+
+
+@dataclass(frozen=True)
+class RunLineage:
+    """What a batch run's history rows share."""
+
+    project: str
+    run_date: date
+    batch_id: str
+    model_name: str
+    model_version: str
+
+
+def start_run(transaction: BulkTransaction, lineage: RunLineage, created: datetime) -> int:
+    """Replace the run date's earlier run (its row and history rows) with a new, empty run in
+    ``transaction``; the new run's id."""
+    runs = schema.batch_runs
+    same_date = sa.and_(runs.c.project == lineage.project, runs.c.run_date == lineage.run_date)
+    for (earlier,) in transaction.execute(sa.select(runs.c.id).where(same_date)):
+        transaction.execute(schema.batch_predictions.delete().where(_rows_of(earlier)))
+    transaction.execute(runs.delete().where(same_date))
+    values = {**asdict(lineage), "scored_rows": 0, "created_at": created}
+    [(run_id,)] = transaction.execute(runs.insert().values(values).returning(runs.c.id))
+    return int(run_id)
+
+
+def finish_run(transaction: BulkTransaction, run_id: int, scored_rows: int) -> None:
+    runs = schema.batch_runs
+    transaction.execute(runs.update().where(runs.c.id == run_id).values(scored_rows=scored_rows))
 
 
 def batch_history(store: Store, project: str, run_date: date | None = None) -> pa.Table:
-    """The stored batch predictions of ``project`` (of one run date), oldest run first."""
-    table = schema.batch_predictions
-    query = sa.select(table).where(table.c.project == project)
+    """The stored batch predictions of ``project`` (of one run date), oldest run first, each
+    run's rows in the order they were scored."""
+    runs, rows = schema.batch_runs, schema.batch_predictions
+    columns = [runs.c[f.name] if f.name in runs.c else rows.c[f.name] for f in HISTORY_SCHEMA]
+    query = sa.select(*columns).join_from(runs, rows, _rows_of(runs.c.id))
+    query = query.where(runs.c.project == project)
     if run_date is not None:
-        query = query.where(table.c.run_date == run_date)
-    query = query.order_by(table.c.run_date, table.c.entity_id)
+        query = query.where(runs.c.run_date == run_date)
+    query = query.order_by(runs.c.run_date, rows.c.id)
     with store.connect() as conn:
-        rows = [dict(r._mapping) for r in conn.execute(query)]
-    return pa.Table.from_pylist(rows, schema=HISTORY_SCHEMA)
+        found = [dict(r._mapping) for r in conn.execute(query)]
+    return pa.Table.from_pylist(found, schema=HISTORY_SCHEMA)
 
 
 @dataclass(frozen=True)
@@ -82,31 +136,27 @@ class RunSummary:
 
 def run_summaries(store: Store, project: str) -> dict[date, RunSummary]:
     """Each run date of ``project``'s batch history, oldest first."""
-    table = schema.batch_predictions
+    runs = schema.batch_runs
     query = (
-        sa.select(
-            table.c.run_date,
-            sa.func.min(table.c.batch_id),
-            sa.func.min(table.c.model_version),
-            sa.func.count(),
-        )
-        .where(table.c.project == project)
-        .group_by(table.c.run_date)
-        .order_by(table.c.run_date)
+        sa.select(runs.c.run_date, runs.c.batch_id, runs.c.model_version, runs.c.scored_rows)
+        .where(runs.c.project == project)
+        .order_by(runs.c.run_date)
     )
     with store.connect() as conn:
-        rows = conn.execute(query).all()
-    return {r[0]: RunSummary(r[0], str(r[1]), str(r[2]), int(r[3])) for r in rows}
+        found = conn.execute(query).all()
+    return {r[0]: RunSummary(r[0], str(r[1]), str(r[2]), int(r[3])) for r in found}
 
 
 def labelled_run_rows(store: Store, project: str, first: date | None, last: date) -> int:
     """Entities scored on run dates after ``first`` (None: from the first run) up to ``last``
     whose label has arrived."""
-    runs, labels = schema.batch_predictions, schema.labels
+    runs, rows, labels = schema.batch_runs, schema.batch_predictions, schema.labels
     labelled = sa.exists().where(labels.c.project == project,
-                                 labels.c.entity_id == runs.c.entity_id)  # fmt: skip
-    query = sa.select(sa.func.count(sa.distinct(runs.c.entity_id))).where(
-        runs.c.project == project, runs.c.run_date <= last, labelled
+                                 labels.c.entity_id == rows.c.entity_id)  # fmt: skip
+    query = (
+        sa.select(sa.func.count(sa.distinct(rows.c.entity_id)))
+        .join_from(runs, rows, _rows_of(runs.c.id))
+        .where(runs.c.project == project, runs.c.run_date <= last, labelled)
     )
     if first is not None:
         query = query.where(runs.c.run_date > first)

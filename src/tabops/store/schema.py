@@ -24,7 +24,7 @@ from sqlalchemy import (
 metadata = MetaData()
 #: The migration these tables are the result of (the alembic head): a store already at it opens
 #: without loading alembic.
-SCHEMA_REVISION = "0008"
+SCHEMA_REVISION = "0009"
 
 #: One row per ingest attempt: the ledger that makes loads idempotent per content hash.
 ingest_batches = Table(
@@ -110,22 +110,40 @@ predictions = Table(
     Index("ix_predictions_model", "model_name", "model_version"),
 )
 
-#: Every ``tabops predict`` run's scored rows per entity; a rerun of a run date replaces its rows.
-batch_predictions = Table(
-    "batch_predictions",
+#: One row per `tabops predict` run date: its lineage and how many rows it scored.
+batch_runs = Table(
+    "batch_runs",
     metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
     Column("project", String(64), nullable=False),
     Column("run_date", Date, nullable=False),
     Column("batch_id", String(32), nullable=False),
     Column("model_name", String(128), nullable=False),
     Column("model_version", String(32), nullable=False),
+    Column("scored_rows", BigInteger, nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Index("ux_batch_runs_run_date", "project", "run_date", unique=True),
+)
+
+#: Bits of a history row's id below its run's id: a run holds fewer than 2**32 rows.
+RUN_ROW_BITS = 32
+
+#: Each batch run's scored rows. A row's ``id`` is its run's id shifted by ``RUN_ROW_BITS``
+#: plus its position in the run, so a run's rows are one range of the primary key and the
+#: table needs no second index (on SQLite a million rows insert in 1.0 s instead of 2.6 s with
+#: the lineage on every row and an index on run date and entity; migration 0009).
+batch_predictions = Table(
+    "batch_predictions",
+    metadata,
+    # INTEGER on SQLite: the rowid itself, the table's only B-tree.
+    Column(
+        "id", BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=False
+    ),
+    Column("run_id", Integer, nullable=False),  # batch_runs.id
     Column("entity_id", String(128)),  # the id column(s), joined by '|' when several
     Column("score", Float),
     Column("label", Text),
     Column("decision", String(32)),
-    Column("created_at", DateTime(timezone=True), nullable=False),
-    # Run date first: a run's rows go in together at the index's end (migration 0008).
-    Index("ix_batch_predictions_run_entity", "project", "run_date", "entity_id"),
 )
 
 #: The challenger's answers, scored in shadow beside the champion's (never returned).

@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+from dataclasses import replace
 from pathlib import Path
 
 import pyarrow as pa
@@ -23,7 +24,8 @@ def test_migrations_create_every_table(tmp_path: Path) -> None:
     store.migrate()  # idempotent
     with store.engine.connect() as conn:
         assert (
-            conn.execute(sa.text("SELECT version_num FROM alembic_version")).scalar_one() == "0008"
+            conn.execute(sa.text("SELECT version_num FROM alembic_version")).scalar_one()
+            == schema.SCHEMA_REVISION
         )
 
 
@@ -43,7 +45,10 @@ def test_the_schema_revision_is_the_migrations_head_and_a_store_at_it_skips_alem
         command.upgrade(config, "0007")
     store = open_store(url)  # upgraded
     with store.engine.connect() as conn:
-        assert conn.exec_driver_sql("SELECT version_num FROM alembic_version").scalar() == "0008"
+        assert (
+            conn.exec_driver_sql("SELECT version_num FROM alembic_version").scalar()
+            == schema.SCHEMA_REVISION
+        )
     opened = "from tabops.store.db import open_store; open_store(sys.argv[1])"
     script = f"import sys; {opened}; print('alembic' in sys.modules)"
     done = subprocess.run(
@@ -118,38 +123,52 @@ def test_atomic_writes_roll_back_together(tmp_path: Path) -> None:
     assert store.read_table("user_rows").num_rows == 2
 
 
-def test_a_batch_history_with_one_value_per_column_reads_back_as_written(tmp_path: Path) -> None:
-    # Columns holding one value on every row are written into the statement, not bound per
-    # row: quotes, dates and aware times must survive that as they survive binding.
+@pytest.mark.parametrize("rows", [5, 0])
+def test_a_batch_run_reads_back_as_written_and_its_rerun_replaces_it(
+    tmp_path: Path, rows: int
+) -> None:
+    # The run's id is written into the statement once, not bound per row, and so is a
+    # decision column empty on every row (no rules); quotes and aware times survive.
     from datetime import UTC, date, datetime
 
-    from tabops.store.batch import BATCH_TABLE, HISTORY_SCHEMA, batch_history
+    from tabops.batch.history import history_rows
+    from tabops.store.batch import (
+        BATCH_TABLE,
+        ROWS_SCHEMA,
+        RunLineage,
+        batch_history,
+        finish_run,
+        first_row_id,
+        run_summaries,
+        start_run,
+    )  # fmt: skip
 
     store = open_store(f"sqlite:///{tmp_path / 'store.db'}")
     created = datetime(2026, 12, 6, 10, 30, 15, 123456, tzinfo=UTC)
-    rows = 5
-    history = pa.table(
-        {
-            "project": ["it's"] * rows,
-            "run_date": [date(2026, 12, 1)] * rows,
-            "batch_id": ["b1"] * rows,
-            "model_name": ["m"] * rows,
-            "model_version": ["3"] * rows,
-            "entity_id": [str(i) for i in range(rows)],
-            "score": [0.1 * i for i in range(rows)],
-            "label": ["no", "no", "yes", "yes", "yes"],
-            "decision": [None, "review", None, None, "block"],
-            "created_at": [created] * rows,
-        },
-        schema=HISTORY_SCHEMA,
-    )
-    with store.bulk() as transaction:
-        transaction.append(BATCH_TABLE, history)
-    assert batch_history(store, "it's").equals(history)
-    # A column empty on every row (no decision rules) is written as NULL, not bound.
-    later = history.set_column(
-        history.schema.get_field_index("decision"), "decision", pa.nulls(rows, pa.string())
-    ).set_column(1, "run_date", pa.array([date(2026, 12, 2)] * rows, pa.date32()))
-    with store.bulk() as transaction:
-        transaction.append(BATCH_TABLE, later)
-    assert batch_history(store, "it's", date(2026, 12, 2)).equals(later)
+    lineage = RunLineage("it's", date(2026, 12, 1), "b1", "m", "3")
+    scored = pa.record_batch(
+        {"id": [str(i) for i in range(rows)], "score": [0.1 * i for i in range(rows)],
+         "label": ["no", "yes", "no", "yes", "yes"][:rows],
+         "decision": pa.array([None, "review", None, None, "block"][:rows], pa.string())}
+    )  # fmt: skip
+
+    def run(batch_id: str, decisions: pa.Array) -> None:
+        with store.bulk() as transaction:
+            run_id = start_run(transaction, replace(lineage, batch_id=batch_id), created)
+            with transaction.stream(BATCH_TABLE, ROWS_SCHEMA) as put:
+                put(history_rows(["id"], scored.set_column(3, "decision", decisions), run_id,
+                                 first_row_id(run_id)))  # fmt: skip
+            finish_run(transaction, run_id, rows)
+
+    run("b1", scored.column("decision"))
+    history = batch_history(store, "it's")
+    assert history.column("entity_id").to_pylist() == [str(i) for i in range(rows)]
+    assert history.column("decision").to_pylist() == scored.column("decision").to_pylist()
+    assert set(history.column("created_at").to_pylist()) <= {created}
+    assert set(history.column("project").to_pylist()) <= {"it's"}
+    run("b2", pa.nulls(rows, pa.string()))  # the same date again: replaced
+    again = batch_history(store, "it's")
+    assert set(again.column("batch_id").to_pylist()) <= {"b2"}
+    assert again.column("decision").null_count == rows == again.num_rows
+    [summary] = run_summaries(store, "it's").values()
+    assert (summary.batch_id, summary.rows) == ("b2", rows)
