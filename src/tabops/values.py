@@ -74,9 +74,11 @@ class BooleanTokens:
 
     def describe(self) -> str:
         """The tokens for an error message: ``'Yes' (true) or 'No' (false), in any letter
-        case``."""
+        case`` (the case said only of tokens with letters)."""
         true, false = sorted(self.true), sorted(self.false)
-        return f"{_quoted(true)} (true) or {_quoted(false)} (false), in any letter case"
+        tokens = f"{_quoted(true)} (true) or {_quoted(false)} (false)"
+        lettered = any(t.lower() != t.upper() for t in self.true | self.false)
+        return f"{tokens}, in any letter case" if lettered else tokens
 
     def pattern(self) -> str:
         """A JSON Schema (ECMA-262) pattern matching every token in any letter case."""

@@ -137,6 +137,19 @@ def test_recorded_boolean_tokens_are_the_only_ones_accepted_in_any_letter_case()
     )
 
 
+def test_digit_tokens_are_not_said_to_have_a_letter_case() -> None:
+    raw = small_spec_dict()
+    raw["columns"]["flag"] |= {"true_values": ["1"], "false_values": ["0"]}
+    rows = [["1", "1", "1", "red", flag, "no"] for flag in ("1", "yes")]
+    result = check_contract(
+        _strings([[str(n), *r[1:]] for n, r in enumerate(rows)]), parse_spec(raw)
+    )
+    assert result.bad_index.tolist() == [1]
+    assert result.reasons[1][0].message == (
+        "'yes' is not a valid boolean (expected '1' (true) or '0' (false))"
+    )
+
+
 def test_without_recorded_tokens_the_defaults_are_read_in_any_case() -> None:
     flags = ["TRUE", "t", "Yes", "Y", "1", "False", "F", "NO", "n", "0"]
     rows = [[str(n), "1", "1", "red", flag, "no"] for n, flag in enumerate(flags)]
