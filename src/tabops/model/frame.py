@@ -44,7 +44,9 @@ def model_frame(data: pa.Table | pd.DataFrame, spec: ProjectSpec) -> pd.DataFram
 def category_text(values: pd.Series) -> pd.Series:
     """A categorical column as the pipeline takes it: text as object, NaN for missing."""
     as_text = values.astype("object")
-    return as_text.where(as_text.isna(), as_text.astype(str)).fillna(np.nan)
+    # where(), not fillna(): fillna on an all-missing object column downcasts it to float
+    # (and pandas warns about it).
+    return as_text.astype(str).where(as_text.notna(), np.nan)
 
 
 def _utc_stamps(values: pd.Series, fmt: str | None) -> pd.Series:

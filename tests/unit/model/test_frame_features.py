@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 import pyarrow as pa
 
@@ -21,6 +23,17 @@ def test_frame_has_model_dtypes_and_missing_values() -> None:
     assert frame["flag"].tolist()[0] == 1.0 and np.isnan(frame["flag"].tolist()[1])
     assert frame["color"].tolist()[0] == "red" and frame["color"].isna().tolist()[1]
     assert target_values(table, spec).tolist() == ["yes", "no"]
+
+
+def test_a_category_missing_on_every_row_stays_text_without_a_warning() -> None:
+    table = pa.table(
+        {"x": [1.5, 2.0], "n": pa.array([3, 4], pa.int64()),
+         "color": pa.array([None, None], pa.string()), "flag": [True, False]}
+    )  # fmt: skip
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # pandas warned of downcasting it to float
+        frame = model_frame(table, synthetic_spec())
+    assert str(frame["color"].dtype) == "object" and frame["color"].isna().all()
 
 
 def test_datetime_features_become_parts() -> None:
