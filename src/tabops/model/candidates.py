@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import logging
+import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -16,6 +18,27 @@ class Family:
 
     build: Callable[[dict[str, Any], int], Any]  # (params, seed) -> unfitted estimator
     search: dict[str, SearchRange]
+
+
+log = logging.getLogger(__name__)
+
+
+def fit(pipeline: Any, x: Any, y: Any) -> Any:
+    """``pipeline`` fitted. A linear model that stops at its iteration limit says so with
+    scikit-learn's ConvergenceWarning; its score already says how good it is, so the warning
+    goes to the debug log, not to the user's terminal."""
+    from sklearn.exceptions import ConvergenceWarning
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", ConvergenceWarning)
+        fitted = pipeline.fit(x, y)
+    for warning in caught:
+        if issubclass(warning.category, ConvergenceWarning):
+            log.debug("%s", warning.message)
+        else:
+            warnings.warn_explicit(warning.message, warning.category, warning.filename,
+                                   warning.lineno)  # fmt: skip
+    return fitted
 
 
 def _logistic(params: dict[str, Any], seed: int) -> Any:

@@ -20,7 +20,7 @@ from tabops import storage
 from tabops.context import Context
 from tabops.data.snapshots import read_snapshot
 from tabops.errors import DataError, NotFoundError, SpecError, TabopsError
-from tabops.model.candidates import family
+from tabops.model.candidates import family, fit
 from tabops.model.evaluate import (
     CheckResult,
     behavioural_checks,
@@ -253,7 +253,7 @@ def run_train(
                     f"Every trial of candidate '{name}' failed ({exc}); check its params and "
                     "search space in train.candidates (--debug shows each trial's error)."
                 ) from exc
-            pipeline = build_pipeline(spec, chosen, tuning.best_params).fit(train_x, train_y)
+            pipeline = fit(build_pipeline(spec, chosen, tuning.best_params), train_x, train_y)
             test_x, test_y = x.iloc[data.split.test], data.y[data.split.test]
             scores = predictions(pipeline, test_x, spec)
             evaluation = evaluate(pipeline, test_x, test_y, spec, scores=scores)

@@ -15,7 +15,7 @@ from sklearn.model_selection import KFold, StratifiedKFold, TimeSeriesSplit
 from sklearn.pipeline import Pipeline
 
 from tabops.errors import DataError
-from tabops.model.candidates import Family
+from tabops.model.candidates import Family, fit
 from tabops.model.datetimes import DATETIME_STEP
 from tabops.model.evaluate import evaluate
 from tabops.model.features import DatetimeParts, build_preprocessor, datetime_columns
@@ -95,7 +95,7 @@ def tune(
         try:
             for step, (train_rows, valid_rows) in enumerate(folds):
                 pipeline = build_pipeline(spec, family, {**fixed, **params})
-                pipeline.fit(x.iloc[train_rows], y[train_rows])
+                fit(pipeline, x.iloc[train_rows], y[train_rows])
                 evaluation = evaluate(pipeline, x.iloc[valid_rows], y[valid_rows], spec)
                 fold_scores.append(evaluation.metrics[metric])
                 trial.report(orient(metric, float(np.mean(fold_scores))), step)

@@ -1,12 +1,15 @@
 from __future__ import annotations
 
+import logging
+import warnings
+
 import numpy as np
 import pandas as pd
 import pytest
 from sklearn.metrics import log_loss, roc_auc_score
 
 from tabops.errors import DataError, SpecError
-from tabops.model.candidates import family
+from tabops.model.candidates import family, fit
 from tabops.model.metrics import Scores, better, evaluate_classification, max_f1_threshold
 from tabops.model.split import split_rows
 from tabops.spec import CandidateSpec, SearchRange, Task
@@ -135,3 +138,28 @@ def test_a_class_the_model_never_saw_gets_probability_zero() -> None:
 def test_direction_of_metrics() -> None:
     assert better("roc_auc", 0.9, 0.8) and not better("roc_auc", 0.7, 0.8)
     assert better("rmse", 1.0, 2.0) and not better("log_loss", 0.5, 0.4)
+
+
+def test_a_fit_stopped_at_its_iteration_limit_is_logged_not_printed(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    from sklearn.linear_model import ElasticNet
+
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(200, 5))
+    y = x @ rng.normal(size=5) + rng.normal(size=200)
+    with warnings.catch_warnings(), caplog.at_level(logging.DEBUG, "tabops.model.candidates"):
+        warnings.simplefilter("error")  # any warning reaching the caller fails the test
+        fitted = fit(ElasticNet(alpha=1e-6, max_iter=1, tol=1e-12), x, y)
+    assert fitted.n_iter_ == 1
+    assert "did not converge" in caplog.text
+
+
+def test_other_warnings_of_a_fit_still_reach_the_caller() -> None:
+    class Noisy:
+        def fit(self, x: object, y: object) -> Noisy:
+            warnings.warn("something else", UserWarning, stacklevel=1)
+            return self
+
+    with pytest.warns(UserWarning, match="something else"):
+        fit(Noisy(), None, None)
