@@ -336,7 +336,8 @@ def _positive_class(classes: list[str], profile: _Profile) -> tuple[str, str]:
         if candidate in lowered:
             return lowered[candidate], f"'{lowered[candidate]}' reads as the positive label"
     counts = pc.value_counts(profile.present.drop_null()).to_pylist()
-    minority = min(counts, key=lambda item: item["counts"])["values"]
+    kept = [item for item in counts if str(item["values"]) in classes]
+    minority = min(kept, key=lambda item: item["counts"])["values"]
     return str(minority), f"'{minority}' is the minority class"
 
 
@@ -524,11 +525,22 @@ def _infer_target(profile: _Profile, task: Task | None) -> tuple[ColumnSpec, Tas
             "classes. Use --task regression for a numeric target."
         )
     classes = _categories(profile)
+    unsplittable = {value: n for value, n in rare.items() if n < _rows_to_hold_out()}
+    learnable = [c for c in classes if c not in unsplittable]
+    few = f"; {_rare_note(rare)}, too few to test and train on: ingest more" if rare else ""
+    if unsplittable and len(learnable) >= 2 and len(classes) > 2:
+        # Training would stop at the split; without the class, ingest quarantines its rows.
+        classes = learnable
+        few = (
+            f"; {_rare_note(unsplittable)}, too few to hold out for testing: left out of the "
+            f"classes, so ingest quarantines {'its rows' if len(unsplittable) == 1 else 'them'} "
+            f"(add it to columns.{profile.name}.categories once there are "
+            f"{_rows_to_hold_out()} or more)"
+        )
     spec = ColumnSpec(
         type=ColumnType.CATEGORICAL, role=ColumnRole.TARGET, nullable=False, categories=classes
     )
     spec.observed = _observed(profile, ColumnSpec(type=ColumnType.CATEGORICAL))
-    few = f"; {_rare_note(rare)}, too few to test and train on: ingest more" if rare else ""
     if len(classes) == 2:
         positive, why = _positive_class(classes, profile)
         return spec, task, positive, f"target, binary classification; positive class: {why}{few}"
@@ -545,6 +557,12 @@ def _rare_classes(profile: _Profile) -> dict[str, int]:
     counts = pc.value_counts(profile.present.drop_null()).to_pylist()
     rare = sorted((c["counts"], str(c["values"])) for c in counts if c["counts"] < needed)
     return {value: n for n, value in rare}
+
+
+def _rows_to_hold_out() -> int:
+    """The fewest rows of a class the stratified test split can hold one of out (with the
+    spec's default test size); see :func:`tabops.model.split.split_rows`."""
+    return max(2, math.ceil(round(1 / TrainSpec().test_size, 9)))
 
 
 def _rare_note(rare: dict[str, int]) -> str:

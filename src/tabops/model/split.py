@@ -39,7 +39,7 @@ def split_rows(data: pd.DataFrame, y: np.ndarray, spec: ProjectSpec) -> Split:
     stratify = None
     method = "random"
     if spec.task == Task.CLASSIFICATION:
-        _check_classes(y, size)
+        _check_classes(y, size, spec.target)
         stratify, method = y, "stratified"
     train, test = train_test_split(
         positions, test_size=size, random_state=spec.train.seed, stratify=stratify
@@ -47,16 +47,21 @@ def split_rows(data: pd.DataFrame, y: np.ndarray, spec: ProjectSpec) -> Split:
     return Split(np.sort(train), np.sort(test), method)
 
 
-def _check_classes(y: np.ndarray, test_size: float) -> None:
+def _check_classes(y: np.ndarray, test_size: float, target: str) -> None:
     labels, counts = np.unique(y, return_counts=True)
     if len(labels) < 2:
         raise DataError(
             f"The target has a single class ({labels[0] if len(labels) else 'no rows'}); a "
             "classifier needs at least two. Ingest data with both outcomes."
         )
-    rare = [str(label) for label, count in zip(labels, counts, strict=True) if count < 2]
-    if rare or min(counts) * test_size < 1:
+    short = [(str(label), int(n)) for label, n in zip(labels, counts, strict=True)
+             if n < 2 or n * test_size < 1]  # fmt: skip
+    if short:
+        named = ", ".join(f"'{label}' ({n} row{'s' if n > 1 else ''})" for label, n in short[:5])
+        # A larger test share helps a class of 2 or more rows, never one of a single row.
+        larger = " or raise train.test_size," if min(n for _, n in short) > 1 else ""
         raise DataError(
-            f"Too few rows of class(es) {', '.join(rare) or labels[np.argmin(counts)]} to hold "
-            "some out for testing. Ingest more data, or raise train.test_size."
+            f"Too few rows of class(es) {named} of '{target}' to hold some out for testing. "
+            f"Ingest more rows of them,{larger} or remove them from columns.{target}.categories "
+            "in tabops.yaml: ingest then quarantines their rows."
         )

@@ -90,7 +90,25 @@ def test_counts_too_rare_to_learn_as_classes_are_a_regression() -> None:
     assert "'9' has 1 row, too few to learn as a class" in inference.reasons["y"]
     kept = infer_spec(table, SOURCE, target="y", task=Task.CLASSIFICATION, name="visits")
     assert kept.spec.task is Task.CLASSIFICATION  # the user's choice holds, with the reason
-    assert "'9' has 1 row, too few to test and train on" in kept.reasons["y"]
+    assert kept.spec.columns["y"].categories == ["0", "1", "2", "3"]
+    assert "'9' has 1 row, too few to hold out for testing: left out" in kept.reasons["y"]
+
+
+def test_a_class_no_split_can_test_is_left_out_and_its_rows_quarantined() -> None:
+    # R's gap PD: one '4/4' genotype among hundreds; training stopped at the test split.
+    table = _counts({"a": 400, "b": 80, "c": 30, "d": 1})
+    inference = infer_spec(table, SOURCE, target="y", task=None, name="genes")
+    assert inference.spec.columns["y"].categories == ["a", "b", "c"]
+    assert "columns.y.categories once there are 5 or more" in inference.reasons["y"]
+    result = check_contract(table, inference.spec)
+    assert result.bad_index.tolist() == [510]  # the 'd' row, quarantined with its reason
+    assert result.reasons[510][0].column == "y"
+    two = infer_spec(_counts({"a": 400, "b": 80, "d": 1}), SOURCE, target="y", task=None,
+                     name="left_binary")  # fmt: skip
+    assert two.spec.columns["y"].categories == ["a", "b"] and two.spec.positive_class == "b"
+    binary = infer_spec(_counts({"a": 400, "d": 1}), SOURCE, target="y", task=None, name="b")
+    assert binary.spec.columns["y"].categories == ["a", "d"]  # one class would be left
+    assert "too few to test and train on: ingest more" in binary.reasons["y"]
 
 
 @pytest.mark.parametrize(

@@ -73,6 +73,19 @@ def test_single_class_target_is_a_clear_error() -> None:
         split_rows(frame, frame["label"].to_numpy(dtype=object), spec)
 
 
+@pytest.mark.parametrize(
+    ("rows", "advice"),
+    [(1, r"'maybe' \(1 row\) of 'label'.*Ingest more rows of them, or remove them from "
+         r"columns.label.categories"),
+     (3, r"'maybe' \(3 rows\).*or raise train.test_size, or remove them")],
+)  # fmt: skip
+def test_a_class_too_small_to_test_names_it_and_a_fix_that_works(rows: int, advice: str) -> None:
+    spec = synthetic_spec()
+    frame = pd.DataFrame({"label": ["yes"] * 50 + ["no"] * 50 + ["maybe"] * rows})
+    with pytest.raises(DataError, match=advice):
+        split_rows(frame, frame["label"].to_numpy(dtype=object), spec)
+
+
 def test_binary_metrics_and_threshold() -> None:
     y = np.array(["no", "no", "yes", "yes"], dtype=object)
     probabilities = np.array([[0.9, 0.1], [0.6, 0.4], [0.35, 0.65], [0.2, 0.8]])
