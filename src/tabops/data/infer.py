@@ -35,9 +35,9 @@ from tabops.spec import (
 )
 from tabops.values import BooleanTokens, NumberFormat, is_placeholder
 
-_ID_NAME = re.compile(r"(^id$|_id$|^id_|ID$|Id$|^uuid$|^key$)")
+_ID_NAME = re.compile(r"(^id$|[._]h?id$|^id[._]|ID$|Id$|^uuid$|^key$|^(nr|seq|seqno|hid|pid)$)")
 #: Share of distinct values from which an integer column named like an id (but with repeats)
-#: is taken for a record key rather than a feature.
+#: is taken for a record key rather than a feature, whatever its number of distinct values.
 _MIN_REPEATED_ID_SHARE = 0.5
 #: The names R, pandas and spreadsheets give a column of row names or row numbers.
 _ROW_NAME = re.compile(
@@ -608,10 +608,14 @@ def _infer_column(profile: _Profile, timestamp_taken: bool) -> tuple[ColumnSpec,
     if (
         kind == ColumnType.INTEGER
         and _ID_NAME.search(profile.name)
-        and profile.distinct >= _MIN_REPEATED_ID_SHARE * profile.non_null
+        and (
+            profile.distinct >= _MIN_REPEATED_ID_SHARE * profile.non_null
+            or profile.distinct > _MAX_CATEGORIES
+        )
     ):
-        # A record key with repeats (a patient measured twice) cannot be the id (ids are
-        # unique), and as a number it would only let the model memorise records.
+        # A record key with repeats (a patient measured twice), or the key of many groups of
+        # rows (a household, a subject), cannot be the id (ids are unique), and as a number it
+        # would only let the model memorise records. A few groups (a store) stay a feature.
         share = f"{profile.distinct:,} distinct in {profile.non_null:,} values"
         return column(ColumnRole.IGNORED), f"ignored: named like an id, with repeats ({share})"
     if kind == ColumnType.DATETIME:

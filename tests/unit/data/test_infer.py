@@ -215,6 +215,30 @@ def test_an_id_column_with_repeats_is_ignored_not_a_feature() -> None:
     assert cols["store_id"].role is ColumnRole.FEATURE
 
 
+@pytest.mark.parametrize("name", ["id", "nr", "Tuna.hid", "household_id"])
+def test_the_key_of_many_groups_of_rows_is_ignored(name: str) -> None:
+    # R's VerbAgg, Males, Tuna: 300 subjects or households, each on many rows.
+    n = 3000
+    rng = random.Random(0)
+    table = pa.table(
+        {name: [str(i // 10) for i in range(n)], "x": [str(rng.random()) for _ in range(n)],
+         "y": [rng.choice("ab") for _ in range(n)]}
+    )  # fmt: skip
+    inference = infer_spec(table, SOURCE, target="y", task=None, name="panel")
+    assert inference.spec.columns[name].role is ColumnRole.IGNORED
+    assert inference.reasons[name] == (
+        "ignored: named like an id, with repeats (300 distinct in 3,000 values)"
+    )
+
+
+def test_a_unique_sequence_number_is_the_id() -> None:
+    n = 200  # R's nwtco: seqno 1..4088 with gaps
+    seqno = [str(3 * i + 1) for i in range(n)]
+    table = pa.table({"seqno": seqno, "x": [str(i % 7) for i in range(n)], "y": ["a", "b"] * 100})
+    inference = infer_spec(table, SOURCE, target="y", task=None, name="s")
+    assert inference.spec.columns["seqno"].role is ColumnRole.ID
+
+
 def test_zero_padded_codes_stay_strings() -> None:
     n = 200
     rng = random.Random(0)
