@@ -315,14 +315,20 @@ def tabops_predict(
 def forget_history(project: Project) -> None:
     """Empty the project's batch history (kept from an earlier benchmark in ``--workdir``), so
     that every run date is a first run."""
+    import sqlalchemy as sa
 
     from tabops.store import schema
+    from tabops.store.batch import first_row_id
     from tabops.store.db import open_store
 
     store = open_store(f"sqlite:///{project.home / 'tabops.db'}")
-    table = schema.batch_predictions
+    runs, rows = schema.batch_runs, schema.batch_predictions
+    mine = runs.c.project == project.name
     with store.connect() as conn:
-        conn.execute(table.delete().where(table.c.project == project.name))
+        for run_id in conn.execute(sa.select(runs.c.id).where(mine)).scalars().all():
+            first, after = first_row_id(run_id), first_row_id(run_id + 1)
+            conn.execute(rows.delete().where(rows.c.id >= first, rows.c.id < after))
+        conn.execute(runs.delete().where(mine))
 
 
 def child_env(project: Project, **extra: str) -> dict[str, str]:
