@@ -9,6 +9,7 @@ from datetime import date
 from pathlib import Path
 
 import pyarrow as pa
+import pyarrow.parquet as pq
 import pytest
 from typer.testing import CliRunner
 
@@ -55,12 +56,15 @@ def test_a_missing_snapshot_names_its_url(bucket: str) -> None:
         read_snapshot(f"{bucket}/nothing.parquet")
 
 
-def test_batch_outputs_go_to_objects_and_partitions(bucket: str, s3: S3Server) -> None:
+def test_batch_outputs_go_to_objects_and_partitions(
+    bucket: str, s3: S3Server, tmp_path: Path
+) -> None:
     schema = pa.schema([("id", pa.int64()), ("score", pa.float64())])
     rows = pa.table({"id": [1, 2], "score": [0.25, 0.75]}, schema=schema)
+    spill = tmp_path / "scored.parquet"
     for text in (f"{bucket}/out/scores.csv", f"{bucket}/out/scores.parquet", f"{bucket}/parts"):
-        destination = parse_destination(text, "--output")
-        write_file(destination, iter(rows.to_batches()), schema, date(2026, 12, 1), "b1")
+        pq.write_table(rows, spill)  # the run's spill, as tabops predict writes it
+        write_file(parse_destination(text, "--output"), spill, date(2026, 12, 1), "b1")
     name = bucket.removeprefix("s3://")
     assert s3.keys(name) == [
         "out/scores.csv", "out/scores.parquet", "parts/run_date=2026-12-01/part-00000.parquet",

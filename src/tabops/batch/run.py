@@ -33,7 +33,7 @@ from tabops.batch.scoring import (
     recipe_for,
     refusal_counts,
 )
-from tabops.batch.sinks import Destination, write_file
+from tabops.batch.sinks import Destination, spill_batches, write_file
 from tabops.batch.sources import Input, input_files
 from tabops.context import Context
 from tabops.data.sources import RowStream
@@ -142,7 +142,7 @@ def run_predict(
             else:
                 _score_on_spark(spec, source, recipe, spark_master, chunk_rows,
                                 (scored, refused), result, progress)  # fmt: skip
-                for batch in _batches(scored):
+                for batch in spill_batches(scored):
                     keep(batch)
         result.rejected_by = refusal_counts(pq.read_table(refused, columns=_REASONS))
         with progress.step(f"Writing {output.describe}"):
@@ -251,15 +251,9 @@ def _publish(
     """Files first (each atomic), then the destination's and the rejects' tables, in the
     run's transaction (committed by the caller, after the history)."""
     for destination, spill in (output, rejects):
-        schema = pq.read_schema(spill)
         if destination.table is None:
-            write_file(destination, _batches(spill), schema, run_date, batch_id)
+            write_file(destination, spill, run_date, batch_id)
         else:
             transaction.delete_where(destination.table, {"run_date": run_date})
-            transaction.append(
-                destination.table, pa.RecordBatchReader.from_batches(schema, _batches(spill))
-            )
-
-
-def _batches(spill: Path) -> Iterator[pa.RecordBatch]:
-    yield from pq.ParquetFile(spill).iter_batches(batch_size=CHUNK_ROWS)
+            transaction.append(destination.table, pa.RecordBatchReader.from_batches(
+                pq.read_schema(spill), spill_batches(spill)))  # fmt: skip
