@@ -531,11 +531,12 @@ def _infer_target(profile: _Profile, task: Task | None) -> tuple[ColumnSpec, Tas
     if unsplittable and len(learnable) >= 2 and len(classes) > 2:
         # Training would stop at the split; without the class, ingest quarantines its rows.
         classes = learnable
+        one = len(unsplittable) == 1
         few = (
             f"; {_rare_note(unsplittable)}, too few to hold out for testing: left out of the "
-            f"classes, so ingest quarantines {'its rows' if len(unsplittable) == 1 else 'them'} "
-            f"(add it to columns.{profile.name}.categories once there are "
-            f"{_rows_to_hold_out()} or more)"
+            f"classes, so ingest quarantines {'its rows' if one else 'their rows'} (add "
+            f"{'it' if one else 'them'} to columns.{profile.name}.categories once there are "
+            f"{_rows_to_hold_out()} or more rows of {'it' if one else 'each'})"
         )
     spec = ColumnSpec(
         type=ColumnType.CATEGORICAL, role=ColumnRole.TARGET, nullable=False, categories=classes

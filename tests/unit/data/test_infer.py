@@ -99,7 +99,7 @@ def test_a_class_no_split_can_test_is_left_out_and_its_rows_quarantined() -> Non
     table = _counts({"a": 400, "b": 80, "c": 30, "d": 1})
     inference = infer_spec(table, SOURCE, target="y", task=None, name="genes")
     assert inference.spec.columns["y"].categories == ["a", "b", "c"]
-    assert "columns.y.categories once there are 5 or more" in inference.reasons["y"]
+    assert "columns.y.categories once there are 5 or more rows of it" in inference.reasons["y"]
     result = check_contract(table, inference.spec)
     assert result.bad_index.tolist() == [510]  # the 'd' row, quarantined with its reason
     assert result.reasons[510][0].column == "y"
