@@ -110,14 +110,18 @@ def _columns_to_records(columns: dict[str, Any], what: str, max_rows: int) -> li
     return [dict(zip(names, values, strict=True)) for values in zip(*columns.values(), strict=True)]
 
 
-def csv_records(body: bytes, max_rows: int) -> list[dict[str, Any]]:
+def csv_records(body: bytes, max_rows: int, delimiter: str = ",") -> list[dict[str, Any]]:
     """Records of strings from CSV with a header row (a byte-order mark is skipped); the schema
-    reads the values as the data contract reads a file (``model_rows(..., text=True)``)."""
+    reads the values as the data contract reads a file (``model_rows(..., text=True)``). The
+    fields are split by ``delimiter`` (the spec's file's) or by a comma, whichever splits the
+    header into more names: rows copied from the file, or MLflow's comma-separated CSV."""
     try:
         text = body.decode("utf-8-sig")
     except UnicodeDecodeError:
         raise _bad("The CSV body is not UTF-8.") from None
-    reader = csv.reader(io.StringIO(text))
+    first = text.partition("\n")[0]
+    split = max((",", delimiter), key=lambda d: len(next(csv.reader([first], delimiter=d), [])))
+    reader = csv.reader(io.StringIO(text), delimiter=split)
     try:
         rows = list(itertools.islice(reader, max_rows + 2))  # the header, and one too many
     except csv.Error as exc:

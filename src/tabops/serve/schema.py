@@ -321,12 +321,9 @@ def _datetime(column: Column, value: Any) -> datetime:
     if type(value) is not str or len(value) > 64:
         raise ValueError(f"must be a date-time string, not {_json_name(value)}")
     try:
-        if column.format:
-            stamp = datetime.strptime(value, column.format)
-        else:
-            stamp = datetime.fromisoformat(value)
+        stamp = _parsed_time(value, column.format)
     except ValueError:
-        expected = f"the format {column.format}" if column.format else "ISO 8601"
+        expected = f"the format {column.format} or ISO 8601" if column.format else "ISO 8601"
         raise ValueError(f"'{value}' is not a date-time in {expected}") from None
     # Like pandas.to_datetime(utc=True): naive times are UTC, aware ones converted to UTC.
     if stamp.tzinfo is None:
@@ -335,6 +332,17 @@ def _datetime(column: Column, value: Any) -> datetime:
         return stamp.astimezone(UTC).replace(tzinfo=None)
     except OverflowError:  # e.g. 0001-01-01T00:00:00+01:00 is before year 1 in UTC
         raise ValueError(f"'{value}' is outside the years 1-9999 in UTC") from None
+
+
+def _parsed_time(value: str, fmt: str | None) -> datetime:
+    """The column's own format first (a row copied from its file), then ISO 8601, which JSON
+    clients and the version's request example send whatever the file's format."""
+    if fmt:
+        try:
+            return datetime.strptime(value, fmt)
+        except ValueError:
+            pass
+    return datetime.fromisoformat(value)
 
 
 _CONVERTERS: dict[ColumnType, Converter] = {
@@ -401,7 +409,7 @@ def _json_type(column: Column) -> dict[str, Any]:
             schema["anyOf"].append({"type": "integer", "enum": numbers})
         schema["description"] = f"true, false or {column.booleans.describe()}"
     elif column.type == ColumnType.DATETIME and column.format:
-        schema = {"type": "string", "description": f"A date-time as {column.format}"}
+        schema = {"type": "string", "description": f"A date-time as {column.format} or ISO 8601"}
     elif column.type == ColumnType.DATETIME:
         schema = {"type": "string", "format": "date-time"}
     elif column.limits.categories is not None:

@@ -11,7 +11,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from tabops.serve.http import ApiError
-from tabops.serve.protocols import oip_records
+from tabops.serve.protocols import csv_records, oip_records
 
 INT_RANGES = {
     **{f"INT{n}": (-(2 ** (n - 1)), 2 ** (n - 1) - 1) for n in (8, 16, 32, 64)},
@@ -142,3 +142,14 @@ def test_a_tensor_name_given_twice_is_422_naming_both(
 def test_names_that_are_not_inputs_are_left_to_the_schema() -> None:
     """Only the datatype's own values are checked; the schema names the unknown column."""
     assert records(tensor("input0", "UINT32", [1, 2])) == [{"input0": 1}, {"input0": 2}]
+
+
+@pytest.mark.parametrize(
+    "body",
+    [b"id;when;amount\n7;23.05.2026;2.850,33\n",  # rows copied from the spec's ';' file
+     b"id,when,amount\n7,23.05.2026,\"2.850,33\"\n"],  # MLflow's comma-separated CSV
+)  # fmt: skip
+def test_a_csv_body_is_split_by_the_files_delimiter_or_by_commas(body: bytes) -> None:
+    assert csv_records(body, 10, delimiter=";") == [
+        {"id": "7", "when": "23.05.2026", "amount": "2.850,33"}
+    ]
