@@ -19,6 +19,7 @@ import yaml
 from tabops.context import Context
 from tabops.data.ingest import IngestResult, run_ingest
 from tabops.data.quarantine import list_entries
+from tabops.digest import file_sha256
 from tabops.settings import Settings
 from tabops.spec import ProjectSpec, parse_spec
 from tabops.store.bulk import TableWrite
@@ -174,7 +175,11 @@ def test_killed_load_leaves_nothing_and_completes_on_rerun(tmp_path: Path, pg_ur
             break
         assert _count(pg_url, "clean_rows") == 0
         assert list_snapshots(ctx.store, spec.name) == []
-        assert not list((home / "snapshots" / spec.name).glob("[0-9a-f]*.parquet"))
+        # A kill between the snapshot's rename and the commit leaves a whole, content-addressed
+        # file that nothing references (the rerun finds it and keeps it); never a partial one.
+        for left in (home / "snapshots" / spec.name).glob("[0-9a-f]*.parquet"):
+            assert file_sha256(left) == left.stem
+            assert pq.read_metadata(left).num_rows == 300_000
     rerun = subprocess.run(args, env=env, capture_output=True, text=True, check=True)
     assert rerun.stdout.strip() in ("loaded", "already_loaded")
     assert _count(pg_url, "clean_rows") == 300_000
