@@ -119,8 +119,8 @@ def csv_records(body: bytes, max_rows: int, delimiter: str = ",") -> list[dict[s
         text = body.decode("utf-8-sig")
     except UnicodeDecodeError:
         raise _bad("The CSV body is not UTF-8.") from None
-    first = text.partition("\n")[0]
-    split = max((",", delimiter), key=lambda d: len(next(csv.reader([first], delimiter=d), [])))
+    first = text.partition("\n")[0]  # counted, not parsed: any line may be malformed
+    split = delimiter if first.count(delimiter) > first.count(",") else ","
     reader = csv.reader(io.StringIO(text), delimiter=split)
     try:
         rows = list(itertools.islice(reader, max_rows + 2))  # the header, and one too many

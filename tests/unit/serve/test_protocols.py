@@ -153,3 +153,8 @@ def test_a_csv_body_is_split_by_the_files_delimiter_or_by_commas(body: bytes) ->
     assert csv_records(body, 10, delimiter=";") == [
         {"id": "7", "when": "23.05.2026", "amount": "2.850,33"}
     ]
+
+
+def test_a_malformed_first_line_is_a_clear_400_not_a_crash() -> None:
+    with pytest.raises(ApiError, match="cannot be parsed"):
+        csv_records(b"\r0", 10, delimiter=";")  # found by the OpenAPI fuzzer
