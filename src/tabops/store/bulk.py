@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any, Protocol, TypeAlias
 import pyarrow as pa
 import pyarrow.compute as pc
 import sqlalchemy as sa
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.dialects import postgresql
 from sqlalchemy.engine import Connection
 
 from tabops.background import background
@@ -151,7 +151,7 @@ class SqlTransaction:
         for batch in batches:
             if batch.num_rows:
                 columns = dict(zip(batch.schema.names, batch.columns, strict=True))
-                self._insert(sa.insert(target), target, columns)
+                self._insert(target, columns, skip_conflicts=False)
 
     @contextmanager
     def stream(self, table: str, schema: pa.Schema, replace: bool = False) -> Iterator[Put]:
@@ -172,34 +172,78 @@ class SqlTransaction:
         # SQLite only (PostgreSQL's bulk writes are ADBC's); the prediction log writes
         # thousands of rows a second through it.
         target = schema.metadata.tables[table]
-        return self._insert(sqlite.insert(target).on_conflict_do_nothing(), target, columns)
+        return self._insert(target, columns, skip_conflicts=True)
 
     def execute(self, statement: Statement) -> list[tuple[Any, ...]]:
         result = self._conn.execute(statement)
         return [tuple(row) for row in result] if result.returns_rows else []
 
-    def _insert(self, insert: Any, target: sa.Table, columns: Mapping[str, Any]) -> int:
-        """One executemany of plain tuples (``columns``: Python sequences or Arrow arrays):
-        SQLAlchemy's per-row work on dicts costs several times the insert itself. Values are
-        converted as SQLAlchemy would bind them, only for the columns whose type needs it; an
-        Arrow column holding one value on every row (a batch's lineage) is written into the
-        statement once instead of bound on every row."""
+    def _insert(self, target: sa.Table, columns: Mapping[str, Any], skip_conflicts: bool) -> int:
+        """Insert ``columns`` (Python sequences or Arrow arrays) as plain tuples: SQLAlchemy's
+        per-row work on dicts costs several times the insert itself. Values are converted as
+        SQLAlchemy would bind them, only for the columns whose type needs it; an Arrow column
+        holding one value on every row (a batch's lineage) is written into the statement once
+        instead of bound on every row. ``skip_conflicts``: rows whose key is taken are left
+        out. Returns the rows inserted."""
         dialect = self._conn.dialect
         constants = _constants(target, columns, dialect)
-        values: dict[str, Any] = {name: sa.bindparam(name) for name in columns}
-        values.update((name, sa.literal_column(text)) for name, text in constants.items())
-        statement = insert.values(values).compile(dialect=dialect)
         bound = [name for name in columns if name not in constants]
-        names = list(statement.positiontup or bound)  # PostgreSQL's driver takes names
-        ordered = []
-        for name in names:
-            convert = target.c[name].type.dialect_impl(dialect).bind_processor(dialect)
-            ordered.append(_bound(columns[name], convert))
+        if dialect.name == "sqlite":
+            values = [_bound(columns[n], _converter(target, n, dialect)) for n in bound]
+            return self._insert_rows(target, list(columns), constants, values, skip_conflicts)
+        placeholders: dict[str, Any] = {
+            name: sa.literal_column(constants[name]) if name in constants else sa.bindparam(name)
+            for name in columns
+        }
+        insert: sa.Insert = sa.insert(target)
+        if skip_conflicts:
+            insert = postgresql.insert(target).on_conflict_do_nothing()
+        statement = insert.values(placeholders).compile(dialect=dialect)
+        names = list(statement.positiontup or bound)
+        ordered = [_bound(columns[n], _converter(target, n, dialect)) for n in names]
         rows: list[Any] = list(zip(*ordered, strict=True))
-        if statement.positiontup is None:
+        if statement.positiontup is None:  # PostgreSQL's driver takes names
             rows = [dict(zip(names, row, strict=True)) for row in rows]
-        result = self._conn.exec_driver_sql(statement.string, rows)
-        return int(result.rowcount)
+        return int(self._conn.exec_driver_sql(statement.string, rows).rowcount)
+
+    def _insert_rows(
+        self, target: sa.Table, names: list[str], constants: Mapping[str, str],
+        values: list[Sequence[Any]], skip_conflicts: bool,
+    ) -> int:  # fmt: skip
+        """SQLite: many rows per INSERT statement. Each statement executed costs about as much
+        as the row it inserts: a million history rows took 1.1 s one row per statement and
+        0.6 s a few hundred at a time."""
+        quote = self._conn.dialect.identifier_preparer
+        row = "(" + ", ".join(constants.get(name, "?") for name in names) + ")"
+        head = f"INSERT INTO {quote.format_table(target)} ({', '.join(map(quote.quote, names))}) "
+        tail = " ON CONFLICT DO NOTHING" if skip_conflicts else ""
+        width, count = len(values), len(values[0])
+        flat: list[Any] = [None] * (width * count)
+        for position, column in enumerate(values):
+            flat[position::width] = column
+        per = max(_SQLITE_VARIABLES // width, 1)
+        whole = count - count % per
+        inserted = 0
+        for rows, start, stop in ((per, 0, whole), (count - whole, whole, count)):
+            if start == stop:
+                continue
+            sql = head + "VALUES " + ", ".join([row] * rows) + tail
+            step = rows * width
+            groups = [tuple(flat[i : i + step]) for i in range(start * width, stop * width, step)]
+            inserted += int(self._conn.exec_driver_sql(sql, groups).rowcount)
+        return inserted
+
+
+#: The parameters one SQLite statement may take (SQLite's limit before 3.32; 32,766 since).
+_SQLITE_VARIABLES = 999
+
+
+def _converter(target: sa.Table, name: str, dialect: Any) -> Callable[[Any], Any] | None:
+    """How SQLAlchemy binds a value of ``target``'s column ``name`` (None: as it is)."""
+    converter: Callable[[Any], Any] | None = (
+        target.c[name].type.dialect_impl(dialect).bind_processor(dialect)
+    )
+    return converter
 
 
 def _literal_type(kind: pa.DataType) -> bool:

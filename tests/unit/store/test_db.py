@@ -123,6 +123,41 @@ def test_atomic_writes_roll_back_together(tmp_path: Path) -> None:
     assert store.read_table("user_rows").num_rows == 2
 
 
+def test_sqlite_inserts_of_many_statements_keep_every_row_in_order(tmp_path: Path) -> None:
+    # SQLite takes a few hundred rows per INSERT statement: 1,234 rows of 3 bound columns are
+    # three full statements and a shorter last one.
+    from datetime import UTC, datetime, timedelta
+
+    store = open_store(f"sqlite:///{tmp_path / 'store.db'}")
+    count = 1_234
+    rows = pa.table({"n": list(range(count)), "text": [f"it's {i}" for i in range(count)],
+                     "x": [i / 7 for i in range(count)], "same": ["one"] * count})  # fmt: skip
+    with store.bulk() as transaction:
+        transaction.append("user_rows", rows)
+    assert store.read_table("user_rows").sort_by("n").equals(rows)
+
+    # insert_new counts only the rows it inserted, across statements (7 columns: 142 a
+    # statement), and converts times as SQLAlchemy binds them.
+    minute = datetime(2026, 12, 7, 9, 0, tzinfo=UTC)
+
+    def buckets(ids: range) -> dict[str, list[object]]:
+        return {"id": [f"b{i}" for i in ids], "project": ["p"] * len(ids),
+                "model_name": ["m"] * len(ids), "model_version": ["1"] * len(ids),
+                "minute": [minute + timedelta(minutes=i) for i in ids],
+                "requests": list(ids), "records": list(ids)}  # fmt: skip
+
+    with store.bulk() as transaction:
+        assert transaction.insert_new("rejected_requests", buckets(range(300))) == 300
+    with store.bulk() as transaction:
+        assert transaction.insert_new("rejected_requests", buckets(range(700))) == 400
+    table = schema.rejected_requests
+    with store.connect() as conn:
+        stored = conn.execute(sa.select(table.c.id, table.c.minute, table.c.records)).all()
+    assert len(stored) == 700
+    assert {(r.id, r.records) for r in stored} == {(f"b{i}", i) for i in range(700)}
+    assert max(r.minute for r in stored).replace(tzinfo=UTC) == minute + timedelta(minutes=699)
+
+
 @pytest.mark.parametrize("rows", [5, 0])
 def test_a_batch_run_reads_back_as_written_and_its_rerun_replaces_it(
     tmp_path: Path, rows: int
