@@ -254,3 +254,27 @@ def test_run_json_reports_the_ingest_and_the_failure_when_training_fails(tmp_pat
     assert (error["stage"], error["code"]) == ("train", "tabops_error")
     assert "Every trial of candidate 'linear' failed" in error["message"]
     assert "Every trial of candidate 'linear' failed" in " ".join(result.stderr.split())
+
+
+def test_run_skips_training_when_the_champion_has_the_same_data_and_spec(tmp_path: Path) -> None:
+    rows = "".join(f"{i},{i % 7}.5,{'yes' if (i * 7) % 10 < 4 else 'no'}\n" for i in range(200))
+    (tmp_path / "d.csv").write_text("id,x,label\n" + rows)
+    assert tabops("init", "--data", "d.csv", "--target", "label", cwd=tmp_path).returncode == 0
+    quick = ("--trials", "1", "--set", "train.cv_folds=2", "--json")
+    first = as_json(tabops("run", *quick, cwd=tmp_path))
+    assert first["register"]["version"] == "1" and first["unchanged"] is None
+
+    again = tabops("run", *quick, cwd=tmp_path)
+    assert again.returncode == 0, again.stderr
+    document = json.loads(again.stdout)
+    assert document["ingest"]["status"] == "already_loaded"
+    assert document["train"] is None and document["register"] is None
+    assert document["unchanged"]["champion"] == "1"
+    assert "--retrain" in document["unchanged"]["message"]
+
+    forced = as_json(tabops("run", *quick, "--retrain", cwd=tmp_path))
+    assert forced["unchanged"] is None and forced["register"]["version"] == "2"
+    # Another spec is another model: trained without being asked.
+    other = as_json(tabops("run", "--trials", "1", "--set", "train.cv_folds=3", "--json",
+                           cwd=tmp_path))  # fmt: skip
+    assert other["unchanged"] is None and other["register"]["version"] == "3"

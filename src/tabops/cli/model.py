@@ -257,9 +257,19 @@ def run_all(
         int | None, typer.Option(min=1, help="Optuna trials per candidate (train.trials).")
     ] = None,
     force: ForceOption = False,
+    retrain: Annotated[
+        bool,
+        typer.Option(
+            "--retrain",
+            help="Train even when the champion was trained on the same data snapshot with the "
+            "same spec (by default such a run stops after the ingest: it would register the "
+            "same model again).",
+        ),
+    ] = False,
     json_output: JsonOption = False,
 ) -> None:
-    """Ingest, train, evaluate and register in one go, with a final summary.
+    """Ingest, train, evaluate and register in one go, with a final summary. When neither
+    the data nor the spec changed since the champion was trained, nothing is trained.
 
     Exit code 3 when the batch is blocked or the gate keeps the current champion.
 
@@ -272,7 +282,7 @@ def run_all(
     project = read_spec(spec, [*(overrides or []), *extra])
     validate_candidates(project)
     ctx = make_context(json_output)
-    result = run_lifecycle(project, ctx, force=force)
+    result = run_lifecycle(project, ctx, force=force, retrain=retrain)
     if json_output:
         print_json(result.to_dict())
     else:
@@ -281,6 +291,8 @@ def run_all(
             _print_train(result.train)
         if result.register is not None:
             _print_decision(result.register.decision)
+        if result.unchanged is not None:
+            out.print(result.unchanged_message)
         _print_run_summary(result)
     if result.error is not None:  # after the ingest's result: that load stands
         raise result.error
@@ -301,6 +313,8 @@ def _print_run_summary(result: object) -> None:
             ("best candidate", best.estimator),
             (f"test {train.metric}", f"{best.evaluation.metrics[train.metric]:.4f}"),
         ]
+    if result.unchanged is not None:
+        pairs.append(("model version", f"{result.unchanged} (champion, unchanged)"))
     if result.register is not None:
         decision = result.register.decision
         pairs += [

@@ -41,6 +41,10 @@ class ModelVersion:
         return self.tags.get("tabops.snapshot_hash", "")
 
     @property
+    def spec_hash(self) -> str:
+        return self.tags.get("tabops.spec_hash", "")
+
+    @property
     def artifact_sha256(self) -> str:
         return self.tags.get("tabops.artifact_sha256", "")
 
