@@ -20,7 +20,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from tabops.data.contract import check_contract, parse_strings
-from tabops.data.leakage import leak_reason
+from tabops.data.leakage import PAIR_VALUES, leak_reason, pair_leaks
 from tabops.errors import DataError
 from tabops.spec import (
     ColumnRole,
@@ -453,7 +453,33 @@ def _ignore_leaks(
             "it is probably the label or computed from it, and unknown when predicting. It is "
             "ignored; if it really is known at prediction time, set its role to feature."
         )
+    if task == Task.CLASSIFICATION:
+        warnings += _pair_warnings(profiles, columns, target)
     return warnings
+
+
+def _pair_warnings(
+    profiles: dict[str, _Profile], columns: dict[str, ColumnSpec], target: str
+) -> list[str]:
+    """A warning naming the pairs of features that determine the target together (see
+    :func:`tabops.data.leakage.pair_leaks`)."""
+    few = {
+        name: profiles[name].present.to_pandas()
+        for name, col in columns.items()
+        if col.role == ColumnRole.FEATURE and profiles[name].distinct <= PAIR_VALUES
+    }
+    pairs = pair_leaks(few, profiles[target].present.to_pandas())
+    if not pairs:
+        return []
+    listed = ", ".join(f"'{a}' with '{b}' ({share:.1%})" for a, b, share in pairs[:5])
+    more = f" and {len(pairs) - 5} more" if len(pairs) > 5 else ""
+    return [
+        f"Pairs of columns determine the target '{target}' together (each combination of "
+        f"their values holds almost only one class): {listed}{more}. If a column is recorded "
+        "after the outcome or computed from it, set its role to ignored: a model would score "
+        "perfectly in testing and fail in production. Honest columns do this too when the "
+        "label is made from them by a rule."
+    ]
 
 
 def _typed(profile: _Profile, col: ColumnSpec) -> pd.Series:

@@ -1,14 +1,20 @@
-"""Target leakage at ``init``: columns that predict the target almost perfectly on their own.
+"""Target leakage at ``init``: columns that predict the target almost perfectly on their own,
+and pairs of columns that do so together.
 
 A column that is the label, or is computed from it (a status set after the outcome, a refund
 flag on fraudulent rows), trains to a perfect held-out score and then fails in production,
 where its value is not known yet. ``tabops init`` marks such columns ``ignored`` with the
 reason and a warning; a user who knows the column is available at prediction time sets its role
 back to ``feature``. The promotion gate refuses perfect scores too (``gate.allow_perfect``).
+
+A pair is only warned about, not ignored: a class fixed by two columns together is also what an
+honest rule-made label looks like, and which of the two is late only the user knows. Genotype
+counts (``apoe2``, ``apoe3``) that spell out a genotype target are the case in point.
 """
 
 from __future__ import annotations
 
+import numpy as np
 import pandas as pd
 
 from tabops.spec import ColumnType, Task
@@ -20,6 +26,9 @@ _MIN_GROUP = 5  # rows per distinct value, on average, before groups can be judg
 # groups than that would "predict" any target by memorising it (an id does)
 _NUMERIC = (ColumnType.NUMERIC, ColumnType.INTEGER)
 _GROUPED = (ColumnType.CATEGORICAL, ColumnType.BOOLEAN, *_NUMERIC)
+#: Pairs are judged among the first columns of at most this many distinct values (more are no
+#: categories), at most this many columns (pairs grow as their square) and rows.
+PAIR_VALUES, _PAIR_COLUMNS, _PAIR_ROWS = 20, 40, 100_000
 
 
 def leak_reason(
@@ -82,3 +91,36 @@ def _explained(values: pd.Series, target: pd.Series, task: Task) -> float:
     if majority >= LEAK_SCORE:  # a near-constant target: every column "predicts" it
         return 0.0
     return float(counts.max(axis=1).sum() / len(target))
+
+
+def pair_leaks(columns: dict[str, pd.Series], target: pd.Series) -> list[tuple[str, str, float]]:
+    """Pairs of columns whose combined values determine a class ``target`` almost perfectly:
+    ``(first, second, share of rows)``, best first. Each column holds a few distinct values
+    (strings, nulls where missing), on the same rows as ``target``; a pair must leave at least
+    :data:`_MIN_GROUP` rows per combination on average, so that it cannot memorise."""
+    labelled = target.notna().to_numpy()
+    labels, _ = pd.factorize(target[labelled].iloc[:_PAIR_ROWS])
+    rows = len(labels)
+    if rows < _MIN_ROWS or np.bincount(labels).max() >= LEAK_SCORE * rows:
+        return []  # too few rows, or a near-constant target every column "predicts"
+    codes: dict[str, tuple[np.ndarray, int]] = {}
+    for name, values in columns.items():
+        coded, distinct = pd.factorize(values[labelled].iloc[:_PAIR_ROWS], use_na_sentinel=False)
+        if 2 <= len(distinct) <= PAIR_VALUES and len(codes) < _PAIR_COLUMNS:
+            codes[name] = (coded, len(distinct))
+    classes = int(labels.max()) + 1
+    found = []
+    names = list(codes)
+    for i, first in enumerate(names):
+        for second in names[i + 1 :]:
+            (a, a_values), (b, b_values) = codes[first], codes[second]
+            combinations = a * b_values + b
+            counts = np.bincount(combinations * classes + labels,
+                                 minlength=a_values * b_values * classes)  # fmt: skip
+            per_combination = counts.reshape(a_values * b_values, classes)
+            if np.count_nonzero(per_combination.sum(axis=1)) * _MIN_GROUP > rows:
+                continue
+            share = per_combination.max(axis=1).sum() / rows
+            if share >= LEAK_SCORE:
+                found.append((first, second, float(share)))
+    return sorted(found, key=lambda pair: -pair[2])

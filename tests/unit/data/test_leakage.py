@@ -11,7 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from tabops.data.infer import infer_spec
-from tabops.data.leakage import leak_reason
+from tabops.data.leakage import leak_reason, pair_leaks
 from tabops.spec import ColumnRole, ColumnType, SourceSpec, Task
 
 RNG = np.random.default_rng(3)
@@ -91,3 +91,45 @@ def test_init_ignores_a_leaking_column_and_says_so(task: Task | None) -> None:
     [warning] = inference.warnings
     assert "'refunded'" in warning and "set its role to feature" in warning
     assert inference.spec.columns["amount"].role == ColumnRole.FEATURE
+
+
+def _genotypes() -> tuple[pd.Series, pd.Series, pd.Series]:
+    """Counts of two alleles (0-2 each) and the genotype they spell: neither count alone
+    tells the genotype, both together do (the PD data's apoe2/apoe3/apoe)."""
+    first = RNG.integers(0, 3, N)
+    second = np.minimum(RNG.integers(0, 3, N), 2 - first)
+    names = {(a, b): f"{'2' * a}{'3' * b}{'4' * (2 - a - b)}" for a in range(3) for b in range(3)}
+    genotype = [names[a, b] for a, b in zip(first.tolist(), second.tolist(), strict=True)]
+    return pd.Series(first.astype(str)), pd.Series(second.astype(str)), pd.Series(genotype)
+
+
+def test_a_pair_that_spells_out_the_class_is_found_and_neither_column_alone() -> None:
+    first, second, genotype = _genotypes()
+    for column in (first, second):
+        assert leak_reason(column, ColumnType.CATEGORICAL, genotype, Task.CLASSIFICATION,
+                           None) is None  # fmt: skip
+    noise = pd.Series(RNG.choice(["a", "b", "c"], N))
+    [(a, b, share)] = pair_leaks({"noise": noise, "e2": first, "e3": second}, genotype)
+    assert (a, b, share) == ("e2", "e3", 1.0)
+
+
+def test_honest_pairs_and_pairs_of_many_combinations_are_not_leaks() -> None:
+    strong = pd.Series(np.where((LABELS == "yes") ^ (RNG.random(N) < 0.1), "hi", "lo"))
+    other = pd.Series(RNG.choice(["x", "y"], N))
+    assert pair_leaks({"strong": strong, "other": other}, LABELS) == []  # 90%, not 99.5%
+    # 20 x 20 combinations over 400 rows: one row each, which "determines" any label.
+    wide = pd.Series(np.arange(N) % 20).astype(str)
+    tall = pd.Series(np.arange(N) // 20).astype(str)
+    assert pair_leaks({"wide": wide, "tall": tall}, LABELS) == []
+
+
+def test_init_warns_of_a_leaking_pair_and_keeps_both_columns() -> None:
+    first, second, genotype = _genotypes()
+    table = pa.table({"e2": first.tolist(), "e3": second.tolist(),
+                      "age": [f"{v:.1f}" for v in RNG.normal(60, 10, N)],
+                      "genotype": genotype.tolist()})  # fmt: skip
+    inference = infer_spec(table, SourceSpec(path="x.csv"), "genotype", None, "p")
+    [warning] = inference.warnings
+    assert "'e2' with 'e3' (100.0%)" in warning and "set its role to ignored" in warning
+    assert inference.spec.columns["e2"].role == ColumnRole.FEATURE
+    assert inference.spec.columns["e3"].role == ColumnRole.FEATURE
