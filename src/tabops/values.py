@@ -115,6 +115,18 @@ def read_number(text: str, integer: bool) -> int | float | None:
     return float(text) if _FLOAT.fullmatch(text) else None
 
 
+def natural_order(labels: list[str]) -> list[str]:
+    """Labels in the order people read them: those written as numbers by their value (``2``
+    before ``10``), then the others as text. Class and category lists are shown this way;
+    a model keeps its own (text) order inside."""
+
+    def key(label: str) -> tuple[int, float, str]:
+        number = float(label) if _FLOAT.fullmatch(label) else None
+        return (1, 0.0, label) if number is None else (0, number, label)
+
+    return sorted(labels, key=key)
+
+
 @dataclass(frozen=True)
 class NumberFormat:
     """How a column's numbers are written as text, beyond the plain syntax.

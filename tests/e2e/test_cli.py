@@ -278,3 +278,22 @@ def test_run_skips_training_when_the_champion_has_the_same_data_and_spec(tmp_pat
     other = as_json(tabops("run", "--trials", "1", "--set", "train.cv_folds=3", "--json",
                            cwd=tmp_path))  # fmt: skip
     assert other["unchanged"] is None and other["register"]["version"] == "3"
+
+
+def test_numeric_classes_are_listed_and_output_in_numeric_order(tmp_path: Path) -> None:
+    # Ratings 0-10: scikit-learn orders the classes as text (0, 1, 10, 2, ...); a user reads
+    # them as numbers, in the spec and in the output's probability columns.
+    rows = "".join(f"{i},{(i * 37) % 110 / 10:.1f},{(i * 37) % 110 // 10}\n" for i in range(440))
+    (tmp_path / "d.csv").write_text("id,x,rating\n" + rows)
+    init = tabops("init", "--data", "d.csv", "--target", "rating", "--json", cwd=tmp_path)
+    classes = as_json(init)["spec"]["columns"]["rating"]["categories"]
+    assert classes == [str(n) for n in range(11)]
+    quick = ("--trials", "1", "--set", "train.cv_folds=2", "--set", "gate.allow_perfect=true")
+    assert tabops("run", *quick, cwd=tmp_path).returncode in (0, 3)
+    predicted = tabops("predict", "-i", "d.csv", "-o", "out.csv", "--json", cwd=tmp_path)
+    assert as_json(predicted)["scored"] == 440
+    with (tmp_path / "out.csv").open() as scored:
+        header = next(csv.reader(scored))
+    assert [c for c in header if c.startswith("probability_")] == [
+        f"probability_{n}" for n in range(11)
+    ]

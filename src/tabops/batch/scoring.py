@@ -32,6 +32,7 @@ from tabops.model.frame import model_frame
 from tabops.progress import SILENT, Progress
 from tabops.rules.policy import APPROVE, DECISIONS, combine, rule_outcome, score_outcomes
 from tabops.spec import ColumnRole, ProjectSpec, parse_spec
+from tabops.values import natural_order
 
 if TYPE_CHECKING:
     from tabops.context import Context
@@ -280,7 +281,8 @@ class ChunkScorer:
             ]
         else:
             fields += [pa.field("label", pa.string()), pa.field("score", pa.float64())]
-            fields += [pa.field(f"probability_{c}", pa.float64()) for c in recipe.classes]
+            fields += [pa.field(f"probability_{c}", pa.float64())
+                       for c in natural_order(recipe.classes)]  # fmt: skip
         if self.spec.decision is not None:
             fields.append(pa.field("decision", pa.string()))
             if self.rules is not None:
@@ -370,8 +372,8 @@ class ChunkScorer:
         best = raw.argmax(axis=1) if len(raw) else np.zeros(0, dtype=int)
         columns["label"] = pa.array(classes, pa.string()).take(pa.array(best))
         columns["score"] = pa.array(raw.max(axis=1) if len(raw) else [], pa.float64())
-        for position, name in enumerate(classes):
-            columns[f"probability_{name}"] = pa.array(raw[:, position], pa.float64())
+        for name in natural_order(classes):
+            columns[f"probability_{name}"] = pa.array(raw[:, classes.index(name)], pa.float64())
         return None
 
     def _decide(

@@ -33,7 +33,7 @@ from tabops.spec import (
     Task,
     TrainSpec,
 )
-from tabops.values import BooleanTokens, NumberFormat, is_placeholder
+from tabops.values import BooleanTokens, NumberFormat, is_placeholder, natural_order
 
 _ID_NAME = re.compile(r"(^id$|[._]h?id$|^id[._]|ID$|Id$|^uuid$|^key$|^(nr|seq|seqno|hid|pid)$)")
 #: Share of distinct values from which an integer column named like an id (but with repeats)
@@ -327,7 +327,7 @@ def _padded_example(profile: _Profile) -> str:
 
 
 def _categories(profile: _Profile) -> list[str]:
-    return sorted(str(v) for v in pc.unique(profile.present.drop_null()).to_pylist())
+    return natural_order([str(v) for v in pc.unique(profile.present.drop_null()).to_pylist()])
 
 
 def _positive_class(classes: list[str], profile: _Profile) -> tuple[str, str]:

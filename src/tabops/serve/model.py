@@ -16,6 +16,7 @@ from tabops.registry.models import CHAMPION, ModelVersion, Registry
 from tabops.rules.policy import APPROVE, DECISIONS, combine, rule_outcome, score_outcomes
 from tabops.serve.schema import RequestSchema
 from tabops.spec import ProjectSpec
+from tabops.values import natural_order
 
 if TYPE_CHECKING:
     from tabops.model.compile import Predictor
@@ -106,10 +107,11 @@ class ServedModel:
                 for p in column
             ]
         best = scores.argmax(axis=1)
+        shown = [(name, self.classes.index(name)) for name in natural_order(self.classes)]
         return [
             {
                 "label": self.classes[i],
-                "probabilities": dict(zip(self.classes, map(float, row), strict=True)),
+                "probabilities": {name: float(row[at]) for name, at in shown},
             }
             for i, row in zip(best, scores, strict=True)
         ]
