@@ -169,3 +169,37 @@ def test_a_perfect_score_on_few_test_rows_of_a_class_is_no_sign_of_leakage(
     decision = run_register(spec, workspace, _train(spec, workspace)).decision
     assert decision.metrics["candidate"][spec.metric] == 1.0
     assert decision.promoted, decision.reasons
+
+
+def test_the_gate_leaves_out_test_rows_the_champion_was_trained_on(
+    tmp_path_factory: pytest.TempPathFactory,
+) -> None:
+    # The data grows: the new snapshot holds the champion's rows and new ones, and is split
+    # again, so some of its test rows are the champion's training rows.
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from tabops.release.gate import frozen_test_rows, unseen_by
+
+    ctx = Context(settings=Settings(home=tmp_path_factory.mktemp("grown") / ".tabops"))
+    spec = synthetic_spec(trials=1, candidates=[{"estimator": "linear"}])
+    old = synthetic_table(400)
+    add_snapshot(ctx, spec, old)
+    first = run_register(spec, ctx, _train(spec, ctx))
+    assert first.decision.promoted
+    add_snapshot(ctx, spec, pa.concat_tables([old, synthetic_table(400, seed=5)]))
+    second = run_register(spec, ctx, _train(spec, ctx))
+
+    registry = registry_for(spec, ctx)
+    rows = frozen_test_rows(spec, ctx, registry, second.version)
+    unseen = unseen_by(spec, ctx, registry, first.version, second.version, rows)
+    old_test = set(pq.read_table(registry.test_rows(first.version)).column("row").to_pylist())
+    pairs = list(zip(old["id"].to_pylist(), old["x"].to_pylist(), strict=True))
+    learnt = {pair for position, pair in enumerate(pairs) if position not in old_test}
+    tested = zip(rows["id"].to_pylist(), rows["x"].to_pylist(), strict=True)
+    seen = [pair in learnt for pair in tested]
+    assert list(~unseen) == seen and 0 < sum(seen) < len(seen)
+    note = next(r for r in second.decision.reasons if r.startswith("compared on the"))
+    assert note == (f"compared on the {len(seen) - sum(seen):,} of {len(seen):,} test rows the "
+                    f"champion was not trained on (it was on the other {sum(seen):,})")  # fmt: skip
+    assert set(second.decision.metrics) == {"candidate", "champion"}

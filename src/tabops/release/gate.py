@@ -72,12 +72,28 @@ def gate(
         for c in behavioural_checks(pipeline, x, spec, scores)
         if not c.passed
     ]
+    notes: list[str] = []
     if champion is not None and champion.run_id == candidate.run_id:
         failures.append(f"this run is already the champion (version {champion.version})")
     elif champion is not None:
         schema_failures = _schema_failures(champion, candidate)
         failures += schema_failures
         if not schema_failures:  # the champion can only score rows of its own schema
+            unseen = unseen_by(spec, ctx, registry, champion, candidate, rows)
+            seen, left = int((~unseen).sum()), int(unseen.sum())
+            if seen and left >= min(MIN_UNSEEN_ROWS, len(unseen)):
+                notes.append(
+                    f"compared on the {left:,} of {len(unseen):,} test rows the "
+                    f"champion was not trained on (it was on the other {seen:,})"
+                )
+                x, y = x[unseen], y[unseen]
+                scored = evaluate(pipeline, x, y, spec, scores=scores.rows(unseen)).metrics
+                decision.metrics["candidate"] = _finite(scored)
+            elif seen:
+                notes.append(
+                    f"compared on all {len(unseen):,} test rows, though the champion was trained "
+                    f"on {seen:,} of them: too few others are left to compare on"
+                )
             rescored = evaluate(registry.load_pipeline(champion), x, y, spec).metrics
             decision.metrics["champion"] = _finite(rescored)
             failures += _metric_failures(metric, scored[metric], rescored[metric], spec)
@@ -85,7 +101,7 @@ def gate(
         "spec_hash": spec.spec_hash, "metric": metric, "tolerance": spec.gate.tolerance,
         "checks": [c.name for c in spec.evaluate.checks],
     }  # fmt: skip
-    decision.reasons = failures or [_pass_reason(metric, decision.metrics)]
+    decision.reasons = (failures or [_pass_reason(metric, decision.metrics)]) + notes
     if failures and force:
         decision.reasons = [f"forced despite: {reason}" for reason in failures]
     decision.promoted = not failures or force
@@ -148,6 +164,43 @@ def frozen_test_rows(
     rows = pq.read_table(registry.test_rows(version)).column("row").to_numpy()
     table = read_snapshot(found.path)
     return table.filter(table.column(spec.target).is_valid()).take(rows)
+
+
+#: Fewer of the candidate's test rows than this that the champion was not trained on, and the
+#: comparison keeps them all (so few would decide by noise), saying so.
+MIN_UNSEEN_ROWS = 30
+
+
+def unseen_by(
+    spec: ProjectSpec, ctx: Context, registry: Registry, champion: ModelVersion,
+    candidate: ModelVersion, rows: pa.Table,
+) -> np.ndarray:  # fmt: skip
+    """Which of ``rows`` (``candidate``'s frozen test rows) the champion was not trained on.
+    A snapshot that grew (the old rows and new ones) is split again, so some of the new test
+    rows can be the champion's training rows, which it scores as rows it has learnt. On the
+    champion's own snapshot, by position; on another, by value: a row whose values are those of
+    one of the champion's training rows counts as seen."""
+    found = find_snapshot(ctx.store, spec.name, champion.snapshot_hash)
+    if found is None or not storage.exists(found.path):
+        return np.ones(rows.num_rows, dtype=bool)  # trained elsewhere: its rows are unknown
+    table = read_snapshot(found.path)
+    table = table.filter(table.column(spec.target).is_valid())
+    trained = np.ones(table.num_rows, dtype=bool)
+    trained[pq.read_table(registry.test_rows(champion)).column("row").to_numpy()] = False
+    if champion.snapshot_hash == candidate.snapshot_hash:
+        positions = pq.read_table(registry.test_rows(candidate)).column("row").to_numpy()
+        return np.asarray(~trained[positions])
+    shared = [name for name in rows.column_names if name in table.column_names]
+    learnt = _row_hashes(table.filter(pa.array(trained)).select(shared))
+    return np.asarray(~np.isin(_row_hashes(rows.select(shared)), learnt))
+
+
+def _row_hashes(table: pa.Table) -> np.ndarray:
+    """One hash per row of its values as text (a column's type may differ between snapshots)."""
+    import pandas as pd
+
+    text = table.to_pandas().astype("string").fillna("\x00missing")
+    return pd.util.hash_pandas_object(text, index=False).to_numpy()
 
 
 def _data_failures(spec: ProjectSpec, ctx: Context, candidate: ModelVersion) -> list[str]:
