@@ -11,6 +11,7 @@ from typing import Any
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from tabops import storage
@@ -196,11 +197,13 @@ def unseen_by(
 
 
 def _row_hashes(table: pa.Table) -> np.ndarray:
-    """One hash per row of its values as text (a column's type may differ between snapshots)."""
+    """One hash per row of its values as text, cast by Arrow (pandas would turn an integer
+    column with a missing value into floats, and 510 into '510.0')."""
     import pandas as pd
 
-    text = table.to_pandas().astype("string").fillna("\x00missing")
-    return pd.util.hash_pandas_object(text, index=False).to_numpy()
+    text = {name: pc.cast(table.column(name), pa.string()) for name in table.column_names}
+    frame = pa.table(text).to_pandas().fillna("\x00missing")
+    return pd.util.hash_pandas_object(frame, index=False).to_numpy()
 
 
 def _data_failures(spec: ProjectSpec, ctx: Context, candidate: ModelVersion) -> list[str]:
