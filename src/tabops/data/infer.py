@@ -53,6 +53,9 @@ _MAX_CATEGORY_RATIO = 0.05
 _TEXT_MIN_LENGTH = 25
 _MAX_CLASSES = 100
 _REGRESSION_MIN_DISTINCT = 20
+#: A numeric target with fractions and more distinct values than this is a quantity (a few,
+#: such as doses 0, 1 and 2.5, can be classes).
+_FRACTION_CLASSES = 5
 #: A column is numeric when at most this share of its present values is not a number.
 _MAX_BAD_NUMBER_SHARE = 0.01
 _BAD_EXAMPLES = 3
@@ -518,7 +521,12 @@ def _infer_target(profile: _Profile, task: Task | None) -> tuple[ColumnSpec, Tas
     if task is None:
         regression = numeric and profile.distinct > _REGRESSION_MIN_DISTINCT
         counted = numeric and not regression and profile.distinct > 2
-        if counted and rare and _whole_numbers(profile, number):
+        whole = counted and _whole_numbers(profile, number)
+        if counted and not whole and profile.distinct > _FRACTION_CLASSES:
+            # Many fractions (0.19, 0.26, ...) measure something; classes are not written so.
+            regression = True
+            counts = " (values with fractions, a quantity; --task classification makes classes)"
+        elif whole and rare:
             # Counts (0, 1, 2... visits) whose rarest values no split can hold out as classes.
             regression = True
             counts = (

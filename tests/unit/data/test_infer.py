@@ -94,6 +94,20 @@ def test_counts_too_rare_to_learn_as_classes_are_a_regression() -> None:
     assert "'9' has 1 row, too few to hold out for testing: left out" in kept.reasons["y"]
 
 
+def test_a_few_values_with_fractions_are_a_quantity_not_classes() -> None:
+    # A health survey's share of a state (0.04 ... 0.26): 12 values, measured, not classes.
+    table = _counts({f"0.{n:02d}": 3 for n in range(4, 28, 2)})
+    inference = infer_spec(table, SOURCE, target="y", task=None, name="share")
+    assert inference.spec.task is Task.REGRESSION
+    assert "values with fractions, a quantity" in inference.reasons["y"]
+    stars = _counts({f"{n / 2:g}": 30 for n in range(2, 11)})  # 1, 1.5, ... 5: nine values
+    assert infer_spec(stars, SOURCE, target="y", task=None, name="s").spec.task is Task.REGRESSION
+    ratings = _counts({str(n): 30 for n in range(1, 10)})  # whole numbers: classes
+    assert infer_spec(ratings, SOURCE, target="y", task=None, name="r").spec.task is (
+        Task.CLASSIFICATION
+    )
+
+
 def test_a_class_no_split_can_test_is_left_out_and_its_rows_quarantined() -> None:
     # R's gap PD: one '4/4' genotype among hundreds; training stopped at the test split.
     table = _counts({"a": 400, "b": 80, "c": 30, "d": 1})
