@@ -495,6 +495,17 @@ def _decode(data: bytes, options: CsvOptions, name: str) -> tuple[list[str], lis
     return lines, bad
 
 
+def _encoding_hint(line: bytes) -> str:
+    """Which common encoding reads ``line`` as text, as a suggestion."""
+    for encoding, where in (("utf-8", "UTF-8"), ("cp1252", "Windows, Western Europe")):
+        try:
+            line.decode(encoding)
+        except UnicodeDecodeError:
+            continue
+        return f" (it reads as {encoding}: {where})"
+    return " (latin-1 reads any byte, often rightly: most files from Western Europe)"
+
+
 def _read_exact(data: bytes, options: CsvOptions, name: str) -> CsvRead:
     lines, bad_encoding = _decode_lines(data, options, name)
     bad_lines = set(bad_encoding)
@@ -504,7 +515,11 @@ def _read_exact(data: bytes, options: CsvOptions, name: str) -> CsvRead:
     if not lines or not lines[0]:
         raise DataError(f"{name} is empty; it needs a header line and at least one row.")
     if 1 in bad_lines:
-        raise DataError(f"{name}: the header line is not valid {options.encoding}.")
+        hint = _encoding_hint(data.split(b"\n", 1)[0])
+        raise DataError(
+            f"{name}: the header line is not valid {options.encoding}. Give the file's text "
+            f"encoding: --encoding on 'tabops init', source.csv.encoding in tabops.yaml{hint}."
+        )
     columns = _header(lines[0], options, name)
     width = len(columns)
     delimiter = options.delimiter

@@ -9,6 +9,7 @@ no number is read as missing, written into the spec's ``source.csv.null_values``
 
 from __future__ import annotations
 
+import difflib
 import math
 import re
 from dataclasses import dataclass, field
@@ -301,7 +302,8 @@ def _text_kind(profile: _Profile) -> tuple[ColumnSpec, str]:
         profile.distinct <= _MAX_CATEGORIES
         or profile.distinct <= _MAX_CATEGORY_RATIO * profile.non_null
     ):
-        return categorical, f"categorical with {profile.distinct} categories"
+        many = "category" if profile.distinct == 1 else "categories"
+        return categorical, f"categorical with {profile.distinct} {many}"
     has_spaces = pc.any(pc.match_substring(profile.present, " ")).as_py()
     if mean_length >= _TEXT_MIN_LENGTH and has_spaces:
         return ColumnSpec(type=ColumnType.TEXT), f"text (mean length {mean_length:.0f} characters)"
@@ -360,9 +362,7 @@ def infer_spec(
     """
     if table.num_rows == 0:
         raise DataError("The data has no rows; tabops needs data to infer a spec from.")
-    if target not in table.column_names:
-        names = ", ".join(table.column_names)
-        raise DataError(f"Target column '{target}' is not in the data. Columns: {names}.")
+    target = _target_column(target, table.column_names)
     null_values = list(source.csv.null_values)
     profiles = {
         c: _profile(c, table.column(c).combine_chunks(), null_values) for c in table.column_names
@@ -429,6 +429,21 @@ def _fit_quarantine_rate(inference: Inference, table: pa.Table, rejected: int) -
             f"contract.max_quarantine_rate is {rate:.2f}, above the default, because {bad:,} of "
             f"{total:,} rows of this file are bad; lower it once the source is cleaner."
         )
+
+
+def _target_column(target: str, names: list[str]) -> str:
+    """The column ``target`` names: itself, or the column it is with the spaces around it
+    trimmed (the reader trims header names: 'Life expectancy ' is 'Life expectancy')."""
+    if target in names:
+        return target
+    if target.strip() in names:
+        return target.strip()
+    close = difflib.get_close_matches(target, names, n=1, cutoff=0.6) or [
+        n for n in names if n.lower() == target.strip().lower()
+    ]
+    hint = f" Did you mean '{close[0]}'?" if close else ""
+    listed = ", ".join(names)
+    raise DataError(f"Target column '{target}' is not in the data.{hint} Columns: {listed}.")
 
 
 def _ignore_leaks(

@@ -121,6 +121,9 @@ def test_wrong_encoding_setting_fails_with_advice() -> None:
         read_csv(data, OPTIONS, "t.csv")
     with pytest.raises(DataError, match="not a known encoding"):
         read_csv(b"a\n1\n", CsvOptions(encoding="klingon"), "t.csv")
+    # A German header from a Windows spreadsheet: the message names the encoding that reads it.
+    with pytest.raises(DataError, match=r"--encoding on 'tabops init'.*reads as cp1252"):
+        read_csv("Trinkgeld;Größe\n1,5;2\n".encode("cp1252"), OPTIONS, "tips.csv")
 
 
 ENCODINGS = sorted({m.name for m in pkgutil.iter_modules(encodings.__path__)} - {"aliases"})

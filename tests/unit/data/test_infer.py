@@ -166,6 +166,19 @@ def test_user_mistakes(table: pa.Table, target: str, task: Task | None, message:
         infer_spec(table, SOURCE, target=target, task=task, name="x")
 
 
+def test_the_target_is_found_by_its_trimmed_name_or_suggested() -> None:
+    # The reader trims header names: 'Life expectancy ' as the file writes it is that column.
+    years = [f"{60 + (i * 7) % 40 * 0.7:.1f}" for i in range(40)]
+    table = pa.table({"x": [str(i) for i in range(40)], "Life expectancy": years})
+    spec = infer_spec(table, SOURCE, target="Life expectancy ", task=None, name="x").spec
+    assert spec.target == "Life expectancy"
+    with pytest.raises(DataError, match="Did you mean 'Life expectancy'"):
+        infer_spec(table, SOURCE, target="life expectancy", task=None, name="x")
+    with pytest.raises(DataError, match="Did you mean 'x'") as caught:
+        infer_spec(table, SOURCE, target="X", task=None, name="x")
+    assert "Columns: x, Life expectancy." in str(caught.value)
+
+
 def test_rows_without_a_label_are_quarantined_not_refused() -> None:
     # R writes an unknown label as NA: the file is ordinary, those rows just cannot teach.
     n = 400
