@@ -67,7 +67,7 @@ class Limits:
         if check == MAX:
             return f"must be at most {self.max:g}, not {value!r}"
         return (
-            f"'{str(value)[:64]}' is not one of the categories {sorted(self.categories or ())}"
+            f"'{str(value)[:64]}' is not one of the categories {self._short_list()}"
             f"{self._case_hint(value)}"
         )
 

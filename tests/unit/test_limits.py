@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 from tabops.data.contract import check_contract
 from tabops.limits import CATEGORY, MAX, MIN, Limits
 from tabops.serve.schema import InvalidRecordsError, RequestSchema
-from tabops.spec import parse_spec
+from tabops.spec import ColumnSpec, ColumnType, parse_spec
 
 SPEC = parse_spec(
     {
@@ -86,8 +86,15 @@ def test_messages_keep_their_wording() -> None:
     assert amount.problem(MAX, 1000) == "must be at most 100.5, not 1000"
     assert color.reason(CATEGORY, "green") == "unknown category 'green'; allowed: 'red', 'blue'"
     refused = color.problem(CATEGORY, "green")
-    assert refused == "'green' is not one of the categories ['blue', 'red']"
+    assert refused == "'green' is not one of the categories 'red', 'blue'"
     assert Limits.of(SPEC.columns["n"]).categories is None
+    # A client's mistake quotes a few categories, not every zone of a city (about 10 KB).
+    zones = [f"zone {n}" for n in range(194)]
+    many = Limits.of(ColumnSpec(type=ColumnType.CATEGORICAL, categories=zones))
+    assert many.problem(CATEGORY, "Mars") == (
+        "'Mars' is not one of the categories 'zone 0', 'zone 1', 'zone 2', 'zone 3', 'zone 4', "
+        "'zone 5', 'zone 6', 'zone 7', ... (194 in all)"
+    )
 
 
 def test_a_category_in_another_letter_case_is_refused_and_named() -> None:
@@ -96,6 +103,6 @@ def test_a_category_in_another_letter_case_is_refused_and_named() -> None:
         "unknown category 'RED' ('red' differs in letter case only); allowed: 'red', 'blue'"
     )
     assert _refused({"amount": 1.0, "n": 0, "color": "Blue"})["color"] == (
-        "'Blue' is not one of the categories ['blue', 'red'] ('blue' differs in letter case only)"
+        "'Blue' is not one of the categories 'red', 'blue' ('blue' differs in letter case only)"
     )
     assert "letter case" not in color.reason(CATEGORY, "green")

@@ -292,6 +292,8 @@ def oip_input_metadata(schema: dict[str, Any]) -> list[dict[str, Any]]:
     kinds = {"number": "FP64", "integer": "INT64", "boolean": "BOOL", "string": "BYTES"}
     inputs = []
     for name, prop in schema["properties"].items():
-        declared = prop.get("anyOf", [prop])[0].get("type", "string")
+        while "anyOf" in prop:  # the value's own type comes first (then text, then null)
+            prop = prop["anyOf"][0]
+        declared = prop.get("type", "string")
         inputs.append({"name": name, "datatype": kinds.get(declared, "BYTES"), "shape": [-1]})
     return inputs

@@ -154,8 +154,11 @@ class RequestSchema:
                 continue
             value = record[column.name]
             try:
-                if text and type(value) is str:
-                    value = record[column.name] = self._from_text(column, value)
+                # A string is read as a file's field is (trimmed, null tokens, numbers in the
+                # column's syntax): what a file may hold, a client may send. Free text stays.
+                if type(value) is str and (text or column.type != ColumnType.TEXT):
+                    instead = "" if text or column.numbers.plain else "; or send a number"
+                    value = record[column.name] = self._from_text(column, value, instead)
                 if value is None:
                     if not column.nullable:
                         problems.append(Problem(column.name, "must not be null", where, MISSING))
@@ -169,20 +172,18 @@ class RequestSchema:
             row[column.name] = converted
             if column.booleans is not None and type(value) is not bool:
                 record[column.name] = converted == 1.0  # a token: log it as a boolean
-            elif type(value) is str and column.type in _NUMERIC:  # '14.2%': log what it reads as
-                integer = column.type == ColumnType.INTEGER
-                record[column.name] = int(converted) if integer else converted
         return row
 
-    def _from_text(self, column: Column, text: str) -> Any:
-        """A CSV field as the contract reads it from a file: trimmed, null tokens are null,
-        numbers in the contract's syntax; other types stay strings for their converter."""
+    def _from_text(self, column: Column, text: str, instead: str = "") -> Any:
+        """A field as the contract reads it from a file: trimmed, null tokens are null,
+        numbers in the column's syntax (``instead``: what else the client may send); other
+        types stay strings for their converter."""
         stripped = text.strip()
         if stripped in self._null_tokens:
             return None
         if column.type not in _NUMERIC:
             return stripped
-        return _formatted_number(column, stripped)
+        return _formatted_number(column, stripped, instead)
 
     def entity_id(self, record: dict[str, Any]) -> str | None:
         """The record's id column value, if it sent one (logged, not used by the model)."""
@@ -238,10 +239,7 @@ def _put_null(row: dict[str, Any], column: Column) -> None:
 
 
 def _number(column: Column, value: Any) -> float:
-    kind = type(value)
-    if kind is str and not column.numbers.plain:  # the spec says how its text writes numbers
-        value = _formatted_number(column, value.strip(), "; or send a number")
-        kind = type(value)
+    kind = type(value)  # a string was read as a number before (RequestSchema._from_text)
     if kind is not float and kind is not int:  # bool is an int subclass: refused here
         raise ValueError(f"must be a number, not {_json_name(value)}")
     if kind is int and not _INT64_MIN <= value <= _UINT64_MAX:
@@ -396,10 +394,9 @@ def _json_type(column: Column) -> dict[str, Any]:
         if column.type == ColumnType.INTEGER:  # exactly representable in float64
             schema.setdefault("minimum", -_EXACT_INT)
             schema.setdefault("maximum", _EXACT_INT)
-        if not column.numbers.plain:
-            example = column.numbers.example(column.type == ColumnType.INTEGER)
-            written = {"type": "string", "description": f"written like {example}"}
-            schema = {"anyOf": [schema, written]}
+        example = column.numbers.example(column.type == ColumnType.INTEGER)
+        written = {"type": "string", "description": f"a number as text, written like {example}"}
+        schema = {"anyOf": [schema, written]}
     elif column.booleans is not None:
         tokens = sorted(column.booleans.true | column.booleans.false)
         numbers = [int(t) for t in tokens if t in ("0", "1") and column.booleans.recorded]

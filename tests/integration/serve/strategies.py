@@ -15,7 +15,8 @@ from typing import Any
 from hypothesis import strategies as st
 
 from tabops.serve.schema import MAX_STRING, Column, RequestSchema
-from tabops.spec import ColumnType
+from tabops.spec import ColumnType, CsvOptions
+from tabops.values import read_number
 
 EXACT = 2**53
 #: The served spec's features and its id column.
@@ -120,12 +121,24 @@ def _strict_floats() -> st.SearchStrategy[float]:
     return st.floats(allow_nan=False, allow_infinity=False).filter(lambda v: not v.is_integer())
 
 
+#: What a file's field may hold for missing: read as null from a client's string too.
+NULL_TOKENS = frozenset(CsvOptions().null_values)
+
+
 def _bad_datetime(text: str) -> bool:
+    """No date-time, nor a null, once trimmed as a file's field is."""
+    if text.strip() in NULL_TOKENS:
+        return False
     try:
-        datetime.fromisoformat(text)
+        datetime.fromisoformat(text.strip())
     except ValueError:
         return True
     return False
+
+
+def _no_number(text: str) -> bool:
+    """No number, nor a null, once trimmed as a file's field is."""
+    return text.strip() not in NULL_TOKENS and read_number(text.strip(), integer=False) is None
 
 
 def mutations(schema: RequestSchema) -> dict[str, st.SearchStrategy[tuple[dict[str, Any], str]]]:
@@ -164,7 +177,7 @@ def mutations(schema: RequestSchema) -> dict[str, st.SearchStrategy[tuple[dict[s
             lambda r, f, v: _set(r, f, v),
             base,
             st.sampled_from(["x", "n"]),
-            st.text(max_size=30) | numbers.map(str),
+            st.text(max_size=30).filter(_no_number),
         ),
         "number_for_string": st.builds(
             lambda r, f, v: _set(r, f, v), base, st.sampled_from(["color", "when"]), numbers
@@ -197,7 +210,9 @@ def mutations(schema: RequestSchema) -> dict[str, st.SearchStrategy[tuple[dict[s
         "unknown_category": st.builds(
             lambda r, v: _set(r, "color", v),
             base,
-            st.text(max_size=MAX_STRING + 20).filter(lambda v: v not in {"red", "blue", "green"}),
+            st.text(max_size=MAX_STRING + 20).filter(
+                lambda v: v.strip() not in {"red", "blue", "green"}
+            ),
         ),
         "malformed_datetime": st.builds(
             lambda r, v: _set(r, "when", v),
@@ -211,8 +226,7 @@ def mutations(schema: RequestSchema) -> dict[str, st.SearchStrategy[tuple[dict[s
                     "2026-03-01T25:00:00",
                     "0001-01-01T00:00:00+01:00",  # before year 1 once in UTC
                     "9999-12-31T23:59:59-01:00",  # after year 9999 once in UTC
-                    "2026-03-01T10:00:00" + " " * 60,
-                    "",
+                    "2026-03-01T10:00:00" + "x" * 60,
                 ]
             ),
         ),

@@ -135,7 +135,7 @@ def test_compiled_scores_match_the_sklearn_pipeline(
     [
         ({k: v for k, v in valid_record().items() if k != "x"}, "x"),
         (valid_record(extra=1), "extra"),
-        (valid_record(x="1.5"), "x"),
+        (valid_record(x="1,5"), "x"),
         (valid_record(n=1.5), "n"),
         (valid_record(n=2**63 - 1), "n"),
         (valid_record(flag=1), "flag"),

@@ -172,7 +172,7 @@ def test_mlflow_csv_with_a_column_twice_is_refused(client: TestClient) -> None:
         ({"dataframe_split": {"columns": ["x"], "data": [[1, 2]]}}, 422),
         ({"inputs": {"x": [1, 2], "n": [1]}}, 422),  # columns of different lengths
         ({"instances": [1.0, 2.0, 5.0]}, 422),  # a bare tensor has no column names
-        ({"dataframe_records": [valid_record(x="1")]}, 422),
+        ({"dataframe_records": [valid_record(x="one")]}, 422),
     ],
 )
 def test_mlflow_payloads_that_cannot_be_records_are_refused(

@@ -60,7 +60,7 @@ def test_a_csv_field_that_is_no_number_in_the_column_format_is_refused_by_name(
         ("income", "1.5", "'1.5' is not a number written like 1.234,5; or send a number"),
         ("balance", "$1,89", "is not a number written like $1,234.5"),
         ("visits", "1,234.5", "'1,234.5' is not an integer written like 1,234;"),
-        ("plain", "2.5", "must be a number, not a string"),  # no format: JSON numbers only
+        ("plain", "2,5", "'2,5' is not a number"),  # plain syntax: no decimal comma
         ("income", "-1,0", "must be at least 0, not -1.0"),
     ],
 )
@@ -73,8 +73,20 @@ def test_a_string_that_is_no_number_in_the_column_format_is_refused_by_name(
     assert field in str(info.value) and message in str(info.value), str(info.value)
 
 
-def test_the_json_schema_says_how_a_formatted_column_may_be_written() -> None:
+def test_plain_numbers_as_strings_read_as_a_file_holds_them() -> None:
+    # Form and spreadsheet clients send every value as text: what a file may hold, they may.
+    record = {"income": 1.0, "balance": 1.0, "visits": " 7 ", "plain": "2.5"}
+    assert SCHEMA.model_rows([record], batch=False) == [
+        {"income": 1.0, "balance": 1.0, "visits": 7.0, "plain": 2.5}
+    ]
+    assert record["plain"] == 2.5 and record["visits"] == 7  # logged as the numbers they are
+    empty = {"income": 1.0, "balance": 1.0, "visits": 1, "plain": ""}  # '' is a file's null
+    assert SCHEMA.model_rows([empty], batch=False)[0]["plain"] is None
+
+
+def test_the_json_schema_says_how_a_number_may_be_written_as_text() -> None:
     properties = SCHEMA.json_schema()["properties"]
     written = properties["balance"]["anyOf"][0]["anyOf"][1]
-    assert written == {"type": "string", "description": "written like $1,234.5"}
-    assert properties["plain"]["anyOf"][0] == {"type": "number"}
+    assert written == {"type": "string", "description": "a number as text, written like $1,234.5"}
+    text = {"type": "string", "description": "a number as text, written like 1234.5"}
+    assert properties["plain"]["anyOf"][0]["anyOf"] == [{"type": "number"}, text]

@@ -102,7 +102,7 @@ def test_only_refusals_of_the_content_count() -> None:
     for status, code in [(401, "unauthorized"), (503, "overloaded"), (413, "batch_too_large"),
                          (415, "unsupported_media_type"), (404, "not_found")]:  # fmt: skip
         rejections.count(ApiError(status, code, "no"), _served())
-    rejections.count(_refusal([{**GOOD, "x": "1"}], batch=False), None)  # no model loaded yet
+    rejections.count(_refusal([{**GOOD, "x": "one"}], batch=False), None)  # no model loaded yet
     assert _scraped(metrics) == {("(requests)", ""): 0}
     assert rejections.drain(final=True) == []
 
