@@ -102,6 +102,7 @@ def gate(
         "spec_hash": spec.spec_hash, "metric": metric, "tolerance": spec.gate.tolerance,
         "checks": [c.name for c in spec.evaluate.checks],
     }  # fmt: skip
+    notes += _chance_notes(metric, scored, spec)
     decision.reasons = (failures or [_pass_reason(metric, decision.metrics)]) + notes
     if failures and force:
         decision.reasons = [f"forced despite: {reason}" for reason in failures]
@@ -260,6 +261,25 @@ def _perfect_failures(
         "leaks the target (it is the label, or computed from it). Set that column's role to "
         "ignored ('tabops init' flags such columns), or set gate.allow_perfect: true if the task "
         "really is this easy"
+    ]
+
+
+#: What a model that learnt nothing scores, and how far above it a score still is no signal.
+CHANCE = {"roc_auc": (0.5, 0.05), "r2": (0.0, 0.05)}
+
+
+def _chance_notes(metric: str, scored: dict[str, float], spec: ProjectSpec) -> list[str]:
+    """A warning when the candidate scores about what guessing does (a note: weak signals
+    are real too, and the user judges)."""
+    if metric not in CHANCE or not math.isfinite(scored.get(metric, math.nan)):
+        return []
+    chance, margin = CHANCE[metric]
+    if scored[metric] > chance + margin:
+        return []
+    return [
+        f"warning: {metric} {scored[metric]:.4f} is about what guessing scores ({chance:g}): "
+        f"the features hardly predict '{spec.target}'. Check the target and the features' "
+        "roles in tabops.yaml before serving this model"
     ]
 
 

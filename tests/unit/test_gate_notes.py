@@ -1,0 +1,30 @@
+"""The gate's warning for a model that scores about what guessing does (olist's order
+quantity: ROC AUC 0.508 over 14 classes, promoted as a first champion without a word)."""
+
+from __future__ import annotations
+
+import pytest
+
+from tabops.release.gate import _chance_notes
+from tests.unit.model.conftest import synthetic_spec
+
+
+@pytest.mark.parametrize(
+    ("task", "metric", "score", "warned"),
+    [
+        ("classification", "roc_auc", 0.508, True),
+        ("classification", "roc_auc", 0.55, True),
+        ("classification", "roc_auc", 0.62, False),  # weak, but a signal
+        ("regression", "r2", -0.2, True),  # worse than predicting the mean
+        ("regression", "r2", 0.3, False),
+        ("classification", "accuracy", 0.1, False),  # no chance level known for it
+    ],
+)
+def test_a_score_about_what_guessing_scores_is_warned_of(
+    task: str, metric: str, score: float, warned: bool
+) -> None:
+    notes = _chance_notes(metric, {metric: score}, synthetic_spec(task))
+    assert bool(notes) is warned
+    if warned:
+        assert notes[0].startswith(f"warning: {metric} {score:.4f} is about what guessing")
+        assert "hardly predict" in notes[0]
