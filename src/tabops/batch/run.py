@@ -40,7 +40,7 @@ from tabops.data.sources import RowStream
 from tabops.errors import DataError, TabopsError
 from tabops.progress import SILENT, Progress
 from tabops.spec import ProjectSpec
-from tabops.store.batch import BATCH_TABLE, check_destination
+from tabops.store.batch import BATCH_TABLE, check_destination, run_summaries
 
 if TYPE_CHECKING:
     from tabops.batch.monitoring import RunMonitor
@@ -68,6 +68,8 @@ class PredictResult:
     monitoring: dict[str, Any] | None = None
     #: Rejected rows per column and check (``{"age": {"missing": 3}}``).
     rejected_by: dict[str, dict[str, int]] = field(default_factory=dict)
+    #: The run date's earlier run this one replaced in the history: batch id, version, rows.
+    replaced: dict[str, Any] | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -81,6 +83,7 @@ class PredictResult:
             "model_name": self.model_name,
             "model_version": self.model_version,
             "seconds": round(self.seconds, 3),
+            "replaced": self.replaced,
             **({} if self.monitoring is None else {"monitoring": self.monitoring}),
         }
 
@@ -121,6 +124,10 @@ def run_predict(
     result = PredictResult(run_date=run_date, batch_id=batch_id,
                            model_name=recipe.lineage.model_name,
                            model_version=recipe.lineage.model_version)  # fmt: skip
+    earlier = run_summaries(ctx.store, spec.name).get(run_date)
+    if earlier is not None:  # one run per run date: this one replaces it
+        result.replaced = {"batch_id": earlier.batch_id, "model_version": earlier.model_version,
+                           "rows": earlier.rows}  # fmt: skip
     watcher = None
     if monitor:
         from tabops.batch.monitoring import RunMonitor

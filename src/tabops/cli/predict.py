@@ -163,6 +163,12 @@ def predict_command(
     ]))  # fmt: skip
     if result.rejected_by:
         _explain_rejects(result.rejected_by, result.outputs["rejects"])
+    if result.replaced is not None:
+        out.print(
+            f"Replaced the earlier run of {day.isoformat()} (batch {result.replaced['batch_id']}, "
+            f"{result.replaced['rows']:,} rows) in the store's batch history: it keeps one run "
+            "per run date. Pass --run-date to keep both."
+        )
 
 
 def _explain_rejects(rejected_by: dict[str, dict[str, int]], where: str) -> None:

@@ -226,8 +226,11 @@ def test_sql_table_and_query_into_a_store_table(
                      "table:churn_scores", "--run-date", D1.isoformat(), env=env)  # fmt: skip
     assert (first["rows_in"], first["scored"], first["rejected"]) == (200, 197, 3)
     query = "SELECT * FROM customers WHERE id < 100"
-    _predict(project, "--input", url, "--query", query, "--output", "table:churn_scores",
-             "--run-date", D1.isoformat(), env=env)  # fmt: skip
+    second = _predict(project, "--input", url, "--query", query, "--output",
+                      "table:churn_scores", "--run-date", D1.isoformat(), env=env)  # fmt: skip
+    # The run date's earlier run is replaced, and the summary says which.
+    assert second["replaced"] == {"batch_id": first["batch_id"],
+                                  "model_version": first["model_version"], "rows": 197}  # fmt: skip
     _predict(project, "--input", url, "--table", "customers", "--output", "table:churn_scores",
              "--run-date", D2.isoformat(), env=env)  # fmt: skip
     store = open_store(env.get("TABOPS_DATABASE_URL") or project.settings.store_url)
