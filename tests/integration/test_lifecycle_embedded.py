@@ -118,7 +118,9 @@ def test_schema_change_and_rerun_are_refused_cleanly(workspace: Context) -> None
     narrower = parse_spec(raw)
     refused = run_register(narrower, workspace, _train(narrower, workspace))
     assert not refused.decision.promoted
-    assert "input schema changed (flag removed)" in refused.decision.reasons[0]
+    reason = refused.decision.reasons[0]
+    assert "input schema changed (flag removed)" in reason
+    assert f"tabops promote --version {refused.version.version} --force" in reason  # the way on
 
 
 def test_failing_behavioural_check_blocks_promotion(workspace: Context) -> None:

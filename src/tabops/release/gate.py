@@ -223,7 +223,13 @@ def _schema_failures(champion: ModelVersion, candidate: ModelVersion) -> list[st
     changes += [
         f"{c} {before[c]}→{after[c]}" for c in before if c in after and before[c] != after[c]
     ]
-    return [f"input schema changed ({', '.join(changes)}); clients would break"]
+    return [
+        f"input schema changed ({', '.join(changes)}): the two models read different inputs, "
+        "so they cannot be compared on the same rows, and clients of the champion may need "
+        "changing (an input added or retyped is refused until they send it). If the change is "
+        f"meant, promote it with 'tabops promote --version {candidate.version} --force' "
+        "(audited as forced)"
+    ]
 
 
 def _metric_failures(
