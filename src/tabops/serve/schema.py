@@ -149,8 +149,11 @@ class RequestSchema:
         """One record's model row; what is wrong goes to ``problems``."""
         row: dict[str, Any] = {}
         for column, convert in self._converters:
-            if column.name not in record:
-                problems.append(Problem(column.name, "is missing", where, MISSING))
+            if column.name not in record:  # left out: null, where null is allowed
+                if column.nullable:
+                    _put_null(row, column)
+                else:
+                    problems.append(Problem(column.name, "is missing", where, MISSING))
                 continue
             value = record[column.name]
             try:
@@ -215,7 +218,7 @@ class RequestSchema:
         return {
             "type": "object",
             "properties": properties,
-            "required": [c.name for c in self.features],
+            "required": [c.name for c in self.features if not c.nullable],
             "additionalProperties": False,
         }
 

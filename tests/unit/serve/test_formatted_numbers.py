@@ -90,3 +90,16 @@ def test_the_json_schema_says_how_a_number_may_be_written_as_text() -> None:
     assert written == {"type": "string", "description": "a number as text, written like $1,234.5"}
     text = {"type": "string", "description": "a number as text, written like 1234.5"}
     assert properties["plain"]["anyOf"][0]["anyOf"] == [{"type": "number"}, text]
+
+
+def test_a_nullable_input_left_out_is_null_and_a_required_one_is_named() -> None:
+    # 'plain' may be missing in the file (nullable by default): a client may leave it out.
+    rows = SCHEMA.model_rows([{"income": 1.0, "balance": 1.0, "visits": 1}], batch=False)
+    assert rows[0]["plain"] is None
+    assert "plain" not in SCHEMA.json_schema()["required"]
+    raw = SPEC.model_dump(mode="json", exclude_none=True)
+    raw["columns"]["plain"]["nullable"] = False
+    strict = RequestSchema(parse_spec(raw))
+    with pytest.raises(InvalidRecordsError, match="plain: is missing"):
+        strict.model_rows([{"income": 1.0, "balance": 1.0, "visits": 1}], batch=False)
+    assert "plain" in strict.json_schema()["required"]
