@@ -21,7 +21,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from tabops.data.contract import check_contract, parse_strings
-from tabops.data.leakage import PAIR_VALUES, leak_reason, pair_leaks
+from tabops.data.leakage import PAIR_VALUES, leak_reason, linear_leak, pair_leaks
 from tabops.errors import DataError
 from tabops.spec import (
     ColumnRole,
@@ -473,7 +473,33 @@ def _ignore_leaks(
         )
     if task == Task.CLASSIFICATION:
         warnings += _pair_warnings(profiles, columns, target)
+    else:
+        warnings += _sum_warnings(profiles, columns, target, labels)
     return warnings
+
+
+def _sum_warnings(
+    profiles: dict[str, _Profile], columns: dict[str, ColumnSpec], target: str,
+    values: pd.Series,
+) -> list[str]:  # fmt: skip
+    """A warning naming numeric features a linear combination of which is the (numeric)
+    target (see :func:`tabops.data.leakage.linear_leak`)."""
+    numeric = {
+        name: _typed(profiles[name], col).astype(float)
+        for name, col in columns.items()
+        if col.role == ColumnRole.FEATURE and col.type in (ColumnType.NUMERIC, ColumnType.INTEGER)
+    }
+    found, r2 = linear_leak(numeric, values.astype(float))
+    if not found:
+        return []
+    named = ", ".join(f"'{name}'" for name in found)
+    return [
+        f"A weighted sum of {named} explains the target '{target}' almost exactly (R² "
+        f"{r2:.4f}): a total that adds the target up, or a mean of bounds around it. If one of "
+        "them is known only after the outcome, set its role to ignored: a model would score "
+        "perfectly in testing and fail in production. Honest columns do this too when the "
+        "target is computed from them by a formula."
+    ]
 
 
 def _pair_warnings(

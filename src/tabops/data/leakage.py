@@ -1,5 +1,5 @@
 """Target leakage at ``init``: columns that predict the target almost perfectly on their own,
-and pairs of columns that do so together.
+and groups of columns that do so together.
 
 A column that is the label, or is computed from it (a status set after the outcome, a refund
 flag on fraudulent rows), trains to a perfect held-out score and then fails in production,
@@ -7,9 +7,10 @@ where its value is not known yet. ``tabops init`` marks such columns ``ignored``
 reason and a warning; a user who knows the column is available at prediction time sets its role
 back to ``feature``. The promotion gate refuses perfect scores too (``gate.allow_perfect``).
 
-A pair is only warned about, not ignored: a class fixed by two columns together is also what an
-honest rule-made label looks like, and which of the two is late only the user knows. Genotype
-counts (``apoe2``, ``apoe3``) that spell out a genotype target are the case in point.
+A group is only warned about, not ignored: a class fixed by two columns together is also what
+an honest rule-made label looks like, and which column is late only the user knows. Genotype
+counts (``apoe2``, ``apoe3``) that spell out a genotype target, and a taxi fare's ``total``
+that is its ``fare`` plus the ``tip`` to predict, are the cases in point.
 """
 
 from __future__ import annotations
@@ -124,3 +125,50 @@ def pair_leaks(columns: dict[str, pd.Series], target: pd.Series) -> list[tuple[s
             if share >= LEAK_SCORE:
                 found.append((first, second, float(share)))
     return sorted(found, key=lambda pair: -pair[2])
+
+
+#: A linear combination of at most this many numeric features is looked for, among the first
+#: of them (each step fits one least-squares model per candidate).
+_COMBINED_COLUMNS, _COMBINED_CANDIDATES = 5, 60
+
+
+def linear_leak(columns: dict[str, pd.Series], target: pd.Series) -> tuple[list[str], float]:
+    """The fewest numeric ``columns`` (at most :data:`_COMBINED_COLUMNS`, chosen greedily) of
+    which a linear combination explains a numeric ``target`` almost perfectly (R² at or above
+    :data:`LEAK_SCORE`): a mean of two bounds, subgroups' rates that make up the whole's.
+    ``([], best R²)`` when none does. Each fit uses the rows where its columns have values."""
+    candidates = dict(list(columns.items())[:_COMBINED_CANDIDATES])
+    frame = pd.concat({**candidates, "__target__": target}, axis=1).iloc[:_PAIR_ROWS]
+    y = frame.pop("__target__").to_numpy(dtype=float)
+    values = frame.to_numpy(dtype=float)
+    present = ~np.isnan(values)
+    labelled = ~np.isnan(y)
+    names = list(frame.columns)
+    chosen: list[int] = []
+    best = 0.0
+    while len(chosen) < _COMBINED_COLUMNS:
+        fits = {}
+        for i in range(len(names)):
+            if i in chosen:
+                continue
+            rows = labelled & present[:, [*chosen, i]].all(axis=1)
+            if rows.sum() >= _MIN_ROWS and float(y[rows].var()) > 0.0:
+                fits[i] = _r2(values[np.ix_(rows, [*chosen, i])], y[rows])
+        if not fits:
+            break
+        pick = max(fits, key=lambda i: fits[i])
+        if fits[pick] <= best + 1e-3:  # nothing more to explain
+            break
+        chosen.append(pick)
+        best = fits[pick]
+        if best >= LEAK_SCORE:
+            return [names[i] for i in chosen], best
+    return [], best
+
+
+def _r2(x: np.ndarray, y: np.ndarray) -> float:
+    """R² of the least-squares fit of ``y`` on ``x`` and an intercept."""
+    design = np.column_stack([x, np.ones(len(y))])
+    coefficients, *_ = np.linalg.lstsq(design, y, rcond=None)
+    residual = y - design @ coefficients
+    return 1.0 - float(residual @ residual) / float(((y - y.mean()) ** 2).sum())

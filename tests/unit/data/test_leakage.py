@@ -11,7 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from tabops.data.infer import infer_spec
-from tabops.data.leakage import leak_reason, pair_leaks
+from tabops.data.leakage import leak_reason, linear_leak, pair_leaks
 from tabops.spec import ColumnRole, ColumnType, SourceSpec, Task
 
 RNG = np.random.default_rng(3)
@@ -133,3 +133,30 @@ def test_init_warns_of_a_leaking_pair_and_keeps_both_columns() -> None:
     assert "'e2' with 'e3' (100.0%)" in warning and "set its role to ignored" in warning
     assert inference.spec.columns["e2"].role == ColumnRole.FEATURE
     assert inference.spec.columns["e3"].role == ColumnRole.FEATURE
+
+
+def test_a_target_that_is_a_weighted_sum_of_features_is_found() -> None:
+    # Cars93: Price is the mean of Min.Price and Max.Price (with missing values here and there).
+    low = pd.Series(RNG.uniform(5, 40, N))
+    high = low + pd.Series(RNG.uniform(0, 20, N))
+    price = (low + high) / 2
+    noise = pd.Series(RNG.normal(size=N))
+    low[::17] = np.nan
+    found, r2 = linear_leak({"noise": noise, "low": low, "high": high}, price)
+    assert sorted(found) == ["high", "low"] and r2 > 0.9999
+    honest = price + pd.Series(RNG.normal(scale=5, size=N))  # related, not computed
+    assert linear_leak({"noise": noise, "low": low, "high": high}, honest)[0] == []
+
+
+def test_init_warns_of_a_sum_that_makes_the_target_and_keeps_its_columns() -> None:
+    low = RNG.uniform(5, 40, N)
+    high = low + RNG.uniform(0, 20, N)
+    table = pa.table({"low": [f"{v:.4f}" for v in low], "high": [f"{v:.4f}" for v in high],
+                      "weight": [f"{v:.1f}" for v in RNG.normal(1500, 200, N)],
+                      "price": [f"{v:.4f}" for v in (low + high) / 2]})  # fmt: skip
+    inference = infer_spec(table, SourceSpec(path="x.csv"), "price", None, "p")
+    [warning] = inference.warnings
+    assert warning.startswith("A weighted sum of 'high', 'low'") or warning.startswith(
+        "A weighted sum of 'low', 'high'"
+    )
+    assert inference.spec.columns["low"].role == ColumnRole.FEATURE
