@@ -153,7 +153,7 @@ def init(
             if inference.spec.positive_class
             else ""
         )
-        + "). Column names are kept as the file has them: clients send them the same way."
+        + "). Column names are kept as the file has them (trimmed): clients send them the same way."
         + f"\nReview it, then run: tabops ingest --spec {output}"
     )
     for warning in inference.warnings:

@@ -128,6 +128,34 @@ def _placeholders(profile: _Profile) -> list[str]:
     return [v for v in marked.to_pylist() if is_placeholder(v)]
 
 
+#: Null tokens that are also words a category can be ('None': a car without airbags).
+_WORD_NULLS = ("None",)
+
+
+def _word_null_notes(
+    table: pa.Table, null_values: list[str], profiles: dict[str, _Profile]
+) -> list[str]:
+    """A note naming the text columns where a word among ``null_values`` is read as missing."""
+    notes = []
+    for token in (t for t in _WORD_NULLS if t in null_values):
+        found = []
+        for name in table.column_names:
+            column = table.column(name)
+            if not pa.types.is_string(column.type):
+                continue
+            count = pc.sum(pc.equal(pc.utf8_trim_whitespace(column), token)).as_py() or 0
+            rest = profiles[name]
+            if count and rest.non_null and _number_reading(rest, _MAX_BAD_NUMBER_SHARE) is None:
+                found.append(f"'{name}' ({count:,} rows)")
+        if found:
+            notes.append(
+                f"'{token}' is read as missing in {', '.join(found)}, as source.csv.null_values "
+                f"says. If it is a value there (no airbags, no garage), remove '{token}' from "
+                "source.csv.null_values in tabops.yaml: it is then a category of its own."
+            )
+    return notes
+
+
 def _missing_markers(profiles: dict[str, _Profile]) -> tuple[list[str], list[str]]:
     """The placeholders that stand for a missing number, and the columns holding them: each is
     found in a column that reads as numbers without them, and in no column that holds it as a
@@ -368,6 +396,7 @@ def infer_spec(
         c: _profile(c, table.column(c).combine_chunks(), null_values) for c in table.column_names
     }
     notes: list[str] = []
+    notes += _word_null_notes(table, null_values, profiles)
     markers, marked = _missing_markers(profiles)
     if markers:
         null_values += markers

@@ -179,6 +179,21 @@ def test_the_target_is_found_by_its_trimmed_name_or_suggested() -> None:
     assert "Columns: x, Life expectancy." in str(caught.value)
 
 
+def test_none_read_as_missing_among_words_is_noted() -> None:
+    # Cars93's AirBags: 'None' is a car without airbags, not an unknown; in a number column it
+    # is a missing number, and no note.
+    n = 60
+    table = pa.table({
+        "airbags": [["None", "Driver only", "Driver & Passenger"][i % 3] for i in range(n)],
+        "weight": ["None" if i % 10 == 0 else str(2000 + i) for i in range(n)],
+        "price": [f"{10 + (i * 7) % 30:.1f}" for i in range(n)],
+    })  # fmt: skip
+    notes = infer_spec(table, SOURCE, target="price", task=None, name="cars").notes
+    [note] = [n for n in notes if "'None' is read as missing" in n]
+    assert "'airbags' (20 rows)" in note and "weight" not in note
+    assert "remove 'None' from source.csv.null_values" in note
+
+
 def test_rows_without_a_label_are_quarantined_not_refused() -> None:
     # R writes an unknown label as NA: the file is ordinary, those rows just cannot teach.
     n = 400
