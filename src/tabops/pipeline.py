@@ -101,9 +101,7 @@ def _champion_of_the_same_inputs(spec: ProjectSpec, ctx: Context) -> str | None:
     if latest is None:
         return None
     champion = registry_for(spec, ctx).by_alias(CHAMPION)
-    if champion is None or (champion.snapshot_hash, champion.spec_hash) != (
-        latest.snapshot_hash,
-        spec.spec_hash,
-    ):
+    if champion is None:
         return None
-    return champion.version
+    same = champion.snapshot_hash == latest.snapshot_hash and champion.spec_hash == spec.spec_hash
+    return champion.version if same else None

@@ -105,7 +105,7 @@ def gate(
     notes += _chance_notes(metric, scored, spec)
     decision.reasons = (failures or [_pass_reason(metric, decision.metrics)]) + notes
     if failures and force:
-        decision.reasons = [f"forced despite: {reason}" for reason in failures]
+        decision.reasons = [f"forced despite: {reason}" for reason in failures] + notes
     decision.promoted = not failures or force
     if decision.promoted:
         if champion is not None and champion.version != candidate.version:
