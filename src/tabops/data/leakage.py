@@ -9,8 +9,8 @@ back to ``feature``. The promotion gate refuses perfect scores too (``gate.allow
 
 A group is only warned about, not ignored: a class fixed by two columns together is also what
 an honest rule-made label looks like, and which column is late only the user knows. Genotype
-counts (``apoe2``, ``apoe3``) that spell out a genotype target, and a taxi fare's ``total``
-that is its ``fare`` plus the ``tip`` to predict, are the cases in point.
+counts (``apoe2``, ``apoe3``) that spell out a genotype target, and a ``Price`` that is the
+mean of ``Min.Price`` and ``Max.Price``, are the cases in point.
 """
 
 from __future__ import annotations
