@@ -487,12 +487,15 @@ def _ignore_leaks(
     warning per column (see :mod:`tabops.data.leakage`)."""
     labels = _typed(profiles[target], columns[target])
     warnings = []
+    typed: dict[str, pd.Series] = {}  # the features that stay, typed once
     for name, col in columns.items():
         if col.role != ColumnRole.FEATURE:
             continue
-        why = leak_reason(_typed(profiles[name], col), col.type, labels, task, positive)
+        typed[name] = _typed(profiles[name], col)
+        why = leak_reason(typed[name], col.type, labels, task, positive)
         if why is None:
             continue
+        del typed[name]
         columns[name] = ColumnSpec(type=col.type, role=ColumnRole.IGNORED, nullable=col.nullable)
         reasons[name] = f"ignored: possible target leakage ({why})"
         warnings.append(
@@ -503,20 +506,20 @@ def _ignore_leaks(
     if task == Task.CLASSIFICATION:
         warnings += _pair_warnings(profiles, columns, target)
     else:
-        warnings += _sum_warnings(profiles, columns, target, labels)
+        warnings += _sum_warnings(typed, columns, target, labels)
     return warnings
 
 
 def _sum_warnings(
-    profiles: dict[str, _Profile], columns: dict[str, ColumnSpec], target: str,
+    typed: dict[str, pd.Series], columns: dict[str, ColumnSpec], target: str,
     values: pd.Series,
 ) -> list[str]:  # fmt: skip
-    """A warning naming numeric features a linear combination of which is the (numeric)
-    target (see :func:`tabops.data.leakage.linear_leak`)."""
+    """A warning naming numeric features (``typed``: the features' values) a linear
+    combination of which is the (numeric) target (see :func:`tabops.data.leakage.linear_leak`)."""
     numeric = {
-        name: _typed(profiles[name], col).astype(float)
-        for name, col in columns.items()
-        if col.role == ColumnRole.FEATURE and col.type in (ColumnType.NUMERIC, ColumnType.INTEGER)
+        name: values_of.astype(float)
+        for name, values_of in typed.items()
+        if columns[name].type in (ColumnType.NUMERIC, ColumnType.INTEGER)
     }
     found, r2 = linear_leak(numeric, values.astype(float))
     if not found:
