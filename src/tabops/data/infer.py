@@ -73,6 +73,11 @@ _FORMAT_SAMPLE = 200
 #: column is tried with it (the 1% allowed of the whole column may sit at its start).
 _HEAD_SLACK = 0.25
 _UNITS = ("%", "$", "€", "£", "¥", "₹")
+#: Times of day without a date: read as datetimes on 1900-01-01 (what Arrow and Python's
+#: strptime both give), so the model sees their hour. Last, after every date format.
+_TIME_OF_DAY_FORMATS = ("%H:%M", "%H:%M:%S", "%I:%M %p", "%I:%M:%S %p")
+#: How a time of day is written: two-digit minutes, so '2:1' (a score) is no time.
+_TIME_OF_DAY = r"^\d{1,2}:\d{2}(:\d{2})?( ?[AaPp][Mm])?$"
 #: Date formats tried in turn when the values are not ISO 8601; month-first before day-first.
 #: (No fractions of seconds: Arrow's strptime has no %f.)
 _DATETIME_FORMATS = (
@@ -84,6 +89,7 @@ _DATETIME_FORMATS = (
         for time in ("", " %H:%M", " %H:%M:%S", " %I:%M %p", " %I:%M:%S %p")
     ),
     "%Y-%m-%d %H:%M:%S UTC",  # BigQuery's export
+    *_TIME_OF_DAY_FORMATS,
 )  # fmt: skip
 
 
@@ -257,10 +263,12 @@ def _datetime_reading(profile: _Profile) -> tuple[ColumnSpec, str] | None:
     if not present or not pc.all(pc.match_substring_regex(present, r"\d")).as_py():
         return None  # a date has digits: skip the formats for a column of words
     head = present[:_FORMAT_SAMPLE]  # most formats fail on the first values: cheaper
+    times = pc.all(pc.match_substring_regex(present, _TIME_OF_DAY)).as_py()
     fits = [
         fmt
         for fmt in _DATETIME_FORMATS
-        if _all_parse(head, _datetime(fmt))
+        if (times or fmt not in _TIME_OF_DAY_FORMATS)
+        and _all_parse(head, _datetime(fmt))
         and _serving_reads(head, fmt)
         and _all_parse(present, _datetime(fmt))
     ]
@@ -268,6 +276,10 @@ def _datetime_reading(profile: _Profile) -> tuple[ColumnSpec, str] | None:
         return None
     chosen = fits[0]
     why = f"datetime ({chosen} values)"
+    if chosen in _TIME_OF_DAY_FORMATS:
+        return _datetime(
+            chosen
+        ), f"datetime, times of day ({chosen} values; the model uses the hour)"
     swapped = _swap_day_month(chosen)
     if swapped in fits:
         why += f"; day and month could be swapped in every value: set format '{swapped}' if so"
@@ -728,7 +740,8 @@ def _infer_column(profile: _Profile, timestamp_taken: bool) -> tuple[ColumnSpec,
         return column(ColumnRole.IGNORED), f"ignored: named like an id, with repeats ({share})"
     if kind == ColumnType.DATETIME:
         role = ColumnRole.FEATURE
-        if not timestamp_taken and _TIME_NAME.search(profile.name):
+        time_of_day = reading.format in _TIME_OF_DAY_FORMATS  # no date: orders no rows
+        if not timestamp_taken and not time_of_day and _TIME_NAME.search(profile.name):
             role = ColumnRole.TIMESTAMP
         spec = column(role, observed=_observed(profile, reading))
         return spec, f"{role.value}, {why}{null_note}"

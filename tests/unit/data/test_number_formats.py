@@ -216,6 +216,9 @@ def test_every_date_format_init_may_record_reads_the_same_in_files_and_in_servin
         (["Jan 1 2000", "Feb 11 2001"], "%b %d %Y"),  # as vega's stocks.csv writes them
         (["January 1, 2000", "May 30, 2001"], "%B %d, %Y"),
         (["1 January 2000", "30 May 2001"], "%d %B %Y"),
+        (["10:30", "7:05"], "%H:%M"),  # times of day, as supermarket_sales.csv writes them
+        (["10:30:15", "23:59:59"], "%H:%M:%S"),
+        (["9:15 AM", "12:30 PM"], "%I:%M %p"),
     ],
 )
 def test_init_records_the_date_format_every_value_fits(values: list[str], fmt: str) -> None:
@@ -226,3 +229,20 @@ def test_init_records_the_date_format_every_value_fits(values: list[str], fmt: s
     inference = infer_spec(table, SourceSpec(path="d.csv"), target="y", task=None, name="n")
     column = inference.spec.columns["when"]
     assert (column.type, column.format) == (ColumnType.DATETIME, fmt)
+
+
+def test_a_time_of_day_is_a_feature_never_the_timestamp_and_a_score_is_no_time() -> None:
+    rows = 60
+    table = pa.table(
+        {
+            "Time": [f"{i % 24}:{i % 60:02d}" for i in range(rows)],
+            "result": [f"{i % 4}:{i % 3}" for i in range(rows)],  # football scores
+            "y": ["a", "b"] * (rows // 2),
+        }
+    )
+    inference = infer_spec(table, SourceSpec(path="d.csv"), target="y", task=None, name="n")
+    time, result = inference.spec.columns["Time"], inference.spec.columns["result"]
+    assert (time.type, time.format, time.role) == (ColumnType.DATETIME, "%H:%M", ColumnRole.FEATURE)
+    assert "the model uses the hour" in inference.reasons["Time"]
+    assert result.type is ColumnType.CATEGORICAL
+    assert check_contract(table, inference.spec).bad_index.size == 0
