@@ -11,9 +11,9 @@ from __future__ import annotations
 import tempfile
 import time
 import uuid
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from contextlib import AbstractContextManager, nullcontext
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -103,10 +103,12 @@ def run_predict(
     progress: Progress = SILENT,
     workers: int = 1,
     spark_master: str | None = None,
+    keep: Sequence[str] = (),
 ) -> PredictResult:
     """Score ``source`` into ``output`` (rejects into ``rejects``) with ``workers`` processes,
     or on Spark when ``spark_master`` is given (``--engine spark``); with ``monitor``, also
-    measure the run as a monitoring window (:mod:`tabops.batch.monitoring`)."""
+    measure the run as a monitoring window (:mod:`tabops.batch.monitoring`). ``keep``: input
+    columns to copy into both outputs (``*``: every one)."""
     if monitor and spark_master is not None:  # the executors do not send features back
         raise TabopsError("--monitor works with the local engine only, not --engine spark.")
     started = time.perf_counter()
@@ -114,6 +116,8 @@ def run_predict(
     stream = source.open(spec.source.csv, chunk_rows)  # a missing file: said before loading
     recipe = recipe_for(spec, ctx, version, alias, run_date=run_date, batch_id=batch_id,
                         progress=progress, rows=stream.expected_rows)  # fmt: skip
+    if keep:
+        recipe = replace(recipe, keep=_kept(keep, stream, recipe.build(scoring=False)))
     # Workers (or Spark's executors) load the model themselves: this process only needs
     # the schemas, and LightGBM's import alone costs seconds of a core they use.
     scorer = recipe.build(scoring=workers <= 1 and spark_master is None)
@@ -139,18 +143,18 @@ def run_predict(
         ctx.store.bulk() as transaction,
     ):
         scored, refused = Path(folder) / "scored.parquet", Path(folder) / "rejects.parquet"
-        with history_writer(transaction, spec.name, scorer, recipe.lineage) as keep:
+        with history_writer(transaction, spec.name, scorer, recipe.lineage) as remember:
             if spark_master is None:
                 with _read_ahead(source, stream) as batches:
                     chunks = score_chunks(recipe, batches, workers, scorer,
                                           keep_features=watcher is not None)  # fmt: skip
                     _score(stream, chunks, scorer, (scored, refused), result, progress,
-                           watcher, keep)  # fmt: skip
+                           watcher, remember)  # fmt: skip
             else:
                 _score_on_spark(spec, source, recipe, spark_master, chunk_rows,
                                 (scored, refused), result, progress)  # fmt: skip
                 for batch in spill_batches(scored):
-                    keep(batch)
+                    remember(batch)
         result.rejected_by = refusal_counts(pq.read_table(refused, columns=_REASONS))
         with progress.step(f"Writing {output.describe}"):
             _publish(transaction, (output, scored), (rejects, refused), run_date, batch_id)
@@ -171,6 +175,26 @@ def _read_ahead(source: Input, stream: RowStream) -> AbstractContextManager[Iter
     if source.is_sql:
         return nullcontext(stream.batches())
     return ReadAhead(stream.batches())
+
+
+def _kept(keep: Sequence[str], stream: RowStream, scorer: ChunkScorer) -> tuple[str, ...]:
+    """The input columns ``--keep`` names (``*``: all), checked against the input's columns
+    and the outputs' own."""
+    names = list(stream.columns) if "*" in keep else list(dict.fromkeys(keep))
+    missing = [n for n in names if n not in stream.columns]
+    if missing:
+        raise DataError(
+            f"--keep: {stream.description} has no column {', '.join(map(repr, missing))}; it "
+            f"has {', '.join(stream.columns[:20])}. Name columns of the input (or '*' for all)."
+        )
+    clash = [n for n in names if n in scorer.answer_columns]
+    if clash:
+        raise DataError(
+            f"--keep: the input's column(s) {', '.join(map(repr, clash))} would take the name "
+            "of a column tabops writes (score, label, lineage...); rename them in the input "
+            f"or {'list the columns to keep instead of *' if '*' in keep else 'leave them out'}."
+        )
+    return tuple(names)
 
 
 def _check_columns(stream: RowStream, scorer: ChunkScorer) -> None:

@@ -100,6 +100,8 @@ class ScorerRecipe:
         lineage: Stamped on every output row.
         native: The LightGBM model compiled to native code (:mod:`tabops.model.kernel`),
             which scores instead of the ONNX graph; None: the ONNX graph scores.
+        keep: Input columns copied into both outputs beside the id columns (``--keep``):
+            a model feature as the model read it, any other column as text, as read.
     """
 
     spec: dict[str, Any]
@@ -113,6 +115,7 @@ class ScorerRecipe:
     rules_text: str | None
     lineage: Lineage
     native: NativeCode | None = None
+    keep: tuple[str, ...] = ()
 
     def build(self, scoring: bool = True) -> ChunkScorer:
         """The scorer; ``scoring=False``: its schemas and columns only, without loading the
@@ -255,22 +258,36 @@ class ChunkScorer:
         self.ids = spec.columns_with_role(ColumnRole.ID)
         # Typed and checked: a row failing any of these is rejected.
         self.checked = self.ids + [f for f in self.features if f not in self.ids]
+        self.kept = [n for n in recipe.keep if n not in self.ids]
+        self.passed = [n for n in self.kept if n not in self.checked]  # copied as text
         self.nulls = spec.source.csv.null_values
         self.output_schema = self._output_schema()
         self.rejects_schema = pa.schema(
-            [pa.field(name, pa.string()) for name in self.checked]
+            [pa.field(name, pa.string()) for name in self.checked + self.passed]
             + [pa.field(REJECT_COLUMN, pa.string()), pa.field(REJECT_REASON, pa.string())]
             + _lineage_fields()
         )
 
     @property
     def required_columns(self) -> list[str]:
-        """The input columns scoring reads: the id column(s) and the model's features."""
-        return list(self.checked)
+        """The input columns scoring reads: the id column(s), the model's features and the
+        columns kept."""
+        return self.checked + self.passed
+
+    @property
+    def answer_columns(self) -> list[str]:
+        """The columns the scorer writes itself (a kept input column must not take a name)."""
+        taken = set(self.ids) | set(self.kept)
+        own = [n for n in self.output_schema.names if n not in taken]
+        return [*own, REJECT_COLUMN, REJECT_REASON]
 
     def _output_schema(self) -> pa.Schema:
         recipe = self.recipe
         fields = [pa.field(n, ARROW_TYPES[self.spec.columns[n].type]) for n in self.ids]
+        fields += [
+            pa.field(n, pa.string() if n in self.passed else ARROW_TYPES[self.spec.columns[n].type])
+            for n in self.kept
+        ]
         if recipe.classes is None:
             fields += [pa.field("prediction", pa.float64()), pa.field("score", pa.float64())]
         elif recipe.positive is not None:
@@ -311,7 +328,8 @@ class ChunkScorer:
                         reject_column[position] = name
                         reject_reason[position] = f"{check}: {reason(check, position)}"
         good = np.flatnonzero(~refused)
-        scored, features = self._scored(typed, good, keep_features)
+        passed = {n: _column(batch, names, n).cast(pa.string()) for n in self.passed}
+        scored, features = self._scored(typed, passed, good, keep_features)
         return ScoredChunk(
             scored=scored,
             rejects=self._rejects(
@@ -321,9 +339,14 @@ class ChunkScorer:
         )
 
     def _scored(
-        self, typed: dict[str, pa.Array], good: np.ndarray, keep_features: bool
+        self,
+        typed: dict[str, pa.Array],
+        passed: dict[str, pa.Array],
+        good: np.ndarray,
+        keep_features: bool,
     ) -> tuple[pa.RecordBatch, Any]:
-        """The scored rows, and their features as a model frame when ``keep_features``.
+        """The scored rows, and their features as a model frame when ``keep_features``
+        (``passed``: the kept columns that are not checked, as text).
 
         The compiled predictor encodes the typed Arrow columns itself; the pandas frame is
         built only when something reads it (the rules, monitoring, the sklearn pipeline)."""
@@ -332,8 +355,10 @@ class ChunkScorer:
         if len(good) < len(next(iter(typed.values()), ())):  # rows were rejected
             taken = pa.array(good, type=pa.int64())
             typed = {n: values.take(taken) for n, values in typed.items()}
+            passed = {n: values.take(taken) for n, values in passed.items()}
         columns: dict[str, Any] = {
-            n: typed[n].cast(ARROW_TYPES[self.spec.columns[n].type]) for n in self.ids
+            n: passed[n] if n in passed else typed[n].cast(ARROW_TYPES[self.spec.columns[n].type])
+            for n in self.ids + self.kept
         }
         compiled = getattr(predictor, "predict_arrays", None)
         frame = None
@@ -412,7 +437,10 @@ class ChunkScorer:
         reason: np.ndarray,
     ) -> pa.RecordBatch:
         taken = pa.array(refused, type=pa.int64())
-        values = {n: _column(batch, names, n).take(taken).cast(pa.string()) for n in self.checked}
+        values = {
+            n: _column(batch, names, n).take(taken).cast(pa.string())
+            for n in self.checked + self.passed
+        }
         values[REJECT_COLUMN] = pa.array(column[refused].tolist(), pa.string())
         values[REJECT_REASON] = pa.array(reason[refused].tolist(), pa.string())
         return pa.RecordBatch.from_pydict(

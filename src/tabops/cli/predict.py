@@ -107,6 +107,17 @@ def predict_command(
             "date's window; the spec's alerts are judged on that series.",
         ),
     ] = False,
+    keep: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--keep",
+            "-k",
+            help="Input columns to copy into the output and the rejects beside the id "
+            "columns, to join the scores back or read them in context (repeat, or "
+            "comma-separate; '*': every column). A model feature is written as the model "
+            "read it, any other column as text.",
+        ),
+    ] = None,
     spec: SpecOption = None,
     overrides: SetOption = None,
     json_output: JsonOption = False,
@@ -147,6 +158,7 @@ def predict_command(
         version=version, alias=alias, chunk_rows=chunk_rows, monitor=monitor,
         progress=SILENT if json_output else RichProgress(), workers=workers,
         spark_master=spark_master if engine is Engine.SPARK else None,
+        keep=[n.strip() for text in keep or () for n in text.split(",") if n.strip()],
     )  # fmt: skip
     if json_output:
         print_json(result.to_dict())

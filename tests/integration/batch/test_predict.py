@@ -136,6 +136,37 @@ def test_the_summary_says_which_checks_rejected_rows_and_how_to_score_missing_va
     assert "out.rejects.csv" in text
 
 
+def test_kept_columns_ride_along_into_the_scores_and_the_rejects(
+    project: ServedProject, tmp_path: Path
+) -> None:
+    rows = _input_rows(30, seed=3, bad=2)
+    rows = rows.append_column("customer", pa.array([f"c{i}" for i in range(30)]))
+    source = tmp_path / "in.csv"
+    pacsv.write_csv(rows.append_column("score", pa.array([0.5] * 30)), source)
+    out = tmp_path / "out.parquet"
+    summary = _predict(project, "--input", str(source), "--output", str(out),
+                       "--keep", "customer", "--keep", "n,id")  # fmt: skip
+    assert (summary["scored"], summary["rejected"]) == (28, 2)
+    scored, rejects = pq.read_table(out), pq.read_table(tmp_path / "out.rejects.parquet")
+    assert scored.column_names[:4] == ["id", "customer", "n", "label"]
+    assert scored.schema.field("n").type == pa.int64()  # a feature, as the model read it
+    ids = scored.column("id").to_pylist()
+    assert scored.column("customer").to_pylist() == [f"c{i}" for i in ids]
+    assert rejects.column("customer").to_pylist() == ["c0", "c1"]
+
+    everything = tmp_path / "all.csv"
+    pacsv.write_csv(rows, source)
+    _predict(project, "--input", str(source), "--output", str(everything), "--keep", "*")
+    assert pacsv.read_csv(everything).column_names[: len(rows.column_names)] == rows.column_names
+
+    unknown = _error(project, "--input", str(source), "--output", str(out), "--keep", "custmer")
+    assert "in.csv has no column 'custmer'; it has id, x" in unknown and "customer" in unknown
+    pacsv.write_csv(rows.append_column("score", pa.array([0.5] * 30)), source)
+    clash = _error(project, "--input", str(source), "--output", str(out), "--keep", "*")
+    assert "column(s) 'score' would take the name of a column tabops writes" in clash
+    assert "instead of *" in clash
+
+
 def test_parquet_glob_to_partitioned_folder(project: ServedProject, tmp_path: Path) -> None:
     (tmp_path / "in").mkdir()
     for part in range(3):

@@ -31,8 +31,10 @@ def project(tmp_path_factory: pytest.TempPathFactory) -> ServedProject:
 
 
 def _input(rows: int) -> pa.Table:
-    """Rows with a few the contract refuses: x above its max, a null x, a null flag."""
+    """Rows with a few the contract refuses: x above its max, a null x, a null flag; ``note``
+    is no column of the spec."""
     table = synthetic_table(rows, seed=21).drop_columns(["label", "value"])
+    table = table.append_column("note", pa.array([f"n{i % 7}" for i in range(rows)]))
     x = table.column("x").to_pylist()
     x[5], x[17] = 1000.0, None
     flag = table.column("flag").to_pylist()
@@ -45,7 +47,8 @@ def _run(project: ServedProject, source: Path, output: Path, **engine: Any) -> A
     destination = parse_destination(str(output), "--output")
     return run_predict(
         project.spec, project.ctx, Input(str(source)), destination,
-        destination.sibling(".rejects"), run_date=RUN_DATE, chunk_rows=700, **engine,
+        destination.sibling(".rejects"), run_date=RUN_DATE, chunk_rows=700,
+        keep=["note", "n"], **engine,
     )  # fmt: skip
 
 
@@ -74,10 +77,13 @@ def test_spark_and_local_engines_write_the_same_rows(
     assert found.schema == expected.schema
     assert found.equals(expected)  # every column, scores bit for bit
     assert found.column("score").null_count == 0 and found.num_rows == 2997
+    assert found.column_names[:3] == ["id", "note", "n"]  # kept: as text, and as the model read
+    assert found.schema.field("n").type == pa.int64()
     rejects = _rows(tmp_path / "spark.rejects.parquet")
     assert rejects.equals(_rows(tmp_path / "local.rejects.parquet"))
     assert rejects.column("id").to_pylist() == ["5", "17", "40"]
     assert rejects.column("reject_column").to_pylist() == ["x", "x", "flag"]
+    assert rejects.column("note").to_pylist() == ["n5", "n3", "n5"]
 
 
 def test_spark_engine_without_pyspark_names_the_extra(
