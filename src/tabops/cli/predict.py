@@ -112,6 +112,7 @@ def predict_command(
         typer.Option(
             "--keep",
             "-k",
+            metavar="COLUMNS",
             help="Input columns to copy into the output and the rejects beside the id "
             "columns, to join the scores back or read them in context (repeat, or "
             "comma-separate; '*': every column). A model feature is written as the model "
