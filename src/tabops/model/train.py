@@ -15,12 +15,13 @@ from typing import Any, Protocol
 import numpy as np
 import pandas as pd
 from sklearn.pipeline import Pipeline
+from threadpoolctl import threadpool_limits
 
 from tabops import storage
 from tabops.context import Context
 from tabops.data.snapshots import read_snapshot
 from tabops.errors import DataError, NotFoundError, SpecError, TabopsError
-from tabops.model.candidates import family, fit
+from tabops.model.candidates import Family, family, fit
 from tabops.model.evaluate import (
     CheckResult,
     behavioural_checks,
@@ -31,8 +32,8 @@ from tabops.model.evaluate import (
 from tabops.model.frame import model_frame, target_values
 from tabops.model.metrics import Evaluation, orient
 from tabops.model.split import Split, split_rows
-from tabops.model.tune import Trial, build_pipeline, cv_folds, tune
-from tabops.spec import ProjectSpec
+from tabops.model.tune import Fold, Trial, build_pipeline, cv_folds, tune
+from tabops.spec import CandidateSpec, ProjectSpec
 from tabops.store.ledger import latest_snapshot, snapshots_with_prefix
 
 log = logging.getLogger(__name__)
@@ -233,46 +234,17 @@ def run_train(
         data = load_train_data(spec, ctx, snapshot)
     _check_metric_fits(spec, data.y)
     x = model_frame(data.frame, spec)
-    train_x, train_y = x.iloc[data.split.train], data.y[data.split.train]
-    folds = cv_folds(spec, train_y, time_ordered=data.split.method.startswith("time:"))
-    candidates = []
-    for candidate_spec, chosen in zip(spec.train.candidates, families, strict=True):
-        name = candidate_spec.estimator
-        candidate_started = time.perf_counter()
-        with (
-            tracking.candidate_run(spec, data, name) as run,
-            ctx.progress.step(f"Tuning {name}", total=spec.train.trials) as advance,
-        ):
-            try:
-                tuning = tune(
-                    spec, chosen, candidate_spec.params, train_x, train_y, folds,
-                    run.trial_sink, advance,
-                )  # fmt: skip
-            except RuntimeError as exc:
-                raise TabopsError(
-                    f"Every trial of candidate '{name}' failed ({exc}); check its params and "
-                    "search space in train.candidates (--debug shows each trial's error)."
-                ) from exc
-            pipeline = fit(build_pipeline(spec, chosen, tuning.best_params), train_x, train_y)
-            test_x, test_y = x.iloc[data.split.test], data.y[data.split.test]
-            scores = predictions(pipeline, test_x, spec)
-            evaluation = evaluate(pipeline, test_x, test_y, spec, scores=scores)
-            candidate = Candidate(
-                estimator=name,
-                params=tuning.best_params,
-                cv_score=tuning.best_score,
-                trials=len(tuning.trials),
-                pruned=sum(t.state == "pruned" for t in tuning.trials),
-                evaluation=evaluation,
-                pipeline=pipeline,
-                seconds=time.perf_counter() - candidate_started,
-                run_id=run.run_id,
-                slices=slice_metrics(pipeline, test_x, test_y, data.test_frame, spec,
-                                     evaluation.threshold, scores),
-                checks=behavioural_checks(pipeline, test_x, spec, scores),
-            )  # fmt: skip
-            run.finish(candidate, data)
-        candidates.append(candidate)
+    folds = cv_folds(
+        spec, data.y[data.split.train], time_ordered=data.split.method.startswith("time:")
+    )
+    # One BLAS thread, as every candidate's own n_jobs=1: on a small machine OpenBLAS threads
+    # contend with each other and with other work (a linear candidate ran 50x slower beside
+    # one busy process), and small matrices gain nothing from them.
+    with threadpool_limits(limits=1):
+        candidates = [
+            _train_candidate(spec, ctx, tracking, data, x, folds, candidate_spec, chosen)
+            for candidate_spec, chosen in zip(spec.train.candidates, families, strict=True)
+        ]
     best = max(candidates, key=lambda c: orient(spec.metric, c.cv_score))
     tracking.mark_best(best)
     return TrainResult(
@@ -287,3 +259,48 @@ def run_train(
         best=best,
         seconds=time.perf_counter() - started,
     )
+
+
+def _train_candidate(
+    spec: ProjectSpec, ctx: Context, tracking: Tracking, data: TrainData, x: pd.DataFrame,
+    folds: list[Fold], candidate_spec: CandidateSpec, chosen: Family,
+) -> Candidate:  # fmt: skip
+    """One candidate tuned over ``folds``, fitted on the training rows, scored on the test
+    rows, and recorded in its tracking run."""
+    train_x, train_y = x.iloc[data.split.train], data.y[data.split.train]
+    name = candidate_spec.estimator
+    candidate_started = time.perf_counter()
+    with (
+        tracking.candidate_run(spec, data, name) as run,
+        ctx.progress.step(f"Tuning {name}", total=spec.train.trials) as advance,
+    ):
+        try:
+            tuning = tune(
+                spec, chosen, candidate_spec.params, train_x, train_y, folds,
+                run.trial_sink, advance,
+            )  # fmt: skip
+        except RuntimeError as exc:
+            raise TabopsError(
+                f"Every trial of candidate '{name}' failed ({exc}); check its params and "
+                "search space in train.candidates (--debug shows each trial's error)."
+            ) from exc
+        pipeline = fit(build_pipeline(spec, chosen, tuning.best_params), train_x, train_y)
+        test_x, test_y = x.iloc[data.split.test], data.y[data.split.test]
+        scores = predictions(pipeline, test_x, spec)
+        evaluation = evaluate(pipeline, test_x, test_y, spec, scores=scores)
+        candidate = Candidate(
+            estimator=name,
+            params=tuning.best_params,
+            cv_score=tuning.best_score,
+            trials=len(tuning.trials),
+            pruned=sum(t.state == "pruned" for t in tuning.trials),
+            evaluation=evaluation,
+            pipeline=pipeline,
+            seconds=time.perf_counter() - candidate_started,
+            run_id=run.run_id,
+            slices=slice_metrics(pipeline, test_x, test_y, data.test_frame, spec,
+                                 evaluation.threshold, scores),
+            checks=behavioural_checks(pipeline, test_x, spec, scores),
+        )  # fmt: skip
+        run.finish(candidate, data)
+    return candidate
