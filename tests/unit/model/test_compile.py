@@ -16,6 +16,7 @@ from tabops.model.compile import (
     EncoderPlan,
     OnnxPredictor,
     SklearnPredictor,
+    _max_difference,
     compile_pipeline,
     plan_from_pipeline,
 )
@@ -108,6 +109,18 @@ def test_a_parity_failure_serves_the_pipeline_never_a_mismatch() -> None:
     pipeline[-1].coef_ = pipeline[-1].coef_ * np.nan  # NaN scores never pass the check
     broken = compile_pipeline(pipeline, frame)
     assert broken.kind == "sklearn" and "parity check failed" in broken.reason
+
+
+def test_regression_parity_is_relative_to_the_largest_prediction() -> None:
+    reference = np.array([3.0, 400.0, -250.0])
+    # float32 sums err in proportion to the ensemble's size: 2e-3 on a 3-minute delay among
+    # predictions in the hundreds is 5e-6 of the largest, within the tolerance
+    assert _max_difference(reference + np.array([2e-3, 0.0, 0.0]), reference) == pytest.approx(5e-6)
+    assert _max_difference(reference + np.array([0.0, 0.01, 0.0]), reference) > PARITY_TOLERANCE
+    small = np.array([0.2, 0.5])  # below 1: absolute
+    assert _max_difference(small + 2e-5, small) == pytest.approx(2e-5)
+    probabilities = np.array([[0.2, 0.8]])
+    assert _max_difference(probabilities + 2e-5, probabilities) == pytest.approx(2e-5)
 
 
 @pytest.mark.parametrize("task", ["classification", "regression"])
