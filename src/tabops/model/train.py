@@ -7,6 +7,7 @@ this module never imports mlflow.
 from __future__ import annotations
 
 import logging
+import math
 import time
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
@@ -32,11 +33,26 @@ from tabops.model.evaluate import (
 from tabops.model.frame import model_frame, target_values
 from tabops.model.metrics import Evaluation, orient
 from tabops.model.split import Split, split_rows
-from tabops.model.tune import Fold, Trial, build_pipeline, cv_folds, tune
-from tabops.spec import CandidateSpec, ProjectSpec
+from tabops.model.tune import Fold, Trial, Tuning, build_pipeline, cv_folds, tune
+from tabops.spec import LOWER_IS_BETTER, CandidateSpec, ProjectSpec
 from tabops.store.ledger import latest_snapshot, snapshots_with_prefix
 
 log = logging.getLogger(__name__)
+
+#: A final fit is checked on up to this many of its own training rows.
+_FIT_CHECK_ROWS = 20_000
+#: How far below its cross-validated score a final fit may score on its own training rows:
+#: a model does at least as well on rows it learned (over-fitting only helps there), so a fit
+#: far below failed numerically (LightGBM's multiclass fit diverges for some seeds at a high
+#: learning rate: 16% accuracy where the folds had 0.999 ROC AUC). Bounded metrics (ROC AUC,
+#: accuracy, R²...) may lose this much; error metrics (RMSE, log loss) may double.
+_BROKEN_FIT_GAP, _BROKEN_FIT_RATIO = 0.1, 2.0
+#: Seeds tried after the spec's before a candidate whose final fit keeps failing is dropped.
+_REFIT_SEEDS = 2
+
+
+class BrokenFitError(TabopsError):
+    """A candidate's final fit failed numerically with every seed tried."""
 
 
 @dataclass
@@ -240,11 +256,18 @@ def run_train(
     # One BLAS thread, as every candidate's own n_jobs=1: on a small machine OpenBLAS threads
     # contend with each other and with other work (a linear candidate ran 50x slower beside
     # one busy process), and small matrices gain nothing from them.
+    candidates, broken = [], []
     with threadpool_limits(limits=1):
-        candidates = [
-            _train_candidate(spec, ctx, tracking, data, x, folds, candidate_spec, chosen)
-            for candidate_spec, chosen in zip(spec.train.candidates, families, strict=True)
-        ]
+        for candidate_spec, chosen in zip(spec.train.candidates, families, strict=True):
+            try:
+                candidates.append(
+                    _train_candidate(spec, ctx, tracking, data, x, folds, candidate_spec, chosen)
+                )
+            except BrokenFitError as exc:
+                log.warning("%s", exc)
+                broken.append(str(exc))
+    if not candidates:
+        raise TabopsError(" ".join(broken))
     best = max(candidates, key=lambda c: orient(spec.metric, c.cv_score))
     tracking.mark_best(best)
     return TrainResult(
@@ -284,7 +307,7 @@ def _train_candidate(
                 f"Every trial of candidate '{name}' failed ({exc}); check its params and "
                 "search space in train.candidates (--debug shows each trial's error)."
             ) from exc
-        pipeline = fit(build_pipeline(spec, chosen, tuning.best_params), train_x, train_y)
+        pipeline = _final_fit(spec, chosen, tuning, train_x, train_y, name)
         test_x, test_y = x.iloc[data.split.test], data.y[data.split.test]
         scores = predictions(pipeline, test_x, spec)
         evaluation = evaluate(pipeline, test_x, test_y, spec, scores=scores)
@@ -304,3 +327,39 @@ def _train_candidate(
         )  # fmt: skip
         run.finish(candidate, data)
     return candidate
+
+
+def _final_fit(
+    spec: ProjectSpec, chosen: Family, tuning: Tuning, x: pd.DataFrame, y: np.ndarray, name: str
+) -> Pipeline:
+    """The best parameters fitted on every training row, refitted with the next seeds while
+    the fit scores far below the search's CV score on its own training rows (it broke)."""
+    metric, seed = spec.metric, spec.train.seed
+    for attempt in range(_REFIT_SEEDS + 1):
+        seeded = spec.model_copy(update={"train": spec.train.model_copy(update={"seed": seed})})
+        pipeline = fit(build_pipeline(seeded, chosen, tuning.best_params), x, y)
+        check = evaluate(pipeline, x.iloc[:_FIT_CHECK_ROWS], y[:_FIT_CHECK_ROWS], spec)
+        learned = check.metrics[metric]
+        if not _fit_broke(metric, learned, tuning.best_score):
+            return pipeline
+        said = (
+            f"The final fit of candidate '{name}' (seed {seed}) scores {metric} "
+            f"{learned:.4f} on its own training rows against {tuning.best_score:.4f} in "
+            "cross-validation: the fit failed numerically"
+        )
+        if attempt < _REFIT_SEEDS:
+            seed += 1
+            log.warning("%s; fitting it again with seed %d.", said, seed)
+    raise BrokenFitError(
+        f"{said}, with {_REFIT_SEEDS + 1} seeds: candidate '{name}' is left out. Narrow its "
+        "search (a lower learning_rate under train.candidates) or drop it."
+    )
+
+
+def _fit_broke(metric: str, learned: float, cross_validated: float) -> bool:
+    """Whether a fit scoring ``learned`` on its training rows failed, given its CV score."""
+    if math.isnan(learned) or math.isnan(cross_validated):
+        return False  # not measurable (a class absent from the rows checked): not judged
+    if metric in LOWER_IS_BETTER:
+        return learned > _BROKEN_FIT_RATIO * cross_validated + 1e-9
+    return learned < cross_validated - _BROKEN_FIT_GAP

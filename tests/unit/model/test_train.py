@@ -2,13 +2,17 @@ from __future__ import annotations
 
 import itertools
 import math
+from typing import Any, ClassVar
 
 import numpy as np
 import pytest
+from sklearn.linear_model import LogisticRegression
 
 from tabops.context import Context
 from tabops.errors import NotFoundError, SpecError, TabopsError
+from tabops.model.candidates import FAMILIES, Family
 from tabops.model.train import load_train_data, run_train
+from tabops.spec import Task
 from tests.unit.model.conftest import (
     RecordingTracking,
     add_snapshot,
@@ -115,3 +119,51 @@ def test_metric_must_fit_the_target(ctx: Context, tracking: RecordingTracking) -
     add_snapshot(ctx, spec, synthetic_table(100, classes=3))
     with pytest.raises(SpecError, match="needs a binary target"):
         run_train(spec, ctx, tracking)
+
+
+class _Diverging(LogisticRegression):  # type: ignore[misc]
+    """Fits well on the cross-validation folds; fitted on every training row (more than 300)
+    with a seed in ``BROKEN``, it learns the opposite, confidently, as LightGBM's multiclass
+    fit did for one seed on a 26-class file."""
+
+    BROKEN: ClassVar[set[int]] = set()
+
+    def fit(self, x: Any, y: Any, sample_weight: Any = None) -> _Diverging:
+        super().fit(x, y, sample_weight)
+        if len(x) > 300 and self.random_state in self.BROKEN:
+            self.coef_, self.intercept_ = -50 * self.coef_, -50 * self.intercept_
+        return self
+
+
+@pytest.fixture
+def diverging(monkeypatch: pytest.MonkeyPatch) -> type[_Diverging]:
+    build = lambda params, seed: _Diverging(**{"random_state": seed, **params})  # noqa: E731
+    monkeypatch.setitem(FAMILIES[Task.CLASSIFICATION], "linear", Family(build, {}))
+    monkeypatch.setattr(_Diverging, "BROKEN", set())
+    return _Diverging
+
+
+def test_a_final_fit_that_breaks_is_fitted_again_with_the_next_seed(
+    ctx: Context, tracking: RecordingTracking, diverging: type[_Diverging],
+    caplog: pytest.LogCaptureFixture,
+) -> None:  # fmt: skip
+    spec = synthetic_spec(candidates=[{"estimator": "linear"}], trials=1)
+    add_snapshot(ctx, spec, synthetic_table(400))
+    diverging.BROKEN = {spec.train.seed}
+    best = run_train(spec, ctx, tracking).best
+    assert best.pipeline[-1].random_state == spec.train.seed + 1
+    assert best.evaluation.metrics["roc_auc"] > 0.85
+    assert f"fitting it again with seed {spec.train.seed + 1}" in caplog.text
+
+
+def test_a_candidate_whose_fit_keeps_breaking_is_left_out(
+    ctx: Context, tracking: RecordingTracking, diverging: type[_Diverging]
+) -> None:
+    spec = synthetic_spec(trials=1)  # linear, then lightgbm
+    add_snapshot(ctx, spec, synthetic_table(400))
+    diverging.BROKEN = set(range(spec.train.seed, spec.train.seed + 3))
+    result = run_train(spec, ctx, tracking)
+    assert [c.estimator for c in result.candidates] == ["lightgbm"]
+    alone = synthetic_spec(candidates=[{"estimator": "linear"}], trials=1)
+    with pytest.raises(TabopsError, match="with 3 seeds: candidate 'linear' is left out"):
+        run_train(alone, ctx, RecordingTracking())
