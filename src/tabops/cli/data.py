@@ -57,7 +57,13 @@ def init(
             "the header splits at one of them and not at ','."
         ),
     ] = None,
-    encoding: Annotated[str, typer.Option(help="CSV text encoding, e.g. latin-1.")] = "utf-8",
+    encoding: Annotated[
+        str | None,
+        typer.Option(
+            help="CSV text encoding, e.g. latin-1. Default: UTF-8, or cp1252 (else latin-1) "
+            "when the file's lines are not UTF-8."
+        ),
+    ] = None,
     json_output: JsonOption = False,
 ) -> None:
     """Infer a project spec from data and write it as tabops.yaml.
@@ -89,9 +95,11 @@ def init(
         raise TabopsError(f"--task '{task}' is not valid; use classification or regression.")
     progress = SILENT if json_output else RichProgress()
     given = delimiter is not None
-    csv_options = _csv_options("," if delimiter is None else delimiter, encoding)
+    csv_options = _csv_options("," if delimiter is None else delimiter, encoding or "utf-8")
     with progress.step(f"Reading {data}"):
-        batch, csv_options = read_every_record(data, csv_options, detect_delimiter=not given)
+        batch, csv_options = read_every_record(
+            data, csv_options, detect_delimiter=not given, detect_encoding=encoding is None
+        )
     source_path = _relative_source(data, output)
     stem = Path(re.sub(r"\.(gz|bz2|zst|lz4)$", "", data.split("?")[0])).stem  # x.csv.gz: x
     inference = infer_spec(
@@ -109,6 +117,12 @@ def init(
             f"the file's fields are separated by {shown}, not ',': recorded as "
             "source.csv.delimiter (pass --delimiter to choose another).",
         )
+    if encoding is None and csv_options.encoding != "utf-8":
+        inference.notes.insert(
+            0,
+            f"the file is not UTF-8: read as {csv_options.encoding}, recorded as "
+            "source.csv.encoding (pass --encoding to choose another).",
+        )
     if csv_options.multiline_values:
         inference.notes.insert(
             0, "quoted values span lines in this file: source.csv.multiline_values is true."
@@ -117,9 +131,11 @@ def init(
     text = dump_spec(inference.spec)
     spec_path.write_text(_spec_header(data) + text, encoding="utf-8")
     if batch.rejects:
-        err.print(
-            f"[yellow]Note:[/yellow] {len(batch.rejects)} malformed line(s) were skipped while "
-            f"inferring (first: line {batch.rejects[0].line}, {batch.rejects[0].reason})."
+        first = batch.rejects[0]
+        inference.notes.insert(
+            0,
+            f"{len(batch.rejects)} malformed line(s) were skipped while inferring (first: line "
+            f"{first.line}, {first.reason}); ingest quarantines them.",
         )
     if inference.quarantined:
         err.print(

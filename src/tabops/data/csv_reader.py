@@ -42,6 +42,8 @@ _MAX_RECORD_LINES = 1000
 #: rejecting the whole file line by line.
 _MAX_BAD_ENCODING_LINES = 1000
 _UNCLOSED = "bad quoting: a quoted value is never closed"
+#: Starts the reason of a reject whose line does not decode in the file's encoding.
+UNDECODABLE = "not valid "
 #: Ends the reason of a reject that may be a value spanning lines (multiline_values is off).
 MULTILINE_HINT = " (set source.csv.multiline_values: true if values span lines)"
 _BLOCK_SIZE = 4 << 20  # bytes PyArrow parses per batch: small enough to start COPY early
@@ -473,6 +475,10 @@ def _decode_lines(data: bytes, options: CsvOptions, name: str) -> tuple[list[str
         ) from exc
 
 
+class EncodingError(DataError):
+    """The file is not in the encoding it is read in (its header, or too many lines)."""
+
+
 def _decode(data: bytes, options: CsvOptions, name: str) -> tuple[list[str], list[int]]:
     try:
         return data.decode(options.encoding).split("\n"), []
@@ -487,7 +493,7 @@ def _decode(data: bytes, options: CsvOptions, name: str) -> tuple[list[str], lis
             bad.append(number)
             lines.append(raw.decode(options.encoding, errors="backslashreplace"))
             if len(bad) > _MAX_BAD_ENCODING_LINES:
-                raise DataError(
+                raise EncodingError(
                     f"{name} is not {options.encoding}: more than {_MAX_BAD_ENCODING_LINES} "
                     "lines fail to decode. Set source.csv.encoding to the file's encoding "
                     "(for example latin-1 or cp1252)."
@@ -516,7 +522,7 @@ def _read_exact(data: bytes, options: CsvOptions, name: str) -> CsvRead:
         raise DataError(f"{name} is empty; it needs a header line and at least one row.")
     if 1 in bad_lines:
         hint = _encoding_hint(data.split(b"\n", 1)[0])
-        raise DataError(
+        raise EncodingError(
             f"{name}: the header line is not valid {options.encoding}. Give the file's text "
             f"encoding: --encoding on 'tabops init', source.csv.encoding in tabops.yaml{hint}."
         )
@@ -535,7 +541,7 @@ def _read_exact(data: bytes, options: CsvOptions, name: str) -> CsvRead:
         if not text:
             continue
         if line_no in bad_lines:
-            rejects.append(StructuralReject(line_no, text, f"not valid {options.encoding}"))
+            rejects.append(StructuralReject(line_no, text, UNDECODABLE + options.encoding))
             continue
         if '"' not in text:
             fields = text.split(delimiter)

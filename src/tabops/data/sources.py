@@ -17,6 +17,7 @@ from typing import BinaryIO, cast
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
 import sqlalchemy as sa
 from sqlalchemy.exc import ArgumentError, SQLAlchemyError
@@ -24,7 +25,9 @@ from sqlalchemy.exc import ArgumentError, SQLAlchemyError
 from tabops import storage
 from tabops.data.csv_reader import (
     MULTILINE_HINT,
+    UNDECODABLE,
     CsvStream,
+    EncodingError,
     StructuralReject,
     count_rows,
     open_csv,
@@ -153,17 +156,30 @@ def read_file(location: str | Path, csv_options: CsvOptions | None = None) -> So
 
 #: Delimiters ``init`` recognises in a header read as one column.
 _OTHER_DELIMITERS = (";", "\t", "|")
+#: Single-byte encodings tried, in turn, on a file that is not UTF-8.
+_SINGLE_BYTE = ("cp1252", "latin-1")
+#: Lines failing UTF-8 per row holding UTF-8's non-ASCII characters above which a file is
+#: taken for a single-byte encoding (mojibake makes a few valid-looking sequences).
+_UTF8_EVIDENCE = 10
 
 
 def read_every_record(
-    location: str | Path, csv_options: CsvOptions, detect_delimiter: bool = False
+    location: str | Path,
+    csv_options: CsvOptions,
+    detect_delimiter: bool = False,
+    detect_encoding: bool = False,
 ) -> tuple[SourceBatch, CsvOptions]:
     """Read a file whole for inference, which must see every record: when records break at a
     quote left open, the file is read again with quoted values spanning lines, and that read
     (and its options) is kept if it yields more rows. (Fewer rejects is no sign: a stray quote
     can join good lines into one record.) With ``detect_delimiter``, a CSV read as one column
-    whose name holds ``;``, a tab or ``|`` is read again split at the commonest of them."""
-    batch = read_file(location, csv_options)
+    whose name holds ``;``, a tab or ``|`` is read again split at the commonest of them; with
+    ``detect_encoding``, a file that is not UTF-8 is read in a single-byte encoding
+    (:func:`_in_its_encoding`)."""
+    if detect_encoding:
+        batch, csv_options = _in_its_encoding(location, csv_options)
+    else:
+        batch = read_file(location, csv_options)
     if detect_delimiter and (other := _delimiter_in_header(batch.table)) is not None:
         csv_options = csv_options.model_copy(update={"delimiter": other})
         batch = read_file(location, csv_options)
@@ -174,6 +190,42 @@ def read_every_record(
     if spanning.table.num_rows > batch.table.num_rows:
         return spanning, multiline
     return batch, csv_options
+
+
+def _in_its_encoding(location: str | Path, options: CsvOptions) -> tuple[SourceBatch, CsvOptions]:
+    """The file read as ``options`` say (UTF-8), unless its lines fail to decode far more often
+    than they hold UTF-8's own characters (accents, emoji): a file written in a single-byte
+    encoding then, read in Windows' Western one (cp1252), else latin-1, which reads any byte.
+    A UTF-8 file with a few damaged lines stays UTF-8, its damaged lines rejected."""
+    try:
+        batch: SourceBatch | None = read_file(location, options)
+    except EncodingError as exc:  # the header, or too many lines, do not decode
+        batch, failed = None, exc
+    if batch is not None:
+        failing = sum(r.reason.startswith(UNDECODABLE) for r in batch.rejects)
+        if failing <= _UTF8_EVIDENCE * _non_ascii_rows(batch.table):
+            return batch, options
+    for encoding in _SINGLE_BYTE:
+        other = options.model_copy(update={"encoding": encoding})
+        try:
+            again = read_file(location, other)
+        except EncodingError:
+            continue
+        if not any(r.reason.startswith(UNDECODABLE) for r in again.rejects):
+            return again, other
+    if batch is None:
+        raise failed
+    return batch, options
+
+
+def _non_ascii_rows(table: pa.Table) -> int:
+    """Rows with a character beyond ASCII in a text column (read as UTF-8: UTF-8's evidence)."""
+    beyond = np.zeros(table.num_rows, dtype=bool)
+    for column in table.columns:
+        if pa.types.is_string(column.type):
+            ascii_only = pc.fill_null(pc.string_is_ascii(column), True)
+            beyond |= ~ascii_only.to_numpy()
+    return int(beyond.sum())
 
 
 def _delimiter_in_header(table: pa.Table) -> str | None:

@@ -122,6 +122,38 @@ def test_init_finds_the_delimiter_when_the_header_reads_as_one_column(
     assert (options.delimiter, batch.table.column_names) == (delimiter, columns)
 
 
+@pytest.mark.parametrize(
+    ("lines", "encoding"),
+    [
+        (["Málaga;1", "Zürich;2", "Cádiz;3"], "cp1252"),  # written on Windows
+        (["Málaga;1", "Zürich;\x8f2", "Cádiz;3"], "latin-1"),  # a byte cp1252 lacks
+    ],
+)
+def test_init_reads_a_file_that_is_not_utf8_in_a_single_byte_encoding(
+    tmp_path: Path, lines: list[str], encoding: str
+) -> None:
+    text = "city;n\n" + "\n".join(lines * 20) + "\n"
+    (tmp_path / "t.csv").write_bytes(text.encode("latin-1"))
+    batch, options = read_every_record(
+        tmp_path / "t.csv", CsvOptions(delimiter=";"), detect_encoding=True
+    )
+    assert options.encoding == encoding and not batch.rejects
+    assert batch.table.column("city").to_pylist()[:3] == ["Málaga", "Zürich", "Cádiz"]
+    kept, same = read_every_record(tmp_path / "t.csv", CsvOptions(delimiter=";"))
+    assert same.encoding == "utf-8" and len(kept.rejects) == 60  # not asked to detect
+
+
+def test_a_utf8_file_with_a_few_damaged_lines_stays_utf8(tmp_path: Path) -> None:
+    good = "".join(f"Málaga {i};{i}\n" for i in range(30)).encode("utf-8")
+    (tmp_path / "t.csv").write_bytes(b"city;n\n" + good + "Cádiz;3\n".encode("latin-1"))
+    batch, options = read_every_record(
+        tmp_path / "t.csv", CsvOptions(delimiter=";"), detect_encoding=True
+    )
+    assert options.encoding == "utf-8"
+    assert [r.reason for r in batch.rejects] == ["not valid utf-8"]
+    assert batch.table.column("city").to_pylist()[0] == "Málaga 0"
+
+
 @pytest.mark.parametrize("suffix", [".csv", ".csv.gz"])
 def test_a_file_rewritten_between_its_hash_and_its_rows_is_refused(
     tmp_path: Path, suffix: str
