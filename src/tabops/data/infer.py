@@ -409,6 +409,7 @@ def infer_spec(
     }
     notes: list[str] = []
     notes += _word_null_notes(table, null_values, profiles)
+    header_warning = [f"{source.path}: {_NO_HEADER}"] if _header_is_data(table.column_names) else []
     markers, marked = _missing_markers(profiles)
     if markers:
         null_values += markers
@@ -431,7 +432,7 @@ def infer_spec(
         spec, reason = _infer_column(profile, timestamp_taken)
         timestamp_taken = timestamp_taken or spec.role == ColumnRole.TIMESTAMP
         columns[column_name], reasons[column_name] = spec, reason
-    warnings = _ignore_leaks(profiles, columns, reasons, target, task, positive)
+    warnings = header_warning + _ignore_leaks(profiles, columns, reasons, target, task, positive)
     if not any(col.role == ColumnRole.FEATURE for col in columns.values()):
         why = "; ".join(f"{c}: {reasons[c]}" for c in columns if c != target)
         raise DataError(
@@ -483,8 +484,28 @@ def _target_column(target: str, names: list[str]) -> str:
         n for n in names if n.lower() == target.strip().lower()
     ]
     hint = f" Did you mean '{close[0]}'?" if close else ""
+    if _header_is_data(names):
+        hint += f" {_NO_HEADER}"
     listed = ", ".join(names)
     raise DataError(f"Target column '{target}' is not in the data.{hint} Columns: {listed}.")
+
+
+#: What to do about a file without a header line.
+_NO_HEADER = (
+    "The first line looks like data, not names: every name is a number. tabops reads the first "
+    "line as the column names; add a header line naming the columns (the first data row "
+    "is lost otherwise)."
+)
+
+
+def _header_is_data(names: list[str]) -> bool:
+    """Whether every column name is a number, and they do not count 0, 1, 2... or 1, 2, 3...
+    (numbered columns, as pixel files have): the file's first line is a row of data."""
+    try:
+        numbers = [float(name.strip().strip("'")) for name in names]  # '-1' as Weka writes it
+    except ValueError:
+        return False
+    return numbers not in (list(range(len(names))), list(range(1, len(names) + 1)))
 
 
 def _ignore_leaks(

@@ -410,3 +410,19 @@ def test_a_placeholder_some_column_holds_as_a_value_stays_a_value() -> None:
     assert inference.spec.columns["strand"].categories == ["+", "-"]
     assert "4 of 400 values are not a number: '-'" in inference.reasons["amount"]
     assert inference.quarantined == 4
+
+
+def test_a_file_without_a_header_line_is_warned_of_and_numbered_columns_are_not() -> None:
+    rows = 40
+    data = {"0.2300": [str(i % 3) for i in range(rows)], "5.07": ["1.5"] * (rows // 2) + ["2"] * 20}
+    data["'-1'"] = ["a", "b"] * (rows // 2)
+    source = SourceSpec(path="mammography.csv")
+    inference = infer_spec(pa.table(data), source, target="'-1'", task=None, name="n")
+    assert any("first line looks like data" in w for w in inference.warnings)
+    with pytest.raises(DataError, match=r"Did you mean.*first line looks like data"):
+        infer_spec(pa.table(data), source, target="'-l'", task=None, name="n")
+    rng = random.Random(5)
+    numbered = {str(i): [str(rng.randint(0, 9)) for _ in range(rows)] for i in range(3)}
+    numbered["3"] = ["a", "b"] * (rows // 2)
+    pixels = infer_spec(pa.table(numbered), source, target="3", task=None, name="n")
+    assert not any("first line" in w for w in pixels.warnings)
