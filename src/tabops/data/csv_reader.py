@@ -207,6 +207,12 @@ ROW_NAMES = "rownames"
 
 
 def _header(first_line: str, options: CsvOptions, name: str) -> list[str]:
+    if "\r" in first_line.rstrip("\r"):
+        raise DataError(
+            f"{name} ends its lines with a carriage return alone (as classic Mac OS wrote "
+            "files), so it reads as one line. Convert the line endings, e.g. "
+            f"tr '\\r' '\\n' < {name} > fixed.csv, and use the converted file."
+        )
     try:
         columns = next(csv.reader([first_line], delimiter=options.delimiter, strict=True))
     except (csv.Error, StopIteration) as exc:

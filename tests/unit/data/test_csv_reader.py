@@ -126,6 +126,13 @@ def test_wrong_encoding_setting_fails_with_advice() -> None:
         read_csv("Trinkgeld;Größe\n1,5;2\n".encode("cp1252"), OPTIONS, "tips.csv")
 
 
+def test_lines_ended_by_a_carriage_return_alone_are_named_with_the_fix() -> None:
+    with pytest.raises(DataError, match=r"carriage return alone.*tr '\\r' '\\n' < fhv\.csv"):
+        read_csv(b"a,b\r1,2\r3,4\r", OPTIONS, "fhv.csv")
+    rows, _, rejects = _both(b"a,b\r\n1,2\r\n", OPTIONS)  # Windows' line ends read as ever
+    assert rows == [{"a": "1", "b": "2"}] and not rejects
+
+
 ENCODINGS = sorted({m.name for m in pkgutil.iter_modules(encodings.__path__)} - {"aliases"})
 
 
