@@ -383,7 +383,7 @@ def quarantine_export(
             "--output",
             "-o",
             help="CSV file to write, or an s3://bucket/key URL. With TABOPS_STORAGE_URL set, a "
-            "relative name goes to <storage>/exports/<project>/NAME.",
+            "relative name goes to STORAGE/exports/PROJECT/NAME.",
         ),
     ] = "quarantine.csv",
     spec: SpecOption = None,

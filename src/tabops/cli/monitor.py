@@ -178,7 +178,7 @@ def report_command(
             "--out",
             help="The HTML file to write (its folder must exist), or an s3://bucket/key URL. "
             "With TABOPS_STORAGE_URL set, a relative name goes to "
-            "<storage>/reports/<project>/NAME.",
+            "STORAGE/reports/PROJECT/NAME.",
         ),
     ] = "monitor-report.html",
     since: Annotated[
@@ -188,6 +188,15 @@ def report_command(
     until: Annotated[
         str | None,
         typer.Option(help="Show windows before this day (or time), ISO 8601 in UTC."),
+    ] = None,
+    source: Annotated[
+        str | None,
+        typer.Option(
+            "--source",
+            help="Whose results: the prediction log (default), 'batch' (tabops predict "
+            "--monitor) or the --name of a 'monitor run --data' run. A source other than the "
+            "log has its verdicts and series, not the latest window's distributions.",
+        ),
     ] = None,
     spec: SpecOption = None,
     overrides: SetOption = None,
@@ -210,7 +219,7 @@ def report_command(
     start, end = _moment(since, "--since"), _moment(until, "--until")
     if start is not None and end is not None and end <= start:
         raise TabopsError(f"--until {until} is not after --since {since}.")
-    report = gather_report(project, ctx, start, end)
+    report = gather_report(project, ctx, start, end, source)
     write_report(report, out_path)
     drifted = sum(1 for f in report.features if f.drifted)
     out.print(out_path if is_remote(out_path) else str(Path(out_path).resolve()))

@@ -23,7 +23,12 @@ from tabops.monitor.reference import Reference
 from tabops.monitor.sketches import ColumnSketch
 from tabops.spec import MONITOR_CADENCE, ColumnType, ProjectSpec, Task
 from tabops.store.alerts import events, firing
-from tabops.store.monitoring import prediction_window, window_metrics
+from tabops.store.monitoring import (
+    LOG_SOURCE,
+    measured_sources,
+    prediction_window,
+    window_metrics,
+)
 from tabops.store.references import load_reference
 
 
@@ -93,16 +98,21 @@ class MonitorReport:
 
 
 def gather_report(
-    spec: ProjectSpec, ctx: Context, since: datetime | None = None, until: datetime | None = None
+    spec: ProjectSpec,
+    ctx: Context,
+    since: datetime | None = None,
+    until: datetime | None = None,
+    source: str | None = None,
 ) -> MonitorReport:
-    """The report of the windows overlapping ``[since, until)`` (default: every stored one)."""
-    stored = _in_range(window_metrics(ctx.store, spec.name, spec.name), since, until)
+    """The report of ``source``'s windows (None: the prediction log's) overlapping
+    ``[since, until)`` (default: every stored one). The latest window's distributions are
+    drawn for the prediction log, whose rows are kept; another source (a batch run, a
+    ``--data`` file) has its verdicts only."""
+    source = source or LOG_SOURCE
+    stored = window_metrics(ctx.store, spec.name, spec.name, source=source)
+    stored = _in_range(stored, since, until)
     if stored.empty:
-        scope = "" if since is None and until is None else " in the range asked"
-        raise TabopsError(
-            f"Nothing measured yet for project '{spec.name}'{scope}: run 'tabops monitor run' "
-            "first (it measures the prediction log's windows), then make the report."
-        )
+        raise TabopsError(_nothing_measured(spec, ctx, source, since, until))
     series = _speaking(stored)
     latest_rows = series[series["window_end"] == series["window_end"].max()].iloc[0]
     latest = (
@@ -111,9 +121,13 @@ def gather_report(
     )
     version = str(latest_rows["model_version"])
     reference, note = _reference(spec, ctx, version)
-    current = _current_profile(spec, ctx, latest, version) if reference is not None else None
+    current = None
+    if reference is not None and source == LOG_SOURCE:
+        current = _current_profile(spec, ctx, latest, version)
     rows = stored[stored["metric"] == "rows"].groupby("model_version")["value"].sum()
-    transitions = [e for e in events(ctx.store, spec.name, spec.name) if _within(e, since, until)]
+    transitions = [
+        e for e in events(ctx.store, spec.name, spec.name, source) if _within(e, since, until)
+    ]
     return MonitorReport(
         project=spec.name,
         task=spec.task,
@@ -126,8 +140,23 @@ def gather_report(
         features=_features(spec, series, latest[1], reference, current),
         reference_note=note,
         transitions=transitions,
-        firing=sorted(firing(ctx.store, spec.name, spec.name)),
+        firing=sorted(firing(ctx.store, spec.name, spec.name, source)),
     )
+
+
+def _nothing_measured(
+    spec: ProjectSpec, ctx: Context, source: str, since: datetime | None, until: datetime | None
+) -> str:
+    scope = "" if since is None and until is None else " in the range asked"
+    what = "the prediction log" if source == LOG_SOURCE else f"the source '{source}'"
+    others = [s for s in measured_sources(ctx.store, spec.name) if s != source]
+    hint = (
+        f" Measured sources: {', '.join(others)} (pass --source NAME)."
+        if others
+        else " Run 'tabops monitor run' first (it measures the prediction log's windows; "
+        "with --data, a file's), then make the report."
+    )
+    return f"Nothing measured yet for project '{spec.name}' on {what}{scope}.{hint}"
 
 
 def _in_range(stored: pd.DataFrame, since: datetime | None, until: datetime | None) -> pd.DataFrame:

@@ -89,10 +89,12 @@ def events(
         return [dict(r._mapping) for r in conn.execute(query.order_by(_table.c.window_end))]
 
 
-def firing(store: Store, project: str, model_name: str) -> dict[str, dict[str, Any]]:
-    """Each alert's latest transition on the prediction log, where that is a firing: the
-    alerts firing now."""
+def firing(
+    store: Store, project: str, model_name: str, source: str = LOG_SOURCE
+) -> dict[str, dict[str, Any]]:
+    """Each alert's latest transition on ``source`` (the prediction log), where that is a
+    firing: the alerts firing now."""
     latest: dict[str, dict[str, Any]] = {}
-    for event in events(store, project, model_name, LOG_SOURCE):
+    for event in events(store, project, model_name, source):
         latest[event["alert"]] = event
     return {name: e for name, e in latest.items() if e["state"] == "firing"}

@@ -157,6 +157,13 @@ def window_metrics(
     return pd.DataFrame(rows, columns=[c.name for c in _m.columns])
 
 
+def measured_sources(store: Store, project: str) -> list[str]:
+    """The sources with stored results: the prediction log's, ``batch``, ``--data`` names."""
+    query = sa.select(_m.c.source).where(_m.c.project == project).distinct()
+    with store.connect() as conn:
+        return sorted(str(s) for s in conn.execute(query).scalars())
+
+
 def latest_values(
     store: Store, project: str, model_name: str, wanted: Sequence[tuple[str, str | None]]
 ) -> dict[tuple[str, str | None], float]:

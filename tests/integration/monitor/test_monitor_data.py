@@ -23,6 +23,7 @@ from fastapi.testclient import TestClient
 
 from tabops.errors import DataError, NotFoundError, TabopsError
 from tabops.monitor.batch import DataSource, run_data_monitor
+from tabops.monitor.report import gather_report
 from tabops.monitor.run import run_monitor
 from tabops.serve.app import create_app
 from tabops.settings import Settings
@@ -121,6 +122,14 @@ def test_a_drifted_file_is_flagged_apart_from_the_log(
     assert (event["alert"], event["state"], event["notified_at"] is not None) == (
         "x-drift", "firing", True,
     )  # fmt: skip
+
+    # The report of the file's series: its verdicts and alerts, not the log's.
+    report = gather_report(spec, ctx, source="shifted")
+    assert report.rows == 400 and report.firing == ["x-drift"]
+    assert [v.name for v in report.features if v.drifted] == ["x"]
+    assert gather_report(spec, ctx).firing == []  # the log's
+    with pytest.raises(TabopsError, match=r"on the source 'nope'\. Measured sources: .*shifted"):
+        gather_report(spec, ctx, source="nope")
 
 
 def _csv(table: pa.Table, path: Path, bad: dict[int, dict[str, str]]) -> None:
