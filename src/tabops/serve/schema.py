@@ -92,6 +92,21 @@ class _OutOfLimitsError(ValueError):
         self.check = check
 
 
+def _shown(name: str) -> str:
+    return name if len(name) <= 64 else name[:64] + "..."
+
+
+def _unknown(value: Any) -> str:
+    """The problem of a field no column has: records wrapped under a key are named as such."""
+    if isinstance(value, list | dict):
+        return (
+            "is not an input of this model: send the record itself, or a JSON array of "
+            "records (for wrapped records, /invocations takes MLflow's dataframe_records "
+            "and instances)"
+        )
+    return "is not an input of this model"
+
+
 class RequestSchema:
     """The input columns of a project's model, from its spec."""
 
@@ -127,18 +142,20 @@ class RequestSchema:
             if not isinstance(record, dict):
                 problems.append(Problem("(record)", "must be a JSON object", where, MALFORMED))
                 continue
+            before = len(problems)
             rows.append(self._features(record, where, text, problems))
             for name in self.ids:
                 problem = _id_problem(record.get(name))
                 if problem is not None:
                     problems.append(Problem(name, problem, where))
-            if len(record) > len(self._converters):
-                for name in record:
-                    if name not in self.known:
-                        shown = name if len(name) <= 64 else name[:64] + "..."
-                        problems.append(
-                            Problem(shown, "is not an input of this model", where, UNKNOWN_FIELD)
-                        )
+            # Unknown names are looked for when there is room for one, or when fields are
+            # missing (a record wrapped in {"rows": [...]}: say so first, not what it lacks).
+            if len(record) > len(self._converters) or len(problems) > before:
+                problems[before:before] = [
+                    Problem(_shown(name), _unknown(value), where, UNKNOWN_FIELD)
+                    for name, value in record.items()
+                    if name not in self.known
+                ]
         if problems:
             raise InvalidRecordsError(problems, len(records))
         return rows

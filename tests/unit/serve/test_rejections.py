@@ -187,3 +187,15 @@ def test_buckets_journaled_while_the_store_is_down_are_stored_by_the_next_start(
     counts = refused_counts(store, "shop", "shop", minute, minute + timedelta(minutes=1))
     assert counts.requests == {"3": (2, 3)} and counts.fields == {"3": {"x": {"missing": 3}}}
     assert not list(folder.glob("*.jsonl"))
+
+
+def test_records_wrapped_under_a_key_are_named_before_what_they_lack() -> None:
+    with pytest.raises(InvalidRecordsError) as wrapped:
+        SCHEMA.model_rows([{"rows": [GOOD]}], batch=False)
+    message = str(wrapped.value)
+    assert message.index("rows: is not an input of this model: send the record itself") < (
+        message.index("x: is missing")
+    )
+    with pytest.raises(InvalidRecordsError) as misspelt:  # fewer names than inputs
+        SCHEMA.model_rows([{"x": 1.0, "colour": "red", "flag": True}], batch=False)
+    assert "colour: is not an input of this model; color: is missing" in str(misspelt.value)
