@@ -49,6 +49,9 @@ _ROW_NAME = re.compile(
 _ROW_NUMBER_MIN_ROWS = 100
 _TIME_NAME = re.compile(r"(time|date|_ts$|^ts$|_at$|timestamp)", re.IGNORECASE)
 _POSITIVE = ["yes", "true", "1", "y", "t", "positive", "pos", "fraud", "churn", "churned", "bad"]
+#: A digit or a letter is the positive label only beside its opposite: the '1' of 0/1 is, the
+#: '1' of 1/2 is a code (German credit's 1 is a good loan, its minority 2 the bad one).
+_PAIRED_POSITIVE = {"1": "0", "y": "n", "t": "f"}
 _MAX_CATEGORIES = 50
 _MAX_CATEGORY_RATIO = 0.05
 _TEXT_MIN_LENGTH = 25
@@ -378,7 +381,8 @@ def _categories(profile: _Profile) -> list[str]:
 def _positive_class(classes: list[str], profile: _Profile) -> tuple[str, str]:
     lowered = {c.lower(): c for c in classes}
     for candidate in _POSITIVE:
-        if candidate in lowered:
+        opposite = _PAIRED_POSITIVE.get(candidate)
+        if candidate in lowered and (opposite is None or opposite in lowered):
             return lowered[candidate], f"'{lowered[candidate]}' reads as the positive label"
     counts = pc.value_counts(profile.present.drop_null()).to_pylist()
     kept = [item for item in counts if str(item["values"]) in classes]

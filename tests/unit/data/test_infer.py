@@ -147,6 +147,21 @@ def test_minority_class_is_positive_without_a_telling_name() -> None:
 
 
 @pytest.mark.parametrize(
+    ("labels", "positive"),
+    [(["0", "1", "0", "0"], "1"), (["1", "2", "1", "1"], "2"), (["Y", "N", "N", "N"], "Y"),
+     (["Y", "X", "X", "X"], "Y"), (["1", "Y", "1", "1"], "Y")],
+)  # fmt: skip
+def test_a_digit_or_letter_is_positive_beside_its_opposite_only(
+    labels: list[str], positive: str
+) -> None:
+    """German credit codes its loans 1 (good, the majority) and 2 (bad): a code, not a yes."""
+    table = pa.table({"x": ["1", "2", "3", "4"], "y": labels})
+    assert infer_spec(table, SOURCE, target="y", task=None, name="t").spec.positive_class == (
+        positive
+    )
+
+
+@pytest.mark.parametrize(
     ("table", "target", "task", "message"),
     [
         (pa.table({"x": ["1", "2"], "y": ["a", "a"]}), "y", None, "single value"),
