@@ -36,7 +36,9 @@ from tabops.spec import (
 )
 from tabops.values import BooleanTokens, NumberFormat, is_placeholder, natural_order
 
-_ID_NAME = re.compile(r"(^id$|[._]h?id$|^id[._]|ID$|Id$|^uuid$|^key$|^(nr|seq|seqno|hid|pid)$)")
+_ID_NAME = re.compile(
+    r"(^id$|[ ._]h?id$|^id[._]|ID$|Id$|^uuid$|(?i:(^|[ ._])key$)|^(nr|seq|seqno|hid|pid)$)"
+)
 #: Share of distinct values from which an integer column named like an id (but with repeats)
 #: is taken for a record key rather than a feature, whatever its number of distinct values.
 _MIN_REPEATED_ID_SHARE = 0.5

@@ -272,6 +272,19 @@ def test_an_id_column_with_repeats_is_ignored_not_a_feature() -> None:
     assert cols["store_id"].role is ColumnRole.FEATURE
 
 
+@pytest.mark.parametrize("name", ["Unique Key", "customer_key", "Customer id"])
+def test_a_unique_integer_named_like_a_key_is_the_id(name: str) -> None:
+    # NYC 311's 'Unique Key': unique integers that do not count from 0 or 1
+    rng = random.Random(4)
+    keys = rng.sample(range(31_000_000, 32_000_000), 200)
+    table = pa.table(
+        {name: [str(k) for k in keys], "x": [str(rng.random()) for _ in keys],
+         "y": [rng.choice("ab") for _ in keys]}
+    )  # fmt: skip
+    inference = infer_spec(table, SOURCE, target="y", task=None, name="keys")
+    assert inference.spec.columns[name].role is ColumnRole.ID
+
+
 @pytest.mark.parametrize("name", ["id", "nr", "Tuna.hid", "household_id"])
 def test_the_key_of_many_groups_of_rows_is_ignored(name: str) -> None:
     # R's VerbAgg, Males, Tuna: 300 subjects or households, each on many rows.
