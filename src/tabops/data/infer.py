@@ -742,7 +742,7 @@ def _infer_column(profile: _Profile, timestamp_taken: bool) -> tuple[ColumnSpec,
 
     unique = profile.distinct == profile.non_null and not nullable
     if profile.distinct == 1:
-        return column(ColumnRole.IGNORED), f"ignored: constant ({why})"
+        return _one_value(profile, reading, why, null_note)
     if (
         unique
         and kind in (ColumnType.INTEGER, ColumnType.CATEGORICAL)
@@ -790,6 +790,25 @@ def _infer_column(profile: _Profile, timestamp_taken: bool) -> tuple[ColumnSpec,
         spec.min = 0
         extra = "; min 0 enforced (no negative values seen)"
     return spec, f"feature, {why}{null_note}{extra}"
+
+
+def _one_value(
+    profile: _Profile, reading: ColumnSpec, why: str, null_note: str
+) -> tuple[ColumnSpec, str]:
+    """A column of one value: constant when never missing; else a checkbox (the value or
+    blank, as a survey's "which films have you seen"), where whether it is there tells."""
+    if not profile.nulls:
+        constant = reading.model_copy(update={"role": ColumnRole.IGNORED, "nullable": False})
+        return constant, f"ignored: constant ({why})"
+    if reading.type == ColumnType.TEXT:  # one long value: a category, not words to weigh
+        reading, why = ColumnSpec(type=ColumnType.CATEGORICAL), "categorical with 1 category"
+    spec = reading.model_copy(
+        update={"role": ColumnRole.FEATURE, "nullable": True,
+                "observed": _observed(profile, reading)}
+    )  # fmt: skip
+    if spec.type == ColumnType.CATEGORICAL:
+        spec.categories = _categories(profile)
+    return spec, f"feature, {why}{null_note}: the value or blank, the model learns which"
 
 
 def _row_number(profile: _Profile, reading: ColumnSpec) -> str | None:

@@ -454,3 +454,28 @@ def test_a_file_without_a_header_line_is_warned_of_and_numbered_columns_are_not(
     numbered["3"] = ["a", "b"] * (rows // 2)
     pixels = infer_spec(pa.table(numbered), source, target="3", task=None, name="n")
     assert not any("first line" in w for w in pixels.warnings)
+
+
+def test_a_value_or_blank_is_a_feature_and_a_value_never_missing_is_constant() -> None:
+    """A survey's "which films have you seen": the film's name where ticked, else blank."""
+    rng = random.Random(8)
+    seen = [rng.random() < 0.5 for _ in range(200)]
+    film = "Star Wars: Episode I  The Phantom Menace"  # long, with spaces: reads as text
+    table = pa.table(
+        {
+            "seen_1": [film if s else "" for s in seen],
+            "ticked": ["1" if s else "" for s in seen],
+            "same": ["x"] * 200,
+            "fan": ["Yes" if s == (rng.random() < 0.8) else "No" for s in seen],
+        }
+    )
+    inference = infer_spec(table, SOURCE, target="fan", task=None, name="survey")
+    columns, reasons = inference.spec.columns, inference.reasons
+    assert (columns["seen_1"].role, columns["seen_1"].type) == (
+        ColumnRole.FEATURE, ColumnType.CATEGORICAL
+    )  # fmt: skip
+    assert columns["seen_1"].categories == [film] and columns["seen_1"].nullable
+    assert reasons["seen_1"].endswith("the value or blank, the model learns which")
+    assert columns["ticked"].role is ColumnRole.FEATURE and columns["ticked"].nullable
+    assert columns["same"].role is ColumnRole.IGNORED and not columns["same"].nullable
+    assert check_contract(table, inference.spec).bad_index.size == 0
