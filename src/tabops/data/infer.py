@@ -427,9 +427,12 @@ def infer_spec(
     reasons: dict[str, str] = {}
     target_spec, task, positive, reasons[target] = _infer_target(profiles[target], task)
     if unlabelled := profiles[target].nulls:
-        # A label not known yet is ordinary (R writes NA): those rows cannot teach the model,
-        # so the contract quarantines them with their reason instead of init refusing the file.
-        reasons[target] += f"; {unlabelled:,} rows have no label, ingest quarantines them"
+        # A label not known yet is ordinary (R writes NA): no defect of the source, so the rows
+        # load (counting against no quarantine limit), and training leaves them out.
+        target_spec = target_spec.model_copy(update={"nullable": True})
+        reasons[target] += (
+            f"; {unlabelled:,} rows have no label: they load, and training leaves them out"
+        )
     timestamp_taken = False
     for column_name, profile in profiles.items():
         if column_name == target:

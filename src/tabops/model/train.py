@@ -204,7 +204,10 @@ def load_train_data(spec: ProjectSpec, ctx: Context, snapshot: str | None = None
         raise DataError(f"Snapshot {row.snapshot_hash[:16]} has no target column {spec.target}.")
     missing_target = table.column(spec.target).null_count
     if missing_target:
-        log.warning("dropping %d rows without a target value", missing_target)
+        log.warning(
+            "%s of %s rows have no %s (not labelled yet): training leaves them out.",
+            f"{missing_target:,}", f"{table.num_rows:,}", spec.target,
+        )  # fmt: skip
         table = table.filter(table.column(spec.target).is_valid())
     frame = table.to_pandas()
     y = target_values(frame, spec)

@@ -12,7 +12,7 @@ from tabops.data.contract import check_contract
 from tabops.data.infer import infer_spec, suggest_name
 from tabops.data.sources import read_file
 from tabops.errors import DataError
-from tabops.spec import ColumnRole, ColumnType, SourceSpec, Task
+from tabops.spec import ColumnRole, ColumnType, ContractSpec, SourceSpec, Task
 
 SOURCE = SourceSpec(path="data.csv")
 
@@ -209,7 +209,7 @@ def test_none_read_as_missing_among_words_is_noted() -> None:
     assert "remove 'None' from source.csv.null_values" in note
 
 
-def test_rows_without_a_label_are_quarantined_not_refused() -> None:
+def test_rows_without_a_label_load_and_widen_no_quarantine_limit() -> None:
     # R writes an unknown label as NA: the file is ordinary, those rows just cannot teach.
     n = 400
     table = pa.table(
@@ -219,10 +219,12 @@ def test_rows_without_a_label_are_quarantined_not_refused() -> None:
         }
     )
     inference = infer_spec(table, SOURCE, target="vote", task=None, name="x")
-    assert "40 rows have no label, ingest quarantines them" in inference.reasons["vote"]
-    assert check_contract(table, inference.spec).bad_index.tolist() == list(range(0, n, 10))
-    assert inference.quarantined == 40
-    assert inference.spec.contract.max_quarantine_rate > 0.1  # so that ingest lets it in
+    reason = "40 rows have no label: they load, and training leaves them out"
+    assert reason in inference.reasons["vote"]
+    assert inference.spec.columns["vote"].nullable
+    assert check_contract(table, inference.spec).bad_index.size == 0
+    assert inference.quarantined == 0
+    assert inference.spec.contract.max_quarantine_rate == ContractSpec().max_quarantine_rate
 
 
 def test_row_numbers_are_ids_whatever_the_file_order_tells() -> None:
