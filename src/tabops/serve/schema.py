@@ -16,6 +16,7 @@ expands as the trained pipeline does), ready for a predictor.
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -32,6 +33,9 @@ _NUMERIC = (ColumnType.NUMERIC, ColumnType.INTEGER)
 #: Integers beyond this are not all exact in float64; integer columns refuse them.
 _EXACT_INT = 2**53
 _INT64_MIN, _UINT64_MAX = -(2**63), 2**64 - 1
+#: What pandas names a column with a blank header (a file's row names, an index written out):
+#: a pandas client sends it with every record, and it is never a model's input.
+_PANDAS_INDEX = re.compile(r"Unnamed: \d+")
 _NUL = "\x00"  # PostgreSQL text cannot hold it: a logged record with one could never be stored
 #: What is wrong with a field (:attr:`Problem.kind`), for the refusal counts: the data
 #: contract's checks (missing, type, min, max, category) and serving's own two.
@@ -154,7 +158,7 @@ class RequestSchema:
                 problems[before:before] = [
                     Problem(_shown(name), _unknown(value), where, UNKNOWN_FIELD)
                     for name, value in record.items()
-                    if name not in self.known
+                    if name not in self.known and not _PANDAS_INDEX.fullmatch(name)
                 ]
         if problems:
             raise InvalidRecordsError(problems, len(records))
@@ -236,6 +240,12 @@ class RequestSchema:
             "type": "object",
             "properties": properties,
             "required": [c.name for c in self.features if not c.nullable],
+            "patternProperties": {
+                f"^{_PANDAS_INDEX.pattern}$": {
+                    "description": "pandas' name for a blank header (an index): accepted and "
+                    "not used."
+                }
+            },
             "additionalProperties": False,
         }
 

@@ -9,6 +9,7 @@ from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
 
+import jsonschema
 import pytest
 
 from tabops.serve.http import ApiError
@@ -199,3 +200,15 @@ def test_records_wrapped_under_a_key_are_named_before_what_they_lack() -> None:
     with pytest.raises(InvalidRecordsError) as misspelt:  # fewer names than inputs
         SCHEMA.model_rows([{"x": 1.0, "colour": "red", "flag": True}], batch=False)
     assert "colour: is not an input of this model; color: is missing" in str(misspelt.value)
+
+
+def test_the_index_pandas_reads_from_a_blank_header_is_no_unknown_field() -> None:
+    # pd.read_csv names a blank header 'Unnamed: 0'; to_dict('records') sends it along
+    [row] = SCHEMA.model_rows([{"Unnamed: 0": 7, **GOOD}], batch=False)
+    assert row["x"] == 1.0
+    with pytest.raises(InvalidRecordsError, match="Unnamed: 0x: is not an input"):
+        SCHEMA.model_rows([{"Unnamed: 0x": 7, **GOOD}], batch=False)
+    schema = SCHEMA.json_schema()  # the OpenAPI request schema says the same
+    jsonschema.validate({"Unnamed: 0": 7, **GOOD}, schema)
+    with pytest.raises(jsonschema.ValidationError):
+        jsonschema.validate({"Unnamed: 0x": 7, **GOOD}, schema)
