@@ -282,9 +282,7 @@ def _datetime_reading(profile: _Profile) -> tuple[ColumnSpec, str] | None:
     chosen = fits[0]
     why = f"datetime ({chosen} values)"
     if chosen in _TIME_OF_DAY_FORMATS:
-        return _datetime(
-            chosen
-        ), f"datetime, times of day ({chosen} values; the model uses the hour)"
+        return _datetime(chosen), f"datetime, times of day ({chosen}; the model uses the hour)"
     swapped = _swap_day_month(chosen)
     if swapped in fits:
         why += f"; day and month could be swapped in every value: set format '{swapped}' if so"
