@@ -179,6 +179,8 @@ def test_the_cli_asks_for_a_monitor_run_first(tmp_path_factory: pytest.TempPathF
     (fresh.folder / "tabops.yaml").write_text(yaml.safe_dump(served_spec_dict()))
     result = _tabops(fresh)
     assert result.returncode == 2
-    assert "run 'tabops monitor run' first" in " ".join(result.stderr.split())
+    said = " ".join(result.stderr.split())
+    assert "Nothing measured yet for project 'synthetic' on the prediction log" in said
+    assert "Run 'tabops monitor run' first" in said
     assert "Traceback" not in result.stderr
     assert not (fresh.folder / "monitor-report.html").exists()
