@@ -80,6 +80,7 @@ mkdir -p scores
 rule "13. Monitor two later months against the champion's training profile: one steady, one after a price rise"
 "$tabops" monitor run --data data/churn_steady.csv
 "$tabops" monitor run --data data/churn_drifted.csv
+"$tabops" monitor report --source churn_drifted --out monitor-report.html
 
 cat <<MSG
 
@@ -88,7 +89,8 @@ Done. Where to look:
   snapshots      $demo/.tabops/snapshots/churn/  (content-hashed Parquet)
   tabops store   $demo/.tabops/tabops.db         (SQLite: ledger, quarantine, audit, ...)
   model report   $report
-  monitoring     table monitor_metrics in the tabops store (sources churn_steady, churn_drifted);
+  monitoring     $demo/monitor-report.html (the drifted month's page);
+                 table monitor_metrics in the tabops store (sources churn_steady, churn_drifted);
                  tabops monitor run --data ... --json prints every measurement
   batch scores   table churn_scores (rejects: churn_scores_rejects) in the tabops store,
                  $demo/scores/churn_scores.csv (rejects: scores/churn_scores.rejects.csv)
