@@ -83,6 +83,9 @@ _UNITS = ("%", "$", "€", "£", "¥", "₹")
 _TIME_OF_DAY_FORMATS = ("%H:%M", "%H:%M:%S", "%I:%M %p", "%I:%M:%S %p")
 #: How a time of day is written: two-digit minutes, so '2:1' (a score) is no time.
 _TIME_OF_DAY = r"^\d{1,2}:\d{2}(:\d{2})?( ?[AaPp][Mm])?$"
+#: Dates written as 8 digits, tried in turn in a column named like a date: ISO 8601's basic
+#: form, then month-first (the NYC squirrel census' 10142018), then day-first.
+_COMPACT_DATE_FORMATS = ("%Y%m%d", "%m%d%Y", "%d%m%Y")
 #: Date formats tried in turn when the values are not ISO 8601; month-first before day-first.
 #: (No fractions of seconds: Arrow's strptime has no %f.)
 _DATETIME_FORMATS = (
@@ -289,6 +292,29 @@ def _datetime_reading(profile: _Profile) -> tuple[ColumnSpec, str] | None:
     return _datetime(chosen), why
 
 
+def _compact_date(profile: _Profile) -> tuple[ColumnSpec, str] | None:
+    """Dates written as 8 digits (20181014, 10142018) in a column named like a date; any
+    other column of 8 digits is a number (or a code)."""
+    present = profile.present.drop_null()
+    if (
+        not _TIME_NAME.search(profile.name)
+        or not present
+        or not pc.all(pc.match_substring_regex(present, r"^\d{8}$")).as_py()
+    ):
+        return None
+    fits = [
+        fmt
+        for fmt in _COMPACT_DATE_FORMATS
+        if _all_parse(present, _datetime(fmt)) and _serving_reads(present[:_FORMAT_SAMPLE], fmt)
+    ]
+    if not fits:
+        return None
+    why = f"datetime ({fits[0]} values: dates written as 8 digits)"
+    if (swapped := _swap_day_month(fits[0])) in fits:
+        why += f"; day and month could be swapped in every value: set format '{swapped}' if so"
+    return _datetime(fits[0]), why
+
+
 def _serving_reads(values: pa.Array, fmt: str) -> bool:
     """Whether Python's strptime (serving's parser) reads every one of ``values`` as ``fmt``:
     Arrow's ``%b`` and ``%B`` both take 'Jan' and 'January', Python's take one each."""
@@ -310,6 +336,8 @@ def _swap_day_month(fmt: str) -> str:
 
 def _infer_type(profile: _Profile) -> tuple[ColumnSpec, str]:
     """How the column reads (its type, and its number or date format) and why."""
+    if (compact := _compact_date(profile)) is not None:
+        return compact
     if _zero_padded_code(profile):
         codes, why = _text_kind(profile)
         return codes, f"{why} (zero-padded codes such as '{_padded_example(profile)}')"

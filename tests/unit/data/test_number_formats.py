@@ -16,7 +16,7 @@ from hypothesis import strategies as st
 from pydantic import ValidationError
 
 from tabops.data.contract import check_contract, parse_strings
-from tabops.data.infer import _DATETIME_FORMATS, infer_spec
+from tabops.data.infer import _COMPACT_DATE_FORMATS, _DATETIME_FORMATS, infer_spec
 from tabops.serve.schema import Column, _datetime
 from tabops.spec import ColumnRole, ColumnSpec, ColumnType, SourceSpec, Task
 from tabops.values import NumberFormat, read_number
@@ -190,7 +190,7 @@ def test_a_price_target_with_a_currency_is_a_regression_target() -> None:
 
 @given(
     stamp=st.datetimes(min_value=dt.datetime(1970, 1, 1), max_value=dt.datetime(2099, 12, 31)),
-    fmt=st.sampled_from(_DATETIME_FORMATS),
+    fmt=st.sampled_from(_DATETIME_FORMATS + _COMPACT_DATE_FORMATS),
 )
 @settings(max_examples=300, deadline=None)
 def test_every_date_format_init_may_record_reads_the_same_in_files_and_in_serving(
@@ -245,4 +245,23 @@ def test_a_time_of_day_is_a_feature_never_the_timestamp_and_a_score_is_no_time()
     assert (time.type, time.format, time.role) == (ColumnType.DATETIME, "%H:%M", ColumnRole.FEATURE)
     assert "the model uses the hour" in inference.reasons["Time"]
     assert result.type is ColumnType.CATEGORICAL
+    assert check_contract(table, inference.spec).bad_index.size == 0
+
+
+@pytest.mark.parametrize(
+    ("values", "fmt"),
+    [(["10142018", "10062018"], "%m%d%Y"), (["20181014", "20180106"], "%Y%m%d"),
+     (["14102018", "25122018"], "%d%m%Y")],
+)  # fmt: skip
+def test_dates_written_as_8_digits_are_dates_in_a_column_named_like_one(
+    values: list[str], fmt: str
+) -> None:
+    rng = random.Random(2)
+    column = [rng.choice(values) for _ in range(60)]
+    table = pa.table({"Date": column, "code": column,
+                      "y": [rng.choice("ab") for _ in range(60)]})  # fmt: skip
+    inference = infer_spec(table, SourceSpec(path="d.csv"), target="y", task=None, name="n")
+    date, code = inference.spec.columns["Date"], inference.spec.columns["code"]
+    assert (date.type, date.format, date.role) == (ColumnType.DATETIME, fmt, ColumnRole.TIMESTAMP)
+    assert code.type is ColumnType.INTEGER  # not named like a date: a number
     assert check_contract(table, inference.spec).bad_index.size == 0
