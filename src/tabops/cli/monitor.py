@@ -207,6 +207,8 @@ def report_command(
     transitions. Needs matplotlib (tabops[train]).
 
     Example: tabops monitor report --out report.html --since 2026-11-01
+
+    Example: tabops monitor report --source churn_drifted --out drifted.html
     """
     from tabops.cli.app import output_location
     from tabops.monitor.report import gather_report
