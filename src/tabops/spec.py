@@ -129,6 +129,13 @@ class ColumnSpec(_Strict):
     false_values: list[str] | None = Field(
         default=None, description="Strings that mean false in a boolean column (e.g. [No])."
     )
+    null_values: list[str] | None = Field(
+        default=None,
+        description="Strings read as a missing value in this column alone (after trimming), "
+        "beside source.csv.null_values: [Unknown] in an age column where Unknown is a category "
+        "of another column. `tabops init` writes the words for no value it finds among numbers "
+        "or dates.",
+    )
     observed: Observed | None = Field(
         default=None, description="Written by `tabops init`; informational, never enforced."
     )
@@ -153,6 +160,10 @@ class ColumnSpec(_Strict):
             raise ValueError("format applies to datetime columns only")
         self._check_number_format(numeric)
         self._check_boolean_tokens()
+        for token in self.null_values or []:
+            if not token.strip() or token != token.strip():
+                raise ValueError(f"null_values: {token!r} is compared with trimmed values, so it "
+                                 "must be non-blank without spaces around it")  # fmt: skip
         return self
 
     def _check_number_format(self, numeric: bool) -> None:

@@ -1,5 +1,6 @@
 """``init`` and ``ingest`` on ordinary files as people have them: a byte-order mark, gzip,
-daylight-saving offsets, '-' for a missing number and a stray word among numbers, quoted values
+daylight-saving offsets, '-' for a missing number and a stray word among numbers, 'Unknown' for
+a missing age beside an 'Unknown' race, quoted values
 spanning lines, an R export (row numbers, NA labels); and a hand-edited replay file. Each runs
 the CLI as a user would."""
 
@@ -105,6 +106,21 @@ def test_dashes_for_missing_numbers_and_a_stray_word_then_an_edited_replay(
     )
     mended = as_json(tabops("quarantine", "replay", "fixes.csv", "--json", cwd=tmp_path))
     assert (mended["replayed"], mended["still_bad"]) == (1, 0)  # now a missing amount
+
+
+def test_unknown_among_ages_is_missing_there_and_a_category_beside_them(tmp_path: Path) -> None:
+    rows = _rows(300)
+    rows[0] += ["age", "race"]
+    for n, row in enumerate(rows[1:]):
+        row += ["Unknown" if n % 9 == 0 else str(20 + n % 50), ["Unknown", "A", "B"][n % 3]]
+    (tmp_path / "data.csv").write_text(_csv(rows), encoding="utf-8")
+    init = as_json(tabops("init", "-d", "data.csv", "-t", "Status", "--json", cwd=tmp_path))
+    columns = init["spec"]["columns"]
+    assert (columns["age"]["type"], columns["age"]["null_values"]) == ("integer", ["Unknown"])
+    assert columns["race"]["categories"] == ["A", "B", "Unknown"]
+    assert "'Unknown' read as missing here (34 rows" in init["reasons"]["age"]
+    loaded = as_json(tabops("ingest", "--json", cwd=tmp_path))
+    assert (loaded["rows_loaded"], loaded["rows_quarantined"]) == (300, 0)
 
 
 def test_quoted_values_spanning_lines(tmp_path: Path) -> None:

@@ -240,3 +240,18 @@ def test_help_describes_every_option(project: Path) -> None:
         assert result.returncode == 0
         assert "Example: tabops rules" in result.stdout
         assert "--no-spec" in result.stdout and "--json" in result.stdout
+
+
+def test_backtest_reads_a_columns_own_null_values_as_missing(project: Path) -> None:
+    _write_transactions(project)
+    path = project / "transactions.csv"
+    path.write_text(path.read_text().replace("6,20,", "6,Unknown,"))
+    assert_user_error(
+        tabops("rules", "backtest", "--data", "transactions.csv", cwd=project), "'amount'"
+    )
+    spec = fraud_spec_dict()
+    spec["columns"]["amount"]["null_values"] = ["Unknown"]
+    (project / "tabops.yaml").write_text(yaml.safe_dump(spec))
+    document = as_json(tabops("rules", "backtest", "--data", "transactions.csv", "--json",
+                              cwd=project))  # fmt: skip
+    assert (document["rows"], document["policies"]["rules"]["alerts"]) == (7, 3)

@@ -216,3 +216,13 @@ def test_alerts_accept_every_monitored_metric_of_the_task() -> None:
     assert [a.name for a in spec.monitor.alerts] == ["drift", "auc", "recall"]
     assert spec.monitor.alerts[0].windows == 2 and spec.monitor.window == "hour"
     assert "estimated_rmse" not in spec.monitor_metrics
+
+
+@pytest.mark.parametrize("token", [" Unknown", "Unknown ", "  "])
+def test_a_columns_null_values_are_trimmed_words(token: str) -> None:
+    raw = small_spec_dict()
+    raw["columns"]["amount"]["null_values"] = ["n/k", token]
+    with pytest.raises(SpecError, match=r"columns\.amount.*null_values.*without spaces"):
+        parse_spec(raw)
+    raw["columns"]["amount"]["null_values"] = ["n/k", token.strip() or "-"]
+    assert parse_spec(raw).columns["amount"].null_values == ["n/k", token.strip() or "-"]

@@ -245,6 +245,8 @@ def _read_labelled(path: Path, project: ProjectSpec | None) -> pd.DataFrame:
         if name not in frame.columns:
             continue
         values = frame[name]
+        if column.null_values:  # the column's own words for no value
+            values = values.mask(values.astype(str).str.strip().isin(column.null_values))
         if column.type in (ColumnType.CATEGORICAL, ColumnType.TEXT):
             frame[name] = values.astype(object).where(values.isna(), values.astype(str))
         elif column.type == ColumnType.BOOLEAN and values.dtype == object:

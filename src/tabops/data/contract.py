@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import re
 from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -334,6 +335,11 @@ def _type_message(source: pa.Array, position: int, col: ColumnSpec) -> str:
         message += (
             f" (if {value.strip()!r} marks a missing value, add it to source.csv.null_values)"
         )
+    elif isinstance(value, str) and value.strip() and not re.search(r"\d", value):
+        message += (  # a word where a number or a date belongs: 'Unknown', 'not available'
+            f" (if {value.strip()!r} marks a missing value here, add it to the column's "
+            "null_values in tabops.yaml)"
+        )
     return message
 
 
@@ -351,7 +357,8 @@ def _typed(
         no_failures = np.zeros(len(source), dtype=bool)
         return clean, no_failures, no_failures
     trimmed = pc.utf8_trim_whitespace(source)
-    null_array = pc.or_(pc.is_null(trimmed), pc.is_in(trimmed, value_set=pa.array(null_values)))
+    tokens = pa.array([*null_values, *(col.null_values or [])], pa.string())
+    null_array = pc.or_(pc.is_null(trimmed), pc.is_in(trimmed, value_set=tokens))
     null = _as_numpy_mask(null_array)
     present = pc.if_else(null_array, pa.scalar(None, pa.string()), trimmed)
     values, valid = parse_strings(present, col)

@@ -170,6 +170,36 @@ def _word_null_notes(
     return notes
 
 
+#: Words for "no value" (compared in lower case). Among a column's numbers or dates they are
+#: read as missing in that column alone: elsewhere the same word may be a category (police
+#: data's race 'Unknown' beside its age 'Unknown').
+_MISSING_WORDS = pa.array(sorted({
+    "unknown", "unk", "unkn", "missing", "none", "nil", "null", "na", "n.a.", "n.a", "n/k",
+    "not known", "not available", "unavailable", "n/av", "no data", "nodata", "no info",
+    "not applicable", "n.app", "not stated", "not reported", "not recorded", "not given",
+    "not specified", "unspecified", "undefined", "blank", "(blank)", "empty", "nd", "n.d.",
+    "#value!", "#div/0!", "#ref!", "#num!", "#name?", "#null!",
+}))  # fmt: skip
+
+
+def _missing_words(profile: _Profile) -> list[str]:
+    """The column's words for no value (``_MISSING_WORDS``, as written there), when its other
+    values read as numbers or dates."""
+    distinct = pc.unique(profile.present.drop_null())
+    words = distinct.filter(pc.is_in(pc.utf8_lower(distinct), value_set=_MISSING_WORDS))
+    if not len(words) or len(words) == len(distinct):
+        return []
+    found = sorted(str(w) for w in words.to_pylist())
+    rest = _without(profile.name, profile.present, found)
+    if (
+        _number_reading(rest, _MAX_BAD_NUMBER_SHARE) is None
+        and _compact_date(rest) is None
+        and _datetime_reading(rest) is None
+    ):
+        return []
+    return found
+
+
 def _missing_markers(profiles: dict[str, _Profile]) -> tuple[list[str], list[str]]:
     """The placeholders that stand for a missing number, and the columns holding them: each is
     found in a column that reads as numbers without them, and in no column that holds it as a
@@ -449,6 +479,10 @@ def infer_spec(
         source.csv.null_values = null_values
         profiles = {name: _without(name, p.present, markers) for name, p in profiles.items()}
         notes.append(_markers_note(markers, marked))
+    own_nulls = {name: words for name, p in profiles.items() if (words := _missing_words(p))}
+    counts = {name: profiles[name].nulls for name in own_nulls}
+    for name, words in own_nulls.items():
+        profiles[name] = _without(name, profiles[name].present, words)
     columns: dict[str, ColumnSpec] = {}
     reasons: dict[str, str] = {}
     target_spec, task, positive, reasons[target] = _infer_target(profiles[target], task)
@@ -467,6 +501,12 @@ def infer_spec(
         spec, reason = _infer_column(profile, timestamp_taken)
         timestamp_taken = timestamp_taken or spec.role == ColumnRole.TIMESTAMP
         columns[column_name], reasons[column_name] = spec, reason
+    for name, words in own_nulls.items():
+        columns[name] = columns[name].model_copy(update={"null_values": words})
+        listed = ", ".join(repr(w) for w in words)
+        rows = profiles[name].nulls - counts[name]
+        held = f"{rows:,} row{'' if rows == 1 else 's'}"
+        reasons[name] += f"; {listed} read as missing here ({held}: null_values)"
     warnings = header_warning + _ignore_leaks(profiles, columns, reasons, target, task, positive)
     if not any(col.role == ColumnRole.FEATURE for col in columns.values()):
         why = "; ".join(f"{c}: {reasons[c]}" for c in columns if c != target)

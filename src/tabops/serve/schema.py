@@ -83,6 +83,7 @@ class Column:
     format: str | None = None
     booleans: BooleanTokens | None = None  # boolean columns: the strings read as true/false
     numbers: NumberFormat = field(default_factory=NumberFormat)  # how text writes numbers
+    nulls: frozenset[str] = frozenset()  # strings read as missing: the file's and the column's
 
 
 Converter = Callable[[Column, Any], Any]  # raises ValueError with the problem
@@ -115,12 +116,12 @@ class RequestSchema:
     """The input columns of a project's model, from its spec."""
 
     def __init__(self, spec: ProjectSpec) -> None:
-        self.features = [_column(spec, name) for name in feature_names(spec)]
+        nulls = frozenset(spec.source.csv.null_values)
+        self.features = [_column(spec, name, nulls) for name in feature_names(spec)]
         self.ids = spec.columns_with_role(ColumnRole.ID)
         # Every column of the data may be sent (a row cut from the training file carries the
         # target and ignored columns); only features reach the model, ids are logged.
         self.known = frozenset(spec.columns)
-        self._null_tokens = frozenset(spec.source.csv.null_values)
         self._converters: list[tuple[Column, Converter]] = [
             (c, _CONVERTERS[c.type]) for c in self.features
         ]
@@ -182,7 +183,7 @@ class RequestSchema:
                 # column's syntax): what a file may hold, a client may send. Free text stays.
                 if type(value) is str and (text or column.type != ColumnType.TEXT):
                     instead = "" if text or column.numbers.plain else "; or send a number"
-                    value = record[column.name] = self._from_text(column, value, instead)
+                    value = record[column.name] = _from_text(column, value, instead)
                 if value is None:
                     if not column.nullable:
                         problems.append(Problem(column.name, "must not be null", where, MISSING))
@@ -197,17 +198,6 @@ class RequestSchema:
             if column.booleans is not None and type(value) is not bool:
                 record[column.name] = converted == 1.0  # a token: log it as a boolean
         return row
-
-    def _from_text(self, column: Column, text: str, instead: str = "") -> Any:
-        """A field as the contract reads it from a file: trimmed, null tokens are null,
-        numbers in the column's syntax (``instead``: what else the client may send); other
-        types stay strings for their converter."""
-        stripped = text.strip()
-        if stripped in self._null_tokens:
-            return None
-        if column.type not in _NUMERIC:
-            return stripped
-        return _formatted_number(column, stripped, instead)
 
     def entity_id(self, record: dict[str, Any]) -> str | None:
         """The record's id column value, if it sent one (logged, not used by the model)."""
@@ -250,7 +240,7 @@ class RequestSchema:
         }
 
 
-def _column(spec: ProjectSpec, name: str) -> Column:
+def _column(spec: ProjectSpec, name: str, nulls: frozenset[str]) -> Column:
     declared = spec.columns[name]
     booleans = BooleanTokens.of(declared) if declared.type == ColumnType.BOOLEAN else None
     return Column(
@@ -261,7 +251,20 @@ def _column(spec: ProjectSpec, name: str) -> Column:
         declared.format,
         booleans,
         NumberFormat.of(declared),
+        nulls | frozenset(declared.null_values or ()),
     )
+
+
+def _from_text(column: Column, text: str, instead: str = "") -> Any:
+    """A field as the contract reads it from a file: trimmed, null tokens are null,
+    numbers in the column's syntax (``instead``: what else the client may send); other
+    types stay strings for their converter."""
+    stripped = text.strip()
+    if stripped in column.nulls:
+        return None
+    if column.type not in _NUMERIC:
+        return stripped
+    return _formatted_number(column, stripped, instead)
 
 
 def _put_null(row: dict[str, Any], column: Column) -> None:

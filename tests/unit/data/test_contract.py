@@ -158,10 +158,29 @@ def test_without_recorded_tokens_the_defaults_are_read_in_any_case() -> None:
 
 
 def test_a_placeholder_among_numbers_is_refused_with_the_way_to_read_it_as_missing() -> None:
-    rows = [["1", "-", "3", "red", "yes", "no"], ["2", "abc", "3", "red", "yes", "no"]]
+    rows = [
+        ["1", "-", "3", "red", "yes", "no"],
+        ["2", "abc", "3", "red", "yes", "no"],
+        ["3", "1.2.3", "3", "red", "yes", "no"],
+    ]
     result = check_contract(_strings(rows), SPEC)
     assert [r.message for r in result.reasons[0]] == [
         "'-' is not a valid numeric (if '-' marks a missing value, add it to "
         "source.csv.null_values)"
     ]
-    assert [r.message for r in result.reasons[1]] == ["'abc' is not a valid numeric"]
+    assert [r.message for r in result.reasons[1]] == [
+        "'abc' is not a valid numeric (if 'abc' marks a missing value here, add it to the "
+        "column's null_values in tabops.yaml)"
+    ]
+    assert [r.message for r in result.reasons[2]] == ["'1.2.3' is not a valid numeric"]
+
+
+def test_a_columns_own_null_values_are_missing_there_alone() -> None:
+    spec = small_spec_dict()
+    spec["columns"]["amount"] |= {"null_values": ["Unknown"], "nullable": True}
+    spec["columns"]["color"]["categories"] = ["red", "Unknown"]
+    rows = [["1", " Unknown ", "3", "Unknown", "yes", "no"], ["2", "2.5", "3", "red", "yes", "no"]]
+    result = check_contract(_strings(rows), parse_spec(spec))
+    assert result.reasons == {}
+    assert result.good.column("amount").to_pylist() == [None, 2.5]
+    assert result.good.column("color").to_pylist() == ["Unknown", "red"]

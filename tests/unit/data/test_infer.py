@@ -346,7 +346,7 @@ def test_suggest_name() -> None:
     assert suggest_name("2024 data!") == "p-2024-data"
 
 
-NOT_A_NUMBER = ["inf", "1e999", "-Infinity", "n.a.", "12a", "1,5,0", "--1", "1-2"]
+NOT_A_NUMBER = ["inf", "1e999", "-Infinity", "five", "12a", "1,5,0", "--1", "1-2"]
 
 
 @given(
@@ -440,6 +440,60 @@ def test_a_placeholder_some_column_holds_as_a_value_stays_a_value() -> None:
     assert inference.spec.columns["strand"].categories == ["+", "-"]
     assert "4 of 400 values are not a number: '-'" in inference.reasons["amount"]
     assert inference.quarantined == 4
+
+
+@given(
+    rows=st.integers(100, 300),
+    seed=st.integers(0, 2**32 - 1),
+    share=st.floats(0.001, 0.9),
+    words=st.lists(
+        st.sampled_from(["Unknown", "unknown", "not available", "N.A.", "#VALUE!", "missing"]),
+        min_size=1, max_size=3, unique=True,
+    ),
+)  # fmt: skip
+@settings(max_examples=30, deadline=None)
+def test_words_for_no_value_among_numbers_are_missing_in_that_column_alone(
+    rows: int, seed: int, share: float, words: list[str]
+) -> None:
+    rng = random.Random(seed)
+    ages = [str(rng.randint(18, 90)) for _ in range(rows)]
+    spoiled = rng.sample(range(rows), max(1, min(rows - 1, round(share * rows))))
+    for row in spoiled:
+        ages[row] = rng.choice(words)
+    used = sorted({ages[row] for row in spoiled})
+    race = [rng.choice(["Unknown", "White", "Black"]) for _ in range(rows)]
+    labels = ["a", "b"] * (rows // 2) + ["a"] * (rows % 2)
+    table = pa.table({"age": ages, "race": race, "y": labels})
+    inference = infer_spec(table, SOURCE, target="y", task=None, name="n")
+    age = inference.spec.columns["age"]
+    assert (age.type, age.role, age.nullable, age.null_values) == (
+        ColumnType.INTEGER, ColumnRole.FEATURE, True, used,
+    )  # fmt: skip
+    assert f"read as missing here ({len(spoiled):,} row" in inference.reasons["age"]
+    assert inference.spec.source.csv.null_values == SOURCE.csv.null_values
+    assert "Unknown" in (inference.spec.columns["race"].categories or [])  # a category there
+    assert inference.quarantined == 0
+    assert check_contract(table, inference.spec).good.column("age").null_count == len(spoiled)
+
+
+def test_words_for_no_value_among_dates_and_labels_are_missing_there() -> None:
+    n = 200
+    table = pa.table({
+        "seen": ["Unknown" if i % 10 == 0 else f"03/{1 + i % 28:02d}/2024" for i in range(n)],
+        "colour": ["Unknown", "red"] * (n // 2),
+        "price": ["unknown" if i % 7 == 0 else str(i * 3 % 101) for i in range(n)],
+    })  # fmt: skip
+    inference = infer_spec(table, SOURCE, target="price", task=None, name="n")
+    seen, price = inference.spec.columns["seen"], inference.spec.columns["price"]
+    assert (seen.type, seen.format, seen.null_values) == (
+        ColumnType.DATETIME, "%m/%d/%Y", ["Unknown"],
+    )  # fmt: skip
+    assert inference.spec.columns["colour"].null_values is None  # words alone: a category
+    assert (inference.spec.task, price.nullable, price.null_values) == (
+        Task.REGRESSION, True, ["unknown"],
+    )  # fmt: skip
+    assert "29 rows have no label" in inference.reasons["price"]
+    assert inference.quarantined == 0
 
 
 def test_a_file_without_a_header_line_is_warned_of_and_numbered_columns_are_not() -> None:

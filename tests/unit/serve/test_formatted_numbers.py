@@ -103,3 +103,15 @@ def test_a_nullable_input_left_out_is_null_and_a_required_one_is_named() -> None
     with pytest.raises(InvalidRecordsError, match="plain: is missing"):
         strict.model_rows([{"income": 1.0, "balance": 1.0, "visits": 1}], batch=False)
     assert "plain" in strict.json_schema()["required"]
+
+
+def test_a_columns_own_null_values_are_null_in_that_column_alone() -> None:
+    raw = SPEC.model_dump(mode="json", exclude_none=True)
+    raw["columns"]["plain"]["null_values"] = ["Unknown"]
+    schema = RequestSchema(parse_spec(raw))
+    record = {"income": 1.0, "balance": 1.0, "visits": 1, "plain": " Unknown "}
+    assert schema.model_rows([record], batch=False)[0]["plain"] is None
+    assert record["plain"] is None  # logged as the missing value it is
+    elsewhere = {"income": 1.0, "balance": 1.0, "visits": "Unknown", "plain": 1.0}
+    with pytest.raises(InvalidRecordsError, match="visits: 'Unknown' is not an integer"):
+        schema.model_rows([elsewhere], batch=False)
