@@ -204,6 +204,13 @@ class CsvOptions(_Strict):
         description="Strings read as a missing value (after trimming); setting it replaces the "
         "whole list. Also applied to string columns of Parquet and SQL sources.",
     )
+    skip_rows: int = Field(
+        default=0,
+        ge=0,
+        le=1000,
+        description="Lines before the header to skip (a title, notes, a blank line): the header "
+        "is line skip_rows + 1. `tabops init` sets it when a file opens with such lines.",
+    )
     multiline_values: bool = Field(
         default=False,
         description=(

@@ -1,6 +1,6 @@
 """``init`` and ``ingest`` on ordinary files as people have them: a byte-order mark, gzip,
 daylight-saving offsets, '-' for a missing number and a stray word among numbers, 'Unknown' for
-a missing age beside an 'Unknown' race, quoted values
+a missing age beside an 'Unknown' race, a report title above the header, quoted values
 spanning lines, an R export (row numbers, NA labels); and a hand-edited replay file. Each runs
 the CLI as a user would."""
 
@@ -121,6 +121,23 @@ def test_unknown_among_ages_is_missing_there_and_a_category_beside_them(tmp_path
     assert "'Unknown' read as missing here (34 rows" in init["reasons"]["age"]
     loaded = as_json(tabops("ingest", "--json", cwd=tmp_path))
     assert (loaded["rows_loaded"], loaded["rows_quarantined"]) == (300, 0)
+
+
+def test_a_report_title_above_the_header_is_skipped_and_lines_keep_their_numbers(
+    tmp_path: Path,
+) -> None:
+    rows = _rows(120)
+    rows[6][1] = "about 40"  # line 9 of the file: two title lines, the header, then rows
+    text = "Quarterly accounts report\nExported 2026-12-01 by finance\n" + _csv(rows)
+    (tmp_path / "data.csv").write_text(text, encoding="utf-8")
+    init = as_json(tabops("init", "-d", "data.csv", "-t", "Status", "--json", cwd=tmp_path))
+    assert init["spec"]["source"]["csv"]["skip_rows"] == 2
+    assert list(init["spec"]["columns"]) == ["Status", "amount", "plan"]
+    assert any("first 2 lines before its header" in note for note in init["notes"])
+    loaded = as_json(tabops("ingest", "--json", cwd=tmp_path))
+    assert (loaded["rows_loaded"], loaded["rows_quarantined"]) == (119, 1)
+    (entry,) = as_json(tabops("quarantine", "list", "--json", cwd=tmp_path))
+    assert entry["line"] == 9 and text.splitlines()[8].split(",")[1] == "about 40"
 
 
 def test_quoted_values_spanning_lines(tmp_path: Path) -> None:

@@ -255,3 +255,15 @@ def test_backtest_reads_a_columns_own_null_values_as_missing(project: Path) -> N
     document = as_json(tabops("rules", "backtest", "--data", "transactions.csv", "--json",
                               cwd=project))  # fmt: skip
     assert (document["rows"], document["policies"]["rules"]["alerts"]) == (7, 3)
+
+
+def test_backtest_skips_the_lines_before_the_header_as_the_spec_says(project: Path) -> None:
+    _write_transactions(project)
+    path = project / "transactions.csv"
+    path.write_text("Exported 2026-12-01\n" + path.read_text())
+    spec = fraud_spec_dict()
+    spec["source"]["csv"] = {"skip_rows": 1}
+    (project / "tabops.yaml").write_text(yaml.safe_dump(spec))
+    document = as_json(tabops("rules", "backtest", "--data", "transactions.csv", "--json",
+                              cwd=project))  # fmt: skip
+    assert (document["rows"], document["policies"]["rules"]["alerts"]) == (7, 3)

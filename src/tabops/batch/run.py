@@ -255,6 +255,13 @@ def _score_on_spark(
             "http(s): download the file, or score it with the local engine."
         )
     files = input_files(source.location)
+    skip = spec.source.csv.skip_rows
+    if skip and not all(f.lower().endswith((".parquet", ".pq")) for f in files):
+        raise TabopsError(
+            f"--engine spark cannot skip the {skip} line(s) before a CSV's "
+            "header (source.csv.skip_rows): remove them from the files, or score them with the "
+            "local engine."
+        )
     with progress.step(f"Scoring {source.location} on Spark ({master})"):
         summary = spill_with_spark(recipe, files, spills, master=master, chunk_rows=chunk_rows,
                                    delimiter=spec.source.csv.delimiter)  # fmt: skip

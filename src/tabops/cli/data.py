@@ -64,6 +64,15 @@ def init(
             "when the file's lines are not UTF-8."
         ),
     ] = None,
+    skip_rows: Annotated[
+        int | None,
+        typer.Option(
+            min=0,
+            max=1000,
+            help="Lines before the header to skip (a title, notes). Default: 0, or the lines "
+            "above the first line as wide as the data when narrower lines open the file.",
+        ),
+    ] = None,
     json_output: JsonOption = False,
 ) -> None:
     """Infer a project spec from data and write it as tabops.yaml.
@@ -96,10 +105,12 @@ def init(
     progress = SILENT if json_output else RichProgress()
     given = delimiter is not None
     csv_options = _csv_options("," if delimiter is None else delimiter, encoding or "utf-8")
+    csv_options.skip_rows = skip_rows or 0
     with progress.step(f"Reading {data}"):
         batch, csv_options = read_every_record(
-            data, csv_options, detect_delimiter=not given, detect_encoding=encoding is None
-        )
+            data, csv_options, detect_delimiter=not given, detect_encoding=encoding is None,
+            detect_preamble=skip_rows is None,
+        )  # fmt: skip
     source_path = _relative_source(data, output)
     stem = Path(re.sub(r"\.(gz|bz2|zst|lz4)$", "", data.split("?")[0])).stem  # x.csv.gz: x
     inference = infer_spec(
@@ -122,6 +133,13 @@ def init(
             0,
             f"the file is not UTF-8: read as {csv_options.encoding}, recorded as "
             "source.csv.encoding (pass --encoding to choose another).",
+        )
+    if skip_rows is None and csv_options.skip_rows:
+        inference.notes.insert(
+            0,
+            f"the file's {_lines(csv_options.skip_rows)} before its header (a title, notes) "
+            f"{'is' if csv_options.skip_rows == 1 else 'are'} skipped, recorded as "
+            "source.csv.skip_rows (pass --skip-rows to choose another).",
         )
     if csv_options.multiline_values:
         inference.notes.insert(
@@ -187,6 +205,10 @@ def _csv_options(delimiter: str, encoding: str) -> CsvOptions:
     except LookupError as exc:
         raise TabopsError(f"--encoding '{encoding}' is not a known text encoding.") from exc
     return CsvOptions(delimiter=delimiter, encoding=encoding)
+
+
+def _lines(count: int) -> str:
+    return "first line" if count == 1 else f"first {count} lines"
 
 
 def _relative_source(data: str, output: Path) -> str:

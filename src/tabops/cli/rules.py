@@ -236,6 +236,7 @@ def _read_labelled(path: Path, project: ProjectSpec | None) -> pd.DataFrame:
                 sep=options.delimiter,
                 encoding=options.encoding,
                 na_values=options.null_values,
+                skiprows=options.skip_rows,
                 keep_default_na=False,
                 low_memory=False,
             )

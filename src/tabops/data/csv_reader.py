@@ -102,6 +102,9 @@ def open_csv(data: bytes, options: CsvOptions, name: str) -> CsvStream:
         DataError: the file is empty, has no usable header, or is not in the configured encoding.
     """
     data = strip_bom(data)
+    if skip := options.skip_rows:
+        body = data[_after_lines(data, skip, name) :]
+        return _after_preamble(open_csv(body, _no_skip(options), name), skip)
     header = data.split(b"\n", 1)[0]
     utf8_header = _as_utf8(header, options)
     if utf8_header is None:
@@ -129,9 +132,10 @@ def stream_csv(
     reading the file while its batches stream (OSError, ArrowInvalid) is raised as
     ``read_error(exc)``. A file the fast path cannot take from its first line (a multi-byte
     encoding other than UTF-8, values spanning lines) is read whole."""
+    skip = options.skip_rows
     with open_binary() as file:
-        first = _first_line(file)
-    header = strip_bom(first).removesuffix(b"\n")
+        opening = _first_lines(file, skip + 1)  # the lines before the header, and the header
+    header = strip_bom(opening[_after_lines(opening, skip, name) :]).removesuffix(b"\n")
     utf8_header = _as_utf8(header, options)
     if utf8_header is None:
         with open_binary() as file:
@@ -140,23 +144,66 @@ def stream_csv(
     def blocks() -> Iterator[bytes]:
         try:
             with open_binary() as file:
-                file.read(len(first))
+                file.read(len(opening))
                 yield from _line_blocks(file.read)
         except (OSError, pa.ArrowInvalid) as exc:
             raise read_error(exc) from exc
 
-    return _FastStream(header, utf8_header, blocks, options, name, expected_rows)
+    rows = None if expected_rows is None else max(expected_rows - skip, 0)
+    stream = _FastStream(header, utf8_header, blocks, _no_skip(options), name, rows)
+    return _after_preamble(stream, skip)
 
 
-def _first_line(file: BinaryIO) -> bytes:
-    """The file's first line with its newline (the whole file when it has none)."""
-    read = b""
-    while (end := read.find(b"\n")) == -1:
-        more = file.read(1 << 16)
-        if not more:
-            return read
-        read += more
-    return read[: end + 1]
+def _first_lines(file: BinaryIO, count: int) -> bytes:
+    """The file's first ``count`` lines with their newlines (the whole file when it has fewer)."""
+    read, end = b"", 0
+    while count:
+        found = read.find(b"\n", end)
+        if found == -1:
+            more = file.read(1 << 16)
+            if not more:
+                return read
+            read += more
+            continue
+        end, count = found + 1, count - 1
+    return read[:end]
+
+
+def _after_lines(data: bytes, count: int, name: str) -> int:
+    """Where the line after the first ``count`` lines of ``data`` starts."""
+    end = 0
+    for line in range(count):
+        found = data.find(b"\n", end)
+        if found == -1:
+            raise DataError(
+                f"{name} has {line + bool(data[end:])} line(s), not the {count} that "
+                f"source.csv.skip_rows skips before the header; lower it (0: the header is the "
+                "first line)."
+            )
+        end = found + 1
+    return end
+
+
+def _no_skip(options: CsvOptions) -> CsvOptions:
+    return options.model_copy(update={"skip_rows": 0}) if options.skip_rows else options
+
+
+def _after_preamble(stream: CsvStream, skipped: int) -> CsvStream:
+    return _Renumbered(stream, skipped) if skipped else stream
+
+
+class _Renumbered(CsvStream):
+    """The stream of a file's lines after its first ``skipped`` (a title, notes), whose rows
+    and rejects keep their line numbers in the whole file."""
+
+    def __init__(self, inner: CsvStream, skipped: int) -> None:
+        super().__init__(inner.columns, inner.expected_rows)
+        self._inner, self._skipped = inner, skipped
+
+    def batches(self) -> Iterator[pa.RecordBatch]:
+        yield from self._inner.batches()
+        self.lines = self._inner.lines + self._skipped
+        self.rejects = [replace(r, line=r.line + self._skipped) for r in self._inner.rejects]
 
 
 def count_rows(
@@ -225,7 +272,11 @@ def _header(first_line: str, options: CsvOptions, name: str) -> list[str]:
     if duplicated == [""] or (not duplicated and "" in columns):
         unnamed = [str(i + 1) for i, c in enumerate(columns) if not c]
         where = f"column{'s' if len(unnamed) > 1 else ''} {', '.join(unnamed)}"
-        raise DataError(f"{name}: the header has no name for {where}; name every column.")
+        raise DataError(
+            f"{name}: the header has no name for {where}; name every column. If the file opens "
+            "with lines before its header (a title, notes), skip them: `tabops init "
+            "--skip-rows N`, or source.csv.skip_rows in tabops.yaml."
+        )
     if duplicated:
         raise DataError(
             f"{name}: the header names these columns more than once: {duplicated}; rename "

@@ -6,10 +6,12 @@ where each row came from, and the content hash that makes loads idempotent.
 
 from __future__ import annotations
 
+import csv
 import hashlib
 import io
 import re
 import urllib.request
+from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -32,6 +34,7 @@ from tabops.data.csv_reader import (
     count_rows,
     open_csv,
     stream_csv,
+    strip_bom,
 )
 from tabops.errors import DataError
 from tabops.spec import CsvOptions, SourceSpec
@@ -168,6 +171,7 @@ def read_every_record(
     csv_options: CsvOptions,
     detect_delimiter: bool = False,
     detect_encoding: bool = False,
+    detect_preamble: bool = False,
 ) -> tuple[SourceBatch, CsvOptions]:
     """Read a file whole for inference, which must see every record: when records break at a
     quote left open, the file is read again with quoted values spanning lines, and that read
@@ -175,7 +179,10 @@ def read_every_record(
     can join good lines into one record.) With ``detect_delimiter``, a CSV read as one column
     whose name holds ``;``, a tab or ``|`` is read again split at the commonest of them; with
     ``detect_encoding``, a file that is not UTF-8 is read in a single-byte encoding
-    (:func:`_in_its_encoding`)."""
+    (:func:`_in_its_encoding`); with ``detect_preamble``, lines before the header (a title,
+    notes) are skipped (:func:`_preamble`)."""
+    if detect_preamble and not csv_options.skip_rows and not _is_parquet(location):
+        csv_options = _preamble(_opening(location), csv_options, detect_delimiter)
     if detect_encoding:
         batch, csv_options = _in_its_encoding(location, csv_options)
     else:
@@ -190,6 +197,75 @@ def read_every_record(
     if spanning.table.num_rows > batch.table.num_rows:
         return spanning, multiline
     return batch, csv_options
+
+
+#: Lines looked at for a file's preamble, and the most a preamble may have.
+_PREAMBLE_SAMPLE, _MAX_PREAMBLE = 60, 30
+_OPENING_BYTES = 1 << 18
+
+
+def _opening(location: str | Path) -> bytes:
+    """The file's first bytes (decompressed), or none when it cannot be read: the read that
+    follows says why."""
+    try:
+        if storage.is_web(str(location)):
+            data, description = read_bytes(location)
+            return _decompressed(data, description)[:_OPENING_BYTES]
+        description, open_raw = _opener(str(location))
+        with open_raw() as file:
+            codec = _codec(file.read(16), description)
+        with open_raw() as raw:
+            file = raw if codec is None else pa.CompressedInputStream(raw, codec)
+            return bytes(file.read(_OPENING_BYTES))
+    except (OSError, pa.ArrowInvalid, DataError):
+        return b""
+
+
+def _preamble(opening: bytes, options: CsvOptions, detect_delimiter: bool) -> CsvOptions:
+    """``options`` with ``skip_rows`` set when the file opens with lines before its header: a
+    title or notes, narrower than the data below them, then a line as wide as most of the data
+    with a name in every field. (A header one field short of the data is R's row names.) With
+    ``detect_delimiter``, the other delimiters are tried too."""
+    lines = strip_bom(opening).decode("utf-8", errors="replace").split("\n")
+    if len(opening) == _OPENING_BYTES:
+        lines.pop()  # cut short
+    lines = [line.rstrip("\r") for line in lines[:_PREAMBLE_SAMPLE]]
+    delimiters = [options.delimiter]
+    if detect_delimiter:
+        delimiters += [d for d in (",", *_OTHER_DELIMITERS) if d != options.delimiter]
+    for delimiter in delimiters:
+        skip = _header_line(lines, delimiter)
+        if skip:
+            return options.model_copy(update={"skip_rows": skip, "delimiter": delimiter})
+    return options
+
+
+def _header_line(lines: list[str], delimiter: str) -> int:
+    """The position of the header among ``lines`` (0 when it is the first line, or unclear)."""
+    rows = [_fields(line, delimiter) for line in lines]
+    widths = Counter(len(row) for row in rows[1:] if any(f.strip() for f in row))
+    if not widths:
+        return 0
+    width = widths.most_common(1)[0][0]
+    if width < 3 or len(rows[0]) >= width - 1:
+        return 0
+    for position, row in enumerate(rows[: _MAX_PREAMBLE + 1]):
+        if len(row) == width:
+            return position if all(f.strip() for f in row) else 0
+        if len(row) >= width - 1:
+            return 0
+    return 0
+
+
+def _fields(line: str, delimiter: str) -> list[str]:
+    try:
+        return next(csv.reader([line], delimiter=delimiter), [])
+    except csv.Error:
+        return [line]
+
+
+def _is_parquet(location: str | Path) -> bool:
+    return str(location).split("?")[0].lower().endswith((".parquet", ".pq"))
 
 
 def _in_its_encoding(location: str | Path, options: CsvOptions) -> tuple[SourceBatch, CsvOptions]:

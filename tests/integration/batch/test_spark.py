@@ -17,6 +17,7 @@ from tabops.batch.run import run_predict
 from tabops.batch.sinks import parse_destination
 from tabops.batch.sources import Input
 from tabops.cli import main
+from tabops.errors import TabopsError
 from tests.integration.serve.conftest import ServedProject, make_project
 from tests.unit.model.conftest import synthetic_table
 
@@ -107,3 +108,29 @@ def test_spark_engine_without_pyspark_names_the_extra(
     message = " ".join(capsys.readouterr().err.split())
     assert "pip install 'tabops[spark]'" in message and "pyspark" in message
     assert not output.exists()
+
+
+def test_spark_engine_refuses_a_csv_with_lines_before_its_header(
+    project: ServedProject, tmp_path: Path
+) -> None:
+    source = tmp_path / "input.csv"
+    source.write_text("Scores due Monday\n" + _csv_text(_input(50)), encoding="utf-8")
+    spec = project.spec
+    spec.source.csv.skip_rows = 1
+
+    def run(output: str, **engine: Any) -> Any:
+        destination = parse_destination(str(tmp_path / output), "--output")
+        rejects = destination.sibling(".rejects")
+        return run_predict(
+            spec, project.ctx, Input(str(source)), destination, rejects, run_date=RUN_DATE, **engine
+        )
+
+    with pytest.raises(TabopsError, match=r"cannot skip the 1 line\(s\).*local engine"):
+        run("spark.parquet", spark_master="local[2]")
+    assert run("local.parquet").rows_in == 50  # the local engine can
+
+
+def _csv_text(table: pa.Table) -> str:
+    sink = pa.BufferOutputStream()
+    pacsv.write_csv(table, sink)
+    return bytes(sink.getvalue()).decode()

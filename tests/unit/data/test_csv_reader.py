@@ -151,10 +151,10 @@ def test_any_encoding_setting_reads_or_fails_with_a_data_error(encoding: str, da
     [
         (b"", "is empty"),
         (b"a,a\n1,2\n", r"more than once: \['a'\]; rename them"),
-        (b"a,,c\n1,2,3\n", "no name for column 2; name every column.$"),
-        (b"a,,c,\n1,2,3,4\n", "no name for columns 2, 4; name every column.$"),
-        (b",a,\n0,1,2\n", "no name for columns 1, 3; name every column.$"),
-        (b",rownames\n0,1\n", "no name for column 1; name every column.$"),
+        (b"a,,c\n1,2,3\n", "no name for column 2; name every column. If the file"),
+        (b"a,,c,\n1,2,3,4\n", "no name for columns 2, 4; name every column. If the file"),
+        (b",a,\n0,1,2\n", "no name for columns 1, 3; name every column. If the file"),
+        (b",rownames\n0,1\n", "no name for column 1; name every column. If the file"),
     ],
 )
 def test_bad_headers(data: bytes, message: str) -> None:

@@ -14,6 +14,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from tabops.data.csv_reader import read_csv
 from tabops.data.sources import open_file, read_every_record, read_file
 from tabops.errors import DataError
 from tabops.spec import CsvOptions
@@ -172,3 +173,70 @@ def test_a_file_rewritten_between_its_hash_and_its_rows_is_refused(
     write("a,b\n1,2\n3,5\n")  # then rewritten before its rows are read
     with pytest.raises(DataError, match="changed while it was being read"):
         list(stream.batches())
+
+
+PREAMBLE = st.lists(
+    st.sampled_from(['"Data Source","World Development Indicators",', "", "Sales report",
+                     "Last updated: 2024-01-01", "#  notes"]),
+    min_size=1, max_size=5,
+)  # fmt: skip
+
+
+@given(
+    preamble=PREAMBLE,
+    lines=st.lists(LINES, max_size=12),
+    codec=st.sampled_from([None, "gzip"]),
+    encoding=st.sampled_from(["utf-8", "latin-1"]),
+)
+@settings(
+    max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+def test_lines_before_the_header_are_skipped_and_every_line_keeps_its_number(
+    tmp_path: Path, preamble: list[str], lines: list[str], codec: str | None, encoding: str
+) -> None:
+    body = "\n".join(["name,value", *lines]) + "\n"
+    whole = "\n".join([*preamble, body])
+    path = tmp_path / "t.csv"
+    plain = read_csv(body.encode(encoding), CsvOptions(encoding=encoding), "t.csv")
+    written = whole.encode(encoding)
+    path.write_bytes(written if codec is None else _compress(written, codec))
+    options = CsvOptions(encoding=encoding, skip_rows=len(preamble))
+    for read in (read_file(path, options), read_csv(written, options, "t.csv")):
+        assert read.table.equals(plain.table)
+        assert read.lines.tolist() == [line + len(preamble) for line in plain.lines.tolist()]
+        assert [(r.line - len(preamble), r.raw, r.reason) for r in read.rejects] == [
+            (r.line, r.raw, r.reason) for r in plain.rejects
+        ]
+
+
+@pytest.mark.parametrize(
+    ("text", "skip", "delimiter"),
+    [
+        ("Sales report\nregion,x,y,label\nA,1,2,yes\nB,2,3,no\n", 1, ","),
+        ('"Data Source","WDI",\n\n"Updated","2024",\n\nc,code,1960,1961,1962\n'
+         "Aruba,ABW,1,2,3\nChad,TCD,4,5,6\n", 4, ","),  # the World Bank's downloads
+        ("Report\n\nregion;x;y;label\nA;1;2;yes\nB;2;3;no\n", 2, ";"),
+        ("\nregion,x,y,label\nA,1,2,yes\n", 1, ","),  # a blank first line
+        ("a,b,c\n1,5.1,3.5,x\n2,4.9,3.0,y\n", 0, ","),  # R's row names: a header one short
+        (",a,b,c\n1,5.1,3.5,x\n2,4.9,3.0,y\n", 0, ","),  # a blank first name: row names
+        ("a,b,c,d\n1,5.1,3.5,x\n2,4.9,3.0,y\n", 0, ","),  # an ordinary file
+    ],
+)  # fmt: skip
+def test_init_finds_the_lines_before_the_header(
+    tmp_path: Path, text: str, skip: int, delimiter: str
+) -> None:
+    (tmp_path / "t.csv").write_text(text, encoding="utf-8")
+    batch, options = read_every_record(
+        tmp_path / "t.csv", CsvOptions(), detect_delimiter=True, detect_preamble=True
+    )
+    assert (options.skip_rows, options.delimiter) == (skip, delimiter)
+    if skip:
+        header = text.split("\n")[skip]
+        assert batch.table.column_names == header.split(delimiter)
+        assert batch.lines[0] == skip + 2 and batch.rejects == []
+
+
+def test_skipping_more_lines_than_the_file_has_says_so(tmp_path: Path) -> None:
+    (tmp_path / "t.csv").write_text("title\na,b\n1,2\n", encoding="utf-8")
+    with pytest.raises(DataError, match=r"t\.csv has 3 line\(s\), not the 5 .*skip_rows"):
+        read_file(tmp_path / "t.csv", CsvOptions(skip_rows=5))
