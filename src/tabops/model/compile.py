@@ -20,6 +20,7 @@ from __future__ import annotations
 import json
 import logging
 import math
+import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
@@ -78,10 +79,15 @@ class EncoderPlan:
     widths: list[int]
     numeric_first: bool = True
     datetimes: list[str] = field(default_factory=list)  # expanded into parts among ``numeric``
+    # Text columns, after the numbers and categories: TF-IDF with each column's fitted terms
+    # (term -> position in its block) and their inverse document frequencies.
+    texts: list[str] = field(default_factory=list)
+    vocabularies: list[dict[str, int]] = field(default_factory=list)
+    idfs: list[list[float]] = field(default_factory=list)
 
     @property
     def width(self) -> int:
-        return len(self.means) + sum(self.widths)
+        return len(self.means) + sum(self.widths) + sum(len(idf) for idf in self.idfs)
 
     @property
     def onehot_positions(self) -> frozenset[int]:
@@ -93,7 +99,8 @@ class EncoderPlan:
     def columns(self) -> list[str]:
         """The model-frame columns the plan reads (datetimes before their expansion)."""
         expanded = {c for name in self.datetimes for c in part_columns(name)}
-        return [c for c in self.numeric if c not in expanded] + self.datetimes + self.categorical
+        plain = [c for c in self.numeric if c not in expanded]
+        return plain + self.datetimes + self.categorical + self.texts
 
     def to_json(self) -> str:
         return json.dumps(asdict(self), sort_keys=True)
@@ -102,6 +109,7 @@ class EncoderPlan:
     def from_json(cls, text: str) -> EncoderPlan:
         data = json.loads(text)
         data["lookups"] = [dict(lookup) for lookup in data["lookups"]]
+        data["vocabularies"] = [dict(terms) for terms in data.get("vocabularies", [])]
         return cls(**data)
 
     def encode_frame(self, frame: pd.DataFrame) -> np.ndarray:
@@ -113,7 +121,8 @@ class EncoderPlan:
             )
         ]
         numbers = self._numbers(frame) if self.numeric else None
-        return self._assemble(numbers, codes, len(frame), np.dtype(np.float64))
+        documents = [frame[name].tolist() for name in self.texts]
+        return self._assemble(numbers, codes, documents, len(frame), np.dtype(np.float64))
 
     def encode_arrays(
         self, columns: Mapping[str, pa.Array], rows: int, dtype: type = np.float32
@@ -142,14 +151,17 @@ class EncoderPlan:
                 numbers[:, position] = (
                     parts[name] if name in parts else _numpy(_as_float(columns[name]))
                 )
-        return self._assemble(numbers, codes, rows, np.dtype(dtype))
+        documents = [columns[name].to_pylist() for name in self.texts]
+        return self._assemble(numbers, codes, documents, rows, np.dtype(dtype))
 
     def _assemble(
-        self, numbers: np.ndarray | None, codes: list[np.ndarray], rows: int, dtype: np.dtype
-    ) -> np.ndarray:
-        """The matrix from the numeric columns (float64, NaN for missing) and each
-        categorical's one-hot position per row (-1: no column), written into one
-        preallocated array (the scaling done in float64, then stored as ``dtype``)."""
+        self, numbers: np.ndarray | None, codes: list[np.ndarray],
+        documents: list[list[str | None]], rows: int, dtype: np.dtype,
+    ) -> np.ndarray:  # fmt: skip
+        """The matrix from the numeric columns (float64, NaN for missing), each
+        categorical's one-hot position per row (-1: no column) and each text column's
+        documents, written into one preallocated array (the scaling done in float64, then
+        stored as ``dtype``)."""
         matrix = np.zeros((rows, self.width), dtype)
         scaled = len(self.means)
         start = scaled if self.numeric_first else 0
@@ -167,7 +179,23 @@ class EncoderPlan:
             hit = positions >= 0
             matrix[every[hit], start + positions[hit]] = 1.0
             start += width
+        self._fill_texts(matrix, documents)
         return matrix
+
+    def _fill_texts(self, matrix: np.ndarray, documents: list[list[str | None]]) -> None:
+        """Each text column's TF-IDF into its block of ``matrix`` (after every other column)."""
+        start = len(self.means) + sum(self.widths)
+        for docs, terms, idf in zip(documents, self.vocabularies, self.idfs, strict=True):
+            rows: list[int] = []
+            columns: list[int] = []
+            weights: list[float] = []
+            for row, doc in enumerate(docs):
+                found, weighted = _tfidf(doc, terms, idf)
+                rows += [row] * len(found)
+                columns += found
+                weights += weighted
+            matrix[np.asarray(rows, np.int64), start + np.asarray(columns, np.int64)] = weights
+            start += len(idf)
 
     def _numbers(self, frame: pd.DataFrame) -> np.ndarray:
         """The numeric columns as float64, datetime parts computed from their columns."""
@@ -211,7 +239,31 @@ class EncoderPlan:
             if position is not None:
                 block[position] = 1.0
             categories += block
-        return numbers + categories if self.numeric_first else categories + numbers
+        encoded = numbers + categories if self.numeric_first else categories + numbers
+        for name, terms, idf in zip(self.texts, self.vocabularies, self.idfs, strict=True):
+            block = [0.0] * len(idf)
+            for position, weight in zip(*_tfidf(row.get(name), terms, idf), strict=True):
+                block[position] = weight
+            encoded += block
+        return encoded
+
+
+#: scikit-learn's default token pattern: words of two or more word characters.
+_TOKEN = re.compile(r"(?u)\b\w\w+\b")
+
+
+def _tfidf(doc: Any, terms: dict[str, int], idf: list[float]) -> tuple[list[int], list[float]]:
+    """A document's TF-IDF as scikit-learn's default ``TfidfVectorizer`` computes it: lower
+    case, the default tokens, counts of the fitted terms times their idf, scaled to unit
+    length. Positions in the column's block and their weights; missing text is ''."""
+    counts: dict[int, int] = {}
+    for token in _TOKEN.findall(doc.lower() if isinstance(doc, str) else ""):
+        position = terms.get(token)
+        if position is not None:
+            counts[position] = counts.get(position, 0) + 1
+    weights = [count * idf[position] for position, count in counts.items()]
+    length = math.sqrt(sum(w * w for w in weights))
+    return list(counts), [w / length for w in weights] if length else weights
 
 
 def _frame_codes(values: pd.Series, lookup: dict[str, int], unknown: int | None) -> np.ndarray:
@@ -268,10 +320,17 @@ def plan_from_pipeline(pipeline: Any) -> EncoderPlan:
     fitted = [
         (name, step, cols) for name, step, cols in transformer.transformers_ if name != "remainder"
     ]
+    is_text = [name.startswith("text_") for name, _, _ in fitted]
+    if is_text != sorted(is_text):  # numbers and categories first, then the text blocks
+        raise NotCompilableError("the text steps do not come after the numbers and categories")
+    texts = [
+        (str(cols), step) for (_, step, cols), text in zip(fitted, is_text, strict=True) if text
+    ]
+    fitted = [entry for entry, text in zip(fitted, is_text, strict=True) if not text]
     names = [name for name, _, _ in fitted]
     if any(name not in ("numeric", "categorical") for name in names):
         others = [n for n in names if n not in ("numeric", "categorical")]
-        raise NotCompilableError(f"no compiled form for the {', '.join(others)} step(s) (text?)")
+        raise NotCompilableError(f"no compiled form for the {', '.join(others)} step(s)")
     parts = {name: (step, list(cols)) for name, step, cols in fitted}
     numeric: dict[str, Any] = {}
     if "numeric" in parts:
@@ -289,13 +348,35 @@ def plan_from_pipeline(pipeline: Any) -> EncoderPlan:
         lookups=categorical.get("lookups", []),
         unknown=categorical.get("unknown", []),
         widths=categorical.get("widths", []),
-        numeric_first=names[0] == "numeric",
+        numeric_first=bool(names) and names[0] == "numeric",
         datetimes=datetimes,
+        texts=[column for column, _ in texts],
+        vocabularies=[_text_part(step)[0] for _, step in texts],
+        idfs=[_text_part(step)[1] for _, step in texts],
     )
     n_out = getattr(pipeline[-1], "n_features_in_", plan.width)
     if plan.width != n_out:
         raise NotCompilableError(f"the plan makes {plan.width} features, the model takes {n_out}")
     return plan
+
+
+#: The TfidfVectorizer settings :func:`_tfidf` computes (those tabops' pipeline leaves as they are).
+_TFIDF_DEFAULTS = {
+    "analyzer": "word", "lowercase": True, "preprocessor": None, "tokenizer": None,
+    "token_pattern": r"(?u)\b\w\w+\b", "strip_accents": None, "stop_words": None,
+    "ngram_range": (1, 1), "binary": False, "norm": "l2", "use_idf": True, "sublinear_tf": False,
+}  # fmt: skip
+
+
+def _text_part(step: Any) -> tuple[dict[str, int], list[float]]:
+    """A fitted TfidfVectorizer's terms (term -> position) and inverse document frequencies."""
+    from sklearn.feature_extraction.text import TfidfVectorizer
+
+    settings = step.get_params() if isinstance(step, TfidfVectorizer) else {}
+    if any(settings.get(key, object()) != value for key, value in _TFIDF_DEFAULTS.items()):
+        raise NotCompilableError("a text step is not TF-IDF with scikit-learn's default words")
+    terms = {str(term): int(position) for term, position in step.vocabulary_.items()}
+    return terms, [float(v) for v in step.idf_]
 
 
 def _numeric_part(step: Any, columns: list[str]) -> dict[str, Any]:

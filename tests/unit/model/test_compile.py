@@ -88,20 +88,68 @@ def test_the_plan_survives_its_json_form() -> None:
     np.testing.assert_array_equal(again.encode_frame(frame), plan.encode_frame(frame))
 
 
-def test_text_columns_fall_back_to_the_pipeline_with_a_reason() -> None:
+WORDS = ["Apple", "banana", "CHERRY", "plum", "crème", "brûlée", "don't", "x", "naïve", "3d",
+         "42", "über-cool", "tea_time", "日本語", "a.b", "  "]  # fmt: skip
+
+
+def _notes(rows: int, seed: int) -> list[str | None]:
+    """Documents of random words: case, accents, apostrophes, digits, one-letter words, other
+    scripts, punctuation, blanks, and some missing."""
+    rng = np.random.default_rng(seed)
+    notes: list[str | None] = [
+        " ".join(rng.choice(WORDS, rng.integers(0, 7)).tolist()) for _ in range(rows)
+    ]
+    for row in np.flatnonzero(rng.random(rows) < 0.1):
+        notes[row] = None
+    return notes
+
+
+def _with_text(estimator: str, **tfidf: object) -> tuple[Pipeline, pd.DataFrame, ProjectSpec]:
     raw = synthetic_spec().model_dump(mode="json")
     raw["columns"]["note"] = {"type": "text"}
+    raw["columns"]["title"] = {"type": "text"}
     spec = parse_spec(raw)
-    table = synthetic_table(200)
-    notes = ["apple banana" if i % 2 else "cherry plum" for i in range(200)]
-    frame = model_frame(table.append_column("note", [notes]), spec)
-    pipeline = Pipeline(
-        [("features", build_preprocessor(spec)),
-         ("model", FAMILIES[spec.task]["linear"].build({}, 0))]
-    )  # fmt: skip
+    table = synthetic_table(400)
+    table = table.append_column("note", [_notes(400, 1)]).append_column("title", [_notes(400, 2)])
+    frame = model_frame(table, spec)
+    features = build_preprocessor(spec)
+    if tfidf:
+        features.set_params(text_note__analyzer=tfidf["analyzer"])
+    params = {"n_estimators": 30} if estimator == "lightgbm" else {}
+    model = FAMILIES[spec.task][estimator].build(params, 0)
+    pipeline = Pipeline([("features", features), ("model", model)])
     pipeline.fit(frame, target_values(table, spec))
+    return pipeline, frame, spec
+
+
+@pytest.mark.parametrize("estimator", ["linear", "lightgbm"])
+def test_text_columns_compile_to_the_pipelines_tfidf(estimator: str) -> None:
+    pipeline, frame, spec = _with_text(estimator)
     compiled = compile_pipeline(pipeline, frame)
-    assert compiled.kind == "sklearn" and "text_note" in compiled.reason
+    assert compiled.kind == "onnx", compiled.reason
+    plan = compiled.plan
+    assert plan is not None and plan.texts == ["note", "title"]
+    assert compiled.parity is not None and compiled.parity <= PARITY_TOLERANCE
+    fresh = model_frame(
+        synthetic_table(200, seed=5)
+        .append_column("note", [_notes(200, 8)])
+        .append_column("title", [[f"plum {chr(0x100 + i)}mbra {i}" for i in range(200)]]),
+        spec,
+    )  # unseen words among the seen ones
+    expected = pipeline[0].transform(fresh)
+    np.testing.assert_allclose(plan.encode_frame(fresh), expected, rtol=0, atol=1e-12)
+    rows = fresh.to_dict(orient="records")
+    np.testing.assert_allclose([plan.encode_row(r) for r in rows], expected, rtol=0, atol=1e-12)
+    columns = {name: pa.array(fresh[name].tolist()) for name in plan.columns}
+    encoded = plan.encode_arrays(columns, len(fresh), np.float64)
+    np.testing.assert_allclose(encoded, expected, rtol=0, atol=1e-12)
+    assert EncoderPlan.from_json(plan.to_json()) == plan
+
+
+def test_a_text_step_other_than_the_default_tfidf_falls_back_with_a_reason() -> None:
+    pipeline, frame, _ = _with_text("linear", analyzer="char")
+    compiled = compile_pipeline(pipeline, frame)
+    assert compiled.kind == "sklearn" and "TF-IDF" in compiled.reason
 
 
 def test_a_parity_failure_serves_the_pipeline_never_a_mismatch() -> None:
