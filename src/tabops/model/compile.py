@@ -211,8 +211,20 @@ class EncoderPlan:
             ]
         ).reshape(len(frame), len(self.numeric))
 
-    def encode_row(self, row: Mapping[str, Any]) -> list[float]:
-        """The model vector for one model-frame row (plain Python: microseconds)."""
+    def encode_rows(self, rows: Sequence[Mapping[str, Any]]) -> np.ndarray:
+        """The model matrix (float64) of model-frame rows, encoded one by one in plain Python
+        (microseconds a row: the serving path); text weights go straight into their blocks."""
+        dense = len(self.means) + sum(self.widths)
+        values = np.array([self._dense_row(row) for row in rows], dtype=np.float64)
+        if not self.texts:
+            return values.reshape(len(rows), dense)
+        matrix = np.zeros((len(rows), self.width))
+        matrix[:, :dense] = values.reshape(len(rows), dense)
+        self._fill_texts(matrix, [[row.get(name) for row in rows] for name in self.texts])
+        return matrix
+
+    def _dense_row(self, row: Mapping[str, Any]) -> list[float]:
+        """One row's numbers and one-hot categories, in the matrix's order."""
         numbers: list[float] = []
         if self.datetimes:
             row = {**row}
@@ -239,13 +251,7 @@ class EncoderPlan:
             if position is not None:
                 block[position] = 1.0
             categories += block
-        encoded = numbers + categories if self.numeric_first else categories + numbers
-        for name, terms, idf in zip(self.texts, self.vocabularies, self.idfs, strict=True):
-            block = [0.0] * len(idf)
-            for position, weight in zip(*_tfidf(row.get(name), terms, idf), strict=True):
-                block[position] = weight
-            encoded += block
-        return encoded
+        return numbers + categories if self.numeric_first else categories + numbers
 
 
 #: scikit-learn's default token pattern: words of two or more word characters.
@@ -579,8 +585,7 @@ class OnnxPredictor:
         return parts[0] if len(parts) == 1 else np.concatenate(parts)
 
     def predict_rows(self, rows: Sequence[Mapping[str, Any]]) -> np.ndarray:
-        matrix = np.array([self.plan.encode_row(row) for row in rows], dtype=np.float64)
-        return self._run_matrix(matrix.reshape(len(rows), self.plan.width))
+        return self._run_matrix(self.plan.encode_rows(rows))
 
 
 class SklearnPredictor:

@@ -59,6 +59,8 @@ class ExactTrees:
         # Every threshold of every feature: a row sharing no value with it (nearly all rows)
         # is cleared by one set operation.
         self._any_threshold = frozenset().union(*(values for _, values in self.splits))
+        # The columns the trees split on: a wide row (a text column's terms) is looked up there.
+        self._split_columns = np.array([column for column, _ in self.splits], dtype=np.int64)
         # Frames: a binary feature is checked only for the 0/1 values among its thresholds
         # (usually none: its split sits between them); the others by a hash lookup.
         self._searched: list[tuple[int, np.ndarray]] = []
@@ -98,10 +100,11 @@ class ExactTrees:
     def on_threshold(self, single: np.ndarray) -> np.ndarray:
         """Rows (of the float32 matrix) with a value on a split threshold."""
         if len(single) == 1:  # the serving path: set lookups beat numpy calls for one row
-            row = single[0].tolist()
-            if self._any_threshold.isdisjoint(row):
+            used = single[0, self._split_columns].tolist()
+            if self._any_threshold.isdisjoint(used):
                 return np.zeros(1, dtype=bool)
-            return np.array([any(row[column] in values for column, values in self.splits)])
+            pairs = zip(used, self.splits, strict=True)
+            return np.array([any(v in values for v, (_, values) in pairs)])
         import pyarrow as pa
         import pyarrow.compute as pc
 

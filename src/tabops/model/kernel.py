@@ -134,8 +134,7 @@ class NativePredictor:
         return self._run(self.plan.encode_frame(frame))
 
     def predict_rows(self, rows: Sequence[Mapping[str, Any]]) -> np.ndarray:
-        matrix = np.array([self.plan.encode_row(row) for row in rows], dtype=np.float64)
-        return self._run(matrix.reshape(len(rows), self.plan.width))
+        return self._run(self.plan.encode_rows(rows))
 
 
 def _cached(model_text: str, shipped: NativeCode | None, status: Status | None) -> Path:

@@ -75,7 +75,7 @@ def test_row_and_frame_encodings_agree_including_missing_and_unknown_values() ->
     pipeline, frame = _fitted(spec, "linear")
     plan = plan_from_pipeline(pipeline)
     rows = frame.to_dict(orient="records")
-    by_row = np.array([plan.encode_row(row) for row in rows])
+    by_row = plan.encode_rows(rows)
     np.testing.assert_allclose(by_row, plan.encode_frame(frame), rtol=0, atol=1e-12)
     np.testing.assert_allclose(plan.encode_frame(frame), pipeline[0].transform(frame), atol=1e-12)
 
@@ -139,7 +139,7 @@ def test_text_columns_compile_to_the_pipelines_tfidf(estimator: str) -> None:
     expected = pipeline[0].transform(fresh)
     np.testing.assert_allclose(plan.encode_frame(fresh), expected, rtol=0, atol=1e-12)
     rows = fresh.to_dict(orient="records")
-    np.testing.assert_allclose([plan.encode_row(r) for r in rows], expected, rtol=0, atol=1e-12)
+    np.testing.assert_allclose(plan.encode_rows(rows), expected, rtol=0, atol=1e-12)
     columns = {name: pa.array(fresh[name].tolist()) for name in plan.columns}
     encoded = plan.encode_arrays(columns, len(fresh), np.float64)
     np.testing.assert_allclose(encoded, expected, rtol=0, atol=1e-12)
