@@ -263,7 +263,11 @@ def _header(first_line: str, options: CsvOptions, name: str) -> list[str]:
     try:
         columns = next(csv.reader([first_line], delimiter=options.delimiter, strict=True))
     except (csv.Error, StopIteration) as exc:
-        raise DataError(f"{name}: the header line cannot be parsed ({exc}).") from exc
+        raise DataError(
+            f"{name}: the header line cannot be parsed at {options.delimiter!r} ({exc}). If "
+            "its fields are separated by another character, pass it: `tabops init "
+            "--delimiter ';'`, or source.csv.delimiter in tabops.yaml."
+        ) from exc
     columns = [c.strip() for c in columns]
     if columns[0] == "" and columns.count("") == 1 and ROW_NAMES not in columns:
         # R's write.csv and pandas' to_csv write their row names or index this way, by default.

@@ -93,7 +93,7 @@ _DATETIME_FORMATS = (
         date + time
         for date in ("%m/%d/%Y", "%d/%m/%Y", "%Y/%m/%d", "%d.%m.%Y", "%m-%d-%Y", "%d-%m-%Y",
                      "%m/%d/%y", "%d/%m/%y", "%d.%m.%y", "%d-%b-%Y", "%d %b %Y", "%b %d, %Y",
-                     "%b %d %Y", "%B %d, %Y", "%B %d %Y", "%d %B %Y")
+                     "%b %d %Y", "%B %d, %Y", "%B %d %Y", "%d %B %Y", "%d-%b-%y")
         for time in ("", " %H:%M", " %H:%M:%S", " %I:%M %p", " %I:%M:%S %p")
     ),
     "%Y-%m-%d %H:%M:%S UTC",  # BigQuery's export
@@ -182,14 +182,18 @@ _MISSING_WORDS = pa.array(sorted({
 }))  # fmt: skip
 
 
-def _missing_words(profile: _Profile) -> list[str]:
-    """The column's words for no value (``_MISSING_WORDS``, as written there), when its other
-    values read as numbers or dates."""
+def _no_value_words(profile: _Profile) -> list[str]:
+    """The column's present values that are words for no value (``_MISSING_WORDS``)."""
     distinct = pc.unique(profile.present.drop_null())
     words = distinct.filter(pc.is_in(pc.utf8_lower(distinct), value_set=_MISSING_WORDS))
-    if not len(words) or len(words) == len(distinct):
+    return sorted(str(w) for w in words.to_pylist()) if len(words) < len(distinct) else []
+
+
+def _missing_words(profile: _Profile) -> list[str]:
+    """The column's words for no value, when its other values read as numbers or dates."""
+    found = _no_value_words(profile)
+    if not found:
         return []
-    found = sorted(str(w) for w in words.to_pylist())
     rest = _without(profile.name, profile.present, found)
     if (
         _number_reading(rest, _MAX_BAD_NUMBER_SHARE) is None
@@ -209,7 +213,9 @@ def _missing_markers(profiles: dict[str, _Profile]) -> tuple[list[str], list[str
     for name, profile in profiles.items():
         if not (found := _placeholders(profile)):
             continue
-        rest = _without(name, profile.present, found)
+        # Without its words for no value too ('-' and 'Unknown' in one column): those are the
+        # column's own (see _missing_words), read as missing after the placeholders.
+        rest = _without(name, profile.present, found + _no_value_words(profile))
         if rest.non_null and _number_reading(rest, _MAX_BAD_NUMBER_SHARE) is not None:
             numbers[name] = found
         else:
@@ -256,14 +262,16 @@ def _bad_cells_note(bad: pa.Array, profile: _Profile) -> str:
 
 
 def _units(profile: _Profile) -> list[str] | None:
-    """The currency symbol or ``%`` that most of the column's values carry, if one does."""
+    """The currency symbol or ``%`` the column's values carry, the one most of them do if
+    several are (a price list writes free items as ``0``, the others as ``$4.99``)."""
     values = profile.present.drop_null()
+    carried: dict[str, int] = {}
     for unit in _UNITS:
         at_start = pc.starts_with(pc.utf8_ltrim(values, characters="+-"), unit)
-        carried = pc.or_(at_start, pc.ends_with(values, unit))
-        if pc.sum(pc.cast(carried, pa.int64())).as_py() * 2 > len(values):
-            return [unit]
-    return None
+        count = pc.sum(pc.cast(pc.or_(at_start, pc.ends_with(values, unit)), pa.int64())).as_py()
+        if count:
+            carried[unit] = count
+    return [max(carried, key=lambda unit: carried[unit])] if carried else None
 
 
 def _number_reading(profile: _Profile, tolerance: float) -> tuple[ColumnSpec, pa.Array] | None:
@@ -271,6 +279,7 @@ def _number_reading(profile: _Profile, tolerance: float) -> tuple[ColumnSpec, pa
     and the values that are no number that way, when at most ``tolerance`` of them are not."""
     units = _units(profile)
     head = profile.present.drop_null()[:_FORMAT_SAMPLE]
+    tolerated: tuple[ColumnSpec, pa.Array] | None = None
     for decimal, thousands in _NUMBER_SYNTAXES:
         reading = ColumnSpec(
             type=ColumnType.NUMERIC, decimal=decimal, thousands=thousands, units=units
@@ -279,9 +288,11 @@ def _number_reading(profile: _Profile, tolerance: float) -> tuple[ColumnSpec, pa
         if not plain and len(_invalid(head, reading)) > _HEAD_SLACK * len(head):
             continue  # a column of words fails each other syntax on its first values: cheap
         bad = _not_parsed(profile, reading)
-        if profile.non_null and len(bad) <= tolerance * profile.non_null:
-            return reading, bad
-    return None
+        if profile.non_null and not len(bad):
+            return reading, bad  # a syntax reading every value: '238,5' among integers
+        if profile.non_null and len(bad) <= tolerance * profile.non_null and tolerated is None:
+            tolerated = reading, bad
+    return tolerated
 
 
 def _number_syntax(reading: ColumnSpec) -> str:
@@ -821,6 +832,11 @@ def _infer_column(profile: _Profile, timestamp_taken: bool) -> tuple[ColumnSpec,
         return column(ColumnRole.ID, unique=True), f"id, unique {label}"
     if unique and kind == ColumnType.INTEGER and (row := _row_number(profile, reading)) is not None:
         return column(ColumnRole.ID, unique=True), f"id, {row}"
+    if unique and kind == ColumnType.NUMERIC and _ID_NAME.search(profile.name):
+        # Ids a spreadsheet or pandas wrote as floats (42932.0, 1.18e+18): kept as the text the
+        # file has, which is what a join back to the source matches on.
+        key = ColumnSpec(type=ColumnType.CATEGORICAL, role=ColumnRole.ID, nullable=False)
+        return key.model_copy(update={"unique": True}), "id, unique (numbers written as floats)"
     if (
         kind == ColumnType.INTEGER
         and _ID_NAME.search(profile.name)

@@ -180,9 +180,11 @@ def read_every_record(
     whose name holds ``;``, a tab or ``|`` is read again split at the commonest of them; with
     ``detect_encoding``, a file that is not UTF-8 is read in a single-byte encoding
     (:func:`_in_its_encoding`); with ``detect_preamble``, lines before the header (a title,
-    notes) are skipped (:func:`_preamble`)."""
-    if detect_preamble and not csv_options.skip_rows and not _is_parquet(location):
-        csv_options = _preamble(_opening(location), csv_options, detect_delimiter)
+    notes) are skipped. Both are first read off the file's opening lines (:func:`_dialect`)."""
+    if (detect_delimiter or detect_preamble) and not _is_parquet(location):
+        found = _dialect(_opening(location), csv_options, detect_delimiter)
+        if detect_preamble or not found.skip_rows:
+            csv_options = found
     if detect_encoding:
         batch, csv_options = _in_its_encoding(location, csv_options)
     else:
@@ -221,11 +223,13 @@ def _opening(location: str | Path) -> bytes:
         return b""
 
 
-def _preamble(opening: bytes, options: CsvOptions, detect_delimiter: bool) -> CsvOptions:
-    """``options`` with ``skip_rows`` set when the file opens with lines before its header: a
-    title or notes, narrower than the data below them, then a line as wide as most of the data
-    with a name in every field. (A header one field short of the data is R's row names.) With
-    ``detect_delimiter``, the other delimiters are tried too."""
+def _dialect(opening: bytes, options: CsvOptions, detect_delimiter: bool) -> CsvOptions:
+    """``options`` with the delimiter (when ``detect_delimiter``) and ``skip_rows`` the file's
+    first lines show. A first line as wide as most lines below it (two fields or more) is the
+    header, at the first delimiter that makes it so (the given one first). Else the file may
+    open with lines before its header: a title or notes, narrower than the data below them,
+    then a line as wide as most of the data with a name in every field. (A header one field
+    short of the data is R's row names.)"""
     lines = strip_bom(opening).decode("utf-8", errors="replace").split("\n")
     if len(opening) == _OPENING_BYTES:
         lines.pop()  # cut short
@@ -233,20 +237,27 @@ def _preamble(opening: bytes, options: CsvOptions, detect_delimiter: bool) -> Cs
     delimiters = [options.delimiter]
     if detect_delimiter:
         delimiters += [d for d in (",", *_OTHER_DELIMITERS) if d != options.delimiter]
+    rows = {d: [_fields(line, d) for line in lines] for d in delimiters}
     for delimiter in delimiters:
-        skip = _header_line(lines, delimiter)
-        if skip:
+        width = _data_width(rows[delimiter])
+        if width >= 2 and len(rows[delimiter][0]) == width:
+            return options.model_copy(update={"delimiter": delimiter})
+    for delimiter in delimiters:
+        if skip := _header_line(rows[delimiter]):
             return options.model_copy(update={"skip_rows": skip, "delimiter": delimiter})
     return options
 
 
-def _header_line(lines: list[str], delimiter: str) -> int:
-    """The position of the header among ``lines`` (0 when it is the first line, or unclear)."""
-    rows = [_fields(line, delimiter) for line in lines]
+def _data_width(rows: list[list[str]]) -> int:
+    """The commonest field count of the lines after the first (blank ones aside)."""
     widths = Counter(len(row) for row in rows[1:] if any(f.strip() for f in row))
-    if not widths:
-        return 0
-    width = widths.most_common(1)[0][0]
+    return widths.most_common(1)[0][0] if widths else 0
+
+
+def _header_line(rows: list[list[str]]) -> int:
+    """The position of the header among the first lines' ``rows`` of fields (0 when it is the
+    first line, or unclear)."""
+    width = _data_width(rows)
     if width < 3 or len(rows[0]) >= width - 1:
         return 0
     for position, row in enumerate(rows[: _MAX_PREAMBLE + 1]):

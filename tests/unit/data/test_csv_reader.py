@@ -155,6 +155,7 @@ def test_any_encoding_setting_reads_or_fails_with_a_data_error(encoding: str, da
         (b"a,,c,\n1,2,3,4\n", "no name for columns 2, 4; name every column. If the file"),
         (b",a,\n0,1,2\n", "no name for columns 1, 3; name every column. If the file"),
         (b",rownames\n0,1\n", "no name for column 1; name every column. If the file"),
+        (b'"a";"b"\n1;2\n', "header line cannot be parsed at ','.*--delimiter ';'"),
     ],
 )
 def test_bad_headers(data: bytes, message: str) -> None:

@@ -496,6 +496,53 @@ def test_words_for_no_value_among_dates_and_labels_are_missing_there() -> None:
     assert inference.quarantined == 0
 
 
+def test_placeholders_and_words_for_no_value_in_one_column_leave_every_column_numeric() -> None:
+    n = 300
+    table = pa.table({
+        "pct": ["-" if i % 10 == 0 else f"{i % 97}.5%" for i in range(n)],
+        "both": ["-" if i % 10 == 1 else "Unknown" if i % 10 == 2 else str(i) for i in range(n)],
+        "y": ["a", "b"] * (n // 2),
+    })  # fmt: skip
+    inference = infer_spec(table, SOURCE, target="y", task=None, name="n")
+    pct, both = inference.spec.columns["pct"], inference.spec.columns["both"]
+    assert (pct.type, pct.units, pct.role) == (ColumnType.NUMERIC, ["%"], ColumnRole.FEATURE)
+    assert (both.type, both.null_values) == (ColumnType.INTEGER, ["Unknown"])
+    assert inference.spec.source.csv.null_values[-1] == "-" and inference.quarantined == 0
+
+
+@pytest.mark.parametrize(
+    ("values", "expected"),
+    [
+        (["238,5", "17,25"] + [str(i) for i in range(398)], (",", ".", None)),  # 0.5% decimals
+        (["0"] * 92 + ["$4.99", "$12.50"] * 4, (".", None, ["$"])),  # free items, then prices
+    ],
+)
+def test_a_number_syntax_reading_every_value_wins_over_one_within_the_tolerance(
+    values: list[str], expected: tuple[str, str | None, list[str] | None]
+) -> None:
+    table = pa.table({"v": values, "y": ["a", "b"] * (len(values) // 2)})
+    inference = infer_spec(table, SOURCE, target="y", task=None, name="n")
+    column = inference.spec.columns["v"]
+    assert column.type == ColumnType.NUMERIC, inference.reasons["v"]
+    assert (column.decimal, column.thousands, column.units) == expected
+    assert inference.quarantined == 0
+
+
+def test_day_month_abbreviation_and_two_digit_year_dates_and_float_written_ids() -> None:
+    n = 120
+    table = pa.table({
+        "id": [f"{42932 + 7 * i}.0" for i in range(n - 1)] + ["1.1898e+18"],
+        "updated": [f"{1 + i % 28:02d}-{['Jan', 'Feb', 'Mar'][i % 3]}-18" for i in range(n)],
+        "x": [str(i % 7) for i in range(n)],
+        "y": ["a", "b"] * (n // 2),
+    })  # fmt: skip
+    inference = infer_spec(table, SOURCE, target="y", task=None, name="n")
+    key, updated = inference.spec.columns["id"], inference.spec.columns["updated"]
+    assert (key.role, key.type, key.unique) == (ColumnRole.ID, ColumnType.CATEGORICAL, True)
+    assert (updated.type, updated.format) == (ColumnType.DATETIME, "%d-%b-%y")
+    assert inference.quarantined == 0
+
+
 def test_a_file_without_a_header_line_is_warned_of_and_numbered_columns_are_not() -> None:
     rows = 40
     data = {"0.2300": [str(i % 3) for i in range(rows)], "5.07": ["1.5"] * (rows // 2) + ["2"] * 20}

@@ -31,7 +31,7 @@ from tabops.settings import Settings
 from tabops.spec import CsvOptions, SourceSpec
 
 #: No placeholder among them: a '-' alone is a missing number.
-NOT_NUMBERS = ["inf", "1e999", "-Infinity", "five", "12a", "1,5", "--1"]
+NOT_NUMBERS = ["inf", "1e999", "-Infinity", "five", "12a", "1;5", "--1"]
 CATEGORIES = ["a,b", 'say "hi"', "plain", " padded ", "é"]
 SPANNING = ["two\nlines", "x,\ny"]  # categories spanning lines, when the file has them
 WORDS = ["alpha", "beta", "gamma, delta", 'quote "q"', "line\nbreak", "ünï"]

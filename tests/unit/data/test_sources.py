@@ -220,6 +220,9 @@ def test_lines_before_the_header_are_skipped_and_every_line_keeps_its_number(
         ("a,b,c\n1,5.1,3.5,x\n2,4.9,3.0,y\n", 0, ","),  # R's row names: a header one short
         (",a,b,c\n1,5.1,3.5,x\n2,4.9,3.0,y\n", 0, ","),  # a blank first name: row names
         ("a,b,c,d\n1,5.1,3.5,x\n2,4.9,3.0,y\n", 0, ","),  # an ordinary file
+        ("Datum;Temp;Regen;Klasse\n01.01.2020;17,3;2,5;warm\n02.01.2020;14,0;4,1;kalt\n", 0,
+         ";"),  # decimal commas: the rows split at ',' too, the header only at ';'
+        ('"acidity";"sugar";"pH"\n7;0,27;3,1\n6,3;0,3;3,3\n', 0, ";"),  # a quoted header
     ],
 )  # fmt: skip
 def test_init_finds_the_lines_before_the_header(
