@@ -321,8 +321,8 @@ def plan_from_pipeline(pipeline: Any) -> EncoderPlan:
     if len(pre) != 1 or not isinstance(pre[0], ColumnTransformer):
         raise NotCompilableError("the pipeline is not one ColumnTransformer and an estimator")
     transformer = pre[0]
-    if transformer.remainder not in ("drop", None) or transformer.sparse_threshold:
-        raise NotCompilableError("the ColumnTransformer keeps remainder columns or sparse output")
+    if transformer.remainder not in ("drop", None):  # sparse output or not: the same values
+        raise NotCompilableError("the ColumnTransformer keeps remainder columns")
     fitted = [
         (name, step, cols) for name, step, cols in transformer.transformers_ if name != "remainder"
     ]

@@ -8,6 +8,7 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pytest
+from scipy import sparse
 from sklearn.pipeline import Pipeline
 
 from tabops.model.candidates import FAMILIES
@@ -90,6 +91,7 @@ def test_the_plan_survives_its_json_form() -> None:
 
 WORDS = ["Apple", "banana", "CHERRY", "plum", "crème", "brûlée", "don't", "x", "naïve", "3d",
          "42", "über-cool", "tea_time", "日本語", "a.b", "  "]  # fmt: skip
+WORDS += [f"term{i}" for i in range(300)]  # enough terms that the matrix is mostly zeros
 
 
 def _notes(rows: int, seed: int) -> list[str | None]:
@@ -136,7 +138,9 @@ def test_text_columns_compile_to_the_pipelines_tfidf(estimator: str) -> None:
         .append_column("title", [[f"plum {chr(0x100 + i)}mbra {i}" for i in range(200)]]),
         spec,
     )  # unseen words among the seen ones
-    expected = pipeline[0].transform(fresh)
+    transformed = pipeline[0].transform(fresh)
+    assert sparse.issparse(transformed)  # the text terms make it mostly zeros
+    expected = transformed.toarray()
     np.testing.assert_allclose(plan.encode_frame(fresh), expected, rtol=0, atol=1e-12)
     rows = fresh.to_dict(orient="records")
     np.testing.assert_allclose(plan.encode_rows(rows), expected, rtol=0, atol=1e-12)
