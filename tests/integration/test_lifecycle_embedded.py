@@ -151,6 +151,7 @@ def test_a_perfect_test_score_is_refused_as_leakage_unless_allowed(workspace: Co
     refused = run_register(spec, workspace, run_id).decision
     assert not refused.promoted
     assert "perfect score" in refused.reasons[0] and "allow_perfect" in refused.reasons[0]
+    assert "The model leans most on 'value' (" in refused.reasons[0]  # the leak, named first
 
     raw["gate"] = {"allow_perfect": True}
     allowed = run_promote(parse_spec(raw), workspace, refused.candidate or "")

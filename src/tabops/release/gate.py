@@ -6,8 +6,9 @@ from __future__ import annotations
 
 import getpass
 import math
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pyarrow as pa
@@ -24,6 +25,9 @@ from tabops.registry.models import CHAMPION, PREVIOUS, ModelVersion, Registry
 from tabops.spec import LOWER_IS_BETTER, PERFECT, ProjectSpec, Task
 from tabops.store.audit import decisions, record_decision
 from tabops.store.ledger import find_snapshot
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 
 @dataclass
@@ -67,7 +71,8 @@ def gate(
     scores = predictions(pipeline, x, spec)
     scored = evaluate(pipeline, x, y, spec, scores=scores).metrics
     decision.metrics["candidate"] = _finite(scored)
-    failures = _data_failures(spec, ctx, candidate) + _perfect_failures(metric, scored, spec, y)
+    failures = _data_failures(spec, ctx, candidate)
+    failures += _perfect_failures(metric, scored, spec, y, lambda: _leaned_on(pipeline, x, y, spec))
     failures += [
         f"behavioural check '{c.name}' failed: {c.detail}"
         for c in behavioural_checks(pipeline, x, spec, scores)
@@ -253,8 +258,9 @@ PERFECT_MIN_CLASS_ROWS = 30
 
 
 def _perfect_failures(
-    metric: str, scored: dict[str, float], spec: ProjectSpec, y: np.ndarray
-) -> list[str]:
+    metric: str, scored: dict[str, float], spec: ProjectSpec, y: np.ndarray,
+    leaned_on: Callable[[], list[tuple[str, float]]],
+) -> list[str]:  # fmt: skip
     value = scored.get(metric, math.nan)
     if spec.gate.allow_perfect or not abs(value - PERFECT[metric]) <= 1e-9:
         return []
@@ -262,12 +268,40 @@ def _perfect_failures(
         rarest = int(np.unique(y, return_counts=True)[1].min())
         if rarest < PERFECT_MIN_CLASS_ROWS:
             return []
+    leaned = leaned_on()
+    suspects = ", ".join(f"'{name}' ({score:.3g} without it)" for name, score in leaned)
+    first = "it" if len(leaned) == 1 else "those"
+    named = f" The model leans most on {suspects}: look at {first} first." if leaned else ""
     return [
         f"{metric} is {value:g} on the held-out test rows, a perfect score: a feature most likely "
-        "leaks the target (it is the label, or computed from it). Set that column's role to "
-        "ignored ('tabops init' flags such columns), or set gate.allow_perfect: true if the task "
+        "leaks the target (it is the label, or computed from it, or recorded after the "
+        f"outcome).{named} Set that column's role to ignored ('tabops init' flags the columns "
+        "that determine the target on their own), or set gate.allow_perfect: true if the task "
         "really is this easy"
     ]
+
+
+#: Features named in a perfect score's refusal: those whose shuffling costs the most.
+_SUSPECTS = 3
+
+
+def _leaned_on(
+    pipeline: Any, x: pd.DataFrame, y: np.ndarray, spec: ProjectSpec
+) -> list[tuple[str, float]]:
+    """The features whose values, shuffled among the test rows, lower the primary metric the
+    most (permutation importance), with the metric then; those that lower it at all."""
+    metric = spec.metric
+    perfect = PERFECT[metric]
+    rng = np.random.default_rng(spec.train.seed)
+    order = rng.permutation(len(x))
+    costs: list[tuple[float, str, float]] = []
+    for name in x.columns:
+        shuffled = x.copy()
+        shuffled[name] = x[name].to_numpy()[order]
+        value = evaluate(pipeline, shuffled, y, spec).metrics[metric]
+        if math.isfinite(value) and value != perfect:
+            costs.append((abs(value - perfect), str(name), value))
+    return [(name, value) for _, name, value in sorted(costs, reverse=True)[:_SUSPECTS]]
 
 
 #: What a model that learnt nothing scores, and how far above it a score still is no signal.
