@@ -237,42 +237,53 @@ def _dialect(opening: bytes, options: CsvOptions, detect_delimiter: bool) -> Csv
     delimiters = [options.delimiter]
     if detect_delimiter:
         delimiters += [d for d in (",", *_OTHER_DELIMITERS) if d != options.delimiter]
-    rows = {d: [_fields(line, d) for line in lines] for d in delimiters}
+    records = {d: _records(lines, d) for d in delimiters}
     for delimiter in delimiters:
-        width = _data_width(rows[delimiter])
-        if width >= 2 and len(rows[delimiter][0]) == width:
+        rows = [fields for _, fields in records[delimiter]]
+        width = _data_width(rows)
+        if width >= 2 and rows and len(rows[0]) == width:
             return options.model_copy(update={"delimiter": delimiter})
     for delimiter in delimiters:
-        if skip := _header_line(rows[delimiter]):
+        if skip := _header_line(records[delimiter]):
             return options.model_copy(update={"skip_rows": skip, "delimiter": delimiter})
     return options
 
 
+def _records(lines: list[str], delimiter: str) -> list[tuple[int, list[str]]]:
+    """The records of ``lines`` (a quoted value may span lines), each with its first line's
+    position; none when a quote is left open."""
+    reader = csv.reader(lines, delimiter=delimiter)
+    records: list[tuple[int, list[str]]] = []
+    start = 0
+    try:
+        for fields in reader:
+            records.append((start, fields))
+            start = reader.line_num
+    except csv.Error:
+        return []
+    return records
+
+
 def _data_width(rows: list[list[str]]) -> int:
-    """The commonest field count of the lines after the first (blank ones aside)."""
+    """The commonest field count of the records after the first (blank ones aside)."""
     widths = Counter(len(row) for row in rows[1:] if any(f.strip() for f in row))
     return widths.most_common(1)[0][0] if widths else 0
 
 
-def _header_line(rows: list[list[str]]) -> int:
-    """The position of the header among the first lines' ``rows`` of fields (0 when it is the
-    first line, or unclear)."""
-    width = _data_width(rows)
-    if width < 3 or len(rows[0]) >= width - 1:
+def _header_line(records: list[tuple[int, list[str]]]) -> int:
+    """The line of the header among the first ``records`` (0 when it is the first line, or
+    unclear)."""
+    width = _data_width([fields for _, fields in records])
+    if width < 3 or len(records[0][1]) >= width - 1:
         return 0
-    for position, row in enumerate(rows[: _MAX_PREAMBLE + 1]):
-        if len(row) == width:
-            return position if all(f.strip() for f in row) else 0
-        if len(row) >= width - 1:
+    for line, fields in records:
+        if line > _MAX_PREAMBLE:
+            break
+        if len(fields) == width:
+            return line if all(f.strip() for f in fields) else 0
+        if len(fields) >= width - 1:
             return 0
     return 0
-
-
-def _fields(line: str, delimiter: str) -> list[str]:
-    try:
-        return next(csv.reader([line], delimiter=delimiter), [])
-    except csv.Error:
-        return [line]
 
 
 def _is_parquet(location: str | Path) -> bool:

@@ -223,6 +223,8 @@ def test_lines_before_the_header_are_skipped_and_every_line_keeps_its_number(
         ("Datum;Temp;Regen;Klasse\n01.01.2020;17,3;2,5;warm\n02.01.2020;14,0;4,1;kalt\n", 0,
          ";"),  # decimal commas: the rows split at ',' too, the header only at ';'
         ('"acidity";"sugar";"pH"\n7;0,27;3,1\n6,3;0,3;3,3\n', 0, ";"),  # a quoted header
+        ('id,note,label\n' + '1,"a,b,c,d,e\nf,g,h,i,j\nk,l,m,n,o\np,q,r,s,t",x\n' * 2, 0,
+         ","),  # values spanning lines, full of commas: wider lines than the header
     ],
 )  # fmt: skip
 def test_init_finds_the_lines_before_the_header(
