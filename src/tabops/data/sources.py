@@ -207,19 +207,20 @@ _OPENING_BYTES = 1 << 18
 
 
 def _opening(location: str | Path) -> bytes:
-    """The file's first bytes (decompressed), or none when it cannot be read: the read that
-    follows says why."""
+    """The file's first bytes (decompressed), or none when they cannot be read (the read that
+    follows says why) or a download is compressed."""
     try:
         if storage.is_web(str(location)):
-            data, description = read_bytes(location)
-            return _decompressed(data, description)[:_OPENING_BYTES]
+            with urllib.request.urlopen(str(location), timeout=60) as response:
+                head = bytes(response.read(_OPENING_BYTES))  # not the whole download
+            return b"" if _codec(head, str(location)) is not None else head
         description, open_raw = _opener(str(location))
         with open_raw() as file:
             codec = _codec(file.read(16), description)
         with open_raw() as raw:
             file = raw if codec is None else pa.CompressedInputStream(raw, codec)
             return bytes(file.read(_OPENING_BYTES))
-    except (OSError, pa.ArrowInvalid, DataError):
+    except (OSError, ValueError, pa.ArrowInvalid, DataError):
         return b""
 
 

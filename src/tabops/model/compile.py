@@ -338,6 +338,7 @@ def plan_from_pipeline(pipeline: Any) -> EncoderPlan:
         others = [n for n in names if n not in ("numeric", "categorical")]
         raise NotCompilableError(f"no compiled form for the {', '.join(others)} step(s)")
     parts = {name: (step, list(cols)) for name, step, cols in fitted}
+    text_parts = [_text_part(step) for _, step in texts]
     numeric: dict[str, Any] = {}
     if "numeric" in parts:
         numeric = _numeric_part(*parts["numeric"])
@@ -357,8 +358,8 @@ def plan_from_pipeline(pipeline: Any) -> EncoderPlan:
         numeric_first=bool(names) and names[0] == "numeric",
         datetimes=datetimes,
         texts=[column for column, _ in texts],
-        vocabularies=[_text_part(step)[0] for _, step in texts],
-        idfs=[_text_part(step)[1] for _, step in texts],
+        vocabularies=[terms for terms, _ in text_parts],
+        idfs=[idf for _, idf in text_parts],
     )
     n_out = getattr(pipeline[-1], "n_features_in_", plan.width)
     if plan.width != n_out:

@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import bz2
+import functools
 import hashlib
+import http.server
 import io
 import lzma
+import threading
 import zipfile
 from pathlib import Path
 
@@ -245,3 +248,20 @@ def test_skipping_more_lines_than_the_file_has_says_so(tmp_path: Path) -> None:
     (tmp_path / "t.csv").write_text("title\na,b\n1,2\n", encoding="utf-8")
     with pytest.raises(DataError, match=r"t\.csv has 3 line\(s\), not the 5 .*skip_rows"):
         read_file(tmp_path / "t.csv", CsvOptions(skip_rows=5))
+
+
+def test_init_reads_the_first_lines_of_a_download_for_its_dialect(tmp_path: Path) -> None:
+    text = '"Data Source","WDI",\n\n"Updated","2024",\n\nc;code;1960;1961\nAruba;ABW;1;2\n'
+    (tmp_path / "wb.csv").write_text(text, encoding="utf-8")
+    handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(tmp_path))
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        url = f"http://127.0.0.1:{server.server_address[1]}/wb.csv"
+        batch, options = read_every_record(
+            url, CsvOptions(), detect_delimiter=True, detect_preamble=True
+        )
+    finally:
+        server.shutdown()
+    assert (options.skip_rows, options.delimiter) == (4, ";")
+    assert batch.table.column_names == ["c", "code", "1960", "1961"]
