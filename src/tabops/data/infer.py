@@ -856,7 +856,13 @@ def _infer_column(profile: _Profile, timestamp_taken: bool) -> tuple[ColumnSpec,
         if not timestamp_taken and not time_of_day and _TIME_NAME.search(profile.name):
             role = ColumnRole.TIMESTAMP
         spec = column(role, observed=_observed(profile, reading))
-        return spec, f"{role.value}, {why}{null_note}"
+        if role == ColumnRole.FEATURE:
+            return spec, f"{role.value}, {why}{null_note}"
+        return spec, (
+            f"{role.value}, {why}{null_note}; orders the split (the latest rows test the model) "
+            "and the monitoring windows, and is no model input: set role: feature to give the "
+            "model its parts (year, month, day of week, hour) instead"
+        )
     if (
         kind == ColumnType.CATEGORICAL
         and profile.distinct > _MAX_CATEGORIES

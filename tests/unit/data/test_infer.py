@@ -48,6 +48,7 @@ def test_roles_types_and_reasons() -> None:
         ColumnRole.TIMESTAMP,
         ColumnType.DATETIME,
     )
+    assert "no model input: set role: feature to give the model its parts" in reasons["signup_date"]
     assert cols["age"].type is ColumnType.INTEGER and cols["age"].min == 0
     assert cols["balance"].type is ColumnType.NUMERIC and cols["balance"].nullable
     assert "6 missing" in reasons["balance"]
