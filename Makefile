@@ -85,6 +85,10 @@ bench-monitor-scale: install setup-postgres  ## Peak memory of monitor run --dat
 bench-synth: install  ## Synthetic fraud generator: transactions per second on one core
 	OMP_NUM_THREADS=1 $(BIN)/python benchmarks/synth.py
 
+.PHONY: bench-text-model
+bench-text-model: install  ## A model with a text column: compiled predictor vs its scikit-learn pipeline
+	OMP_NUM_THREADS=1 $(BIN)/python benchmarks/text_model.py --write
+
 .PHONY: docs-screenshot
 docs-screenshot: install  ## Regenerate docs/images/monitor-report.png (fraud stream, headless Chromium)
 	@bash scripts/report_screenshot.sh

@@ -57,19 +57,31 @@ class ExactTrees:
         ``preload``: start loading LightGBM now rather than when a row first needs it."""
         self.splits = split_thresholds(model_text)
         # Every threshold of every feature: a row sharing no value with it (nearly all rows)
-        # is cleared by one set operation.
+        # is cleared by one set operation, on the columns the trees split on (a wide row, a
+        # text column's terms, is read there only).
         self._any_threshold = frozenset().union(*(values for _, values in self.splits))
-        # The columns the trees split on: a wide row (a text column's terms) is looked up there.
         self._split_columns = np.array([column for column, _ in self.splits], dtype=np.int64)
         # Frames: a binary feature is checked only for the 0/1 values among its thresholds
-        # (usually none: its split sits between them); the others by a hash lookup.
-        self._searched: list[tuple[int, np.ndarray]] = []
-        self._equal: list[tuple[int, float]] = []
-        for column, values in self.splits:
-            if column in binary:
-                self._equal += [(column, v) for v in sorted(values & {0.0, 1.0})]
-            else:
-                self._searched.append((column, np.array(sorted(values), np.float32) + _ZERO))
+        # (usually none: its split sits between them); the others' values are looked up among
+        # their thresholds by a hash, or, in a matrix of mostly zeros (text terms), only the
+        # nonzero ones, all columns at once, by a key of the column and the value's bits.
+        checked = [
+            (column, values & {0.0, 1.0} if column in binary else values)
+            for column, values in self.splits
+        ]
+        checked = [(column, values) for column, values in checked if values]
+        self._frame_columns = np.array([column for column, _ in checked], dtype=np.int64)
+        self._thresholds = [np.array(sorted(values), np.float32) + _ZERO for _, values in checked]
+        keys = [
+            (position << 32) | int(np.float32(value).view(np.uint32))
+            for position, (_, values) in enumerate(checked)
+            for value in values
+            if value != 0.0
+        ]
+        self._threshold_keys = np.array(sorted(keys), dtype=np.uint64)
+        self._zero_split = np.array(
+            [p for p, (_, values) in enumerate(checked) if 0.0 in values], dtype=np.int64
+        )
         self._classifier = classifier
         self._booster: Any = None
         self._failure: BaseException | None = None
@@ -105,16 +117,32 @@ class ExactTrees:
                 return np.zeros(1, dtype=bool)
             pairs = zip(used, self.splits, strict=True)
             return np.array([any(v in values for v, (_, values) in pairs)])
+        used = single[:, self._frame_columns]
+        if np.count_nonzero(used) * 4 < used.size:
+            return self._nonzero_on_threshold(used)
         import pyarrow as pa
         import pyarrow.compute as pc
 
         mask = np.zeros(len(single), dtype=bool)
-        for column, values in self._searched:
+        for position, values in enumerate(self._thresholds):
             # Arrow's hash lookup compares bits: -0.0 is made 0.0 on both sides first.
-            found = pc.is_in(pa.array(single[:, column] + _ZERO), value_set=pa.array(values))
+            found = pc.is_in(pa.array(used[:, position] + _ZERO), value_set=pa.array(values))
             mask |= found.to_numpy(zero_copy_only=False)
-        for column, value in self._equal:
-            mask |= single[:, column] == value
+        return mask
+
+    def _nonzero_on_threshold(self, used: np.ndarray) -> np.ndarray:
+        """:meth:`on_threshold` of the split columns ``used``, mostly zeros."""
+        import pyarrow as pa
+        import pyarrow.compute as pc
+
+        rows, positions = np.nonzero(used)  # -0.0 is zero too
+        bits = np.ascontiguousarray(used[rows, positions], dtype=np.float32).view(np.uint32)
+        keys = (positions.astype(np.uint64) << np.uint64(32)) | bits.astype(np.uint64)
+        found = pc.is_in(pa.array(keys), value_set=pa.array(self._threshold_keys))
+        mask = np.zeros(len(used), dtype=bool)
+        mask[rows[found.to_numpy(zero_copy_only=False)]] = True
+        if len(self._zero_split):
+            mask |= (used[:, self._zero_split] == 0.0).any(axis=1)
         return mask
 
     def scores(self, rows: np.ndarray) -> np.ndarray:

@@ -144,7 +144,8 @@ def test_scores_from_arrow_columns_equal_the_frames_with_split_ties(
 
 def test_the_frame_threshold_check_finds_exactly_the_values_on_a_split() -> None:
     """As numpy's own membership test: -0.0 on a 0.0 split counts, NaN never does, and a
-    one-hot column is checked for its 0/1 thresholds only."""
+    one-hot column is checked for its 0/1 thresholds only; in a dense matrix and in one of
+    mostly zeros (text terms)."""
     text = "\n".join([
         "Tree=0", "split_feature=0 1 0 2 3", "threshold=0 1.5 -2.25 1.0000000180025095e-35 1",
         "decision_type=2 2 2 2 2",
@@ -163,3 +164,30 @@ def test_the_frame_threshold_check_finds_exactly_the_values_on_a_split() -> None
     assert found[(single[:, 0] == 0) & np.signbit(single[:, 0])].all()  # -0.0 on 0.0
     for position in range(50):  # the one-row path (serving) agrees
         assert trees.on_threshold(single[position : position + 1])[0] == expected[position]
+
+
+def test_the_threshold_check_of_a_matrix_of_mostly_zeros_finds_the_same_rows() -> None:
+    """Text terms make most of a matrix zeros: its nonzero values are looked up all at once,
+    and a column split at 0.0 still flags its zeros (and -0.0)."""
+    rng = np.random.default_rng(5)
+    values = np.array([0.25, 0.5, -1.5, 0.75, 1e-35], np.float32)
+    features = [0] + [c for c in range(1, 20) for _ in range(2)]
+    thresholds = [0.0] + [float(rng.choice(values)) for _ in features[1:]]
+    text = "\n".join([
+        "Tree=0", "split_feature=" + " ".join(map(str, features)),
+        "threshold=" + " ".join(repr(t) for t in thresholds),
+        "decision_type=" + " ".join(["2"] * len(features)),
+    ])  # fmt: skip
+    trees = ExactTrees(text, classifier=True)
+    single = np.zeros((2000, 24), np.float32)
+    single[:, 0] = rng.choice(np.array([0.0, -0.0, 0.3, 0.6, 0.9, 1.2, 2.0, np.nan]), 2000)
+    terms = rng.random((2000, 23)) < 0.05
+    single[:, 1:][terms] = rng.choice(np.append(values, [0.33, np.nan]), terms.sum())
+    assert np.count_nonzero(single[:, :20]) * 4 < single[:, :20].size  # the sparse path
+    expected = np.zeros(2000, dtype=bool)
+    for column, found in split_thresholds(text):
+        expected |= np.isin(single[:, column], np.fromiter(found, np.float32))
+    found_rows = trees.on_threshold(single)
+    np.testing.assert_array_equal(found_rows, expected)
+    assert found_rows.any() and not found_rows.all()
+    assert found_rows[single[:, 0] == 0].all()  # the zeros of the column split at 0.0
