@@ -140,6 +140,18 @@ def test_a_report_title_above_the_header_is_skipped_and_lines_keep_their_numbers
     assert entry["line"] == 9 and text.splitlines()[8].split(",")[1] == "about 40"
 
 
+def test_a_name_the_header_repeats_is_numbered_and_said(tmp_path: Path) -> None:
+    rows = _rows(100)
+    rows[0].append("amount")  # a join's export: the name twice
+    for row in rows[1:]:
+        row.append(row[1])
+    (tmp_path / "data.csv").write_text(_csv(rows), encoding="utf-8")
+    init = as_json(tabops("init", "-d", "data.csv", "-t", "Status", "--json", cwd=tmp_path))
+    assert list(init["spec"]["columns"]) == ["Status", "amount", "plan", "amount.1"]
+    assert any("'amount' more than once" in n and "'amount.1'" in n for n in init["notes"])
+    assert as_json(tabops("ingest", "--json", cwd=tmp_path))["rows_loaded"] == 100
+
+
 def test_quoted_values_spanning_lines(tmp_path: Path) -> None:
     rows = _rows(100)
     for row in rows[1::5]:

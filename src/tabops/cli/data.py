@@ -134,6 +134,15 @@ def init(
             f"the file is not UTF-8: read as {csv_options.encoding}, recorded as "
             "source.csv.encoding (pass --encoding to choose another).",
         )
+    if batch.renamed:
+        copies = ", ".join(f"'{copy}'" for _, copy in batch.renamed)
+        names = ", ".join(sorted({f"'{name}'" for name, _ in batch.renamed}))
+        inference.notes.insert(
+            0,
+            f"the header names {names} more than once: the later copies read as {copies} (as "
+            "pandas names them), in every file of this source and from clients. Rename them in "
+            "the file to choose other names.",
+        )
     if skip_rows is None and csv_options.skip_rows:
         inference.notes.insert(
             0,

@@ -24,7 +24,6 @@ import csv
 import functools
 import io
 import sys
-from collections import Counter
 from collections.abc import Callable, Generator, Iterator
 from dataclasses import dataclass, field, replace
 from typing import BinaryIO
@@ -272,8 +271,7 @@ def _header(first_line: str, options: CsvOptions, name: str) -> list[str]:
     if columns[0] == "" and columns.count("") == 1 and ROW_NAMES not in columns:
         # R's write.csv and pandas' to_csv write their row names or index this way, by default.
         columns[0] = ROW_NAMES
-    duplicated = sorted(c for c, n in Counter(columns).items() if n > 1)
-    if duplicated == [""] or (not duplicated and "" in columns):
+    if "" in columns:
         unnamed = [str(i + 1) for i, c in enumerate(columns) if not c]
         where = f"column{'s' if len(unnamed) > 1 else ''} {', '.join(unnamed)}"
         raise DataError(
@@ -281,12 +279,24 @@ def _header(first_line: str, options: CsvOptions, name: str) -> list[str]:
             "with lines before its header (a title, notes), skip them: `tabops init "
             "--skip-rows N`, or source.csv.skip_rows in tabops.yaml."
         )
-    if duplicated:
-        raise DataError(
-            f"{name}: the header names these columns more than once: {duplicated}; rename "
-            "them so that each name is unique."
-        )
-    return columns
+    return unique_names(columns)
+
+
+def unique_names(columns: list[str]) -> list[str]:
+    """``columns`` with a repeated name numbered as pandas numbers it: the second ``x`` is
+    ``x.1`` (or the next number no column has), so that a file naming a column twice (a join's
+    export) reads as it does in pandas."""
+    taken, seen = set(columns), set()
+    unique = []
+    for column in columns:
+        name, number = column, 0
+        while column in seen and name in taken:
+            number += 1
+            name = f"{column}.{number}"
+        taken.add(name)
+        seen.add(column)
+        unique.append(name)
+    return unique
 
 
 def _line_bounds(data: bytes) -> tuple[np.ndarray, np.ndarray]:

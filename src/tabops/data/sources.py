@@ -35,6 +35,7 @@ from tabops.data.csv_reader import (
     open_csv,
     stream_csv,
     strip_bom,
+    unique_names,
 )
 from tabops.errors import DataError
 from tabops.spec import CsvOptions, SourceSpec
@@ -104,6 +105,9 @@ class SourceBatch:
     description: str
     lines: np.ndarray | None = None  # CSV: the line each row starts on
     rejects: list[StructuralReject] = field(default_factory=list)
+    #: Names the header repeats, with the names their later copies read as (``x`` -> ``x.1``);
+    #: filled by :func:`read_every_record`.
+    renamed: list[tuple[str, str]] = field(default_factory=list)
 
 
 def read_bytes(location: str | Path) -> tuple[bytes, str]:
@@ -181,8 +185,9 @@ def read_every_record(
     ``detect_encoding``, a file that is not UTF-8 is read in a single-byte encoding
     (:func:`_in_its_encoding`); with ``detect_preamble``, lines before the header (a title,
     notes) are skipped. Both are first read off the file's opening lines (:func:`_dialect`)."""
-    if (detect_delimiter or detect_preamble) and not _is_parquet(location):
-        found = _dialect(_opening(location), csv_options, detect_delimiter)
+    opening = b"" if _is_parquet(location) else _opening(location)
+    if detect_delimiter or detect_preamble:
+        found = _dialect(opening, csv_options, detect_delimiter)
         if detect_preamble or not found.skip_rows:
             csv_options = found
     if detect_encoding:
@@ -192,14 +197,23 @@ def read_every_record(
     if detect_delimiter and (other := _delimiter_in_header(batch.table)) is not None:
         csv_options = csv_options.model_copy(update={"delimiter": other})
         batch = read_file(location, csv_options)
-    if not any(r.reason.endswith(MULTILINE_HINT) for r in batch.rejects):
-        return batch, csv_options
-    multiline = csv_options.model_copy(update={"multiline_values": True})
-    spanning = read_file(location, multiline)
-    if spanning.table.num_rows > batch.table.num_rows:
-        return spanning, multiline
+    if any(r.reason.endswith(MULTILINE_HINT) for r in batch.rejects):
+        multiline = csv_options.model_copy(update={"multiline_values": True})
+        spanning = read_file(location, multiline)
+        if spanning.table.num_rows > batch.table.num_rows:
+            batch, csv_options = spanning, multiline
+    batch.renamed = _renamed(opening, csv_options)
     return batch, csv_options
 
+
+def _renamed(opening: bytes, options: CsvOptions) -> list[tuple[str, str]]:
+    """The header's repeated names and what their copies read as (see ``unique_names``)."""
+    lines = strip_bom(opening).decode(options.encoding, errors="replace").split("\n")
+    if len(lines) <= options.skip_rows:
+        return []
+    records = _records([lines[options.skip_rows].rstrip("\r")], options.delimiter)
+    names = [name.strip() for name in records[0][1]] if records else []
+    return [(a, b) for a, b in zip(names, unique_names(names), strict=True) if a != b]
 
 #: Lines looked at for a file's preamble, and the most a preamble may have.
 _PREAMBLE_SAMPLE, _MAX_PREAMBLE = 60, 30

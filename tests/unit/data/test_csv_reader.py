@@ -150,7 +150,6 @@ def test_any_encoding_setting_reads_or_fails_with_a_data_error(encoding: str, da
     ("data", "message"),
     [
         (b"", "is empty"),
-        (b"a,a\n1,2\n", r"more than once: \['a'\]; rename them"),
         (b"a,,c\n1,2,3\n", "no name for column 2; name every column. If the file"),
         (b"a,,c,\n1,2,3,4\n", "no name for columns 2, 4; name every column. If the file"),
         (b",a,\n0,1,2\n", "no name for columns 1, 3; name every column. If the file"),
@@ -161,6 +160,22 @@ def test_any_encoding_setting_reads_or_fails_with_a_data_error(encoding: str, da
 def test_bad_headers(data: bytes, message: str) -> None:
     with pytest.raises(DataError, match=message):
         read_csv(data, OPTIONS, "t.csv")
+
+
+@pytest.mark.parametrize(
+    ("header", "names"),
+    [
+        ("a,a", ["a", "a.1"]),
+        ("a,b,a, a ,b", ["a", "b", "a.1", "a.2", "b.1"]),
+        ("a,a,a.1", ["a", "a.2", "a.1"]),  # a number no column has
+    ],
+)
+def test_a_name_repeated_in_the_header_is_numbered_as_pandas_numbers_it(
+    header: str, names: list[str]
+) -> None:
+    data = f"{header}\n{','.join(map(str, range(len(names))))}\n".encode()
+    rows, _, rejects = _both(data)
+    assert list(rows[0]) == names and rejects == []
 
 
 @pytest.mark.parametrize("data", [b",a,b\n0,1,2\n1,3,4\n", b'"","a","b"\n"x",1,2\n"y",3,4\n'])

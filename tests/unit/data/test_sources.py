@@ -265,3 +265,11 @@ def test_init_reads_the_first_lines_of_a_download_for_its_dialect(tmp_path: Path
         server.shutdown()
     assert (options.skip_rows, options.delimiter) == (4, ";")
     assert batch.table.column_names == ["c", "code", "1960", "1961"]
+
+
+def test_init_names_the_columns_the_header_repeats(tmp_path: Path) -> None:
+    (tmp_path / "t.csv").write_text("Report\nid,score,age,score\n1,2,30,4\n", encoding="utf-8")
+    batch, options = read_every_record(tmp_path / "t.csv", CsvOptions(), detect_preamble=True)
+    assert options.skip_rows == 1  # the header below a title
+    assert batch.table.column_names == ["id", "score", "age", "score.1"]
+    assert batch.renamed == [("score", "score.1")]
