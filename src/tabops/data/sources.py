@@ -215,6 +215,7 @@ def _renamed(opening: bytes, options: CsvOptions) -> list[tuple[str, str]]:
     names = [name.strip() for name in records[0][1]] if records else []
     return [(a, b) for a, b in zip(names, unique_names(names), strict=True) if a != b]
 
+
 #: Lines looked at for a file's preamble, and the most a preamble may have.
 _PREAMBLE_SAMPLE, _MAX_PREAMBLE = 60, 30
 _OPENING_BYTES = 1 << 18
