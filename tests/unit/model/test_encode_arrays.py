@@ -142,6 +142,14 @@ def test_scores_from_arrow_columns_equal_the_frames_with_split_ties(
     np.testing.assert_array_equal(predictor.predict_arrays(columns, len(x)), whole)
 
 
+def _on_a_split(model_text: str, single: np.ndarray) -> np.ndarray:
+    """The reference: numpy's membership test, column by column, against each threshold."""
+    expected = np.zeros(len(single), dtype=bool)
+    for column, values in split_thresholds(model_text):
+        expected |= np.isin(single[:, column], np.fromiter(values, np.float32))
+    return expected
+
+
 def test_the_frame_threshold_check_finds_exactly_the_values_on_a_split() -> None:
     """As numpy's own membership test: -0.0 on a 0.0 split counts, NaN never does, and a
     one-hot column is checked for its 0/1 thresholds only; in a dense matrix and in one of
@@ -155,9 +163,7 @@ def test_the_frame_threshold_check_finds_exactly_the_values_on_a_split() -> None
     pool = np.array([0.0, -0.0, 1.5, -2.25, np.nan, 1.0, 2.0, 1e-35], np.float32)
     single = rng.choice(pool, size=(500, 4)).astype(np.float32)
     single[:, 2:] = rng.integers(0, 2, size=(500, 2))  # one-hot: 0.0 or 1.0
-    expected = np.zeros(500, dtype=bool)
-    for column, values in split_thresholds(text):
-        expected |= np.isin(single[:, column], np.fromiter(values, np.float32))
+    expected = _on_a_split(text, single)
     found = trees.on_threshold(single)
     np.testing.assert_array_equal(found, expected)
     assert found.any() and not found.all()
@@ -184,10 +190,7 @@ def test_the_threshold_check_of_a_matrix_of_mostly_zeros_finds_the_same_rows() -
     terms = rng.random((2000, 23)) < 0.05
     single[:, 1:][terms] = rng.choice(np.append(values, [0.33, np.nan]), terms.sum())
     assert np.count_nonzero(single[:, :20]) * 4 < single[:, :20].size  # the sparse path
-    expected = np.zeros(2000, dtype=bool)
-    for column, found in split_thresholds(text):
-        expected |= np.isin(single[:, column], np.fromiter(found, np.float32))
     found_rows = trees.on_threshold(single)
-    np.testing.assert_array_equal(found_rows, expected)
+    np.testing.assert_array_equal(found_rows, _on_a_split(text, single))
     assert found_rows.any() and not found_rows.all()
     assert found_rows[single[:, 0] == 0].all()  # the zeros of the column split at 0.0
