@@ -491,7 +491,7 @@ def infer_spec(
         profiles = {name: _without(name, p.present, markers) for name, p in profiles.items()}
         notes.append(_markers_note(markers, marked))
     own_nulls = {name: words for name, p in profiles.items() if (words := _missing_words(p))}
-    counts = {name: profiles[name].nulls for name in own_nulls}
+    missing_before = {name: profiles[name].nulls for name in own_nulls}
     for name, words in own_nulls.items():
         profiles[name] = _without(name, profiles[name].present, words)
     columns: dict[str, ColumnSpec] = {}
@@ -515,7 +515,7 @@ def infer_spec(
     for name, words in own_nulls.items():
         columns[name] = columns[name].model_copy(update={"null_values": words})
         listed = ", ".join(repr(w) for w in words)
-        rows = profiles[name].nulls - counts[name]
+        rows = profiles[name].nulls - missing_before[name]
         held = f"{rows:,} row{'' if rows == 1 else 's'}"
         reasons[name] += f"; {listed} read as missing here ({held}: null_values)"
     warnings = header_warning + _ignore_leaks(profiles, columns, reasons, target, task, positive)
@@ -835,8 +835,10 @@ def _infer_column(profile: _Profile, timestamp_taken: bool) -> tuple[ColumnSpec,
     if unique and kind == ColumnType.NUMERIC and _ID_NAME.search(profile.name):
         # Ids a spreadsheet or pandas wrote as floats (42932.0, 1.18e+18): kept as the text the
         # file has, which is what a join back to the source matches on.
-        key = ColumnSpec(type=ColumnType.CATEGORICAL, role=ColumnRole.ID, nullable=False)
-        return key.model_copy(update={"unique": True}), "id, unique (numbers written as floats)"
+        key = ColumnSpec(
+            type=ColumnType.CATEGORICAL, role=ColumnRole.ID, nullable=False, unique=True
+        )
+        return key, "id, unique (numbers written as floats)"
     if (
         kind == ColumnType.INTEGER
         and _ID_NAME.search(profile.name)
