@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import getpass
 import math
-from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -72,7 +71,7 @@ def gate(
     scored = evaluate(pipeline, x, y, spec, scores=scores).metrics
     decision.metrics["candidate"] = _finite(scored)
     failures = _data_failures(spec, ctx, candidate)
-    failures += _perfect_failures(metric, scored, spec, y, lambda: _leaned_on(pipeline, x, y, spec))
+    failures += _perfect_failures(scored, spec, pipeline, x, y)
     failures += [
         f"behavioural check '{c.name}' failed: {c.detail}"
         for c in behavioural_checks(pipeline, x, spec, scores)
@@ -258,9 +257,10 @@ PERFECT_MIN_CLASS_ROWS = 30
 
 
 def _perfect_failures(
-    metric: str, scored: dict[str, float], spec: ProjectSpec, y: np.ndarray,
-    leaned_on: Callable[[], list[tuple[str, float]]],
-) -> list[str]:  # fmt: skip
+    scored: dict[str, float], spec: ProjectSpec, pipeline: Any, x: pd.DataFrame, y: np.ndarray
+) -> list[str]:
+    """A perfect primary score as a failure, naming the features the model leans on most."""
+    metric = spec.metric
     value = scored.get(metric, math.nan)
     if spec.gate.allow_perfect or not abs(value - PERFECT[metric]) <= 1e-9:
         return []
@@ -268,7 +268,7 @@ def _perfect_failures(
         rarest = int(np.unique(y, return_counts=True)[1].min())
         if rarest < PERFECT_MIN_CLASS_ROWS:
             return []
-    leaned = leaned_on()
+    leaned = _leaned_on(pipeline, x, y, spec)
     suspects = ", ".join(f"'{name}' ({score:.3g} without it)" for name, score in leaned)
     first = "it" if len(leaned) == 1 else "those"
     named = f" The model leans most on {suspects}: look at {first} first." if leaned else ""
