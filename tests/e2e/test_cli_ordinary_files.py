@@ -116,6 +116,7 @@ def test_unknown_among_ages_is_missing_there_and_a_category_beside_them(tmp_path
     (tmp_path / "data.csv").write_text(_csv(rows), encoding="utf-8")
     init = as_json(tabops("init", "-d", "data.csv", "-t", "Status", "--json", cwd=tmp_path))
     columns = init["spec"]["columns"]
+    assert init["spec"]["name"] == "data"  # the file's name, not a column's
     assert (columns["age"]["type"], columns["age"]["null_values"]) == ("integer", ["Unknown"])
     assert columns["race"]["categories"] == ["A", "B", "Unknown"]
     assert "'Unknown' read as missing here (34 rows" in init["reasons"]["age"]

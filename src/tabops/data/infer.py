@@ -204,10 +204,13 @@ def _missing_words(profile: _Profile) -> list[str]:
     return found
 
 
-def _missing_markers(profiles: dict[str, _Profile]) -> tuple[list[str], list[str]]:
+def _missing_markers(
+    profiles: dict[str, _Profile],
+) -> tuple[list[str], list[str], dict[str, list[str]]]:
     """The placeholders that stand for a missing number, and the columns holding them: each is
-    found in a column that reads as numbers without them, and in no column that holds it as a
-    value (a '+'/'-' strand)."""
+    found in a column that reads as numbers without them. Those no column holds as a value
+    are read as missing everywhere; the others (a '+'/'-' strand beside a '-' among numbers)
+    in the number columns alone, returned per column."""
     numbers: dict[str, list[str]] = {}
     values: set[str] = set()
     for name, profile in profiles.items():
@@ -222,7 +225,8 @@ def _missing_markers(profiles: dict[str, _Profile]) -> tuple[list[str], list[str
             values.update(found)
     markers = sorted({m for found in numbers.values() for m in found} - values)
     columns = [name for name, found in numbers.items() if set(found) & set(markers)]
-    return markers, columns
+    own = {name: kept for name, found in numbers.items() if (kept := sorted(values & set(found)))}
+    return markers, columns, own
 
 
 def _parses_as(profile: _Profile, reading: ColumnSpec) -> bool:
@@ -483,17 +487,21 @@ def infer_spec(
     notes: list[str] = []
     notes += _word_null_notes(table, null_values, profiles)
     header_warning = [f"{source.path}: {_NO_HEADER}"] if _header_is_data(table.column_names) else []
-    markers, marked = _missing_markers(profiles)
+    markers, marked, own_nulls = _missing_markers(profiles)
     if markers:
         null_values += markers
         source = source.model_copy(deep=True)
         source.csv.null_values = null_values
         profiles = {name: _without(name, p.present, markers) for name, p in profiles.items()}
         notes.append(_markers_note(markers, marked))
-    own_nulls = {name: words for name, p in profiles.items() if (words := _missing_words(p))}
-    missing_before = {name: profiles[name].nulls for name in own_nulls}
-    for name, words in own_nulls.items():
-        profiles[name] = _without(name, profiles[name].present, words)
+    missing_before = {column: p.nulls for column, p in profiles.items()}
+    # A column's own missing values: placeholders another column holds as values, then words.
+    for column, found in own_nulls.items():
+        profiles[column] = _without(column, profiles[column].present, found)
+    for column, profile in profiles.items():
+        if words := _missing_words(profile):
+            own_nulls[column] = sorted([*own_nulls.get(column, []), *words])
+            profiles[column] = _without(column, profile.present, words)
     columns: dict[str, ColumnSpec] = {}
     reasons: dict[str, str] = {}
     target_spec, task, positive, reasons[target] = _infer_target(profiles[target], task)
@@ -512,12 +520,12 @@ def infer_spec(
         spec, reason = _infer_column(profile, timestamp_taken)
         timestamp_taken = timestamp_taken or spec.role == ColumnRole.TIMESTAMP
         columns[column_name], reasons[column_name] = spec, reason
-    for name, words in own_nulls.items():
-        columns[name] = columns[name].model_copy(update={"null_values": words})
+    for column, words in own_nulls.items():
+        columns[column] = columns[column].model_copy(update={"null_values": words})
         listed = ", ".join(repr(w) for w in words)
-        rows = profiles[name].nulls - missing_before[name]
+        rows = profiles[column].nulls - missing_before[column]
         held = f"{rows:,} row{'' if rows == 1 else 's'}"
-        reasons[name] += f"; {listed} read as missing here ({held}: null_values)"
+        reasons[column] += f"; {listed} read as missing here ({held}: null_values)"
     warnings = header_warning + _ignore_leaks(profiles, columns, reasons, target, task, positive)
     if not any(col.role == ColumnRole.FEATURE for col in columns.values()):
         why = "; ".join(f"{c}: {reasons[c]}" for c in columns if c != target)

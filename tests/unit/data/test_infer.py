@@ -426,8 +426,8 @@ def test_placeholders_among_numbers_are_missing_values_however_many(
     assert check_contract(table, inference.spec).bad_index.size == 0
 
 
-def test_a_placeholder_some_column_holds_as_a_value_stays_a_value() -> None:
-    n = 400  # a strand column of '+' and '-': its '-' is a value, so the amounts' '-' is no number
+def test_a_placeholder_some_column_holds_as_a_value_is_missing_among_numbers_alone() -> None:
+    n = 400  # a strand column of '+' and '-': its '-' is a value, the amounts' '-' no number
     rng = random.Random(3)
     table = pa.table(
         {
@@ -439,8 +439,10 @@ def test_a_placeholder_some_column_holds_as_a_value_stays_a_value() -> None:
     inference = infer_spec(table, SOURCE, target="y", task=None, name="n")
     assert inference.spec.source.csv.null_values == SOURCE.csv.null_values
     assert inference.spec.columns["strand"].categories == ["+", "-"]
-    assert "4 of 400 values are not a number: '-'" in inference.reasons["amount"]
-    assert inference.quarantined == 4
+    amount = inference.spec.columns["amount"]
+    assert (amount.type, amount.null_values) == (ColumnType.INTEGER, ["-"])
+    assert "'-' read as missing here (4 rows" in inference.reasons["amount"]
+    assert inference.quarantined == 0
 
 
 @given(
@@ -466,6 +468,7 @@ def test_words_for_no_value_among_numbers_are_missing_in_that_column_alone(
     labels = ["a", "b"] * (rows // 2) + ["a"] * (rows % 2)
     table = pa.table({"age": ages, "race": race, "y": labels})
     inference = infer_spec(table, SOURCE, target="y", task=None, name="n")
+    assert inference.spec.name == "n"  # the project's name, not a column's
     age = inference.spec.columns["age"]
     assert (age.type, age.role, age.nullable, age.null_values) == (
         ColumnType.INTEGER, ColumnRole.FEATURE, True, used,
