@@ -256,11 +256,11 @@ def _invalid(values: pa.Array, reading: ColumnSpec) -> pa.Array:
     return values.filter(pc.invert(pc.fill_null(valid, False)))
 
 
-def _bad_cells_note(bad: pa.Array, profile: _Profile) -> str:
+def _bad_cells_note(bad: pa.Array, profile: _Profile, what: str = "a number") -> str:
     examples = ", ".join(repr(v) for v in pc.unique(bad).to_pylist()[:_BAD_EXAMPLES])
     verb = "is" if len(bad) == 1 else "are"
     return (
-        f"; {len(bad):,} of {profile.non_null:,} values {verb} not a number: {examples}, "
+        f"; {len(bad):,} of {profile.non_null:,} values {verb} not {what}: {examples}, "
         f"{'that row' if len(bad) == 1 else 'those rows'} will be quarantined"
     )
 
@@ -313,20 +313,22 @@ def _datetime_reading(profile: _Profile) -> tuple[ColumnSpec, str] | None:
     if _parses_as(profile, iso):
         return iso, "datetime (ISO 8601 values)"
     present = profile.present.drop_null()
-    if not present or not pc.all(pc.match_substring_regex(present, r"\d")).as_py():
+    digits = pc.sum(pc.cast(pc.match_substring_regex(present, r"\d"), pa.int64())).as_py() or 0
+    if digits <= (1 - _MAX_BAD_NUMBER_SHARE) * len(present):
         return None  # a date has digits: skip the formats for a column of words
     head = present[:_FORMAT_SAMPLE]  # most formats fail on the first values: cheaper
     times = pc.all(pc.match_substring_regex(present, _TIME_OF_DAY)).as_py()
     fits = [
         fmt
         for fmt in _DATETIME_FORMATS
-        if (times or fmt not in _TIME_OF_DAY_FORMATS)
+        if digits == len(present)
+        and (times or fmt not in _TIME_OF_DAY_FORMATS)
         and _all_parse(head, _datetime(fmt))
         and _serving_reads(head, fmt)
         and _all_parse(present, _datetime(fmt))
     ]
     if not fits:
-        return None
+        return _mostly_dates(profile, present)
     chosen = fits[0]
     why = f"datetime ({chosen} values)"
     if chosen in _TIME_OF_DAY_FORMATS:
@@ -335,6 +337,30 @@ def _datetime_reading(profile: _Profile) -> tuple[ColumnSpec, str] | None:
     if swapped in fits:
         why += f"; day and month could be swapped in every value: set format '{swapped}' if so"
     return _datetime(chosen), why
+
+
+#: Values a column needs for a few among them that are no date (1%, as for numbers) to leave
+#: it a date column, their rows quarantined.
+_MIN_MOSTLY_DATES = 100
+
+
+def _mostly_dates(profile: _Profile, present: pa.Array) -> tuple[ColumnSpec, str] | None:
+    """The first common date format that all but at most 1% of ``present`` fit (a shifted
+    row's '1.0.19' among 10,000 dates), with the note naming the others."""
+    if len(present) < _MIN_MOSTLY_DATES:
+        return None
+    head = present[:_FORMAT_SAMPLE]
+    for fmt in _DATETIME_FORMATS:
+        reading = _datetime(fmt)
+        if fmt in _TIME_OF_DAY_FORMATS or len(_invalid(head, reading)) > _HEAD_SLACK * len(head):
+            continue
+        bad = _invalid(present, reading)
+        if len(bad) > _MAX_BAD_NUMBER_SHARE * len(present):
+            continue
+        _, valid = parse_strings(head, reading)
+        if _serving_reads(head.filter(pc.fill_null(valid, False)), fmt):
+            return reading, f"datetime ({fmt} values){_bad_cells_note(bad, profile, 'a date')}"
+    return None
 
 
 def _compact_date(profile: _Profile) -> tuple[ColumnSpec, str] | None:

@@ -547,6 +547,27 @@ def test_day_month_abbreviation_and_two_digit_year_dates_and_float_written_ids()
     assert inference.quarantined == 0
 
 
+@pytest.mark.parametrize(("rows", "bad"), [(400, 1), (400, 4), (400, 5), (99, 1)])
+def test_dates_with_at_most_one_percent_of_other_values_are_dates_those_rows_quarantined(
+    rows: int, bad: int
+) -> None:
+    days = [f"{1 + i % 28:02d}-{['Jan', 'Feb', 'Mar'][i % 3]}-18" for i in range(rows)]
+    days[3 : 3 + bad] = ["1.0.19", "Everyone"] * (bad // 2) + ["1.0.19"] * (bad % 2)
+    table = pa.table({"day": days, "x": [str(i % 7) for i in range(rows)],
+                      "y": (["a", "b"] * rows)[:rows]})  # fmt: skip
+    inference = infer_spec(table, SOURCE, target="y", task=None, name="n")
+    column = inference.spec.columns["day"]
+    if bad <= rows // 100 and rows >= 100:  # 1% of 100 rows or more
+        assert (column.type, column.format) == (ColumnType.DATETIME, "%d-%b-%y")
+        assert (
+            f"{bad} of {rows} values {'is' if bad == 1 else 'are'} not a date"
+            in (inference.reasons["day"])
+        )
+        assert inference.quarantined == bad
+    else:
+        assert column.type != ColumnType.DATETIME
+
+
 def test_a_file_without_a_header_line_is_warned_of_and_numbered_columns_are_not() -> None:
     rows = 40
     data = {"0.2300": [str(i % 3) for i in range(rows)], "5.07": ["1.5"] * (rows // 2) + ["2"] * 20}
