@@ -7,13 +7,14 @@ from pathlib import Path
 import pytest
 
 from tabops.context import Context
-from tabops.errors import TabopsError
+from tabops.errors import NotFoundError, TabopsError
 from tabops.model.train import run_train
 from tabops.registry.client import connect
 from tabops.registry.models import CHAMPION, PREVIOUS, registry_for
 from tabops.registry.tracking import MlflowTracking
 from tabops.release.gate import history, rollback
 from tabops.release.register import run_promote, run_register
+from tabops.serve.model import load_served
 from tabops.settings import Settings
 from tabops.spec import ProjectSpec, parse_spec
 from tests.unit.model.conftest import add_snapshot, synthetic_spec, synthetic_table
@@ -152,6 +153,8 @@ def test_a_perfect_test_score_is_refused_as_leakage_unless_allowed(workspace: Co
     assert not refused.promoted
     assert "perfect score" in refused.reasons[0] and "allow_perfect" in refused.reasons[0]
     assert "The model leans most on 'value' (" in refused.reasons[0]  # the leak, named first
+    with pytest.raises(NotFoundError, match="gate refused it, 'tabops history' says why"):
+        load_served(spec, registry_for(spec, workspace), CHAMPION)
 
     raw["gate"] = {"allow_perfect": True}
     allowed = run_promote(parse_spec(raw), workspace, refused.candidate or "")

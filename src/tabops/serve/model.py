@@ -143,7 +143,9 @@ def load_served(
     if version is None:
         raise NotFoundError(
             f"Model {registry.name} has no '{alias}' version to serve. Register one with "
-            "'tabops register' (or 'tabops run') first."
+            "'tabops register' (or 'tabops run') first; if one was registered and the gate "
+            "refused it, 'tabops history' says why, and 'tabops promote --version N --force' "
+            "makes it the champion anyway."
         )
     return load_version(spec, registry, version, alias, serving)
 
