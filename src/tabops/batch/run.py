@@ -36,7 +36,7 @@ from tabops.batch.scoring import (
 from tabops.batch.sinks import Destination, spill_batches, write_file
 from tabops.batch.sources import Input, input_files
 from tabops.context import Context
-from tabops.data.sources import RowStream
+from tabops.data.sources import RowStream, is_parquet
 from tabops.errors import DataError, TabopsError
 from tabops.progress import SILENT, Progress
 from tabops.spec import ProjectSpec
@@ -256,7 +256,7 @@ def _score_on_spark(
         )
     files = input_files(source.location)
     skip = spec.source.csv.skip_rows
-    if skip and not all(f.lower().endswith((".parquet", ".pq")) for f in files):
+    if skip and not all(is_parquet(f) for f in files):
         raise TabopsError(
             f"--engine spark cannot skip the {skip} line(s) before a CSV's "
             "header (source.csv.skip_rows): remove them from the files, or score them with the "

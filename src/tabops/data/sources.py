@@ -185,7 +185,7 @@ def read_every_record(
     ``detect_encoding``, a file that is not UTF-8 is read in a single-byte encoding
     (:func:`_in_its_encoding`); with ``detect_preamble``, lines before the header (a title,
     notes) are skipped. Both are first read off the file's opening lines (:func:`_dialect`)."""
-    opening = b"" if _is_parquet(location) else _opening(location)
+    opening = b"" if is_parquet(location) else _opening(location)
     if detect_delimiter or detect_preamble:
         found = _dialect(opening, csv_options, detect_delimiter)
         if detect_preamble or not found.skip_rows:
@@ -302,8 +302,9 @@ def _header_line(records: list[tuple[int, list[str]]]) -> int:
     return 0
 
 
-def _is_parquet(location: str | Path) -> bool:
-    return str(location).split("?")[0].lower().endswith((".parquet", ".pq"))
+def is_parquet(location: str | Path) -> bool:
+    """Whether ``location`` names a Parquet file (by its suffix); anything else is read as CSV."""
+    return str(location).lower().endswith((".parquet", ".pq"))
 
 
 def _in_its_encoding(location: str | Path, options: CsvOptions) -> tuple[SourceBatch, CsvOptions]:
@@ -357,7 +358,7 @@ def open_file(location: str | Path, csv_options: CsvOptions | None = None) -> So
     or object storage CSV is read a block at a time (after a first pass for its hash and row
     count); a Parquet file or a download is read whole."""
     text = str(location)
-    if not storage.is_web(text) and not text.lower().endswith((".parquet", ".pq")):
+    if not storage.is_web(text) and not is_parquet(text):
         description, open_raw = _opener(text)
         csv, digest = _csv_source(description, open_raw, csv_options or CsvOptions(), True)
         assert digest is not None
@@ -366,7 +367,7 @@ def open_file(location: str | Path, csv_options: CsvOptions | None = None) -> So
     data = _decompressed(data, description)
     if not data:
         raise DataError(f"{description} is empty; it needs a header line and at least one row.")
-    if text.lower().endswith((".parquet", ".pq")):
+    if is_parquet(text):
         try:
             table = pq.read_table(io.BytesIO(data))
         except (pa.ArrowInvalid, OSError) as exc:
@@ -498,7 +499,7 @@ def stream_file(location: str | Path, csv_options: CsvOptions | None, chunk_rows
     if storage.is_web(text):
         return _rows(open_file(text, csv_options), chunk_rows)
     description, open_raw = _opener(text)
-    if text.lower().endswith((".parquet", ".pq")):
+    if is_parquet(text):
         return _parquet_rows(description, open_raw, chunk_rows)
     csv, _ = _csv_source(description, open_raw, csv_options or CsvOptions(), digest=False)
     return _rows(SourceStream(description, "", csv=csv), chunk_rows)
