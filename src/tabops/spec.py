@@ -596,6 +596,16 @@ class MonitorSpec(_Strict):
         default=0.5, gt=0, le=1,
         description="The dataset drifts when at least this share of its features drift.",
     )  # fmt: skip
+    # Wasserstein on 100 values drawn from the reference's own normal law flags 7 in 10;
+    # on 500 values 1 in 20.
+    drift_min_rows: int = Field(
+        default=500, ge=0,
+        description="A feature with fewer values than this in a window (and the scores of "
+        "such a window) is tested as Evidently tests a small sample (Kolmogorov-Smirnov, "
+        "chi-square, z-test: the p-value allows for the window's size) instead of by a "
+        "distance (Wasserstein, Jensen-Shannon), which on 100 values flags features whose "
+        "distribution has not changed. 0: always Evidently's choice.",
+    )  # fmt: skip
     drift_exclude: list[str] = Field(
         default_factory=list,
         description="Features whose drift is not judged (still profiled and quality-checked): "

@@ -73,9 +73,11 @@ def data_drift(
     *,
     drift_share: float = DEFAULT_DRIFT_SHARE,
     exclude: Collection[str] = (),
+    min_current: int = 0,
 ) -> DataDrift:
     """Drift of every feature the reference profiles but those in ``exclude``, and the
-    dataset verdict."""
+    dataset verdict. A feature with fewer than ``min_current`` current values is tested for
+    a small sample (see ``default_method``)."""
     columns: list[ColumnDrift] = []
     skipped = dict(reference.skipped)
     for name, ref in reference.features.items():
@@ -91,16 +93,21 @@ def data_drift(
         elif ref.count == 0 or cur.count == 0:
             skipped[name] = "no values in the " + ("reference" if ref.count == 0 else "current")
         else:
-            columns.append(column_drift(name, ref, cur, numeric=kind not in CATEGORY_TYPES))
+            numeric = kind not in CATEGORY_TYPES
+            columns.append(column_drift(name, ref, cur, numeric=numeric, min_current=min_current))
     share = sum(c.drifted for c in columns) / len(columns) if columns else 0.0
     return DataDrift(columns, skipped, share, drift_share, bool(columns) and share >= drift_share)
 
 
-def column_drift(name: str, ref: ColumnSketch, cur: ColumnSketch, *, numeric: bool) -> ColumnDrift:
-    """One column's drift by Evidently's default method for its type and reference size."""
+def column_drift(
+    name: str, ref: ColumnSketch, cur: ColumnSketch, *, numeric: bool, min_current: int = 0
+) -> ColumnDrift:
+    """One column's drift by Evidently's default method for its type and reference size, or
+    its small-sample test when the current values are fewer than ``min_current``."""
     counts = _value_counts(ref, cur)
     distinct = len(counts[0]) if counts is not None else FEW_VALUES + 1
-    method = default_method(ref.count, distinct, numeric=numeric)
+    small = ref.count <= SMALL_REFERENCE_ROWS or cur.count < min_current
+    method = default_method(distinct, numeric=numeric, small_sample=small)
     if method in (WASSERSTEIN, KS):
         assert isinstance(ref, NumericSketch) and isinstance(cur, NumericSketch)
         if method is WASSERSTEIN:
@@ -128,11 +135,13 @@ def column_drift(name: str, ref: ColumnSketch, cur: ColumnSketch, *, numeric: bo
     )
 
 
-def default_method(reference_count: int, distinct: int, *, numeric: bool) -> Method:
-    """Evidently 0.7's choice (registry.py, ``_get_default_stattest``): by the reference's
-    non-missing values and the distinct values of both samples together."""
+def default_method(distinct: int, *, numeric: bool, small_sample: bool) -> Method:
+    """Evidently 0.7's choice (registry.py, ``_get_default_stattest``): by whether the sample
+    is small (Evidently: at most 1,000 reference values; tabops also: a current window too
+    small for a distance) and the distinct values of both samples together. A small sample
+    gets a test whose p-value allows for its size; a large one a distance."""
     few = not numeric or distinct <= FEW_VALUES
-    if reference_count <= SMALL_REFERENCE_ROWS:
+    if small_sample:
         if not few:
             return KS
         return CHI_SQUARE if distinct > 2 else Z_TEST

@@ -21,13 +21,17 @@ class PredictionDrift:
 
 
 def prediction_drift(
-    reference: NumericSketch, current: NumericSketch, threshold: float | None = None
+    reference: NumericSketch,
+    current: NumericSketch,
+    threshold: float | None = None,
+    *,
+    min_current: int = 0,
 ) -> PredictionDrift:
-    """Drift of the scores, and the predicted-positive rates at ``threshold`` (scores at or
-    above it are positive)."""
+    """Drift of the scores (tested as a small sample below ``min_current`` current scores),
+    and the predicted-positive rates at ``threshold`` (scores at or above it are positive)."""
     if reference.count == 0 or current.count == 0:
         raise ValueError("prediction drift needs scores in both the reference and the current data")
-    drift = column_drift(SCORE_COLUMN, reference, current, numeric=True)
+    drift = column_drift(SCORE_COLUMN, reference, current, numeric=True, min_current=min_current)
     if threshold is None:
         return PredictionDrift(drift, None, None)
     return PredictionDrift(

@@ -144,8 +144,14 @@ def _row(metric: str, value: float, column: str | None = None, **details: Any) -
 
 
 def _drift(spec: ProjectSpec, reference: Reference, current: DatasetProfile) -> list[Row]:
-    drift = data_drift(reference.profile, current, drift_share=spec.monitor.drift_share,
-                       exclude=spec.monitor.drift_exclude)  # fmt: skip
+    monitor = spec.monitor
+    drift = data_drift(
+        reference.profile,
+        current,
+        drift_share=monitor.drift_share,
+        exclude=monitor.drift_exclude,
+        min_current=monitor.drift_min_rows,
+    )
     rows = [_row("drift_share", drift.share_drifted, drifted=drift.drifted,
                  threshold=drift.drift_share, skipped=drift.skipped)]  # fmt: skip
     for column in drift.columns:
@@ -156,7 +162,8 @@ def _drift(spec: ProjectSpec, reference: Reference, current: DatasetProfile) -> 
             _row("psi", column.psi, column.column),
         ]
     if reference.profile.score is not None and current.score is not None and current.score.count:
-        scores = prediction_drift(reference.profile.score, current.score, reference.threshold)
+        scores = prediction_drift(reference.profile.score, current.score, reference.threshold,
+                                  min_current=monitor.drift_min_rows)  # fmt: skip
         test = scores.score
         rows.append(_row("score_drift", test.statistic, method=test.method,
                          threshold=test.threshold, drifted=test.drifted))  # fmt: skip
