@@ -39,6 +39,11 @@ from tabops.values import BooleanTokens, NumberFormat, is_placeholder, natural_o
 _ID_NAME = re.compile(
     r"(^id$|[ ._]h?id$|^id[._]|ID$|Id$|^uuid$|(?i:(^|[ ._])key$)|^(nr|seq|seqno|hid|pid)$)"
 )
+#: Standard identifier codes (a book's ISBN, a product's EAN, UPC or SKU, a phone's IMEI):
+#: digits that name one thing, never a quantity, whatever their repeats or gaps.
+_CODE_NAME = re.compile(
+    r"(?i:(^|[ ._-])(isbn|issn|ean|upc|gtin|sku|asin|imei|iban|ssn)([ ._-]?1[03])?$)"
+)
 #: Share of distinct values from which an integer column named like an id (but with repeats)
 #: is taken for a record key rather than a feature, whatever its number of distinct values.
 _MIN_REPEATED_ID_SHARE = 0.5
@@ -854,38 +859,10 @@ def _infer_column(profile: _Profile, timestamp_taken: bool) -> tuple[ColumnSpec,
         """The column as it reads (type and format) with ``role`` and ``settings``."""
         return reading.model_copy(update={"role": role, "nullable": nullable, **settings})
 
-    unique = profile.distinct == profile.non_null and not nullable
     if profile.distinct == 1:
         return _one_value(profile, reading, why, null_note)
-    if (
-        unique
-        and kind in (ColumnType.INTEGER, ColumnType.CATEGORICAL)
-        and (_ID_NAME.search(profile.name) or kind == ColumnType.CATEGORICAL)
-    ):
-        label = "string" if kind == ColumnType.CATEGORICAL else "integer"
-        return column(ColumnRole.ID, unique=True), f"id, unique {label}"
-    if unique and kind == ColumnType.INTEGER and (row := _row_number(profile, reading)) is not None:
-        return column(ColumnRole.ID, unique=True), f"id, {row}"
-    if unique and kind == ColumnType.NUMERIC and _ID_NAME.search(profile.name):
-        # Ids a spreadsheet or pandas wrote as floats (42932.0, 1.18e+18): kept as the text the
-        # file has, which is what a join back to the source matches on.
-        key = ColumnSpec(
-            type=ColumnType.CATEGORICAL, role=ColumnRole.ID, nullable=False, unique=True
-        )
-        return key, "id, unique (numbers written as floats)"
-    if (
-        kind == ColumnType.INTEGER
-        and _ID_NAME.search(profile.name)
-        and (
-            profile.distinct >= _MIN_REPEATED_ID_SHARE * profile.non_null
-            or profile.distinct > _MAX_CATEGORIES
-        )
-    ):
-        # A record key with repeats (a patient measured twice), or the key of many groups of
-        # rows (a household, a subject), cannot be the id (ids are unique), and as a number it
-        # would only let the model memorise records. A few groups (a store) stay a feature.
-        share = f"{profile.distinct:,} distinct in {profile.non_null:,} values"
-        return column(ColumnRole.IGNORED), f"ignored: named like an id, with repeats ({share})"
+    if (key := _key_column(profile, column(ColumnRole.ID), null_note)) is not None:
+        return key
     if kind == ColumnType.DATETIME:
         role = ColumnRole.FEATURE
         time_of_day = reading.format in _TIME_OF_DAY_FORMATS  # no date: orders no rows
@@ -917,6 +894,53 @@ def _infer_column(profile: _Profile, timestamp_taken: bool) -> tuple[ColumnSpec,
         spec.min = 0
         extra = "; min 0 enforced (no negative values seen)"
     return spec, f"feature, {why}{null_note}{extra}"
+
+
+def _key_column(
+    profile: _Profile, reading: ColumnSpec, null_note: str
+) -> tuple[ColumnSpec, str] | None:
+    """The column as an id, or ignored as a key, when its values and name say it names
+    records rather than measures them; None for a feature. ``reading`` is the column as it
+    reads, with the id role."""
+    kind = reading.type
+    unique = profile.distinct == profile.non_null and not reading.nullable
+    coded = bool(_CODE_NAME.search(profile.name))
+    id_named = coded or bool(_ID_NAME.search(profile.name))
+    ignored = reading.model_copy(update={"role": ColumnRole.IGNORED})
+    if (
+        unique
+        and kind in (ColumnType.INTEGER, ColumnType.CATEGORICAL)
+        and (id_named or kind == ColumnType.CATEGORICAL)
+    ):
+        label = "string" if kind == ColumnType.CATEGORICAL else "integer"
+        return reading.model_copy(update={"unique": True}), f"id, unique {label}"
+    if unique and kind == ColumnType.INTEGER and (row := _row_number(profile, reading)) is not None:
+        return reading.model_copy(update={"unique": True}), f"id, {row}"
+    if unique and kind == ColumnType.NUMERIC and id_named:
+        # Ids a spreadsheet or pandas wrote as floats (42932.0, 1.18e+18): kept as the text the
+        # file has, which is what a join back to the source matches on.
+        key = ColumnSpec(
+            type=ColumnType.CATEGORICAL, role=ColumnRole.ID, nullable=False, unique=True
+        )
+        return key, "id, unique (numbers written as floats)"
+    if coded and kind in (ColumnType.INTEGER, ColumnType.NUMERIC):
+        # goodbooks' isbn13 (9.78043902348e+12, some missing) was a numeric feature.
+        share = f"{profile.distinct:,} distinct in {profile.non_null:,} values{null_note}"
+        return ignored, f"ignored: an identifier code by its name ({share})"
+    if (
+        kind == ColumnType.INTEGER
+        and id_named
+        and (
+            profile.distinct >= _MIN_REPEATED_ID_SHARE * profile.non_null
+            or profile.distinct > _MAX_CATEGORIES
+        )
+    ):
+        # A record key with repeats (a patient measured twice), or the key of many groups of
+        # rows (a household, a subject), cannot be the id (ids are unique), and as a number it
+        # would only let the model memorise records. A few groups (a store) stay a feature.
+        share = f"{profile.distinct:,} distinct in {profile.non_null:,} values"
+        return ignored, f"ignored: named like an id, with repeats ({share})"
+    return None
 
 
 def _one_value(

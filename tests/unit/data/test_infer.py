@@ -607,3 +607,35 @@ def test_a_value_or_blank_is_a_feature_and_a_value_never_missing_is_constant() -
     assert columns["ticked"].role is ColumnRole.FEATURE and columns["ticked"].nullable
     assert columns["same"].role is ColumnRole.IGNORED and not columns["same"].nullable
     assert check_contract(table, inference.spec).bad_index.size == 0
+
+
+@pytest.mark.parametrize("name", ["isbn13", "ISBN", "product_ean", "SKU", "upc-10"])
+def test_a_number_column_named_like_an_identifier_code_is_no_feature(name: str) -> None:
+    # goodbooks' isbn13: 9.78043902348e+12, some missing, was a numeric feature
+    rng = random.Random(3)
+    n = 300
+    codes = [f"{9.78e12 + rng.randrange(10**9):.11e}" for _ in range(n)]
+    codes[5] = ""
+    table = pa.table(
+        {name: codes, "x": [str(rng.random()) for _ in range(n)],
+         "y": [rng.choice("ab") for _ in range(n)]}
+    )  # fmt: skip
+    inference = infer_spec(table, SOURCE, target="y", task=None, name="books")
+    assert inference.spec.columns[name].role is ColumnRole.IGNORED
+    assert inference.reasons[name].startswith("ignored: an identifier code by its name (")
+    unique = table.set_column(0, name, pa.array([str(9_780_000_000_000 + i) for i in range(n)]))
+    assert (
+        infer_spec(unique, SOURCE, target="y", task=None, name="b").spec.columns[name].role
+        is ColumnRole.ID
+    )
+
+
+@pytest.mark.parametrize("name", ["mean", "seans", "upcoming", "skus_sold"])
+def test_names_that_only_contain_a_code_stay_features(name: str) -> None:
+    rng = random.Random(3)
+    table = pa.table(
+        {name: [str(rng.randrange(1000)) for _ in range(300)],
+         "y": [rng.choice("ab") for _ in range(300)]}
+    )  # fmt: skip
+    inference = infer_spec(table, SOURCE, target="y", task=None, name="books")
+    assert inference.spec.columns[name].role is ColumnRole.FEATURE
