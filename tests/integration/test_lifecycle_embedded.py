@@ -4,6 +4,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
 import pytest
 
 from tabops.context import Context
@@ -159,6 +162,26 @@ def test_a_perfect_test_score_is_refused_as_leakage_unless_allowed(workspace: Co
     raw["gate"] = {"allow_perfect": True}
     allowed = run_promote(parse_spec(raw), workspace, refused.candidate or "")
     assert allowed.promoted, allowed.reasons
+
+
+def test_a_regression_target_computed_from_its_features_is_refused(workspace: Context) -> None:
+    # As vgsales' global sales, the sum of its regional columns rounded: R² 0.99999, RMSE > 0.
+    raw = synthetic_spec("regression", trials=1, candidates=[{"estimator": "linear"}]).model_dump(
+        mode="json", exclude_none=True
+    )
+    raw["name"] = "summed"
+    spec = parse_spec(raw)
+    table = synthetic_table(400)
+    x, red = table["x"].to_numpy(), pc.equal(table["color"], "red").to_numpy(zero_copy_only=False)
+    summed = np.round(20 * x + 10 * red + 3 * table["n"].to_numpy(), 2)
+    add_snapshot(workspace, spec, table.set_column(table.schema.get_field_index("value"),
+                                                   "value", pa.array(summed)))  # fmt: skip
+    refused = run_register(spec, workspace, _train(spec, workspace)).decision
+    assert not refused.promoted
+    assert refused.metrics["candidate"]["rmse"] > 0
+    assert refused.reasons[0].startswith("rmse is ")
+    assert " (R² 0.99999" in refused.reasons[0] and "a perfect score" in refused.reasons[0]
+    assert "The model leans most on 'x' (" in refused.reasons[0]
 
 
 def test_a_perfect_score_on_few_test_rows_of_a_class_is_no_sign_of_leakage(
