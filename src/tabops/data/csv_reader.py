@@ -30,6 +30,7 @@ from typing import BinaryIO
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 
 from tabops.errors import DataError
@@ -101,13 +102,15 @@ def open_csv(data: bytes, options: CsvOptions, name: str) -> CsvStream:
         DataError: the file is empty, has no usable header, or is not in the configured encoding.
     """
     data = strip_bom(data)
+    if not data.strip():
+        raise DataError(f"{name} is empty; it needs a header line and at least one row.")
     if skip := options.skip_rows:
         body = data[_after_lines(data, skip, name) :]
         return _after_preamble(open_csv(body, _no_skip(options), name), skip)
     header = data.split(b"\n", 1)[0]
     utf8_header = _as_utf8(header, options)
     if utf8_header is None:
-        return _ExactStream(_read_exact(data, options, name))
+        return _without_blank_columns(_ExactStream(_read_exact(data, options, name)), name)
     lines = data.count(b"\n") + (0 if data.endswith(b"\n") else 1)
 
     def blocks() -> Iterator[bytes]:
@@ -115,7 +118,8 @@ def open_csv(data: bytes, options: CsvOptions, name: str) -> CsvStream:
         body.seek(len(header) + 1)
         return _line_blocks(body.read)
 
-    return _FastStream(header, utf8_header, blocks, options, name, max(lines - 1, 0))
+    stream = _FastStream(header, utf8_header, blocks, options, name, max(lines - 1, 0))
+    return _without_blank_columns(stream, name)
 
 
 def stream_csv(
@@ -150,7 +154,7 @@ def stream_csv(
 
     rows = None if expected_rows is None else max(expected_rows - skip, 0)
     stream = _FastStream(header, utf8_header, blocks, _no_skip(options), name, rows)
-    return _after_preamble(stream, skip)
+    return _after_preamble(_without_blank_columns(stream, name), skip)
 
 
 def _first_lines(file: BinaryIO, count: int) -> bytes:
@@ -203,6 +207,39 @@ class _Renumbered(CsvStream):
         yield from self._inner.batches()
         self.lines = self._inner.lines + self._skipped
         self.rejects = [replace(r, line=r.line + self._skipped) for r in self._inner.rejects]
+
+
+def _without_blank_columns(stream: CsvStream, name: str) -> CsvStream:
+    blank = [c for c in stream.columns if c.startswith(_UNNAMED)]
+    return _BlankColumnsDropped(stream, blank, name) if blank else stream
+
+
+class _BlankColumnsDropped(CsvStream):
+    """The stream without the columns after the header's last name (``a,b,c,,``: empty
+    columns a spreadsheet exported), which must hold no value: a value there means the
+    header is not the file's first line, or is short of names."""
+
+    def __init__(self, inner: CsvStream, blank: list[str], name: str) -> None:
+        named = [c for c in inner.columns if c not in blank]
+        super().__init__(named, inner.expected_rows)
+        self._inner, self._blank, self._name = inner, blank, name
+
+    def batches(self) -> Iterator[pa.RecordBatch]:
+        for batch in self._inner.batches():
+            for column in self._blank:
+                values = pc.utf8_trim_whitespace(batch.column(column))
+                filled = pc.filter(values, pc.not_equal(values, ""))
+                if len(filled):
+                    number = column.removeprefix(_UNNAMED)
+                    raise DataError(
+                        f"{self._name}: the header names no column {number}, yet rows hold "
+                        f"values there (such as {filled[0].as_py()!r}). Name every column in "
+                        "the header. If the file opens with lines before its header (a title, "
+                        "notes), skip them: `tabops init --skip-rows N`, or "
+                        "source.csv.skip_rows in tabops.yaml."
+                    )
+            yield batch.select(self.columns)
+        self.lines, self.rejects = self._inner.lines, self._inner.rejects
 
 
 def count_rows(
@@ -260,26 +297,49 @@ def _header(first_line: str, options: CsvOptions, name: str) -> list[str]:
             f"tr '\\r' '\\n' < {name} > fixed.csv, and use the converted file."
         )
     try:
-        columns = next(csv.reader([first_line], delimiter=options.delimiter, strict=True))
+        fields = next(csv.reader([first_line], delimiter=options.delimiter, strict=True))
     except (csv.Error, StopIteration) as exc:
         raise DataError(
             f"{name}: the header line cannot be parsed at {options.delimiter!r} ({exc}). If "
             "its fields are separated by another character, pass it: `tabops init "
             "--delimiter ';'`, or source.csv.delimiter in tabops.yaml."
         ) from exc
-    columns = [c.strip() for c in columns]
-    if columns[0] == "" and columns.count("") == 1 and ROW_NAMES not in columns:
+    columns = header_names(fields)
+    if columns and columns[0] == "" and columns.count("") == 1 and ROW_NAMES not in columns:
         # R's write.csv and pandas' to_csv write their row names or index this way, by default.
         columns[0] = ROW_NAMES
-    if "" in columns:
-        unnamed = [str(i + 1) for i, c in enumerate(columns) if not c]
+    if "" in columns or not columns:
+        unnamed = [str(i + 1) for i, c in enumerate(columns) if not c] or ["1"]
         where = f"column{'s' if len(unnamed) > 1 else ''} {', '.join(unnamed)}"
         raise DataError(
             f"{name}: the header has no name for {where}; name every column. If the file opens "
             "with lines before its header (a title, notes), skip them: `tabops init "
             "--skip-rows N`, or source.csv.skip_rows in tabops.yaml."
         )
-    return unique_names(columns)
+    blank = [f"{_UNNAMED}{i + 1}" for i in range(len(columns), len(fields))]
+    return unique_names(columns) + blank
+
+
+#: What the reader calls the header's blank fields after its last name until it drops them
+#: (see ``_BlankColumnsDropped``); no name read from a file holds a NUL.
+_UNNAMED = "\0unnamed column "
+
+
+def _blank_header(name: str) -> DataError:
+    return DataError(
+        f"{name}: the header line is blank. Skip the blank lines before the header: "
+        "`tabops init` finds them, or set source.csv.skip_rows in tabops.yaml."
+    )
+
+
+def header_names(fields: list[str]) -> list[str]:
+    """The header's names as tabops reads them: trimmed of spaces and of byte-order marks
+    (one inside the line, as joined files have it, would stay in a name), without the blank
+    fields after the last name, which spreadsheets export for empty columns (``a,b,c,,``)."""
+    names = [field.replace("\ufeff", "").strip() for field in fields]
+    while names and not names[-1]:
+        names.pop()
+    return names
 
 
 def unique_names(columns: list[str]) -> list[str]:
@@ -408,7 +468,7 @@ class _FastStream(CsvStream):
         cannot give is read by the exact path)."""
         text = utf8_header.decode("utf-8")
         if not text.strip():
-            raise DataError(f"{name} is empty; it needs a header line and at least one row.")
+            raise _blank_header(name)
         super().__init__(_header(text.rstrip("\r"), options, name), expected_rows)
         self._header, self._blocks, self._options, self._name = header, blocks, options, name
         self._utf8_header = utf8_header
@@ -589,8 +649,10 @@ def _read_exact(data: bytes, options: CsvOptions, name: str) -> CsvRead:
     if lines and lines[-1] == "":
         lines.pop()
     lines = [line.removesuffix("\r") for line in lines]
-    if not lines or not lines[0]:
+    if not any(line.strip() for line in lines):
         raise DataError(f"{name} is empty; it needs a header line and at least one row.")
+    if not lines[0].strip():
+        raise _blank_header(name)
     if 1 in bad_lines:
         hint = _encoding_hint(data.split(b"\n", 1)[0])
         raise EncodingError(

@@ -560,8 +560,9 @@ def infer_spec(
     warnings = header_warning + _ignore_leaks(profiles, columns, reasons, target, task, positive)
     if not any(col.role == ColumnRole.FEATURE for col in columns.values()):
         why = "; ".join(f"{c}: {reasons[c]}" for c in columns if c != target)
+        why = f"({why})" if why else f"(the file has no column but the target '{target}')"
         raise DataError(
-            f"No column can be a feature ({why}). A model needs at least one input column: "
+            f"No column can be a feature {why}. A model needs at least one input column: "
             "check the delimiter (--delimiter) and that the file has more than ids and text."
         )
     project = ProjectSpec(

@@ -32,6 +32,7 @@ from tabops.data.csv_reader import (
     EncodingError,
     StructuralReject,
     count_rows,
+    header_names,
     open_csv,
     stream_csv,
     strip_bom,
@@ -188,8 +189,10 @@ def read_every_record(
     opening = b"" if is_parquet(location) else _opening(location)
     if detect_delimiter or detect_preamble:
         found = _dialect(opening, csv_options, detect_delimiter)
-        if detect_preamble or not found.skip_rows:
+        if detect_preamble:
             csv_options = found
+        elif not csv_options.skip_rows and not found.skip_rows:  # the header on line 1
+            csv_options = csv_options.model_copy(update={"delimiter": found.delimiter})
     if detect_encoding:
         batch, csv_options = _in_its_encoding(location, csv_options)
     else:
@@ -212,7 +215,7 @@ def _renamed(opening: bytes, options: CsvOptions) -> list[tuple[str, str]]:
     if len(lines) <= options.skip_rows:
         return []
     records = _records([lines[options.skip_rows].rstrip("\r")], options.delimiter)
-    names = [name.strip() for name in records[0][1]] if records else []
+    names = header_names(records[0][1]) if records else []
     return [(a, b) for a, b in zip(names, unique_names(names), strict=True) if a != b]
 
 
@@ -245,11 +248,15 @@ def _dialect(opening: bytes, options: CsvOptions, detect_delimiter: bool) -> Csv
     header, at the first delimiter that makes it so (the given one first). Else the file may
     open with lines before its header: a title or notes, narrower than the data below them,
     then a line as wide as most of the data with a name in every field. (A header one field
-    short of the data is R's row names.)"""
+    short of the data is R's row names.) Blank lines before the header are skipped."""
     lines = strip_bom(opening).decode("utf-8", errors="replace").split("\n")
     if len(opening) == _OPENING_BYTES:
         lines.pop()  # cut short
     lines = [line.rstrip("\r") for line in lines[:_PREAMBLE_SAMPLE]]
+    # Blank lines before the header, as some exports write them: skipped whatever follows.
+    blank = next((i for i, line in enumerate(lines) if line.strip()), 0)
+    lines = lines[blank:]
+    options = options.model_copy(update={"skip_rows": blank})
     delimiters = [options.delimiter]
     if detect_delimiter:
         delimiters += [d for d in (",", *_OTHER_DELIMITERS) if d != options.delimiter]
@@ -261,7 +268,7 @@ def _dialect(opening: bytes, options: CsvOptions, detect_delimiter: bool) -> Csv
             return options.model_copy(update={"delimiter": delimiter})
     for delimiter in delimiters:
         if skip := _header_line(records[delimiter]):
-            return options.model_copy(update={"skip_rows": skip, "delimiter": delimiter})
+            return options.model_copy(update={"skip_rows": blank + skip, "delimiter": delimiter})
     return options
 
 

@@ -151,8 +151,12 @@ def test_any_encoding_setting_reads_or_fails_with_a_data_error(encoding: str, da
     [
         (b"", "is empty"),
         (b"a,,c\n1,2,3\n", "no name for column 2; name every column. If the file"),
-        (b"a,,c,\n1,2,3,4\n", "no name for columns 2, 4; name every column. If the file"),
-        (b",a,\n0,1,2\n", "no name for columns 1, 3; name every column. If the file"),
+        (b"a,,c,\n1,2,3,4\n", "no name for column 2; name every column. If the file"),
+        (b",,\n1,2,3\n", "no name for column 1; name every column. If the file"),
+        (b",a,\n0,1,2\n", "names no column 3, yet rows hold values there \\(such as '2'\\)"),
+        (b"Title,,\nx,y,z\n1,2,3\n", "names no column 2, .*'y'.*--skip-rows N"),
+        (b"\n\na,b\n1,2\n", "the header line is blank. Skip the blank lines"),
+        (b"\n \n\n", "is empty; it needs a header line"),
         (b",rownames\n0,1\n", "no name for column 1; name every column. If the file"),
         (b'"a";"b"\n1;2\n', "header line cannot be parsed at ','.*--delimiter ';'"),
     ],
@@ -176,6 +180,22 @@ def test_a_name_repeated_in_the_header_is_numbered_as_pandas_numbers_it(
     data = f"{header}\n{','.join(map(str, range(len(names))))}\n".encode()
     rows, _, rejects = _both(data)
     assert list(rows[0]) == names and rejects == []
+
+
+@pytest.mark.parametrize("encoding", ["utf-8", "utf-16-le"])  # the fast path, the exact one
+def test_empty_columns_after_the_last_name_are_dropped(encoding: str) -> None:
+    # Spreadsheets export empty columns past the data as trailing delimiters.
+    data = "a,b,,\n1,2,,\n3,4, ,\n5,6\n".encode(encoding)
+    read = read_csv(data, CsvOptions(encoding=encoding), "t.csv")
+    assert read.table.column_names == ["a", "b"]
+    assert read.table.to_pylist() == [{"a": "1", "b": "2"}, {"a": "3", "b": "4"}]
+    assert [(r.line, r.reason) for r in read.rejects] == [(4, "expected 4 fields, found 2")]
+
+
+def test_byte_order_marks_inside_the_header_are_no_part_of_a_name() -> None:
+    # Files joined end to end carry the second one's mark inside a line.
+    read = read_csv(b"id;\xef\xbb\xbfPeriod;value\n1;2020;5\n", CsvOptions(delimiter=";"), "t")
+    assert read.table.column_names == ["id", "Period", "value"]
 
 
 @pytest.mark.parametrize("data", [b",a,b\n0,1,2\n1,3,4\n", b'"","a","b"\n"x",1,2\n"y",3,4\n'])

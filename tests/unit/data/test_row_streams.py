@@ -141,3 +141,19 @@ def test_a_gzipped_csv_streams_uncounted_and_a_truncated_one_is_a_data_error(
     path.write_bytes(path.read_bytes()[:-200])
     with pytest.raises(DataError, match=r"rows\.csv\.gz is a compressed file \(gzip\)"):
         _read(stream_file(path, None, chunk_rows=500))
+
+
+def test_a_streamed_csv_drops_empty_columns_after_the_last_name_and_refuses_filled_ones(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(csv_reader, "_READ_SIZE", 256)  # many blocks
+    path = tmp_path / "rows.csv"
+    lines = ["id,x,,", *(f"{i},{i / 2},," for i in range(200))]
+    path.write_text("\n".join(lines) + "\n")
+    stream = stream_file(path, None, chunk_rows=64)
+    _, read = _read(stream)
+    assert read.column_names == ["id", "x"] and read.num_rows == 200
+    lines[150] = "149,74.5,,late note"  # a value far down an unnamed column
+    path.write_text("\n".join(lines) + "\n")
+    with pytest.raises(DataError, match=r"names no column 4, yet rows hold values .*'late note'"):
+        _read(stream_file(path, None, chunk_rows=64))

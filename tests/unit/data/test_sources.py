@@ -220,6 +220,9 @@ def test_lines_before_the_header_are_skipped_and_every_line_keeps_its_number(
          "Aruba,ABW,1,2,3\nChad,TCD,4,5,6\n", 4, ","),  # the World Bank's downloads
         ("Report\n\nregion;x;y;label\nA;1;2;yes\nB;2;3;no\n", 2, ";"),
         ("\nregion,x,y,label\nA,1,2,yes\n", 1, ","),  # a blank first line
+        ("\n \nx;label\n1;yes\n2;no\n", 2, ";"),  # blank lines before two columns
+        ("\n\nlabel\nyes\nno\n", 2, ","),  # or one
+        ("\nTitle\n\nregion,x,y,label\nA,1,2,yes\nB,2,3,no\n", 3, ","),  # and a title
         ("a,b,c\n1,5.1,3.5,x\n2,4.9,3.0,y\n", 0, ","),  # R's row names: a header one short
         (",a,b,c\n1,5.1,3.5,x\n2,4.9,3.0,y\n", 0, ","),  # a blank first name: row names
         ("a,b,c,d\n1,5.1,3.5,x\n2,4.9,3.0,y\n", 0, ","),  # an ordinary file
