@@ -11,6 +11,8 @@ default tokens below. Letter case never matters: ``yes`` and ``YES`` mean what `
 Numbers: plain decimals unless the column records how its file writes them (``decimal: ','``,
 ``thousands: '.'``, ``units: ['%']``): :class:`NumberFormat` rewrites such text to the plain
 syntax first, so ``1.234,5`` and ``14.2%`` read as 1234.5 and 14.2.
+
+Header names: :func:`header_names`, for a file's header and a ``text/csv`` body's alike.
 """
 
 from __future__ import annotations
@@ -94,6 +96,16 @@ def _any_case(token: str) -> str:
 
 def _quoted(tokens: list[str]) -> str:
     return "/".join(repr(t) for t in tokens)
+
+
+def header_names(fields: list[str]) -> list[str]:
+    """The header's names as tabops reads them: trimmed of spaces and of byte-order marks
+    (one inside the line, as joined files have it, would stay in a name), without the blank
+    fields after the last name, which spreadsheets export for empty columns (``a,b,c,,``)."""
+    names = [field.replace("\ufeff", "").strip() for field in fields]
+    while names and not names[-1]:
+        names.pop()
+    return names
 
 
 def is_placeholder(text: str) -> bool:

@@ -35,6 +35,7 @@ import pyarrow.csv as pacsv
 
 from tabops.errors import DataError
 from tabops.spec import CsvOptions
+from tabops.values import header_names
 
 #: A quoted value may span at most this many lines in multiline mode before it counts as broken.
 _MAX_RECORD_LINES = 1000
@@ -330,16 +331,6 @@ def _blank_header(name: str) -> DataError:
         f"{name}: the header line is blank. Skip the blank lines before the header: "
         "`tabops init` finds them, or set source.csv.skip_rows in tabops.yaml."
     )
-
-
-def header_names(fields: list[str]) -> list[str]:
-    """The header's names as tabops reads them: trimmed of spaces and of byte-order marks
-    (one inside the line, as joined files have it, would stay in a name), without the blank
-    fields after the last name, which spreadsheets export for empty columns (``a,b,c,,``)."""
-    names = [field.replace("\ufeff", "").strip() for field in fields]
-    while names and not names[-1]:
-        names.pop()
-    return names
 
 
 def unique_names(columns: list[str]) -> list[str]:

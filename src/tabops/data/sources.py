@@ -32,7 +32,6 @@ from tabops.data.csv_reader import (
     EncodingError,
     StructuralReject,
     count_rows,
-    header_names,
     open_csv,
     stream_csv,
     strip_bom,
@@ -41,6 +40,7 @@ from tabops.data.csv_reader import (
 from tabops.errors import DataError
 from tabops.spec import CsvOptions, SourceSpec
 from tabops.store.db import redact, sqlalchemy_url, validate_identifier
+from tabops.values import header_names
 
 _MAX_DOWNLOAD_BYTES = 2 * 1024**3
 #: Compressed formats by their first bytes (the names are PyArrow's codecs).

@@ -14,6 +14,7 @@ import itertools
 from typing import Any
 
 from tabops.serve.http import ApiError
+from tabops.values import header_names
 
 _MLFLOW_KEYS = ("dataframe_split", "dataframe_records", "inputs", "instances")
 _OIP_TYPES = {
@@ -111,7 +112,8 @@ def _columns_to_records(columns: dict[str, Any], what: str, max_rows: int) -> li
 
 
 def csv_records(body: bytes, max_rows: int, delimiter: str = ",") -> list[dict[str, Any]]:
-    """Records of strings from CSV with a header row (a byte-order mark is skipped); the schema
+    """Records of strings from CSV with a header row (read as ingest reads a file's: byte-order
+    marks skipped, names trimmed, empty columns after the last name dropped); the schema
     reads the values as the data contract reads a file (``model_rows(..., text=True)``). The
     fields are split by ``delimiter`` (the spec's file's) or by a comma, whichever splits the
     header into more names: rows copied from the file, or MLflow's comma-separated CSV."""
@@ -128,15 +130,17 @@ def csv_records(body: bytes, max_rows: int, delimiter: str = ",") -> list[dict[s
         raise _bad(f"The CSV body cannot be parsed: {exc}.") from None
     if not rows:
         raise _bad("The CSV body is empty; send a header row and data rows.")
-    header = rows[0]
+    width, header = len(rows[0]), header_names(rows[0])  # trailing blank fields: no column
     if len(set(header)) != len(header):
         raise _bad("The CSV header names a column twice.")
     check_batch_size(len(rows) - 1, max_rows)
     records = []
     for number, row in enumerate(rows[1:], start=2):
-        if len(row) != len(header):
-            raise _bad(f"CSV line {number} has {len(row)} fields; the header has {len(header)}.")
-        records.append(dict(zip(header, row, strict=True)))
+        if len(row) != width:
+            raise _bad(f"CSV line {number} has {len(row)} fields; the header has {width}.")
+        if any(value.strip() for value in row[len(header) :]):
+            raise _bad(f"CSV line {number} has a value after the header's last name.")
+        records.append(dict(zip(header, row, strict=False)))
     return records
 
 

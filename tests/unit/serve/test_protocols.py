@@ -158,3 +158,11 @@ def test_a_csv_body_is_split_by_the_files_delimiter_or_by_commas(body: bytes) ->
 def test_a_malformed_first_line_is_a_clear_400_not_a_crash() -> None:
     with pytest.raises(ApiError, match="cannot be parsed"):
         csv_records(b"\r0", 10, delimiter=";")  # found by the OpenAPI fuzzer
+
+
+def test_a_csv_body_reads_its_header_as_ingest_reads_a_files() -> None:
+    # Rows copied from a spreadsheet's export: trailing empty columns, a joined file's mark.
+    body = "id, \ufeffamount ,,\n7,2.5,,\n".encode()
+    assert csv_records(body, 10) == [{"id": "7", "amount": "2.5"}]
+    with pytest.raises(ApiError, match="CSV line 3 has a value after the header's last name"):
+        csv_records(body + b"8,1.0,,x\n", 10)
