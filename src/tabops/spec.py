@@ -435,7 +435,8 @@ class GateSpec(_Strict):
         description="Promote a candidate whose test metric is perfect (ROC AUC 1; a "
         "regression: R² at least 0.9999). Off: "
         "such a score on held-out rows almost always means a feature leaks the target (judged "
-        "for a classifier when the test rows hold at least 30 rows of every class).",
+        "for a classifier when the test rows hold at least 30 rows of each of its two commonest "
+        "classes).",
     )
 
 

@@ -184,6 +184,26 @@ def test_a_regression_target_computed_from_its_features_is_refused(workspace: Co
     assert "The model leans most on 'x' (" in refused.reasons[0]
 
 
+def test_a_rare_class_does_not_excuse_a_perfect_score(workspace: Context) -> None:
+    # Four outcomes, one in 40 rows of 1,000 (about 8 test rows); 'color' is a status code
+    # that tells each outcome: a leak, however rare one class is.
+    raw = synthetic_spec(trials=1, candidates=[{"estimator": "lightgbm", "search": {}}])
+    raw = raw.model_dump(mode="json", exclude_none=True)
+    raw["name"] = "rare-leak"
+    table = synthetic_table(1000, classes=3)
+    label = table["label"].to_pylist()
+    label[::25] = ["rare"] * 40
+    status = [outcome[0].upper() for outcome in label]
+    table = table.set_column(table.schema.get_field_index("label"), "label", pa.array(label))
+    table = table.set_column(table.schema.get_field_index("color"), "color", pa.array(status))
+    spec = parse_spec(raw)
+    add_snapshot(workspace, spec, table)
+    refused = run_register(spec, workspace, _train(spec, workspace)).decision
+    assert not refused.promoted
+    assert "a perfect score" in refused.reasons[0]
+    assert "The model leans most on 'color' (" in refused.reasons[0]
+
+
 def test_a_perfect_score_on_few_test_rows_of_a_class_is_no_sign_of_leakage(
     workspace: Context,
 ) -> None:
