@@ -187,3 +187,41 @@ def test_without_lleaves_the_onnx_graph_scores(
     assert scorer.predictor is not None and scorer.predictor.kind == "onnx"
     chunk = scorer.score(pa.RecordBatch.from_pandas(frame, preserve_index=False))
     assert chunk.scored.num_rows == len(frame)
+
+
+def _large_regression() -> str:
+    """A LightGBM regression on prices near 1e9: float64 sums in lleaves' order differ from
+    LightGBM's in their last bits (about 1e-7 here)."""
+    import lightgbm
+
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(3000, 8))
+    y = 1e8 + 8e8 * rng.random(3000) + 1e7 * x[:, 0]
+    model = lightgbm.LGBMRegressor(n_estimators=40, verbose=-1).fit(x, y)
+    return str(model.booster_.model_to_string())
+
+
+def test_large_scores_are_checked_relative_to_their_size() -> None:
+    pytest.importorskip("lleaves")
+    assert compile_native(_large_regression()) is not None
+
+
+def test_a_model_the_check_refuses_is_not_compiled_again(
+    cache: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    pytest.importorskip("lleaves")
+    from tabops.model import kernel
+
+    checks: list[str] = []
+
+    def refuse(model: object, text: str) -> None:
+        checks.append(text)
+        raise ValueError("native scores differ from LightGBM's by 0.5")
+
+    monkeypatch.setattr(kernel, "_check", refuse)
+    text = _large_regression()
+    assert compile_native(text) is None and compile_native(text) is None
+    assert len(checks) == 1  # the second call read the refusal
+    (refused,) = cache.glob("*.refused")
+    assert refused.read_text() == "native scores differ from LightGBM's by 0.5"
+    assert not list(cache.glob("*.o"))
