@@ -98,13 +98,22 @@ def _quoted(tokens: list[str]) -> str:
     return "/".join(repr(t) for t in tokens)
 
 
+#: The name given to a first column whose header is blank (R's row names, a pandas index),
+#: as R's own datasets name it.
+ROW_NAMES = "rownames"
+
+
 def header_names(fields: list[str]) -> list[str]:
     """The header's names as tabops reads them: trimmed of spaces and of byte-order marks
     (one inside the line, as joined files have it, would stay in a name), without the blank
-    fields after the last name, which spreadsheets export for empty columns (``a,b,c,,``)."""
+    fields after the last name, which spreadsheets export for empty columns (``a,b,c,,``),
+    and with a blank first name (the only blank one) read as :data:`ROW_NAMES`: R's
+    ``write.csv`` and pandas' ``to_csv`` write their row names or index so, by default."""
     names = [field.replace("\ufeff", "").strip() for field in fields]
     while names and not names[-1]:
         names.pop()
+    if names and names[0] == "" and names.count("") == 1 and ROW_NAMES not in names:
+        names[0] = ROW_NAMES
     return names
 
 

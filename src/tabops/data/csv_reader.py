@@ -285,11 +285,6 @@ def strip_bom(data: bytes) -> bytes:
     return data.removeprefix(codecs.BOM_UTF8)
 
 
-#: The name given to a first column whose header is blank (R's row names, a pandas index),
-#: as R's own datasets name it.
-ROW_NAMES = "rownames"
-
-
 def _header(first_line: str, options: CsvOptions, name: str) -> list[str]:
     if "\r" in first_line.rstrip("\r"):
         raise DataError(
@@ -306,9 +301,6 @@ def _header(first_line: str, options: CsvOptions, name: str) -> list[str]:
             "--delimiter ';'`, or source.csv.delimiter in tabops.yaml."
         ) from exc
     columns = header_names(fields)
-    if columns and columns[0] == "" and columns.count("") == 1 and ROW_NAMES not in columns:
-        # R's write.csv and pandas' to_csv write their row names or index this way, by default.
-        columns[0] = ROW_NAMES
     if "" in columns or not columns:
         unnamed = [str(i + 1) for i, c in enumerate(columns) if not c] or ["1"]
         where = f"column{'s' if len(unnamed) > 1 else ''} {', '.join(unnamed)}"

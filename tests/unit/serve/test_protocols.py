@@ -164,5 +164,7 @@ def test_a_csv_body_reads_its_header_as_ingest_reads_a_files() -> None:
     # Rows copied from a spreadsheet's export: trailing empty columns, a joined file's mark.
     body = "id, \ufeffamount ,,\n7,2.5,,\n".encode()
     assert csv_records(body, 10) == [{"id": "7", "amount": "2.5"}]
+    # A pandas index or R's row names: the blank first name is 'rownames', as in the file.
+    assert csv_records(b",amount\n0,2.5\n", 10) == [{"rownames": "0", "amount": "2.5"}]
     with pytest.raises(ApiError, match="CSV line 3 has a value after the header's last name"):
         csv_records(body + b"8,1.0,,x\n", 10)
