@@ -44,15 +44,15 @@ def run_command(
     since: Annotated[
         str | None,
         typer.Option(
-            help="First day (or time) to measure, ISO 8601 in UTC. Default: the first "
-            "logged prediction."
+            help="First day (or time) to measure, ISO 8601 (UTC unless it has an offset). "
+            "Default: the first logged prediction."
         ),
     ] = None,
     until: Annotated[
         str | None,
         typer.Option(
-            help="End of the range, exclusive, ISO 8601 in UTC. Default: after the "
-            "last logged prediction."
+            help="End of the range, exclusive, ISO 8601 (UTC unless it has an offset). "
+            "Default: after the last logged prediction."
         ),
     ] = None,
     data: Annotated[
@@ -183,11 +183,16 @@ def report_command(
     ] = "monitor-report.html",
     since: Annotated[
         str | None,
-        typer.Option(help="Show windows from this day (or time), ISO 8601 in UTC. Default: all."),
+        typer.Option(
+            help="Show windows from this day (or time), ISO 8601 (UTC unless it has an "
+            "offset). Default: all."
+        ),
     ] = None,
     until: Annotated[
         str | None,
-        typer.Option(help="Show windows before this day (or time), ISO 8601 in UTC."),
+        typer.Option(
+            help="Show windows before this day (or time), ISO 8601 (UTC unless it has an offset)."
+        ),
     ] = None,
     source: Annotated[
         str | None,

@@ -432,7 +432,8 @@ def _infer_type(profile: _Profile) -> tuple[ColumnSpec, str]:
         if zero_one and not not_numbers and reading == ColumnSpec(type=kind):
             return ColumnSpec(type=ColumnType.BOOLEAN), "boolean (0/1 values)"
         note = _bad_cells_note(not_numbers, profile) if len(not_numbers) else ""
-        return reading, f"{kind.value} in [{low:g}, {high:g}]{_number_syntax(reading)}{note}"
+        shown = f"[{low:.0f}, {high:.0f}]" if integral else f"[{low:g}, {high:g}]"
+        return reading, f"{kind.value} in {shown}{_number_syntax(reading)}{note}"
     boolean = ColumnSpec(type=ColumnType.BOOLEAN)
     if profile.distinct <= 2 and _parses_as(profile, boolean):
         return boolean, "boolean (yes/no or true/false values)"
@@ -786,9 +787,16 @@ def _infer_target(profile: _Profile, task: Task | None) -> tuple[ColumnSpec, Tas
             f"target, {reading.type.value}, regression{_number_syntax(reading)}{counts}",
         )
     if profile.distinct > _MAX_CLASSES:
+        advice = (
+            "Use --task regression if it is a quantity, or group the rarest values into fewer "
+            "classes in the file"
+            if numeric
+            else "Group the rarest values into fewer classes in the file (an 'other' class), or "
+            "predict another column"
+        )
         raise DataError(
-            f"Target column '{profile.name}' has {profile.distinct} distinct values, too many "
-            "classes. Use --task regression for a numeric target."
+            f"Target column '{profile.name}' has {profile.distinct:,} distinct values: a "
+            f"classifier takes at most {_MAX_CLASSES}. {advice}."
         )
     classes = _categories(profile)
     unsplittable = {value: n for value, n in rare.items() if n < _rows_to_hold_out()}

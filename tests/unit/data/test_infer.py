@@ -170,6 +170,14 @@ def test_a_digit_or_letter_is_positive_beside_its_opposite_only(
         (pa.table({"x": ["1", "2"], "y": ["NA", ""]}), "y", None, "no value at all"),
         (pa.table({"x": ["1", "2"], "y": ["a", "b"]}), "y", Task.REGRESSION, "numeric target"),
         (
+            pa.table(
+                {"x": [str(i) for i in range(404)], "y": [f"topic {i % 101}" for i in range(404)]}
+            ),
+            "y",
+            Task.CLASSIFICATION,
+            r"101 distinct values: a classifier takes at most 100\. Group the rarest values",
+        ),
+        (
             pa.table({"x": pa.array([], pa.string()), "y": pa.array([], pa.string())}),
             "y",
             None,
@@ -607,6 +615,13 @@ def test_a_value_or_blank_is_a_feature_and_a_value_never_missing_is_constant() -
     assert columns["ticked"].role is ColumnRole.FEATURE and columns["ticked"].nullable
     assert columns["same"].role is ColumnRole.IGNORED and not columns["same"].nullable
     assert check_contract(table, inference.spec).bad_index.size == 0
+
+
+def test_integer_ranges_are_written_out() -> None:
+    caps = [str(4_616_250 + 1_000_003 * i) for i in range(200)] + ["5200730000000"]
+    table = pa.table({"cap": caps, "y": ["a", "b"] * 100 + ["a"]})
+    reason = infer_spec(table, SOURCE, target="y", task=None, name="x").reasons["cap"]
+    assert "integer in [4616250, 5200730000000]" in reason
 
 
 @pytest.mark.parametrize("name", ["isbn13", "ISBN", "product_ean", "SKU", "upc-10"])
