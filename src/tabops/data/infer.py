@@ -54,7 +54,14 @@ _ROW_NAME = re.compile(
 #: Rows from which a column counting 0, 1, 2... or 1, 2, 3... down the file is taken for a
 #: row number whatever its name (fewer rows: too likely a small feature such as a step).
 _ROW_NUMBER_MIN_ROWS = 100
-_TIME_NAME = re.compile(r"(time|date|_ts$|^ts$|_at$|timestamp)", re.IGNORECASE)
+#: Names of a row's time: English words within a name, and whole words of other languages
+#: and of periods (the Portuguese 'data', the German 'Datum', 'Período', 'week').
+_TIME_NAME = re.compile(
+    r"(time|date|_ts$|^ts$|_at$|timestamp"
+    r"|(^|[ _.-])(data|datum|fecha|dia|día|jour|giorno|zeitpunkt|zeitraum|periodo|período"
+    r"|période|periode|period|day|week|month|semana|mes|mois|monat)([ _.-]|$))",
+    re.IGNORECASE,
+)
 _POSITIVE = ["yes", "true", "1", "y", "t", "positive", "pos", "fraud", "churn", "churned", "bad"]
 #: A digit or a letter is the positive label only beside its opposite: the '1' of 0/1 is, the
 #: '1' of 1/2 is a code (German credit's 1 is a good loan, its minority 2 the bad one).

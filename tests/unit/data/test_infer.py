@@ -654,3 +654,18 @@ def test_names_that_only_contain_a_code_stay_features(name: str) -> None:
     )  # fmt: skip
     inference = infer_spec(table, SOURCE, target="y", task=None, name="books")
     assert inference.spec.columns[name].role is ColumnRole.FEATURE
+
+
+@pytest.mark.parametrize(
+    ("name", "role"),
+    [("data", ColumnRole.TIMESTAMP), ("Datum", ColumnRole.TIMESTAMP),
+     ("Período", ColumnRole.TIMESTAMP), ("fecha_alta", ColumnRole.TIMESTAMP),
+     ("week", ColumnRole.TIMESTAMP), ("opened", ColumnRole.FEATURE),
+     ("metadata", ColumnRole.FEATURE)],
+)  # fmt: skip
+def test_a_row_time_is_found_by_names_in_other_languages_too(name: str, role: ColumnRole) -> None:
+    # Portuguese COVID series ('data'), German wastewater ('Datum'), Portuguese health ('Período')
+    days = [f"2020-03-{1 + i % 28:02d}" for i in range(120)]
+    table = pa.table({name: days, "x": [str(i % 7) for i in range(120)], "y": ["a", "b"] * 60})
+    spec = infer_spec(table, SOURCE, target="y", task=None, name="series").spec
+    assert spec.columns[name].role is role
