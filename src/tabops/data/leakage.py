@@ -54,9 +54,13 @@ def leak_reason(
     if len(values) < _MIN_ROWS or target.nunique() < 2:
         return None
     if kind in _NUMERIC and task == Task.REGRESSION:
+        changes = _running(values) and _running(target)
+        if changes:  # running totals rank alike for growing, leak or not: compare their steps
+            values, target = values.diff().iloc[1:], target.diff().iloc[1:]
         rho = abs(float(values.rank().corr(target.rank())))
         if rho >= LEAK_SCORE:
-            return f"rank correlation {rho:.3f} with the target on its own"
+            steps = " of its changes from row to row (both are running totals)" if changes else ""
+            return f"rank correlation {rho:.3f}{steps} with the target on its own"
     if kind in _NUMERIC and positive is not None:
         auc = _roc_auc(values.astype(float), target == positive)
         if max(auc, 1 - auc) >= LEAK_SCORE:
@@ -67,6 +71,12 @@ def leak_reason(
             what = "R² of its group means" if task == Task.REGRESSION else "its values determine"
             return f"{what} {share:.1%} of the target on its own"
     return None
+
+
+def _running(values: pd.Series) -> bool:
+    """Whether ``values`` never fall (or never rise) down the rows: a running total, such as
+    a daily series' cases and deaths to date."""
+    return bool(values.is_monotonic_increasing or values.is_monotonic_decreasing)
 
 
 def _roc_auc(scores: pd.Series, positive: pd.Series) -> float:
@@ -136,9 +146,13 @@ def linear_leak(columns: dict[str, pd.Series], target: pd.Series) -> tuple[list[
     """The fewest numeric ``columns`` (at most :data:`_COMBINED_COLUMNS`, chosen greedily) of
     which a linear combination explains a numeric ``target`` almost perfectly (R² at or above
     :data:`LEAK_SCORE`): a mean of two bounds, subgroups' rates that make up the whole's.
-    ``([], best R²)`` when none does. Each fit uses the rows where its columns have values."""
+    ``([], best R²)`` when none does. Each fit uses the rows where its columns have values.
+    A running total is compared by its changes from row to row (the combination holds for
+    them as well): totals to date all grow, so levels would fit each other whatever they are."""
     candidates = dict(list(columns.items())[:_COMBINED_CANDIDATES])
     frame = pd.concat({**candidates, "__target__": target}, axis=1).iloc[:_PAIR_ROWS]
+    if _running(target.dropna()):
+        frame = frame.diff().iloc[1:]
     y = frame.pop("__target__").to_numpy(dtype=float)
     values = frame.to_numpy(dtype=float)
     present = ~np.isnan(values)

@@ -58,6 +58,26 @@ def test_regression_targets_leak_through_monotone_functions(scale: float, shift:
     assert leak_reason(noisy, ColumnType.NUMERIC, TARGET, Task.REGRESSION, None) is None
 
 
+def test_running_totals_are_judged_by_their_steps() -> None:
+    # A daily series: tests and cases to date grow as deaths to date do, leak or not.
+    daily_deaths = pd.Series(RNG.poisson(5, size=N).astype(float))
+    deaths = daily_deaths.cumsum()
+    tests = pd.Series(RNG.poisson(900, size=N).astype(float)).cumsum()
+    assert leak_reason(tests, ColumnType.NUMERIC, deaths, Task.REGRESSION, None) is None
+    assert linear_leak({"tests": tests}, deaths)[0] == []
+    parts = {
+        "home": (daily_deaths // 2).cumsum(),
+        "hospital": (daily_deaths - daily_deaths // 2).cumsum(),
+    }
+    assert sorted(linear_leak({"tests": tests, **parts}, deaths)[0]) == ["home", "hospital"]
+    copied = deaths * 1.0 + 0.5  # deaths to date, kept in another column: still a leak
+    reason = leak_reason(copied, ColumnType.NUMERIC, deaths, Task.REGRESSION, None)
+    assert reason == (
+        "rank correlation 1.000 of its changes from row to row (both are running totals) with "
+        "the target on its own"
+    )
+
+
 def test_missing_values_are_left_out_not_counted_against_the_column() -> None:
     values = LABELS.map({"yes": 1.0, "no": 0.0}).where(LABELS.index % 7 != 0)
     assert _classify(values, ColumnType.NUMERIC) is not None
