@@ -620,6 +620,8 @@ def _target_column(target: str, names: list[str]) -> str:
     hint = f" Did you mean '{close[0]}'?" if close else ""
     if _header_is_data(names):
         hint += f" {_NO_HEADER}"
+    if len(names) == 1 and re.search(r"\S\s{2,}\S", names[0]):
+        hint += f" {_SPACE_ALIGNED}"
     listed = ", ".join(names)
     raise DataError(f"Target column '{target}' is not in the data.{hint} Columns: {listed}.")
 
@@ -629,6 +631,14 @@ _NO_HEADER = (
     "The first line looks like data, not names: every name is a number. tabops reads the first "
     "line as the column names; add a header line naming the columns (the first data row "
     "is lost otherwise)."
+)
+
+
+#: What to do about a file whose columns are aligned with spaces (fixed-width text).
+_SPACE_ALIGNED = (
+    "The header reads as one column whose name holds runs of spaces: the file's columns "
+    "seem aligned with spaces, which tabops does not split. Save it with a delimiter first, "
+    "e.g. pandas.read_csv(path, sep=r'\\s+').to_csv('data.csv', index=False)."
 )
 
 
@@ -787,11 +797,14 @@ def _infer_target(profile: _Profile, task: Task | None) -> tuple[ColumnSpec, Tas
             reading = as_integer
         spec = reading.model_copy(update={"role": ColumnRole.TARGET, "nullable": False})
         spec.observed = _observed(profile, reading)
+        floor = ""
+        if (spec.observed.min or 0) >= 0:  # as for features: a negative price is a defect
+            spec.min, floor = 0, "; min 0 enforced (no negative values seen)"
         return (
             spec,
             task,
             None,
-            f"target, {reading.type.value}, regression{_number_syntax(reading)}{counts}",
+            f"target, {reading.type.value}, regression{_number_syntax(reading)}{counts}{floor}",
         )
     if profile.distinct > _MAX_CLASSES:
         advice = (

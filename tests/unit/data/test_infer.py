@@ -74,7 +74,11 @@ def test_regression_is_inferred_for_many_numeric_values() -> None:
     spec = infer_spec(table, SOURCE, target="y", task=None, name="r").spec
     assert spec.task is Task.REGRESSION and spec.positive_class is None
     reason = infer_spec(table, SOURCE, target="y", task=None, name="r").reasons["y"]
-    assert reason == "target, numeric, regression"  # no note on values rare as classes
+    # No note on values rare as classes; a negative value later is a defect, as for features.
+    assert reason == "target, numeric, regression; min 0 enforced (no negative values seen)"
+    assert spec.columns["y"].min == 0
+    signed = table.set_column(1, "y", pa.array([f"{i * 0.37 - 9:.3f}" for i in range(50)]))
+    assert infer_spec(signed, SOURCE, target="y", task=None, name="r").spec.columns["y"].min is None
 
 
 def _counts(rows: dict[str, int]) -> pa.Table:
@@ -169,6 +173,12 @@ def test_a_digit_or_letter_is_positive_beside_its_opposite_only(
         (pa.table({"x": ["1", "2"], "y": ["a", "b"]}), "z", None, "'z' is not in the data"),
         (pa.table({"x": ["1", "2"], "y": ["NA", ""]}), "y", None, "no value at all"),
         (pa.table({"x": ["1", "2"], "y": ["a", "b"]}), "y", Task.REGRESSION, "numeric target"),
+        (
+            pa.table({"Yr Mo Dy   RPT   VAL": ["61  1  1 15.04 14.96"] * 2}),
+            "RPT",
+            None,
+            r"aligned with spaces.*sep=r'\\s\+'",
+        ),
         (
             pa.table(
                 {"x": [str(i) for i in range(404)], "y": [f"topic {i % 101}" for i in range(404)]}
