@@ -211,6 +211,13 @@ class CsvOptions(_Strict):
         description="Lines before the header to skip (a title, notes, a blank line): the header "
         "is line skip_rows + 1. `tabops init` sets it when a file opens with such lines.",
     )
+    quoting: bool = Field(
+        default=True,
+        description="Read '\"' as a quote: a quoted field may hold the delimiter, and '\"\"' "
+        "in it is one '\"'. false: every '\"' is text, as in most tab-separated files, whose "
+        "values may hold a lone quote (`tabops init` sets it when quotes break lines that "
+        "read whole without them).",
+    )
     multiline_values: bool = Field(
         default=False,
         description=(

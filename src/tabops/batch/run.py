@@ -255,12 +255,16 @@ def _score_on_spark(
             "http(s): download the file, or score it with the local engine."
         )
     files = input_files(source.location)
-    skip = spec.source.csv.skip_rows
-    if skip and not all(is_parquet(f) for f in files):
+    csv = spec.source.csv
+    if (csv.skip_rows or not csv.quoting) and not all(is_parquet(f) for f in files):
+        what = (
+            f"skip the {csv.skip_rows} line(s) before a CSV's header (source.csv.skip_rows)"
+            if csv.skip_rows
+            else "read a CSV's quotes as text (source.csv.quoting: false)"
+        )
         raise TabopsError(
-            f"--engine spark cannot skip the {skip} line(s) before a CSV's "
-            "header (source.csv.skip_rows): remove them from the files, or score them with the "
-            "local engine."
+            f"--engine spark cannot {what}: convert the files to Parquet, or score them with "
+            "the local engine."
         )
     with progress.step(f"Scoring {source.location} on Spark ({master})"):
         summary = spill_with_spark(recipe, files, spills, master=master, chunk_rows=chunk_rows,

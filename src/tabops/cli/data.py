@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.markup import escape
@@ -27,6 +27,9 @@ from tabops.errors import TabopsError
 from tabops.progress import SILENT
 from tabops.spec import PROJECT_NAME_PATTERN, SPEC_FILENAME, CsvOptions, dump_spec
 from tabops.storage import is_remote
+
+if TYPE_CHECKING:
+    from tabops.data.sources import SourceBatch
 
 
 @app.command()
@@ -121,39 +124,10 @@ def init(
         name=name or suggest_name(stem),
         rejected=len(batch.rejects),
     )
-    if not given and csv_options.delimiter != ",":
-        shown = "tab" if csv_options.delimiter == "\t" else f"'{csv_options.delimiter}'"
-        inference.notes.insert(
-            0,
-            f"the file's fields are separated by {shown}, not ',': recorded as "
-            "source.csv.delimiter (pass --delimiter to choose another).",
-        )
-    if encoding is None and csv_options.encoding != "utf-8":
-        inference.notes.insert(
-            0,
-            f"the file is not UTF-8: read as {csv_options.encoding}, recorded as "
-            "source.csv.encoding (pass --encoding to choose another).",
-        )
-    if batch.renamed:
-        copies = ", ".join(f"'{copy}'" for _, copy in batch.renamed)
-        names = ", ".join(sorted({f"'{name}'" for name, _ in batch.renamed}))
-        inference.notes.insert(
-            0,
-            f"the header names {names} more than once: the later copies read as {copies} (as "
-            "pandas names them), in every file of this source and from clients. Rename them in "
-            "the file to choose other names.",
-        )
-    if skip_rows is None and csv_options.skip_rows:
-        inference.notes.insert(
-            0,
-            f"the file's {_lines(csv_options.skip_rows)} before its header (a title, notes) "
-            f"{'is' if csv_options.skip_rows == 1 else 'are'} skipped, recorded as "
-            "source.csv.skip_rows (pass --skip-rows to choose another).",
-        )
-    if csv_options.multiline_values:
-        inference.notes.insert(
-            0, "quoted values span lines in this file: source.csv.multiline_values is true."
-        )
+    inference.notes[:0] = _reading_notes(
+        batch, csv_options, delimiter=given, encoding=encoding is not None,
+        skip_rows=skip_rows is not None,
+    )  # fmt: skip
     output.mkdir(parents=True, exist_ok=True)
     text = dump_spec(inference.spec)
     spec_path.write_text(_spec_header(data) + text, encoding="utf-8")
@@ -214,6 +188,46 @@ def _csv_options(delimiter: str, encoding: str) -> CsvOptions:
     except LookupError as exc:
         raise TabopsError(f"--encoding '{encoding}' is not a known text encoding.") from exc
     return CsvOptions(delimiter=delimiter, encoding=encoding)
+
+
+def _reading_notes(
+    batch: SourceBatch, options: CsvOptions, *, delimiter: bool, encoding: bool, skip_rows: bool
+) -> list[str]:
+    """What ``init`` found out about reading the file (the flags: what the user gave)."""
+    notes = []
+    if not options.quoting:
+        notes.append(
+            "some values hold a lone '\"', which broke their lines: quotes are read as text "
+            "(source.csv.quoting: false), as tab-separated files mean them."
+        )
+    if options.multiline_values:
+        notes.append("quoted values span lines in this file: source.csv.multiline_values is true.")
+    if not skip_rows and options.skip_rows:
+        notes.append(
+            f"the file's {_lines(options.skip_rows)} before its header (a title, notes) "
+            f"{'is' if options.skip_rows == 1 else 'are'} skipped, recorded as "
+            "source.csv.skip_rows (pass --skip-rows to choose another)."
+        )
+    if batch.renamed:
+        copies = ", ".join(f"'{copy}'" for _, copy in batch.renamed)
+        names = ", ".join(sorted({f"'{name}'" for name, _ in batch.renamed}))
+        notes.append(
+            f"the header names {names} more than once: the later copies read as {copies} (as "
+            "pandas names them), in every file of this source and from clients. Rename them in "
+            "the file to choose other names."
+        )
+    if not encoding and options.encoding != "utf-8":
+        notes.append(
+            f"the file is not UTF-8: read as {options.encoding}, recorded as "
+            "source.csv.encoding (pass --encoding to choose another)."
+        )
+    if not delimiter and options.delimiter != ",":
+        shown = "tab" if options.delimiter == "\t" else f"'{options.delimiter}'"
+        notes.append(
+            f"the file's fields are separated by {shown}, not ',': recorded as "
+            "source.csv.delimiter (pass --delimiter to choose another)."
+        )
+    return notes
 
 
 def _lines(count: int) -> str:

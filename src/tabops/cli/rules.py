@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import csv
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
@@ -237,6 +238,7 @@ def _read_labelled(path: Path, project: ProjectSpec | None) -> pd.DataFrame:
                 encoding=options.encoding,
                 na_values=options.null_values,
                 skiprows=options.skip_rows,
+                quoting=csv.QUOTE_MINIMAL if options.quoting else csv.QUOTE_NONE,
                 keep_default_na=False,
                 low_memory=False,
             )

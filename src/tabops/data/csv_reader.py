@@ -42,7 +42,9 @@ _MAX_RECORD_LINES = 1000
 #: Give up on decoding (wrong encoding setting) once this many lines fail, instead of
 #: rejecting the whole file line by line.
 _MAX_BAD_ENCODING_LINES = 1000
-_UNCLOSED = "bad quoting: a quoted value is never closed"
+#: Starts the reason of a reject whose quotes break the line (source.csv.quoting may help).
+QUOTING_REJECT = "bad quoting: "
+_UNCLOSED = QUOTING_REJECT + "a quoted value is never closed"
 #: Starts the reason of a reject whose line does not decode in the file's encoding.
 UNDECODABLE = "not valid "
 #: Ends the reason of a reject that may be a value spanning lines (multiline_values is off).
@@ -293,7 +295,11 @@ def _header(first_line: str, options: CsvOptions, name: str) -> list[str]:
             f"tr '\\r' '\\n' < {name} > fixed.csv, and use the converted file."
         )
     try:
-        fields = next(csv.reader([first_line], delimiter=options.delimiter, strict=True))
+        lines = [first_line]
+        if options.quoting:
+            fields = next(csv.reader(lines, delimiter=options.delimiter, strict=True))
+        else:
+            fields = next(csv.reader(lines, delimiter=options.delimiter, quoting=csv.QUOTE_NONE))
     except (csv.Error, StopIteration) as exc:
         raise DataError(
             f"{name}: the header line cannot be parsed at {options.delimiter!r} ({exc}). If "
@@ -401,7 +407,7 @@ def _fast_path_possible(data: bytes, options: CsvOptions) -> bool:
         if not (raw[np.minimum(returns + 1, last)] == 10).all() or returns[-1] == last:
             return False
     header_end = data.find(b"\n") + 1  # the header is parsed on its own, with csv
-    if header_end == 0 or data.find(b'"', header_end) == -1:
+    if not options.quoting or header_end == 0 or data.find(b'"', header_end) == -1:
         return True
     quotes = np.flatnonzero(raw == ord('"'))
     # An odd count on a line means a quoted value runs on to the next line: every line end
@@ -491,7 +497,9 @@ class _FastStream(CsvStream):
                 column_names=self.columns, skip_rows=1, block_size=_BLOCK_SIZE
             ),
             parse_options=pacsv.ParseOptions(
-                delimiter=self._options.delimiter, invalid_row_handler=on_invalid
+                delimiter=self._options.delimiter,
+                quote_char='"' if self._options.quoting else False,
+                invalid_row_handler=on_invalid,
             ),
             convert_options=pacsv.ConvertOptions(
                 column_types=dict.fromkeys(self.columns, pa.string()),
@@ -659,7 +667,7 @@ def _read_exact(data: bytes, options: CsvOptions, name: str) -> CsvRead:
         if line_no in bad_lines:
             rejects.append(StructuralReject(line_no, text, UNDECODABLE + options.encoding))
             continue
-        if '"' not in text:
+        if '"' not in text or not options.quoting:
             fields = text.split(delimiter)
         else:
             parsed = _parse_quoted(lines, index - 1, options, bad_lines)
@@ -726,4 +734,4 @@ def _parse_quoted(
         if options.multiline_values:
             return _UNCLOSED
         return _UNCLOSED + MULTILINE_HINT
-    return f"bad quoting: {reason}"
+    return f"{QUOTING_REJECT}{reason}"

@@ -27,6 +27,7 @@ from sqlalchemy.exc import ArgumentError, SQLAlchemyError
 from tabops import storage
 from tabops.data.csv_reader import (
     MULTILINE_HINT,
+    QUOTING_REJECT,
     UNDECODABLE,
     CsvStream,
     EncodingError,
@@ -205,6 +206,14 @@ def read_every_record(
         spanning = read_file(location, multiline)
         if spanning.table.num_rows > batch.table.num_rows:
             batch, csv_options = spanning, multiline
+    tabs = csv_options.delimiter == "\t"
+    if tabs and any(r.reason.startswith(QUOTING_REJECT) for r in batch.rejects):
+        # A tab-separated file's values may hold a lone '"' (most such files quote nothing):
+        # as text, the lines read whole. A CSV's quotes are its writer's, so they stay quotes.
+        as_text = csv_options.model_copy(update={"quoting": False, "multiline_values": False})
+        unquoted = read_file(location, as_text)
+        if unquoted.table.num_rows > batch.table.num_rows:
+            batch, csv_options = unquoted, as_text
     batch.renamed = _renamed(opening, csv_options)
     return batch, csv_options
 

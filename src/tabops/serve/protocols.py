@@ -111,19 +111,27 @@ def _columns_to_records(columns: dict[str, Any], what: str, max_rows: int) -> li
     return [dict(zip(names, values, strict=True)) for values in zip(*columns.values(), strict=True)]
 
 
-def csv_records(body: bytes, max_rows: int, delimiter: str = ",") -> list[dict[str, Any]]:
+def csv_records(
+    body: bytes, max_rows: int, delimiter: str = ",", quoting: bool = True
+) -> list[dict[str, Any]]:
     """Records of strings from CSV with a header row (read as ingest reads a file's: byte-order
     marks skipped, names trimmed, empty columns after the last name dropped); the schema
     reads the values as the data contract reads a file (``model_rows(..., text=True)``). The
     fields are split by ``delimiter`` (the spec's file's) or by a comma, whichever splits the
-    header into more names: rows copied from the file, or MLflow's comma-separated CSV."""
+    header into more names: rows copied from the file, or MLflow's comma-separated CSV;
+    ``quoting`` off (the file's setting) reads every '"' as text."""
     try:
         text = body.decode("utf-8-sig")
     except UnicodeDecodeError:
         raise _bad("The CSV body is not UTF-8.") from None
     first = text.partition("\n")[0]  # counted, not parsed: any line may be malformed
     split = delimiter if first.count(delimiter) > first.count(",") else ","
-    reader = csv.reader(io.StringIO(text), delimiter=split)
+    lines = io.StringIO(text)
+    reader = (
+        csv.reader(lines, delimiter=split)
+        if quoting
+        else csv.reader(lines, delimiter=split, quoting=csv.QUOTE_NONE)
+    )
     try:
         rows = list(itertools.islice(reader, max_rows + 2))  # the header, and one too many
     except csv.Error as exc:

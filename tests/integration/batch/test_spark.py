@@ -128,6 +128,10 @@ def test_spark_engine_refuses_a_csv_with_lines_before_its_header(
     with pytest.raises(TabopsError, match=r"cannot skip the 1 line\(s\).*local engine"):
         run("spark.parquet", spark_master="local[2]")
     assert run("local.parquet").rows_in == 50  # the local engine can
+    spec.source.csv.skip_rows, spec.source.csv.quoting = 0, False
+    source.write_text(_csv_text(_input(50)).replace('"', ""), encoding="utf-8")
+    with pytest.raises(TabopsError, match=r"cannot read a CSV's quotes as text.*local engine"):
+        run("spark2.parquet", spark_master="local[2]")
 
 
 def _csv_text(table: pa.Table) -> str:

@@ -192,6 +192,16 @@ def test_empty_columns_after_the_last_name_are_dropped(encoding: str) -> None:
     assert [(r.line, r.reason) for r in read.rejects] == [(4, "expected 4 fields, found 2")]
 
 
+def test_quotes_read_as_text_when_quoting_is_off() -> None:
+    # A tab-separated file of messages, some holding a lone quote: every line reads whole.
+    data = b'label\ttext\nham\tsay "hi\nspam\t"free" stuff "now\nham\t"a\tb"\n'
+    _, _, rejects = _both(data, CsvOptions(delimiter="\t"))
+    assert [line for line, _ in rejects] == [3]  # line 4's quotes hold a tab
+    rows, lines, rejects = _both(data, CsvOptions(delimiter="\t", quoting=False))
+    assert [r["text"] for r in rows] == ['say "hi', '"free" stuff "now']
+    assert lines == [2, 3] and rejects == [(4, "expected 2 fields, found 3")]
+
+
 def test_byte_order_marks_inside_the_header_are_no_part_of_a_name() -> None:
     # Files joined end to end carry the second one's mark inside a line.
     read = read_csv(b"id;\xef\xbb\xbfPeriod;value\n1;2020;5\n", CsvOptions(delimiter=";"), "t")

@@ -276,3 +276,20 @@ def test_init_names_the_columns_the_header_repeats(tmp_path: Path) -> None:
     assert options.skip_rows == 1  # the header below a title
     assert batch.table.column_names == ["id", "score", "age", "score.1"]
     assert batch.renamed == [("score", "score.1")]
+
+
+def test_init_reads_quotes_as_text_when_they_break_lines_that_read_whole_without_them(
+    tmp_path: Path,
+) -> None:
+    lines = ["label\ttext", *(f"ham\tmessage {i}" for i in range(40))]
+    lines[7] = 'spam\t"FREE" entry, text "WIN to 8007'
+    lines[20] = 'ham\the said "ok'
+    (tmp_path / "t.tsv").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    batch, options = read_every_record(tmp_path / "t.tsv", CsvOptions(), detect_delimiter=True)
+    assert (options.delimiter, options.quoting) == ("\t", False)
+    assert batch.table.num_rows == 40 and batch.rejects == []
+    assert batch.table.column("text")[6].as_py() == '"FREE" entry, text "WIN to 8007'
+    quoted = tmp_path / "q.tsv"  # quotes that hold tabs do their job: they stay quotes
+    quoted.write_text('a\tb\n1\t"x\ty"\n2\t"z ""w"""\n3\t"unclosed\n', encoding="utf-8")
+    batch, options = read_every_record(quoted, CsvOptions(delimiter="\t"))
+    assert options.quoting and batch.table.column("b").to_pylist() == ["x\ty", 'z "w"']

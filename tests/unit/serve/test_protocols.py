@@ -168,3 +168,10 @@ def test_a_csv_body_reads_its_header_as_ingest_reads_a_files() -> None:
     assert csv_records(b",amount\n0,2.5\n", 10) == [{"rownames": "0", "amount": "2.5"}]
     with pytest.raises(ApiError, match="CSV line 3 has a value after the header's last name"):
         csv_records(body + b"8,1.0,,x\n", 10)
+
+
+def test_a_csv_body_reads_quotes_as_text_when_the_file_does() -> None:
+    body = b'label\ttext\nham\tsay "hi\n'
+    assert csv_records(body, 10, delimiter="\t", quoting=False) == [
+        {"label": "ham", "text": 'say "hi'}
+    ]

@@ -30,8 +30,9 @@ router = APIRouter(dependencies=KEYED)
 async def invocations(request: Request, state: State, served: Served) -> Response:
     text = request.headers.get("content-type", "").startswith("text/csv")
     if text:
+        options = state.spec.source.csv
         records: list[Any] = csv_records(
-            await request.body(), state.limits.max_batch_rows, state.spec.source.csv.delimiter
+            await request.body(), state.limits.max_batch_rows, options.delimiter, options.quoting
         )
     else:
         records = mlflow_records(await read_json(request), state.limits.max_batch_rows)
