@@ -113,7 +113,7 @@ def open_csv(data: bytes, options: CsvOptions, name: str) -> CsvStream:
     header = data.split(b"\n", 1)[0]
     utf8_header = _as_utf8(header, options)
     if utf8_header is None:
-        return _without_blank_columns(_ExactStream(_read_exact(data, options, name)), name)
+        return _without_blank_columns(_ExactStream(_read_exact(data, options, name)), options, name)
     lines = data.count(b"\n") + (0 if data.endswith(b"\n") else 1)
 
     def blocks() -> Iterator[bytes]:
@@ -122,7 +122,7 @@ def open_csv(data: bytes, options: CsvOptions, name: str) -> CsvStream:
         return _line_blocks(body.read)
 
     stream = _FastStream(header, utf8_header, blocks, options, name, max(lines - 1, 0))
-    return _without_blank_columns(stream, name)
+    return _without_blank_columns(stream, options, name)
 
 
 def stream_csv(
@@ -157,7 +157,7 @@ def stream_csv(
 
     rows = None if expected_rows is None else max(expected_rows - skip, 0)
     stream = _FastStream(header, utf8_header, blocks, _no_skip(options), name, rows)
-    return _after_preamble(_without_blank_columns(stream, name), skip)
+    return _after_preamble(_without_blank_columns(stream, options, name), skip)
 
 
 def _first_lines(file: BinaryIO, count: int) -> bytes:
@@ -212,37 +212,58 @@ class _Renumbered(CsvStream):
         self.rejects = [replace(r, line=r.line + self._skipped) for r in self._inner.rejects]
 
 
-def _without_blank_columns(stream: CsvStream, name: str) -> CsvStream:
+#: The reason of a reject with a value in a column the header does not name.
+_VALUE_UNNAMED = "a value after the header's last name"
+
+
+def _without_blank_columns(stream: CsvStream, options: CsvOptions, name: str) -> CsvStream:
     blank = [c for c in stream.columns if c.startswith(_UNNAMED)]
-    return _BlankColumnsDropped(stream, blank, name) if blank else stream
+    return _BlankColumnsDropped(stream, blank, options.delimiter, name) if blank else stream
 
 
 class _BlankColumnsDropped(CsvStream):
     """The stream without the columns after the header's last name (``a,b,c,,``: empty
-    columns a spreadsheet exported), which must hold no value: a value there means the
-    header is not the file's first line, or is short of names."""
+    columns a spreadsheet exported). A row with a value in one is a structural reject, as a
+    row with too many fields is; when every row of the first batch has one, the header is
+    short of names or is not the file's first line (a title above it), and reading stops."""
 
-    def __init__(self, inner: CsvStream, blank: list[str], name: str) -> None:
+    def __init__(self, inner: CsvStream, blank: list[str], delimiter: str, name: str) -> None:
         named = [c for c in inner.columns if c not in blank]
         super().__init__(named, inner.expected_rows)
-        self._inner, self._blank, self._name = inner, blank, name
+        self._inner, self._blank, self._delimiter, self._name = inner, blank, delimiter, name
 
     def batches(self) -> Iterator[pa.RecordBatch]:
+        offset, refused = 0, []  # the refused rows' positions in the stream, and their text
         for batch in self._inner.batches():
+            filled = np.zeros(batch.num_rows, dtype=bool)
             for column in self._blank:
                 values = pc.utf8_trim_whitespace(batch.column(column))
-                filled = pc.filter(values, pc.not_equal(values, ""))
-                if len(filled):
-                    number = column.removeprefix(_UNNAMED)
-                    raise DataError(
-                        f"{self._name}: the header names no column {number}, yet rows hold "
-                        f"values there (such as {filled[0].as_py()!r}). Name every column in "
-                        "the header. If the file opens with lines before its header (a title, "
-                        "notes), skip them: `tabops init --skip-rows N`, or "
-                        "source.csv.skip_rows in tabops.yaml."
-                    )
+                filled |= pc.not_equal(values, "").to_numpy(zero_copy_only=False)
+            if filled.any():
+                if offset == 0 and filled.all():
+                    raise self._unnamed(batch)
+                positions = np.flatnonzero(filled)
+                texts = batch.take(positions).to_pylist()
+                refused += [(offset + int(p), self._delimiter.join(row.values()))
+                            for p, row in zip(positions, texts, strict=True)]  # fmt: skip
+                batch = batch.filter(pa.array(~filled))
+            offset += len(filled)
             yield batch.select(self.columns)
-        self.lines, self.rejects = self._inner.lines, self._inner.rejects
+        lines = self._inner.lines
+        self.lines = np.delete(lines, [position for position, _ in refused])
+        found = [StructuralReject(int(lines[p]), text, _VALUE_UNNAMED) for p, text in refused]
+        self.rejects = sorted([*self._inner.rejects, *found], key=lambda r: r.line)
+
+    def _unnamed(self, batch: pa.RecordBatch) -> DataError:
+        values = {c: [v for v in batch.column(c).to_pylist() if v.strip()] for c in self._blank}
+        column, found = next((c, v) for c, v in values.items() if v)
+        value = found[0]
+        return DataError(
+            f"{self._name}: the header names no column {column.removeprefix(_UNNAMED)}, yet "
+            f"its rows hold values there (such as {value!r}). Name every column in the header. "
+            "If the file opens with lines before its header (a title, notes), skip them: "
+            "`tabops init --skip-rows N`, or source.csv.skip_rows in tabops.yaml."
+        )
 
 
 def count_rows(

@@ -153,7 +153,7 @@ def test_any_encoding_setting_reads_or_fails_with_a_data_error(encoding: str, da
         (b"a,,c\n1,2,3\n", "no name for column 2; name every column. If the file"),
         (b"a,,c,\n1,2,3,4\n", "no name for column 2; name every column. If the file"),
         (b",,\n1,2,3\n", "no name for column 1; name every column. If the file"),
-        (b",a,\n0,1,2\n", "names no column 3, yet rows hold values there \\(such as '2'\\)"),
+        (b",a,\n0,1,2\n", "names no column 3, yet its rows hold values there \\(such as '2'\\)"),
         (b"Title,,\nx,y,z\n1,2,3\n", "names no column 2, .*'y'.*--skip-rows N"),
         (b"\n\na,b\n1,2\n", "the header line is blank. Skip the blank lines"),
         (b"\n \n\n", "is empty; it needs a header line"),
@@ -190,6 +190,15 @@ def test_empty_columns_after_the_last_name_are_dropped(encoding: str) -> None:
     assert read.table.column_names == ["a", "b"]
     assert read.table.to_pylist() == [{"a": "1", "b": "2"}, {"a": "3", "b": "4"}]
     assert [(r.line, r.reason) for r in read.rejects] == [(4, "expected 4 fields, found 2")]
+    noted = read_csv(
+        data + "7,8,,note\n9,10,,\n".encode(encoding), CsvOptions(encoding=encoding), "t"
+    )
+    assert noted.table.column("a").to_pylist() == ["1", "3", "9"]
+    assert noted.lines.tolist() == [2, 3, 6]
+    assert [(r.line, r.raw, r.reason) for r in noted.rejects] == [
+        (4, "5,6", "expected 4 fields, found 2"),
+        (5, "7,8,,note", "a value after the header's last name"),
+    ]
 
 
 def test_quotes_read_as_text_when_quoting_is_off() -> None:

@@ -143,7 +143,7 @@ def test_a_gzipped_csv_streams_uncounted_and_a_truncated_one_is_a_data_error(
         _read(stream_file(path, None, chunk_rows=500))
 
 
-def test_a_streamed_csv_drops_empty_columns_after_the_last_name_and_refuses_filled_ones(
+def test_a_streamed_csv_drops_empty_columns_after_the_last_name_and_rejects_filled_rows(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr(csv_reader, "_READ_SIZE", 256)  # many blocks
@@ -153,7 +153,17 @@ def test_a_streamed_csv_drops_empty_columns_after_the_last_name_and_refuses_fill
     stream = stream_file(path, None, chunk_rows=64)
     _, read = _read(stream)
     assert read.column_names == ["id", "x"] and read.num_rows == 200
-    lines[150] = "149,74.5,,late note"  # a value far down an unnamed column
+    lines[150] = "149,74.5,,late note"  # a value far down an unnamed column: that row's fault
+    lines[151] = "150,75.0,x"  # and a row one field short
     path.write_text("\n".join(lines) + "\n")
-    with pytest.raises(DataError, match=r"names no column 4, yet rows hold values .*'late note'"):
+    stream = stream_file(path, None, chunk_rows=64)
+    _, read = _read(stream)
+    assert read.num_rows == 198 and 149 not in read.column("id").to_pylist()
+    assert [(r.line, r.raw, r.reason) for r in stream.rejects] == [
+        (151, "149,74.5,,late note", "a value after the header's last name"),
+        (152, "150,75.0,x", "expected 4 fields, found 3"),
+    ]
+    lines[1:] = [f"{i},{i / 2},,note" for i in range(200)]  # every row: the header is short
+    path.write_text("\n".join(lines) + "\n")
+    with pytest.raises(DataError, match=r"names no column 4, yet its rows hold values .*'note'"):
         _read(stream_file(path, None, chunk_rows=64))
