@@ -127,6 +127,34 @@ def test_schema_change_and_rerun_are_refused_cleanly(workspace: Context) -> None
     assert f"tabops promote --version {refused.version.version} --force" in reason  # the way on
 
 
+def test_one_threshold_from_training_decides_in_the_gate_the_reference_and_serving(
+    workspace: Context,
+) -> None:
+    from tabops.model.evaluate import evaluate
+    from tabops.model.frame import model_frame, target_values
+    from tabops.monitor.reference import reference_for
+    from tabops.release.gate import frozen_test_rows
+
+    spec = synthetic_spec(trials=1, candidates=[{"estimator": "linear"}]).model_copy(
+        update={"name": "decided"}
+    )
+    add_snapshot(workspace, spec, synthetic_table(400))
+    result = run_register(spec, workspace, _train(spec, workspace))
+    registry = registry_for(spec, workspace)
+    threshold = registry.threshold(result.version)
+    assert threshold is not None
+    rows = frozen_test_rows(spec, workspace, registry, result.version)
+    x, y = model_frame(rows, spec), target_values(rows, spec)
+    pipeline = registry.load_pipeline(result.version)
+    at_version = evaluate(pipeline, x, y, spec, threshold).metrics["f1"]
+    assert result.decision.metrics["candidate"]["f1"] == pytest.approx(at_version)
+    assert reference_for(spec, workspace, result.version.version).threshold == threshold
+    served = load_served(spec, registry, CHAMPION)
+    assert served.threshold == threshold
+    best_on_test = evaluate(pipeline, x, y, spec).threshold  # what the test rows would pick
+    assert best_on_test != threshold  # chosen on the training rows instead
+
+
 def test_failing_behavioural_check_blocks_promotion(workspace: Context) -> None:
     raw = synthetic_spec(trials=1, candidates=[{"estimator": "linear"}]).model_dump(
         mode="json", exclude_none=True

@@ -10,7 +10,13 @@ import numpy as np
 import pandas as pd
 
 from tabops.model.columns import MISSING_CATEGORY
-from tabops.model.metrics import Evaluation, Scores, evaluate_classification, evaluate_regression
+from tabops.model.metrics import (
+    Evaluation,
+    Scores,
+    evaluate_classification,
+    evaluate_regression,
+    max_f1_threshold,
+)
 from tabops.spec import BehaviouralCheck, CostSpec, ProjectSpec, Task
 
 #: Slices with fewer rows than this are reported without metrics (too noisy to compare).
@@ -56,8 +62,16 @@ def evaluate(
     if threshold is None and spec.evaluate.costs is not None and len(scores.classes or []) == 2:
         positive = scores.positive(spec.positive_class)
         truth = (y == positive).astype(int)
-        threshold = cost_threshold(truth, scores.of_class(positive), spec.evaluate.costs)
+        threshold = decision_threshold(truth, scores.of_class(positive), spec)
     return evaluate_classification(y, scores, spec.positive_class, threshold)
+
+
+def decision_threshold(truth: np.ndarray, score: np.ndarray, spec: ProjectSpec) -> float:
+    """A binary classifier's threshold on rows with ``truth`` (1: positive): the one of least
+    cost (``evaluate.costs``), else the one of highest F1."""
+    if spec.evaluate.costs is not None:
+        return cost_threshold(truth, score, spec.evaluate.costs)
+    return max_f1_threshold(truth, score)
 
 
 def cost_threshold(truth: np.ndarray, score: np.ndarray, costs: CostSpec) -> float:

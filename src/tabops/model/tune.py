@@ -17,7 +17,7 @@ from sklearn.pipeline import Pipeline
 from tabops.errors import DataError
 from tabops.model.candidates import Family, fit
 from tabops.model.datetimes import DATETIME_STEP
-from tabops.model.evaluate import evaluate
+from tabops.model.evaluate import decision_threshold, evaluate, model_score, predictions
 from tabops.model.features import DatetimeParts, build_preprocessor, datetime_columns
 from tabops.model.metrics import orient
 from tabops.progress import Advance
@@ -49,11 +49,14 @@ class TrialSink(Protocol):
 
 @dataclass(frozen=True)
 class Tuning:
-    """The search's outcome: the best parameters (fixed ones included) and every trial."""
+    """The search's outcome: the best parameters (fixed ones included), every trial, and a
+    binary classifier's decision threshold, chosen on the best trial's out-of-fold scores
+    (so on training rows: the test rows stay held out)."""
 
     best_params: dict[str, Any]
     best_score: float
     trials: list[Trial]
+    threshold: float | None = None
 
 
 def build_pipeline(spec: ProjectSpec, family: Family, params: dict[str, Any]) -> Pipeline:
@@ -86,23 +89,33 @@ def tune(
     metric = spec.metric
     trials: list[Trial] = []
     failures: list[str] = []
+    out_of_fold: dict[int, tuple[np.ndarray, np.ndarray]] = {}  # trial -> (truth, scores)
 
     def objective(trial: optuna.Trial) -> float:
         started = time.perf_counter()
         params = {name: _suggest(trial, name, space) for name, space in family.search.items()}
         fold_scores: list[float] = []
+        truths, scored = [], []
         state, score = "complete", math.nan
         try:
             for step, (train_rows, valid_rows) in enumerate(folds):
                 pipeline = build_pipeline(spec, family, {**fixed, **params})
                 fit(pipeline, x.iloc[train_rows], y[train_rows])
-                evaluation = evaluate(pipeline, x.iloc[valid_rows], y[valid_rows], spec)
+                valid_x, valid_y = x.iloc[valid_rows], y[valid_rows]
+                scores = predictions(pipeline, valid_x, spec)
+                evaluation = evaluate(pipeline, valid_x, valid_y, spec, scores=scores)
                 fold_scores.append(evaluation.metrics[metric])
+                if evaluation.threshold is not None:  # binary: keep the scores for the cut
+                    positive = scores.positive(spec.positive_class)
+                    truths.append((valid_y == positive).astype(int))
+                    scored.append(model_score(scores, spec))
                 trial.report(orient(metric, float(np.mean(fold_scores))), step)
                 if trial.should_prune():
                     state = "pruned"
                     raise optuna.TrialPruned()
             score = float(np.mean(fold_scores))
+            if truths:
+                out_of_fold[trial.number] = (np.concatenate(truths), np.concatenate(scored))
             return orient(metric, score)
         except (ValueError, ArithmeticError) as exc:  # Optuna marks the trial failed
             failures.append(f"{type(exc).__name__}: {exc}")
@@ -129,7 +142,10 @@ def tune(
         # The caller names the candidate; one reason is enough (trials tend to fail alike).
         raise RuntimeError(failures[0] if failures else "no trial completed")
     best = max(completed, key=lambda t: orient(metric, t.score))
-    return Tuning({**fixed, **best.params}, best.score, trials)
+    threshold = None
+    if best.number in out_of_fold:
+        threshold = decision_threshold(*out_of_fold[best.number], spec)
+    return Tuning({**fixed, **best.params}, best.score, trials, threshold)
 
 
 def _suggest(trial: Any, name: str, space: SearchRange) -> Any:

@@ -80,16 +80,18 @@ class Reference:
 
 
 def build_reference(
-    spec: ProjectSpec, snapshot: pa.Table, pipeline: Any, test_rows: pa.Table
-) -> Reference:
+    spec: ProjectSpec, snapshot: pa.Table, pipeline: Any, test_rows: pa.Table,
+    threshold: float | None = None,
+) -> Reference:  # fmt: skip
     """The reference of a fitted ``pipeline`` trained on ``snapshot`` and tested on
-    ``test_rows`` (rows with a target, as the gate scores them)."""
+    ``test_rows`` (rows with a target, as the gate scores them); a binary classifier decides
+    at ``threshold``, its version's (None: the test rows' best)."""
     builder = ProfileBuilder(spec)
     for chunk in _chunks(snapshot.filter(snapshot.column(spec.target).is_valid())):
         builder.add(chunk, model_score(predictions(pipeline, model_frame(chunk, spec), spec), spec))
     x, y = model_frame(test_rows, spec), target_values(test_rows, spec)
     scores = predictions(pipeline, x, spec)
-    evaluation = evaluate(pipeline, x, y, spec, scores=scores)
+    evaluation = evaluate(pipeline, x, y, spec, threshold, scores)
     calibration, positive = None, None
     binary = spec.task == Task.CLASSIFICATION and len(scores.classes or []) == 2
     if binary:
@@ -140,7 +142,8 @@ def _store_built(
             "which this workspace's store does not know; its reference profile needs it."
         )
     snapshot = read_snapshot(found.path)
-    reference = build_reference(spec, snapshot, pipeline, test_rows)
+    threshold = registry_for(spec, ctx).threshold(version)
+    reference = build_reference(spec, snapshot, pipeline, test_rows, threshold)
     save_reference(ctx.store, spec.name, version.name, version.version, reference.to_json())
     return reference
 

@@ -183,6 +183,11 @@ class Registry:
             run = self.client.get_run(run_id)
         return dict(run.data.metrics), int(run.info.start_time or 0)
 
+    def threshold(self, version: ModelVersion) -> float | None:
+        """A binary classifier version's decision threshold, as training chose it and serving
+        decides at (None for other tasks)."""
+        return self.run_summary(version.run_id)[0].get("threshold")
+
     def load_pipeline(self, version: ModelVersion) -> Any:
         """The version's fitted pipeline, loaded only if its file's SHA-256 is the recorded one
         (a tampered artifact is refused before deserialisation)."""

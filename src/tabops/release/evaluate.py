@@ -66,7 +66,7 @@ def run_evaluate(spec: ProjectSpec, ctx: Context, version: str | None = None) ->
     x, y = model_frame(rows, spec), target_values(rows, spec)
     pipeline = registry.load_pipeline(chosen)
     scores = predictions(pipeline, x, spec)
-    evaluation = evaluate(pipeline, x, y, spec, scores=scores)
+    evaluation = evaluate(pipeline, x, y, spec, registry.threshold(chosen), scores)
     slices = slice_metrics(pipeline, x, y, rows.to_pandas(), spec, evaluation.threshold, scores)
     checks = behavioural_checks(pipeline, x, spec, scores)
     folder = ctx.settings.home / "reports" / spec.name / f"v{chosen.version}"

@@ -68,10 +68,11 @@ def gate(
     )
     x, y = model_frame(rows, spec), target_values(rows, spec)
     scores = predictions(pipeline, x, spec)
-    scored = evaluate(pipeline, x, y, spec, scores=scores).metrics
+    threshold = registry.threshold(candidate)  # each version decides at its own threshold
+    scored = evaluate(pipeline, x, y, spec, threshold, scores).metrics
     decision.metrics["candidate"] = _finite(scored)
     failures = _data_failures(spec, ctx, candidate)
-    failures += _perfect_failures(scored, spec, pipeline, x, y)
+    failures += _perfect_failures(scored, spec, pipeline, x, y, threshold)
     failures += [
         f"behavioural check '{c.name}' failed: {c.detail}"
         for c in behavioural_checks(pipeline, x, spec, scores)
@@ -92,14 +93,16 @@ def gate(
                     f"champion was not trained on (it was on the other {seen:,})"
                 )
                 x, y = x[unseen], y[unseen]
-                scored = evaluate(pipeline, x, y, spec, scores=scores.rows(unseen)).metrics
+                scored = evaluate(pipeline, x, y, spec, threshold, scores.rows(unseen)).metrics
                 decision.metrics["candidate"] = _finite(scored)
             elif seen:
                 notes.append(
                     f"compared on all {len(unseen):,} test rows, though the champion was trained "
                     f"on {seen:,} of them: too few others are left to compare on"
                 )
-            rescored = evaluate(registry.load_pipeline(champion), x, y, spec).metrics
+            rescored = evaluate(
+                registry.load_pipeline(champion), x, y, spec, registry.threshold(champion)
+            ).metrics
             decision.metrics["champion"] = _finite(rescored)
             failures += _metric_failures(metric, scored[metric], rescored[metric], spec)
     decision.settings = {
@@ -265,8 +268,9 @@ NEAR_PERFECT_R2 = 1 - 1e-4
 
 
 def _perfect_failures(
-    scored: dict[str, float], spec: ProjectSpec, pipeline: Any, x: pd.DataFrame, y: np.ndarray
-) -> list[str]:
+    scored: dict[str, float], spec: ProjectSpec, pipeline: Any, x: pd.DataFrame, y: np.ndarray,
+    threshold: float | None,
+) -> list[str]:  # fmt: skip
     """A perfect primary score (for a regression, a near-perfect R²) as a failure, naming the
     features the model leans on most."""
     metric = spec.metric
@@ -283,7 +287,7 @@ def _perfect_failures(
         counts = np.sort(np.unique(y, return_counts=True)[1])
         if len(counts) < 2 or counts[-2] < PERFECT_MIN_CLASS_ROWS:
             return []
-    leaned = _leaned_on(pipeline, x, y, spec)
+    leaned = _leaned_on(pipeline, x, y, spec, threshold)
     suspects = ", ".join(f"'{name}' ({score:.3g} without it)" for name, score in leaned)
     first = "it" if len(leaned) == 1 else "those"
     named = f" The model leans most on {suspects}: look at {first} first." if leaned else ""
@@ -301,7 +305,7 @@ _SUSPECTS = 3
 
 
 def _leaned_on(
-    pipeline: Any, x: pd.DataFrame, y: np.ndarray, spec: ProjectSpec
+    pipeline: Any, x: pd.DataFrame, y: np.ndarray, spec: ProjectSpec, threshold: float | None
 ) -> list[tuple[str, float]]:
     """The features whose values, shuffled among the test rows, lower the primary metric the
     most (permutation importance), with the metric then; those that lower it at all."""
@@ -313,7 +317,7 @@ def _leaned_on(
     for name in x.columns:
         shuffled = x.copy()
         shuffled[name] = x[name].to_numpy()[order]
-        value = evaluate(pipeline, shuffled, y, spec).metrics[metric]
+        value = evaluate(pipeline, shuffled, y, spec, threshold).metrics[metric]
         if math.isfinite(value) and value != perfect:
             costs.append((abs(value - perfect), str(name), value))
     return [(name, value) for _, name, value in sorted(costs, reverse=True)[:_SUSPECTS]]

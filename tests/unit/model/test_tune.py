@@ -73,3 +73,34 @@ def test_folds_are_checked_before_any_candidate_run_opens(
     with pytest.raises(DataError, match=r"for train\.cv_folds=20"):
         run_train(spec, ctx, tracking)
     assert tracking.runs == {}
+
+
+def test_the_decision_threshold_is_chosen_on_the_training_rows_out_of_fold() -> None:
+    from tabops.model.candidates import FAMILIES, fit
+    from tabops.model.frame import model_frame, target_values
+    from tabops.model.metrics import max_f1_threshold
+    from tabops.model.tune import build_pipeline, tune
+
+    spec = synthetic_spec(trials=1)
+    table = synthetic_table(300)
+    x, y = model_frame(table, spec), target_values(table, spec)
+    folds = cv_folds(spec, y, time_ordered=False)
+    family = FAMILIES[spec.task]["linear"]
+    tuning = tune(spec, family, {}, x, y, folds, _ignore, _ignore)
+    truth, scores = [], []
+    for train_rows, valid_rows in folds:  # the best (only) trial's folds, scored again
+        pipeline = build_pipeline(spec, family, tuning.best_params)
+        fit(pipeline, x.iloc[train_rows], y[train_rows])
+        scores.append(pipeline.predict_proba(x.iloc[valid_rows])[:, 1])
+        truth.append((y[valid_rows] == "yes").astype(int))
+    expected = max_f1_threshold(np.concatenate(truth), np.concatenate(scores))
+    assert tuning.threshold == pytest.approx(expected)
+    regression = synthetic_spec("regression", trials=1)
+    x, values = model_frame(table, regression), target_values(table, regression)
+    folds = cv_folds(regression, values, time_ordered=False)
+    linear = FAMILIES[regression.task]["linear"]
+    assert tune(regression, linear, {}, x, values, folds, _ignore, _ignore).threshold is None
+
+
+def _ignore(trial: object) -> None:
+    """A trial sink and a progress bar that keep nothing."""
