@@ -310,7 +310,7 @@ def _train_candidate(
                 f"Every trial of candidate '{name}' failed ({exc}); check its params and "
                 "search space in train.candidates (--debug shows each trial's error)."
             ) from exc
-        pipeline = _final_fit(spec, chosen, tuning, train_x, train_y, name)
+        pipeline = _final_fit(spec, chosen, tuning, train_x, train_y, name, folds)
         test_x, test_y = x.iloc[data.split.test], data.y[data.split.test]
         scores = predictions(pipeline, test_x, spec)
         # Decided at the threshold the training rows chose: tuned on the test rows, it would
@@ -337,16 +337,20 @@ def _train_candidate(
 
 
 def _final_fit(
-    spec: ProjectSpec, chosen: Family, tuning: Tuning, x: pd.DataFrame, y: np.ndarray, name: str
-) -> Pipeline:
+    spec: ProjectSpec, chosen: Family, tuning: Tuning, x: pd.DataFrame, y: np.ndarray, name: str,
+    folds: list[Fold],
+) -> Pipeline:  # fmt: skip
     """The best parameters fitted on every training row, refitted with the next seeds while
-    the fit scores far below the search's CV score on its own training rows (it broke)."""
+    the fit scores far below the search's CV score on its own training rows (it broke).
+
+    The rows checked are those the folds validated on: a time-ordered search validates on
+    later rows only, and an earlier, noisier period made a sound linear fit look broken."""
     metric, seed = spec.metric, spec.train.seed
+    validated = np.unique(np.concatenate([valid for _, valid in folds]))[:_FIT_CHECK_ROWS]
     for attempt in range(_REFIT_SEEDS + 1):
         seeded = spec.model_copy(update={"train": spec.train.model_copy(update={"seed": seed})})
         pipeline = fit(build_pipeline(seeded, chosen, tuning.best_params), x, y)
-        check = evaluate(pipeline, x.iloc[:_FIT_CHECK_ROWS], y[:_FIT_CHECK_ROWS], spec)
-        learned = check.metrics[metric]
+        learned = evaluate(pipeline, x.iloc[validated], y[validated], spec).metrics[metric]
         if not _fit_broke(metric, learned, tuning.best_score):
             return pipeline
         said = (
