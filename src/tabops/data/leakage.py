@@ -73,10 +73,17 @@ def leak_reason(
     return None
 
 
+#: Most steps against a running total's direction, as a share of its steps: corrections (a
+#: daily count revised down) do not make it less of a total.
+_CORRECTIONS = 0.05
+
+
 def _running(values: pd.Series) -> bool:
-    """Whether ``values`` never fall (or never rise) down the rows: a running total, such as
-    a daily series' cases and deaths to date."""
-    return bool(values.is_monotonic_increasing or values.is_monotonic_decreasing)
+    """Whether ``values`` keep one direction down the rows, but for a few corrections: a
+    running total, such as a daily series' cases and deaths to date."""
+    steps = np.sign(values.diff().dropna().to_numpy(dtype=float))
+    up, down = int((steps > 0).sum()), int((steps < 0).sum())
+    return up + down >= _MIN_ROWS and min(up, down) <= _CORRECTIONS * (up + down)
 
 
 def _roc_auc(scores: pd.Series, positive: pd.Series) -> float:
