@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from tabops.release.gate import _chance_notes
+from tabops.release.gate import _below_chance, _chance_notes
 from tests.unit.model.conftest import synthetic_spec
 
 
@@ -28,3 +28,23 @@ def test_a_score_about_what_guessing_scores_is_warned_of(
     if warned:
         assert notes[0].startswith(f"warning: {metric} {score:.4f} is about what guessing")
         assert "hardly predict" in notes[0]
+
+
+@pytest.mark.parametrize(
+    ("task", "scored", "refused"),
+    [
+        ("regression", {"rmse": 900.0, "r2": -7.7}, True),  # a daily series, later test days
+        ("regression", {"rmse": 9.0, "r2": -0.03}, False),  # about the mean: a warning's job
+        ("regression", {"rmse": 9.0, "r2": 0.4}, False),
+        ("classification", {"f1": 0.2, "roc_auc": 0.41}, True),
+        ("classification", {"f1": 0.5, "roc_auc": 0.47}, False),
+        ("classification", {"accuracy": 0.3}, False),  # multi-class without an AUC: not judged
+    ],
+)
+def test_a_score_clearly_below_guessing_is_refused(
+    task: str, scored: dict[str, float], refused: bool
+) -> None:
+    failures = _below_chance(scored, synthetic_spec(task))
+    assert bool(failures) is refused
+    if refused:
+        assert "worse than" in failures[0] and "--force" in failures[0]
