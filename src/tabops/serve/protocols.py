@@ -140,7 +140,11 @@ def csv_records(
         raise _bad("The CSV body is empty; send a header row and data rows.")
     width, header = len(rows[0]), header_names(rows[0])  # trailing blank fields: no column
     if len(set(header)) != len(header):
-        raise _bad("The CSV header names a column twice.")
+        twice = next(name for name in header if header.count(name) > 1)
+        raise _bad(
+            f"The CSV header names {twice!r} twice. Its first line must be the header, the "
+            "columns' names (a row of values there repeats any value it holds twice)."
+        )
     check_batch_size(len(rows) - 1, max_rows)
     records = []
     for number, row in enumerate(rows[1:], start=2):

@@ -175,3 +175,8 @@ def test_a_csv_body_reads_quotes_as_text_when_the_file_does() -> None:
     assert csv_records(body, 10, delimiter="\t", quoting=False) == [
         {"label": "ham", "text": 'say "hi'}
     ]
+
+
+def test_a_csv_body_without_its_header_is_told_to_send_one() -> None:
+    with pytest.raises(ApiError, match=r"names '1' twice\. Its first line must be the header"):
+        csv_records(b"7,1,1,0.5\n8,1,2,0.7\n", 10)
