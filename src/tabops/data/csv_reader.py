@@ -105,7 +105,7 @@ def open_csv(data: bytes, options: CsvOptions, name: str) -> CsvStream:
         DataError: the file is empty, has no usable header, or is not in the configured encoding.
     """
     data = strip_bom(data)
-    if not data.strip():
+    if not data or data.isspace():  # (strip() would copy the whole file)
         raise DataError(f"{name} is empty; it needs a header line and at least one row.")
     if skip := options.skip_rows:
         body = data[_after_lines(data, skip, name) :]
