@@ -155,6 +155,37 @@ def test_one_threshold_from_training_decides_in_the_gate_the_reference_and_servi
     assert best_on_test != threshold  # chosen on the training rows instead
 
 
+def test_registration_scores_the_frozen_test_rows_once(
+    workspace: Context, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The compile check, the reference and the gate share one scoring of the test rows."""
+    from sklearn.pipeline import Pipeline
+
+    from tabops.monitor.reference import on_registered
+
+    spec = synthetic_spec(trials=1, candidates=[{"estimator": "linear"}]).model_copy(
+        update={"name": "scored-once"}
+    )
+    add_snapshot(workspace, spec, synthetic_table(400))
+    run_id = _train(spec, workspace)
+    scored: list[int] = []
+    predict_proba = Pipeline.predict_proba
+
+    def counted(self: Pipeline, x: object, **params: object) -> object:
+        scored.append(len(x))  # type: ignore[arg-type]
+        return predict_proba(self, x, **params)
+
+    monkeypatch.setattr(Pipeline, "predict_proba", counted)
+    result = run_register(spec, workspace, run_id, on_registered=on_registered(spec, workspace))
+    from tabops.release.gate import frozen_test_rows
+
+    registry = registry_for(spec, workspace)
+    tested = frozen_test_rows(spec, workspace, registry, result.version).num_rows
+    assert result.compiled is not None and result.compiled["kind"] == "onnx"
+    assert 0 < tested < 400
+    assert sorted(scored) == [tested, 400], scored  # the test rows once, the snapshot once
+
+
 def test_failing_behavioural_check_blocks_promotion(workspace: Context) -> None:
     raw = synthetic_spec(trials=1, candidates=[{"estimator": "linear"}]).model_dump(
         mode="json", exclude_none=True

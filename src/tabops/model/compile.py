@@ -641,8 +641,11 @@ class Compiled:
         }
 
 
-def compile_pipeline(pipeline: Any, test_frame: pd.DataFrame) -> Compiled:
-    """Compile ``pipeline`` and check it against itself on ``test_frame`` (model-frame rows)."""
+def compile_pipeline(
+    pipeline: Any, test_frame: pd.DataFrame, expected: np.ndarray | None = None
+) -> Compiled:
+    """Compile ``pipeline`` and check it against itself on ``test_frame`` (model-frame rows).
+    ``expected``: the pipeline's own scores of ``test_frame``, when the caller has them."""
     classes = [str(c) for c in pipeline.classes_] if hasattr(pipeline, "classes_") else None
     try:
         plan = plan_from_pipeline(pipeline)
@@ -654,7 +657,11 @@ def compile_pipeline(pipeline: Any, test_frame: pd.DataFrame) -> Compiled:
     except Exception as exc:  # converters raise anything; the reference path still serves
         log.warning("Compiling the pipeline failed", exc_info=True)
         return _fallback(f"not compiled: {type(exc).__name__}: {exc}", classes)
-    reference = SklearnPredictor(pipeline, list(test_frame.columns)).predict_frame(test_frame)
+    reference = (
+        SklearnPredictor(pipeline, list(test_frame.columns)).predict_frame(test_frame)
+        if expected is None
+        else np.asarray(expected, dtype=np.float64)
+    )
     sample = test_frame.head(ROW_PARITY_ROWS)
     rows = [{str(k): v for k, v in r.items()} for r in sample.to_dict(orient="records")]
     try:

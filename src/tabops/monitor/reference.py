@@ -25,11 +25,11 @@ from tabops.context import Context
 from tabops.data.snapshots import read_snapshot
 from tabops.errors import DataError
 from tabops.model.evaluate import evaluate, model_score, predictions
-from tabops.model.frame import model_frame, target_values
+from tabops.model.frame import model_frame
 from tabops.monitor.performance import Calibrator
 from tabops.monitor.profile import DatasetProfile, ProfileBuilder
 from tabops.registry.models import ModelVersion, registry_for
-from tabops.release.gate import frozen_test_rows
+from tabops.release.gate import TestScores
 from tabops.release.register import OnRegistered
 from tabops.spec import ProjectSpec, Task
 from tabops.store.ledger import find_snapshot
@@ -80,18 +80,16 @@ class Reference:
 
 
 def build_reference(
-    spec: ProjectSpec, snapshot: pa.Table, pipeline: Any, test_rows: pa.Table,
-    threshold: float | None = None,
-) -> Reference:  # fmt: skip
-    """The reference of a fitted ``pipeline`` trained on ``snapshot`` and tested on
-    ``test_rows`` (rows with a target, as the gate scores them); a binary classifier decides
-    at ``threshold``, its version's (None: the test rows' best)."""
+    spec: ProjectSpec, snapshot: pa.Table, tested: TestScores, threshold: float | None = None
+) -> Reference:
+    """The reference of a fitted pipeline trained on ``snapshot`` and ``tested`` on its frozen
+    test rows (rows with a target, as the gate scores them); a binary classifier decides at
+    ``threshold``, its version's (None: the test rows' best)."""
+    pipeline, y, scores = tested.pipeline, tested.y, tested.scores
     builder = ProfileBuilder(spec)
     for chunk in _chunks(snapshot.filter(snapshot.column(spec.target).is_valid())):
         builder.add(chunk, model_score(predictions(pipeline, model_frame(chunk, spec), spec), spec))
-    x, y = model_frame(test_rows, spec), target_values(test_rows, spec)
-    scores = predictions(pipeline, x, spec)
-    evaluation = evaluate(pipeline, x, y, spec, threshold, scores)
+    evaluation = evaluate(pipeline, tested.x, y, spec, threshold, scores)
     calibration, positive = None, None
     binary = spec.task == Task.CLASSIFICATION and len(scores.classes or []) == 2
     if binary:
@@ -119,21 +117,20 @@ def store_reference(spec: ProjectSpec, ctx: Context, version: str) -> Reference:
     registered before references existed; registration uses :func:`on_registered`)."""
     registry = registry_for(spec, ctx)
     chosen = registry.version(version)
-    test_rows = frozen_test_rows(spec, ctx, registry, chosen)
-    return _store_built(spec, ctx, chosen, test_rows, registry.load_pipeline(chosen))
+    return _store_built(spec, ctx, chosen, TestScores.of_version(spec, ctx, registry, chosen))
 
 
 def on_registered(spec: ProjectSpec, ctx: Context) -> OnRegistered:
     """The registration hook that stores each new version's reference."""
 
-    def hook(version: ModelVersion, test_rows: pa.Table, pipeline: Any) -> None:
-        _store_built(spec, ctx, version, test_rows, pipeline)
+    def hook(version: ModelVersion, tested: TestScores) -> None:
+        _store_built(spec, ctx, version, tested)
 
     return hook
 
 
 def _store_built(
-    spec: ProjectSpec, ctx: Context, version: ModelVersion, test_rows: pa.Table, pipeline: Any
+    spec: ProjectSpec, ctx: Context, version: ModelVersion, tested: TestScores
 ) -> Reference:
     found = find_snapshot(ctx.store, spec.name, version.snapshot_hash)
     if found is None:
@@ -143,7 +140,7 @@ def _store_built(
         )
     snapshot = read_snapshot(found.path)
     threshold = registry_for(spec, ctx).threshold(version)
-    reference = build_reference(spec, snapshot, pipeline, test_rows, threshold)
+    reference = build_reference(spec, snapshot, tested, threshold)
     save_reference(ctx.store, spec.name, version.name, version.version, reference.to_json())
     return reference
 

@@ -28,6 +28,7 @@ from tabops.registry.models import ModelVersion, Registry
 from tabops.spec import ProjectSpec
 
 if TYPE_CHECKING:
+    import numpy as np
     import pyarrow as pa
 
 COMPILED_DIR = "compiled"
@@ -50,13 +51,13 @@ EXAMPLE_ROWS = 5
 
 def compile_version(
     spec: ProjectSpec, registry: Registry, version: ModelVersion, test_rows: pa.Table,
-    pipeline: Any,
+    pipeline: Any, expected: np.ndarray | None = None,
 ) -> tuple[ModelVersion, Compiled]:  # fmt: skip
     """Compile ``version``'s ``pipeline``, check parity on its frozen test rows, log the
-    result."""
+    result. ``expected``: the pipeline's own scores of the rows, when the caller has them."""
     from tabops.model.frame import model_frame  # pyarrow: registration only, never serving
 
-    compiled = compile_pipeline(pipeline, model_frame(test_rows, spec))
+    compiled = compile_pipeline(pipeline, model_frame(test_rows, spec), expected)
     folder = Path(tempfile.mkdtemp(prefix="tabops-compiled-"))
     files = {
         REPORT_FILE: json.dumps(compiled.report(), indent=2).encode(),

@@ -20,6 +20,7 @@ from tabops.data.snapshots import read_snapshot
 from tabops.errors import DataError, TabopsError
 from tabops.model.evaluate import behavioural_checks, evaluate, predictions
 from tabops.model.frame import model_frame, target_values
+from tabops.model.metrics import Scores
 from tabops.registry.models import CHAMPION, PREVIOUS, ModelVersion, Registry
 from tabops.spec import LOWER_IS_BETTER, PERFECT, ProjectSpec, Task
 from tabops.store.audit import decisions, record_decision
@@ -50,24 +51,45 @@ class Decision:
 GATE_ACTION = "gate"
 
 
+@dataclass(frozen=True)
+class TestScores:
+    """A version's frozen test rows, its pipeline, and the pipeline's scores of those rows.
+    Registration scores them once and shares them: the compile check, the monitoring
+    reference and the gate would otherwise each score the same rows again."""
+
+    rows: pa.Table
+    pipeline: Any
+    x: pd.DataFrame  # the rows as the model reads them
+    y: np.ndarray
+    scores: Scores
+
+    @classmethod
+    def of(cls, spec: ProjectSpec, rows: pa.Table, pipeline: Any) -> TestScores:
+        x = model_frame(rows, spec)
+        return cls(rows, pipeline, x, target_values(rows, spec), predictions(pipeline, x, spec))
+
+    @classmethod
+    def of_version(
+        cls, spec: ProjectSpec, ctx: Context, registry: Registry, version: ModelVersion
+    ) -> TestScores:
+        rows = frozen_test_rows(spec, ctx, registry, version)
+        return cls.of(spec, rows, registry.load_pipeline(version))
+
+
 def gate(
     spec: ProjectSpec, ctx: Context, registry: Registry, candidate: ModelVersion,
-    force: bool = False, action: str = GATE_ACTION, loaded: tuple[pa.Table, Any] | None = None,
+    force: bool = False, action: str = GATE_ACTION, tested: TestScores | None = None,
 ) -> Decision:  # fmt: skip
     """Compare ``candidate`` with the champion on the candidate's frozen test rows and move
     the ``champion`` alias if it passes (or ``force``); audit the decision either way.
-    ``loaded``: the candidate's frozen test rows and pipeline, when the caller has them."""
+    ``tested``: the candidate's test rows and scores, when the caller has them."""
     champion = registry.by_alias(CHAMPION)
     decision = Decision(
         action, False, registry.name, candidate.version, champion.version if champion else None
     )
     metric = spec.metric
-    rows, pipeline = loaded or (
-        frozen_test_rows(spec, ctx, registry, candidate),
-        registry.load_pipeline(candidate),
-    )
-    x, y = model_frame(rows, spec), target_values(rows, spec)
-    scores = predictions(pipeline, x, spec)
+    tested = tested or TestScores.of_version(spec, ctx, registry, candidate)
+    rows, pipeline, x, y, scores = tested.rows, tested.pipeline, tested.x, tested.y, tested.scores
     threshold = registry.threshold(candidate)  # each version decides at its own threshold
     scored = evaluate(pipeline, x, y, spec, threshold, scores).metrics
     decision.metrics["candidate"] = _finite(scored)

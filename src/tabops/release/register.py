@@ -6,20 +6,18 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-import pyarrow as pa
-
 from tabops.context import Context
 from tabops.errors import DataError, NotFoundError, TabopsError
 from tabops.registry.compiled import KIND_TAG, compile_version
 from tabops.registry.models import ModelVersion, registry_for
 from tabops.registry.tracking import VERSION_TAGS, MlflowTracking
-from tabops.release.gate import Decision, frozen_test_rows, gate
+from tabops.release.gate import Decision, TestScores, gate
 from tabops.spec import ProjectSpec
 from tabops.store.ledger import find_snapshot
 
-#: Called with a new version, its frozen test rows and its pipeline, before the gate (what
-#: later stages keep per version, e.g. monitoring's reference profile, without reloading).
-OnRegistered = Callable[[ModelVersion, pa.Table, Any], None]
+#: Called with a new version and its scored test rows, before the gate (what later stages
+#: keep per version, e.g. monitoring's reference profile, without reloading or rescoring).
+OnRegistered = Callable[[ModelVersion, TestScores], None]
 
 
 @dataclass
@@ -69,12 +67,14 @@ def run_register(
     registry = registry_for(spec, ctx)
     version = registry.register(run.info.run_id, model_uri, tags)
     compiled = None
-    loaded = frozen_test_rows(spec, ctx, registry, version), registry.load_pipeline(version)
+    tested = TestScores.of_version(spec, ctx, registry, version)
     if KIND_TAG not in version.tags:
-        version, compiled = compile_version(spec, registry, version, *loaded)
+        version, compiled = compile_version(
+            spec, registry, version, tested.rows, tested.pipeline, tested.scores.values
+        )
     if on_registered is not None:
-        on_registered(version, *loaded)
-    decision = gate(spec, ctx, registry, version, force=force, loaded=loaded)
+        on_registered(version, tested)
+    decision = gate(spec, ctx, registry, version, force=force, tested=tested)
     return RegisterResult(version, decision, compiled.report() if compiled else None)
 
 
