@@ -42,6 +42,7 @@ CHI_SQUARE = Method("chisquare", 0.05, is_pvalue=True)
 Z_TEST = Method("z", 0.05, is_pvalue=True)
 JENSEN_SHANNON = Method("jensenshannon", 0.1, is_pvalue=False)
 WASSERSTEIN = Method("wasserstein", 0.1, is_pvalue=False)
+METHODS = {m.name: m for m in (KS, CHI_SQUARE, Z_TEST, JENSEN_SHANNON, WASSERSTEIN)}
 
 
 @dataclass(frozen=True)

@@ -9,7 +9,7 @@ alerts are judged from the stored series, so running the monitor twice changes n
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+from collections.abc import Hashable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -19,6 +19,7 @@ import pandas as pd
 from tabops.context import Context
 from tabops.errors import TabopsError
 from tabops.monitor.alerts import Observation, Transition, transitions
+from tabops.monitor.drift import METHODS
 from tabops.monitor.notify import Delivery, notify
 from tabops.monitor.reference import Reference, reference_for
 from tabops.monitor.rejections import monitored_span, rejection_rows, with_refusing_versions
@@ -190,7 +191,7 @@ def _judge(spec: ProjectSpec, store: Store, alert: AlertSpec, source: str) -> li
     window_rows = dict(zip(main["window_end"], main["value"], strict=True))
     speaking = set(zip(main["window_end"], main["model_version"], strict=True))
     series = [
-        Observation(_utc(row["window_end"]), _number(row["value"]),
+        Observation(_utc(row["window_end"]), _comparable(alert, row),
                     _rows(row["details"], window_rows[row["window_end"]]))
         for row in stored.to_dict("records")
         if row["metric"] == alert.metric
@@ -200,13 +201,29 @@ def _judge(spec: ProjectSpec, store: Store, alert: AlertSpec, source: str) -> li
     return transitions(alert, series)
 
 
+def _comparable(alert: AlertSpec, row: Mapping[Hashable, Any]) -> float | None:
+    """The row's value, or None (not judged) where a drift statistic is of the other kind
+    than the alert reads: ``above`` reads distances (more drift: higher), ``below`` reads
+    p-values (more drift: lower). A feature is tested by a p-value in a window too small for
+    a distance (``monitor.drift_min_rows``), where a p-value of 0.9 (no drift) is "above 0.15"."""
+    value = _number(row["value"])
+    method = METHODS.get(_details(row["details"]).get("method", ""))
+    if method is not None and method.is_pvalue != (alert.below is not None):
+        return None
+    return value
+
+
+def _details(details: str | None) -> dict[str, Any]:
+    return json.loads(details) if details else {}
+
+
 def _number(value: Any) -> float | None:
     return None if value is None or pd.isna(value) else float(value)
 
 
 def _rows(details: str | None, window_rows: Any) -> int:
     """The rows a value rests on: its own count (labelled rows, for realized performance)."""
-    counted = (json.loads(details) if details else {}).get("rows")
+    counted = _details(details).get("rows")
     return int(counted if counted is not None else window_rows)
 
 

@@ -32,6 +32,9 @@ ALERTS = [
     {"name": "x-drift", "metric": "psi", "column": "x", "above": 0.2},
     {"name": "data-drift", "metric": "drift_share", "above": 0.3, "windows": 1},
     {"name": "auc-drop", "metric": "roc_auc", "below": 0.5, "min_rows": 50},
+    # 300-row windows: x is tested by a p-value (monitor.drift_min_rows), which only 'below' reads.
+    {"name": "x-distance", "metric": "drift_score", "column": "x", "above": 0.05},
+    {"name": "x-p-value", "metric": "drift_score", "column": "x", "below": 0.01},
 ]
 
 
@@ -82,7 +85,7 @@ def _values(frame, metric: str, column: str | None = None) -> list[float]:  # ty
 
 def test_windows_drift_performance_and_alerts(monitored: ServedProject) -> None:
     spec, ctx = monitored.spec, monitored.ctx
-    assert len(spec.monitor.alerts) == 3
+    assert len(spec.monitor.alerts) == 5
     result = run_monitor(spec, ctx)
     assert [(w.start, w.rows) for w in result.windows] == [
         (DAY0 + timedelta(days=d), 300) for d in range(3)
@@ -101,7 +104,8 @@ def test_windows_drift_performance_and_alerts(monitored: ServedProject) -> None:
 
     fired = {(t.alert, t.state, t.window_end) for t in result.transitions}
     assert ("x-drift", "firing", DAY0 + timedelta(days=3)) in fired
-    assert not any(t.alert == "auc-drop" for t in result.transitions)
+    assert ("x-p-value", "firing", DAY0 + timedelta(days=3)) in fired
+    assert not any(t.alert in ("auc-drop", "x-distance") for t in result.transitions)
     assert result.delivery is not None and result.delivery.delivered == len(result.transitions)
 
     with TestClient(create_app(spec, monitored.settings)) as client:  # what Prometheus scrapes
