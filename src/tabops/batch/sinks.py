@@ -129,8 +129,14 @@ def write_file(destination: Destination, spill: Path, run_date: date, batch_id: 
     _fsync_folder(path.parent)
 
 
+#: A folder's partitions are named by it (Hive's layout); their files leave it out, as
+#: Spark's ``partitionBy`` does: a reader of the folder (pandas, pyarrow.dataset, Spark,
+#: DuckDB) takes it from the path, and refused to merge a date column with the path's text.
+PARTITION_KEY = "run_date"
+
+
 def partition(folder: Path, run_date: date) -> Path:
-    return folder / f"run_date={run_date.isoformat()}"
+    return folder / f"{PARTITION_KEY}={run_date.isoformat()}"
 
 
 def _write_object(destination: Destination, spill: Path, run_date: date) -> None:
@@ -138,8 +144,7 @@ def _write_object(destination: Destination, spill: Path, run_date: date) -> None
     assert destination.url is not None
     url, kind = destination.url, destination.kind
     if kind == "folder":
-        url = storage.join(url, f"run_date={run_date.isoformat()}", "part-00000.parquet")
-        kind = "parquet"
+        url = storage.join(url, f"{PARTITION_KEY}={run_date.isoformat()}", "part-00000.parquet")
     filesystem, path = storage.resolve(url)
     with filesystem.open_output_stream(path, compression=None) as sink:  # not by suffix
         _write_to(sink, kind, spill)
@@ -155,7 +160,7 @@ def _write_partition(folder: Path, spill: Path, run_date: date, batch_id: str) -
     temp = folder / f".{final.name}{_TEMP}{batch_id}"
     temp.mkdir()
     try:
-        _write(temp / "part-00000.parquet", "parquet", spill)
+        _write(temp / "part-00000.parquet", "folder", spill)
         _fsync_folder(temp)
         old = folder / f".{final.name}{_OLD}{batch_id}"
         if final.exists():
@@ -184,6 +189,7 @@ def _remove_leftovers(folder: Path, name: str) -> None:
 
 
 def _write(path: Path, kind: str, spill: Path) -> None:
+    """Write a file of ``kind``: csv, parquet, or folder (a partition's Parquet file)."""
     if kind == "parquet":
         # The spill is already the Parquet file a rewrite would make (same writer, same
         # chunks): moved, not decoded and encoded again (half a second per million rows).
@@ -203,10 +209,11 @@ def _write_to(sink: Any, kind: str, spill: Path) -> None:
         with pacsv.CSVWriter(sink, schema) as writer:
             for batch in spill_batches(spill):
                 writer.write_batch(batch)
-    else:
-        with pq.ParquetWriter(sink, schema) as writer:
-            for batch in spill_batches(spill):
-                writer.write_batch(batch)
+        return
+    keep = [n for n in schema.names if kind != "folder" or n != PARTITION_KEY]
+    with pq.ParquetWriter(sink, pa.schema([schema.field(n) for n in keep])) as writer:
+        for batch in spill_batches(spill):
+            writer.write_batch(batch.select(keep))
 
 
 def spill_batches(spill: Path) -> Iterator[pa.RecordBatch]:

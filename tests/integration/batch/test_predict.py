@@ -19,6 +19,7 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
+import pandas as pd
 import pyarrow as pa
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
@@ -187,6 +188,13 @@ def test_parquet_glob_to_partitioned_folder(project: ServedProject, tmp_path: Pa
     assert day1.num_rows == 300 and set(day1.column("batch_id").to_pylist()) == {second["batch_id"]}
     day2 = pq.read_table(folder / "run_date=2026-12-02")
     assert day1.column("score").to_pylist() == day2.column("score").to_pylist()  # chunking
+    # The run date is the partition's name, not a column of its file: the folder reads as one.
+    assert "run_date" not in pq.read_schema(next((folder / "run_date=2026-12-01").iterdir()))
+    whole = pd.read_parquet(folder)
+    assert whole["run_date"].astype(str).value_counts().to_dict() == {
+        D1.isoformat(): 300,
+        D2.isoformat(): 300,
+    }
 
 
 def test_objects_in_s3_are_scored_as_the_same_local_files(
