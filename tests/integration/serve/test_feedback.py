@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import math
 import sqlite3
+import time
 import uuid
 from datetime import UTC, datetime
 from types import SimpleNamespace
@@ -100,14 +101,44 @@ def test_a_label_by_entity_id_and_event_time(client: TestClient, project: Served
     assert stored == datetime(2026, 3, 1, 8, 0, tzinfo=UTC)
 
 
+def test_an_entity_label_labels_the_predictions_made_until_its_event_time(
+    client: TestClient, project: ServedProject
+) -> None:
+    """Without an event_time, every prediction of the entity (a transaction's fraud, by its
+    id); with one, those made at or before it (a customer's churn), so a transaction's own
+    time, earlier than its prediction, labels none."""
+    from tabops.store.monitoring import prediction_window
+
+    before = datetime.now(UTC)
+    untimed, timed, own = (f"tx-{uuid.uuid4().hex[:8]}" for _ in range(3))
+    for entity in (untimed, timed, own):
+        predicted(client, id=entity)
+    response = send(
+        client,
+        {"entity_id": untimed, "label": "yes"},
+        {"entity_id": timed, "event_time": "2999-01-01T00:00:00Z", "label": "yes"},
+        {"entity_id": own, "event_time": before.isoformat(), "label": "yes"},
+    )
+    assert response.json()["stored"] == 3
+    deadline = time.monotonic() + 60
+    while True:  # the journal copies predictions to the store in the background
+        window = prediction_window(
+            project.ctx.store, "synthetic", "synthetic", before, datetime(2999, 1, 1, tzinfo=UTC)
+        ).served
+        found = dict(zip(window["entity_id"], window["label"], strict=True))
+        if {untimed, timed, own} <= set(found) or time.monotonic() > deadline:
+            break
+        time.sleep(0.05)
+    assert (found[untimed], found[timed], found.get(own)) == ("yes", "yes", None)
+
+
 @pytest.mark.parametrize(
     ("item", "message"),
     [
         ({"request_id": "r-unknown-class", "label": "maybe"}, "not one of the classes"),
         ({"request_id": "r-bool", "label": True}, "not one of the classes"),
         ({"request_id": "r-number", "label": 1.0}, "not one of the classes"),
-        ({"label": "yes"}, "give a request_id, or an entity_id with its event_time"),
-        ({"entity_id": "cust-1", "label": "yes"}, "give a request_id"),
+        ({"label": "yes"}, "give a request_id, or an entity_id (with the outcome's"),
         ({"event_time": "2026-03-01T10:00:00Z", "label": "yes"}, "give a request_id"),
         ({"request_id": "r-1"}, "label"),
         ({"request_id": "r-1", "label": "yes", "extra": 1}, "extra"),

@@ -26,13 +26,25 @@ _NO_NUL = r"^[^\x00]*$"  # the store's text columns (PostgreSQL) cannot hold NUL
 
 
 class Label(BaseModel):
-    """One ground-truth label: by request_id, or by entity id and event time."""
+    """One ground-truth label: by request_id, or by entity id (and the outcome's time)."""
 
     model_config = ConfigDict(extra="forbid")
 
-    request_id: str | None = Field(default=None, max_length=64, pattern=_NO_NUL)
-    entity_id: str | None = Field(default=None, max_length=128, pattern=_NO_NUL)
-    event_time: datetime | None = None
+    request_id: str | None = Field(
+        default=None, max_length=64, pattern=_NO_NUL,
+        description="The prediction's request_id, as /predict answered it.",
+    )  # fmt: skip
+    entity_id: str | None = Field(
+        default=None, max_length=128, pattern=_NO_NUL,
+        description="The entity's id (the spec's id column): labels its logged predictions.",
+    )  # fmt: skip
+    event_time: datetime | None = Field(
+        default=None,
+        description="With entity_id: when the outcome happened (a customer left on 1 March). "
+        "It labels the entity's predictions made at or before it, not later ones. Leave it "
+        "out to label every prediction of the entity (a transaction's fraud, by its id): a "
+        "transaction's own time is earlier than its prediction, so it labels none.",
+    )
     label: str | float | bool = Field(description="The true class, or the true value.")
 
 
@@ -63,7 +75,8 @@ class FeedbackResult(BaseModel):
     "/feedback",
     summary="Record ground-truth labels",
     description="Late labels for monitoring, by request_id (as answered by /predict) or by "
-    "entity id and event time. Sending a request_id's label again replaces it; within one "
+    "entity id: with an event_time, the entity's predictions made at or before it; without, "
+    "all of them. Sending a request_id's label again replaces it; within one "
     "request the last label of a request_id counts (the others are listed as duplicates). "
     "A request_id that names no logged prediction is listed as unknown and not kept, unless "
     "the spec sets serve.feedback.accept_unknown_ids. 'stored' counts the labels kept.",
@@ -72,11 +85,12 @@ class FeedbackResult(BaseModel):
 async def feedback(body: Feedback, state: State, served: Served) -> FeedbackResult:
     rows = []
     for position, item in enumerate(body.labels):
-        if item.request_id is None and (item.entity_id is None or item.event_time is None):
+        if item.request_id is None and item.entity_id is None:
             raise ApiError(
                 422,
                 "invalid_labels",
-                f"labels[{position}]: give a request_id, or an entity_id with its event_time.",
+                f"labels[{position}]: give a request_id, or an entity_id (with the outcome's "
+                "event_time, or none to label every prediction of the entity).",
             )
         rows.append(_label_row(state, served, position, item, body.source))
     rows, duplicates = _last_per_request_id(rows)
