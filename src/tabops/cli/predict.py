@@ -119,6 +119,14 @@ def predict_command(
             "read it, any other column as text.",
         ),
     ] = None,
+    allow_empty: Annotated[
+        bool,
+        typer.Option(
+            "--allow-empty",
+            help="Let an input without rows replace a run date's earlier rows (refused by "
+            "default: an empty export would wipe a day's scores).",
+        ),
+    ] = False,
     spec: SpecOption = None,
     overrides: SetOption = None,
     json_output: JsonOption = False,
@@ -160,6 +168,7 @@ def predict_command(
         progress=SILENT if json_output else RichProgress(), workers=workers,
         spark_master=spark_master if engine is Engine.SPARK else None,
         keep=[n.strip() for text in keep or () for n in text.split(",") if n.strip()],
+        allow_empty=allow_empty,
     )  # fmt: skip
     if json_output:
         print_json(result.to_dict())

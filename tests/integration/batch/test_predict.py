@@ -283,6 +283,26 @@ def test_sql_table_and_query_into_a_store_table(
     assert batch_history(store, "synthetic", D1).num_rows == 97
 
 
+def test_an_empty_input_does_not_wipe_a_run_dates_scores_unless_allowed(
+    project: ServedProject, tmp_path: Path
+) -> None:
+    day = date(2026, 12, 20).isoformat()  # a run date of this test's own
+    source, empty = tmp_path / "in.csv", tmp_path / "header-only.csv"
+    pacsv.write_csv(_input_rows(25, seed=8), source)
+    empty.write_text(source.read_text().splitlines()[0] + "\n")  # an export that came out empty
+    out = tmp_path / "scores.csv"
+    args = ["--output", str(out), "--run-date", day]
+    assert _predict(project, "--input", str(source), *args)["scored"] == 25
+    kept = out.read_bytes()
+    refused = _error(project, "--input", str(empty), *args)
+    assert "has no rows" in refused and "replace the 25 rows of run date 2026-12-20" in refused
+    assert "--allow-empty" in refused
+    assert out.read_bytes() == kept  # nothing published
+    emptied = _predict(project, "--input", str(empty), *args, "--allow-empty")
+    assert (emptied["rows_in"], emptied["replaced"]["rows"]) == (0, 25)
+    assert pacsv.read_csv(out).num_rows == 0
+
+
 def test_user_mistakes_get_clear_messages(project: ServedProject, tmp_path: Path) -> None:
     missing = _error(project, "--input", str(tmp_path / "nope.csv"), "--output", "x.csv")
     assert "nope.csv does not exist" in missing
