@@ -281,3 +281,31 @@ def test_the_issue_example_two_labels_one_id_is_stored_1(
     assert response.json()["stored"] == 1
     assert response.json()["duplicate_request_ids"] == [request_id]
     assert [row["label"] for row in labels(project, request_id=request_id)] == ["no"]
+
+
+def test_labels_are_refused_not_dropped_while_the_store_cannot_take_predictions(
+    client: TestClient, project: ServedProject
+) -> None:
+    """A batch run holds the embedded store's write lock: this server's predictions wait in
+    its journal, so their labels cannot be told from unknown ones. They are refused with 503
+    and Retry-After, and kept once the store takes the predictions."""
+    locker = sqlite3.connect(project.home / "tabops.db", timeout=1)
+    locker.execute("BEGIN IMMEDIATE")  # what a batch run's transaction holds
+    try:
+        request_id = predicted(client)
+        refused = client.post("/feedback", json={"labels": [{"request_id": request_id,
+                                                              "label": "yes"}]})  # fmt: skip
+        assert refused.status_code == 503, refused.text
+        assert refused.json()["error"]["code"] == "store_unavailable"
+        assert "retry-after" in refused.headers
+    finally:
+        locker.rollback()
+        locker.close()
+    deadline = time.monotonic() + 60
+    while True:  # the journal writes the prediction once it can; the client retries
+        answer = send(client, {"request_id": request_id, "label": "yes"})
+        if answer.status_code == 200 or time.monotonic() > deadline:
+            break
+        time.sleep(0.2)
+    assert answer.json()["stored"] == 1
+    assert [row["label"] for row in labels(project, request_id=request_id)] == ["yes"]

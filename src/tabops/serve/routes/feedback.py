@@ -163,8 +163,9 @@ def _keep_labels(state: ServeState, rows: list[dict[str, Any]]) -> tuple[int, li
     from tabops.store.labels import upsert_labels
 
     try:
-        unknown = _unknown_request_ids(state, rows)
-        if unknown and not state.limits.feedback.accept_unknown_ids:
+        dropping = not state.limits.feedback.accept_unknown_ids
+        unknown = _unknown_request_ids(state, rows, dropping)
+        if unknown and dropping:
             skip = set(unknown)
             rows = [r for r in rows if r["request_id"] not in skip]
         assert state.store is not None  # opened at startup
@@ -176,10 +177,14 @@ def _keep_labels(state: ServeState, rows: list[dict[str, Any]]) -> tuple[int, li
     return len(rows), unknown
 
 
-def _unknown_request_ids(state: ServeState, rows: list[dict[str, Any]]) -> list[str]:
+def _unknown_request_ids(
+    state: ServeState, rows: list[dict[str, Any]], dropping: bool
+) -> list[str]:
     """The rows' request_ids with no prediction in the store, in their order. This server's
     own recent predictions may still be in its journal: while the store is up, they are given
-    up to 10 s to be copied (a busy machine may take a while)."""
+    up to 10 s to be copied (a busy machine may take a while); if they are not by then and
+    unknown labels are ``dropping``, the labels are refused (503: the client retries) rather
+    than lost."""
     from tabops.store.labels import logged_request_ids
 
     def unlogged(ids: list[str]) -> list[str]:
@@ -195,5 +200,9 @@ def _unknown_request_ids(state: ServeState, rows: list[dict[str, Any]]) -> list[
             if time.monotonic() > give_up:
                 break
             time.sleep(0.02)
+        if dropping and journal.stats.written < target:
+            # The ids may name predictions still in the journal (the store down, or locked
+            # by a batch run on SQLite): unknown cannot be told, and a dropped label is lost.
+            raise StoreError("This server's latest predictions have not reached the store.")
         unknown = unlogged(unknown)
     return unknown
