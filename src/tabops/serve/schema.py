@@ -122,9 +122,18 @@ class RequestSchema:
         # Every column of the data may be sent (a row cut from the training file carries the
         # target and ignored columns); only features reach the model, ids are logged.
         self.known = frozenset(spec.columns)
+        # Ignored columns (often what is kept out for privacy: names, card numbers) are
+        # accepted and never logged.
+        self.unlogged = frozenset(spec.columns_with_role(ColumnRole.IGNORED))
         self._converters: list[tuple[Column, Converter]] = [
             (c, _CONVERTERS[c.type]) for c in self.features
         ]
+
+    def logged(self, record: dict[str, Any]) -> dict[str, Any]:
+        """What the prediction log keeps of a record: all but the spec's ignored columns."""
+        if self.unlogged.isdisjoint(record):
+            return record
+        return {k: v for k, v in record.items() if k not in self.unlogged}
 
     @property
     def model_columns(self) -> list[str]:

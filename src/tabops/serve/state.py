@@ -172,7 +172,7 @@ class ServeState:
                 model_version=served.version.version,
                 created_at=now,
                 entity_id=served.schema.entity_id(record),
-                features=record,
+                features=served.schema.logged(record),
                 outputs=output,
                 score=float(score),
                 decision=output.get("decision", output.get("label")),

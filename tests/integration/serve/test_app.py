@@ -34,7 +34,8 @@ def _logged(project: ServedProject, request_id: str, timeout: float = 60) -> tup
 def test_predict_one_record_answers_label_score_threshold_and_logs_it(
     client: TestClient, project: ServedProject
 ) -> None:
-    response = client.post("/predict", json=valid_record(), headers={"x-request-id": "req-1"})
+    record = valid_record(value=4.5)  # 'value': an ignored column, sent as a file's row has it
+    response = client.post("/predict", json=record, headers={"x-request-id": "req-1"})
     assert response.status_code == 200, response.text
     body = response.json()
     assert body["model"] == "synthetic" and body["request_id"] == "req-1"
@@ -45,6 +46,7 @@ def test_predict_one_record_answers_label_score_threshold_and_logs_it(
     assert version == body["version"] and decision == body["label"]
     assert score == pytest.approx(body["score"])
     assert '"color":"red"' in features
+    assert '"value"' not in features  # accepted, never logged
 
 
 def test_post_predict_is_answered_before_routing_and_documented_by_its_route(
