@@ -12,9 +12,11 @@ transaction (:mod:`tabops.store.batch`).
 
 from __future__ import annotations
 
+import gzip
 import os
 import shutil
 from collections.abc import Iterator
+from contextlib import nullcontext
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
@@ -29,7 +31,10 @@ from tabops.errors import TabopsError
 from tabops.store.db import validate_identifier
 
 TABLE_PREFIX = "table:"
-_CSV, _PARQUET = (".csv",), (".parquet", ".pq")
+_CSV, _GZIP_CSV, _PARQUET = ".csv", ".csv.gz", (".parquet", ".pq")
+#: Suffixes of files tabops does not write: a name ending so is refused, not made a folder.
+_OTHER_FILES = (".tsv", ".txt", ".json", ".jsonl", ".xlsx", ".xls", ".gz", ".zip", ".bz2",
+                ".xz", ".zst", ".feather", ".arrow", ".orc", ".avro")  # fmt: skip
 _TEMP = ".tmp-"  # the infix of temporary names: .NAME.tmp-BATCH
 _OLD = ".old-"  # a replaced partition, removed once the new one is in place
 _BATCH_ROWS = 100_000  # rows read from a spill at a time
@@ -38,7 +43,7 @@ _BATCH_ROWS = 100_000  # rows read from a spill at a time
 @dataclass(frozen=True)
 class Destination:
     """A parsed ``--output`` (or ``--rejects``): ``table``, a local ``path`` or an object
-    storage ``url``, with its ``kind`` (csv, parquet or folder)."""
+    storage ``url``, with its ``kind`` (csv, csv.gz, parquet or folder)."""
 
     text: str
     table: str | None = None
@@ -74,7 +79,8 @@ class Destination:
 
 
 def parse_destination(text: str, option: str) -> Destination:
-    """``table:NAME``, a ``.csv``/``.parquet`` file, or a folder (any other path)."""
+    """``table:NAME``, a ``.csv``/``.csv.gz``/``.parquet`` file, or a folder (a path without
+    a data file's suffix)."""
     if text.startswith(TABLE_PREFIX):
         name = text.removeprefix(TABLE_PREFIX)
         try:
@@ -87,12 +93,12 @@ def parse_destination(text: str, option: str) -> Destination:
         return Destination(text, table=name)
     if storage.is_remote(text):
         lower = text.rstrip("/").rpartition("/")[2].lower()
-        return Destination(text, url=text.rstrip("/"), kind=_kind(lower))
+        return Destination(text, url=text.rstrip("/"), kind=_kind(lower, option, text))
     path = Path(text).expanduser()
-    kind = _kind(path.name.lower())
+    kind = _kind(path.name.lower(), option, text)
     if path.exists() and path.is_dir() != (kind == "folder"):
         what = "a folder" if path.is_dir() else "a file"
-        wanted = "a folder name" if kind == "folder" else "a .csv or .parquet file name"
+        wanted = "a folder name" if kind == "folder" else "a .csv, .csv.gz or .parquet file name"
         raise TabopsError(f"{option} {path} exists as {what}; pass {wanted}, or remove it.")
     parent = path.parent
     existing = next(p for p in (parent, *parent.parents) if p.exists())
@@ -103,8 +109,20 @@ def parse_destination(text: str, option: str) -> Destination:
     return Destination(text, path=path, kind=kind)
 
 
-def _kind(name: str) -> str:
-    return "csv" if name.endswith(_CSV) else "parquet" if name.endswith(_PARQUET) else "folder"
+def _kind(name: str, option: str, text: str) -> str:
+    if name.endswith(_GZIP_CSV):
+        return "csv.gz"
+    if name.endswith(_CSV):
+        return "csv"
+    if name.endswith(_PARQUET):
+        return "parquet"
+    if name.endswith(_OTHER_FILES):
+        raise TabopsError(
+            f"{option} {text}: tabops writes .csv, .csv.gz (gzip) and .parquet files, a folder "
+            f"of Parquet partitions (a name without a suffix) or table:NAME; not "
+            f".{name.rpartition('.')[2]}. Pick one of those."
+        )
+    return "folder"
 
 
 def write_file(destination: Destination, spill: Path, run_date: date, batch_id: str) -> None:
@@ -205,10 +223,14 @@ def _write(path: Path, kind: str, spill: Path) -> None:
 
 def _write_to(sink: Any, kind: str, spill: Path) -> None:
     schema = pq.read_schema(spill)
-    if kind == "csv":
-        with pacsv.CSVWriter(sink, schema) as writer:
-            for batch in spill_batches(spill):
-                writer.write_batch(batch)
+    if kind in ("csv", "csv.gz"):
+        # GzipFile leaves the caller's sink open when closed (to fsync); Arrow's stream not.
+        with (
+            gzip.GzipFile(fileobj=sink, mode="wb") if kind == "csv.gz" else nullcontext(sink) as out
+        ):
+            with pacsv.CSVWriter(out, schema) as writer:
+                for batch in spill_batches(spill):
+                    writer.write_batch(batch)
         return
     keep = [n for n in schema.names if kind != "folder" or n != PARTITION_KEY]
     with pq.ParquetWriter(sink, pa.schema([schema.field(n) for n in keep])) as writer:

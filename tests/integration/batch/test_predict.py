@@ -321,6 +321,21 @@ def test_user_mistakes_get_clear_messages(project: ServedProject, tmp_path: Path
     assert "--run-date 'May' is not a date" in date_text
     store_table = _error(project, "--input", str(source), "--output", "table:predictions")
     assert "tabops store's own tables" in store_table
+    tsv = _error(project, "--input", str(source), "--output", str(tmp_path / "scores.tsv"))
+    assert "writes .csv, .csv.gz (gzip) and .parquet files" in tsv and "not .tsv" in tsv
+    assert not (tmp_path / "scores.tsv").exists()  # was made a folder of partitions
+
+
+def test_a_gzipped_csv_output_and_its_rejects(project: ServedProject, tmp_path: Path) -> None:
+    source = tmp_path / "in.csv"
+    pacsv.write_csv(_input_rows(50, seed=4, bad=2), source)
+    out = tmp_path / "scores.csv.gz"
+    summary = _predict(project, "--input", str(source), "--output", str(out),
+                       "--run-date", date(2026, 12, 21).isoformat())  # fmt: skip
+    assert (summary["scored"], summary["rejected"]) == (48, 2)
+    assert out.read_bytes()[:2] == b"\x1f\x8b"  # gzip, read back by suffix
+    assert pacsv.read_csv(out).num_rows == 48
+    assert pacsv.read_csv(tmp_path / "scores.rejects.csv.gz").num_rows == 2
 
 
 def _wait_for(condition: Callable[[], bool], process: subprocess.Popen[str], what: str) -> None:
