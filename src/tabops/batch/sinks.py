@@ -225,12 +225,10 @@ def _write_to(sink: Any, kind: str, spill: Path) -> None:
     schema = pq.read_schema(spill)
     if kind in ("csv", "csv.gz"):
         # GzipFile leaves the caller's sink open when closed (to fsync); Arrow's stream not.
-        with (
-            gzip.GzipFile(fileobj=sink, mode="wb") if kind == "csv.gz" else nullcontext(sink) as out
-        ):
-            with pacsv.CSVWriter(out, schema) as writer:
-                for batch in spill_batches(spill):
-                    writer.write_batch(batch)
+        out = gzip.GzipFile(fileobj=sink, mode="wb") if kind == "csv.gz" else nullcontext(sink)
+        with out as text, pacsv.CSVWriter(text, schema) as writer:
+            for batch in spill_batches(spill):
+                writer.write_batch(batch)
         return
     keep = [n for n in schema.names if kind != "folder" or n != PARTITION_KEY]
     with pq.ParquetWriter(sink, pa.schema([schema.field(n) for n in keep])) as writer:

@@ -39,9 +39,9 @@ def predict_command(
         typer.Option(
             "--output",
             "-o",
-            help="Where the scored rows go: a .csv, .csv.gz or .parquet file, a folder (Parquet, one "
-            "run_date=D partition per run date) or table:NAME (a table of the tabops store's "
-            "database); each a path or an s3://bucket/key URL. With TABOPS_STORAGE_URL set, a "
+            help="Where the scored rows go: a .csv, .csv.gz or .parquet file, a folder "
+            "(Parquet, one run_date=D partition per run date) or table:NAME (a table of the "
+            "tabops store's database); each a path or an s3://bucket/key URL. With TABOPS_STORAGE_URL set, a "
             "relative name goes to STORAGE/batch/PROJECT/NAME.",
         ),
     ],
