@@ -41,8 +41,8 @@ def predict_command(
             "-o",
             help="Where the scored rows go: a .csv, .csv.gz or .parquet file, a folder "
             "(Parquet, one run_date=D partition per run date) or table:NAME (a table of the "
-            "tabops store's database); each a path or an s3://bucket/key URL. With TABOPS_STORAGE_URL set, a "
-            "relative name goes to STORAGE/batch/PROJECT/NAME.",
+            "tabops store's database); each a path or an s3://bucket/key URL. With "
+            "TABOPS_STORAGE_URL set, a relative name goes to STORAGE/batch/PROJECT/NAME.",
         ),
     ],
     table: Annotated[
