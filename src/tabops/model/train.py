@@ -344,9 +344,14 @@ def _final_fit(
     the fit scores far below the search's CV score on its own training rows (it broke).
 
     The rows checked are those the folds validated on: a time-ordered search validates on
-    later rows only, and an earlier, noisier period made a sound linear fit look broken."""
+    later rows only, and an earlier, noisier period made a sound linear fit look broken. Past
+    ``_FIT_CHECK_ROWS`` they are taken evenly from the whole file: a file sorted by a strong
+    column has first rows that its labels tell apart far worse than the whole."""
     metric, seed = spec.metric, spec.train.seed
-    validated = np.unique(np.concatenate([valid for _, valid in folds]))[:_FIT_CHECK_ROWS]
+    validated = np.unique(np.concatenate([valid for _, valid in folds]))
+    if len(validated) > _FIT_CHECK_ROWS:
+        spread = np.linspace(0, len(validated) - 1, _FIT_CHECK_ROWS).round().astype(int)
+        validated = validated[spread]
     for attempt in range(_REFIT_SEEDS + 1):
         seeded = spec.model_copy(update={"train": spec.train.model_copy(update={"seed": seed})})
         pipeline = fit(build_pipeline(seeded, chosen, tuning.best_params), x, y)
