@@ -49,7 +49,8 @@ log = logging.getLogger(__name__)
 #: native code when it is compiled already or the run is large enough to repay compiling it.
 KERNEL_ENV = "TABOPS_BATCH_KERNEL"
 KERNELS = ("auto", "native", "onnx")
-#: ``auto`` compiles the model for a run of at least this many rows (or of unknown size).
+#: ``auto`` compiles the model for a run of at least this many rows (not one of unknown size:
+#: a 5-class model of a gzipped 73,000-row file took 210 s to compile and 6 s to score).
 NATIVE_MIN_ROWS = 1_000_000
 
 #: The lineage columns every scored (and rejected) row carries, in order.
@@ -184,7 +185,7 @@ def _native_wanted(served: ServedModel, kernel: str, rows: int | None) -> bool:
     exact = getattr(served.predictor, "exact_model", None)
     if kernel == "onnx" or exact is None:
         return False
-    if kernel == "native" or rows is None or rows >= NATIVE_MIN_ROWS:
+    if kernel == "native" or (rows is not None and rows >= NATIVE_MIN_ROWS):
         return True
     from tabops.model.kernel import is_compiled
 

@@ -109,6 +109,8 @@ def test_auto_compiles_the_native_code_for_large_runs_and_uses_it_once_compiled(
     spec, ctx = project.spec, project.ctx
     small = recipe_for(spec, ctx, run_date=RUN_DATE, batch_id="s", rows=NATIVE_MIN_ROWS - 1)
     assert small.native is None  # a minute of compiling is not repaid on a small file
+    unknown = recipe_for(spec, ctx, run_date=RUN_DATE, batch_id="u", rows=None)
+    assert unknown.native is None  # a .gz file or a query: maybe small, so not compiled
     assert not list((tmp_path / "kernels").glob("*.o"))
     large = recipe_for(spec, ctx, run_date=RUN_DATE, batch_id="l", rows=NATIVE_MIN_ROWS)
     assert large.native is not None and len(list((tmp_path / "kernels").glob("*.o"))) == 1
