@@ -117,6 +117,23 @@ def header_names(fields: list[str]) -> list[str]:
     return names
 
 
+def unique_names(columns: list[str]) -> list[str]:
+    """``columns`` with a repeated name numbered as pandas numbers it: the second ``x`` is
+    ``x.1`` (or the next number no column has), so that a file naming a column twice (a join's
+    export) reads as it does in pandas."""
+    taken, seen = set(columns), set()
+    unique = []
+    for column in columns:
+        name, number = column, 0
+        while column in seen and name in taken:
+            number += 1
+            name = f"{column}.{number}"
+        taken.add(name)
+        seen.add(column)
+        unique.append(name)
+    return unique
+
+
 def is_placeholder(text: str) -> bool:
     """Whether ``text`` is punctuation alone ('-', '--', '.', '*', '—'), as spreadsheets and
     statistics offices write a missing figure (``init`` reads such cells among numbers as

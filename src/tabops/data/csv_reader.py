@@ -35,7 +35,7 @@ import pyarrow.csv as pacsv
 
 from tabops.errors import DataError
 from tabops.spec import CsvOptions
-from tabops.values import header_names
+from tabops.values import header_names, unique_names
 
 #: A quoted value may span at most this many lines in multiline mode before it counts as broken.
 _MAX_RECORD_LINES = 1000
@@ -350,23 +350,6 @@ def _blank_header(name: str) -> DataError:
         f"{name}: the header line is blank. Skip the blank lines before the header: "
         "`tabops init` finds them, or set source.csv.skip_rows in tabops.yaml."
     )
-
-
-def unique_names(columns: list[str]) -> list[str]:
-    """``columns`` with a repeated name numbered as pandas numbers it: the second ``x`` is
-    ``x.1`` (or the next number no column has), so that a file naming a column twice (a join's
-    export) reads as it does in pandas."""
-    taken, seen = set(columns), set()
-    unique = []
-    for column in columns:
-        name, number = column, 0
-        while column in seen and name in taken:
-            number += 1
-            name = f"{column}.{number}"
-        taken.add(name)
-        seen.add(column)
-        unique.append(name)
-    return unique
 
 
 def _line_bounds(data: bytes) -> tuple[np.ndarray, np.ndarray]:

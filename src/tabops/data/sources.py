@@ -36,12 +36,11 @@ from tabops.data.csv_reader import (
     open_csv,
     stream_csv,
     strip_bom,
-    unique_names,
 )
 from tabops.errors import DataError
 from tabops.spec import CsvOptions, SourceSpec
 from tabops.store.db import redact, sqlalchemy_url, validate_identifier
-from tabops.values import header_names
+from tabops.values import header_names, unique_names
 
 _MAX_DOWNLOAD_BYTES = 2 * 1024**3
 #: Compressed formats by their first bytes (the names are PyArrow's codecs).

@@ -11,10 +11,11 @@ from __future__ import annotations
 import csv
 import io
 import itertools
+from collections.abc import Collection
 from typing import Any
 
 from tabops.serve.http import ApiError
-from tabops.values import header_names
+from tabops.values import header_names, unique_names
 
 _MLFLOW_KEYS = ("dataframe_split", "dataframe_records", "inputs", "instances")
 _OIP_TYPES = {
@@ -112,14 +113,17 @@ def _columns_to_records(columns: dict[str, Any], what: str, max_rows: int) -> li
 
 
 def csv_records(
-    body: bytes, max_rows: int, delimiter: str = ",", quoting: bool = True
-) -> list[dict[str, Any]]:
+    body: bytes, max_rows: int, delimiter: str = ",", quoting: bool = True,
+    known: Collection[str] = (),
+) -> list[dict[str, Any]]:  # fmt: skip
     """Records of strings from CSV with a header row (read as ingest reads a file's: byte-order
     marks skipped, names trimmed, empty columns after the last name dropped); the schema
     reads the values as the data contract reads a file (``model_rows(..., text=True)``). The
     fields are split by ``delimiter`` (the spec's file's) or by a comma, whichever splits the
     header into more names: rows copied from the file, or MLflow's comma-separated CSV;
-    ``quoting`` off (the file's setting) reads every '"' as text."""
+    ``quoting`` off (the file's setting) reads every '"' as text. A name given twice reads as
+    a file's does (the second ``x`` is ``x.1``) when those names are ``known`` columns: rows
+    copied from a file whose header repeats a name."""
     try:
         text = body.decode("utf-8-sig")
     except UnicodeDecodeError:
@@ -139,6 +143,8 @@ def csv_records(
     if not rows:
         raise _bad("The CSV body is empty; send a header row and data rows.")
     width, header = len(rows[0]), header_names(rows[0])  # trailing blank fields: no column
+    if len(set(header)) != len(header) and set(unique_names(header)) <= set(known):
+        header = unique_names(header)
     if len(set(header)) != len(header):
         twice = next(name for name in header if header.count(name) > 1)
         raise _bad(

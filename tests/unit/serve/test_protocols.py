@@ -180,3 +180,12 @@ def test_a_csv_body_reads_quotes_as_text_when_the_file_does() -> None:
 def test_a_csv_body_without_its_header_is_told_to_send_one() -> None:
     with pytest.raises(ApiError, match=r"names '1' twice\. Its first line must be the header"):
         csv_records(b"7,1,1,0.5\n8,1,2,0.7\n", 10)
+
+
+def test_a_header_naming_a_column_twice_reads_as_the_files_does() -> None:
+    # A survey's header repeats a question; the file's reader (and the spec) call the second
+    # copy 'q.1', so rows copied from the file, header included, score as they are.
+    body = b"id,q,q\n1,yes,no\n"
+    assert csv_records(body, 10, known={"id", "q", "q.1"}) == [{"id": "1", "q": "yes", "q.1": "no"}]
+    with pytest.raises(ApiError, match=r"names 'q' twice"):  # no 'q.1' in this model
+        csv_records(body, 10, known={"id", "q"})

@@ -32,8 +32,9 @@ async def invocations(request: Request, state: State, served: Served) -> Respons
     if text:
         options = state.spec.source.csv
         records: list[Any] = csv_records(
-            await request.body(), state.limits.max_batch_rows, options.delimiter, options.quoting
-        )
+            await request.body(), state.limits.max_batch_rows, options.delimiter,
+            options.quoting, served.schema.known,
+        )  # fmt: skip
     else:
         records = mlflow_records(await read_json(request), state.limits.max_batch_rows)
     _, scores = await score_request(request, state, served, records, text)
