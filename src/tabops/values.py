@@ -41,6 +41,17 @@ _FLOAT = re.compile(FLOAT_PATTERN, re.ASCII)
 _INTEGER = re.compile(INTEGER_PATTERN, re.ASCII)
 
 
+def boolean_spellings(categories: list[str] | None) -> dict[str, str] | None:
+    """Two categories written as a boolean's (``TRUE``/``FALSE``, ``Yes``/``No``), by their
+    lower-cased spelling: another file of the source may write ``True``, and a boolean
+    column reads any letter case. None for any other categories."""
+    if categories is None or len(categories) != 2:
+        return None
+    spelled = {c.lower(): c for c in categories}
+    true, false = (any(k in tokens for k in spelled) for tokens in (DEFAULT_TRUE, DEFAULT_FALSE))
+    return spelled if len(spelled) == 2 and true and false else None
+
+
 @dataclass(frozen=True)
 class BooleanTokens:
     """The strings a boolean column is read from, in any letter case."""

@@ -28,6 +28,7 @@ from tabops.values import (
     INTEGER_PATTERN,
     BooleanTokens,
     NumberFormat,
+    boolean_spellings,
     is_placeholder,
 )
 
@@ -417,6 +418,10 @@ def parse_strings(present: pa.Array, col: ColumnSpec) -> tuple[pa.Array, pa.Arra
     if kind == ColumnType.DATETIME:
         parsed = _as_utc(_parse_datetimes(present, col.format))
         return parsed, pc.is_valid(parsed)
+    if (spelled := boolean_spellings(col.categories)) is not None:  # 'True' is 'TRUE'
+        found = pc.index_in(pc.utf8_lower(present), value_set=pa.array(list(spelled)))
+        declared = pc.take(pa.array(list(spelled.values()), pa.string()), found)
+        present = pc.if_else(pc.is_valid(found), declared, present)
     return present, pc.is_valid(present)
 
 

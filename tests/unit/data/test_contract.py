@@ -157,6 +157,21 @@ def test_without_recorded_tokens_the_defaults_are_read_in_any_case() -> None:
     assert result.good.column("flag").to_pylist() == [True] * 5 + [False] * 5
 
 
+def test_two_categories_written_as_a_boolean_read_any_letter_case_as_declared() -> None:
+    # A churn target written TRUE/FALSE in one file and True/False in the next.
+    raw = small_spec_dict()
+    raw["columns"]["label"]["categories"] = ["FALSE", "TRUE"]
+    raw["positive_class"] = "TRUE"
+    labels = ["TRUE", "True", "false", "FALSE", "yes"]
+    rows = [[str(n), "1", "1", "red", "yes", label] for n, label in enumerate(labels)]
+    result = check_contract(_strings(rows), parse_spec(raw))
+    assert result.good.column("label").to_pylist() == ["TRUE", "TRUE", "FALSE", "FALSE"]
+    assert result.bad_index.tolist() == [4]  # another word is no category
+    # Other categories keep their letter case: 'Red' is not 'red'.
+    colors = check_contract(_strings([["1", "1", "1", "Red", "yes", "no"]]), SPEC)
+    assert colors.bad_index.tolist() == [0]
+
+
 def test_a_placeholder_among_numbers_is_refused_with_the_way_to_read_it_as_missing() -> None:
     rows = [
         ["1", "-", "3", "red", "yes", "no"],

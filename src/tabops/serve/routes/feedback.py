@@ -19,6 +19,7 @@ from tabops.serve.http import ApiError
 from tabops.serve.model import ServedModel
 from tabops.serve.openapi import ERRORS
 from tabops.serve.state import ServeState
+from tabops.values import boolean_spellings
 
 router = APIRouter(dependencies=KEYED)  # solved before the body is validated: 401 beats 422
 
@@ -125,6 +126,8 @@ def _label_row(
         text = str(label).lower() if isinstance(label, bool) else str(label)
         if isinstance(label, float) and label.is_integer():
             text = str(int(label))
+        spelled = boolean_spellings(served.classes)  # true or True for a class 'TRUE'
+        text = spelled.get(text.lower(), text) if spelled else text
         if text not in served.classes:
             raise ApiError(
                 422,
