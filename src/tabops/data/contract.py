@@ -33,6 +33,9 @@ from tabops.values import (
 )
 
 _SAMPLE = 3  # example bad values quoted in a drift message
+#: Fewer failed values than this are bad rows (quarantined), never a retyped column: one
+#: '34,5' among the blanks of a mostly empty column had blocked a 40-row batch.
+_MIN_RETYPED = 5
 _ZONE_SUFFIX = r"[T ]\d.*(?:[Zz]|[+-]\d\d(?::?\d\d)?)$"  # a time with a zone or offset
 _ISO_DATE = r"[+-]?\d{4}(?:-\d\d-\d\d|\d{4})(?:[T ]|$)"  # 2024-01-31 or 20240131, then a time
 
@@ -186,7 +189,10 @@ class ContractChecker:
         """Columns whose values mostly failed their type: schema drift, once all batches are in."""
         messages = []
         for name, tally in self._types.items():
-            if tally.failed and tally.failed > self.spec.contract.retype_fraction * tally.present:
+            if (
+                tally.failed >= _MIN_RETYPED
+                and tally.failed > self.spec.contract.retype_fraction * tally.present
+            ):
                 examples = ", ".join(repr(v) for v in tally.examples[:_SAMPLE])
                 kind = self.spec.columns[name].type.value
                 messages.append(

@@ -86,6 +86,14 @@ def test_mostly_wrong_type_means_retyped() -> None:
     assert "column 'amount' looks retyped: 8 of 10 values" in result.retyped[0]
 
 
+def test_a_few_bad_values_in_a_mostly_empty_column_are_bad_rows_not_a_retyped_column() -> None:
+    # 'count' blank in 39 rows and '34,5' in one: 1 of 1 values failed, one bad row.
+    rows = [[str(i), "1", "34,5" if i == 0 else "", "red", "1", "no"] for i in range(40)]
+    result = check_contract(_strings(rows), SPEC)
+    assert result.retyped == []
+    assert result.bad_index.tolist() == [0] and result.reasons[0][0].column == "count"
+
+
 def test_unique_values_are_tracked_across_batches() -> None:
     checker = ContractChecker(SPEC, _strings([]).schema)
     first = checker.check(_strings([["1", "1", "1", "red", "1", "no"]]), 0)
