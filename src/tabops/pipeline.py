@@ -10,10 +10,11 @@ from tabops.data.ingest import IngestResult, run_ingest
 from tabops.errors import TabopsError
 from tabops.model.train import TrainResult, run_train
 from tabops.monitor.reference import on_registered
-from tabops.registry.models import CHAMPION, registry_for
+from tabops.registry.models import CHAMPION, ModelVersion, registry_for
 from tabops.registry.tracking import MlflowTracking
 from tabops.release.register import RegisterResult, run_register
 from tabops.spec import ProjectSpec
+from tabops.store.audit import events_of
 from tabops.store.ledger import latest_snapshot
 
 
@@ -27,9 +28,11 @@ class RunResult:
     register: RegisterResult | None = None
     error: TabopsError | None = None
     failed_stage: str | None = None
-    #: The champion's version when training was skipped: it was trained on the same data
-    #: snapshot with the same spec, so a new version would be the same model again.
+    #: The champion's version when training was skipped: it (or ``rolled_back``) was trained
+    #: on the same data snapshot with the same spec, so a new version would be that model again.
     unchanged: str | None = None
+    #: A version rolled back from, trained on those inputs: retraining would bring it back.
+    rolled_back: str | None = None
 
     @property
     def exit_code(self) -> int:
@@ -49,12 +52,20 @@ class RunResult:
             "train": self.train.to_dict() if self.train else None,
             "register": self.register.to_dict() if self.register else None,
             "unchanged": None if self.unchanged is None else {
-                "champion": self.unchanged, "message": self.unchanged_message},
+                "champion": self.unchanged, "rolled_back": self.rolled_back,
+                "message": self.unchanged_message},
             "error": self._error_document(),
         }  # fmt: skip
 
     @property
     def unchanged_message(self) -> str:
+        if self.rolled_back is not None:
+            return (
+                f"Nothing to train: version {self.rolled_back}, rolled back from, was trained "
+                "on this data snapshot with this spec, so a new version would be that model "
+                f"again and undo the rollback. The champion stays version {self.unchanged}. "
+                "Ingest new data, change the spec, or pass --retrain to train anyway."
+            )
         return (
             f"Nothing to train: the champion, version {self.unchanged}, was trained on this "
             "data snapshot with this spec, so a new version would be the same model. Pass "
@@ -72,12 +83,13 @@ def run_lifecycle(
 ) -> RunResult:
     """Ingest the source; unless the batch is blocked, train every candidate, register the
     best and gate it against the champion. Training is skipped when the champion was trained
-    on the snapshot training would read, with the same spec (unless ``retrain``)."""
+    on the snapshot training would read, with the same spec, or a version rolled back from was
+    (unless ``retrain``)."""
     result = RunResult(ingest=run_ingest(spec, ctx))
     if result.ingest.status == "blocked":
         return result
     if not retrain:
-        result.unchanged = _champion_of_the_same_inputs(spec, ctx)
+        result.unchanged, result.rolled_back = _trained_on_the_same_inputs(spec, ctx)
         if result.unchanged is not None:
             return result
     stage = "train"
@@ -95,13 +107,22 @@ def run_lifecycle(
     return result
 
 
-def _champion_of_the_same_inputs(spec: ProjectSpec, ctx: Context) -> str | None:
-    """The champion's version when it was trained on the latest snapshot with this spec."""
+def _trained_on_the_same_inputs(spec: ProjectSpec, ctx: Context) -> tuple[str | None, str | None]:
+    """The champion's version when it, or a version rolled back from (the second), was
+    trained on the latest snapshot with this spec; (None, None) when training is due."""
     latest = latest_snapshot(ctx.store, spec.name)
-    if latest is None:
-        return None
-    champion = registry_for(spec, ctx).by_alias(CHAMPION)
-    if champion is None:
-        return None
-    same = champion.snapshot_hash == latest.snapshot_hash and champion.spec_hash == spec.spec_hash
-    return champion.version if same else None
+    registry = registry_for(spec, ctx)
+    champion = registry.by_alias(CHAMPION)
+    if latest is None or champion is None:
+        return None, None
+
+    def same(version: ModelVersion) -> bool:
+        return version.snapshot_hash == latest.snapshot_hash and version.spec_hash == spec.spec_hash
+
+    if same(champion):
+        return champion.version, None
+    for event in reversed(events_of(ctx.store, spec.name, "rollback")):
+        undone = event["from_version"]
+        if undone is not None and undone != champion.version and same(registry.version(undone)):
+            return champion.version, undone
+    return None, None

@@ -279,9 +279,16 @@ def test_run_skips_training_when_the_champion_has_the_same_data_and_spec(tmp_pat
     forced = as_json(tabops("run", *quick, "--retrain", cwd=tmp_path))
     assert forced["unchanged"] is None and forced["register"]["version"] == "2"
     # Another spec is another model: trained without being asked.
-    other = as_json(tabops("run", "--trials", "1", "--set", "train.cv_folds=3", "--json",
-                           cwd=tmp_path))  # fmt: skip
+    other_spec = ("--trials", "1", "--set", "train.cv_folds=3", "--json")
+    other = as_json(tabops("run", *other_spec, "--force", cwd=tmp_path))
     assert other["unchanged"] is None and other["register"]["version"] == "3"
+    # Version 3 misbehaves in production and is rolled back: the next scheduled run, on the
+    # same data with the same spec, must not train its twin and undo the rollback.
+    assert tabops("rollback", cwd=tmp_path).returncode == 0
+    kept = as_json(tabops("run", *other_spec, cwd=tmp_path))
+    assert kept["train"] is None and kept["unchanged"]["rolled_back"] == "3"
+    assert "undo the rollback" in kept["unchanged"]["message"]
+    assert kept["unchanged"]["champion"] != "3"
 
 
 def test_numeric_classes_are_listed_and_output_in_numeric_order(tmp_path: Path) -> None:
