@@ -106,7 +106,7 @@ def open_csv(data: bytes, options: CsvOptions, name: str) -> CsvStream:
     """
     data = strip_bom(data)
     if not data or data.isspace():  # (strip() would copy the whole file)
-        raise DataError(f"{name} is empty; it needs a header line and at least one row.")
+        raise _empty(name)
     if skip := options.skip_rows:
         body = data[_after_lines(data, skip, name) :]
         return _after_preamble(open_csv(body, _no_skip(options), name), skip)
@@ -141,6 +141,10 @@ def stream_csv(
     skip = options.skip_rows
     with open_binary() as file:
         opening = _first_lines(file, skip + 1)  # the lines before the header, and the header
+        if not strip_bom(opening).strip():
+            start = opening + file.read(1 << 16)
+            if len(start) < len(opening) + (1 << 16) and not strip_bom(start).strip():
+                raise _empty(name)  # blank to its end: an export that failed
     header = strip_bom(opening[_after_lines(opening, skip, name) :]).removesuffix(b"\n")
     utf8_header = _as_utf8(header, options)
     if utf8_header is None:
@@ -343,6 +347,10 @@ def _header(first_line: str, options: CsvOptions, name: str) -> list[str]:
 #: What the reader calls the header's blank fields after its last name until it drops them
 #: (see ``_BlankColumnsDropped``); no name read from a file holds a NUL.
 _UNNAMED = "\0unnamed column "
+
+
+def _empty(name: str) -> DataError:
+    return DataError(f"{name} is empty; it needs a header line and at least one row.")
 
 
 def _blank_header(name: str) -> DataError:
@@ -645,7 +653,7 @@ def _read_exact(data: bytes, options: CsvOptions, name: str) -> CsvRead:
         lines.pop()
     lines = [line.removesuffix("\r") for line in lines]
     if not any(line.strip() for line in lines):
-        raise DataError(f"{name} is empty; it needs a header line and at least one row.")
+        raise _empty(name)
     if not lines[0].strip():
         raise _blank_header(name)
     if 1 in bad_lines:

@@ -167,3 +167,12 @@ def test_a_streamed_csv_drops_empty_columns_after_the_last_name_and_rejects_fill
     path.write_text("\n".join(lines) + "\n")
     with pytest.raises(DataError, match=r"names no column 4, yet its rows hold values .*'note'"):
         _read(stream_file(path, None, chunk_rows=64))
+
+
+@pytest.mark.parametrize("data", [b"", b"  \r\n \n", b"\xef\xbb\xbf"])
+def test_a_streamed_file_with_nothing_in_it_is_called_empty(tmp_path: Path, data: bytes) -> None:
+    # An export that failed: not "the header line is blank, skip the lines before it".
+    path = tmp_path / "export.csv"
+    path.write_bytes(data)
+    with pytest.raises(DataError, match="export.csv is empty; it needs a header line"):
+        stream_file(path, None, chunk_rows=64)
