@@ -174,5 +174,5 @@ def test_a_streamed_file_with_nothing_in_it_is_called_empty(tmp_path: Path, data
     # An export that failed: not "the header line is blank, skip the lines before it".
     path = tmp_path / "export.csv"
     path.write_bytes(data)
-    with pytest.raises(DataError, match="export.csv is empty; it needs a header line"):
+    with pytest.raises(DataError, match=r"export\.csv is empty; it needs a header line"):
         stream_file(path, None, chunk_rows=64)
