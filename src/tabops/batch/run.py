@@ -8,6 +8,8 @@ atomically, then the tables, in the same transaction as the history.
 
 from __future__ import annotations
 
+import os
+import shutil
 import tempfile
 import time
 import uuid
@@ -114,6 +116,7 @@ def run_predict(
     if monitor and spark_master is not None:  # the executors do not send features back
         raise TabopsError("--monitor works with the local engine only, not --engine spark.")
     started = time.perf_counter()
+    _remove_killed_runs_spills()
     batch_id = uuid.uuid4().hex
     stream = source.open(spec.source.csv, chunk_rows)  # a missing file: said before loading
     recipe = recipe_for(spec, ctx, version, alias, run_date=run_date, batch_id=batch_id,
@@ -141,7 +144,7 @@ def run_predict(
         watcher = RunMonitor(spec, ctx, recipe.lineage.model_version, run_date)
     # One store transaction for the run: the history as chunks are scored, then the tables.
     with (
-        tempfile.TemporaryDirectory(prefix="tabops-predict-") as folder,
+        tempfile.TemporaryDirectory(prefix=_spill_prefix()) as folder,
         ctx.store.bulk() as transaction,
     ):
         scored, refused = Path(folder) / "scored.parquet", Path(folder) / "rejects.parquet"
@@ -176,6 +179,30 @@ def run_predict(
                              "alert_transitions": len(measured.transitions)}  # fmt: skip
     result.seconds = time.perf_counter() - started
     return result
+
+
+#: A run's spill folder (its scored rows and rejects before they are published), named with
+#: the run's process id: a run killed (SIGKILL, out of memory) leaves it behind.
+_SPILLS = "tabops-predict-"
+
+
+def _spill_prefix() -> str:
+    return f"{_SPILLS}{os.getpid()}-"
+
+
+def _remove_killed_runs_spills() -> None:
+    """Remove the spill folders of runs whose process is gone: a job killed again and again
+    would otherwise fill the temporary folder, hundreds of megabytes each time."""
+    for folder in Path(tempfile.gettempdir()).glob(f"{_SPILLS}*-*"):
+        pid = folder.name.removeprefix(_SPILLS).split("-", 1)[0]
+        if not pid.isdigit() or int(pid) == os.getpid():
+            continue
+        try:
+            os.kill(int(pid), 0)  # no signal: only whether the process exists
+        except ProcessLookupError:
+            shutil.rmtree(folder, ignore_errors=True)
+        except PermissionError:
+            pass  # another user's live process
 
 
 def _read_ahead(source: Input, stream: RowStream) -> AbstractContextManager[Iterable[Any]]:

@@ -382,15 +382,20 @@ def test_a_killed_file_write_leaves_the_old_output_and_the_rerun_completes(
     def temp_file() -> bool:
         return any(p.name.startswith(".scores.csv.tmp-") for p in tmp_path.iterdir())
 
-    _killed_then_rerun(project, args, project.env(), temp_file)
+    spills = tmp_path / "tmp"  # the runs' temporary folder
+    spills.mkdir()
+    env = project.env(TMPDIR=str(spills))
+    _killed_then_rerun(project, args, env, temp_file)
     assert out.read_bytes() == before  # the old output, whole
-    again = _predict(project, *args)
+    assert len(list(spills.glob("tabops-predict-*"))) == 1  # what the killed run left
+    again = _predict(project, *args, env=env)
+    assert list(spills.glob("tabops-predict-*")) == []  # removed, and the rerun's own too
     assert again["scored"] == first["scored"] == BIG
     scored = pacsv.read_csv(out)
     assert scored.num_rows == BIG and set(scored.column("batch_id").to_pylist()) == {
         again["batch_id"]
     }
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["scores.csv", "scores.rejects.csv"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["scores.csv", "scores.rejects.csv", "tmp"]
 
 
 @pytest.mark.postgres
