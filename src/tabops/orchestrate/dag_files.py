@@ -11,10 +11,12 @@ from __future__ import annotations
 
 import json
 import os
+import re
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from tabops.errors import TabopsError
 from tabops.orchestrate.graph import FLOW_NAMES
 
 # The keys of the orchestration settings the task graph reads (graph.flows); the rest of the
@@ -79,17 +81,34 @@ def write_dag_files(
     settings: Mapping[str, Any],
     tabops_bin: str | None,
 ) -> list[Path]:
-    """Write ``tabops_<flow>.py`` for every flow into ``out`` (created if missing)."""
+    """Write ``tabops_<flow>.py`` for every flow into ``out`` (created if missing); refused
+    where another project's file of that name is, which it would replace."""
+    paths = {flow: out / f"tabops_{flow}.py" for flow in FLOW_NAMES}
+    for path in paths.values():
+        owner = _project_of(path)
+        if owner is not None and owner != name:
+            raise TabopsError(
+                f"{path} is project '{owner}''s DAG file, which this one would replace. Write "
+                f"each project's DAGs into a folder of their own: --out {out / name} (Airflow "
+                "reads the folders inside its dags folder too)."
+            )
     out.mkdir(parents=True, exist_ok=True)
     written = []
-    for flow in FLOW_NAMES:
-        path = out / f"tabops_{flow}.py"
+    for flow, path in paths.items():
         text = render_dag_file(
             name=name, flow=flow, project=project, out=out, settings=settings, tabops_bin=tabops_bin
         )
         path.write_text(text, encoding="utf-8")
         written.append(path)
     return written
+
+
+def _project_of(path: Path) -> str | None:
+    """The project a DAG file this module wrote belongs to (None: no such file)."""
+    if not path.is_file():
+        return None
+    found = re.search(r'^    name="([^"]*)",$', path.read_text(encoding="utf-8"), re.MULTILINE)
+    return found.group(1) if found else None
 
 
 def _literal(value: Any, *, indent: int, used: int) -> str:

@@ -15,6 +15,7 @@ from typer.testing import CliRunner
 
 from tabops.cli import app
 from tabops.cli.dags import orchestration_settings
+from tabops.errors import TabopsError
 from tabops.orchestrate.dag_files import GRAPH_KEYS, render_dag_file, write_dag_files
 from tabops.orchestrate.graph import FLOW_NAMES
 from tabops.spec import load_spec
@@ -127,3 +128,17 @@ def test_dags_write_command(tmp_path: Path) -> None:
     daily = (out / "tabops_daily.py").read_text(encoding="utf-8")
     project = ast.literal_eval(_build_dag_kwargs(daily)["project"])
     assert project == str((ROOT / "examples" / "churn").resolve())
+
+
+def test_dags_write_refuses_to_replace_another_projects_files(tmp_path: Path) -> None:
+    out = tmp_path / "dags"
+    first = ["dags", "write", "--project", str(ROOT / "examples" / "churn"), "--out", str(out)]
+    assert CliRunner().invoke(app, first).exit_code == 0
+    assert CliRunner().invoke(app, first).exit_code == 0  # its own files: rewritten
+    kept = (out / "tabops_daily.py").read_text(encoding="utf-8")
+    other = ["dags", "write", "--project", str(ROOT / "examples" / "fraud"), "--out", str(out)]
+    refused = CliRunner().invoke(app, other)
+    assert isinstance(refused.exception, TabopsError)  # the CLI's main() prints it, exit 2
+    message = str(refused.exception)
+    assert "is project 'churn''s DAG file" in message and f"--out {out / 'fraud'}" in message
+    assert (out / "tabops_daily.py").read_text(encoding="utf-8") == kept
