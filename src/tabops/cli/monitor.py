@@ -113,6 +113,7 @@ def run_command(
             if given is not None:
                 raise TabopsError(f"{option} goes with --data (a file or table to measure).")
     ctx = make_context(json_output)
+    _store_exists(ctx)
     result: MonitorResult
     if data is None:
         # Monitoring's stack (scikit-learn, SciPy) loads after the arguments are checked.
@@ -222,6 +223,7 @@ def report_command(
 
     project = read_spec(spec, overrides)
     ctx = make_context(False)
+    _store_exists(ctx)
     out_path = output_location(out_path, "--out", ctx.settings, "reports", project.name)
     start, end = _moment(since, "--since"), _moment(until, "--until")
     if start is not None and end is not None and end <= start:
@@ -321,3 +323,15 @@ def provision_command(
     project = read_spec(spec, overrides)
     for path in provision(project, out_dir, target, table, interval):
         out.print(str(path))
+
+
+def _store_exists(ctx: Context) -> None:
+    """Refuse an embedded store file that is not there: opening it would create an empty one,
+    and a scheduled monitor pointed at a mistyped path would watch nothing, exit 0, forever."""
+    url = ctx.settings.store_url
+    if url.startswith("sqlite:///") and not Path(url.removeprefix("sqlite:///")).is_file():
+        raise TabopsError(
+            f"The tabops store {url.removeprefix('sqlite:///')} does not exist: nothing was "
+            "served, scored or ingested there. Check TABOPS_DATABASE_URL (or TABOPS_HOME, "
+            "whose tabops.db is the default store)."
+        )

@@ -142,6 +142,14 @@ def test_the_cli_runs_the_monitor_and_explains_bad_dates(monitored: ServedProjec
     printed = tabops("--since", "2026-11-03", "--until", "2026-11-04")
     assert printed.returncode == 0, printed.stderr
     assert "windows measured" in printed.stdout and "alert 'x-drift' FIRING" in printed.stdout
+    typo = monitored.folder / "no" / "such" / "tabops.db"
+    mistyped = subprocess.run(
+        [TABOPS, "monitor", "run"], cwd=monitored.folder, capture_output=True, text=True,
+        env=monitored.env(TABOPS_DATABASE_URL=f"sqlite:///{typo}", COLUMNS="1000"), timeout=600,
+    )  # fmt: skip
+    assert mistyped.returncode == 2, mistyped.stdout
+    assert f"The tabops store {typo} does not exist" in mistyped.stderr
+    assert not typo.parent.exists()  # no empty store made, to watch nothing from then on
     bad = tabops("--since", "yesterday")
     assert bad.returncode == 2 and "--since 'yesterday' is not an ISO 8601" in bad.stderr
     assert "Traceback" not in bad.stderr
