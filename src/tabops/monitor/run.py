@@ -9,6 +9,7 @@ alerts are judged from the stored series, so running the monitor twice changes n
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Hashable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -18,13 +19,14 @@ import pandas as pd
 
 from tabops.context import Context
 from tabops.errors import TabopsError
-from tabops.monitor.alerts import Observation, Transition, transitions
+from tabops.monitor.alerts import Observation, Transition, breached, threshold_of, transitions
 from tabops.monitor.drift import METHODS
 from tabops.monitor.notify import Delivery, notify
 from tabops.monitor.reference import Reference, reference_for
 from tabops.monitor.rejections import monitored_span, rejection_rows, with_refusing_versions
 from tabops.monitor.window import measure_window
 from tabops.spec import MONITOR_WINDOWS, AlertSpec, ProjectSpec
+from tabops.store.alerts import firing
 from tabops.store.db import Store
 from tabops.store.monitoring import (
     LOG_SOURCE,
@@ -198,7 +200,27 @@ def _judge(spec: ProjectSpec, store: Store, alert: AlertSpec, source: str) -> li
         and (alert.column is None or row["column_name"] == alert.column)
         and (row["window_end"], row["model_version"]) in speaking
     ]  # fmt: skip
-    return transitions(alert, series)
+    found = transitions(alert, series)
+    return found + _stale_resolution(spec, store, alert, source, found, series)
+
+
+def _stale_resolution(
+    spec: ProjectSpec, store: Store, alert: AlertSpec, source: str, found: list[Transition],
+    series: list[Observation],
+) -> list[Transition]:  # fmt: skip
+    """A resolution of an alert recorded as firing whose windows, measured again (a day's
+    corrected data scored over), no longer say so: the series' transitions alone would leave
+    it firing forever, never resolved nor delivered."""
+    recorded = firing(store, spec.name, spec.name, source).get(alert.name)
+    if recorded is None or any(t.window_end >= _utc(recorded["window_end"]) for t in found):
+        return []
+    judged = [s for s in series if s.value is not None and math.isfinite(s.value)
+              and s.rows >= alert.min_rows]  # fmt: skip
+    last = max(judged, key=lambda s: s.window_end, default=None)
+    if last is None or last.value is None or breached(alert, last.value):
+        return []
+    return [Transition(alert.name, "resolved", last.window_end, last.value, threshold_of(alert),
+                       alert.severity, alert.metric, alert.column)]  # fmt: skip
 
 
 def _comparable(alert: AlertSpec, row: Mapping[Hashable, Any]) -> float | None:

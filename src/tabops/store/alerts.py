@@ -86,7 +86,8 @@ def events(
     if source is not None:
         query = query.where(_table.c.source == source)
     with store.connect() as conn:
-        return [dict(r._mapping) for r in conn.execute(query.order_by(_table.c.window_end))]
+        ordered = query.order_by(_table.c.window_end, _table.c.id)  # a window's resolution last
+        return [dict(r._mapping) for r in conn.execute(ordered)]
 
 
 def firing(

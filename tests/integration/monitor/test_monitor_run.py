@@ -186,3 +186,34 @@ def _with_reference(spec: ProjectSpec, start: datetime, end: datetime) -> Projec
     return spec.model_copy(
         update={"monitor": spec.monitor.model_copy(update={"reference": period})}
     )
+
+
+def test_a_firing_alert_resolves_when_its_windows_are_measured_again_on_corrected_data(
+    monitored: ServedProject,
+) -> None:
+    """Last in this module: it rewrites the shifted day. An upstream bug shifted x on day 2;
+    its predictions are logged again from the fixed feed, and the alert that fired on them
+    is resolved (and delivered), not left firing forever."""
+    from tabops.store.alerts import firing
+
+    spec, ctx = monitored.spec, monitored.ctx
+    run_monitor(spec, ctx)
+    assert "x-drift" in firing(ctx.store, "synthetic", "synthetic")
+    p = schema.predictions
+    with ctx.store.connect() as conn:
+        shifted = conn.execute(
+            sa.select(p.c.request_id, p.c.features).where(p.c.request_id.like("day2-%"))
+        ).all()
+        for request_id, features in shifted:
+            fixed = json.loads(features) | {"x": json.loads(features)["x"] - 3.0}
+            conn.execute(
+                sa.update(p).where(p.c.request_id == request_id)
+                .values(features=json.dumps(fixed))
+            )  # fmt: skip
+    result = run_monitor(spec, ctx)
+    resolved = {(t.alert, t.state) for t in result.transitions}
+    assert ("x-drift", "resolved") in resolved
+    assert "x-drift" not in firing(ctx.store, "synthetic", "synthetic")
+    assert result.delivery is not None and result.delivery.delivered >= 1
+    again = run_monitor(spec, ctx)  # resolved once: nothing new to record or deliver
+    assert again.delivery is not None and again.delivery.recorded == 0
