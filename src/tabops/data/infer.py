@@ -158,6 +158,39 @@ def _placeholders(profile: _Profile) -> list[str]:
 _WORD_NULLS = ("None",)
 
 
+def _count_of(table: pa.Table, column: str, word: str) -> int:
+    """How many of a text column's values are ``word`` (spaces around it trimmed)."""
+    values = table.column(column)
+    if not pa.types.is_string(values.type):
+        return 0
+    return int(pc.sum(pc.equal(pc.utf8_trim_whitespace(values), word)).as_py() or 0)
+
+
+#: A word null token the target holds in at least this share of its rows is a class there.
+_WORD_CLASS_SHARE = 0.05
+
+
+def _target_word_classes(table: pa.Table, target: str, null_values: list[str]) -> dict[str, int]:
+    """The word null tokens ('None') that a text target holds as a class, with their counts:
+    'None' for no damage in 89% of a file's rows is an answer, and read as a missing label it
+    left training the other 11%."""
+    found = {}
+    for token in (t for t in _WORD_NULLS if t in null_values):
+        count = _count_of(table, target, token)
+        if count and count >= _WORD_CLASS_SHARE * table.num_rows:
+            found[token] = count
+    return found
+
+
+def _target_word_note(target: str, classes: dict[str, int]) -> str:
+    listed = ", ".join(f"'{w}' ({n:,} rows)" for w, n in classes.items())
+    return (
+        f"{listed} is a class of the target '{target}', not a missing label: it is left out of "
+        "source.csv.null_values, and the other columns holding it read it as missing still "
+        "(their own null_values)."
+    )
+
+
 def _word_null_notes(
     table: pa.Table, null_values: list[str], profiles: dict[str, _Profile]
 ) -> list[str]:
@@ -520,13 +553,23 @@ def infer_spec(
         raise DataError("The data has no rows; tabops needs data to infer a spec from.")
     target = _target_column(target, table.column_names)
     null_values = list(source.csv.null_values)
+    notes: list[str] = []
+    classes = _target_word_classes(table, target, null_values)
+    if classes:
+        null_values = [v for v in null_values if v not in classes]
+        source = source.model_copy(deep=True)
+        source.csv.null_values = list(null_values)
+        notes.append(_target_word_note(target, classes))
     profiles = {
         c: _profile(c, table.column(c).combine_chunks(), null_values) for c in table.column_names
     }
-    notes: list[str] = []
     notes += _word_null_notes(table, null_values, profiles)
     header_warning = [f"{source.path}: {_NO_HEADER}"] if _header_is_data(table.column_names) else []
     markers, marked, own_nulls = _missing_markers(profiles)
+    for column in table.column_names:  # the target's word classes stay missing elsewhere
+        missing_here = [w for w in classes if column != target and _count_of(table, column, w)]
+        if missing_here:
+            own_nulls[column] = sorted([*own_nulls.get(column, []), *missing_here])
     if markers:
         null_values += markers
         source = source.model_copy(deep=True)

@@ -228,6 +228,26 @@ def test_none_read_as_missing_among_words_is_noted() -> None:
     assert "remove 'None' from source.csv.null_values" in note
 
 
+def test_none_that_the_target_holds_as_a_class_is_a_class_there_and_missing_elsewhere() -> None:
+    # Bird strikes: damage 'None' in most rows is an answer; read as a missing label it left
+    # training the damaged rows alone. In 'height' it still means no number.
+    n = 60
+    table = pa.table({
+        "damage": ["None" if i % 3 else ["Minor", "Substantial"][i % 2] for i in range(n)],
+        "height": ["None" if i % 10 == 0 else str(100 + i) for i in range(n)],
+        "speed": [str(80 + (i * 7) % 40) for i in range(n)],
+    })  # fmt: skip
+    result = infer_spec(table, SOURCE, target="damage", task=None, name="birds")
+    spec = result.spec
+    assert spec.columns["damage"].categories == ["Minor", "None", "Substantial"]
+    assert not spec.columns["damage"].nullable  # every row has a label
+    assert "None" not in spec.source.csv.null_values
+    assert spec.columns["height"].null_values == ["None"]  # still no number there
+    assert any("'None' (40 rows) is a class of the target 'damage'" in n for n in result.notes)
+    checked = check_contract(table, spec)
+    assert checked.bad_index.tolist() == [] and checked.good.column("height").null_count == 6
+
+
 def test_rows_without_a_label_load_and_widen_no_quarantine_limit() -> None:
     # R writes an unknown label as NA: the file is ordinary, those rows just cannot teach.
     n = 400

@@ -93,7 +93,9 @@ DEFECTS: dict[str, list[tuple[str, st.SearchStrategy[str]]]] = {
         ("category", st.sampled_from(["green", "Red", "BLUE", "purple", "red blue"])),
     ],
     "flag": [("missing", MISSING), ("type", st.sampled_from(["maybe", "2", "ja", "-1", "1.0"]))],
-    "label": [("missing", MISSING), ("category", st.sampled_from(["maybe", "Yes", "NO", "y"]))],
+    # 'Yes' and 'NO' are the label's 'yes' and 'no': two categories written as a boolean read
+    # any letter case, as a boolean column does.
+    "label": [("missing", MISSING), ("category", st.sampled_from(["maybe", "y", "true", "nope"]))],
 }
 BAD_UTF8 = [b"\xff", b"caf\xe9", b"\xc3", b"\xe2\x82", b"\xed\xa0\x80", b"\xc0\xaf"]
 # Kinds of generated records; "good" is listed more often so good rows dominate.
