@@ -26,7 +26,7 @@ def parse_json(content_type: str | None, body: bytes) -> Any:
     except orjson.JSONDecodeError as exc:
         if str(exc).startswith("number is infinity"):
             raise _out_of_range(exc.doc, exc.pos) from None
-        raise ApiError(400, "invalid_json", "The body is not valid JSON.") from None
+        raise _invalid(exc.doc, exc.pos) from None
 
 
 async def read_json(request: Request) -> Any:
@@ -36,6 +36,31 @@ async def read_json(request: Request) -> Any:
 
 # The member name just before a number: `"name": ` (in the last 1000 characters).
 _MEMBER = re.compile(r'"((?:[^"\\]|\\.)*)"\s*:\s*$')
+
+
+#: What Python's json.dumps and pandas write for a missing or infinite float: not JSON.
+_NOT_JSON_NUMBER = re.compile(r"-?(?:NaN|Infinity)")
+
+
+def _invalid(text: str, position: int) -> ApiError:
+    """400 naming where the body stops being JSON, and what to send for a NaN."""
+    if not text.strip():
+        return ApiError(400, "invalid_json", "The body is empty: send a JSON record or array.")
+    if position > 0 and text[position - 1] == "-":  # orjson points past a minus sign
+        position -= 1
+    found = _NOT_JSON_NUMBER.match(text, position)
+    if found is None:
+        where = f" at character {position}" if position < len(text) else " (it ends early)"
+        return ApiError(400, "invalid_json", f"The body is not valid JSON{where}.")
+    member = _MEMBER.search(text[max(0, position - 1000) : position])
+    field = f" (field '{member.group(1)}')" if member else ""
+    return ApiError(
+        400,
+        "invalid_json",
+        f"The body is not valid JSON: {found.group()} at character {position}{field} is no "
+        "JSON value. Send null for a missing value (pandas: df.to_json(orient='records') "
+        "writes null; Python: replace float('nan') with None before json.dumps).",
+    )
 
 
 def _out_of_range(text: str, position: int) -> ApiError:

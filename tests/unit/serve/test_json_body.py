@@ -67,3 +67,21 @@ def test_invalid_number_literals_stay_invalid_json(literal: str) -> None:
 def test_the_largest_float64_and_beyond_64_bit_integers_still_parse() -> None:
     assert parse_json(None, b'{"x": 1.7976931348623157e308}') == {"x": 1.7976931348623157e308}
     assert parse_json(None, b'{"x": -1e308}') == {"x": -1e308}
+
+
+@pytest.mark.parametrize(
+    ("body", "message"),
+    [
+        ('{"x": NaN, "n": 1}', "NaN at character 6 (field 'x') is no JSON value. Send null"),
+        ('[{"a": 1}, {"a": -Infinity}]', "-Infinity at character 17 (field 'a') is no JSON"),
+        ('{"x": 1,', "The body is not valid JSON (it ends early)."),
+        ('{"x" 1}', "The body is not valid JSON at character 5."),
+        (" ", "The body is empty: send a JSON record or array."),
+    ],
+)
+def test_invalid_json_says_where_and_what_to_send_for_a_nan(body: str, message: str) -> None:
+    # What Python's json.dumps and pandas' to_dict write for a missing float (NaN) is not JSON.
+    with pytest.raises(ApiError) as caught:
+        parse_json("application/json", body.encode())
+    assert caught.value.status == 400 and caught.value.code == "invalid_json"
+    assert message in caught.value.message
