@@ -3,6 +3,7 @@ as their labels arrive) under the source ``daily``, and judge the spec's alerts 
 
 from __future__ import annotations
 
+import logging
 import tempfile
 from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
@@ -12,11 +13,14 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from tabops.context import Context
+from tabops.errors import SpecError, StoreError, TabopsError
 from tabops.monitor.batch import DataSource, run_data_monitor
 from tabops.orchestrate.labelled import labelled_day
 from tabops.spec import ColumnRole, ProjectSpec
 from tabops.store.alerts import events
 from tabops.store.batch import run_summaries
+
+log = logging.getLogger(__name__)
 
 #: The monitoring series of the daily loop (the prediction log's is ``predictions``).
 DAILY_SOURCE = "daily"
@@ -32,17 +36,31 @@ def run_day_monitor(spec: ProjectSpec, ctx: Context, day: date) -> dict[str, Any
     rerun changes nothing unless labels arrived in between."""
     first = day - timedelta(days=spec.orchestration.monitor_days - 1)
     scored = {d: run for d, run in run_summaries(ctx.store, spec.name).items() if first <= d <= day}
+    # A run date scored by 'tabops predict' alone (an ad-hoc rescore, days before the flow)
+    # has no day batch to read the rows from: it is skipped and named, not a failed day.
+    days: dict[date, pa.Table] = {}
+    skipped: dict[str, str] = {}
+    for run_date in scored:
+        try:
+            days[run_date] = labelled_day(spec, ctx, run_date)
+        except (StoreError, SpecError):
+            raise  # the store or the spec is wrong, not the day
+        except TabopsError as exc:
+            skipped[run_date.isoformat()] = str(exc)
+            log.warning(
+                "Run date %s is not monitored with the daily flow's days: %s", run_date, exc
+            )
     timed = bool(spec.columns_with_role(ColumnRole.TIMESTAMP))
     # With a timestamp column the windows come from the rows: one pass per scoring version;
     # without one, each day is measured as the window holding its midnight.
     groups: dict[tuple[str, date | None], list[date]] = {}
-    for run_date, run in scored.items():
-        groups.setdefault((run.model_version, None if timed else run_date), []).append(run_date)
+    for run_date in days:
+        version = scored[run_date].model_version
+        groups.setdefault((version, None if timed else run_date), []).append(run_date)
     measured: list[dict[str, Any]] = []
     with tempfile.TemporaryDirectory(prefix="tabops-monitor-") as folder:
         for (version, _), run_dates in groups.items():
-            rows = pa.concat_tables([labelled_day(spec, ctx, d) for d in run_dates],
-                                    promote_options="permissive")  # fmt: skip
+            rows = pa.concat_tables([days[d] for d in run_dates], promote_options="permissive")
             path = Path(folder) / "rows.parquet"
             pq.write_table(rows, path)
             start, end = midnight(run_dates[0]), midnight(run_dates[-1] + timedelta(days=1))
@@ -55,7 +73,7 @@ def run_day_monitor(spec: ProjectSpec, ctx: Context, day: date) -> dict[str, Any
                              "rows": rows.num_rows, "labelled": rows.num_rows - unlabelled,
                              "windows": len(result.windows)})  # fmt: skip
     return {"date": day.isoformat(), "source": DAILY_SOURCE, "measured": measured,
-            "firing": sorted(firing_alerts(spec, ctx, day))}  # fmt: skip
+            "skipped": skipped, "firing": sorted(firing_alerts(spec, ctx, day))}  # fmt: skip
 
 
 def firing_alerts(spec: ProjectSpec, ctx: Context, day: date) -> dict[str, dict[str, Any]]:

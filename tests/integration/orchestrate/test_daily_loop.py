@@ -207,3 +207,25 @@ def test_a_drift_alert_triggers_one_retrain_and_the_gate_alone_promotes(tmp_path
     assert started == days[5]  # the first day of drift
     rerun = run_task(spec, ctx, "daily", "retrain", started)  # a retry: the audited result
     assert rerun["decision"] == result["decision"]
+
+
+def test_days_scored_by_hand_are_skipped_and_named_by_the_monitor_task(tmp_path: Path) -> None:
+    """A run date scored by 'tabops predict' alone (an ad-hoc rescore, days before the flow)
+    has no day batch: the monitor task names it and measures the flow's days, not failing."""
+    from tabops.batch.run import run_predict
+    from tabops.batch.sinks import parse_destination
+    from tabops.batch.sources import Input
+
+    project = make_daily_project(tmp_path / "adhoc")
+    spec, ctx = project.spec, project.ctx
+    by_hand = D1 - timedelta(days=1)
+    path = tmp_path / "rescore.parquet"
+    pq.write_table(project.write_day(D1), path)
+    out = parse_destination(str(tmp_path / "adhoc.csv"), "--output")
+    run_predict(spec, ctx, Input(str(path)), out, out.sibling(".rejects"), run_date=by_hand)
+    [day] = run_flow(spec, ctx, "daily", [D1])
+    assert not day.failed
+    monitored = run_task(spec, ctx, "daily", "monitor", D1)
+    assert list(monitored["skipped"]) == [by_hand.isoformat()]
+    assert by_hand.isoformat() in monitored["skipped"][by_hand.isoformat()]  # why, named
+    assert [m["dates"] for m in monitored["measured"]] == [[D1.isoformat()]]
