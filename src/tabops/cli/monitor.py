@@ -230,12 +230,13 @@ def report_command(
         raise TabopsError(f"--until {until} is not after --since {since}.")
     report = gather_report(project, ctx, start, end, source)
     write_report(report, out_path)
-    drifted = sum(1 for f in report.features if f.drifted)
+    judged = [f for f in report.features if f.drifted is not None]  # not drift_exclude's
+    drifted = sum(1 for f in judged if f.drifted)
     out.print(out_path if is_remote(out_path) else str(Path(out_path).resolve()))
     out.print(
         f"{len(report.windows):,} {report.cadence} windows, {report.rows:,} "
         f"predictions, versions {', '.join(sorted(report.versions))}; latest window: "
-        f"{drifted} of {len(report.features)} features drifted; alerts firing: "
+        f"{drifted} of {len(judged)} features drifted; alerts firing: "
         f"{', '.join(report.firing) or 'none'}"
     )
 

@@ -74,6 +74,12 @@ class MonitorReport:
     reference_note: str | None
     transitions: list[dict[str, Any]]
     firing: list[str]
+    source: str = LOG_SOURCE  # the series: the prediction log's, or a batch's or a file's
+
+    @property
+    def logged(self) -> bool:
+        """Whether the series is the prediction log's, whose rows (and labels) are kept."""
+        return self.source == LOG_SOURCE
 
     @property
     def windows(self) -> list[datetime]:
@@ -141,6 +147,7 @@ def gather_report(
         reference_note=note,
         transitions=transitions,
         firing=sorted(firing(ctx.store, spec.name, spec.name, source)),
+        source=source,
     )
 
 

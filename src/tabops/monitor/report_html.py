@@ -145,26 +145,34 @@ def _features(report: MonitorReport) -> str:
     drifted = [v for v in report.features if v.drifted]
     others = [v for v in report.features if not v.drifted]
     if drifted:
-        parts.append(_cards(drifted))
+        parts.append(_cards(drifted, report.logged))
     if others:  # folded when some drifted: those are what the reader came for
         state = "" if drifted else " open"
         parts.append(
             f"<details{state}><summary>{len(others)} features without drift, or not "
-            f"compared: their distributions</summary>{_cards(others)}</details>"
+            f"compared: their distributions</summary>{_cards(others, report.logged)}</details>"
         )
     return "".join(parts)
 
 
-def _cards(views: Sequence[FeatureView]) -> str:
-    return f'<div class="cards">{"".join(_card(v) for v in views)}</div>'
+def _cards(views: Sequence[FeatureView], logged: bool) -> str:
+    return f'<div class="cards">{"".join(_card(v, logged) for v in views)}</div>'
 
 
-def _card(view: FeatureView) -> str:
+#: Why a card has no plot: the prediction log keeps its rows; other series keep verdicts.
+_NO_PLOT = {
+    True: "No distribution to draw: a side has no values.",
+    False: "No distribution to draw: this series keeps its measurements (scores, rates), "
+    "not its rows; the prediction log's report draws them.",
+}
+
+
+def _card(view: FeatureView, logged: bool) -> str:
     css = " drifted" if view.drifted else ""
     badge = _badge(view)
     numbers = _card_numbers(view)
     plot = plots.distribution(view)
-    drawn = plot or '<p class="note">No distribution to draw: a side has no values.</p>'
+    drawn = plot or f'<p class="note">{_NO_PLOT[logged]}</p>'
     note = f'<p class="note">{_text(view.note)}</p>' if view.note else ""
     return (
         f'<div class="card{css}" id="{_anchor(view.name)}">'
@@ -244,9 +252,10 @@ def _no_realized(report: MonitorReport, metrics: Sequence[str]) -> str:
         return ("Labels arrived, but no single-score metric is measured for this model (a "
                 "multiclass classifier): only the label coverage is shown.")  # fmt: skip
     estimated = " Estimated performance (CBPE) needs no labels: see below." if metrics else ""
+    arrive = ("POST /feedback or a label load" if report.logged
+              else "the target column of the rows measured")  # fmt: skip
     return ("No labels have arrived for these windows, so realized performance cannot be "
-            "shown yet: it appears once labels come in (POST /feedback or a label load)."
-            + estimated)  # fmt: skip
+            f"shown yet: it appears once labels come in ({arrive})." + estimated)  # fmt: skip
 
 
 def _performance_table(report: MonitorReport, metric: str | None) -> str:

@@ -24,6 +24,7 @@ from fastapi.testclient import TestClient
 from tabops.errors import DataError, NotFoundError, TabopsError
 from tabops.monitor.batch import DataSource, run_data_monitor
 from tabops.monitor.report import gather_report
+from tabops.monitor.report_html import write_report
 from tabops.monitor.run import run_monitor
 from tabops.serve.app import create_app
 from tabops.settings import Settings
@@ -127,6 +128,11 @@ def test_a_drifted_file_is_flagged_apart_from_the_log(
     report = gather_report(spec, ctx, source="shifted")
     assert report.rows == 400 and report.firing == ["x-drift"]
     assert [v.name for v in report.features if v.drifted] == ["x"]
+    page = tmp_path / "shifted.html"
+    write_report(report, page)
+    html = page.read_text()  # the file's rows are not kept, nor labelled through /feedback
+    assert "this series keeps its measurements (scores, rates), not its rows" in html
+    assert "POST /feedback" not in html
     assert gather_report(spec, ctx).firing == []  # the log's
     with pytest.raises(TabopsError, match=r"on the source 'nope'\. Measured sources: .*shifted"):
         gather_report(spec, ctx, source="nope")
