@@ -223,7 +223,6 @@ def report_command(
 
     project = read_spec(spec, overrides)
     ctx = make_context(False)
-    _store_exists(ctx)
     out_path = output_location(out_path, "--out", ctx.settings, "reports", project.name)
     start, end = _moment(since, "--since"), _moment(until, "--until")
     if start is not None and end is not None and end <= start:
@@ -232,11 +231,13 @@ def report_command(
     write_report(report, out_path)
     judged = [f for f in report.features if f.drifted is not None]  # not drift_exclude's
     drifted = sum(1 for f in judged if f.drifted)
+    left = len(report.features) - len(judged)
+    unjudged = f" ({left} not compared)" if left else ""
     out.print(out_path if is_remote(out_path) else str(Path(out_path).resolve()))
     out.print(
         f"{len(report.windows):,} {report.cadence} windows, {report.rows:,} "
         f"predictions, versions {', '.join(sorted(report.versions))}; latest window: "
-        f"{drifted} of {len(judged)} features drifted; alerts firing: "
+        f"{drifted} of {len(judged)} features drifted{unjudged}; alerts firing: "
         f"{', '.join(report.firing) or 'none'}"
     )
 
