@@ -49,15 +49,17 @@ _CODE_NAME = re.compile(
 _MIN_REPEATED_ID_SHARE = 0.5
 #: The names R, pandas and spreadsheets give a column of row names or row numbers.
 _ROW_NAME = re.compile(
-    r"^(rownames?|row\.names|unnamed: ?0|index|row|row ?(number|no|num)|#)$", re.I
+    r"^(rownames?|row\.names|unnamed: ?0|index|row|row ?(number|no|num)|#|no\.?|nr\.?|n[°º]\.?)$",
+    re.I,
 )
 #: Rows from which a column counting 0, 1, 2... or 1, 2, 3... down the file is taken for a
 #: row number whatever its name (fewer rows: too likely a small feature such as a step).
 _ROW_NUMBER_MIN_ROWS = 100
-#: Names of a row's time: English words within a name, and whole words of other languages
-#: and of periods (the Portuguese 'data', the German 'Datum', 'Período', 'week').
+#: Names of a row's time: English words within a name, whole words of other languages and
+#: of periods (the Portuguese 'data', the German 'Datum', 'Período', 'week'), and Japanese and
+#: Chinese words within a name (a publication date '公表_年月日', '日付', '日期', '時間').
 _TIME_NAME = re.compile(
-    r"(time|date|_ts$|^ts$|_at$|timestamp"
+    r"(time|date|_ts$|^ts$|_at$|timestamp|年月日|日付|日時|時刻|日期|时间|時間"
     r"|(^|[ _.-])(data|datum|fecha|dia|día|jour|giorno|zeitpunkt|zeitraum|periodo|período"
     r"|période|periode|period|day|week|month|semana|mes|mois|monat)([ _.-]|$))",
     re.IGNORECASE,
@@ -803,9 +805,17 @@ def _observed(profile: _Profile, reading: ColumnSpec) -> Observed:
 def _infer_target(profile: _Profile, task: Task | None) -> tuple[ColumnSpec, Task, str | None, str]:
     if profile.distinct < 2:
         what = "a single value" if profile.distinct else "no value at all"
+        flag = ""
+        if profile.distinct and profile.nulls:  # a flag written as '1' or nothing
+            value = pc.drop_null(profile.present)[0].as_py()
+            flag = (
+                f" It is '{value}' in {profile.non_null:,} rows and missing in "
+                f"{profile.nulls:,}: if a missing value means the other class here (a flag "
+                "written as 1 or blank), fill those cells in the file (0, no) and run init again."
+            )
         raise DataError(
             f"Target column '{profile.name}' has {what}; a model needs at least two "
-            "classes (classification) or varying values (regression)."
+            f"classes (classification) or varying values (regression).{flag}"
         )
     number = _number_reading(profile, tolerance=0)
     numeric = number is not None
@@ -1011,6 +1021,11 @@ def _key_column(
         # rows (a household, a subject), cannot be the id (ids are unique), and as a number it
         # would only let the model memorise records. A few groups (a store) stay a feature.
         share = f"{profile.distinct:,} distinct in {profile.non_null:,} values"
+        if profile.distinct == profile.non_null:  # no repeats: a key missing in some rows
+            return ignored, (
+                f"ignored: named like an id, but missing in {profile.nulls:,} rows (an id is in "
+                f"every row; {share})"
+            )
         return ignored, f"ignored: named like an id, with repeats ({share})"
     return None
 

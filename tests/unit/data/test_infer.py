@@ -172,6 +172,12 @@ def test_a_digit_or_letter_is_positive_beside_its_opposite_only(
         (pa.table({"x": ["1", "2"], "y": ["a", "a"]}), "y", None, "single value"),
         (pa.table({"x": ["1", "2"], "y": ["a", "b"]}), "z", None, "'z' is not in the data"),
         (pa.table({"x": ["1", "2"], "y": ["NA", ""]}), "y", None, "no value at all"),
+        (
+            pa.table({"x": ["1", "2", "3"], "y": ["1", "", ""]}),  # a flag: 1 or blank
+            "y",
+            None,
+            r"single value.* It is '1' in 1 rows and missing in 2: if a missing value means",
+        ),
         (pa.table({"x": ["1", "2"], "y": ["a", "b"]}), "y", Task.REGRESSION, "numeric target"),
         (
             pa.table({"Yr Mo Dy   RPT   VAL": ["61  1  1 15.04 14.96"] * 2}),
@@ -248,6 +254,19 @@ def test_none_that_the_target_holds_as_a_class_is_a_class_there_and_missing_else
     assert checked.bad_index.tolist() == [] and checked.good.column("height").null_count == 6
 
 
+def test_a_unique_id_missing_in_a_row_is_not_said_to_repeat() -> None:
+    # A survey's second header row left its RespondentID blank: no id repeats.
+    n = 120
+    table = pa.table({
+        "RespondentID": [""] + [str(3_000_000 + 7 * i) for i in range(n - 1)],
+        "x": [str(i % 5) for i in range(n)],
+        "y": ["a", "b"] * (n // 2),
+    })  # fmt: skip
+    reason = infer_spec(table, SOURCE, target="y", task=None, name="s").reasons["RespondentID"]
+    assert reason.startswith("ignored: named like an id, but missing in 1 rows")
+    assert "repeats" not in reason
+
+
 def test_rows_without_a_label_load_and_widen_no_quarantine_limit() -> None:
     # R writes an unknown label as NA: the file is ordinary, those rows just cannot teach.
     n = 400
@@ -286,6 +305,12 @@ def test_row_numbers_are_ids_whatever_the_file_order_tells() -> None:
     assert reasons["rownames"] == "id, unique integer named like row numbers"
     assert reasons["n"] == "id, row number (1 to 300 down the file)"
     assert cols["step"].role is ColumnRole.FEATURE and cols["x"].role is ColumnRole.FEATURE
+    # A serial number with gaps (a patient list's 'No', 1 to 4,326 but for a few).
+    serial = pa.table(
+        {"No": [str(i + i // 50) for i in range(n)], "x": table["x"], "y": table["y"]}
+    )
+    numbered = infer_spec(serial, SOURCE, target="y", task=None, name="x")
+    assert numbered.spec.columns["No"].role is ColumnRole.ID
     few = pa.table({"n": [str(i) for i in range(50)], "y": [str(i % 2) for i in range(50)]})
     spec = infer_spec(few, SOURCE, target="y", task=None, name="x").spec
     assert spec.columns["n"].role is ColumnRole.FEATURE  # 50 rows: maybe a real step number
@@ -690,7 +715,8 @@ def test_names_that_only_contain_a_code_stay_features(name: str) -> None:
     ("name", "role"),
     [("data", ColumnRole.TIMESTAMP), ("Datum", ColumnRole.TIMESTAMP),
      ("Período", ColumnRole.TIMESTAMP), ("fecha_alta", ColumnRole.TIMESTAMP),
-     ("week", ColumnRole.TIMESTAMP), ("opened", ColumnRole.FEATURE),
+     ("week", ColumnRole.TIMESTAMP), ("公表_年月日", ColumnRole.TIMESTAMP),
+     ("日付", ColumnRole.TIMESTAMP), ("opened", ColumnRole.FEATURE),
      ("metadata", ColumnRole.FEATURE)],
 )  # fmt: skip
 def test_a_row_time_is_found_by_names_in_other_languages_too(name: str, role: ColumnRole) -> None:
