@@ -65,6 +65,21 @@ def test_column_drift_tests_a_small_window_as_a_small_sample(
     assert drift.method == expected.name
 
 
+def test_many_categories_in_a_window_of_hundreds_are_tested_as_a_small_sample() -> None:
+    # A US state column (51 values) in a day of 667 rows, drawn like the reference: as a
+    # distance it "drifted" in 86% of such days; as a chi-square test it drifts by chance.
+    rng = np.random.default_rng(3)
+    law = rng.dirichlet(np.ones(51) * 2)
+    states = np.array([f"S{i:02d}" for i in range(51)])
+    ref = _categories(rng.choice(states, p=law, size=20_000))
+    cur = _categories(rng.choice(states, p=law, size=667))
+    judged = column_drift("state", ref, cur, numeric=False, min_current=500)
+    assert judged.method == "chisquare" and not judged.drifted
+    assert column_drift("state", ref, cur, numeric=False).method == "jensenshannon"  # 0: Evidently
+    big = _categories(rng.choice(states, p=law, size=2_000))
+    assert column_drift("state", ref, big, numeric=False, min_current=500).method == "jensenshannon"
+
+
 def _numbers(values: np.ndarray) -> NumericSketch:
     sketch = NumericSketch()
     sketch.update(values)
