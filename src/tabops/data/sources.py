@@ -12,7 +12,7 @@ import io
 import re
 import urllib.request
 from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import BinaryIO, cast
@@ -359,12 +359,31 @@ def _non_ascii_rows(table: pa.Table) -> int:
 
 
 def _delimiter_in_header(table: pa.Table) -> str | None:
-    if table.num_columns != 1:
+    return _delimiter_in_names(table.column_names)
+
+
+def _delimiter_in_names(names: Sequence[str]) -> str | None:
+    """The delimiter that a header read as one column holds (its commonest), if any."""
+    if len(names) != 1:
         return None
-    header = table.column_names[0]
-    counts = {d: header.count(d) for d in _OTHER_DELIMITERS}
+    counts = {d: names[0].count(d) for d in _OTHER_DELIMITERS}
     best = max(counts, key=lambda d: counts[d])
     return best if counts[best] else None
+
+
+def delimiter_hint(names: Sequence[str]) -> str:
+    """Advice for a file whose header read as one column holding another delimiter (a ';'
+    file given where the spec reads ','), else ''."""
+    found = _delimiter_in_names(names)
+    if found is None:
+        return ""
+    shown = "\\t" if found == "\t" else found
+    value = f'"{shown}"' if found == "\t" else shown  # YAML reads "\t" as a tab
+    return (
+        f" Its header reads as one column ('{names[0][:60]}'): its fields look separated by "
+        f"'{shown}', not by the spec's source.csv.delimiter; pass --set "
+        f"'source.csv.delimiter={value}' (or save the file as the training file was)."
+    )
 
 
 def open_file(location: str | Path, csv_options: CsvOptions | None = None) -> SourceStream:

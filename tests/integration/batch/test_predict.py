@@ -321,6 +321,12 @@ def test_user_mistakes_get_clear_messages(project: ServedProject, tmp_path: Path
     assert "--run-date 'May' is not a date" in date_text
     store_table = _error(project, "--input", str(source), "--output", "table:predictions")
     assert "tabops store's own tables" in store_table
+    semicolons = tmp_path / "eu.csv"  # the same rows, saved by a European spreadsheet
+    semicolons.write_text(source.read_text().replace('"', "").replace(",", ";"))
+    eu = ["--input", str(semicolons), "--output", str(tmp_path / "eu-scores.csv")]
+    told = _error(project, *eu)
+    assert "its fields look separated by ';'" in told and "--set 'source.csv.delimiter=;'" in told
+    assert _predict(project, *eu, "--set", "source.csv.delimiter=;")["scored"] == 20
     tsv = _error(project, "--input", str(source), "--output", str(tmp_path / "scores.tsv"))
     assert "writes .csv, .csv.gz (gzip) and .parquet files" in tsv and "not .tsv" in tsv
     assert not (tmp_path / "scores.tsv").exists()  # was made a folder of partitions
