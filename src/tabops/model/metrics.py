@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -146,8 +147,12 @@ def _ovr_roc_auc(y: np.ndarray, probabilities: np.ndarray, classes: list[str]) -
 
 
 def _safe(compute: Any) -> float:
-    """A metric that is undefined on some data (one class only) as NaN instead of an error."""
-    try:
-        return float(compute())
-    except ValueError:
-        return float("nan")
+    """A metric that is undefined on some data (one class only) as NaN instead of an error,
+    or of a warning and a made-up value (average precision without a positive row is 0)."""
+    with warnings.catch_warnings(record=True) as undefined:
+        warnings.simplefilter("always")
+        try:
+            value = float(compute())
+        except ValueError:
+            return float("nan")
+    return float("nan") if undefined else value

@@ -130,6 +130,19 @@ def test_multiclass_roc_auc_over_the_classes_present() -> None:
     assert np.isnan(one.metrics["roc_auc"])  # one class: undefined
 
 
+def test_binary_metrics_without_a_positive_row_are_undefined_not_a_warning() -> None:
+    # A slice (or a day) with no fraud: average precision is undefined, where scikit-learn
+    # warns "No positive class found in y_true" into the run's output and answers 0.
+    import warnings
+
+    y = np.array(["no"] * 6)
+    score = np.linspace(0.1, 0.6, 6)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # any warning fails the test
+        result = evaluate_classification(y, Scores(["no", "yes"], np.c_[1 - score, score]), "yes")
+    assert np.isnan(result.metrics["pr_auc"]) and np.isnan(result.metrics["roc_auc"])
+
+
 def test_a_class_the_model_never_saw_gets_probability_zero() -> None:
     # A time split's first fold holds no row of the rare class '12' that a later fold holds.
     rng = np.random.default_rng(1)
