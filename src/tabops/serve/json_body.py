@@ -22,7 +22,8 @@ def parse_json(content_type: str | None, body: bytes) -> Any:
             "Send the body as application/json (POST /invocations also takes text/csv).",
         )
     try:
-        return orjson.loads(body)
+        # A byte-order mark (Windows tools write one) is no part of the JSON, as in a CSV.
+        return orjson.loads(body.removeprefix(b"\xef\xbb\xbf"))
     except orjson.JSONDecodeError as exc:
         if str(exc).startswith("number is infinity"):
             raise _out_of_range(exc.doc, exc.pos) from None

@@ -85,3 +85,7 @@ def test_invalid_json_says_where_and_what_to_send_for_a_nan(body: str, message: 
         parse_json("application/json", body.encode())
     assert caught.value.status == 400 and caught.value.code == "invalid_json"
     assert message in caught.value.message
+
+
+def test_a_body_starting_with_a_byte_order_mark_is_read() -> None:
+    assert parse_json("application/json", b'\xef\xbb\xbf{"x": 1}') == {"x": 1}
