@@ -7,7 +7,7 @@ from typing import Any
 
 from tabops.context import Context
 from tabops.data.ingest import IngestResult, run_ingest
-from tabops.errors import TabopsError
+from tabops.errors import NotFoundError, TabopsError
 from tabops.model.train import TrainResult, run_train
 from tabops.monitor.reference import on_registered
 from tabops.registry.models import CHAMPION, ModelVersion, registry_for
@@ -123,6 +123,11 @@ def _trained_on_the_same_inputs(spec: ProjectSpec, ctx: Context) -> tuple[str | 
         return champion.version, None
     for event in reversed(events_of(ctx.store, spec.name, "rollback")):
         undone = event["from_version"]
-        if undone is not None and undone != champion.version and same(registry.version(undone)):
-            return champion.version, undone
+        if undone is None or undone == champion.version:
+            continue
+        try:
+            if same(registry.version(undone)):
+                return champion.version, undone
+        except NotFoundError:  # deleted from the registry since: it cannot come back
+            continue
     return None, None

@@ -201,10 +201,7 @@ def _word_null_notes(
     for token in (t for t in _WORD_NULLS if t in null_values):
         found = []
         for name in table.column_names:
-            column = table.column(name)
-            if not pa.types.is_string(column.type):
-                continue
-            count = pc.sum(pc.equal(pc.utf8_trim_whitespace(column), token)).as_py() or 0
+            count = _count_of(table, name, token)
             rest = profiles[name]
             if count and rest.non_null and _number_reading(rest, _MAX_BAD_NUMBER_SHARE) is None:
                 found.append(f"'{name}' ({count:,} rows)")

@@ -29,7 +29,7 @@ from tabops.model.frame import model_frame
 from tabops.monitor.performance import Calibrator
 from tabops.monitor.profile import DatasetProfile, ProfileBuilder
 from tabops.registry.models import ModelVersion, registry_for
-from tabops.release.gate import TestScores
+from tabops.release.gate import ScoredTestRows
 from tabops.release.register import OnRegistered
 from tabops.spec import ProjectSpec, Task
 from tabops.store.ledger import find_snapshot
@@ -80,7 +80,7 @@ class Reference:
 
 
 def build_reference(
-    spec: ProjectSpec, snapshot: pa.Table, tested: TestScores, threshold: float | None = None
+    spec: ProjectSpec, snapshot: pa.Table, tested: ScoredTestRows, threshold: float | None = None
 ) -> Reference:
     """The reference of a fitted pipeline trained on ``snapshot`` and ``tested`` on its frozen
     test rows (rows with a target, as the gate scores them); a binary classifier decides at
@@ -117,20 +117,20 @@ def store_reference(spec: ProjectSpec, ctx: Context, version: str) -> Reference:
     registered before references existed; registration uses :func:`on_registered`)."""
     registry = registry_for(spec, ctx)
     chosen = registry.version(version)
-    return _store_built(spec, ctx, chosen, TestScores.of_version(spec, ctx, registry, chosen))
+    return _store_built(spec, ctx, chosen, ScoredTestRows.of_version(spec, ctx, registry, chosen))
 
 
 def on_registered(spec: ProjectSpec, ctx: Context) -> OnRegistered:
     """The registration hook that stores each new version's reference."""
 
-    def hook(version: ModelVersion, tested: TestScores) -> None:
+    def hook(version: ModelVersion, tested: ScoredTestRows) -> None:
         _store_built(spec, ctx, version, tested)
 
     return hook
 
 
 def _store_built(
-    spec: ProjectSpec, ctx: Context, version: ModelVersion, tested: TestScores
+    spec: ProjectSpec, ctx: Context, version: ModelVersion, tested: ScoredTestRows
 ) -> Reference:
     found = find_snapshot(ctx.store, spec.name, version.snapshot_hash)
     if found is None:

@@ -52,7 +52,7 @@ GATE_ACTION = "gate"
 
 
 @dataclass(frozen=True)
-class TestScores:
+class ScoredTestRows:
     """A version's frozen test rows, its pipeline, and the pipeline's scores of those rows.
     Registration scores them once and shares them: the compile check, the monitoring
     reference and the gate would otherwise each score the same rows again."""
@@ -64,21 +64,21 @@ class TestScores:
     scores: Scores
 
     @classmethod
-    def of(cls, spec: ProjectSpec, rows: pa.Table, pipeline: Any) -> TestScores:
+    def of(cls, spec: ProjectSpec, rows: pa.Table, pipeline: Any) -> ScoredTestRows:
         x = model_frame(rows, spec)
         return cls(rows, pipeline, x, target_values(rows, spec), predictions(pipeline, x, spec))
 
     @classmethod
     def of_version(
         cls, spec: ProjectSpec, ctx: Context, registry: Registry, version: ModelVersion
-    ) -> TestScores:
+    ) -> ScoredTestRows:
         rows = frozen_test_rows(spec, ctx, registry, version)
         return cls.of(spec, rows, registry.load_pipeline(version))
 
 
 def gate(
     spec: ProjectSpec, ctx: Context, registry: Registry, candidate: ModelVersion,
-    force: bool = False, action: str = GATE_ACTION, tested: TestScores | None = None,
+    force: bool = False, action: str = GATE_ACTION, tested: ScoredTestRows | None = None,
 ) -> Decision:  # fmt: skip
     """Compare ``candidate`` with the champion on the candidate's frozen test rows and move
     the ``champion`` alias if it passes (or ``force``); audit the decision either way.
@@ -88,7 +88,7 @@ def gate(
         action, False, registry.name, candidate.version, champion.version if champion else None
     )
     metric = spec.metric
-    tested = tested or TestScores.of_version(spec, ctx, registry, candidate)
+    tested = tested or ScoredTestRows.of_version(spec, ctx, registry, candidate)
     rows, pipeline, x, y, scores = tested.rows, tested.pipeline, tested.x, tested.y, tested.scores
     threshold = registry.threshold(candidate)  # each version decides at its own threshold
     scored = evaluate(pipeline, x, y, spec, threshold, scores).metrics

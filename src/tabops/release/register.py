@@ -11,13 +11,13 @@ from tabops.errors import DataError, NotFoundError, TabopsError
 from tabops.registry.compiled import KIND_TAG, compile_version
 from tabops.registry.models import ModelVersion, registry_for
 from tabops.registry.tracking import VERSION_TAGS, MlflowTracking
-from tabops.release.gate import Decision, TestScores, gate
+from tabops.release.gate import Decision, ScoredTestRows, gate
 from tabops.spec import ProjectSpec
 from tabops.store.ledger import find_snapshot
 
 #: Called with a new version and its scored test rows, before the gate (what later stages
 #: keep per version, e.g. monitoring's reference profile, without reloading or rescoring).
-OnRegistered = Callable[[ModelVersion, TestScores], None]
+OnRegistered = Callable[[ModelVersion, ScoredTestRows], None]
 
 
 @dataclass
@@ -67,7 +67,7 @@ def run_register(
     registry = registry_for(spec, ctx)
     version = registry.register(run.info.run_id, model_uri, tags)
     compiled = None
-    tested = TestScores.of_version(spec, ctx, registry, version)
+    tested = ScoredTestRows.of_version(spec, ctx, registry, version)
     if KIND_TAG not in version.tags:
         version, compiled = compile_version(
             spec, registry, version, tested.rows, tested.pipeline, tested.scores.values
