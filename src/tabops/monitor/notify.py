@@ -15,7 +15,13 @@ from dataclasses import dataclass
 from typing import Any
 
 from tabops.monitor.alerts import Transition
-from tabops.store.alerts import mark_delivered, mark_failed, record_transitions, undelivered
+from tabops.store.alerts import (
+    mark_delivered,
+    mark_failed,
+    record_corrections,
+    record_transitions,
+    undelivered,
+)
 from tabops.store.db import Store
 from tabops.store.monitoring import LOG_SOURCE
 
@@ -41,11 +47,15 @@ def notify(
     found: Sequence[Transition],
     webhook: str | None,
     source: str = LOG_SOURCE,
+    corrections: Sequence[Transition] = (),
 ) -> Delivery:
     """Record ``found``, judged on ``source``'s series (already recorded ones are skipped),
-    and deliver every undelivered one of that source."""
+    and ``corrections`` of alerts' states (recorded, or made the latest again), and deliver
+    every undelivered one of that source."""
     rows = [_row(t) for t in found]
     recorded = record_transitions(store, project, model_name, rows, source)
+    recorded += record_corrections(store, project, model_name, [_row(t) for t in corrections],
+                                   source)  # fmt: skip
     delivered = failed = 0
     for event in undelivered(store, project, model_name, source):
         message = _message(project, model_name, event)

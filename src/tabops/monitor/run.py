@@ -19,14 +19,20 @@ import pandas as pd
 
 from tabops.context import Context
 from tabops.errors import TabopsError
-from tabops.monitor.alerts import Observation, Transition, breached, threshold_of, transitions
+from tabops.monitor.alerts import (
+    Observation,
+    State,
+    Transition,
+    threshold_of,
+    transitions,
+)
 from tabops.monitor.drift import METHODS
 from tabops.monitor.notify import Delivery, notify
 from tabops.monitor.reference import Reference, reference_for
 from tabops.monitor.rejections import monitored_span, rejection_rows, with_refusing_versions
 from tabops.monitor.window import measure_window
 from tabops.spec import MONITOR_WINDOWS, AlertSpec, ProjectSpec
-from tabops.store.alerts import firing
+from tabops.store.alerts import events
 from tabops.store.db import Store
 from tabops.store.monitoring import (
     LOG_SOURCE,
@@ -134,11 +140,12 @@ def judge_and_notify(spec: ProjectSpec, store: Store, result: MonitorResult) -> 
     source's series apart: a batch file cannot fire or resolve the log's alerts), then record
     and deliver their transitions."""
     source = result.source
-    result.transitions = [
-        t for alert in spec.monitor.alerts for t in _judge(spec, store, alert, source)
-    ]
+    judged = [_judge(spec, store, alert, source) for alert in spec.monitor.alerts]
+    found = [t for transitions_, _ in judged for t in transitions_]
+    corrections = [t for _, corrected in judged for t in corrected]
+    result.transitions = found + corrections
     result.delivery = notify(
-        store, spec.name, spec.name, result.transitions, spec.monitor.webhook, source
+        store, spec.name, spec.name, found, spec.monitor.webhook, source, corrections
     )
 
 
@@ -184,8 +191,11 @@ def store_window(
     replace_window_metrics(store, spec.name, spec.name, version, bounds, stored, source)
 
 
-def _judge(spec: ProjectSpec, store: Store, alert: AlertSpec, source: str) -> list[Transition]:
-    """The alert's transitions over every stored window of ``source``; where several
+def _judge(
+    spec: ProjectSpec, store: Store, alert: AlertSpec, source: str
+) -> tuple[list[Transition], list[Transition]]:
+    """The alert's transitions over every stored window of ``source`` (and the correction of
+    its recorded state, if it needs one: :func:`_correction`); where several
     versions served in a window, the one that served the most rows speaks for it."""
     stored = window_metrics(store, spec.name, spec.name, source=source)
     served = stored[stored["metric"] == "rows"].sort_values("value", kind="stable")
@@ -201,25 +211,35 @@ def _judge(spec: ProjectSpec, store: Store, alert: AlertSpec, source: str) -> li
         and (row["window_end"], row["model_version"]) in speaking
     ]  # fmt: skip
     found = transitions(alert, series)
-    return found + _stale_resolution(spec, store, alert, source, found, series)
+    return found, _correction(spec, store, alert, source, found, series)
 
 
-def _stale_resolution(
+def _correction(
     spec: ProjectSpec, store: Store, alert: AlertSpec, source: str, found: list[Transition],
     series: list[Observation],
 ) -> list[Transition]:  # fmt: skip
-    """A resolution of an alert recorded as firing whose windows, measured again (a day's
-    corrected data scored over), no longer say so: the series' transitions alone would leave
-    it firing forever, never resolved nor delivered."""
-    recorded = firing(store, spec.name, spec.name, source).get(alert.name)
-    if recorded is None or any(t.window_end >= _utc(recorded["window_end"]) for t in found):
+    """The transition that sets the alert's recorded state right when its windows, measured
+    again, say otherwise: a day rescored from corrected data no longer breaches (resolved), or
+    a bad feed back on that day breaches again (firing). Recording ``found`` alone would leave
+    the first firing forever, and could never record the second: a window holds one event per
+    state, and its latest one is the alert's state."""
+    recorded = [e for e in events(store, spec.name, spec.name, source) if e["alert"] == alert.name]
+    known = {(_utc(e["window_end"]), e["state"]) for e in recorded}
+    now = datetime.now(UTC)
+    states = [(_utc(e["window_end"]), _utc(e["created_at"]), e["state"]) for e in recorded]
+    states += [(t.window_end, now, t.state) for t in found if (t.window_end, t.state) not in known]
+    if not states:
         return []
+    was_firing = max(states)[2] == "firing"  # the latest once ``found`` is recorded
+    firing_now = bool(found) and found[-1].state == "firing"
     judged = [s for s in series if s.value is not None and math.isfinite(s.value)
               and s.rows >= alert.min_rows]  # fmt: skip
-    last = max(judged, key=lambda s: s.window_end, default=None)
-    if last is None or last.value is None or breached(alert, last.value):
+    if was_firing == firing_now or not judged:
         return []
-    return [Transition(alert.name, "resolved", last.window_end, last.value, threshold_of(alert),
+    last = max(judged, key=lambda s: s.window_end)
+    assert last.value is not None
+    state: State = "firing" if firing_now else "resolved"
+    return [Transition(alert.name, state, last.window_end, last.value, threshold_of(alert),
                        alert.severity, alert.metric, alert.column)]  # fmt: skip
 
 

@@ -39,6 +39,29 @@ def record_transitions(
         return len(conn.execute(new, values).all())
 
 
+def record_corrections(
+    store: Store,
+    project: str,
+    model_name: str,
+    rows: Sequence[dict[str, Any]],
+    source: str = LOG_SOURCE,
+) -> int:
+    """Record state corrections (the series, measured again, says another state than the
+    latest recorded one): a transition already recorded at that window and state becomes the
+    latest again and is delivered again; returns how many."""
+    if not rows:
+        return 0
+    now = datetime.now(UTC)
+    values = [{**row, "project": project, "model_name": model_name, "source": source,
+               "created_at": now, "attempts": 0} for row in rows]  # fmt: skip
+    insert = (postgresql if store.is_postgres else sqlite).insert(_table)
+    again = {"created_at": now, "notified_at": None, "attempts": 0, "last_error": None,
+             "value": insert.excluded.value, "threshold": insert.excluded.threshold}  # fmt: skip
+    with store.connect() as conn:
+        conn.execute(insert.on_conflict_do_update(index_elements=_KEY, set_=again), values)
+    return len(values)
+
+
 def undelivered(
     store: Store, project: str, model_name: str, source: str = LOG_SOURCE
 ) -> list[dict[str, Any]]:
@@ -86,7 +109,8 @@ def events(
     if source is not None:
         query = query.where(_table.c.source == source)
     with store.connect() as conn:
-        ordered = query.order_by(_table.c.window_end, _table.c.id)  # a window's resolution last
+        # A window's latest state last: a correction of one recorded earlier is newer.
+        ordered = query.order_by(_table.c.window_end, _table.c.created_at, _table.c.id)
         return [dict(r._mapping) for r in conn.execute(ordered)]
 
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import subprocess
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import numpy as np
 import pytest
@@ -193,27 +194,32 @@ def test_a_firing_alert_resolves_when_its_windows_are_measured_again_on_correcte
 ) -> None:
     """Last in this module: it rewrites the shifted day. An upstream bug shifted x on day 2;
     its predictions are logged again from the fixed feed, and the alert that fired on them
-    is resolved (and delivered), not left firing forever."""
+    is resolved (and delivered), not left firing forever; the bug back, it fires again."""
     from tabops.store.alerts import firing
 
     spec, ctx = monitored.spec, monitored.ctx
     run_monitor(spec, ctx)
     assert "x-drift" in firing(ctx.store, "synthetic", "synthetic")
+    for shift in (-3.0, 3.0, -3.0):  # fixed, the bad feed back, fixed again
+        _shift_day2(ctx, shift)
+        result = run_monitor(spec, ctx)
+        state = "resolved" if shift < 0 else "firing"
+        assert ("x-drift", state) in {(t.alert, t.state) for t in result.transitions}
+        assert ("x-drift" in firing(ctx.store, "synthetic", "synthetic")) == (shift > 0)
+        assert result.delivery is not None and result.delivery.delivered >= 1
+        again = run_monitor(spec, ctx)  # the same state: nothing new to record or deliver
+        assert again.delivery is not None and again.delivery.recorded == 0
+
+
+def _shift_day2(ctx: Any, shift: float) -> None:
+    """Log day 2's predictions again with x moved by ``shift`` (a feed fixed, or broken)."""
     p = schema.predictions
     with ctx.store.connect() as conn:
-        shifted = conn.execute(
+        logged = conn.execute(
             sa.select(p.c.request_id, p.c.features).where(p.c.request_id.like("day2-%"))
         ).all()
-        for request_id, features in shifted:
-            fixed = json.loads(features) | {"x": json.loads(features)["x"] - 3.0}
+        for request_id, features in logged:
+            moved = json.loads(features) | {"x": json.loads(features)["x"] + shift}
             conn.execute(
-                sa.update(p).where(p.c.request_id == request_id)
-                .values(features=json.dumps(fixed))
-            )  # fmt: skip
-    result = run_monitor(spec, ctx)
-    resolved = {(t.alert, t.state) for t in result.transitions}
-    assert ("x-drift", "resolved") in resolved
-    assert "x-drift" not in firing(ctx.store, "synthetic", "synthetic")
-    assert result.delivery is not None and result.delivery.delivered >= 1
-    again = run_monitor(spec, ctx)  # resolved once: nothing new to record or deliver
-    assert again.delivery is not None and again.delivery.recorded == 0
+                sa.update(p).where(p.c.request_id == request_id).values(features=json.dumps(moved))
+            )
