@@ -111,8 +111,8 @@ def run_predict(
     """Score ``source`` into ``output`` (rejects into ``rejects``) with ``workers`` processes,
     or on Spark when ``spark_master`` is given (``--engine spark``); with ``monitor``, also
     measure the run as a monitoring window (:mod:`tabops.batch.monitoring`). ``keep``: input
-    columns to copy into both outputs (``*``: every one). An input without rows does not
-    replace a run date's earlier rows unless ``allow_empty``."""
+    columns to copy into both outputs (``*``: every one). An input without a row to score
+    does not replace a run date's earlier rows unless ``allow_empty``."""
     if monitor and spark_master is not None:  # the executors do not send features back
         raise TabopsError("--monitor works with the local engine only, not --engine spark.")
     started = time.perf_counter()
@@ -160,9 +160,14 @@ def run_predict(
                                 (scored, refused), result, progress)  # fmt: skip
                 for batch in spill_batches(scored):
                     remember(batch)
-        if result.rows_in == 0 and result.replaced and result.replaced["rows"] and not allow_empty:
+        if result.scored == 0 and result.replaced and result.replaced["rows"] and not allow_empty:
+            why = (
+                "rows"
+                if result.rows_in == 0
+                else f"row it can score ({result.rejected:,} rejected)"
+            )
             raise DataError(
-                f"{stream.description} has no rows: publishing would replace the "
+                f"{stream.description} has no {why}: publishing would replace the "
                 f"{result.replaced['rows']:,} rows of run date {run_date.isoformat()} (batch "
                 f"{result.replaced['batch_id']}) with none, and nothing was written. Check the "
                 "export that made it, or pass --allow-empty to replace them."

@@ -123,8 +123,9 @@ def predict_command(
         bool,
         typer.Option(
             "--allow-empty",
-            help="Let an input without rows replace a run date's earlier rows (refused by "
-            "default: an empty export would wipe a day's scores).",
+            help="Let an input without a row to score (empty, or every row rejected) replace a "
+            "run date's earlier rows (refused by default: a broken export would wipe a day's "
+            "scores).",
         ),
     ] = False,
     spec: SpecOption = None,

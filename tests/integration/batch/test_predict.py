@@ -298,6 +298,11 @@ def test_an_empty_input_does_not_wipe_a_run_dates_scores_unless_allowed(
     assert "has no rows" in refused and "replace the 25 rows of run date 2026-12-20" in refused
     assert "--allow-empty" in refused
     assert out.read_bytes() == kept  # nothing published
+    broken = tmp_path / "broken.csv"  # every row refused: an export with its columns shifted
+    pacsv.write_csv(_input_rows(25, seed=8, bad=25), broken)
+    rejected = _error(project, "--input", str(broken), *args)
+    assert "has no row it can score (25 rejected): publishing would replace the 25" in rejected
+    assert out.read_bytes() == kept
     emptied = _predict(project, "--input", str(empty), *args, "--allow-empty")
     assert (emptied["rows_in"], emptied["replaced"]["rows"]) == (0, 25)
     assert pacsv.read_csv(out).num_rows == 0
