@@ -18,7 +18,6 @@ from tabops.monitor.alerts import Transition
 from tabops.store.alerts import (
     mark_delivered,
     mark_failed,
-    record_corrections,
     record_transitions,
     undelivered,
 )
@@ -54,8 +53,8 @@ def notify(
     every undelivered one of that source."""
     rows = [_row(t) for t in found]
     recorded = record_transitions(store, project, model_name, rows, source)
-    recorded += record_corrections(store, project, model_name, [_row(t) for t in corrections],
-                                   source)  # fmt: skip
+    corrected = [_row(t) for t in corrections]
+    recorded += record_transitions(store, project, model_name, corrected, source, correct=True)
     delivered = failed = 0
     for event in undelivered(store, project, model_name, source):
         message = _message(project, model_name, event)

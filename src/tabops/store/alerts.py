@@ -23,43 +23,29 @@ def record_transitions(
     model_name: str,
     rows: Sequence[dict[str, Any]],
     source: str = LOG_SOURCE,
+    correct: bool = False,
 ) -> int:
     """Insert transitions not recorded yet (keyed by alert, window, state and the source of
     the series judged); returns how many were new. Each row holds alert, window_end, state,
-    severity, metric, column_name, value and threshold."""
+    severity, metric, column_name, value and threshold. With ``correct`` (the series,
+    measured again, says another state than the latest recorded one), a transition already
+    recorded at that window and state becomes the latest again and is delivered again."""
     if not rows:
         return 0
     now = datetime.now(UTC)
     values = [{**row, "project": project, "model_name": model_name, "source": source,
                "created_at": now, "attempts": 0} for row in rows]  # fmt: skip
     insert = (postgresql if store.is_postgres else sqlite).insert(_table)
+    if correct:
+        excluded = insert.excluded
+        again = {"created_at": now, "notified_at": None, "attempts": 0, "last_error": None,
+                 "value": excluded.value, "threshold": excluded.threshold}  # fmt: skip
+        upsert = insert.on_conflict_do_update(index_elements=_KEY, set_=again)
+    else:
+        upsert = insert.on_conflict_do_nothing(index_elements=_KEY)
     with store.connect() as conn:
-        # RETURNING counts the new rows: rowcount is not reliable for executemany on psycopg.
-        new = insert.on_conflict_do_nothing(index_elements=_KEY).returning(_table.c.id)
-        return len(conn.execute(new, values).all())
-
-
-def record_corrections(
-    store: Store,
-    project: str,
-    model_name: str,
-    rows: Sequence[dict[str, Any]],
-    source: str = LOG_SOURCE,
-) -> int:
-    """Record state corrections (the series, measured again, says another state than the
-    latest recorded one): a transition already recorded at that window and state becomes the
-    latest again and is delivered again; returns how many."""
-    if not rows:
-        return 0
-    now = datetime.now(UTC)
-    values = [{**row, "project": project, "model_name": model_name, "source": source,
-               "created_at": now, "attempts": 0} for row in rows]  # fmt: skip
-    insert = (postgresql if store.is_postgres else sqlite).insert(_table)
-    again = {"created_at": now, "notified_at": None, "attempts": 0, "last_error": None,
-             "value": insert.excluded.value, "threshold": insert.excluded.threshold}  # fmt: skip
-    with store.connect() as conn:
-        conn.execute(insert.on_conflict_do_update(index_elements=_KEY, set_=again), values)
-    return len(values)
+        # RETURNING counts the rows written: rowcount is not reliable for executemany on psycopg.
+        return len(conn.execute(upsert.returning(_table.c.id), values).all())
 
 
 def undelivered(
