@@ -223,6 +223,7 @@ def report_command(
 
     project = read_spec(spec, overrides)
     ctx = make_context(False)
+    _store_exists(ctx)
     out_path = output_location(out_path, "--out", ctx.settings, "reports", project.name)
     start, end = _moment(since, "--since"), _moment(until, "--until")
     if start is not None and end is not None and end <= start:
@@ -329,7 +330,8 @@ def provision_command(
 
 def _store_exists(ctx: Context) -> None:
     """Refuse an embedded store file that is not there: opening it would create an empty one,
-    and a scheduled monitor pointed at a mistyped path would watch nothing, exit 0, forever."""
+    and a scheduled monitor (or report) pointed at a mistyped path would watch nothing, exit 0,
+    forever."""
     url = ctx.settings.store_url
     if url.startswith("sqlite:///") and not Path(url.removeprefix("sqlite:///")).is_file():
         raise TabopsError(

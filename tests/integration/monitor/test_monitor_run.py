@@ -151,6 +151,15 @@ def test_the_cli_runs_the_monitor_and_explains_bad_dates(monitored: ServedProjec
     assert mistyped.returncode == 2, mistyped.stdout
     assert f"The tabops store {typo} does not exist" in mistyped.stderr
     assert not typo.parent.exists()  # no empty store made, to watch nothing from then on
+    beside = monitored.folder / "tabops-typo.db"  # a folder where SQLite would make one
+    report = subprocess.run(
+        [TABOPS, "monitor", "report", "--out", "r.html"], cwd=monitored.folder,
+        capture_output=True, text=True, timeout=600,
+        env=monitored.env(TABOPS_DATABASE_URL=f"sqlite:///{beside}", COLUMNS="1000"),
+    )  # fmt: skip
+    assert report.returncode == 2, report.stdout
+    assert f"The tabops store {beside} does not exist" in report.stderr
+    assert not beside.exists() and not (monitored.folder / "r.html").exists()
     bad = tabops("--since", "yesterday")
     assert bad.returncode == 2 and "--since 'yesterday' is not an ISO 8601" in bad.stderr
     assert "Traceback" not in bad.stderr
