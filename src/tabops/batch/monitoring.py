@@ -44,9 +44,14 @@ class RunMonitor:
         if chunk.features is not None and len(chunk.features):
             # A writable copy: the sketches refuse read-only (zero-copy Arrow) arrays.
             score = np.array(chunk.scored.column("score").to_numpy(zero_copy_only=False), float)
-            labels = pd.Series([None] * len(score), dtype=object)
+            labels = chunk.labels
+            if labels is None:  # the input has no target column
+                labels = pd.Series([None] * len(score), dtype=object)
             self.window.add(chunk.features.reset_index(drop=True), score, labels)
-        self.window.refused(chunk.rejects.num_rows, refusal_counts(chunk.rejects))
+        refused = refusal_counts(chunk.rejects)
+        if chunk.refused_labels and self.spec.target is not None:
+            refused[self.spec.target] = chunk.refused_labels  # unlabelled rows, still scored
+        self.window.refused(chunk.rejects.num_rows, refused)
 
     def finish(self) -> MonitorResult:
         """Store the window (replacing a rerun's) and judge the batch series' alerts."""

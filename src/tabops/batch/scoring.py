@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pyarrow as pa
 
-from tabops.data.contract import ARROW_TYPES, explain_values
+from tabops.data.contract import ARROW_TYPES, explain_values, target_labels
 from tabops.errors import TabopsError
 from tabops.model.columns import feature_names
 from tabops.model.frame import model_frame
@@ -242,6 +242,10 @@ class ScoredChunk:
     scored: pa.RecordBatch
     rejects: pa.RecordBatch
     features: Any = None  # with keep_features: the scored rows' typed features (pandas)
+    #: With keep_features and a target column in the input: the scored rows' labels (pandas,
+    #: None where missing or refused) and the refused target values per check.
+    labels: Any = None
+    refused_labels: dict[str, int] | None = None
 
 
 class ChunkScorer:
@@ -331,12 +335,19 @@ class ChunkScorer:
         good = np.flatnonzero(~refused)
         passed = {n: _column(batch, names, n).cast(pa.string()) for n in self.passed}
         scored, features = self._scored(typed, passed, good, keep_features)
+        labels = refused_labels = None
+        if keep_features and self.spec.target in names:  # measured with its outcomes
+            every, failed = target_labels(_column(batch, names, self.spec.target), self.spec)
+            labels = every.iloc[good].reset_index(drop=True)
+            refused_labels = {check: int(mask[good].sum()) for check, mask in failed.items()}
         return ScoredChunk(
             scored=scored,
             rejects=self._rejects(
                 batch, names, np.flatnonzero(refused), reject_column, reject_reason
             ),
             features=features,
+            labels=labels,
+            refused_labels=refused_labels,
         )
 
     def _scored(

@@ -22,7 +22,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from tabops.limits import CATEGORY, MAX, MIN, Limits
-from tabops.spec import ColumnRole, ColumnSpec, ColumnType, ProjectSpec
+from tabops.spec import ColumnRole, ColumnSpec, ColumnType, ProjectSpec, Task
 from tabops.values import (
     FLOAT_PATTERN,
     INTEGER_PATTERN,
@@ -290,6 +290,24 @@ def check_values(
     ingest would quarantine, for readers that count them instead (``monitor run --data``)."""
     checked = _check_column(source, col, null_values)
     return checked.values, checked.checks
+
+
+def target_labels(source: pa.Array, spec: ProjectSpec) -> tuple[pd.Series, dict[str, np.ndarray]]:
+    """Each row's label as training reads it (text for classes), None where missing or refused
+    by the contract, with the masks of the refused values per check (a missing label is no
+    refusal: its row is unlabelled)."""
+    assert spec.target is not None
+    values, checks = check_values(source, spec.columns[spec.target], spec.source.csv.null_values)
+    failed = {check: mask for check, mask in checks.items() if mask.any() and check != "missing"}
+    bad = np.zeros(len(source), dtype=bool)
+    for mask in failed.values():
+        bad |= mask
+    labels: pd.Series = values.to_pandas().astype(object)
+    labels[bad] = None
+    if spec.task != Task.REGRESSION:
+        known = labels.notna()
+        labels[known] = labels[known].astype(str)
+    return labels, failed
 
 
 def explain_values(

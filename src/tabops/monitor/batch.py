@@ -28,7 +28,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from tabops.context import Context
-from tabops.data.contract import check_values
+from tabops.data.contract import check_values, target_labels
 from tabops.data.sources import RowStream, delimiter_hint, stream_file, stream_sql_table
 from tabops.errors import DataError, TabopsError
 from tabops.model.columns import feature_names
@@ -46,7 +46,7 @@ from tabops.monitor.window import WindowMeasurement
 from tabops.progress import SILENT, Progress
 from tabops.registry.models import registry_for
 from tabops.serve.model import ServedModel, load_chosen
-from tabops.spec import MONITOR_WINDOWS, ColumnRole, ProjectSpec, Task
+from tabops.spec import MONITOR_WINDOWS, ColumnRole, ProjectSpec
 from tabops.store.monitoring import LOG_SOURCE
 
 #: Rows read, typed, scored and profiled at once.
@@ -199,7 +199,7 @@ class _ChunkReader:
             failed[name] = {check: mask for check, mask in checks.items() if mask.any()}
             for mask in failed[name].values():
                 refused |= mask
-        label = self._labels(table, failed, nulls)
+        label = self._labels(table, failed)
         stamps = typed[self.timestamp] if self.timestamp else None
         keys, bounds = self._windows(stamps, rows, untimed)
         inside = keys >= 0
@@ -222,25 +222,12 @@ class _ChunkReader:
             if chosen.any():
                 measuring.add(features[chosen], score[chosen], labels[chosen])
 
-    def _labels(
-        self, table: pa.Table, failed: dict[str, dict[str, np.ndarray]], nulls: list[str]
-    ) -> pd.Series:
-        """Each row's label as training reads it (str for classes), None where missing or
-        refused by the contract (counted as refused values of the target column)."""
+    def _labels(self, table: pa.Table, failed: dict[str, dict[str, np.ndarray]]) -> pd.Series:
+        """Each row's label (:func:`target_labels`); refused ones are counted as refused values
+        of the target column."""
         if self.target is None:
             return pd.Series([None] * table.num_rows, dtype=object)
-        values, checks = check_values(
-            _column(table, self.target), self.spec.columns[self.target], nulls
-        )
-        failed[self.target] = {c: m for c, m in checks.items() if m.any() and c != "missing"}
-        bad = np.zeros(table.num_rows, dtype=bool)
-        for mask in failed[self.target].values():
-            bad |= mask
-        labels: pd.Series = values.to_pandas().astype(object)
-        labels[bad] = None
-        if self.spec.task != Task.REGRESSION:
-            known = labels.notna()
-            labels[known] = labels[known].astype(str)
+        labels, failed[self.target] = target_labels(_column(table, self.target), self.spec)
         return labels
 
     def _windows(

@@ -483,3 +483,26 @@ def test_monitor_measures_the_run_as_a_batch_window(project: ServedProject, tmp_
     assert metric("rows") == [295, 295]
     log = window_metrics(store, "synthetic", "synthetic")
     assert log.empty  # the prediction log's series is untouched
+
+
+def test_monitor_reads_the_target_column_as_labels(project: ServedProject, tmp_path: Path) -> None:
+    from tabops.store.monitoring import window_metrics
+
+    rows = synthetic_table(400, seed=12)
+    labels = rows.column("label").to_pylist()
+    labels[:4] = [None] * 4  # outcomes not known yet: unlabelled, still scored
+    source = tmp_path / "labelled.parquet"
+    pq.write_table(rows.set_column(rows.column_names.index("label"), "label", pa.array(labels)),
+                   source)  # fmt: skip
+    day = date(2026, 12, 9)
+    args = ["--input", str(source), "--output", str(tmp_path / "o.parquet"), "--monitor"]
+    summary = _predict(project, *args, "--run-date", day.isoformat())
+    assert summary["scored"] == 400
+    frame = window_metrics(open_store(project.settings.store_url), "synthetic", "synthetic",
+                           source="batch")  # fmt: skip
+    frame = frame[frame["window_start"].astype(str).str.startswith(day.isoformat())]
+    value = dict(zip(frame["metric"] + ":" + frame["column_name"].fillna(""), frame["value"],
+                     strict=True))  # fmt: skip
+    assert value["label_coverage:"] == pytest.approx(396 / 400)
+    assert value["roc_auc:"] > 0.8  # the model scores its own kind of rows well
+    assert value["refused_rows:"] == 0 and "refused_values:label" not in value
