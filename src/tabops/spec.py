@@ -102,8 +102,10 @@ class ColumnSpec(_Strict):
     categories: list[str] | None = Field(
         default=None, description="Allowed values of a categorical column; unset allows any."
     )
-    format: str | None = Field(
-        default=None, description="strftime format of a datetime column; unset means ISO 8601."
+    format: str | list[str] | None = Field(
+        default=None,
+        description="strftime format of a datetime column, or a list of them tried in turn (a "
+        "file that writes its dates two ways: ['%d-%b-%y', '%B %d, %Y']); unset means ISO 8601.",
     )
     decimal: Literal[".", ","] = Field(
         default=".",
@@ -158,6 +160,8 @@ class ColumnSpec(_Strict):
             raise ValueError(f"categories apply to categorical columns, not {self.type}")
         if self.format is not None and self.type != ColumnType.DATETIME:
             raise ValueError("format applies to datetime columns only")
+        if isinstance(self.format, list) and not self.format:
+            raise ValueError("format: give at least one format, or leave it out (ISO 8601)")
         self._check_number_format(numeric)
         self._check_boolean_tokens()
         for token in self.null_values or []:
@@ -165,6 +169,13 @@ class ColumnSpec(_Strict):
                 raise ValueError(f"null_values: {token!r} is compared with trimmed values, so it "
                                  "must be non-blank without spaces around it")  # fmt: skip
         return self
+
+    @property
+    def formats(self) -> tuple[str, ...]:
+        """The datetime formats to read values with, in turn (none: ISO 8601)."""
+        if self.format is None:
+            return ()
+        return (self.format,) if isinstance(self.format, str) else tuple(self.format)
 
     def _check_number_format(self, numeric: bool) -> None:
         if self.decimal == "." and self.thousands is None and self.units is None:

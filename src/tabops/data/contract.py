@@ -440,7 +440,7 @@ def parse_strings(present: pa.Array, col: ColumnSpec) -> tuple[pa.Array, pa.Arra
         valid = pc.or_(is_true, is_false)
         return pc.if_else(valid, is_true, None), valid
     if kind == ColumnType.DATETIME:
-        parsed = _as_utc(_parse_datetimes(present, col.format))
+        parsed = _as_utc(_parse_datetimes(present, col.formats))
         return parsed, pc.is_valid(parsed)
     if (spelled := boolean_spellings(col.categories)) is not None:  # 'True' is 'TRUE'
         found = pc.index_in(pc.utf8_lower(present), value_set=pa.array(list(spelled)))
@@ -499,15 +499,31 @@ def _as_utc(values: pa.Array) -> pa.Array:
     return pc.cast(values, ARROW_TYPES[ColumnType.DATETIME])
 
 
-def _parse_datetimes(present: pa.Array, fmt: str | None) -> pa.Array:
-    if fmt is not None:
-        return pc.strptime(present, format=fmt, unit="us", error_is_null=True)
+def _parse_datetimes(present: pa.Array, formats: tuple[str, ...]) -> pa.Array:
+    if formats:  # each value by the first format that reads it
+        return pc.coalesce(*(
+            _as_utc(pc.strptime(present, format=fmt, unit="us", error_is_null=True))
+            for fmt in formats
+        ))  # fmt: skip
     try:  # the common case, every value plain ISO 8601 without a zone: one Arrow cast
         return pc.cast(present, pa.timestamp("us"))
     except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
         pass
     parsed = iso_datetimes(pd.Series(present.to_pandas(), dtype="object"))
     return pa.array(parsed, type=ARROW_TYPES[ColumnType.DATETIME])
+
+
+def formatted_datetimes(values: pd.Series, formats: tuple[str, ...]) -> pd.Series:
+    """A pandas column of date-times in UTC by the contract's rule: strings in the first of
+    ``formats`` that reads them (ISO 8601 when there are none), timestamps as they are."""
+    if values.dtype == object and not formats:
+        return iso_datetimes(values)
+    if not formats or pd.api.types.is_datetime64_any_dtype(values):
+        return pd.to_datetime(values, utc=True, errors="coerce")
+    parsed = pd.to_datetime(values, utc=True, errors="coerce", format=formats[0])
+    for fmt in formats[1:]:
+        parsed = parsed.fillna(pd.to_datetime(values, utc=True, errors="coerce", format=fmt))
+    return parsed
 
 
 def iso_datetimes(strings: pd.Series) -> pd.Series:

@@ -401,10 +401,43 @@ def _mostly_dates(profile: _Profile, present: pa.Array) -> tuple[ColumnSpec, str
         bad = _invalid(present, reading)
         if len(bad) > _MAX_BAD_NUMBER_SHARE * len(present):
             continue
-        _, valid = parse_strings(head, reading)
-        if _serving_reads(head.filter(pc.fill_null(valid, False)), fmt):
+        if _serving_reads(_valid(head, fmt), fmt):
             return reading, f"datetime ({fmt} values){_bad_cells_note(bad, profile, 'a date')}"
+    return _two_date_formats(profile, present)
+
+
+def _two_date_formats(profile: _Profile, present: pa.Array) -> tuple[ColumnSpec, str] | None:
+    """Dates written two ways in one column (98.9% '14-Aug-20', the rest 'July 1, 2017'):
+    the first common format that reads most values, then the first that reads all but at
+    most 1% of the column among the rest. Not the first's day-month swap: it would read the
+    same text two ways."""
+    head = present[:_FORMAT_SAMPLE]
+    formats = [fmt for fmt in _DATETIME_FORMATS if fmt not in _TIME_OF_DAY_FORMATS]
+    for first in formats:
+        if 2 * len(_invalid(head, _datetime(first))) > len(head):
+            continue
+        rest = _invalid(present, _datetime(first))
+        if 2 * len(rest) > len(present) or not _serving_reads(_valid(head, first), first):
+            continue
+        for second in formats:
+            if second in (first, _swap_day_month(first)):
+                continue
+            bad = _invalid(rest, _datetime(second))
+            read = _valid(rest, second)
+            if len(bad) > _MAX_BAD_NUMBER_SHARE * len(present) or not len(read):
+                continue
+            if _serving_reads(read[:_FORMAT_SAMPLE], second):
+                why = f"datetime ({first} values, and {len(read):,} written {second})"
+                if len(bad):
+                    why += _bad_cells_note(bad, profile, "a date")
+                return ColumnSpec(type=ColumnType.DATETIME, format=[first, second]), why
     return None
+
+
+def _valid(values: pa.Array, fmt: str) -> pa.Array:
+    """Those of ``values`` that ``fmt`` reads."""
+    _, valid = parse_strings(values, _datetime(fmt))
+    return values.filter(pc.fill_null(valid, False))
 
 
 def _compact_date(profile: _Profile) -> tuple[ColumnSpec, str] | None:

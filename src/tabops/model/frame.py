@@ -12,7 +12,7 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 
-from tabops.data.contract import iso_datetimes
+from tabops.data.contract import formatted_datetimes
 from tabops.model.columns import feature_names
 from tabops.spec import ColumnType, ProjectSpec
 
@@ -28,7 +28,7 @@ def model_frame(data: pa.Table | pd.DataFrame, spec: ProjectSpec) -> pd.DataFram
         kind = spec.columns[name].type
         values = frame[name]
         if kind == ColumnType.DATETIME:
-            stamps = _utc_stamps(values, spec.columns[name].format)
+            stamps = formatted_datetimes(values, spec.columns[name].formats)
             columns[name] = stamps.dt.tz_convert(None).astype("datetime64[us]")
         elif kind in (ColumnType.NUMERIC, ColumnType.INTEGER, ColumnType.BOOLEAN):
             columns[name] = pd.to_numeric(values.astype("object"), errors="coerce").astype(
@@ -47,14 +47,6 @@ def category_text(values: pd.Series) -> pd.Series:
     # where(), not fillna(): fillna on an all-missing object column downcasts it to float
     # (and pandas warns about it).
     return as_text.astype(str).where(as_text.notna(), np.nan)
-
-
-def _utc_stamps(values: pd.Series, fmt: str | None) -> pd.Series:
-    """A date-time column as UTC timestamps, by the contract's rule for strings (aware values
-    converted to UTC, naive ones taken as UTC, any mix of offsets)."""
-    if values.dtype == object and fmt is None:
-        return iso_datetimes(values)
-    return pd.to_datetime(values, utc=True, errors="coerce", format=fmt)
 
 
 def json_records(frame: pd.DataFrame) -> list[dict[str, Any]]:

@@ -15,7 +15,7 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 
-from tabops.data.contract import iso_datetimes
+from tabops.data.contract import formatted_datetimes
 from tabops.model.columns import feature_names
 from tabops.monitor.sketches import (
     DEFAULT_CATEGORY_CAP,
@@ -205,7 +205,7 @@ def _update(
         else:
             sketch.update(values)
     elif kind == ColumnType.DATETIME:
-        sketch.update(_epoch_seconds(values, spec.columns[name].format))
+        sketch.update(_epoch_seconds(values, spec.columns[name].formats))
     else:
         sketch.update(_numbers(values))
 
@@ -227,14 +227,10 @@ def _add_booleans(sketch: CategorySketch, numbers: np.ndarray) -> None:
     sketch.add_counts(counts, missing=len(numbers) - trues - falses)
 
 
-def _epoch_seconds(values: pd.Series, fmt: str | None) -> np.ndarray:
-    if pd.api.types.is_datetime64_any_dtype(values):
-        stamps = pd.to_datetime(values, utc=True)
-    elif values.dtype == object and fmt is None:
-        stamps = iso_datetimes(values)
-    else:
-        stamps = pd.to_datetime(values, utc=True, errors="coerce", format=fmt)
-    seconds = (stamps - pd.Timestamp(0, tz="UTC")) / pd.Timedelta(seconds=1)
+def _epoch_seconds(values: pd.Series, formats: tuple[str, ...]) -> np.ndarray:
+    seconds = (formatted_datetimes(values, formats) - pd.Timestamp(0, tz="UTC")) / pd.Timedelta(
+        seconds=1
+    )
     return np.asarray(seconds, dtype=np.float64)
 
 

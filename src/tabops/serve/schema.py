@@ -80,7 +80,7 @@ class Column:
     type: ColumnType
     nullable: bool
     limits: Limits = field(default_factory=Limits)  # range, categories: tabops.limits
-    format: str | None = None
+    formats: tuple[str, ...] = ()  # datetime columns: strftime formats tried in turn
     booleans: BooleanTokens | None = None  # boolean columns: the strings read as true/false
     numbers: NumberFormat = field(default_factory=NumberFormat)  # how text writes numbers
     nulls: frozenset[str] = frozenset()  # strings read as missing: the file's and the column's
@@ -257,7 +257,7 @@ def _column(spec: ProjectSpec, name: str, nulls: frozenset[str]) -> Column:
         declared.type,
         declared.nullable,
         Limits.of(declared),
-        declared.format,
+        declared.formats,
         booleans,
         NumberFormat.of(declared),
         nulls | frozenset(declared.null_values or ()),
@@ -361,9 +361,9 @@ def _datetime(column: Column, value: Any) -> datetime:
     if type(value) is not str or len(value) > 64:
         raise ValueError(f"must be a date-time string, not {_json_name(value)}")
     try:
-        stamp = _parsed_time(value, column.format)
+        stamp = _parsed_time(value, column.formats)
     except ValueError:
-        expected = f"the format {column.format} or ISO 8601" if column.format else "ISO 8601"
+        expected = f"{_formats(column.formats)} or ISO 8601" if column.formats else "ISO 8601"
         raise ValueError(f"'{value}' is not a date-time in {expected}") from None
     # Like pandas.to_datetime(utc=True): naive times are UTC, aware ones converted to UTC.
     if stamp.tzinfo is None:
@@ -374,15 +374,19 @@ def _datetime(column: Column, value: Any) -> datetime:
         raise ValueError(f"'{value}' is outside the years 1-9999 in UTC") from None
 
 
-def _parsed_time(value: str, fmt: str | None) -> datetime:
-    """The column's own format first (a row copied from its file), then ISO 8601, which JSON
+def _parsed_time(value: str, formats: tuple[str, ...]) -> datetime:
+    """The column's own formats first (a row copied from its file), then ISO 8601, which JSON
     clients and the version's request example send whatever the file's format."""
-    if fmt:
+    for fmt in formats:
         try:
             return datetime.strptime(value, fmt)
         except ValueError:
             pass
     return datetime.fromisoformat(value)
+
+
+def _formats(formats: tuple[str, ...]) -> str:
+    return "the format " + " or ".join(formats)
 
 
 _CONVERTERS: dict[ColumnType, Converter] = {
@@ -447,8 +451,9 @@ def _json_type(column: Column) -> dict[str, Any]:
         if numbers:
             schema["anyOf"].append({"type": "integer", "enum": numbers})
         schema["description"] = f"true, false or {column.booleans.describe()}"
-    elif column.type == ColumnType.DATETIME and column.format:
-        schema = {"type": "string", "description": f"A date-time as {column.format} or ISO 8601"}
+    elif column.type == ColumnType.DATETIME and column.formats:
+        accepted = _formats(column.formats)
+        schema = {"type": "string", "description": f"A date-time in {accepted} or ISO 8601"}
     elif column.type == ColumnType.DATETIME:
         schema = {"type": "string", "format": "date-time"}
     elif column.limits.categories is not None:

@@ -631,6 +631,35 @@ def test_dates_with_at_most_one_percent_of_other_values_are_dates_those_rows_qua
         assert column.type != ColumnType.DATETIME
 
 
+def test_dates_written_two_ways_are_read_both_ways() -> None:
+    # netflix titles' date_added: 98.9% '14-Aug-20', the rest ' July 1, 2017'
+    rows = 300
+    days = [f"{1 + i % 28:02d}-{['Jan', 'Feb', 'Mar'][i % 3]}-18" for i in range(rows - 6)]
+    days += [" July 1, 2017", " December 15, 2017", " March 2, 2019"] * 2
+    days[10] = "soon"
+    table = pa.table({"day": days, "x": [str(i % 7) for i in range(rows)],
+                      "y": (["a", "b"] * rows)[:rows]})  # fmt: skip
+    inference = infer_spec(table, SOURCE, target="y", task=None, name="n")
+    column = inference.spec.columns["day"]
+    assert (column.type, column.format) == (ColumnType.DATETIME, ["%d-%b-%y", "%B %d, %Y"])
+    assert (
+        "%d-%b-%y values, and 6 written %B %d, %Y); 1 of 300 values is not a date"
+        in (inference.reasons["day"])
+    )
+    assert inference.quarantined == 1
+
+
+def test_month_first_and_day_first_dates_in_one_column_are_not_read_two_ways() -> None:
+    # 12/03/2020 would be read as December by one format and as March by the other
+    rows = 200
+    days = [f"03/{13 + i % 15}/2020" for i in range(rows - 40)]
+    days += [f"{13 + i % 15}/03/2020" for i in range(40)]
+    table = pa.table({"day": days, "x": [str(i % 7) for i in range(rows)],
+                      "y": (["a", "b"] * rows)[:rows]})  # fmt: skip
+    inference = infer_spec(table, SOURCE, target="y", task=None, name="n")
+    assert inference.spec.columns["day"].type != ColumnType.DATETIME
+
+
 def test_a_file_without_a_header_line_is_warned_of_and_numbered_columns_are_not() -> None:
     rows = 40
     data = {"0.2300": [str(i % 3) for i in range(rows)], "5.07": ["1.5"] * (rows // 2) + ["2"] * 20}

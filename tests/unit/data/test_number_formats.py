@@ -200,7 +200,7 @@ def test_every_date_format_init_may_record_reads_the_same_in_files_and_in_servin
     column = ColumnSpec(type=ColumnType.DATETIME, format=fmt)
     arrow, _ = parse_strings(pa.array([text]), column)
     read = arrow.to_pylist()[0]
-    served = _datetime(Column("t", ColumnType.DATETIME, True, format=fmt), text)
+    served = _datetime(Column("t", ColumnType.DATETIME, True, formats=(fmt,)), text)
     assert read is not None, text
     assert read.replace(tzinfo=None) == served == dt.datetime.strptime(text, fmt), text
 

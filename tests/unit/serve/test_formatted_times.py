@@ -3,10 +3,13 @@ that format and in ISO 8601, which JSON clients and the version's request exampl
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 
+import pandas as pd
+import pyarrow as pa
 import pytest
 
+from tabops.errors import SpecError
 from tabops.serve.schema import InvalidRecordsError, RequestSchema
 from tabops.spec import parse_spec
 
@@ -40,3 +43,30 @@ def test_anything_else_names_both_accepted_forms() -> None:
     with pytest.raises(InvalidRecordsError) as info:
         SCHEMA.model_rows([{"joined": "05/23/2026"}], batch=False)
     assert "'05/23/2026' is not a date-time in the format %d.%m.%Y or ISO 8601" in str(info.value)
+
+
+def test_a_column_written_two_ways_is_read_both_ways_everywhere() -> None:
+    from tabops.data.contract import formatted_datetimes, parse_strings
+
+    spec = SPEC.model_copy(deep=True)
+    spec.columns["joined"].format = ["%d-%b-%y", "%B %d, %Y"]
+    column = spec.columns["joined"]
+    texts = ["23-May-26", "May 23, 2026", "2026-05-23", "soon"]
+    read, valid = parse_strings(pa.array(texts), column)  # files: ingest and batch scoring
+    day = datetime(2026, 5, 23, tzinfo=UTC)
+    assert read.to_pylist() == [day, day, None, None] and valid.to_pylist()[:2] == [True, True]
+    frame = formatted_datetimes(pd.Series(texts[:2], dtype=object), column.formats)  # the model
+    assert list(frame) == [pd.Timestamp(day)] * 2
+    schema = RequestSchema(spec)  # serving: both formats and ISO 8601
+    rows = schema.model_rows([{"joined": text} for text in texts[:3]], batch=True)
+    assert [row["joined"] for row in rows] == [datetime(2026, 5, 23)] * 3
+    with pytest.raises(InvalidRecordsError) as info:
+        schema.model_rows([{"joined": "soon"}], batch=False)
+    assert "in the format %d-%b-%y or %B %d, %Y or ISO 8601" in str(info.value)
+
+
+def test_an_empty_list_of_formats_is_refused() -> None:
+    bad = SPEC.model_dump(mode="json")
+    bad["columns"]["joined"]["format"] = []
+    with pytest.raises(SpecError, match="give at least one format"):
+        parse_spec(bad)
