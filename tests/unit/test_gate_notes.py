@@ -3,9 +3,10 @@ quantity: ROC AUC 0.508 over 14 classes, promoted as a first champion without a 
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 
-from tabops.release.gate import _below_chance, _chance_notes
+from tabops.release.gate import _below_chance, _below_majority_notes, _chance_notes
 from tests.unit.model.conftest import synthetic_spec
 
 
@@ -48,3 +49,21 @@ def test_a_score_clearly_below_guessing_is_refused(
     assert bool(failures) is refused
     if refused:
         assert "worse than" in failures[0] and "--force" in failures[0]
+
+
+@pytest.mark.parametrize(
+    ("classes", "accuracy", "warned"),
+    [
+        (["a"] * 18 + ["b"] * 41 + ["c"] * 41, 0.30, True),  # below always answering 'b'
+        (["a"] * 18 + ["b"] * 41 + ["c"] * 41, 0.45, False),
+        (["no"] * 90 + ["yes"] * 10, 0.60, False),  # binary: the threshold trades accuracy
+    ],
+)
+def test_a_multiclass_model_below_the_commonest_class_is_warned_of(
+    classes: list[str], accuracy: float, warned: bool
+) -> None:
+    notes = _below_majority_notes({"accuracy": accuracy}, np.array(classes), synthetic_spec())
+    assert bool(notes) is warned
+    if warned:
+        assert notes[0].startswith(f"warning: accuracy {accuracy:.4f} is below what always")
+        assert "commonest class 'b' scores (0.4100)" in notes[0]

@@ -132,7 +132,7 @@ def gate(
         "checks": [c.name for c in spec.evaluate.checks],
     }  # fmt: skip
     failures += _below_chance(scored, spec)
-    notes += _chance_notes(metric, scored, spec)
+    notes += _chance_notes(metric, scored, spec) + _below_majority_notes(scored, y, spec)
     decision.reasons = (failures or [_pass_reason(metric, decision.metrics)]) + notes
     if failures and force:
         decision.reasons = [f"forced despite: {reason}" for reason in failures] + notes
@@ -383,6 +383,27 @@ def _chance_notes(metric: str, scored: dict[str, float], spec: ProjectSpec) -> l
         f"warning: {metric} {scored[metric]:.4f} is about what guessing scores ({chance:g}): "
         f"the features hardly predict '{spec.target}'. Check the target and the features' "
         "roles in tabops.yaml before serving this model"
+    ]
+
+
+def _below_majority_notes(scored: dict[str, float], y: np.ndarray, spec: ProjectSpec) -> list[str]:
+    """A warning when a model of three classes or more answers right less often than always
+    answering the commonest class would (thanksgiving's 11 income brackets: accuracy 0.137
+    against 0.176, promoted on ROC AUC 0.573 without a word). A note, not a failure: a model
+    weighted to find the rare classes may trade some accuracy for them. Binary models are
+    not judged so: their threshold trades accuracy for recall by design."""
+    if spec.task != Task.CLASSIFICATION or not math.isfinite(scored.get("accuracy", math.nan)):
+        return []
+    classes, counts = np.unique(y.astype(str), return_counts=True)
+    share = counts.max() / counts.sum() if len(counts) else 0.0
+    if len(classes) < 3 or scored["accuracy"] >= share:
+        return []
+    commonest = classes[counts.argmax()]
+    return [
+        f"warning: accuracy {scored['accuracy']:.4f} is below what always answering the "
+        f"commonest class '{commonest}' scores ({share:.4f}) on the held-out test rows: the "
+        f"model's answers are wrong more often than that guess. Check the features' roles, "
+        f"or whether fewer, broader classes of '{spec.target}' would do"
     ]
 
 
