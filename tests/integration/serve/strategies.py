@@ -61,11 +61,9 @@ def datetimes_for(column: Column) -> st.SearchStrategy[str]:
         datetime(2200, 12, 31),
         timezones=_offsets(),  # type: ignore[arg-type]
     )
-    if column.format:
-        fmt = column.format
-        return st.datetimes(datetime(1900, 1, 1), datetime(2200, 12, 31)).map(
-            lambda d: d.strftime(fmt)
-        )
+    if column.formats:  # any of them, as a file written two ways would
+        days = st.datetimes(datetime(1900, 1, 1), datetime(2200, 12, 31))
+        return st.builds(lambda d, fmt: d.strftime(fmt), days, st.sampled_from(column.formats))
     return st.builds(_iso, stamps, st.integers(0, 3))
 
 
