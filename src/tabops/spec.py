@@ -542,7 +542,7 @@ COLUMN_MONITOR_METRICS = (
 )  # fmt: skip
 #: What it measures per window, besides the task's metrics and their ``estimated_`` forms.
 WINDOW_MONITOR_METRICS = (
-    "rows", "drift_share", "score_drift", "positive_rate", "label_coverage", "rejected_rows",
+    "rows", "drift_share", "score_drift", "positive_rate", "label_coverage", "refused_rows",
     "rejected_requests", "rejected_rate",
 )  # fmt: skip
 
@@ -555,9 +555,9 @@ class AlertSpec(_Strict):
     metric: str = Field(
         description="A monitored metric: a per-feature one (drift_score, drifted, psi, "
         "missing_rate, unseen_rate, rejected_field; set 'column'), a window one (rows, "
-        "drift_share, score_drift, positive_rate, label_coverage, rejected_rows, "
-        "rejected_requests, rejected_rate), a task metric (roc_auc, rmse, ...) "
-        "or its estimate before labels (estimated_roc_auc, ...)."
+        "drift_share, score_drift, positive_rate, label_coverage, refused_rows (files and "
+        "batch runs), rejected_requests, rejected_rate (serving)), a task metric (roc_auc, "
+        "rmse, ...) or its estimate before labels (estimated_roc_auc, ...)."
     )
     column: str | None = Field(default=None, description="The feature of a per-feature metric.")
     above: float | None = Field(default=None, description="Fire when the value is above this.")

@@ -193,6 +193,7 @@ def _alert(**fields: Any) -> dict[str, Any]:
         (_alert(column="amount"), "'roc_auc' is not per feature; remove 'column'"),
         (_alert(above=0.9), "set exactly one of 'above' and 'below'"),
         (_alert(metric="rmse"), "unknown metric 'rmse'"),  # a regression metric
+        (_alert(metric="rejected_rows", above=5, below=None), "unknown metric 'rejected_rows'"),
         ({"monitor": {"webhook": "ftp://x"}}, "monitor.webhook"),
         ({"monitor": {"alerts": [_alert()["monitor"]["alerts"][0]] * 2}}, "names must be unique"),
         ({"monitor": {"drift_exclude": ["label"]}}, "drift_exclude: 'label' is not one of"),
@@ -211,9 +212,10 @@ def test_alerts_accept_every_monitored_metric_of_the_task() -> None:
         {"name": "drift", "metric": "psi", "column": "amount", "above": 0.2, "windows": 2},
         {"name": "auc", "metric": "estimated_roc_auc", "below": 0.7},
         {"name": "recall", "metric": "recall", "below": 0.5, "min_rows": 500},
+        {"name": "refused", "metric": "refused_rows", "above": 50},  # measured, never was
     ]
     spec = parse_spec(small_spec_dict() | {"monitor": {"window": "hour", "alerts": alerts}})
-    assert [a.name for a in spec.monitor.alerts] == ["drift", "auc", "recall"]
+    assert [a.name for a in spec.monitor.alerts] == ["drift", "auc", "recall", "refused"]
     assert spec.monitor.alerts[0].windows == 2 and spec.monitor.window == "hour"
     assert "estimated_rmse" not in spec.monitor_metrics
 

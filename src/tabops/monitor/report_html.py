@@ -289,11 +289,13 @@ def _quality(report: MonitorReport) -> str:
     else:
         parts.append('<p class="note">No missing values and no unseen categories in any '
                      "window.</p>")  # fmt: skip
-    rejected = report.values("rejected_rows")
-    if not rejected.empty:
-        rows = [[_day(s), v] for s, v in zip(rejected["window_start"], rejected["value"],
-                                              strict=True)]  # fmt: skip
-        parts.append(_table(["window", "rows serving refused"], rows))
+    for metric, what in (("rejected_requests", "requests serving refused"),
+                         ("refused_rows", "rows the data contract refused")):  # fmt: skip
+        refused = report.values(metric)
+        if not refused.empty:
+            rows = [[_day(s), v] for s, v in zip(refused["window_start"], refused["value"],
+                                                  strict=True)]  # fmt: skip
+            parts.append(_table(["window", what], rows))
     return "".join(parts)
 
 

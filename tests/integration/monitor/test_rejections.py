@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import orjson
@@ -105,7 +106,12 @@ def test_the_store_holds_the_counts_once_the_server_stopped(
     assert minutes and all(m.second == 0 and m.microsecond == 0 for m in minutes)
 
 
-def test_the_monitor_measures_refusals_per_window(served: tuple[ServedProject, Any]) -> None:
+def test_the_monitor_measures_refusals_per_window(
+    served: tuple[ServedProject, Any], tmp_path: Path
+) -> None:
+    from tabops.monitor.report import gather_report
+    from tabops.monitor.report_html import write_report
+
     project, _ = served
     spec, ctx, store = project.spec, project.ctx, project.ctx.store
     when = DAY0 + timedelta(hours=6)
@@ -143,6 +149,10 @@ def test_the_monitor_measures_refusals_per_window(served: tuple[ServedProject, A
     values = {(r.metric, r.column_name): r.value for r in last.itertuples()}
     assert values == {("rows", None): 0, ("rejected_requests", None): 4,
                       ("rejected_rate", None): 1.0, ("rejected_field", "x"): 4}  # fmt: skip
+    page = tmp_path / "report.html"
+    write_report(gather_report(spec, ctx, None, None, None), str(page))
+    shown = page.read_text(encoding="utf-8")
+    assert "requests serving refused" in shown and "rows the data contract refused" not in shown
 
 
 def _utc(moment: Any) -> datetime:
