@@ -29,6 +29,7 @@ from tabops.serve.http import (
     body_too_large,
     error_response,
 )
+from tabops.serve.json_body import parse_json
 from tabops.serve.openapi import document
 from tabops.serve.rejections import PREDICTION_ROUTES
 from tabops.serve.routes import ROUTERS
@@ -151,6 +152,16 @@ def _handle_errors(app: FastAPI) -> None:
 
     @app.exception_handler(RequestValidationError)
     async def invalid_body(request: Request, exc: RequestValidationError) -> Response:
+        if any(e["type"] == "json_invalid" or tuple(e["loc"]) == ("body",) for e in exc.errors()):
+            # The body is no JSON object at all: answered as the other routes answer it (400
+            # naming where the JSON breaks, 415 for another media type), not as a bad field.
+            kind = request.headers.get("content-type")
+            try:
+                parse_json(kind or "none", await request.body())
+                raise ApiError(422, "invalid_request", "The body must be a JSON object, as "
+                               "the route's schema in /docs shows.")  # fmt: skip
+            except ApiError as error:
+                return error_response(request, error)
         details = [
             {"field": ".".join(str(p) for p in e["loc"] if p != "body"), "message": e["msg"]}
             for e in exc.errors()[:100]

@@ -292,3 +292,23 @@ def test_non_finite_labels_are_refused_by_feedback(client: TestClient, literal: 
     response = client.post("/feedback", content=body, headers=JSON_HEADERS)
     assert response.status_code in (400, 422), response.text
     assert not check_response(response.status_code, response.content, response.headers)
+
+
+@pytest.mark.parametrize(
+    ("body", "content_type", "status", "code"),
+    [
+        (b'{"labels": [', "application/json", 400, "invalid_json"),
+        (b"", "application/json", 400, "invalid_json"),
+        (b'{"labels": []}', "text/plain", 415, "unsupported_media_type"),
+        (b'{"labels": [{"request_id": "r", "label": "yes"}]}', None, 415, "unsupported_media_type"),
+        (b"[1]", "application/json", 422, "invalid_request"),
+    ],
+)
+def test_feedback_answers_a_body_that_is_no_json_object_as_the_other_routes(
+    client: TestClient, body: bytes, content_type: str | None, status: int, code: str
+) -> None:
+    headers = {"content-type": content_type} if content_type else {}
+    response = client.post("/feedback", content=body, headers=headers)
+    assert (response.status_code, response.json()["error"]["code"]) == (status, code)
+    assert "valid dictionary" not in response.text  # pydantic's words for a missing object
+    assert not check_response(response.status_code, response.content, response.headers)
