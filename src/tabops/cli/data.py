@@ -495,7 +495,7 @@ def data_history(
 ) -> None:
     """List the project's snapshots: hash, rows, source and date, newest first.
 
-    Example: tabops data history --limit 5
+    Example: tabops data history --json
     """
     from tabops.store.ledger import list_snapshots
 

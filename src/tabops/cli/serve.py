@@ -30,7 +30,7 @@ def serve(
         str, typer.Option(help="The registry alias to serve and watch for new versions.")
     ] = "champion",
     log_level: Annotated[
-        str, typer.Option(help="uvicorn's log level: critical, error, warning, info, debug.")
+        str, typer.Option(help="uvicorn's log level: critical, error, warning, info, debug, trace.")
     ] = "warning",
 ) -> None:
     """Serve the champion model over HTTP: /predict, MLflow's /invocations, OIP v2, /feedback.
