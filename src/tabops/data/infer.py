@@ -100,6 +100,9 @@ _TIME_OF_DAY = r"^\d{1,2}:\d{2}(:\d{2})?( ?[AaPp][Mm])?$"
 #: Dates written as 8 digits, tried in turn in a column named like a date: ISO 8601's basic
 #: form, then month-first (the NYC squirrel census' 10142018), then day-first.
 _COMPACT_DATE_FORMATS = ("%Y%m%d", "%m%d%Y", "%d%m%Y")
+#: Months without a day (2018-01, 01/2018, Jan-2018), tried in a column named like a date only:
+#: elsewhere '2018-01' is as likely a code.
+_MONTH_FORMATS = ("%Y-%m", "%Y/%m", "%m/%Y", "%m-%Y", "%b-%Y", "%b %Y", "%B %Y", "%b-%y")
 #: Date formats tried in turn when the values are not ISO 8601; month-first before day-first.
 #: (No fractions of seconds: Arrow's strptime has no %f.)
 _DATETIME_FORMATS = (
@@ -362,9 +365,10 @@ def _datetime_reading(profile: _Profile) -> tuple[ColumnSpec, str] | None:
         return None  # a date has digits: skip the formats for a column of words
     head = present[:_FORMAT_SAMPLE]  # most formats fail on the first values: cheaper
     times = pc.all(pc.match_substring_regex(present, _TIME_OF_DAY)).as_py()
+    months = _MONTH_FORMATS if _TIME_NAME.search(profile.name) else ()
     fits = [
         fmt
-        for fmt in _DATETIME_FORMATS
+        for fmt in (*_DATETIME_FORMATS, *months)
         if digits == len(present)
         and (times or fmt not in _TIME_OF_DAY_FORMATS)
         and _all_parse(head, _datetime(fmt))
@@ -378,9 +382,24 @@ def _datetime_reading(profile: _Profile) -> tuple[ColumnSpec, str] | None:
     if chosen in _TIME_OF_DAY_FORMATS:
         return _datetime(chosen), f"datetime, times of day ({chosen}; the model uses the hour)"
     swapped = _swap_day_month(chosen)
+    if swapped == chosen:  # no day, or no month number: nothing to swap
+        return _datetime(chosen), why
+    if swapped in fits and _one_day_of_each_month(present, swapped):
+        # 01/02/2018, 01/03/2018...: a monthly series dated on the 1st, not January's first
+        # twelve days of each year
+        chosen, swapped = swapped, chosen
+        why = f"datetime ({chosen} values: the same day of each month)"
     if swapped in fits:
         why += f"; day and month could be swapped in every value: set format '{swapped}' if so"
     return _datetime(chosen), why
+
+
+def _one_day_of_each_month(present: pa.Array, fmt: str) -> bool:
+    """Whether ``fmt`` reads ``present`` as one day of several months (and its day-month swap,
+    then, as days of one month)."""
+    stamps, _ = parse_strings(present, _datetime(fmt))
+    days = pc.count_distinct(pc.day(stamps)).as_py()
+    return bool(days == 1 and pc.count_distinct(pc.month(stamps)).as_py() > 1)
 
 
 #: Values a column needs for a few among them that are no date (1%, as for numbers) to leave

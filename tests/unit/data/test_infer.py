@@ -660,6 +660,44 @@ def test_month_first_and_day_first_dates_in_one_column_are_not_read_two_ways() -
     assert inference.spec.columns["day"].type != ColumnType.DATETIME
 
 
+def test_months_without_a_day_are_dates_in_a_column_named_like_one() -> None:
+    # SNCF's monthly regularity: Date is 2018-01 ... 2022-12
+    months = [f"{2018 + i // 12}-{1 + i % 12:02d}" for i in range(60)] * 2
+    rows = len(months)
+    table = pa.table({"Date": months, "code": months, "x": [str(i % 7) for i in range(rows)],
+                      "y": (["a", "b"] * rows)[:rows]})  # fmt: skip
+    spec = infer_spec(table, SOURCE, target="y", task=None, name="n").spec
+    date = spec.columns["Date"]
+    assert (date.type, date.format, date.role) == (
+        ColumnType.DATETIME,
+        "%Y-%m",
+        ColumnRole.TIMESTAMP,
+    )
+    assert spec.columns["code"].type != ColumnType.DATETIME  # '2018-01' may as well be a code
+
+
+@pytest.mark.parametrize(
+    ("days", "expected", "other"),
+    [
+        # a monthly series dated on the 1st, written day first: 01/02/2018 is 1 February
+        ([f"01/{m:02d}/{y}" for y in (2018, 2019) for m in range(1, 13)], "%d/%m/%Y", "%m/%d/%Y"),
+        # the same day of each month, written month first
+        ([f"{m:02d}/05/{y}" for y in (2018, 2019) for m in range(1, 13)], "%m/%d/%Y", "%d/%m/%Y"),
+        # no telling: month first, as before, with the note
+        ([f"{m:02d}/{d:02d}/2018" for m in range(1, 13) for d in (1, 7)], "%m/%d/%Y", "%d/%m/%Y"),
+    ],
+)
+def test_dates_of_one_day_each_month_read_the_changing_field_as_the_month(
+    days: list[str], expected: str, other: str
+) -> None:
+    rows = len(days)
+    table = pa.table({"when": days, "x": [str(i % 7) for i in range(rows)],
+                      "y": (["a", "b"] * rows)[:rows]})  # fmt: skip
+    inference = infer_spec(table, SOURCE, target="y", task=None, name="n")
+    assert inference.spec.columns["when"].format == expected
+    assert f"set format '{other}' if so" in inference.reasons["when"]
+
+
 def test_a_file_without_a_header_line_is_warned_of_and_numbered_columns_are_not() -> None:
     rows = 40
     data = {"0.2300": [str(i % 3) for i in range(rows)], "5.07": ["1.5"] * (rows // 2) + ["2"] * 20}
