@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from tabops.cli.app import JsonOption, SetOption, SpecOption, VersionOption, app, read_spec
-from tabops.console import key_values, out, print_json, table
+from tabops.console import err, key_values, out, print_json, table
 from tabops.errors import TabopsError
 
 if TYPE_CHECKING:
@@ -125,7 +125,7 @@ def predict_command(
             "--allow-empty",
             help="Let an input without a row to score (empty, or every row rejected) replace a "
             "run date's earlier rows (refused by default: a broken export would wipe a day's "
-            "scores).",
+            "scores), and let a run whose every row is rejected end with exit 0 (else 3).",
         ),
     ] = False,
     spec: SpecOption = None,
@@ -171,8 +171,13 @@ def predict_command(
         keep=[n.strip() for text in keep or () for n in text.split(",") if n.strip()],
         allow_empty=allow_empty,
     )  # fmt: skip
+    # A non-empty input none of whose rows could be scored is a failed run for a scheduler,
+    # whatever was written: a wrong export, or a contract the data has outgrown.
+    nothing_scored = result.rows_in > 0 and result.scored == 0 and not allow_empty
     if json_output:
         print_json(result.to_dict())
+        if nothing_scored:
+            raise typer.Exit(3)
         return
     out.print(key_values(f"Scored {project.name}", [
         ("rows in", f"{result.rows_in:,}"),
@@ -192,6 +197,13 @@ def predict_command(
             f"{result.replaced['rows']:,} rows) in the store's batch history: it keeps one run "
             "per run date. Pass --run-date to keep both."
         )
+    if nothing_scored:
+        err.print(
+            f"[red bold]Error:[/red bold] None of the {result.rows_in:,} rows could be scored: "
+            "every one was rejected (the reasons are above). Fix the input or the spec's "
+            "contract and run it again; pass --allow-empty where a day without scores is normal."
+        )
+        raise typer.Exit(3)
 
 
 def _explain_rejects(rejected_by: dict[str, dict[str, int]], where: str) -> None:

@@ -308,6 +308,29 @@ def test_an_empty_input_does_not_wipe_a_run_dates_scores_unless_allowed(
     assert pacsv.read_csv(out).num_rows == 0
 
 
+def test_a_run_whose_every_row_is_rejected_fails_for_its_scheduler(
+    project: ServedProject, tmp_path: Path
+) -> None:
+    broken = tmp_path / "broken.csv"  # a first run of its date: nothing to wipe
+    pacsv.write_csv(_input_rows(12, seed=8, bad=12), broken)
+    for mode in ([], ["--json"]):
+        out = tmp_path / f"scores{len(mode)}.csv"
+        done = subprocess.run(
+            [TABOPS, "predict", "--spec", str(project.folder), "--input", str(broken), "-o",
+             str(out), "--run-date", "2026-12-21", *mode],
+            capture_output=True, text=True, env=project.env(COLUMNS="1000"), timeout=600,
+        )  # fmt: skip
+        assert done.returncode == 3, (done.stdout, done.stderr)
+        assert "Traceback" not in done.stderr
+        rejects = pacsv.read_csv(tmp_path / f"scores{len(mode)}.rejects.csv")
+        assert rejects.num_rows == 12  # the reasons are written, for the user to read
+        if not mode:
+            assert "None of the 12 rows could be scored" in " ".join(done.stderr.split())
+    allowed = _predict(project, "--input", str(broken), "-o", str(tmp_path / "ok.csv"),
+                       "--run-date", "2026-12-22", "--allow-empty")  # fmt: skip
+    assert (allowed["scored"], allowed["rejected"]) == (0, 12)
+
+
 def test_user_mistakes_get_clear_messages(project: ServedProject, tmp_path: Path) -> None:
     missing = _error(project, "--input", str(tmp_path / "nope.csv"), "--output", "x.csv")
     assert "nope.csv does not exist" in missing
