@@ -6,6 +6,7 @@ error names the file, the key path and what is allowed.
 
 from __future__ import annotations
 
+import codecs
 import hashlib
 import json
 import math
@@ -236,6 +237,17 @@ class CsvOptions(_Strict):
             "line instead of swallowing the rest of the file, and parsing stays parallel."
         ),
     )
+
+    @field_validator("encoding")
+    @classmethod
+    def _known_encoding(cls, encoding: str) -> str:
+        try:
+            codecs.lookup(encoding)
+        except LookupError:
+            raise ValueError(
+                f"{encoding!r} is no encoding Python knows; use e.g. utf-8, cp1252 or latin-1"
+            ) from None
+        return encoding
 
 
 class SourceSpec(_Strict):

@@ -228,3 +228,12 @@ def test_a_columns_null_values_are_trimmed_words(token: str) -> None:
         parse_spec(raw)
     raw["columns"]["amount"]["null_values"] = ["n/k", token.strip() or "-"]
     assert parse_spec(raw).columns["amount"].null_values == ["n/k", token.strip() or "-"]
+
+
+def test_an_encoding_python_does_not_know_is_refused_with_examples() -> None:
+    raw = small_spec_dict()
+    raw["source"]["csv"] = {"encoding": "windows-1252"}
+    assert parse_spec(raw).source.csv.encoding == "windows-1252"
+    raw["source"]["csv"] = {"encoding": "klingon"}
+    with pytest.raises(SpecError, match="'klingon' is no encoding Python knows; use e.g. utf-8"):
+        parse_spec(raw)

@@ -8,6 +8,8 @@ records :class:`~tabops.serve.schema.RequestSchema` validates.
 
 from __future__ import annotations
 
+import codecs
+import contextlib
 import csv
 import io
 import itertools
@@ -112,9 +114,39 @@ def _columns_to_records(columns: dict[str, Any], what: str, max_rows: int) -> li
     return [dict(zip(names, values, strict=True)) for values in zip(*columns.values(), strict=True)]
 
 
+def _charset(content_type: str) -> str | None:
+    """The charset a Content-Type names (``text/csv; charset=windows-1252``), if any."""
+    for parameter in content_type.split(";")[1:]:
+        key, _, value = parameter.partition("=")
+        if key.strip().lower() == "charset" and value.strip():
+            return value.strip().strip('"')
+    return None
+
+
+def _csv_text(body: bytes, charset: str | None, encoding: str) -> str:
+    if charset is not None:
+        try:
+            return body.decode(charset).removeprefix("\ufeff")
+        except LookupError:
+            raise _bad(f"The Content-Type's charset {charset!r} is no known encoding.") from None
+        except UnicodeDecodeError:
+            raise _bad(f"The CSV body is not {charset}, as its Content-Type says.") from None
+    with contextlib.suppress(UnicodeDecodeError):
+        return body.decode("utf-8-sig")
+    tried = "UTF-8"
+    if codecs.lookup(encoding).name != "utf-8":  # the spec's codec, checked when it was read
+        with contextlib.suppress(UnicodeDecodeError):
+            return body.decode(encoding)
+        tried += f" nor {encoding} (the data file's encoding)"
+    raise _bad(
+        f"The CSV body is not {tried} text: name its encoding in the Content-Type, e.g. "
+        "text/csv; charset=windows-1252."
+    )
+
+
 def csv_records(
     body: bytes, max_rows: int, delimiter: str = ",", quoting: bool = True,
-    known: Collection[str] = (),
+    known: Collection[str] = (), content_type: str = "text/csv", encoding: str = "utf-8",
 ) -> list[dict[str, Any]]:  # fmt: skip
     """Records of strings from CSV with a header row (read as ingest reads a file's: byte-order
     marks skipped, names trimmed, empty columns after the last name dropped); the schema
@@ -123,11 +155,9 @@ def csv_records(
     header into more names: rows copied from the file, or MLflow's comma-separated CSV;
     ``quoting`` off (the file's setting) reads every '"' as text. A name given twice reads as
     a file's does (the second ``x`` is ``x.1``) when those names are ``known`` columns: rows
-    copied from a file whose header repeats a name."""
-    try:
-        text = body.decode("utf-8-sig")
-    except UnicodeDecodeError:
-        raise _bad("The CSV body is not UTF-8.") from None
+    copied from a file whose header repeats a name. The text is in the ``content_type``'s
+    charset, else UTF-8, else the spec's file ``encoding`` (rows copied from a cp1252 file)."""
+    text = _csv_text(body, _charset(content_type), encoding)
     first = text.partition("\n")[0]  # counted, not parsed: any line may be malformed
     split = delimiter if first.count(delimiter) > first.count(",") else ","
     lines = io.StringIO(text)

@@ -189,3 +189,18 @@ def test_a_header_naming_a_column_twice_reads_as_the_files_does() -> None:
     assert csv_records(body, 10, known={"id", "q", "q.1"}) == [{"id": "1", "q": "yes", "q.1": "no"}]
     with pytest.raises(ApiError, match=r"names 'q' twice"):  # no 'q.1' in this model
         csv_records(body, 10, known={"id", "q"})
+
+
+def test_a_csv_body_is_read_in_its_charset_or_the_data_files_encoding() -> None:
+    # Rows copied from a French Excel export (cp1252), as the spec reads that file.
+    body = "Gare de départ;Durée\nLYON PART DIEU;117\n".encode("cp1252")
+    expected = [{"Gare de départ": "LYON PART DIEU", "Durée": "117"}]
+    assert csv_records(body, 10, delimiter=";", encoding="cp1252") == expected
+    named = "text/csv; charset=windows-1252"
+    assert csv_records(body, 10, delimiter=";", content_type=named) == expected
+    with pytest.raises(ApiError, match="not UTF-8 text: name its encoding in the Content-Type"):
+        csv_records(body, 10, delimiter=";")
+    with pytest.raises(ApiError, match="not utf-8, as its Content-Type says"):
+        csv_records(body, 10, delimiter=";", content_type="text/csv; charset=utf-8")
+    with pytest.raises(ApiError, match="'klingon' is no known encoding"):
+        csv_records(body, 10, delimiter=";", content_type="text/csv; charset=klingon")

@@ -33,7 +33,8 @@ async def invocations(request: Request, state: State, served: Served) -> Respons
         options = state.spec.source.csv
         records: list[Any] = csv_records(
             await request.body(), state.limits.max_batch_rows, options.delimiter,
-            options.quoting, served.schema.known,
+            options.quoting, served.schema.known, request.headers["content-type"],
+            options.encoding,
         )  # fmt: skip
     else:
         records = mlflow_records(await read_json(request), state.limits.max_batch_rows)
