@@ -104,9 +104,7 @@ def parse_destination(text: str, option: str) -> Destination:
     existing = next(p for p in (parent, *parent.parents) if p.exists())
     if not existing.is_dir():
         raise TabopsError(f"{option} {path}: {existing} is a file, not a folder.")
-    if kind != "folder" and not parent.is_dir():
-        raise TabopsError(f"{option} {path}: the folder {parent} does not exist.")
-    return Destination(text, path=path, kind=kind)
+    return Destination(text, path=path, kind=kind)  # missing folders are made when written
 
 
 def _kind(name: str, option: str, text: str) -> str:
@@ -136,6 +134,7 @@ def write_file(destination: Destination, spill: Path, run_date: date, batch_id: 
         _write_partition(destination.path, spill, run_date, batch_id)
         return
     path = destination.path
+    path.parent.mkdir(parents=True, exist_ok=True)
     _remove_leftovers(path.parent, path.name)
     temp = path.with_name(f".{path.name}{_TEMP}{batch_id}")
     try:

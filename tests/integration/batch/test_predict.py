@@ -470,12 +470,13 @@ def test_in_process_run_reports_every_output(project: ServedProject, tmp_path: P
     source = tmp_path / "in.parquet"
     pq.write_table(_input_rows(50, seed=3), source)
     ctx = Context(settings=Settings(home=project.home))
-    out = parse_destination(str(tmp_path / "o.parquet"), "--output")
+    folder = tmp_path / "scores" / "daily"  # made when written, as other commands' outputs
+    out = parse_destination(str(folder / "o.parquet"), "--output")
     result = run_predict(project.spec, ctx, Input(str(source)), out, out.sibling(".rejects"),
                          run_date=D1)  # fmt: skip
-    assert result.outputs["scored"] == str(tmp_path / "o.parquet")
-    assert result.outputs["rejects"] == str(tmp_path / "o.rejects.parquet")
-    assert pq.read_table(tmp_path / "o.parquet").num_rows == 50
+    assert result.outputs["scored"] == str(folder / "o.parquet")
+    assert result.outputs["rejects"] == str(folder / "o.rejects.parquet")
+    assert pq.read_table(folder / "o.parquet").num_rows == 50
 
 
 def test_monitor_measures_the_run_as_a_batch_window(project: ServedProject, tmp_path: Path) -> None:
