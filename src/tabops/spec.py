@@ -242,11 +242,14 @@ class CsvOptions(_Strict):
     @classmethod
     def _known_encoding(cls, encoding: str) -> str:
         try:
-            codecs.lookup(encoding)
+            # base64_codec and the like are codecs, but of bytes, not text
+            known = getattr(codecs.lookup(encoding), "_is_text_encoding", True)
         except LookupError:
+            known = False
+        if not known:
             raise ValueError(
-                f"{encoding!r} is no encoding Python knows; use e.g. utf-8, cp1252 or latin-1"
-            ) from None
+                f"{encoding!r} is no text encoding Python knows; use e.g. utf-8, cp1252 or latin-1"
+            )
         return encoding
 
 

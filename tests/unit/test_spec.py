@@ -235,5 +235,8 @@ def test_an_encoding_python_does_not_know_is_refused_with_examples() -> None:
     raw["source"]["csv"] = {"encoding": "windows-1252"}
     assert parse_spec(raw).source.csv.encoding == "windows-1252"
     raw["source"]["csv"] = {"encoding": "klingon"}
-    with pytest.raises(SpecError, match="'klingon' is no encoding Python knows; use e.g. utf-8"):
+    with pytest.raises(SpecError, match="'klingon' is no text encoding Python knows; use"):
+        parse_spec(raw)
+    raw["source"]["csv"] = {"encoding": "base64_codec"}  # a codec, of bytes
+    with pytest.raises(SpecError, match="'base64_codec' is no text encoding"):
         parse_spec(raw)

@@ -595,13 +595,8 @@ def _texts_at(data: bytes, starts: np.ndarray, ends: np.ndarray, lines: np.ndarr
 
 def _decode_lines(data: bytes, options: CsvOptions, name: str) -> tuple[list[str], list[int]]:
     """The decoded lines (undecodable ones with escapes) and the numbers of the bad lines."""
-    try:
+    try:  # the spec has checked that Python knows the codec
         return _decode(data, options, name)
-    except LookupError as exc:
-        raise DataError(
-            f"source.csv.encoding '{options.encoding}' is not a known encoding "
-            "(try utf-8, latin-1 or cp1252)."
-        ) from exc
     except UnicodeError as exc:  # not a decoding error: a codec unfit for text, e.g. punycode
         raise DataError(
             f"source.csv.encoding '{options.encoding}' cannot decode {name} ({exc}); set it to "

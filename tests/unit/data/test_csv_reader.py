@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import codecs
 import encodings
 import pkgutil
 
@@ -119,8 +120,6 @@ def test_wrong_encoding_setting_fails_with_advice() -> None:
     data = b"a\n" + b"\xff\n" * 1200
     with pytest.raises(DataError, match=r"Set source\.csv\.encoding"):
         read_csv(data, OPTIONS, "t.csv")
-    with pytest.raises(DataError, match="not a known encoding"):
-        read_csv(b"a\n1\n", CsvOptions(encoding="klingon"), "t.csv")
     # A German header from a Windows spreadsheet: the message names the encoding that reads it.
     with pytest.raises(DataError, match=r"--encoding on 'tabops init'.*reads as cp1252"):
         read_csv("Trinkgeld;Größe\n1,5;2\n".encode("cp1252"), OPTIONS, "tips.csv")
@@ -133,7 +132,15 @@ def test_lines_ended_by_a_carriage_return_alone_are_named_with_the_fix() -> None
     assert rows == [{"a": "1", "b": "2"}] and not rejects
 
 
-ENCODINGS = sorted({m.name for m in pkgutil.iter_modules(encodings.__path__)} - {"aliases"})
+def _codec(name: str) -> bool:
+    """A text codec: the spec refuses others (mbcs off Windows, base64_codec)."""
+    try:
+        return bool(getattr(codecs.lookup(name), "_is_text_encoding", True))
+    except LookupError:
+        return False
+
+
+ENCODINGS = sorted(m.name for m in pkgutil.iter_modules(encodings.__path__) if _codec(m.name))
 
 
 @given(encoding=st.sampled_from(ENCODINGS), data=st.binary(max_size=40))
