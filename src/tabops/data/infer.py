@@ -537,10 +537,7 @@ def _text_kind(profile: _Profile) -> tuple[ColumnSpec, str]:
     """A column of strings: categorical, text, or high-cardinality strings."""
     categorical = ColumnSpec(type=ColumnType.CATEGORICAL)
     mean_length = pc.mean(pc.utf8_length(profile.present)).as_py() or 0
-    if (
-        profile.distinct <= _MAX_CATEGORIES
-        or profile.distinct <= _MAX_CATEGORY_RATIO * profile.non_null
-    ):
+    if _encodable(profile):
         many = "category" if profile.distinct == 1 else "categories"
         return categorical, f"categorical with {profile.distinct} {many}"
     has_spaces = pc.any(pc.match_substring(profile.present, " ")).as_py()
@@ -568,6 +565,41 @@ def _zero_padded_code(profile: _Profile) -> bool:
 def _padded_example(profile: _Profile) -> str:
     values = profile.present.drop_null()
     return str(values.filter(pc.starts_with(values, "0"))[0].as_py())
+
+
+#: The model's encoder keeps the categories seen at least this often (``min_frequency`` in
+#: tabops.model.features); the rarer ones share one "infrequent" input.
+_ENCODED_MIN_COUNT = 5
+#: Share of the rows holding a value seen once above which a column's values are an open set
+#: (Good-Turing: about the share of later rows with a value not seen yet): init lists no
+#: categories, so a new suburb or agent is scored (and monitored as unseen), not rejected.
+_OPEN_SET_SHARE = 0.001
+
+
+def _encodable(profile: _Profile) -> bool:
+    """Whether a column of strings is categories the model can learn from: few distinct
+    values, or few for the rows, or mostly values seen often enough to be encoded (59
+    countries in 637 salaries, most rows in a few of them)."""
+    if profile.distinct <= _MAX_CATEGORIES or profile.distinct <= _MAX_CATEGORY_RATIO * (
+        profile.non_null
+    ):
+        return True
+    counts = pc.value_counts(profile.present.drop_null()).field("counts")
+    frequent = pc.sum(pc.if_else(pc.greater_equal(counts, _ENCODED_MIN_COUNT), counts, 0))
+    return 2 * (frequent.as_py() or 0) >= profile.non_null
+
+
+def _closed_categories(profile: _Profile) -> tuple[list[str] | None, str]:
+    """The categories the contract allows (those seen), or None and a note when the values
+    are an open set: more than 0.1% of the rows hold a value seen only once."""
+    counts = pc.value_counts(profile.present.drop_null()).field("counts")
+    once = pc.sum(pc.equal(counts, 1).cast(pa.int64())).as_py() or 0
+    if once <= _OPEN_SET_SHARE * profile.non_null:
+        return _categories(profile), ""
+    return None, (
+        f"; open: {once:,} values seen once, so new ones will come: any value is accepted "
+        "(monitored as unseen), not only those seen"
+    )
 
 
 def _categories(profile: _Profile) -> list[str]:
@@ -1007,18 +1039,15 @@ def _infer_column(profile: _Profile, timestamp_taken: bool) -> tuple[ColumnSpec,
             "and the monitoring windows, and is no model input: set role: feature to give the "
             "model its parts (year, month, day of week, hour) instead"
         )
-    if (
-        kind == ColumnType.CATEGORICAL
-        and profile.distinct > _MAX_CATEGORIES
-        and (profile.distinct > _MAX_CATEGORY_RATIO * profile.non_null)
-    ):
+    if kind == ColumnType.CATEGORICAL and not _encodable(profile):
         return column(ColumnRole.IGNORED), f"ignored: {why}, too many to encode"
     true, false = _boolean_tokens(profile, kind)
     observed = _observed(profile, reading)
     spec = column(ColumnRole.FEATURE, true_values=true, false_values=false, observed=observed)
     extra = ""
     if kind == ColumnType.CATEGORICAL:
-        spec.categories = _categories(profile)
+        spec.categories, open_note = _closed_categories(profile)
+        extra += open_note
     if true is not None and false is not None:
         extra = f"; read from {BooleanTokens.of(spec).describe()}, as clients may send it"
     if kind in (ColumnType.NUMERIC, ColumnType.INTEGER) and (observed.min or 0) >= 0:
@@ -1094,7 +1123,7 @@ def _one_value(
                 "observed": _observed(profile, reading)}
     )  # fmt: skip
     if spec.type == ColumnType.CATEGORICAL:
-        spec.categories = _categories(profile)
+        spec.categories, _ = _closed_categories(profile)
     return spec, f"feature, {why}{null_note}: the value or blank, the model learns which"
 
 

@@ -3,6 +3,7 @@ from __future__ import annotations
 import random
 from pathlib import Path
 
+import numpy as np
 import pyarrow as pa
 import pytest
 from hypothesis import given, settings
@@ -696,6 +697,33 @@ def test_dates_of_one_day_each_month_read_the_changing_field_as_the_month(
     inference = infer_spec(table, SOURCE, target="y", task=None, name="n")
     assert inference.spec.columns["when"].format == expected
     assert f"set format '{other}' if so" in inference.reasons["when"]
+
+
+def test_values_of_an_open_set_are_not_closed_to_those_seen() -> None:
+    # Melbourne's suburbs: many seen once, so the next months bring new ones (the model
+    # scores them); a diamond's cut: five values seen hundreds of times each
+    suburbs = [f"s{i % 90}" for i in range(970)] + [f"rare{i}" for i in range(30)]
+    cuts = ["Fair", "Good", "Very Good", "Premium", "Ideal"] * 200
+    y = np.random.default_rng(5).choice(["a", "b"], size=1000).tolist()  # no column's echo
+    table = pa.table({"suburb": suburbs, "cut": cuts, "x": [str(i % 7) for i in range(1000)],
+                      "y": y})  # fmt: skip
+    inference = infer_spec(table, SOURCE, target="y", task=None, name="n")
+    suburb, cut = inference.spec.columns["suburb"], inference.spec.columns["cut"]
+    assert (suburb.role, suburb.categories) == (ColumnRole.FEATURE, None)
+    assert "open: 30 values seen once" in inference.reasons["suburb"]
+    assert cut.categories == sorted(set(cuts)) and "open" not in inference.reasons["cut"]
+
+
+def test_many_categories_are_kept_when_most_rows_hold_frequent_ones() -> None:
+    # AI salaries: 59 countries in 637 rows, most of them in a few; a name column is no such
+    rows = 637
+    countries = ["US"] * 400 + ["GB"] * 60 + ["DE"] * 40 + [f"c{i}" for i in range(rows - 500)]
+    y = np.random.default_rng(6).choice(["a", "b"], size=rows).tolist()
+    table = pa.table({"country": countries, "name": [f"n{i % 400}" for i in range(rows)],
+                      "x": [str(i % 7) for i in range(rows)], "y": y})  # fmt: skip
+    spec = infer_spec(table, SOURCE, target="y", task=None, name="n").spec
+    assert spec.columns["country"].role == ColumnRole.FEATURE
+    assert spec.columns["name"].role == ColumnRole.IGNORED
 
 
 def test_a_file_without_a_header_line_is_warned_of_and_numbered_columns_are_not() -> None:
