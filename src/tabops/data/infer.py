@@ -44,6 +44,12 @@ _ID_NAME = re.compile(
 _CODE_NAME = re.compile(
     r"(?i:(^|[ ._-])(isbn|issn|ean|upc|gtin|sku|asin|imei|iban|ssn)([ ._-]?1[03])?$)"
 )
+#: Postal codes: numbers that name places, read as categories (a code 3000 is no less than
+#: 3977); English, French, German, Spanish names (not CAP or CP: a market cap, a chest pain type).
+_POSTAL_NAME = re.compile(
+    r"(?i:(^|[ ._-])(zip|zipcode|zip[ ._-]code|post[ ._-]?code|postal[ ._-]?code|code[ ._-]postal"
+    r"|plz|postleitzahl|c[oó]digo[ ._-]postal)$)"
+)
 #: Share of distinct values from which an integer column named like an id (but with repeats)
 #: is taken for a record key rather than a feature, whatever its number of distinct values.
 _MIN_REPEATED_ID_SHARE = 0.5
@@ -508,6 +514,9 @@ def _infer_type(profile: _Profile) -> tuple[ColumnSpec, str]:
     if _zero_padded_code(profile):
         codes, why = _text_kind(profile)
         return codes, f"{why} (zero-padded codes such as '{_padded_example(profile)}')"
+    if _POSTAL_NAME.search(profile.name) and _number_reading(profile, 0.0) is not None:
+        codes, why = _text_kind(profile)
+        return codes, f"{why} (postal codes: they name places, not quantities)"
     number = _number_reading(profile, _MAX_BAD_NUMBER_SHARE)
     if number is not None:
         reading, not_numbers = number

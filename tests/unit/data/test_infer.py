@@ -726,6 +726,20 @@ def test_many_categories_are_kept_when_most_rows_hold_frequent_ones() -> None:
     assert spec.columns["name"].role == ColumnRole.IGNORED
 
 
+def test_postal_codes_are_categories_and_other_numbers_stay_numbers() -> None:
+    rows = 400
+    rng = np.random.default_rng(8)
+    codes = rng.choice([3000 + 7 * i for i in range(20)], size=rows).astype(str).tolist()
+    table = pa.table({"Postcode": codes, "zip_code": codes, "market_cap": codes,
+                      "x": [str(i % 7) for i in range(rows)],
+                      "y": rng.choice(["a", "b"], size=rows).tolist()})  # fmt: skip
+    inference = infer_spec(table, SOURCE, target="y", task=None, name="n")
+    for name in ("Postcode", "zip_code"):
+        assert inference.spec.columns[name].type == ColumnType.CATEGORICAL
+        assert "postal codes: they name places" in inference.reasons[name]
+    assert inference.spec.columns["market_cap"].type == ColumnType.INTEGER
+
+
 def test_a_file_without_a_header_line_is_warned_of_and_numbered_columns_are_not() -> None:
     rows = 40
     data = {"0.2300": [str(i % 3) for i in range(rows)], "5.07": ["1.5"] * (rows // 2) + ["2"] * 20}
