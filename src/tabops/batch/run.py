@@ -72,6 +72,8 @@ class PredictResult:
     rejected_by: dict[str, dict[str, int]] = field(default_factory=dict)
     #: The run date's earlier run this one replaced in the history: batch id, version, rows.
     replaced: dict[str, Any] | None = None
+    #: What the run did that the user may not expect (an input without its id column).
+    warnings: list[str] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -86,6 +88,7 @@ class PredictResult:
             "model_version": self.model_version,
             "seconds": round(self.seconds, 3),
             "replaced": self.replaced,
+            "warnings": self.warnings,
             **({} if self.monitoring is None else {"monitoring": self.monitoring}),
         }
 
@@ -126,13 +129,19 @@ def run_predict(
     # Workers (or Spark's executors) load the model themselves: this process only needs
     # the schemas, and LightGBM's import alone costs seconds of a core they use.
     scorer = recipe.build(scoring=workers <= 1 and spark_master is None)
-    _check_columns(stream, scorer)
+    absent_ids = _check_columns(stream, scorer)
     for destination, columns in ((output, scorer.output_schema), (rejects, scorer.rejects_schema)):
         if destination.table is not None:
             check_destination(ctx.store, destination.table, columns)
     result = PredictResult(run_date=run_date, batch_id=batch_id,
                            model_name=recipe.lineage.model_name,
                            model_version=recipe.lineage.model_version)  # fmt: skip
+    if absent_ids:
+        result.warnings.append(
+            f"{stream.description} has no {', '.join(map(repr, absent_ids))} (the spec's id): "
+            "its rows are scored without one, so the output matches them by position only; "
+            "--keep copies other columns of the input beside the scores."
+        )
     earlier = run_summaries(ctx.store, spec.name).get(run_date)
     if earlier is not None:  # one run per run date: this one replaces it
         result.replaced = {"batch_id": earlier.batch_id, "model_version": earlier.model_version,
@@ -238,15 +247,19 @@ def _kept(keep: Sequence[str], stream: RowStream, scorer: ChunkScorer) -> tuple[
     return tuple(names)
 
 
-def _check_columns(stream: RowStream, scorer: ChunkScorer) -> None:
+def _check_columns(stream: RowStream, scorer: ChunkScorer) -> list[str]:
+    """The id columns the input lacks (it is scored without them); an error when it lacks
+    another column scoring reads."""
     present = set(stream.columns)
-    missing = [n for n in scorer.required_columns if n not in present]
+    absent_ids = [n for n in scorer.ids if n not in present]
+    missing = [n for n in scorer.required_columns if n not in present and n not in absent_ids]
     if missing:
         raise DataError(
             f"{stream.description} lacks the column(s) {missing} (the spec's id and feature "
             f"columns); it has {sorted(present)[:20]}. Pass data with the spec's columns."
             + delimiter_hint(stream.columns)
         )
+    return absent_ids
 
 
 def _score(

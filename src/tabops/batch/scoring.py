@@ -321,6 +321,11 @@ class ChunkScorer:
         reject_column = np.full(rows, None, dtype=object)
         reject_reason = np.full(rows, None, dtype=object)
         for name in self.checked:
+            if name not in names and name in self.ids:
+                # An input without its id column (an R export's row names): scored, as
+                # serving scores a record without it, its rows carrying no id.
+                typed[name] = pa.nulls(rows, ARROW_TYPES[self.spec.columns[name].type])
+                continue
             values, checks, reason = explain_values(
                 _column(batch, names, name), self.spec.columns[name], self.nulls
             )

@@ -124,7 +124,7 @@ def score_with_spark(
     spark = session or spark_session(master)
     spark.conf.set("spark.sql.execution.arrow.maxRecordsPerBatch", str(chunk_rows))
     scorer = recipe.build()
-    frame = _read(spark, files, scorer.required_columns, delimiter)
+    frame = _read(spark, files, scorer.required_columns, scorer.ids, delimiter)
     tagged = frame.mapInArrow(_score_partitions(recipe), _tagged_schema(scorer))
     from pyspark import StorageLevel
 
@@ -190,10 +190,11 @@ def _tagged_schema(scorer: Any) -> Any:
 
 
 def _read(
-    spark: SparkSession, files: Sequence[str], columns: list[str], delimiter: str
+    spark: SparkSession, files: Sequence[str], columns: list[str], ids: list[str], delimiter: str
 ) -> DataFrame:
-    """The input's required columns. CSV is read as text: the scorer types every value as
-    ingest does (Spark's own inference would type some differently)."""
+    """The input's required columns (but the ``ids`` it lacks). CSV is read as text: the
+    scorer types every value as ingest does (Spark's own inference would type some
+    differently)."""
     if all(f.lower().endswith((".csv", ".csv.gz", ".tsv", ".txt")) for f in files):
         reader = spark.read.option("header", "true").option("inferSchema", "false")
         # Spark reads an empty field as null; tabops' reader keeps the text '' (the
@@ -201,10 +202,10 @@ def _read(
         frame = reader.option("sep", delimiter).csv(list(files)).na.fill("")
     else:
         frame = spark.read.parquet(*files)
-    missing = [c for c in columns if c not in frame.columns]
+    missing = [c for c in columns if c not in frame.columns and c not in ids]
     if missing:
         raise DataError(
             f"{files[0]} lacks the column(s) the model needs: {', '.join(missing)} "
             f"(it has {', '.join(frame.columns)})"
         )
-    return frame.select(*columns)
+    return frame.select(*[c for c in columns if c in frame.columns])  # ids may be absent

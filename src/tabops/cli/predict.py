@@ -7,6 +7,7 @@ from enum import StrEnum
 from typing import TYPE_CHECKING, Annotated
 
 import typer
+from rich.markup import escape
 
 from tabops.cli.app import JsonOption, SetOption, SpecOption, VersionOption, app, read_spec
 from tabops.console import err, key_values, out, print_json, table
@@ -189,6 +190,8 @@ def predict_command(
         *[("output" if k == "scored" else k, where) for k, where in result.outputs.items()],
         ("seconds", f"{result.seconds:.1f}"),
     ]))  # fmt: skip
+    for warning in result.warnings:
+        err.print(f"[yellow]Warning:[/yellow] {escape(warning)}")
     if result.rejected_by:
         _explain_rejects(result.rejected_by, result.outputs["rejects"])
     if result.replaced is not None:

@@ -530,3 +530,22 @@ def test_monitor_reads_the_target_column_as_labels(project: ServedProject, tmp_p
     assert value["label_coverage:"] == pytest.approx(396 / 400)
     assert value["roc_auc:"] > 0.8  # the model scores its own kind of rows well
     assert value["refused_rows:"] == 0 and "refused_values:label" not in value
+
+
+def test_an_input_without_its_id_column_is_scored_without_ids(
+    project: ServedProject, tmp_path: Path
+) -> None:
+    source = tmp_path / "no-ids.parquet"  # a fresh export without the training file's row ids
+    pq.write_table(_input_rows(30, seed=4).drop(["id"]), source)
+    out = tmp_path / "o.parquet"
+    summary = _predict(project, "--input", str(source), "-o", str(out), "--run-date", "2026-12-23")
+    assert (summary["scored"], summary["rejected"]) == (30, 0)
+    assert "has no 'id' (the spec's id): its rows are scored without one" in summary["warnings"][0]
+    assert pq.read_table(out).column("id").null_count == 30
+    with_ids = tmp_path / "ids.parquet"
+    pq.write_table(_input_rows(30, seed=4), with_ids)
+    again = _predict(project, "--input", str(with_ids), "-o", str(tmp_path / "p.parquet"),
+                     "--run-date", "2026-12-23")  # fmt: skip
+    assert again["warnings"] == []
+    scores = pq.read_table(tmp_path / "p.parquet").column("score").to_pylist()
+    assert scores == pq.read_table(out).column("score").to_pylist()  # ids are no input
