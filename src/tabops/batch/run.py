@@ -188,9 +188,12 @@ def run_predict(
                       "history": f"{BATCH_TABLE} in {ctx.store.describe()}"}  # fmt: skip
     if watcher is not None:
         measured = watcher.finish()
+        [window] = measured.windows
         result.monitoring = {"source": measured.source,
                              "window_start": watcher.bounds[0].isoformat(),
-                             "alert_transitions": len(measured.transitions)}  # fmt: skip
+                             "features_compared": window.compared, "drifted": window.drifted,
+                             "alert_transitions": len(measured.transitions),
+                             "alerts": [t.describe() for t in measured.transitions]}  # fmt: skip
     result.seconds = time.perf_counter() - started
     return result
 

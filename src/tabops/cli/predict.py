@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, date, datetime
 from enum import StrEnum
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.markup import escape
@@ -190,6 +190,8 @@ def predict_command(
         *[("output" if k == "scored" else k, where) for k, where in result.outputs.items()],
         ("seconds", f"{result.seconds:.1f}"),
     ]))  # fmt: skip
+    if result.monitoring is not None:
+        _print_monitoring(result.monitoring)
     for warning in result.warnings:
         err.print(f"[yellow]Warning:[/yellow] {escape(warning)}")
     if result.rejected_by:
@@ -207,6 +209,19 @@ def predict_command(
             "contract and run it again; pass --allow-empty where a day without scores is normal."
         )
         raise typer.Exit(3)
+
+
+def _print_monitoring(monitoring: dict[str, Any]) -> None:
+    """The run's monitoring window: its drift verdicts and the alerts it moved."""
+    drifted = monitoring["drifted"]
+    verdict = f"{len(drifted)} of {monitoring['features_compared']} features drifted"
+    out.print(
+        f"Monitored as the window of {monitoring['window_start'][:10]} in the "
+        f"'{monitoring['source']}' series: {verdict}{': ' + ', '.join(drifted) if drifted else ''}."
+    )
+    for alert in monitoring["alerts"]:
+        out.print(f"  alert {alert}")
+    out.print(f"The series' report: tabops monitor report --source {monitoring['source']}.")
 
 
 def _explain_rejects(rejected_by: dict[str, dict[str, int]], where: str) -> None:

@@ -53,6 +53,7 @@ class WindowSummary:
     rows: int
     metrics: int
     drifted: list[str] = field(default_factory=list)  # the features judged drifted
+    compared: int = 0  # the features judged
 
     @classmethod
     def of(
@@ -60,10 +61,9 @@ class WindowSummary:
         measured: list[dict[str, Any]],
     ) -> WindowSummary:  # fmt: skip
         """The summary of one window's measurements (``measure_window``'s rows)."""
-        drifted = sorted(
-            str(m["column_name"]) for m in measured if m["metric"] == "drifted" and m["value"]
-        )
-        return cls(*bounds, version, rows, len(measured), drifted)
+        judged = [m for m in measured if m["metric"] == "drifted"]
+        drifted = sorted(str(m["column_name"]) for m in judged if m["value"])
+        return cls(*bounds, version, rows, len(measured), drifted, len(judged))
 
 
 @dataclass

@@ -490,6 +490,10 @@ def test_monitor_measures_the_run_as_a_batch_window(project: ServedProject, tmp_
     summary = _predict(project, *args, "--run-date", D1.isoformat())
     assert summary["monitoring"]["source"] == "batch"
     assert summary["monitoring"]["window_start"].startswith("2026-12-01")
+    assert (
+        "x" in summary["monitoring"]["drifted"] and "color" not in summary["monitoring"]["drifted"]
+    )
+    assert summary["monitoring"]["features_compared"] >= 3
     store = open_store(project.settings.store_url)
 
     def metric(name: str, column: str | None = None) -> list[float]:
