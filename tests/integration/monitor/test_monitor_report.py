@@ -180,6 +180,11 @@ def test_the_cli_asks_for_a_monitor_run_first(tmp_path_factory: pytest.TempPathF
     result = _tabops(fresh)
     assert result.returncode == 2
     said = " ".join(result.stderr.split())
+    assert "tabops.db does not exist: nothing was served, scored or ingested there" in said
+    Context(settings=Settings(home=fresh.home)).store.ensure_migrated()  # a store, unmeasured
+    result = _tabops(fresh)
+    assert result.returncode == 2
+    said = " ".join(result.stderr.split())
     assert "Nothing measured yet for project 'synthetic' on the prediction log" in said
     assert "Run 'tabops monitor run' first" in said
     assert "Traceback" not in result.stderr
