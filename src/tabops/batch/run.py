@@ -38,7 +38,7 @@ from tabops.batch.scoring import (
 from tabops.batch.sinks import Destination, spill_batches, write_file
 from tabops.batch.sources import Input, input_files
 from tabops.context import Context
-from tabops.data.sources import RowStream, delimiter_hint, is_parquet
+from tabops.data.sources import RowStream, header_hint, is_parquet
 from tabops.errors import DataError, TabopsError
 from tabops.progress import SILENT, Progress
 from tabops.spec import ProjectSpec
@@ -260,7 +260,7 @@ def _check_columns(stream: RowStream, scorer: ChunkScorer) -> list[str]:
         raise DataError(
             f"{stream.description} lacks the column(s) {missing} (the spec's id and feature "
             f"columns); it has {sorted(present)[:20]}. Pass data with the spec's columns."
-            + delimiter_hint(stream.columns)
+            + header_hint(stream.columns, missing, scorer.spec.source.csv.encoding)
         )
     return absent_ids
 

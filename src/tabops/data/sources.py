@@ -6,6 +6,7 @@ where each row came from, and the content hash that makes loads idempotent.
 
 from __future__ import annotations
 
+import codecs
 import csv
 import hashlib
 import io
@@ -371,7 +372,13 @@ def _delimiter_in_names(names: Sequence[str]) -> str | None:
     return best if counts[best] else None
 
 
-def delimiter_hint(names: Sequence[str]) -> str:
+def header_hint(names: Sequence[str], missing: Sequence[str], encoding: str) -> str:
+    """Advice for a file whose header ``names`` lack ``missing`` columns of the spec because
+    it was read with the wrong delimiter or encoding, else ''."""
+    return _delimiter_hint(names) or _encoding_hint(names, missing, encoding)
+
+
+def _delimiter_hint(names: Sequence[str]) -> str:
     """Advice for a file whose header read as one column holding another delimiter (a ';'
     file given where the spec reads ','), else ''."""
     found = _delimiter_in_names(names)
@@ -384,6 +391,26 @@ def delimiter_hint(names: Sequence[str]) -> str:
         f"'{shown}', not by the spec's source.csv.delimiter; pass --set "
         f"'source.csv.delimiter={value}' (or save the file as the training file was)."
     )
+
+
+def _encoding_hint(names: Sequence[str], missing: Sequence[str], encoding: str) -> str:
+    """Advice for a UTF-8 file read in the spec's single-byte encoding (cp1252, latin-1): its
+    names with accents come out garbled ('Gare de dÃ©part'), so the columns seem missing.
+    Else ''."""
+    if codecs.lookup(encoding).name == "utf-8":
+        return ""
+    for name in names:
+        try:
+            meant = name.encode(encoding).decode("utf-8")
+        except (UnicodeEncodeError, UnicodeDecodeError):
+            continue
+        if meant != name and meant in missing:
+            return (
+                f" Its header reads '{name}' where the spec has '{meant}': the file looks "
+                f"UTF-8 while the spec reads {encoding}; pass --set source.csv.encoding=utf-8 "
+                "(or save the file as the training file was)."
+            )
+    return ""
 
 
 def open_file(location: str | Path, csv_options: CsvOptions | None = None) -> SourceStream:

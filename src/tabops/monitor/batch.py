@@ -29,7 +29,7 @@ import pyarrow.compute as pc
 
 from tabops.context import Context
 from tabops.data.contract import check_values, target_labels
-from tabops.data.sources import RowStream, delimiter_hint, stream_file, stream_sql_table
+from tabops.data.sources import RowStream, header_hint, stream_file, stream_sql_table
 from tabops.errors import DataError, TabopsError
 from tabops.model.columns import feature_names
 from tabops.model.frame import model_frame
@@ -150,7 +150,7 @@ def _check_features(spec: ProjectSpec, stream: RowStream) -> None:
         raise DataError(
             f"{stream.description} lacks the model's feature column(s) {missing}; it "
             f"has {sorted(present)[:20]}. Pass data with the spec's columns."
-            + delimiter_hint(stream.columns)
+            + header_hint(stream.columns, missing, spec.source.csv.encoding)
         )
 
 

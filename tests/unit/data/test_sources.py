@@ -18,7 +18,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from tabops.data.csv_reader import read_csv
-from tabops.data.sources import open_file, read_every_record, read_file
+from tabops.data.sources import header_hint, open_file, read_every_record, read_file
 from tabops.errors import DataError
 from tabops.spec import CsvOptions
 
@@ -293,3 +293,14 @@ def test_init_reads_quotes_as_text_when_they_break_lines_that_read_whole_without
     quoted.write_text('a\tb\n1\t"x\ty"\n2\t"z ""w"""\n3\t"unclosed\n', encoding="utf-8")
     batch, options = read_every_record(quoted, CsvOptions(delimiter="\t"))
     assert options.quoting and batch.table.column("b").to_pylist() == ["x\ty", 'z "w"']
+
+
+def test_a_header_read_in_the_wrong_encoding_or_delimiter_is_explained() -> None:
+    wanted = ["Gare de départ", "Durée"]
+    garbled = [n.encode("utf-8").decode("cp1252") for n in wanted]  # a UTF-8 file read as cp1252
+    hint = header_hint(garbled, wanted, "cp1252")
+    assert "reads 'Gare de dÃ©part' where the spec has 'Gare de départ'" in hint
+    assert "--set source.csv.encoding=utf-8" in hint
+    assert header_hint(["Gare de départ"], ["Durée"], "cp1252") == ""  # just a missing column
+    assert header_hint(garbled, wanted, "utf-8") == ""
+    assert "separated by ';'" in header_hint(["Gare;Durée"], wanted, "cp1252")
