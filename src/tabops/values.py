@@ -197,11 +197,14 @@ class NumberFormat:
         return self == NumberFormat()
 
     def example(self, integer: bool = False) -> str:
-        """A number written this way, for messages: ``$1,234.5``, ``1.234,5%``, ``1,234``."""
+        """A number written this way, for messages: ``$1,234.5``, ``1.234,5%``, ``1,234``,
+        ``1234 pcs``."""
         number = f"1{self.thousands or ''}234" + ("" if integer else f"{self.decimal}5")
         if not self.units:
             return number
         unit = self.units[0]
+        if unit[0].isalpha():  # a unit word follows its number
+            return f"{number} {unit}"
         return number + unit if unit == "%" else unit + number
 
     @property

@@ -322,6 +322,8 @@ def _units(profile: _Profile) -> list[str] | None:
     """The currency symbol or ``%`` the column's values carry, the one most of them do if
     several are (a price list writes free items as ``0``, the others as ``$4.99``)."""
     values = profile.present.drop_null()
+    if (word := _word_unit(values)) is not None:
+        return [word]
     carried: dict[str, int] = {}
     for unit in _UNITS:
         at_start = pc.starts_with(pc.utf8_ltrim(values, characters="+-"), unit)
@@ -329,6 +331,25 @@ def _units(profile: _Profile) -> list[str] | None:
         if count:
             carried[unit] = count
     return [max(carried, key=lambda unit: carried[unit])] if carried else None
+
+
+#: A number then a unit word (7 pcs, 12.5 kg, 30 °C, 120 m²): the word, at most 10 characters.
+_WORD_UNIT = r"^[+-]?\d[\d.,]*\s*(?P<unit>[^\W\d_][^\d\s]{0,9}|°[A-Za-z]?)$"
+
+
+def _word_unit(values: pa.Array) -> str | None:
+    """The unit word all but 1% of ``values`` are written with (``pcs`` in ``7 pcs``): read off
+    as the currency symbols are."""
+    if not len(values):
+        return None
+    matched = pc.extract_regex(values, _WORD_UNIT)  # a struct, null where no match
+    counts = pc.value_counts(matched.field("unit").filter(matched.is_valid())).to_pylist()
+    if not counts:
+        return None
+    top = max(counts, key=lambda item: item["counts"])
+    if top["counts"] < (1 - _MAX_BAD_NUMBER_SHARE) * len(values):
+        return None
+    return str(top["values"])
 
 
 def _number_reading(profile: _Profile, tolerance: float) -> tuple[ColumnSpec, pa.Array] | None:

@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from tabops.data.contract import check_contract
+from tabops.data.contract import check_contract, parse_strings
 from tabops.data.infer import infer_spec, suggest_name
 from tabops.data.sources import read_file
 from tabops.errors import DataError
@@ -738,6 +738,25 @@ def test_postal_codes_are_categories_and_other_numbers_stay_numbers() -> None:
         assert inference.spec.columns[name].type == ColumnType.CATEGORICAL
         assert "postal codes: they name places" in inference.reasons[name]
     assert inference.spec.columns["market_cap"].type == ColumnType.INTEGER
+
+
+def test_numbers_written_with_a_unit_word_are_numbers() -> None:
+    rows = 300
+    rng = np.random.default_rng(9)
+    table = pa.table({
+        "Quantity": [f"{n} pcs" for n in rng.integers(1, 11, size=rows)],
+        "weight": [f"{w:.1f}kg" for w in rng.uniform(1, 9, size=rows)],
+        "mixed": [f"{n} {'kg' if n % 2 else 'g'}" for n in rng.integers(1, 11, size=rows)],
+        "y": rng.choice(["a", "b"], size=rows).tolist(),
+    })  # fmt: skip
+    inference = infer_spec(table, SOURCE, target="y", task=None, name="n")
+    quantity, weight = inference.spec.columns["Quantity"], inference.spec.columns["weight"]
+    assert (quantity.type, quantity.units) == (ColumnType.INTEGER, ["pcs"])
+    assert "written like 1234 pcs" in inference.reasons["Quantity"]
+    assert (weight.type, weight.units) == (ColumnType.NUMERIC, ["kg"])
+    assert inference.spec.columns["mixed"].type == ColumnType.CATEGORICAL  # two units: no number
+    read, _ = parse_strings(pa.array(["11 pcs", "3", "2 boxes"]), quantity)
+    assert read.to_pylist() == [11, 3, None]
 
 
 def test_a_file_without_a_header_line_is_warned_of_and_numbered_columns_are_not() -> None:
