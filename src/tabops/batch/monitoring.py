@@ -47,7 +47,13 @@ class RunMonitor:
             labels = chunk.labels
             if labels is None:  # the input has no target column
                 labels = pd.Series([None] * len(score), dtype=object)
-            self.window.add(chunk.features.reset_index(drop=True), score, labels)
+            scored = chunk.scored
+            answers = (
+                pd.Series(scored.column("label").to_pylist(), dtype=object)
+                if "label" in scored.schema.names
+                else None
+            )
+            self.window.add(chunk.features.reset_index(drop=True), score, labels, answers)
         refused = refusal_counts(chunk.rejects)
         if chunk.refused_labels and self.spec.target is not None:
             refused[self.spec.target] = chunk.refused_labels  # unlabelled rows, still scored

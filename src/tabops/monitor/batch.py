@@ -209,7 +209,7 @@ class _ChunkReader:
         good = ~refused & inside
         counts.measured += int(good.sum())
         features = pa.table({n: typed[n] for n in feature_names(self.spec)}).to_pandas()[good]
-        score, labels, good_keys = self._score(features), label[good], keys[good]
+        (score, answers), labels, good_keys = self._score(features), label[good], keys[good]
         for key in np.unique(keys[inside]).tolist():
             measuring = window(bounds[key])
             here = keys == key
@@ -220,7 +220,8 @@ class _ChunkReader:
             measuring.refused(int((refused & here).sum()), found)
             chosen = good_keys == key
             if chosen.any():
-                measuring.add(features[chosen], score[chosen], labels[chosen])
+                answered = None if answers is None else answers[chosen]
+                measuring.add(features[chosen], score[chosen], labels[chosen], answered)
 
     def _labels(self, table: pa.Table, failed: dict[str, dict[str, np.ndarray]]) -> pd.Series:
         """Each row's label (:func:`target_labels`); refused ones are counted as refused values
@@ -251,14 +252,19 @@ class _ChunkReader:
         }
         return keys, bounds
 
-    def _score(self, features: pd.DataFrame) -> np.ndarray:
-        if features.empty:
-            return np.zeros(0)
+    def _score(self, features: pd.DataFrame) -> tuple[np.ndarray, pd.Series | None]:
+        """The rows' scores, and a multiclass model's answers (the classes it predicts)."""
         served = self.served
-        return np.asarray(
-            served.score_of(served.predictor.predict_frame(model_frame(features, self.spec))),
-            dtype=float,
-        )
+        multiclass = served.classes is not None and served.positive is None
+        if features.empty:
+            return np.zeros(0), pd.Series([], dtype=object) if multiclass else None
+        raw = served.predictor.predict_frame(model_frame(features, self.spec))
+        score = np.asarray(served.score_of(raw), dtype=float)
+        if not multiclass:
+            return score, None
+        assert served.classes is not None
+        answers = np.asarray(served.classes, dtype=object)[np.asarray(raw).argmax(axis=1)]
+        return score, pd.Series(answers, index=features.index)
 
 
 def _micros(moment: datetime | timedelta) -> int:

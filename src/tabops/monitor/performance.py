@@ -23,6 +23,9 @@ from sklearn.metrics import average_precision_score, log_loss, roc_auc_score
 BINARY_METRICS = ("roc_auc", "pr_auc", "log_loss", "accuracy", "f1", "precision", "recall")
 #: Regression metrics: realized only (a point prediction carries no confidence to estimate from).
 REGRESSION_METRICS = ("rmse", "mae", "r2")
+#: Metrics realized from a model's answers when it has three classes or more (F1 averaged
+#: over the classes, as training reports it); no single score to estimate them from.
+MULTICLASS_METRICS = ("accuracy", "f1")
 
 #: Bootstrap resamples per interval: enough for a stable 95% interval of a window's metric.
 BOOTSTRAP_SAMPLES = 200
@@ -62,6 +65,29 @@ def realized_regression(
         return float(np.sqrt(np.mean(error**2)) if metric == "rmse" else np.mean(np.abs(error)))
 
     return _with_interval(metric, compute, truth.astype(float), predicted.astype(float), seed)
+
+
+def realized_multiclass(
+    truth: np.ndarray, answered: np.ndarray, metric: str, seed: int = 0
+) -> Estimate:
+    """``metric`` of a multiclass model's answers against the labels (class names): accuracy,
+    or F1 averaged over the classes either holds (scikit-learn's macro F1), with a bootstrap
+    95% interval."""
+    if metric not in MULTICLASS_METRICS:
+        raise ValueError(f"unknown multiclass metric {metric!r}; use one of {MULTICLASS_METRICS}")
+    classes, codes = np.unique(np.concatenate([truth, answered]).astype(str), return_inverse=True)
+    k = len(classes)
+
+    def compute(y: np.ndarray, q: np.ndarray) -> float:
+        if metric == "accuracy":
+            return float(np.mean(y == q)) if len(y) else float("nan")
+        confusion = np.bincount((y * k + q).astype(np.int64), minlength=k * k).reshape(k, k)
+        hits = np.diag(confusion)
+        either = confusion.sum(axis=0) + confusion.sum(axis=1)  # 2 tp + fp + fn
+        held = either > 0
+        return float(np.mean(2 * hits[held] / either[held])) if held.any() else float("nan")
+
+    return _with_interval(metric, compute, codes[: len(truth)], codes[len(truth) :], seed)
 
 
 class Calibrator:

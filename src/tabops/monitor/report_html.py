@@ -249,8 +249,9 @@ def _performance(report: MonitorReport) -> str:
 def _no_realized(report: MonitorReport, metrics: Sequence[str]) -> str:
     """Why no realized performance is drawn."""
     if report.values("label_coverage")["value"].fillna(0).gt(0).any():
-        return ("Labels arrived, but no single-score metric is measured for this model (a "
-                "multiclass classifier): only the label coverage is shown.")  # fmt: skip
+        return ("Labels arrived, but no realized metric was measured for these windows (they "
+                "were measured before tabops measured this model's): only the label coverage "
+                "is shown. Run 'tabops monitor run' again to measure them.")  # fmt: skip
     estimated = " Estimated performance (CBPE) needs no labels: see below." if metrics else ""
     arrive = ("POST /feedback or a label load" if report.logged
               else "the target column of the rows measured")  # fmt: skip

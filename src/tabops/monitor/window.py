@@ -16,9 +16,11 @@ from tabops.model.columns import feature_names
 from tabops.monitor.drift import data_drift
 from tabops.monitor.performance import (
     BINARY_METRICS,
+    MULTICLASS_METRICS,
     Estimate,
     estimated_binary,
     realized_binary,
+    realized_multiclass,
     realized_regression,
 )
 from tabops.monitor.prediction import prediction_drift
@@ -37,7 +39,7 @@ def measure_window(spec: ProjectSpec, reference: Reference, window: PredictionWi
     served = window.served
     if not served.empty:
         score = pd.to_numeric(served["score"], errors="coerce").to_numpy(dtype=float)
-        measuring.add(window.features, score, served["label"])
+        measuring.add(window.features, score, served["label"], served["answer"])
     return measuring.finish()
 
 
@@ -59,13 +61,20 @@ class WindowMeasurement:
         self._scores: list[np.ndarray] = []
         self._labelled: list[np.ndarray] = []
         self._truth: list[np.ndarray] = []  # binary: 1.0 positive; regression: the value
+        # Three classes or more: the model's answers (class names) for the labelled rows
+        multiclass = spec.task == Task.CLASSIFICATION and reference.positive is None
+        self._answers: list[np.ndarray] | None = [] if multiclass else None
         self._refused: dict[str, dict[str, int]] | None = None
         self._refused_rows = 0
         self.rows = 0
 
-    def add(self, features: pd.DataFrame, score: np.ndarray, labels: pd.Series) -> None:
+    def add(
+        self, features: pd.DataFrame, score: np.ndarray, labels: pd.Series,
+        answers: pd.Series | None = None,
+    ) -> None:  # fmt: skip
         """Rows of the window: their feature values (any columns beyond the spec's ignored),
-        the model's scores and their labels (missing where none came)."""
+        the model's scores, their labels (missing where none came) and, for a multiclass
+        model, its answers (the classes it predicted)."""
         features = features.reindex(columns=self._names)
         self.rows += len(features)
         self._profile.add(features, score)
@@ -82,6 +91,11 @@ class WindowMeasurement:
         labelled = labels.notna().to_numpy()
         self._labelled.append(labelled)
         self._truth.append(self._truth_of(labels[labelled]))
+        if self._answers is not None:
+            if answers is None:  # a source without them: coverage only, from now on
+                self._answers = None
+            else:
+                self._answers.append(answers[labelled].astype(str).to_numpy())
 
     def refused(self, rows: int, values: dict[str, dict[str, int]]) -> None:
         """Rows the data contract refused (a value of the wrong type, out of range, missing
@@ -100,8 +114,8 @@ class WindowMeasurement:
         if self._spec.task == Task.REGRESSION:
             return pd.to_numeric(labels, errors="coerce").to_numpy(dtype=float)
         positive = self._reference.positive
-        if positive is None:
-            return np.zeros(0)  # multiclass: coverage only
+        if positive is None:  # multiclass: the class names
+            return labels.astype(str).to_numpy()
         return (labels.astype(str) == positive).to_numpy(dtype=float)
 
     def finish(self) -> list[Row]:
@@ -124,7 +138,8 @@ class WindowMeasurement:
                 rows.append(_row("unseen_rate", unseen / present if present else 0.0, name))
         labelled = np.concatenate(self._labelled)
         truth = np.concatenate(self._truth)
-        rows += _performance(self._spec, self._reference, score, labelled, truth)
+        answers = None if self._answers is None else np.concatenate(self._answers)
+        rows += _performance(self._spec, self._reference, score, labelled, truth, answers)
         return rows
 
 
@@ -179,9 +194,10 @@ def _performance(
     score: np.ndarray,
     labelled: np.ndarray,
     truth: np.ndarray,
+    answers: np.ndarray | None,
 ) -> list[Row]:
-    """Realized performance over the labelled rows (``truth`` holds theirs), estimated over
-    every row."""
+    """Realized performance over the labelled rows (``truth`` holds theirs, and ``answers``
+    a multiclass model's for them), estimated over every row."""
     rows = [_row("label_coverage", float(labelled.mean()), labelled=int(labelled.sum()))]
     if spec.task == Task.REGRESSION:
         known = np.isfinite(truth) & np.isfinite(score[labelled])
@@ -190,8 +206,13 @@ def _performance(
                 rows.append(_estimate_row(metric, realized_regression(
                     truth[known], score[labelled][known], metric)))  # fmt: skip
         return rows
-    if reference.positive is None or reference.threshold is None:
-        return rows  # multiclass: no single score to judge
+    if reference.positive is None:  # multiclass: from its answers, no score to estimate from
+        if answers is not None and labelled.any():
+            rows += [_estimate_row(m, realized_multiclass(truth, answers, m))
+                     for m in MULTICLASS_METRICS if m in spec.monitor_metrics]  # fmt: skip
+        return rows
+    if reference.threshold is None:
+        return rows
     threshold, metrics = (
         reference.threshold,
         [m for m in BINARY_METRICS if m in spec.monitor_metrics],

@@ -26,9 +26,10 @@ class PredictionWindow:
     """A window's logged predictions: what was served, and the rows it was served for.
 
     Attributes:
-        served: request_id, model_version, created_at, entity_id, score, decision and
-            ``label``: the label joined by request_id, else the latest label for the entity
-            whose event time is not before the prediction (None while none has come).
+        served: request_id, model_version, created_at, entity_id, score, decision,
+            ``answer`` (the class the model answered; None for regression) and ``label``: the
+            label joined by request_id, else the latest label for the entity whose event time
+            is not before the prediction (None while none has come).
         features: The logged feature values, one column per feature, aligned with ``served``.
     """
 
@@ -46,7 +47,7 @@ def prediction_window(
     query = (
         sa.select(
             _p.c.request_id, _p.c.model_version, _p.c.created_at, _p.c.entity_id,
-            _p.c.score, _p.c.decision, _p.c.features,
+            _p.c.score, _p.c.decision, _p.c.features, _p.c.outputs,
             by_request.scalar_subquery().label("label"),
         )
         .where(
@@ -62,6 +63,7 @@ def prediction_window(
         if missing.any():
             frame.loc[missing, "label"] = _entity_labels(conn, project, frame[missing])
     features = pd.DataFrame([orjson.loads(f) for f in frame.pop("features")], index=frame.index)
+    frame["answer"] = [orjson.loads(o).get("label") for o in frame.pop("outputs")]
     return PredictionWindow(frame, features)
 
 
