@@ -155,13 +155,16 @@ def _handle_errors(app: FastAPI) -> None:
         if any(e["type"] == "json_invalid" or tuple(e["loc"]) == ("body",) for e in exc.errors()):
             # The body is no JSON object at all: answered as the other routes answer it (400
             # naming where the JSON breaks, 415 for another media type), not as a bad field.
-            kind = request.headers.get("content-type")
+            # A body without a media type was not read as JSON either: 415, as another type.
+            kind = request.headers.get("content-type") or "none"
             try:
-                parse_json(kind or "none", await request.body())
-                raise ApiError(422, "invalid_request", "The body must be a JSON object, as "
-                               "the route's schema in /docs shows.")  # fmt: skip
+                parse_json(kind, await request.body())
             except ApiError as error:
                 return error_response(request, error)
+            return error_response(request, ApiError(
+                422, "invalid_request",
+                "The body must be a JSON object, as the route's schema in /docs shows.",
+            ))  # fmt: skip
         details = [
             {"field": ".".join(str(p) for p in e["loc"] if p != "body"), "message": e["msg"]}
             for e in exc.errors()[:100]
