@@ -14,6 +14,7 @@ import math
 import re
 from dataclasses import dataclass, field
 from datetime import datetime
+from functools import cached_property
 from typing import Any, Literal
 
 import pandas as pd
@@ -142,6 +143,11 @@ class _Profile:
     non_null: int
     nulls: int
     distinct: int
+
+    @cached_property
+    def counts(self) -> pa.StructArray:
+        """Each present value with its number of rows (``values``, ``counts``)."""
+        return pc.value_counts(self.present.drop_null())
 
 
 def _profile(name: str, column: pa.Array, null_values: list[str]) -> _Profile:
@@ -614,7 +620,7 @@ def _encodable(profile: _Profile) -> bool:
         profile.non_null
     ):
         return True
-    counts = pc.value_counts(profile.present.drop_null()).field("counts")
+    counts = profile.counts.field("counts")
     frequent = pc.sum(pc.if_else(pc.greater_equal(counts, _ENCODED_MIN_COUNT), counts, 0))
     return 2 * (frequent.as_py() or 0) >= profile.non_null
 
@@ -622,7 +628,7 @@ def _encodable(profile: _Profile) -> bool:
 def _closed_categories(profile: _Profile) -> tuple[list[str] | None, str]:
     """The categories the contract allows (those seen), or None and a note when the values
     are an open set: more than 0.1% of the rows hold a value seen only once."""
-    counts = pc.value_counts(profile.present.drop_null()).field("counts")
+    counts = profile.counts.field("counts")
     once = pc.sum(pc.equal(counts, 1).cast(pa.int64())).as_py() or 0
     if once <= _OPEN_SET_SHARE * profile.non_null:
         return _categories(profile), ""
@@ -642,7 +648,7 @@ def _positive_class(classes: list[str], profile: _Profile) -> tuple[str, str]:
         opposite = _PAIRED_POSITIVE.get(candidate)
         if candidate in lowered and (opposite is None or opposite in lowered):
             return lowered[candidate], f"'{lowered[candidate]}' reads as the positive label"
-    counts = pc.value_counts(profile.present.drop_null()).to_pylist()
+    counts = profile.counts.to_pylist()
     kept = [item for item in counts if str(item["values"]) in classes]
     minority = min(kept, key=lambda item: item["counts"])["values"]
     return str(minority), f"'{minority}' is the minority class"
@@ -1013,7 +1019,7 @@ def _rare_classes(profile: _Profile) -> dict[str, int]:
     needed = math.ceil(
         round(max(2, 1 / train.test_size, train.cv_folds / (1 - train.test_size)), 9)
     )
-    counts = pc.value_counts(profile.present.drop_null()).to_pylist()
+    counts = profile.counts.to_pylist()
     rare = sorted((c["counts"], str(c["values"])) for c in counts if c["counts"] < needed)
     return {value: n for n, value in rare}
 
